@@ -1,0 +1,424 @@
+/**
+ * The circuit state machine: CLOSED → OPEN → HALF_OPEN → CLOSED, plus the
+ * admin states FORCED_OPEN and DISABLED.
+ *
+ * Every function takes the circuit record, its resolved config and the time,
+ * updates the record in place and returns what happened. Nothing here reads a
+ * clock or a random source: `now` and `rand` come from the caller, so every
+ * rule is testable without sleeping and the memory store, the Redis store's
+ * Lua twin and the client SDK's local fallback agree step by step.
+ *
+ * Time-driven changes (OPEN → HALF_OPEN, an unreported probe timing out) are
+ * applied lazily by {@link advance}, which every operation calls first; there
+ * are no timers.
+ */
+import { CONFIG_FIELD_NAMES } from "./config.js";
+import { PermitRejectedError } from "./errors.js";
+import { circuitHash, decodePermit, encodePermit, type PermitKind } from "./permit.js";
+import type {
+  Circuit,
+  CircuitConfig,
+  CircuitStats,
+  DenyReason,
+  Outcome,
+  State,
+  Transition,
+  TransitionReason,
+} from "./types.js";
+import { emptyWindow, recordCall, windowCounts } from "./window.js";
+
+/** Inputs every operation may need besides the record and config. */
+export interface Tick {
+  /** The current instant, ms since the epoch. */
+  now: number;
+  /** A uniform random number in [0, 1), used only to jitter open durations. */
+  rand: number;
+}
+
+export interface AcquireInput extends Tick {
+  /** Unique per permit across all replicas (e.g. replica id + counter), [0-9a-z]{1,32}. */
+  nonce: string;
+}
+
+export interface AcquireResult {
+  allowed: boolean;
+  /** Set when allowed. */
+  permit?: string;
+  /** The state callers see (DISABLED when the config disables the circuit). */
+  state: State;
+  /** When denied: ms until asking again may succeed; 0 when unknown. */
+  retryAfterMs: number;
+  /** Why it was denied, or in shadow mode why it would have been. */
+  reason?: DenyReason;
+  /** Shadow mode let through a call that enforce mode would have denied. */
+  shadowDenied: boolean;
+  transitions: Transition[];
+}
+
+export interface ReportInput extends Tick {
+  permit: string;
+  outcome: Outcome;
+  /** How long the call took; decides whether a success was slow. */
+  durationMs: number;
+  /** The dependency's own Retry-After hint; 0 when it gave none. */
+  retryAfterMs: number;
+}
+
+export interface ReportResult {
+  state: State;
+  /** This permit's outcome had been counted before; nothing changed. */
+  duplicate: boolean;
+  /** The permit came from an older generation: counted in totals, drove nothing. */
+  stale: boolean;
+  transitions: Transition[];
+}
+
+/** A new CLOSED circuit with clean counters. */
+export function newCircuit(name: string, now: number): Circuit {
+  return {
+    name,
+    phase: { state: "CLOSED" },
+    generation: 0,
+    since: now,
+    lastUsed: now,
+    consecutiveFailures: 0,
+    reopenCount: 0,
+    window: emptyWindow(),
+    totals: { successes: 0, failures: 0, timeouts: 0, ignored: 0, rejections: 0 },
+    reported: new Map(),
+  };
+}
+
+/** The state callers see: a config with enabled=false makes any circuit DISABLED. */
+export function visibleState(c: Circuit, config: CircuitConfig): State {
+  return config.enabled ? c.phase.state : "DISABLED";
+}
+
+/** Counters of the circuit at `now`. */
+export function statsOf(c: Circuit, config: CircuitConfig, now: number): CircuitStats {
+  const w = windowCounts(c.window, config.windowMs, now);
+  const half = c.phase.state === "HALF_OPEN" ? c.phase : undefined;
+  return {
+    windowCalls: w.calls,
+    windowFailures: w.failures,
+    windowSlowCalls: w.slow,
+    failureRate: w.calls === 0 ? 0 : w.failures / w.calls,
+    slowCallRate: w.calls === 0 ? 0 : w.slow / w.calls,
+    consecutiveFailures: c.consecutiveFailures,
+    halfOpenInFlight: half?.probes.length ?? 0,
+    halfOpenSuccesses: half?.successes ?? 0,
+    totalSuccesses: c.totals.successes,
+    totalFailures: c.totals.failures,
+    totalTimeouts: c.totals.timeouts,
+    totalIgnored: c.totals.ignored,
+    totalRejections: c.totals.rejections,
+    reopenCount: c.reopenCount,
+  };
+}
+
+/**
+ * How long the circuit stays OPEN when it opens now: open_duration grown by
+ * backoff_multiplier per re-opening, capped at max_open_duration, spread by
+ * ±jitter, and at least the dependency's Retry-After hint (itself capped at
+ * max_open_duration, so a bogus hint cannot lock a circuit out for a year).
+ */
+export function openDurationFor(config: CircuitConfig, reopenCount: number, rand: number, hintMs: number): number {
+  const grown = Math.min(config.maxOpenDurationMs, config.openDurationMs * config.backoffMultiplier ** reopenCount);
+  const jittered = grown * (1 + config.jitter * (2 * rand - 1));
+  const hint = Math.min(Math.max(0, hintMs), config.maxOpenDurationMs);
+  return Math.max(1, Math.round(Math.max(jittered, hint)));
+}
+
+function transition(
+  c: Circuit,
+  config: CircuitConfig,
+  now: number,
+  to: Circuit["phase"],
+  reason: TransitionReason,
+): Transition {
+  const from = c.phase.state;
+  c.phase = to;
+  c.generation += 1;
+  c.since = now;
+  const t: Transition = {
+    circuit: c.name,
+    from,
+    to: to.state,
+    at: now,
+    reason,
+    generation: c.generation,
+    stats: statsOf(c, config, now),
+  };
+  if (to.state === "OPEN") t.openUntil = to.openUntil;
+  return t;
+}
+
+function clearCounters(c: Circuit): void {
+  c.window = emptyWindow();
+  c.consecutiveFailures = 0;
+  c.reopenCount = 0;
+}
+
+function open(
+  c: Circuit,
+  config: CircuitConfig,
+  tick: Tick,
+  reason: TransitionReason,
+  hintMs: number,
+): Transition {
+  const openUntil = tick.now + openDurationFor(config, c.reopenCount, tick.rand, hintMs);
+  return transition(c, config, tick.now, { state: "OPEN", openUntil }, reason);
+}
+
+function reopenFromHalfOpen(
+  c: Circuit,
+  config: CircuitConfig,
+  tick: Tick,
+  reason: TransitionReason,
+  hintMs: number,
+): Transition {
+  c.reopenCount += 1;
+  return open(c, config, tick, reason, hintMs);
+}
+
+/**
+ * Applies the changes that time alone causes, as of `tick.now`: an OPEN
+ * circuit whose open duration has passed turns HALF_OPEN; in HALF_OPEN, a
+ * probe permit not reported within permit_ttl counts as a TIMEOUT, frees its
+ * slot and re-opens the circuit. Also prunes the memory of reported permits
+ * that have expired. Idempotent; cheap when nothing is due.
+ */
+export function advance(c: Circuit, config: CircuitConfig, tick: Tick): Transition[] {
+  pruneReported(c, tick.now);
+  const out: Transition[] = [];
+  const phase = c.phase;
+  if (phase.state === "OPEN" && tick.now >= phase.openUntil) {
+    out.push(transition(c, config, tick.now, { state: "HALF_OPEN", probes: [], successes: 0 }, "open_duration_elapsed"));
+  } else if (phase.state === "HALF_OPEN" && phase.probes.length > 0) {
+    const expired = phase.probes.find((p) => p.expiresAt <= tick.now);
+    if (expired !== undefined) {
+      c.reported.set(expired.id, expired.expiresAt);
+      c.totals.timeouts += 1;
+      c.totals.failures += 1;
+      out.push(reopenFromHalfOpen(c, config, tick, "probe_timeout", 0));
+    }
+  }
+  return out;
+}
+
+function pruneReported(c: Circuit, now: number): void {
+  for (const [id, expiresAt] of c.reported) {
+    if (expiresAt > now) break;
+    c.reported.delete(id);
+  }
+}
+
+/**
+ * Decides one call. CLOSED and DISABLED allow; OPEN and FORCED_OPEN deny;
+ * HALF_OPEN allows while fewer than half_open_max_calls probes are out. In
+ * shadow mode every denial except FORCED_OPEN (an operator's explicit order)
+ * becomes an allow marked shadowDenied, whose outcome counts in the totals
+ * only.
+ */
+export function acquire(c: Circuit, config: CircuitConfig, input: AcquireInput): AcquireResult {
+  const transitions = advance(c, config, input);
+  c.lastUsed = input.now;
+  const grant = (kind: PermitKind, shadowDenied = false, reason?: DenyReason): AcquireResult => {
+    const permit = encodePermit({
+      circuitHash: circuitHash(c.name),
+      generation: c.generation,
+      kind,
+      expiresAt: input.now + config.permitTtlMs,
+      nonce: input.nonce,
+    });
+    if (kind === "probe" && c.phase.state === "HALF_OPEN") {
+      c.phase.probes.push({ id: permit, expiresAt: input.now + config.permitTtlMs });
+    }
+    const r: AcquireResult = { allowed: true, permit, state: visibleState(c, config), retryAfterMs: 0, shadowDenied, transitions };
+    if (reason !== undefined) r.reason = reason;
+    return r;
+  };
+  const deny = (reason: DenyReason, retryAfterMs: number): AcquireResult => {
+    c.totals.rejections += 1;
+    if (config.mode === "shadow" && reason !== "FORCED_OPEN") return grant("shadow", true, reason);
+    return { allowed: false, state: c.phase.state, retryAfterMs, reason, shadowDenied: false, transitions };
+  };
+
+  if (!config.enabled) return grant("disabled");
+  const phase = c.phase;
+  switch (phase.state) {
+    case "CLOSED":
+      return grant("closed");
+    case "DISABLED":
+      return grant("disabled");
+    case "FORCED_OPEN":
+      return deny("FORCED_OPEN", 0);
+    case "OPEN":
+      return deny("OPEN", Math.max(0, phase.openUntil - input.now));
+    case "HALF_OPEN":
+      if (phase.probes.length < config.halfOpenMaxCalls) return grant("probe");
+      return deny("HALF_OPEN_FULL", 0);
+    default: {
+      const never: never = phase;
+      throw new Error(`unhandled phase ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function isFailure(outcome: Outcome): boolean {
+  return outcome === "FAILURE" || outcome === "TIMEOUT";
+}
+
+function countTotals(c: Circuit, outcome: Outcome): void {
+  switch (outcome) {
+    case "SUCCESS":
+      c.totals.successes += 1;
+      break;
+    case "FAILURE":
+      c.totals.failures += 1;
+      break;
+    case "TIMEOUT":
+      c.totals.failures += 1;
+      c.totals.timeouts += 1;
+      break;
+    case "IGNORED":
+      c.totals.ignored += 1;
+      break;
+  }
+}
+
+/** Records a counted outcome in the window and the consecutive-failure run. */
+function countWindow(c: Circuit, config: CircuitConfig, input: ReportInput): void {
+  const failed = isFailure(input.outcome);
+  const slow = !failed && config.slowCallDurationMs > 0 && input.durationMs > config.slowCallDurationMs;
+  recordCall(c.window, config.windowMs, input.now, failed, slow);
+  c.consecutiveFailures = failed ? c.consecutiveFailures + 1 : 0;
+}
+
+/** Which CLOSED-state rule, if any, says the circuit must open now. */
+function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionReason | undefined {
+  if (config.failureThreshold > 0 && c.consecutiveFailures >= config.failureThreshold) return "consecutive_failures";
+  const w = windowCounts(c.window, config.windowMs, now);
+  if (w.calls < config.minimumCalls || w.calls === 0) return undefined;
+  if (config.failureRateThreshold > 0 && w.failures / w.calls >= config.failureRateThreshold) return "failure_rate";
+  if (config.slowCallDurationMs > 0 && w.slow / w.calls >= config.slowCallRateThreshold) return "slow_call_rate";
+  return undefined;
+}
+
+/**
+ * Records the outcome of a call made under `input.permit`.
+ *
+ * Throws {@link PermitRejectedError} for a token that is not a permit, was
+ * issued for another circuit, is past its permit_ttl, or is a probe this
+ * circuit no longer knows. A permit already counted answers duplicate=true
+ * and changes nothing. A permit from an older generation (issued before the
+ * last transition, e.g. a slow call started before the circuit opened) is
+ * counted in the totals but drives no transition and answers stale=true.
+ */
+export function report(c: Circuit, config: CircuitConfig, input: ReportInput): ReportResult {
+  const permit = decodePermit(input.permit);
+  if (permit === undefined) {
+    throw new PermitRejectedError("malformed", "permit is not a Breakerbox permit; pass the permit string from AcquireResponse unchanged");
+  }
+  if (permit.circuitHash !== circuitHash(c.name)) {
+    throw new PermitRejectedError("foreign", `permit was issued for another circuit, not ${JSON.stringify(c.name)}`);
+  }
+  if (permit.generation > c.generation) {
+    throw new PermitRejectedError("unknown", `permit was not issued by circuit ${JSON.stringify(c.name)}`);
+  }
+  const transitions = advance(c, config, input);
+  c.lastUsed = input.now;
+  if (c.reported.has(input.permit)) {
+    return { state: visibleState(c, config), duplicate: true, stale: false, transitions };
+  }
+  if (input.now >= permit.expiresAt) {
+    throw new PermitRejectedError(
+      "expired",
+      `permit expired ${input.now - permit.expiresAt} ms ago (permit_ttl is ${config.permitTtlMs} ms; field ${CONFIG_FIELD_NAMES.permitTtlMs}); report sooner or raise permit_ttl`,
+    );
+  }
+  const phase = c.phase;
+  const current = permit.generation === c.generation;
+  let probeIndex = -1;
+  if (permit.kind === "probe" && current) {
+    probeIndex = phase.state === "HALF_OPEN" ? phase.probes.findIndex((p) => p.id === input.permit) : -1;
+    if (probeIndex < 0) {
+      throw new PermitRejectedError("unknown", `probe permit is not outstanding on circuit ${JSON.stringify(c.name)}`);
+    }
+  }
+  c.reported.set(input.permit, permit.expiresAt);
+  countTotals(c, input.outcome);
+  const done = (stale: boolean): ReportResult => ({ state: visibleState(c, config), duplicate: false, stale, transitions });
+
+  if (phase.state === "HALF_OPEN" && probeIndex >= 0) phase.probes.splice(probeIndex, 1);
+  if (input.outcome === "IGNORED") return done(!current);
+  if (!current) return done(true);
+
+  switch (permit.kind) {
+    case "shadow":
+      return done(false);
+    case "disabled":
+      countWindow(c, config, input);
+      return done(false);
+    case "closed": {
+      countWindow(c, config, input);
+      const reason = phase.state === "CLOSED" && config.enabled ? tripReason(c, config, input.now) : undefined;
+      if (reason !== undefined) transitions.push(open(c, config, input, reason, input.retryAfterMs));
+      return done(false);
+    }
+    case "probe": {
+      if (phase.state !== "HALF_OPEN") return done(false);
+      if (isFailure(input.outcome)) {
+        transitions.push(
+          reopenFromHalfOpen(c, config, input, input.outcome === "TIMEOUT" ? "probe_timeout" : "probe_failed", input.retryAfterMs),
+        );
+        return done(false);
+      }
+      phase.successes += 1;
+      if (phase.successes >= config.successThreshold) {
+        clearCounters(c);
+        transitions.push(transition(c, config, input.now, { state: "CLOSED" }, "probes_succeeded"));
+      }
+      return done(false);
+    }
+  }
+}
+
+/**
+ * Reset: CLOSED with clean counters and the base open duration, from any
+ * state (FORCED_OPEN and DISABLED included). Always a transition, even from
+ * CLOSED, so permits issued before it become stale.
+ */
+export function reset(c: Circuit, config: CircuitConfig, now: number): Transition {
+  clearCounters(c);
+  return transition(c, config, now, { state: "CLOSED" }, "reset");
+}
+
+/** The admin targets of ForceState: pin FORCED_OPEN or DISABLED, or release to CLOSED. */
+export type ForceTarget = "FORCED_OPEN" | "DISABLED" | "CLOSED";
+
+/**
+ * ForceState. FORCED_OPEN and DISABLED pin the circuit there from any state.
+ * CLOSED releases a pinned circuit to CLOSED with clean counters; on a
+ * circuit that is not pinned it does nothing (use reset to close an open
+ * circuit). Returns undefined when the circuit is already where asked.
+ */
+export function force(c: Circuit, config: CircuitConfig, now: number, target: ForceTarget): Transition | undefined {
+  const state = c.phase.state;
+  if (target === "CLOSED") {
+    if (state !== "FORCED_OPEN" && state !== "DISABLED") return undefined;
+    clearCounters(c);
+    return transition(c, config, now, { state: "CLOSED" }, "released");
+  }
+  if (state === target) return undefined;
+  return transition(c, config, now, { state: target }, target === "FORCED_OPEN" ? "forced_open" : "disabled");
+}
+
+/**
+ * Whether an idle circuit may be forgotten: CLOSED, unused for `idleMs`. An
+ * OPEN, HALF_OPEN or pinned circuit is never evicted, so forgetting cannot
+ * reopen traffic to a dead dependency.
+ */
+export function isEvictable(c: Circuit, now: number, idleMs: number): boolean {
+  return c.phase.state === "CLOSED" && now - c.lastUsed >= idleMs;
+}

@@ -1,0 +1,321 @@
+/**
+ * Circuit config: built-in defaults, presets, validation and resolution.
+ *
+ * A circuit's config resolves, most specific first: its explicit settings
+ * (Configure or the config file) over the first pattern rule whose glob
+ * matches its name, over a named preset (chosen by the explicit settings or
+ * the rule), over the defaults (the CIRCUIT_BREAKER_* environment).
+ */
+import type { CircuitConfig, ConfigPatch } from "./types.js";
+
+const SECOND = 1000;
+
+/** The defaults when no environment variable says otherwise (DESIGN.md §Semantics). */
+export const BUILTIN_DEFAULTS: Readonly<CircuitConfig> = Object.freeze({
+  enabled: true,
+  failureThreshold: 5,
+  failureRateThreshold: 0.5,
+  minimumCalls: 10,
+  windowMs: 120 * SECOND,
+  slowCallDurationMs: 0,
+  slowCallRateThreshold: 1.0,
+  openDurationMs: 60 * SECOND,
+  backoffMultiplier: 1.0,
+  maxOpenDurationMs: 600 * SECOND,
+  halfOpenMaxCalls: 3,
+  successThreshold: 3,
+  permitTtlMs: 30 * SECOND,
+  jitter: 0,
+  mode: "enforce",
+});
+
+/**
+ * Built-in presets, each a patch over the defaults. The config file may add
+ * presets or replace these.
+ */
+export const BUILTIN_PRESETS: Readonly<Record<string, ConfigPatch>> = Object.freeze({
+  /** The defaults as they are. */
+  default: {},
+  /** Trip early, recover cautiously: for dependencies whose failures are costly. */
+  strict: {
+    failureThreshold: 3,
+    failureRateThreshold: 0.25,
+    minimumCalls: 5,
+    openDurationMs: 120 * SECOND,
+    backoffMultiplier: 2,
+    halfOpenMaxCalls: 1,
+    successThreshold: 5,
+  },
+  /** Tolerate noisy dependencies. */
+  lenient: {
+    failureThreshold: 10,
+    failureRateThreshold: 0.75,
+    minimumCalls: 20,
+    openDurationMs: 30 * SECOND,
+  },
+  /** Short outages: probe again soon and close on the first good probe. */
+  fast_recovery: {
+    openDurationMs: 5 * SECOND,
+    backoffMultiplier: 1.5,
+    maxOpenDurationMs: 60 * SECOND,
+    halfOpenMaxCalls: 5,
+    successThreshold: 1,
+  },
+  /**
+   * LLM APIs: calls are long and rate limits come with reset hints; one probe at
+   * a time, back off hard, spread retries of a fleet of agents.
+   */
+  llm: {
+    failureThreshold: 3,
+    slowCallDurationMs: 60 * SECOND,
+    slowCallRateThreshold: 0.8,
+    openDurationMs: 30 * SECOND,
+    backoffMultiplier: 2,
+    maxOpenDurationMs: 600 * SECOND,
+    halfOpenMaxCalls: 1,
+    successThreshold: 2,
+    permitTtlMs: 180 * SECOND,
+    jitter: 0.2,
+  },
+  /** Databases, caches, internal HTTP: fast calls, slowness is failure. */
+  io: {
+    slowCallDurationMs: 2 * SECOND,
+    slowCallRateThreshold: 0.5,
+    openDurationMs: 15 * SECOND,
+    backoffMultiplier: 2,
+    maxOpenDurationMs: 120 * SECOND,
+    permitTtlMs: 10 * SECOND,
+    jitter: 0.1,
+  },
+});
+
+/** Config field names as clients see them (proto and config file), by engine name. */
+export const CONFIG_FIELD_NAMES: Readonly<Record<keyof CircuitConfig, string>> = Object.freeze({
+  enabled: "enabled",
+  failureThreshold: "failure_threshold",
+  failureRateThreshold: "failure_rate_threshold",
+  minimumCalls: "minimum_calls",
+  windowMs: "window",
+  slowCallDurationMs: "slow_call_duration",
+  slowCallRateThreshold: "slow_call_rate_threshold",
+  openDurationMs: "open_duration",
+  backoffMultiplier: "backoff_multiplier",
+  maxOpenDurationMs: "max_open_duration",
+  halfOpenMaxCalls: "half_open_max_calls",
+  successThreshold: "success_threshold",
+  permitTtlMs: "permit_ttl",
+  jitter: "jitter",
+  mode: "mode",
+});
+
+const DAY_MS = 86_400 * SECOND;
+
+interface Range {
+  min: number;
+  max: number;
+  integer: boolean;
+  /** Lower bound excluded (rates that must be > 0). */
+  minExclusive?: boolean;
+  /** Upper bound excluded (jitter < 1). */
+  maxExclusive?: boolean;
+  unit?: "ms";
+}
+
+/** Accepted ranges; durations are milliseconds. */
+const RANGES: Readonly<Partial<Record<keyof CircuitConfig, Range>>> = {
+  failureThreshold: { min: 0, max: 1_000_000, integer: true },
+  failureRateThreshold: { min: 0, max: 1, integer: false },
+  minimumCalls: { min: 1, max: 1_000_000, integer: true },
+  windowMs: { min: 100, max: DAY_MS, integer: true, unit: "ms" },
+  slowCallDurationMs: { min: 0, max: DAY_MS, integer: true, unit: "ms" },
+  slowCallRateThreshold: { min: 0, max: 1, integer: false, minExclusive: true },
+  openDurationMs: { min: 10, max: DAY_MS, integer: true, unit: "ms" },
+  backoffMultiplier: { min: 1, max: 100, integer: false },
+  maxOpenDurationMs: { min: 10, max: 7 * DAY_MS, integer: true, unit: "ms" },
+  halfOpenMaxCalls: { min: 1, max: 10_000, integer: true },
+  successThreshold: { min: 1, max: 10_000, integer: true },
+  permitTtlMs: { min: 10, max: DAY_MS, integer: true, unit: "ms" },
+  jitter: { min: 0, max: 1, integer: false, maxExclusive: true },
+};
+
+/** One problem with a config, naming the field as clients spell it. */
+export interface ConfigIssue {
+  /** Client-facing field name, e.g. "failure_rate_threshold". */
+  field: string;
+  message: string;
+}
+
+function describeBound(value: number, unit: "ms" | undefined): string {
+  if (unit !== "ms") return String(value);
+  return value % SECOND === 0 ? `${value / SECOND}s` : `${value}ms`;
+}
+
+/**
+ * Checks the fields a patch sets against their accepted ranges. Returns one
+ * issue per bad field (empty when the patch is valid). Cross-field rules that
+ * need the whole config are in {@link validateConfig}.
+ */
+export function validatePatch(patch: ConfigPatch): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const key of Object.keys(patch) as (keyof CircuitConfig)[]) {
+    const value = patch[key];
+    if (value === undefined) continue;
+    const field = CONFIG_FIELD_NAMES[key];
+    if (field === undefined) {
+      issues.push({ field: String(key), message: `unknown config field ${String(key)}` });
+      continue;
+    }
+    if (key === "enabled") {
+      if (typeof value !== "boolean") issues.push({ field, message: `${field} must be true or false` });
+      continue;
+    }
+    if (key === "mode") {
+      if (value !== "enforce" && value !== "shadow") {
+        issues.push({ field, message: `${field} must be "enforce" or "shadow", got ${JSON.stringify(value)}` });
+      }
+      continue;
+    }
+    const range = RANGES[key];
+    if (range === undefined) continue;
+    const lo = describeBound(range.min, range.unit);
+    const hi = describeBound(range.max, range.unit);
+    const accepted = `${range.integer ? "an integer" : "a number"} ${range.minExclusive ? "above" : "from"} ${lo} ${
+      range.maxExclusive ? "up to but excluding" : "to"
+    } ${hi}`;
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      issues.push({ field, message: `${field} must be ${accepted}, got ${JSON.stringify(value)}` });
+      continue;
+    }
+    const tooLow = range.minExclusive ? value <= range.min : value < range.min;
+    const tooHigh = range.maxExclusive ? value >= range.max : value > range.max;
+    if (tooLow || tooHigh || (range.integer && !Number.isInteger(value))) {
+      issues.push({ field, message: `${field} must be ${accepted}, got ${describeBound(value, range.unit)}` });
+    }
+  }
+  return issues;
+}
+
+/** Checks a whole resolved config: every range, plus max_open_duration >= open_duration. */
+export function validateConfig(config: CircuitConfig): ConfigIssue[] {
+  const issues = validatePatch(config);
+  if (issues.length === 0 && config.maxOpenDurationMs < config.openDurationMs) {
+    issues.push({
+      field: CONFIG_FIELD_NAMES.maxOpenDurationMs,
+      message: `max_open_duration (${describeBound(config.maxOpenDurationMs, "ms")}) must be at least open_duration (${describeBound(config.openDurationMs, "ms")})`,
+    });
+  }
+  return issues;
+}
+
+/** Returns `base` with the fields `patch` sets. Neither is modified. */
+export function applyPatch(base: CircuitConfig, patch: ConfigPatch | undefined): CircuitConfig {
+  if (patch === undefined) return base;
+  const out = { ...base };
+  for (const key of Object.keys(patch) as (keyof CircuitConfig)[]) {
+    const value = patch[key];
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
+/** Merges two patches; fields of `over` win. */
+export function mergePatches(under: ConfigPatch | undefined, over: ConfigPatch | undefined): ConfigPatch {
+  const out: ConfigPatch = { ...(under ?? {}) };
+  for (const key of Object.keys(over ?? {}) as (keyof CircuitConfig)[]) {
+    const value = over?.[key];
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Explicit settings of one circuit or one pattern: an optional preset to start
+ * from, and the fields set on top of it.
+ */
+export interface ConfigSettings {
+  preset?: string;
+  patch: ConfigPatch;
+}
+
+/** A pattern rule: settings for every circuit whose name matches the glob. */
+export interface PatternRule extends ConfigSettings {
+  pattern: string;
+}
+
+/** Everything config resolution reads besides a circuit's own settings. */
+export interface ConfigLayers {
+  defaults: CircuitConfig;
+  presets: Readonly<Record<string, ConfigPatch>>;
+  /** In precedence order: the first rule whose pattern matches wins. */
+  rules: readonly PatternRule[];
+}
+
+/** A resolved config and where it came from, most specific first. */
+export interface ResolvedConfig {
+  config: CircuitConfig;
+  /** e.g. ["circuit", "pattern:agent.*", "preset:llm", "defaults"]. */
+  sources: string[];
+}
+
+const globCache = new Map<string, RegExp>();
+
+/**
+ * Glob match on a circuit name: `*` any run of characters (dots included),
+ * `?` exactly one character, everything else literal.
+ */
+export function globMatches(pattern: string, name: string): boolean {
+  let re = globCache.get(pattern);
+  if (re === undefined) {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    re = new RegExp(`^${body}$`);
+    if (globCache.size > 10_000) globCache.clear();
+    globCache.set(pattern, re);
+  }
+  return re.test(name);
+}
+
+/** Finds the first rule whose pattern matches `name`. */
+export function matchRule(rules: readonly PatternRule[], name: string): PatternRule | undefined {
+  for (const rule of rules) if (globMatches(rule.pattern, name)) return rule;
+  return undefined;
+}
+
+/**
+ * Resolves the config of circuit `name`: explicit settings over the first
+ * matching pattern rule over a preset over the defaults. The preset is the
+ * explicit one if set, else the rule's. An unknown preset name throws
+ * {@link UnknownPresetError}; callers validate names when settings are stored.
+ */
+export function resolveConfig(
+  layers: ConfigLayers,
+  name: string,
+  explicit: ConfigSettings | undefined,
+): ResolvedConfig {
+  const rule = matchRule(layers.rules, name);
+  const presetName = explicit?.preset ?? rule?.preset;
+  const sources: string[] = [];
+  let config = layers.defaults;
+  if (presetName !== undefined) {
+    const preset = layers.presets[presetName];
+    if (preset === undefined) throw new UnknownPresetError(presetName, Object.keys(layers.presets));
+    config = applyPatch(config, preset);
+  }
+  if (rule !== undefined) config = applyPatch(config, rule.patch);
+  if (explicit !== undefined) config = applyPatch(config, explicit.patch);
+  if (explicit !== undefined) sources.push("circuit");
+  if (rule !== undefined) sources.push(`pattern:${rule.pattern}`);
+  if (presetName !== undefined) sources.push(`preset:${presetName}`);
+  sources.push("defaults");
+  return { config, sources };
+}
+
+/** A preset name that no preset answers to. */
+export class UnknownPresetError extends Error {
+  override readonly name = "UnknownPresetError";
+  constructor(
+    readonly preset: string,
+    readonly known: string[],
+  ) {
+    super(`unknown preset ${JSON.stringify(preset)}; known presets: ${known.join(", ")}`);
+  }
+}

@@ -1,0 +1,8 @@
+/** The pure engine: state machine, config resolution, presets. No I/O. */
+export * from "./types.js";
+export * from "./config.js";
+export * from "./circuit.js";
+export * from "./errors.js";
+export * from "./permit.js";
+export * from "./window.js";
+export * from "./names.js";

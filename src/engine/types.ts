@@ -1,0 +1,151 @@
+/**
+ * Engine vocabulary: states, outcomes, config and the circuit record.
+ *
+ * The engine is pure: it imports nothing from gen/, ioredis, grpc-js or
+ * process.env, and every time it sees is passed in by the caller. Durations
+ * and instants are integer milliseconds (instants since the Unix epoch).
+ */
+
+/** A circuit's state. `FORCED_OPEN` and `DISABLED` are set only by an admin. */
+export type State = "CLOSED" | "OPEN" | "HALF_OPEN" | "FORCED_OPEN" | "DISABLED";
+
+/** The outcome of a call. `TIMEOUT` is a failure; `IGNORED` counts nowhere. */
+export type Outcome = "SUCCESS" | "FAILURE" | "TIMEOUT" | "IGNORED";
+
+/** `shadow` evaluates everything but always allows. */
+export type Mode = "enforce" | "shadow";
+
+/** Why an Acquire was (or, in shadow mode, would have been) denied. */
+export type DenyReason = "OPEN" | "FORCED_OPEN" | "HALF_OPEN_FULL";
+
+/** The fully resolved config of one circuit. Every field is set. */
+export interface CircuitConfig {
+  enabled: boolean;
+  /** Consecutive failures that open; 0 turns the rule off. */
+  failureThreshold: number;
+  /** Failure rate in [0, 1] that opens once minimumCalls are in the window; 0 = off. */
+  failureRateThreshold: number;
+  minimumCalls: number;
+  windowMs: number;
+  /** A success slower than this is slow; 0 = slow-call detection off. */
+  slowCallDurationMs: number;
+  slowCallRateThreshold: number;
+  openDurationMs: number;
+  backoffMultiplier: number;
+  maxOpenDurationMs: number;
+  halfOpenMaxCalls: number;
+  successThreshold: number;
+  permitTtlMs: number;
+  jitter: number;
+  mode: Mode;
+}
+
+/** A partial config: the fields an operator set explicitly. */
+export type ConfigPatch = Partial<CircuitConfig>;
+
+/** One outstanding half-open probe permit. */
+export interface Probe {
+  id: string;
+  expiresAt: number;
+}
+
+/**
+ * What each state needs, and only that (a discriminated union on `state`).
+ */
+export type Phase =
+  | { state: "CLOSED" }
+  | { state: "OPEN"; openUntil: number }
+  | { state: "HALF_OPEN"; probes: Probe[]; successes: number }
+  | { state: "FORCED_OPEN" }
+  | { state: "DISABLED" };
+
+/** Lifetime counters of a circuit. */
+export interface Totals {
+  successes: number;
+  failures: number;
+  timeouts: number;
+  ignored: number;
+  rejections: number;
+}
+
+/**
+ * The sliding window: `WINDOW_BUCKETS` slots, each covering windowMs /
+ * WINDOW_BUCKETS and tagged with the instant its bucket starts, so a slot from
+ * an earlier lap of the ring is recognised as stale and reused.
+ */
+export interface Window {
+  starts: number[];
+  calls: number[];
+  failures: number[];
+  slow: number[];
+}
+
+/**
+ * The mutable record of one circuit. Engine functions update it in place and
+ * return what happened; stores persist it however they like.
+ */
+export interface Circuit {
+  name: string;
+  phase: Phase;
+  /** Incremented by every transition; permits carry the generation they were issued in. */
+  generation: number;
+  /** When the circuit entered its current state. */
+  since: number;
+  /** Last Acquire or Report, for idle eviction. */
+  lastUsed: number;
+  consecutiveFailures: number;
+  /** Re-openings from HALF_OPEN since the circuit last closed; drives backoff. */
+  reopenCount: number;
+  window: Window;
+  totals: Totals;
+  /**
+   * Permits already reported, with the instant they expire. A Map keeps
+   * insertion order, which is (nearly) expiry order, so pruning stops at the
+   * first live entry.
+   */
+  reported: Map<string, number>;
+}
+
+/** Counters derived from a circuit at an instant. */
+export interface CircuitStats {
+  windowCalls: number;
+  windowFailures: number;
+  windowSlowCalls: number;
+  failureRate: number;
+  slowCallRate: number;
+  consecutiveFailures: number;
+  halfOpenInFlight: number;
+  halfOpenSuccesses: number;
+  totalSuccesses: number;
+  totalFailures: number;
+  totalTimeouts: number;
+  totalIgnored: number;
+  totalRejections: number;
+  reopenCount: number;
+}
+
+/** A state change, as the engine reports it. Stores add the event id. */
+export interface Transition {
+  circuit: string;
+  from: State;
+  to: State;
+  at: number;
+  reason: TransitionReason;
+  generation: number;
+  /** Set when `to` is OPEN. */
+  openUntil?: number;
+  stats: CircuitStats;
+}
+
+export type TransitionReason =
+  | "consecutive_failures"
+  | "failure_rate"
+  | "slow_call_rate"
+  | "open_duration_elapsed"
+  | "probe_failed"
+  | "probe_timeout"
+  | "probes_succeeded"
+  | "reset"
+  | "forced_open"
+  | "disabled"
+  | "released";

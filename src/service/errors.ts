@@ -1,0 +1,53 @@
+/**
+ * Errors the service layer raises for bad requests. Engine and store errors
+ * (PermitRejectedError, InvalidConfigError, UnknownPresetError,
+ * StoreUnavailableError, ResumeTokenError) pass through unchanged; one module,
+ * src/server/status.ts, maps all of them to status codes.
+ */
+
+/** A request field that is missing, malformed or out of range. */
+export class InvalidArgumentError extends Error {
+  override readonly name = "InvalidArgumentError";
+  /**
+   * @param field the request field as clients spell it, e.g. "circuit" or
+   *   "config.failure_rate_threshold"
+   * @param problem what is wrong and what is accepted; the message is
+   *   `${field} ${problem}`
+   */
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${field} ${problem}`);
+  }
+  static is(e: unknown): e is InvalidArgumentError {
+    return e instanceof InvalidArgumentError;
+  }
+}
+
+/** The circuit named in the request does not exist. */
+export class CircuitNotFoundError extends Error {
+  override readonly name = "CircuitNotFoundError";
+  constructor(readonly circuit: string) {
+    super(`circuit ${JSON.stringify(circuit)} does not exist (it was never used, or was evicted while idle and CLOSED)`);
+  }
+  static is(e: unknown): e is CircuitNotFoundError {
+    return e instanceof CircuitNotFoundError;
+  }
+}
+
+/** A server-side limit was reached (too many Watch streams, a watcher too slow). */
+export class ResourceExhaustedError extends Error {
+  override readonly name = "ResourceExhaustedError";
+  static is(e: unknown): e is ResourceExhaustedError {
+    return e instanceof ResourceExhaustedError;
+  }
+}
+
+/** The server is shutting down and takes no new work. */
+export class ShuttingDownError extends Error {
+  override readonly name = "ShuttingDownError";
+  static is(e: unknown): e is ShuttingDownError {
+    return e instanceof ShuttingDownError;
+  }
+}

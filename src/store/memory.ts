@@ -1,0 +1,495 @@
+/**
+ * The embedded store: every circuit in this process's memory, driven by the
+ * engine directly. One replica only; state is lost on restart.
+ *
+ * JavaScript runs one step at a time, so each method body is atomic per
+ * circuit without locks. Time comes from the injected clock.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  type Circuit,
+  type CircuitConfig,
+  type ConfigLayers,
+  type ConfigSettings,
+  type ForceTarget,
+  type PatternRule,
+  type ResolvedConfig,
+  type Tick,
+  type Transition,
+  InvalidConfigError,
+  PermitRejectedError,
+  acquire as engineAcquire,
+  advance,
+  applyPatch,
+  force as engineForce,
+  isEvictable,
+  mergePatches,
+  newCircuit,
+  report as engineReport,
+  reset as engineReset,
+  resolveConfig,
+  statsOf,
+  UnknownPresetError,
+  validateConfig,
+  visibleState,
+  globMatches,
+} from "../engine/index.js";
+import {
+  type AcquireDecision,
+  type CircuitEvent,
+  type CircuitStore,
+  type CircuitView,
+  type ConfigChangeRecord,
+  type ConfigureCommand,
+  type HistoryEntry,
+  type ListPage,
+  type ListQuery,
+  type ReportAck,
+  type ReportCommand,
+  type StoreHealth,
+  type WatchFilter,
+  type WatchItem,
+  type WatchSubscription,
+  ResumeTokenError,
+  matchesFilter,
+} from "./store.js";
+
+export interface MemoryStoreOptions {
+  /** Defaults, presets and the config file's pattern rules. */
+  layers: ConfigLayers;
+  /** Explicit settings per circuit from the config file. */
+  circuits?: Record<string, ConfigSettings>;
+  /** The store's clock, ms since the epoch. Default Date.now. */
+  clock?: () => number;
+  /** Uniform [0, 1) source for jitter. Default Math.random. */
+  random?: () => number;
+  /** CLOSED circuits unused this long are forgotten. Default 24 h. */
+  idleTtlMs?: number;
+  /** Events kept for Watch resume. Default 10 000. */
+  eventLogSize?: number;
+  /** History entries kept per circuit. Default 100. */
+  historyLimit?: number;
+  /**
+   * How often a background tick applies due time-driven transitions (so
+   * watchers see OPEN → HALF_OPEN without waiting for traffic) and evicts idle
+   * circuits. Default 1000 ms; 0 turns it off (tests with a frozen clock call
+   * {@link MemoryStore.tick} themselves).
+   */
+  tickIntervalMs?: number;
+}
+
+interface Entry {
+  circuit: Circuit;
+  resolved: ResolvedConfig;
+  /** rulesVersion the resolution was made at. */
+  resolvedAt: number;
+  history: HistoryEntry[];
+}
+
+interface Watcher {
+  filter: WatchFilter;
+  sink: (item: WatchItem) => void;
+}
+
+const EVICTION_EVERY_TICKS = 60;
+
+/** Creates the embedded store. Call close() to stop its background tick. */
+export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
+  return new MemoryStore(options);
+}
+
+export class MemoryStore implements CircuitStore {
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly idleTtlMs: number;
+  private readonly eventLogSize: number;
+  private readonly historyLimit: number;
+  private readonly fileLayers: ConfigLayers;
+  private layers: ConfigLayers;
+  private runtimeRules: PatternRule[] = [];
+  private rulesVersion = 0;
+  /** Explicit settings by circuit; kept when an idle circuit is evicted. */
+  private readonly explicit = new Map<string, ConfigSettings>();
+  private readonly entries = new Map<string, Entry>();
+  /** Circuits not CLOSED: the only ones a tick has to look at for due transitions. */
+  private readonly active = new Set<Entry>();
+  /** Ring buffer of the last eventLogSize events; event n is at index n % size. */
+  private readonly eventLog: CircuitEvent[] = [];
+  private eventSeq = 0;
+  /** Distinguishes this process's event log from an earlier one's in resume tokens. */
+  private readonly epoch = randomBytes(4).toString("hex");
+  private readonly noncePrefix = randomBytes(3).toString("hex");
+  private nonceCounter = 0;
+  private readonly watchers = new Set<Watcher>();
+  private readonly transitionListeners = new Set<(e: CircuitEvent) => void>();
+  private readonly configListeners = new Set<(c: ConfigChangeRecord) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticks = 0;
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.idleTtlMs = options.idleTtlMs ?? 86_400_000;
+    this.eventLogSize = options.eventLogSize ?? 10_000;
+    this.historyLimit = options.historyLimit ?? 100;
+    this.fileLayers = options.layers;
+    this.layers = options.layers;
+    for (const [name, settings] of Object.entries(options.circuits ?? {})) this.explicit.set(name, settings);
+    const every = options.tickIntervalMs ?? 1000;
+    if (every > 0) {
+      this.timer = setInterval(() => this.tick(), every);
+      this.timer.unref();
+    }
+  }
+
+  // ---- hot path ---------------------------------------------------------
+
+  async acquire(name: string): Promise<AcquireDecision> {
+    const entry = this.entryFor(name, true);
+    const config = this.configOf(entry);
+    const now = this.clock();
+    const result = engineAcquire(entry.circuit, config, { now, rand: this.random(), nonce: this.nextNonce() });
+    if (result.transitions.length > 0) this.publish(entry, result.transitions);
+    const decision: AcquireDecision = {
+      allowed: result.allowed,
+      state: result.state,
+      retryAfterMs: result.retryAfterMs,
+      shadowDenied: result.shadowDenied,
+    };
+    if (result.permit !== undefined) decision.permit = result.permit;
+    if (result.reason !== undefined) decision.reason = result.reason;
+    return decision;
+  }
+
+  async report(name: string, command: ReportCommand): Promise<ReportAck> {
+    const entry = this.entries.get(name);
+    if (entry === undefined) {
+      throw new PermitRejectedError(
+        "unknown",
+        `circuit ${JSON.stringify(name)} does not exist (it was never acquired, or was evicted while idle); the permit cannot be reported`,
+      );
+    }
+    const config = this.configOf(entry);
+    const result = engineReport(entry.circuit, config, { ...command, now: this.clock(), rand: this.random() });
+    if (result.transitions.length > 0) this.publish(entry, result.transitions);
+    return { state: result.state, duplicate: result.duplicate, stale: result.stale };
+  }
+
+  // ---- reads --------------------------------------------------------------
+
+  async get(name: string): Promise<CircuitView | undefined> {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return undefined;
+    this.advanceEntry(entry);
+    return this.viewOf(entry);
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    const names = [...this.entries.keys()]
+      .filter((n) => n.startsWith(query.prefix) && (query.after === undefined || n > query.after))
+      .sort();
+    const circuits: CircuitView[] = [];
+    for (const name of names) {
+      const entry = this.entries.get(name)!;
+      this.advanceEntry(entry);
+      const view = this.viewOf(entry);
+      if (query.state !== undefined && view.state !== query.state) continue;
+      if (circuits.length === query.limit) return { circuits, more: true };
+      circuits.push(view);
+    }
+    return { circuits, more: false };
+  }
+
+  async history(name: string, limit: number): Promise<HistoryEntry[] | undefined> {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return undefined;
+    this.advanceEntry(entry);
+    return entry.history.slice(-limit).reverse();
+  }
+
+  // ---- admin -----------------------------------------------------------------
+
+  async reset(name: string, _actor: string): Promise<CircuitView | undefined> {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return undefined;
+    const config = this.configOf(entry);
+    this.publish(entry, [engineReset(entry.circuit, config, this.clock())]);
+    return this.viewOf(entry);
+  }
+
+  async force(name: string, target: ForceTarget, _actor: string): Promise<CircuitView> {
+    const entry = this.entryFor(name, true);
+    const config = this.configOf(entry);
+    const now = this.clock();
+    const transitions = advance(entry.circuit, config, { now, rand: this.random() });
+    const forced = engineForce(entry.circuit, config, now, target);
+    if (forced !== undefined) transitions.push(forced);
+    this.publish(entry, transitions);
+    return this.viewOf(entry);
+  }
+
+  async configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
+    const previous = this.explicit.get(name);
+    const next = combineSettings(command.replace ? undefined : previous, command);
+    const resolved = this.resolve(name, next);
+    const issues = validateConfig(resolved.config);
+    if (issues.length > 0) throw new InvalidConfigError(issues);
+    const entry = this.entryFor(name, true);
+    const oldConfig = entry.resolved.config;
+    this.explicit.set(name, next);
+    entry.resolved = resolved;
+    entry.resolvedAt = this.rulesVersion;
+    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig: resolved.config });
+    this.advanceEntry(entry);
+    return this.viewOf(entry);
+  }
+
+  async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }> {
+    const index = this.runtimeRules.findIndex((r) => r.pattern === pattern);
+    const previous = index >= 0 ? this.runtimeRules[index] : undefined;
+    const settings = combineSettings(command.replace ? undefined : previous, command);
+    const rule: PatternRule = { pattern, patch: settings.patch };
+    if (settings.preset !== undefined) rule.preset = settings.preset;
+    const rules = [...this.runtimeRules];
+    if (index >= 0) rules[index] = rule;
+    else rules.push(rule);
+    const layers: ConfigLayers = { ...this.fileLayers, rules: [...rules, ...this.fileLayers.rules] };
+
+    // Refuse a rule that would make any circuit it governs invalid: the rule on
+    // its own, every circuit with explicit settings, and every live circuit.
+    const check = (name: string | undefined, explicit: ConfigSettings | undefined): void => {
+      const config =
+        name === undefined
+          ? applyPatch(presetBase(layers, settings.preset), settings.patch)
+          : resolveConfig(layers, name, explicit).config;
+      const issues = validateConfig(config);
+      if (issues.length > 0) throw new InvalidConfigError(issues);
+    };
+    check(undefined, undefined);
+    for (const [name, explicit] of this.explicit) if (globMatches(pattern, name)) check(name, explicit);
+
+    const now = this.clock();
+    const changes: [Entry, CircuitConfig][] = [];
+    for (const entry of this.entries.values()) {
+      if (globMatches(pattern, entry.circuit.name)) changes.push([entry, this.configOf(entry)]);
+    }
+    this.runtimeRules = rules;
+    this.layers = layers;
+    this.rulesVersion += 1;
+    let matched = 0;
+    for (const [entry, oldConfig] of changes) {
+      const newConfig = this.configOf(entry);
+      if (entry.resolved.sources.includes(`pattern:${pattern}`)) matched += 1;
+      if (!sameConfig(oldConfig, newConfig)) {
+        this.recordConfigChange(entry, { target: pattern, actor, at: now, oldConfig, newConfig });
+      }
+    }
+    return { matchedCircuits: matched };
+  }
+
+  // ---- watch -------------------------------------------------------------
+
+  async watch(
+    filter: WatchFilter,
+    resumeToken: string | undefined,
+    sink: (item: WatchItem) => void,
+  ): Promise<WatchSubscription> {
+    if (resumeToken !== undefined && resumeToken !== "") {
+      const after = this.parseToken(resumeToken);
+      const replay: CircuitEvent[] = [];
+      for (let seq = after + 1; seq <= this.eventSeq; seq++) {
+        const event = this.eventLog[seq % this.eventLogSize]!;
+        if (matchesFilter(filter, event.circuit)) replay.push(event);
+      }
+      for (const event of replay) sink({ kind: "event", event });
+    } else {
+      // Apply due transitions first, so they reach existing watchers as events
+      // and the snapshot shows the circuits as they are now.
+      const matching = [...this.entries.values()].filter((e) => matchesFilter(filter, e.circuit.name));
+      for (const entry of matching) this.advanceEntry(entry);
+      matching.sort((a, b) => (a.circuit.name < b.circuit.name ? -1 : 1));
+      for (const entry of matching) sink({ kind: "snapshot", status: this.viewOf(entry) });
+      sink({ kind: "snapshot_complete", resumeToken: this.tokenOf(this.eventSeq) });
+    }
+    const watcher: Watcher = { filter, sink };
+    this.watchers.add(watcher);
+    return { close: () => void this.watchers.delete(watcher) };
+  }
+
+  onTransition(listener: (event: CircuitEvent) => void): () => void {
+    this.transitionListeners.add(listener);
+    return () => void this.transitionListeners.delete(listener);
+  }
+
+  onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void {
+    this.configListeners.add(listener);
+    return () => void this.configListeners.delete(listener);
+  }
+
+  health(): StoreHealth {
+    return this.closed ? { ready: false, reason: "store closed" } : { ready: true };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.watchers.clear();
+  }
+
+  /** Number of circuits held (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Applies due time-driven transitions to circuits that are not CLOSED and,
+   * every 60th call, evicts idle CLOSED circuits. The background timer calls
+   * it; tests with a frozen clock call it directly.
+   */
+  tick(): void {
+    const now = this.clock();
+    for (const entry of [...this.active]) this.advanceEntry(entry, now);
+    this.ticks += 1;
+    if (this.ticks % EVICTION_EVERY_TICKS === 0) this.evictIdle(now);
+  }
+
+  /** Forgets CLOSED circuits unused for idleTtlMs. Returns how many were evicted. */
+  evictIdle(now: number = this.clock()): number {
+    let evicted = 0;
+    for (const [name, entry] of this.entries) {
+      if (isEvictable(entry.circuit, now, this.idleTtlMs)) {
+        this.entries.delete(name);
+        evicted += 1;
+      }
+    }
+    return evicted;
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  private entryFor(name: string, create: true): Entry {
+    let entry = this.entries.get(name);
+    if (entry === undefined && create) {
+      const now = this.clock();
+      entry = {
+        circuit: newCircuit(name, now),
+        resolved: this.resolve(name, this.explicit.get(name)),
+        resolvedAt: this.rulesVersion,
+        history: [],
+      };
+      this.entries.set(name, entry);
+    }
+    return entry!;
+  }
+
+  private resolve(name: string, explicit: ConfigSettings | undefined): ResolvedConfig {
+    return resolveConfig(this.layers, name, explicit);
+  }
+
+  /** The entry's resolved config, re-resolved when pattern rules changed since. */
+  private configOf(entry: Entry): CircuitConfig {
+    if (entry.resolvedAt !== this.rulesVersion) {
+      entry.resolved = this.resolve(entry.circuit.name, this.explicit.get(entry.circuit.name));
+      entry.resolvedAt = this.rulesVersion;
+    }
+    return entry.resolved.config;
+  }
+
+  private advanceEntry(entry: Entry, now: number = this.clock()): void {
+    const tick: Tick = { now, rand: this.random() };
+    const transitions = advance(entry.circuit, this.configOf(entry), tick);
+    if (transitions.length > 0) this.publish(entry, transitions);
+  }
+
+  private viewOf(entry: Entry): CircuitView {
+    const config = this.configOf(entry);
+    const c = entry.circuit;
+    const view: CircuitView = {
+      circuit: c.name,
+      state: visibleState(c, config),
+      config,
+      configSources: entry.resolved.sources,
+      stats: statsOf(c, config, this.clock()),
+      generation: c.generation,
+      since: c.since,
+    };
+    if (c.phase.state === "OPEN") view.openUntil = c.phase.openUntil;
+    return view;
+  }
+
+  private nextNonce(): string {
+    this.nonceCounter += 1;
+    return this.noncePrefix + this.nonceCounter.toString(36);
+  }
+
+  private publish(entry: Entry, transitions: Transition[]): void {
+    for (const t of transitions) {
+      this.eventSeq += 1;
+      const event: CircuitEvent = { ...t, eventId: this.tokenOf(this.eventSeq) };
+      this.eventLog[this.eventSeq % this.eventLogSize] = event;
+      this.pushHistory(entry, { kind: "transition", event });
+      for (const w of this.watchers) if (matchesFilter(w.filter, event.circuit)) w.sink({ kind: "event", event });
+      for (const l of this.transitionListeners) l(event);
+    }
+    if (entry.circuit.phase.state === "CLOSED") this.active.delete(entry);
+    else this.active.add(entry);
+  }
+
+  private recordConfigChange(entry: Entry, change: ConfigChangeRecord): void {
+    this.pushHistory(entry, { kind: "config", change });
+    for (const l of this.configListeners) l(change);
+  }
+
+  private pushHistory(entry: Entry, item: HistoryEntry): void {
+    entry.history.push(item);
+    if (entry.history.length > this.historyLimit) entry.history.shift();
+  }
+
+  private tokenOf(seq: number): string {
+    return `${this.epoch}-${seq}`;
+  }
+
+  /** The sequence number a resume token stands for; throws ResumeTokenError. */
+  private parseToken(token: string): number {
+    const m = /^([0-9a-f]{8})-(\d{1,15})$/.exec(token);
+    if (m === null) {
+      throw new ResumeTokenError("malformed", "resume_token is not a token this server issued; pass an event_id or snapshot_complete.resume_token unchanged");
+    }
+    const seq = Number(m[2]);
+    if (m[1] !== this.epoch || seq > this.eventSeq) {
+      throw new ResumeTokenError(
+        "expired",
+        "resume_token comes from an earlier run of this server (the embedded store keeps no events across restarts); watch again without resume_token for a fresh snapshot",
+      );
+    }
+    const oldest = Math.max(1, this.eventSeq - this.eventLogSize + 1);
+    if (seq < oldest - 1) {
+      throw new ResumeTokenError(
+        "expired",
+        `resume_token is older than the ${this.eventLogSize} events kept (BREAKERBOX_EVENT_LOG_SIZE); watch again without resume_token for a fresh snapshot`,
+      );
+    }
+    return seq;
+  }
+}
+
+/** Folds a Configure command into earlier explicit settings. */
+function combineSettings(previous: ConfigSettings | undefined, command: ConfigureCommand): ConfigSettings {
+  const settings: ConfigSettings = { patch: mergePatches(previous?.patch, command.patch) };
+  const preset = command.preset ?? previous?.preset;
+  if (preset !== undefined) settings.preset = preset;
+  return settings;
+}
+
+function presetBase(layers: ConfigLayers, preset: string | undefined): CircuitConfig {
+  if (preset === undefined) return layers.defaults;
+  const patch = layers.presets[preset];
+  if (patch === undefined) throw new UnknownPresetError(preset, Object.keys(layers.presets));
+  return applyPatch(layers.defaults, patch);
+}
+
+function sameConfig(a: CircuitConfig, b: CircuitConfig): boolean {
+  for (const key of Object.keys(a) as (keyof CircuitConfig)[]) if (a[key] !== b[key]) return false;
+  return true;
+}

@@ -1,0 +1,237 @@
+/**
+ * The store interface: where circuits live. `memory` (one replica) and
+ * `redis` (any number of replicas) implement it with the same semantics,
+ * proven by one conformance suite (test/conformance).
+ *
+ * Guarantees every implementation MUST give:
+ * - Atomicity: each call is applied to a circuit as one indivisible step
+ *   (read, decide, write). Concurrent callers, on any replica, see a total
+ *   order of steps per circuit; no update is lost.
+ * - Clock: the store owns the time. Transitions and permit expiries use the
+ *   store's clock (Redis TIME in Redis mode, an injected clock in memory), so
+ *   replicas with skewed clocks agree.
+ * - Expiry: a CLOSED circuit idle for the configured time may be forgotten,
+ *   with its counters and history; its explicit settings survive. An OPEN,
+ *   HALF_OPEN, FORCED_OPEN or DISABLED circuit is never forgotten.
+ * - Events: every transition gets an event id, increasing in the order the
+ *   transitions happened, and is delivered to every watcher whose filter
+ *   matches, exactly once and in order, including watchers on other replicas.
+ *
+ * Inputs are validated by the service before they reach the store: names,
+ * enum values and config ranges. The store still refuses what only it can
+ * judge (permits, configs that are invalid once merged, resume tokens).
+ */
+import type {
+  CircuitConfig,
+  CircuitStats,
+  ConfigPatch,
+  DenyReason,
+  ForceTarget,
+  Outcome,
+  State,
+  Transition,
+} from "../engine/index.js";
+
+/** Everything known about one circuit, as of one instant. */
+export interface CircuitView {
+  circuit: string;
+  /** The state callers see (DISABLED when the config disables the circuit). */
+  state: State;
+  config: CircuitConfig;
+  /** Where the config came from, most specific first. */
+  configSources: string[];
+  stats: CircuitStats;
+  generation: number;
+  /** When it entered its current state. */
+  since: number;
+  /** While OPEN: when probes will be let through. */
+  openUntil?: number;
+}
+
+/** A transition with its position in the event log. */
+export interface CircuitEvent extends Transition {
+  /** Opaque, increasing; also a resume token. */
+  eventId: string;
+}
+
+/** A recorded config change of one circuit. */
+export interface ConfigChangeRecord {
+  /** The circuit name or the pattern that was configured. */
+  target: string;
+  actor: string;
+  at: number;
+  oldConfig: CircuitConfig;
+  newConfig: CircuitConfig;
+}
+
+export type HistoryEntry =
+  | { kind: "transition"; event: CircuitEvent }
+  | { kind: "config"; change: ConfigChangeRecord };
+
+/** The store's answer to Acquire. */
+export interface AcquireDecision {
+  allowed: boolean;
+  permit?: string;
+  state: State;
+  retryAfterMs: number;
+  reason?: DenyReason;
+  shadowDenied: boolean;
+}
+
+/** A validated Report. */
+export interface ReportCommand {
+  permit: string;
+  outcome: Outcome;
+  durationMs: number;
+  /** The dependency's Retry-After hint; 0 when none. */
+  retryAfterMs: number;
+}
+
+export interface ReportAck {
+  state: State;
+  duplicate: boolean;
+  stale: boolean;
+}
+
+/** A validated Configure. */
+export interface ConfigureCommand {
+  /** Start from this preset (must exist). */
+  preset?: string;
+  /** Fields to set. */
+  patch: ConfigPatch;
+  /** Drop earlier explicit settings of the target first. */
+  replace: boolean;
+}
+
+export interface ListQuery {
+  prefix: string;
+  /** Only this state; undefined for any. */
+  state?: State;
+  /** Names strictly after this one (the previous page's last name). */
+  after?: string;
+  limit: number;
+}
+
+export interface ListPage {
+  circuits: CircuitView[];
+  /** True when more circuits follow the last one returned. */
+  more: boolean;
+}
+
+/** Which circuits a watcher wants: the listed names plus any under `prefix`. Both empty = all. */
+export interface WatchFilter {
+  circuits: readonly string[];
+  prefix: string;
+}
+
+/** One item delivered to a watcher, in order. */
+export type WatchItem =
+  | { kind: "snapshot"; status: CircuitView }
+  | { kind: "snapshot_complete"; resumeToken: string }
+  | { kind: "event"; event: CircuitEvent };
+
+/** An open watch; close() stops delivery and frees it. Idempotent. */
+export interface WatchSubscription {
+  close(): void;
+}
+
+export interface StoreHealth {
+  ready: boolean;
+  /** Why not, when not ready. */
+  reason?: string;
+}
+
+/**
+ * Where circuits live. Every method may reject with StoreUnavailableError
+ * when the backing store cannot be reached; the service maps it to
+ * UNAVAILABLE.
+ */
+export interface CircuitStore {
+  /** Decides one call; creates the circuit on first use with its resolved config. */
+  acquire(circuit: string): Promise<AcquireDecision>;
+
+  /**
+   * Records an outcome. Rejects with PermitRejectedError for a malformed,
+   * foreign, expired or unknown permit (also when the circuit does not exist).
+   */
+  report(circuit: string, command: ReportCommand): Promise<ReportAck>;
+
+  /** The circuit's view, or undefined if it does not exist. */
+  get(circuit: string): Promise<CircuitView | undefined>;
+
+  /** Circuits in name order. */
+  list(query: ListQuery): Promise<ListPage>;
+
+  /** Newest first, at most `limit`; undefined if the circuit does not exist. */
+  history(circuit: string, limit: number): Promise<HistoryEntry[] | undefined>;
+
+  /** Resets to CLOSED; undefined if the circuit does not exist. */
+  reset(circuit: string, actor: string): Promise<CircuitView | undefined>;
+
+  /** Pins or releases; creates the circuit if needed. */
+  force(circuit: string, target: ForceTarget, actor: string): Promise<CircuitView>;
+
+  /**
+   * Changes one circuit's explicit settings (creating the circuit if needed),
+   * keeping its state and counters. Rejects with InvalidConfigError when the
+   * merged config is invalid, UnknownPresetError for an unknown preset.
+   */
+  configureCircuit(circuit: string, command: ConfigureCommand, actor: string): Promise<CircuitView>;
+
+  /**
+   * Sets a runtime pattern rule (ahead of the file's rules; an existing rule
+   * with the same pattern is updated in place). Every live circuit it now
+   * governs records the change in its history.
+   */
+  configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }>;
+
+  /**
+   * Starts delivering to `sink`: without a resume token, one snapshot item per
+   * matching circuit then snapshot_complete, then every matching event; with a
+   * resume token, exactly the matching events after it. Rejects with
+   * ResumeTokenError when the token is malformed or its events are no longer
+   * retained. `sink` is called synchronously from the store's event source
+   * and must not throw.
+   */
+  watch(filter: WatchFilter, resumeToken: string | undefined, sink: (item: WatchItem) => void): Promise<WatchSubscription>;
+
+  /** Every transition of every circuit, for logs and metrics. Returns an unsubscribe function. */
+  onTransition(listener: (event: CircuitEvent) => void): () => void;
+
+  /** Every config change, for logs. Returns an unsubscribe function. */
+  onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void;
+
+  health(): StoreHealth;
+
+  /** Releases resources; pending watches are closed. */
+  close(): Promise<void>;
+}
+
+/** The backing store cannot be reached; retry later. */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+  static is(e: unknown): e is StoreUnavailableError {
+    return e instanceof StoreUnavailableError;
+  }
+}
+
+/** A Watch resume token that is malformed, or whose events are gone. */
+export class ResumeTokenError extends Error {
+  override readonly name = "ResumeTokenError";
+  constructor(
+    readonly problem: "malformed" | "expired",
+    message: string,
+  ) {
+    super(message);
+  }
+  static is(e: unknown): e is ResumeTokenError {
+    return e instanceof ResumeTokenError;
+  }
+}
+
+/** True when `name` is selected by `filter`. */
+export function matchesFilter(filter: WatchFilter, name: string): boolean {
+  if (filter.circuits.length === 0 && filter.prefix === "") return true;
+  if (filter.prefix !== "" && name.startsWith(filter.prefix)) return true;
+  return filter.circuits.includes(name);
+}
