@@ -296,7 +296,7 @@ export function resolveConfig(
   const sources: string[] = [];
   let config = layers.defaults;
   if (presetName !== undefined) {
-    const preset = layers.presets[presetName];
+    const preset = Object.hasOwn(layers.presets, presetName) ? layers.presets[presetName] : undefined;
     if (preset === undefined) throw new UnknownPresetError(presetName, Object.keys(layers.presets));
     config = applyPatch(config, preset);
   }

@@ -484,7 +484,7 @@ function combineSettings(previous: ConfigSettings | undefined, command: Configur
 
 function presetBase(layers: ConfigLayers, preset: string | undefined): CircuitConfig {
   if (preset === undefined) return layers.defaults;
-  const patch = layers.presets[preset];
+  const patch = Object.hasOwn(layers.presets, preset) ? layers.presets[preset] : undefined;
   if (patch === undefined) throw new UnknownPresetError(preset, Object.keys(layers.presets));
   return applyPatch(layers.defaults, patch);
 }

@@ -1,0 +1,700 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CIRCUIT_ENV_VARS,
+  CIRCUIT_NAME_PATTERN,
+  ConfigError,
+  PATTERN_GLOB_PATTERN,
+  loadConfig,
+  parseDurationMs,
+  type AppConfig,
+} from "../src/config.js";
+import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, applyPatch, type CircuitConfig } from "../src/engine/index.js";
+import { createLogger } from "../src/logger.js";
+
+type Env = Record<string, string | undefined>;
+
+/** The ConfigError loading `env` throws; fails the test if it does not. */
+function configError(env: Env, readFile?: (path: string) => string): ConfigError {
+  try {
+    loadConfig(env, readFile === undefined ? {} : { readFile });
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "breakerbox-config-"));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let fileCount = 0;
+/** Writes `text` to a fresh temp file with extension `ext`; returns its path. */
+function writeConfig(ext: string, text: string): string {
+  const path = join(dir, `config-${++fileCount}${ext}`);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Loads `text` as a config file of the given extension, with no other variables. */
+function loadFile(ext: string, text: string, env: Env = {}): AppConfig {
+  return loadConfig({ ...env, BREAKERBOX_CONFIG: writeConfig(ext, text) });
+}
+
+function fileError(ext: string, text: string, env: Env = {}): { path: string; error: ConfigError } {
+  const path = writeConfig(ext, text);
+  return { path, error: configError({ ...env, BREAKERBOX_CONFIG: path }) };
+}
+
+describe("loadConfig: defaults", () => {
+  it("gives the documented defaults for an empty environment", () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      grpcPort: 50051,
+      httpPort: 8080,
+      host: "127.0.0.1",
+      logLevel: "info",
+      store: { kind: "memory" },
+      idleTtlMs: 86_400_000,
+      maxWatchers: 1000,
+      heartbeatMs: 15_000,
+      shutdownGraceMs: 5000,
+      eventLogSize: 10_000,
+      historyLimit: 100,
+      layers: { defaults: BUILTIN_DEFAULTS, presets: BUILTIN_PRESETS, rules: [] },
+      circuits: {},
+      warnings: [],
+    });
+    expect(config.layers.defaults).toEqual(BUILTIN_DEFAULTS);
+    expect("configFile" in config).toBe(false);
+  });
+
+  it("ignores variables it does not own", () => {
+    expect(loadConfig({ PATH: "/usr/bin", HOME: "/root", PORT: "1", REDIS_URL: "redis://x" })).toEqual(loadConfig({}));
+  });
+
+  it("does not resolve inherited names as presets or circuits", () => {
+    const config = loadConfig({});
+    expect(config.layers.presets["toString"]).toBeUndefined();
+    expect(config.circuits["constructor"]).toBeUndefined();
+  });
+});
+
+describe("loadConfig: server variables", () => {
+  const cases: [variable: string, value: string, field: keyof AppConfig, expected: unknown][] = [
+    ["BREAKERBOX_GRPC_PORT", "6000", "grpcPort", 6000],
+    ["BREAKERBOX_GRPC_PORT", "0", "grpcPort", 0],
+    ["BREAKERBOX_HTTP_PORT", "65535", "httpPort", 65535],
+    ["BREAKERBOX_HOST", "0.0.0.0", "host", "0.0.0.0"],
+    ["BREAKERBOX_HOST", "  ::  ", "host", "::"],
+    ["LOG_LEVEL", "debug", "logLevel", "debug"],
+    ["LOG_LEVEL", "WARN", "logLevel", "warn"],
+    ["LOG_LEVEL", "silent", "logLevel", "silent"],
+    ["BREAKERBOX_IDLE_TTL_SECONDS", "3600", "idleTtlMs", 3_600_000],
+    ["BREAKERBOX_IDLE_TTL_SECONDS", "1.5", "idleTtlMs", 1500],
+    ["BREAKERBOX_MAX_WATCH_STREAMS", "50", "maxWatchers", 50],
+    ["BREAKERBOX_WATCH_HEARTBEAT_SECONDS", "2.5", "heartbeatMs", 2500],
+    ["BREAKERBOX_SHUTDOWN_GRACE_SECONDS", "0", "shutdownGraceMs", 0],
+    ["BREAKERBOX_SHUTDOWN_GRACE_SECONDS", "0.1", "shutdownGraceMs", 100],
+    ["BREAKERBOX_EVENT_LOG_SIZE", "1e5", "eventLogSize", 100_000],
+    ["BREAKERBOX_HISTORY_LIMIT", "10", "historyLimit", 10],
+  ];
+  it.each(cases)("%s=%j sets %s to %j", (variable, value, field, expected) => {
+    const config = loadConfig({ [variable]: value });
+    expect(config[field]).toEqual(expected);
+    expect({ ...config, [field]: undefined }).toEqual({ ...loadConfig({}), [field]: undefined });
+  });
+});
+
+describe("loadConfig: CIRCUIT_BREAKER_* variables", () => {
+  const cases: [variable: string, value: string, field: keyof CircuitConfig, expected: unknown][] = [
+    ["CIRCUIT_BREAKER_ENABLED", "false", "enabled", false],
+    ["CIRCUIT_BREAKER_ENABLED", "FALSE", "enabled", false],
+    ["CIRCUIT_BREAKER_ENABLED", "0", "enabled", false],
+    ["CIRCUIT_BREAKER_ENABLED", "No", "enabled", false],
+    ["CIRCUIT_BREAKER_ENABLED", "true", "enabled", true],
+    ["CIRCUIT_BREAKER_ENABLED", "1", "enabled", true],
+    ["CIRCUIT_BREAKER_ENABLED", "YES", "enabled", true],
+    ["CIRCUIT_BREAKER_FAILURE_THRESHOLD", "7", "failureThreshold", 7],
+    ["CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0", "failureThreshold", 0],
+    ["CIRCUIT_BREAKER_FAILURE_RATE_THRESHOLD", "0.25", "failureRateThreshold", 0.25],
+    ["CIRCUIT_BREAKER_MINIMUM_CALLS", "20", "minimumCalls", 20],
+    ["CIRCUIT_BREAKER_WINDOW_SIZE_SECONDS", "30", "windowMs", 30_000],
+    ["CIRCUIT_BREAKER_WINDOW_SIZE_SECONDS", "0.1", "windowMs", 100],
+    ["CIRCUIT_BREAKER_SLOW_CALL_SECONDS", "0.5", "slowCallDurationMs", 500],
+    ["CIRCUIT_BREAKER_SLOW_CALL_RATE_THRESHOLD", "0.8", "slowCallRateThreshold", 0.8],
+    ["CIRCUIT_BREAKER_TIMEOUT_SECONDS", "90", "openDurationMs", 90_000],
+    ["CIRCUIT_BREAKER_TIMEOUT_SECONDS", "0.5", "openDurationMs", 500],
+    ["CIRCUIT_BREAKER_BACKOFF_MULTIPLIER", "2.5", "backoffMultiplier", 2.5],
+    ["CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS", "1200", "maxOpenDurationMs", 1_200_000],
+    ["CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS", "2", "halfOpenMaxCalls", 2],
+    ["CIRCUIT_BREAKER_SUCCESS_THRESHOLD", "4", "successThreshold", 4],
+    ["CIRCUIT_BREAKER_PERMIT_TTL_SECONDS", "0.3", "permitTtlMs", 300],
+    ["CIRCUIT_BREAKER_PERMIT_TTL_SECONDS", "45", "permitTtlMs", 45_000],
+    ["CIRCUIT_BREAKER_JITTER", "0.2", "jitter", 0.2],
+    ["CIRCUIT_BREAKER_MODE", "shadow", "mode", "shadow"],
+    ["CIRCUIT_BREAKER_MODE", " Enforce ", "mode", "enforce"],
+  ];
+
+  it.each(cases)("%s=%j sets %s to %j and nothing else", (variable, value, field, expected) => {
+    const { layers } = loadConfig({ [variable]: value });
+    expect(layers.defaults).toEqual(applyPatch(BUILTIN_DEFAULTS, { [field]: expected }));
+  });
+
+  it("covers every config field with its variable", () => {
+    expect(new Set(cases.map(([variable]) => variable))).toEqual(new Set(Object.values(CIRCUIT_ENV_VARS)));
+    for (const [variable, , field] of cases) expect(CIRCUIT_ENV_VARS[field]).toBe(variable);
+  });
+
+  it("names duration variables *_SECONDS", () => {
+    for (const [field, variable] of Object.entries(CIRCUIT_ENV_VARS)) {
+      expect(variable.endsWith("_SECONDS")).toBe(field.endsWith("Ms"));
+    }
+  });
+
+  it("applies several variables together", () => {
+    const { layers } = loadConfig({
+      CIRCUIT_BREAKER_TIMEOUT_SECONDS: "900",
+      CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS: "3600",
+      CIRCUIT_BREAKER_MODE: "shadow",
+    });
+    expect(layers.defaults).toEqual({ ...BUILTIN_DEFAULTS, openDurationMs: 900_000, maxOpenDurationMs: 3_600_000, mode: "shadow" });
+  });
+});
+
+describe("loadConfig: empty variables", () => {
+  const everyVariable = [
+    "BREAKERBOX_GRPC_PORT",
+    "BREAKERBOX_HTTP_PORT",
+    "BREAKERBOX_HOST",
+    "LOG_LEVEL",
+    "BREAKERBOX_IDLE_TTL_SECONDS",
+    "BREAKERBOX_MAX_WATCH_STREAMS",
+    "BREAKERBOX_WATCH_HEARTBEAT_SECONDS",
+    "BREAKERBOX_SHUTDOWN_GRACE_SECONDS",
+    "BREAKERBOX_EVENT_LOG_SIZE",
+    "BREAKERBOX_HISTORY_LIMIT",
+    "BREAKERBOX_CONFIG",
+    ...Object.values(CIRCUIT_ENV_VARS),
+  ];
+  it.each(["", "   "])("treats %j as unset for every variable", (blank) => {
+    const env = Object.fromEntries(everyVariable.map((name) => [name, blank]));
+    expect(loadConfig(env)).toEqual(loadConfig({}));
+  });
+});
+
+describe("loadConfig: bad variables", () => {
+  // Each row: the environment and the exact problem it must produce.
+  const cases: [Env, string][] = [
+    [{ BREAKERBOX_GRPC_PORT: "grpc" }, 'BREAKERBOX_GRPC_PORT: must be an integer from 0 to 65535, got "grpc"'],
+    [{ BREAKERBOX_GRPC_PORT: "70000" }, 'BREAKERBOX_GRPC_PORT: must be an integer from 0 to 65535, got "70000"'],
+    [{ BREAKERBOX_HTTP_PORT: "80.5" }, 'BREAKERBOX_HTTP_PORT: must be an integer from 0 to 65535, got "80.5"'],
+    [{ BREAKERBOX_HTTP_PORT: "0x50" }, 'BREAKERBOX_HTTP_PORT: must be an integer from 0 to 65535, got "0x50"'],
+    [
+      { BREAKERBOX_HOST: "local host" },
+      'BREAKERBOX_HOST: must be a host name or IP address to bind (e.g. 127.0.0.1, 0.0.0.0, ::), got "local host"',
+    ],
+    [{ LOG_LEVEL: "verbose" }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
+    [{ BREAKERBOX_IDLE_TTL_SECONDS: "0" }, 'BREAKERBOX_IDLE_TTL_SECONDS: must be a number of seconds from 1 to 604800, got "0"'],
+    [{ BREAKERBOX_MAX_WATCH_STREAMS: "0" }, 'BREAKERBOX_MAX_WATCH_STREAMS: must be an integer from 1 to 100000, got "0"'],
+    [
+      { BREAKERBOX_WATCH_HEARTBEAT_SECONDS: "never" },
+      'BREAKERBOX_WATCH_HEARTBEAT_SECONDS: must be a number of seconds from 1 to 3600, got "never"',
+    ],
+    [
+      { BREAKERBOX_SHUTDOWN_GRACE_SECONDS: "-1" },
+      'BREAKERBOX_SHUTDOWN_GRACE_SECONDS: must be a number of seconds from 0 to 300, got "-1"',
+    ],
+    [{ BREAKERBOX_EVENT_LOG_SIZE: "Infinity" }, 'BREAKERBOX_EVENT_LOG_SIZE: must be an integer from 1 to 1000000, got "Infinity"'],
+    [{ BREAKERBOX_HISTORY_LIMIT: "1.5" }, 'BREAKERBOX_HISTORY_LIMIT: must be an integer from 1 to 10000, got "1.5"'],
+    [{ CIRCUIT_BREAKER_ENABLED: "maybe" }, 'CIRCUIT_BREAKER_ENABLED: must be true or false (also 1/0, yes/no), got "maybe"'],
+    [
+      { CIRCUIT_BREAKER_FAILURE_THRESHOLD: "five" },
+      'CIRCUIT_BREAKER_FAILURE_THRESHOLD: failure_threshold must be an integer from 0 to 1000000, got "five"',
+    ],
+    [
+      { CIRCUIT_BREAKER_FAILURE_THRESHOLD: "2.5" },
+      "CIRCUIT_BREAKER_FAILURE_THRESHOLD: failure_threshold must be an integer from 0 to 1000000, got 2.5",
+    ],
+    [
+      { CIRCUIT_BREAKER_FAILURE_RATE_THRESHOLD: "1.5" },
+      "CIRCUIT_BREAKER_FAILURE_RATE_THRESHOLD: failure_rate_threshold must be a number from 0 to 1, got 1.5",
+    ],
+    [{ CIRCUIT_BREAKER_MINIMUM_CALLS: "0" }, "CIRCUIT_BREAKER_MINIMUM_CALLS: minimum_calls must be an integer from 1 to 1000000, got 0"],
+    [
+      { CIRCUIT_BREAKER_WINDOW_SIZE_SECONDS: "0.05" },
+      "CIRCUIT_BREAKER_WINDOW_SIZE_SECONDS: window must be an integer from 100ms to 86400s, got 50ms",
+    ],
+    [
+      { CIRCUIT_BREAKER_SLOW_CALL_SECONDS: "-1" },
+      "CIRCUIT_BREAKER_SLOW_CALL_SECONDS: slow_call_duration must be an integer from 0s to 86400s, got -1s",
+    ],
+    [
+      { CIRCUIT_BREAKER_SLOW_CALL_RATE_THRESHOLD: "0" },
+      "CIRCUIT_BREAKER_SLOW_CALL_RATE_THRESHOLD: slow_call_rate_threshold must be a number above 0 to 1, got 0",
+    ],
+    [
+      { CIRCUIT_BREAKER_TIMEOUT_SECONDS: "0.0005" },
+      "CIRCUIT_BREAKER_TIMEOUT_SECONDS: open_duration must be an integer from 10ms to 86400s, got 0.5ms",
+    ],
+    [
+      { CIRCUIT_BREAKER_TIMEOUT_SECONDS: "1m" },
+      'CIRCUIT_BREAKER_TIMEOUT_SECONDS: open_duration must be an integer from 10ms to 86400s, got "1m"',
+    ],
+    [
+      { CIRCUIT_BREAKER_BACKOFF_MULTIPLIER: "0.5" },
+      "CIRCUIT_BREAKER_BACKOFF_MULTIPLIER: backoff_multiplier must be a number from 1 to 100, got 0.5",
+    ],
+    [
+      { CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS: "700000" },
+      "CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS: max_open_duration must be an integer from 10ms to 604800s, got 700000s",
+    ],
+    [
+      { CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS: "0" },
+      "CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS: half_open_max_calls must be an integer from 1 to 10000, got 0",
+    ],
+    [
+      { CIRCUIT_BREAKER_SUCCESS_THRESHOLD: "-2" },
+      "CIRCUIT_BREAKER_SUCCESS_THRESHOLD: success_threshold must be an integer from 1 to 10000, got -2",
+    ],
+    [
+      { CIRCUIT_BREAKER_PERMIT_TTL_SECONDS: "0" },
+      "CIRCUIT_BREAKER_PERMIT_TTL_SECONDS: permit_ttl must be an integer from 10ms to 86400s, got 0s",
+    ],
+    [{ CIRCUIT_BREAKER_JITTER: "1" }, "CIRCUIT_BREAKER_JITTER: jitter must be a number from 0 up to but excluding 1, got 1"],
+    [{ CIRCUIT_BREAKER_MODE: "loud" }, 'CIRCUIT_BREAKER_MODE: mode must be "enforce" or "shadow", got "loud"'],
+    // Cross-field: both variables are named, whichever one was set.
+    [
+      { CIRCUIT_BREAKER_TIMEOUT_SECONDS: "900" },
+      "CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS, CIRCUIT_BREAKER_TIMEOUT_SECONDS: max_open_duration (600s) must be at least open_duration (900s)",
+    ],
+    [
+      { CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS: "30" },
+      "CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS, CIRCUIT_BREAKER_TIMEOUT_SECONDS: max_open_duration (30s) must be at least open_duration (60s)",
+    ],
+  ];
+
+  it.each(cases)("%j is refused", (env, problem) => {
+    const error = configError(env);
+    expect(error.problems).toEqual([problem]);
+    expect(error.message).toBe(`Invalid configuration (1 problem): ${problem}`);
+    expect(ConfigError.is(error)).toBe(true);
+    expect(error.name).toBe("ConfigError");
+  });
+
+  it("reports every bad variable at once, in one paragraph", () => {
+    const error = configError({
+      BREAKERBOX_GRPC_PORT: "-1",
+      LOG_LEVEL: "loud",
+      CIRCUIT_BREAKER_JITTER: "2",
+      CIRCUIT_BREAKER_MODE: "dry-run",
+    });
+    expect(error.problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
+      "BREAKERBOX_GRPC_PORT",
+      "LOG_LEVEL",
+      "CIRCUIT_BREAKER_JITTER",
+      "CIRCUIT_BREAKER_MODE",
+    ]);
+    expect(error.message).toMatch(/^Invalid configuration \(4 problems\): BREAKERBOX_GRPC_PORT: /);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("still reports the config file's problems beside a bad variable", () => {
+    const { path, error } = fileError(".yaml", "rules: {}\n", { BREAKERBOX_HTTP_PORT: "http" });
+    expect(error.problems).toEqual([
+      'BREAKERBOX_HTTP_PORT: must be an integer from 0 to 65535, got "http"',
+      `${path}: rules: must be a list of rules ({pattern, preset?, config?})`,
+    ]);
+  });
+});
+
+describe("loadConfig: warnings", () => {
+  it("warns about unknown names in its namespaces, with the likely intended one", () => {
+    const config = loadConfig({
+      CIRCUIT_BREAKER_TIMEOUT: "30",
+      BREAKERBOX_GRPCPORT: "1",
+      BREAKERBOX_SOMETHING_ELSE_ENTIRELY: "x",
+      CIRCUITBREAKER: "x",
+    });
+    expect(config.warnings).toEqual([
+      "BREAKERBOX_GRPCPORT: unknown variable, ignored; did you mean BREAKERBOX_GRPC_PORT?",
+      "BREAKERBOX_SOMETHING_ELSE_ENTIRELY: unknown variable, ignored",
+      "CIRCUIT_BREAKER_TIMEOUT: unknown variable, ignored; did you mean CIRCUIT_BREAKER_TIMEOUT_SECONDS?",
+    ]);
+    expect(config.layers.defaults).toEqual(BUILTIN_DEFAULTS);
+  });
+});
+
+describe("loadConfig: config file", () => {
+  const yaml = `
+presets:
+  flaky_tool: { failure_threshold: 10, open_duration: 15s }
+  llm: { failure_threshold: 9 }   # replaces the built-in
+rules:
+  - pattern: "llm.*"
+    preset: llm
+    config: { max_open_duration: 5m }
+  - pattern: "agent.*"
+    config: { failure_threshold: 3, window: 90, slow_call_duration: "1.5s" }
+  - pattern: "*.search?"
+circuits:
+  llm.openai.gpt:
+    preset: flaky_tool
+    config: { half_open_max_calls: 2, permit_ttl: "500ms", mode: shadow, enabled: false }
+  "db:orders/primary@eu-1": {}
+`;
+  const expectedLayers = {
+    presets: {
+      ...BUILTIN_PRESETS,
+      flaky_tool: { failureThreshold: 10, openDurationMs: 15_000 },
+      llm: { failureThreshold: 9 },
+    },
+    rules: [
+      { pattern: "llm.*", preset: "llm", patch: { maxOpenDurationMs: 300_000 } },
+      { pattern: "agent.*", patch: { failureThreshold: 3, windowMs: 90_000, slowCallDurationMs: 1500 } },
+      { pattern: "*.search?", patch: {} },
+    ],
+  };
+  const expectedCircuits = {
+      "llm.openai.gpt": {
+        preset: "flaky_tool",
+        patch: { halfOpenMaxCalls: 2, permitTtlMs: 500, mode: "shadow", enabled: false },
+      },
+    "db:orders/primary@eu-1": { patch: {} },
+  };
+
+  it("reads a YAML file into presets, rules and circuits", () => {
+    const path = writeConfig(".yaml", yaml);
+    const config = loadConfig({ BREAKERBOX_CONFIG: path, CIRCUIT_BREAKER_FAILURE_THRESHOLD: "4" });
+    expect(config.configFile).toBe(path);
+    expect(config.layers).toEqual({ defaults: { ...BUILTIN_DEFAULTS, failureThreshold: 4 }, ...expectedLayers });
+    expect(config.circuits).toEqual(expectedCircuits);
+    expect(Object.keys(config.circuits)).toEqual(["llm.openai.gpt", "db:orders/primary@eu-1"]);
+    // No `preset: undefined` keys: "no preset" is the key's absence.
+    expect(Object.keys(config.layers.rules[1] ?? {})).toEqual(["pattern", "patch"]);
+    expect(Object.keys(config.circuits["db:orders/primary@eu-1"] ?? {})).toEqual(["patch"]);
+  });
+
+  it("reads the same content from a .yml file", () => {
+    expect(loadFile(".yml", yaml).layers.rules).toEqual(expectedLayers.rules);
+  });
+
+  it("reads a JSON file", () => {
+    const json = JSON.stringify({
+      presets: { flaky_tool: { failure_threshold: 10, open_duration: "15s" }, llm: { failure_threshold: 9 } },
+      rules: [
+        { pattern: "llm.*", preset: "llm", config: { max_open_duration: "5m" } },
+        { pattern: "agent.*", config: { failure_threshold: 3, window: 90, slow_call_duration: 1.5 } },
+        { pattern: "*.search?" },
+      ],
+      circuits: {
+        "llm.openai.gpt": {
+          preset: "flaky_tool",
+          config: { half_open_max_calls: 2, permit_ttl: 0.5, mode: "shadow", enabled: false },
+        },
+        "db:orders/primary@eu-1": {},
+      },
+    });
+    const config = loadFile(".json", `\uFEFF${json}`);
+    expect(config.layers).toEqual({ defaults: BUILTIN_DEFAULTS, ...expectedLayers });
+    expect(config.circuits).toEqual(expectedCircuits);
+  });
+
+  it("accepts an empty file and empty sections", () => {
+    expect(loadFile(".yaml", "").layers).toEqual(loadConfig({}).layers);
+    expect(loadFile(".yaml", "# nothing yet\npresets:\nrules:\ncircuits:\n").layers).toEqual(loadConfig({}).layers);
+  });
+
+  it("loads the example of docs/configuration.md", () => {
+    const docs = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../docs/configuration.md"), "utf8");
+    const yamlExample = /```yaml\n([\s\S]*?)```/.exec(docs)?.[1];
+    const jsonExample = /```json\n([\s\S]*?)```/.exec(docs)?.[1];
+    expect(yamlExample).toBeDefined();
+    expect(jsonExample).toBeDefined();
+    const fromYaml = loadFile(".yaml", yamlExample ?? "");
+    const fromJson = loadFile(".json", jsonExample ?? "");
+    expect(fromYaml.layers).toEqual(fromJson.layers);
+    expect(fromYaml.circuits).toEqual(fromJson.circuits);
+    expect(fromYaml.layers.rules.map((r) => r.pattern)).toEqual(["llm.*", "agent.*", "tool.search.*", "db.*"]);
+    expect(fromYaml.circuits["llm.openai.gpt"]).toEqual({ preset: "llm", patch: { halfOpenMaxCalls: 2, permitTtlMs: 500 } });
+  });
+});
+
+describe("loadConfig: bad config files", () => {
+  const acceptedKeys =
+    "enabled, failure_threshold, failure_rate_threshold, minimum_calls, window, slow_call_duration, slow_call_rate_threshold, open_duration, backoff_multiplier, max_open_duration, half_open_max_calls, success_threshold, permit_ttl, jitter, mode";
+  const knownPresets = "default, strict, lenient, fast_recovery, llm, io";
+
+  // Each row: the YAML text and the problems it must produce, after "<path>: ".
+  const cases: [what: string, yaml: string, problems: string[]][] = [
+    [
+      "an unknown config key",
+      "rules:\n  - pattern: a.*\n  - pattern: b.*\n    config: { failure_treshold: 3 }\n",
+      [`rules[1].config.failure_treshold: unknown key; accepted: ${acceptedKeys}`],
+    ],
+    [
+      "unknown keys in a rule and at the top",
+      "rule: []\nrules:\n  - pattern: a.*\n    presets: llm\n",
+      ["rules[0].presets: unknown key; accepted: pattern, preset, config", "rule: unknown key; accepted: presets, rules, circuits"],
+    ],
+    [
+      "an unknown preset in a rule",
+      "rules:\n  - pattern: a.*\n    preset: llms\n",
+      [`rules[0].preset: unknown preset "llms"; known presets: ${knownPresets}`],
+    ],
+    [
+      "an unknown preset in a circuit",
+      "presets:\n  mine: {}\ncircuits:\n  x:\n    preset: toString\n",
+      [`circuits.x.preset: unknown preset "toString"; known presets: ${knownPresets}, mine`],
+    ],
+    [
+      "a value out of range",
+      "presets:\n  p: { jitter: 1.5, success_threshold: 0 }\n",
+      [
+        "presets.p.jitter: jitter must be a number from 0 up to but excluding 1, got 1.5",
+        "presets.p.success_threshold: success_threshold must be an integer from 1 to 10000, got 0",
+      ],
+    ],
+    [
+      "a value of the wrong type",
+      'circuits:\n  x:\n    config: { failure_threshold: "3", enabled: "yes", mode: 1 }\n',
+      [
+        'circuits.x.config.failure_threshold: failure_threshold must be an integer from 0 to 1000000, got "3"',
+        "circuits.x.config.enabled: enabled must be true or false",
+        "circuits.x.config.mode: mode must be \"enforce\" or \"shadow\", got 1",
+      ],
+    ],
+    [
+      "a bad duration",
+      "rules:\n  - pattern: a.*\n    config: { open_duration: 1.5ms, window: 2d, permit_ttl: -1 }\n",
+      [
+        'rules[0].config.open_duration: must be a number of seconds or a string like "500ms", "15s", "1.5s", "5m", "1h" (whole milliseconds, not negative), got "1.5ms"',
+        'rules[0].config.window: must be a number of seconds or a string like "500ms", "15s", "1.5s", "5m", "1h" (whole milliseconds, not negative), got "2d"',
+        'rules[0].config.permit_ttl: must be a number of seconds or a string like "500ms", "15s", "1.5s", "5m", "1h" (whole milliseconds, not negative), got -1',
+      ],
+    ],
+    [
+      "a rule that resolves to an invalid config",
+      "rules:\n  - pattern: llm.*\n    preset: llm\n    config: { max_open_duration: 10s }\n",
+      ["rules[0]: resolves (pattern:llm.* > preset:llm > defaults) to an invalid config: max_open_duration (10s) must be at least open_duration (30s)"],
+    ],
+    [
+      "a circuit that resolves to an invalid config through a rule",
+      "rules:\n  - pattern: a.*\n    config: { max_open_duration: 2m }\ncircuits:\n  a.b:\n    config: { open_duration: 3m }\n",
+      ["circuits[\"a.b\"]: resolves (circuit > pattern:a.* > defaults) to an invalid config: max_open_duration (120s) must be at least open_duration (180s)"],
+    ],
+    [
+      "a file preset that resolves to an invalid config",
+      "presets:\n  slow: { open_duration: 15m }\n",
+      ["presets.slow: resolves (preset:slow > defaults) to an invalid config: max_open_duration (600s) must be at least open_duration (900s)"],
+    ],
+    [
+      "bad circuit names",
+      'circuits:\n  "-x": {}\n  "a b": {}\n  ok.name: {}\n',
+      [
+        'circuits["-x"]: circuit name must match ^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$ (1 to 200 letters, digits, . _ : / @ -, starting with a letter or digit), got "-x"',
+        'circuits["a b"]: circuit name must match ^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$ (1 to 200 letters, digits, . _ : / @ -, starting with a letter or digit), got "a b"',
+      ],
+    ],
+    [
+      "bad patterns",
+      `rules:\n  - pattern: ""\n  - pattern: "a[b]"\n  - pattern: "${"a".repeat(201)}"\n  - config: {}\n`,
+      [
+        'rules[0].pattern: must be 1 to 200 characters of letters, digits, . _ : / @ - and the wildcards * and ?, got ""',
+        'rules[1].pattern: must be 1 to 200 characters of letters, digits, . _ : / @ - and the wildcards * and ?, got "a[b]"',
+        `rules[2].pattern: must be 1 to 200 characters of letters, digits, . _ : / @ - and the wildcards * and ?, got "${"a".repeat(201)}"`,
+        'rules[3].pattern: is required: a glob on circuit names, e.g. "agent.*"',
+      ],
+    ],
+    [
+      "a repeated pattern",
+      "rules:\n  - pattern: a.*\n  - pattern: b.*\n  - pattern: a.*\n    preset: strict\n",
+      ['rules[2].pattern: "a.*" repeats rules[0].pattern; only the first rule with a pattern can ever match'],
+    ],
+    ["a list at the top", "- pattern: a.*\n", ["must be a mapping with keys presets, rules, circuits"]],
+    [
+      "sections of the wrong kind",
+      "presets: [1]\nrules: { pattern: a }\ncircuits: 3\n",
+      [
+        "presets: must be a mapping of preset names to config patches",
+        "rules: must be a list of rules ({pattern, preset?, config?})",
+        "circuits: must be a mapping of circuit names to {preset?, config?}",
+      ],
+    ],
+  ];
+
+  it.each(cases)("refuses %s", (_what, text, problems) => {
+    const { path, error } = fileError(".yaml", text);
+    expect(error.problems).toEqual(problems.map((p) => `${path}: ${p}`));
+  });
+
+  it("checks the file against the env defaults", () => {
+    const { path, error } = fileError(".yaml", "rules:\n  - pattern: a.*\n    preset: strict\n", {
+      CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS: "60",
+    });
+    expect(error.problems).toEqual([
+      `${path}: rules[0]: resolves (pattern:a.* > preset:strict > defaults) to an invalid config: max_open_duration (60s) must be at least open_duration (120s)`,
+    ]);
+  });
+
+  it("does not blame the file for invalid env defaults", () => {
+    const { error } = fileError(".yaml", "rules:\n  - pattern: a.*\n", { CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS: "1" });
+    expect(error.problems).toEqual([
+      "CIRCUIT_BREAKER_MAX_TIMEOUT_SECONDS, CIRCUIT_BREAKER_TIMEOUT_SECONDS: max_open_duration (1s) must be at least open_duration (60s)",
+    ]);
+  });
+
+  it("names BREAKERBOX_CONFIG, the file and the line of a YAML syntax error", () => {
+    const { path, error } = fileError(".yaml", "rules:\n  - pattern: a.*\n   preset: llm\n");
+    expect(error.problems).toEqual([
+      `BREAKERBOX_CONFIG: cannot parse ${path} as YAML: Sequence item without - indicator at line 3, column 1`,
+    ]);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("refuses a repeated YAML key", () => {
+    const { path, error } = fileError(".yaml", "circuits:\n  a: {}\n  a: {}\n");
+    expect(error.problems).toEqual([`BREAKERBOX_CONFIG: cannot parse ${path} as YAML: Map keys must be unique at line 3, column 3`]);
+  });
+
+  it("names BREAKERBOX_CONFIG and the file on a JSON syntax error", () => {
+    const { path, error } = fileError(".json", '{\n  "rules": [}\n');
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(new RegExp(`^BREAKERBOX_CONFIG: cannot parse ${path} as JSON: \\S`));
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("names BREAKERBOX_CONFIG and the file when it cannot be read", () => {
+    const path = join(dir, "missing.yaml");
+    expect(configError({ BREAKERBOX_CONFIG: path }).problems).toEqual([
+      `BREAKERBOX_CONFIG: cannot read ${path}: ENOENT: no such file or directory, open '${path}'`,
+    ]);
+  });
+
+  it("reads through the injected readFile", () => {
+    const reads: string[] = [];
+    const config = loadConfig({ BREAKERBOX_CONFIG: "virtual.yml" }, {
+      readFile: (path) => {
+        reads.push(path);
+        return "rules:\n  - pattern: x.*\n";
+      },
+    });
+    expect(reads).toEqual(["virtual.yml"]);
+    expect(config.layers.rules).toEqual([{ pattern: "x.*", patch: {} }]);
+  });
+
+  it.each([
+    ["breakerbox.toml", '".toml"'],
+    ["breakerbox", "(none)"],
+  ])("refuses the extension of %s", (file, shown) => {
+    expect(configError({ BREAKERBOX_CONFIG: file }, () => "").problems).toEqual([
+      `BREAKERBOX_CONFIG: ${JSON.stringify(file)} has an unsupported extension ${shown}; accepted: .yaml, .yml, .json`,
+    ]);
+  });
+});
+
+describe("parseDurationMs", () => {
+  it.each<[string | number, number]>([
+    [15, 15_000],
+    [0, 0],
+    [0.5, 500],
+    [0.001, 1],
+    ["15", 15_000],
+    ["500ms", 500],
+    ["15s", 15_000],
+    ["1.5s", 1500],
+    ["0.1s", 100],
+    ["5m", 300_000],
+    ["1h", 3_600_000],
+    [" 2 m ", 120_000],
+    [".5s", 500],
+  ])("%j is %d ms", (value, ms) => {
+    expect(parseDurationMs(value, "open_duration")).toBe(ms);
+  });
+
+  it.each<string | number>(["", "abc", "5M", "1d", "-1s", "1.5ms", "1e3s", -1, 0.0001, Number.NaN, Number.POSITIVE_INFINITY])(
+    "refuses %j, naming the field and the accepted forms",
+    (value) => {
+      expect(() => parseDurationMs(value, "rules[0].config.window")).toThrow(
+        `rules[0].config.window: must be a number of seconds or a string like "500ms", "15s", "1.5s", "5m", "1h" (whole milliseconds, not negative), got ${typeof value === "number" ? String(value) : JSON.stringify(value)}`,
+      );
+    },
+  );
+});
+
+describe("name patterns", () => {
+  it.each([
+    ["agent.researcher", true],
+    ["llm.openai.gpt", true],
+    ["db:orders/primary@eu-1", true],
+    ["A", true],
+    ["a".repeat(200), true],
+    ["a".repeat(201), false],
+    ["", false],
+    [".hidden", false],
+    ["-x", false],
+    ["a b", false],
+    ["agent.*", false],
+    ["ünicode", false],
+  ])("CIRCUIT_NAME_PATTERN %j: %s", (name, ok) => {
+    expect(CIRCUIT_NAME_PATTERN.test(name)).toBe(ok);
+  });
+
+  it.each([
+    ["agent.*", true],
+    ["*", true],
+    ["*.timeout", true],
+    ["llm.?pt", true],
+    ["a".repeat(200), true],
+    ["a".repeat(201), false],
+    ["", false],
+    ["a b", false],
+    ["a[b]", false],
+  ])("PATTERN_GLOB_PATTERN %j: %s", (pattern, ok) => {
+    expect(PATTERN_GLOB_PATTERN.test(pattern)).toBe(ok);
+  });
+});
+
+describe("createLogger", () => {
+  function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk.toString());
+        done();
+      },
+    });
+    const lines = () =>
+      chunks
+        .join("")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { stream, lines };
+  }
+
+  it("writes JSON lines with the service name and the level as a label", () => {
+    const { stream, lines } = capture();
+    const log = createLogger("info", stream);
+    log.info({ circuit: "a" }, "opened");
+    log.debug("hidden");
+    expect(lines()).toHaveLength(1);
+    expect(lines()[0]).toMatchObject({ level: "info", service: "breakerbox", circuit: "a", msg: "opened" });
+    expect(lines()[0]).not.toHaveProperty("pid");
+  });
+
+  it("logs nothing when silent", () => {
+    const { stream, lines } = capture();
+    createLogger("silent", stream).fatal("no");
+    expect(lines()).toEqual([]);
+  });
+});
