@@ -1,0 +1,27 @@
+/** The conformance suite on the embedded store, with a frozen clock the suite advances. */
+import { createMemoryStore } from "../../src/store/memory.js";
+import { describeCircuitStoreConformance } from "./circuit-store-suite.js";
+import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
+
+/** A round start instant, so bucket and second boundaries are easy to read in failures. */
+const T0 = 1_700_000_000_000;
+
+describeCircuitStoreConformance(`memory store (${seedLabel(TEST_SEED)})`, async ({ layers, circuits, random }) => {
+  let now = T0;
+  const store = createMemoryStore({
+    layers,
+    ...(circuits === undefined ? {} : { circuits }),
+    clock: () => now,
+    random: random ?? mulberry32(TEST_SEED),
+    tickIntervalMs: 0,
+  });
+  return {
+    store,
+    now: () => now,
+    advance: async (ms) => {
+      if (!(ms >= 0)) throw new Error(`advance(${ms}): time only moves forward`);
+      now += ms;
+    },
+    close: () => store.close(),
+  };
+});

@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import {
+  acquire,
+  advance,
+  applyPatch,
+  BUILTIN_DEFAULTS,
+  newCircuit,
+  openDurationFor,
+  PermitRejectedError,
+  report,
+  statsOf,
+  type Circuit,
+  type CircuitConfig,
+  type Outcome,
+} from "../../src/engine/index.js";
+import { mulberry32, seedLabel, TEST_SEED } from "../conformance/random.js";
+
+const T0 = 1_700_000_000_000;
+
+function config(patch: Partial<CircuitConfig>): CircuitConfig {
+  return applyPatch(BUILTIN_DEFAULTS, {
+    failureThreshold: 3,
+    failureRateThreshold: 0,
+    openDurationMs: 10_000,
+    backoffMultiplier: 2,
+    maxOpenDurationMs: 50_000,
+    halfOpenMaxCalls: 2,
+    successThreshold: 2,
+    permitTtlMs: 5_000,
+    ...patch,
+  });
+}
+
+describe("openDurationFor", () => {
+  const base = config({});
+
+  it.each([
+    [0, 10_000],
+    [1, 20_000],
+    [2, 40_000],
+    [3, 50_000], // 80 s capped at max_open_duration
+    [10, 50_000],
+    [5_000, 50_000], // 2^5000 overflows to Infinity, still capped
+  ])("grows by backoff_multiplier per re-opening: after %i re-openings it is %i ms", (reopenCount, ms) => {
+    expect(openDurationFor(base, reopenCount, 0.5, 0)).toBe(ms);
+  });
+
+  it("does not grow with backoff_multiplier 1", () => {
+    expect(openDurationFor(config({ backoffMultiplier: 1 }), 7, 0.5, 0)).toBe(10_000);
+  });
+
+  it.each([
+    [0, 8_000], // -20 %
+    [0.25, 9_000],
+    [0.5, 10_000], // the middle of the spread is the base
+    [0.75, 11_000],
+    [0.999, 11_996], // just under +20 %
+  ])("spreads by ±jitter: jitter 0.2 and random %f give %i ms", (rand, ms) => {
+    expect(openDurationFor(config({ jitter: 0.2 }), 0, rand, 0)).toBe(ms);
+  });
+
+  it("rounds to whole ms and never answers less than 1 ms", () => {
+    expect(openDurationFor(config({ openDurationMs: 10, jitter: 0.5 }), 0, 0.01, 0)).toBe(5); // 5.1
+    expect(openDurationFor(config({ openDurationMs: 10, jitter: 0.99 }), 0, 0, 0)).toBe(1); // 0.1
+  });
+
+  it.each([
+    ["a hint longer than the open duration wins", 25_000, 25_000],
+    ["a hint shorter than the open duration changes nothing", 3_000, 10_000],
+    ["a hint is capped at max_open_duration", 3_600_000, 50_000],
+    ["a negative hint is ignored", -5_000, 10_000],
+    ["no hint (0)", 0, 10_000],
+  ])("Retry-After: %s", (_what, hint, ms) => {
+    expect(openDurationFor(base, 0, 0.5, hint)).toBe(ms);
+  });
+
+  it("takes the hint over a jittered duration that is shorter", () => {
+    expect(openDurationFor(config({ jitter: 0.2 }), 0, 0, 9_000)).toBe(9_000);
+    expect(openDurationFor(config({ jitter: 0.2 }), 0, 0.999, 9_000)).toBe(11_996);
+  });
+
+  it(`stays within ±jitter of the grown duration (${seedLabel(TEST_SEED)})`, () => {
+    const rand = mulberry32(TEST_SEED);
+    const seen = new Set<number>();
+    for (let i = 0; i < 2_000; i++) {
+      const jitter = Math.floor(rand() * 100) / 100; // 0 .. 0.99
+      const reopenCount = Math.floor(rand() * 6);
+      const c = config({ jitter });
+      const grown = Math.min(50_000, 10_000 * 2 ** reopenCount);
+      const ms = openDurationFor(c, reopenCount, rand(), 0);
+      const where = `draw #${i}: jitter ${jitter}, re-openings ${reopenCount}`;
+      expect(ms, where).toBeGreaterThanOrEqual(Math.max(1, Math.round(grown * (1 - jitter))));
+      expect(ms, where).toBeLessThanOrEqual(Math.round(grown * (1 + jitter)));
+      if (reopenCount === 0) seen.add(ms);
+    }
+    expect(seen.size).toBeGreaterThan(100); // actually spread, not one value
+  });
+});
+
+describe("report bookkeeping", () => {
+  let nonce = 0;
+  function take(c: Circuit, cfg: CircuitConfig, now: number): string {
+    const r = acquire(c, cfg, { now, rand: 0.5, nonce: (++nonce).toString(36) });
+    expect(r.allowed).toBe(true);
+    return r.permit!;
+  }
+  function put(c: Circuit, cfg: CircuitConfig, now: number, permit: string, outcome: Outcome = "SUCCESS") {
+    return report(c, cfg, { now, rand: 0.5, permit, outcome, durationMs: 1, retryAfterMs: 0 });
+  }
+  function problemOf(f: () => unknown): string | undefined {
+    try {
+      f();
+    } catch (e) {
+      if (PermitRejectedError.is(e)) return e.problem;
+      throw e;
+    }
+    return undefined;
+  }
+
+  it("answers expired for a permit past its permit_ttl even if it had been reported, whatever order reports came in", () => {
+    const cfg = config({ failureThreshold: 0 });
+    const c = newCircuit("engine.expiry-order", T0);
+    const y = take(c, cfg, T0); // expires T0 + 5000
+    const x = take(c, cfg, T0 + 5); // expires T0 + 5005
+    put(c, cfg, T0 + 6, x); // reported first, expires later
+    put(c, cfg, T0 + 7, y);
+    expect(put(c, cfg, T0 + 4_999, y)).toMatchObject({ duplicate: true });
+    // At T0 + 5002, y is past its ttl while x, reported before it, is not.
+    expect(problemOf(() => put(c, cfg, T0 + 5_002, y))).toBe("expired");
+    expect(problemOf(() => put(c, cfg, T0 + 5_003, y))).toBe("expired");
+    expect(put(c, cfg, T0 + 5_004, x)).toMatchObject({ duplicate: true });
+    expect(statsOf(c, cfg, T0 + 5_004).totalSuccesses).toBe(2);
+  });
+
+  it("answers expired for a timed-out probe reported in the very call that notices the timeout", () => {
+    const cfg = config({ halfOpenMaxCalls: 1 });
+    const c = newCircuit("engine.probe-timeout", T0);
+    for (let i = 0; i < 3; i++) put(c, cfg, T0, take(c, cfg, T0), "FAILURE");
+    expect(c.phase.state).toBe("OPEN");
+    const probe = take(c, cfg, T0 + 10_000);
+    expect(c.phase.state).toBe("HALF_OPEN");
+    // No other call between the expiry and this report.
+    expect(problemOf(() => put(c, cfg, T0 + 15_000, probe))).toBe("expired");
+    expect(c.phase).toEqual({ state: "OPEN", openUntil: T0 + 15_000 + 20_000 });
+    expect(statsOf(c, cfg, T0 + 15_000)).toMatchObject({ totalTimeouts: 1, totalFailures: 4, totalSuccesses: 0, reopenCount: 1 });
+  });
+
+  it("forgets reported permits once they expire", () => {
+    const cfg = config({ failureThreshold: 0 });
+    const c = newCircuit("engine.prune", T0);
+    const p = take(c, cfg, T0);
+    put(c, cfg, T0 + 1, p);
+    expect(c.reported.size).toBe(1);
+    advance(c, cfg, { now: T0 + 4_999, rand: 0.5 });
+    expect(c.reported.size).toBe(1);
+    advance(c, cfg, { now: T0 + 5_000, rand: 0.5 });
+    expect(c.reported.size).toBe(0);
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { circuitHash, decodePermit, encodePermit, type Permit, type PermitKind } from "../../src/engine/index.js";
+import { mulberry32, seedLabel, TEST_SEED } from "../conformance/random.js";
+
+describe("circuitHash", () => {
+  // FNV-1a 32-bit reference vectors, written in base 36.
+  it.each([
+    ["", 0x811c9dc5],
+    ["a", 0xe40c292c],
+    ["foobar", 0xbf9cf968],
+  ])("is the 32-bit FNV-1a of %j in base 36", (name, fnv) => {
+    expect(circuitHash(name)).toBe(fnv.toString(36));
+  });
+
+  it("is stable for a circuit name across calls and releases", () => {
+    expect(circuitHash("agent.researcher")).toBe("evdnn2");
+    expect(circuitHash("llm.openai.gpt")).toBe("98xp97");
+    expect(circuitHash("agent.researcher")).toBe(circuitHash("agent.researcher"));
+  });
+
+  it("tells names that differ in one character apart", () => {
+    expect(circuitHash("agent.a")).not.toBe(circuitHash("agent.b"));
+    expect(circuitHash("agent.a")).not.toBe(circuitHash("agent.A"));
+  });
+});
+
+describe("permit tokens", () => {
+  const sample: Permit = {
+    circuitHash: circuitHash("agent.researcher"),
+    generation: 42,
+    kind: "probe",
+    expiresAt: 1_700_000_030_000,
+    nonce: "abc123",
+  };
+
+  it("encodes as hash.generation.kind.expiry.nonce with numbers in base 36", () => {
+    expect(encodePermit(sample)).toBe("evdnn2.16.p.loyw4i7k.abc123");
+  });
+
+  it.each<[PermitKind, string]>([
+    ["closed", "c"],
+    ["probe", "p"],
+    ["shadow", "s"],
+    ["disabled", "d"],
+  ])("round-trips a %s permit (kind letter %s)", (kind, letter) => {
+    const permit = { ...sample, kind };
+    const token = encodePermit(permit);
+    expect(token.split(".")[2]).toBe(letter);
+    expect(decodePermit(token)).toEqual(permit);
+  });
+
+  it("round-trips generation 0, the largest hash and a 32-character nonce", () => {
+    const permit: Permit = { circuitHash: (0xffffffff).toString(36), generation: 0, kind: "closed", expiresAt: 0, nonce: "z".repeat(32) };
+    expect(decodePermit(encodePermit(permit))).toEqual(permit);
+  });
+
+  it(`round-trips random permits (${seedLabel(TEST_SEED)})`, () => {
+    const rand = mulberry32(TEST_SEED);
+    const kinds: PermitKind[] = ["closed", "probe", "shadow", "disabled"];
+    for (let i = 0; i < 500; i++) {
+      const permit: Permit = {
+        circuitHash: circuitHash(`c${Math.floor(rand() * 1e9)}`),
+        generation: Math.floor(rand() * 2 ** 40),
+        kind: kinds[Math.floor(rand() * 4)]!,
+        expiresAt: 1_600_000_000_000 + Math.floor(rand() * 1e12),
+        nonce: Math.floor(rand() * 2 ** 50).toString(36),
+      };
+      expect(decodePermit(encodePermit(permit)), `permit #${i}`).toEqual(permit);
+    }
+  });
+
+  it.each([
+    ["an empty string", ""],
+    ["a word", "permit"],
+    ["four fields", "evdnn2.16.p.loyw4i7k"],
+    ["six fields", "evdnn2.16.p.loyw4i7k.abc123.x"],
+    ["an unknown kind letter", "evdnn2.16.x.loyw4i7k.abc123"],
+    ["upper case", "EVDNN2.16.p.loyw4i7k.abc123"],
+    ["an 8-character hash", "evdnn2ab.16.p.loyw4i7k.abc123"],
+    ["a 12-digit generation", "evdnn2.123456789012.p.loyw4i7k.abc123"],
+    ["a 33-character nonce", `evdnn2.16.p.loyw4i7k.${"a".repeat(33)}`],
+    ["an empty nonce", "evdnn2.16.p.loyw4i7k."],
+    ["a negative generation", "evdnn2.-16.p.loyw4i7k.abc123"],
+    ["surrounding spaces", " evdnn2.16.p.loyw4i7k.abc123 "],
+    ["a trailing newline", "evdnn2.16.p.loyw4i7k.abc123\n"],
+    ["a JSON object", '{"permit":"evdnn2.16.p.loyw4i7k.abc123"}'],
+  ])("rejects %s", (_what, token) => {
+    expect(decodePermit(token)).toBeUndefined();
+  });
+});
