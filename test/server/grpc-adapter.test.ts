@@ -24,7 +24,7 @@ import {
   take,
   unary,
   unaryRaw,
-} from "./grpc-call.js";
+} from "../support/grpc-call.js";
 
 const { acquire, report, getState, watch } = CircuitService.method;
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { createGrpcServer } from "../../src/server/grpc.js";
 import { createFakeCircuitService } from "./fake-circuit-service.js";
-import { connect, grpc, serverStream, statusOf, take, unary } from "./grpc-call.js";
+import { connect, grpc, serverStream, statusOf, take, unary } from "../support/grpc-call.js";
 
 const { acquire, watch } = CircuitService.method;
 

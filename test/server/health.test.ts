@@ -4,7 +4,7 @@ import { createGrpcServer } from "../../src/server/grpc.js";
 import type { GrpcServer } from "../../src/server/grpc.js";
 import { HealthRegistry } from "../../src/server/health.js";
 import { createFakeCircuitService } from "./fake-circuit-service.js";
-import { connect, grpc, serverStream, statusOf, take, unary } from "./grpc-call.js";
+import { connect, grpc, serverStream, statusOf, take, unary } from "../support/grpc-call.js";
 
 const { check, watch, list } = Health.method;
 const CIRCUIT = "breakerbox.v1.CircuitService";

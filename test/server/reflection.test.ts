@@ -12,7 +12,7 @@ import type { GrpcServer } from "../../src/server/grpc.js";
 import { defaultDescriptorSetPath, DescriptorIndex, loadDescriptorFiles } from "../../src/server/reflection.js";
 import { EchoService } from "./echo-service.js";
 import { createFakeCircuitService } from "./fake-circuit-service.js";
-import { bidiStream, connect, grpc } from "./grpc-call.js";
+import { bidiStream, connect, grpc } from "../support/grpc-call.js";
 
 const BASE_SERVICES = [
   "breakerbox.v1.CircuitService",

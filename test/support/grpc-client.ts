@@ -1,11 +1,12 @@
 /**
- * A grpc-js client for breakerbox.v1.CircuitService built from the
- * protobuf-es schemas (the same encoding the server uses), with promise and
- * async-iterator helpers so tests read as the calls they make.
+ * A grpc-js client for breakerbox.v1.CircuitService, on the generic calls of
+ * grpc-call.ts, with promise and async-iterator helpers so tests read as the
+ * calls they make.
  */
-import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { serverStream, unary } from "./grpc-call.js";
 
 type Methods = typeof CircuitService.method;
 
@@ -17,6 +18,11 @@ export class CallError extends Error {
   ) {
     super(`${grpc.status[code]}: ${details}`);
   }
+}
+
+function callError(e: unknown): unknown {
+  const err = e as Partial<grpc.ServiceError>;
+  return typeof err.code === "number" ? new CallError(err.code, err.details ?? "") : e;
 }
 
 export interface CircuitClient {
@@ -33,62 +39,25 @@ export interface CircuitClient {
   close(): void;
 }
 
-function definition(method: { name: string; input: DescMessage; output: DescMessage; methodKind: string }) {
-  return {
-    path: `/${CircuitService.typeName}/${method.name}`,
-    requestStream: false,
-    responseStream: method.methodKind === "server_streaming",
-    requestSerialize: (m: MessageShape<DescMessage>) => Buffer.from(toBinary(method.input, m)),
-    requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
-    responseSerialize: (m: MessageShape<DescMessage>) => Buffer.from(toBinary(method.output, m)),
-    responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
-  };
-}
-
 /** Connects to `address` (host:port) over plaintext HTTP/2. */
 export function createCircuitClient(address: string): CircuitClient {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  const toMetadata = (md: Record<string, string> | undefined): grpc.Metadata => {
-    const m = new grpc.Metadata();
-    for (const [k, v] of Object.entries(md ?? {})) m.set(k, v);
-    return m;
-  };
   return {
-    call(method, request, metadata) {
-      const desc = CircuitService.method[method];
-      const def = definition(desc);
-      return new Promise((resolve, reject) => {
-        client.makeUnaryRequest(
-          def.path,
-          def.requestSerialize,
-          def.responseDeserialize,
-          create(desc.input, request as never),
-          toMetadata(metadata),
-          { deadline: Date.now() + 10_000 },
-          (err, res) => {
-            if (err) reject(new CallError(err.code, err.details));
-            else resolve(res as never);
-          },
-        );
-      });
+    async call(method, request, headers) {
+      const desc = CircuitService.method[method] as Methods[typeof method];
+      try {
+        return (await unary(client, desc as never, request as never, headers === undefined ? {} : { headers })).message as never;
+      } catch (e) {
+        throw callError(e);
+      }
     },
     stream(method, request) {
-      const desc = CircuitService.method[method];
-      const def = definition(desc);
-      const call = client.makeServerStreamRequest(
-        def.path,
-        def.requestSerialize,
-        def.responseDeserialize,
-        create(desc.input, request as never),
-        new grpc.Metadata(),
-        {},
-      );
+      const call = serverStream(client, CircuitService.method[method] as never, request as never);
       const messages = (async function* () {
         try {
           for await (const m of call) yield m as never;
         } catch (e) {
-          const err = e as grpc.ServiceError;
-          throw new CallError(err.code, err.details);
+          throw callError(e);
         }
       })();
       return { messages, cancel: () => call.cancel(), call };
