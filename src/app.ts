@@ -70,6 +70,7 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
         windowCalls: e.stats.windowCalls,
         windowFailures: e.stats.windowFailures,
         ...(e.openUntil === undefined ? {} : { openUntil: new Date(e.openUntil).toISOString() }),
+        ...(e.actor === undefined ? {} : { actor: e.actor }),
       },
       "circuit transition",
     ),

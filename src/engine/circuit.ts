@@ -89,9 +89,12 @@ export function newCircuit(name: string, now: number): Circuit {
   };
 }
 
-/** The state callers see: a config with enabled=false makes any circuit DISABLED. */
+/**
+ * The state callers see: a config with enabled=false makes a circuit DISABLED,
+ * except one an admin forced open (the more specific order wins).
+ */
 export function visibleState(c: Circuit, config: CircuitConfig): State {
-  return config.enabled ? c.phase.state : "DISABLED";
+  return config.enabled || c.phase.state === "FORCED_OPEN" ? c.phase.state : "DISABLED";
 }
 
 /** Counters of the circuit at `now`. */
@@ -118,13 +121,14 @@ export function statsOf(c: Circuit, config: CircuitConfig, now: number): Circuit
 
 /**
  * How long the circuit stays OPEN when it opens now: open_duration grown by
- * backoff_multiplier per re-opening, capped at max_open_duration, spread by
- * ±jitter, and at least the dependency's Retry-After hint (itself capped at
- * max_open_duration, so a bogus hint cannot lock a circuit out for a year).
+ * backoff_multiplier per re-opening, spread by ±jitter, capped at
+ * max_open_duration (a cap is a cap, jitter included), and at least the
+ * dependency's Retry-After hint (itself capped at max_open_duration, so a
+ * bogus hint cannot lock a circuit out for a year).
  */
 export function openDurationFor(config: CircuitConfig, reopenCount: number, rand: number, hintMs: number): number {
   const grown = Math.min(config.maxOpenDurationMs, config.openDurationMs * config.backoffMultiplier ** reopenCount);
-  const jittered = grown * (1 + config.jitter * (2 * rand - 1));
+  const jittered = Math.min(config.maxOpenDurationMs, grown * (1 + config.jitter * (2 * rand - 1)));
   const hint = Math.min(Math.max(0, hintMs), config.maxOpenDurationMs);
   return Math.max(1, Math.round(Math.max(jittered, hint)));
 }
@@ -197,7 +201,8 @@ export function advance(c: Circuit, config: CircuitConfig, tick: Tick): Transiti
   } else if (phase.state === "HALF_OPEN" && phase.probes.length > 0) {
     const expired = phase.probes.find((p) => p.expiresAt <= tick.now);
     if (expired !== undefined) {
-      c.reported.set(expired.id, expired.expiresAt);
+      // No need to remember the permit as reported: it is past its expiry, so
+      // a later Report of it is refused as expired (report checks expiry first).
       c.totals.timeouts += 1;
       c.totals.failures += 1;
       out.push(reopenFromHalfOpen(c, config, tick, "probe_timeout", 0));
@@ -244,8 +249,8 @@ export function acquire(c: Circuit, config: CircuitConfig, input: AcquireInput):
     return { allowed: false, state: c.phase.state, retryAfterMs, reason, shadowDenied: false, transitions };
   };
 
-  if (!config.enabled) return grant("disabled");
   const phase = c.phase;
+  if (!config.enabled && phase.state !== "FORCED_OPEN") return grant("disabled");
   switch (phase.state) {
     case "CLOSED":
       return grant("closed");
@@ -309,11 +314,12 @@ function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionR
  * Records the outcome of a call made under `input.permit`.
  *
  * Throws {@link PermitRejectedError} for a token that is not a permit, was
- * issued for another circuit, is past its permit_ttl, or is a probe this
- * circuit no longer knows. A permit already counted answers duplicate=true
- * and changes nothing. A permit from an older generation (issued before the
- * last transition, e.g. a slow call started before the circuit opened) is
- * counted in the totals but drives no transition and answers stale=true.
+ * issued for another circuit, is past its permit_ttl (even one reported
+ * before), or is a probe this circuit no longer knows. A permit already
+ * counted answers duplicate=true and changes nothing. A permit from an older
+ * generation (issued before the last transition, e.g. a slow call started
+ * before the circuit opened) is counted in the totals but drives no
+ * transition and answers stale=true.
  */
 export function report(c: Circuit, config: CircuitConfig, input: ReportInput): ReportResult {
   const permit = decodePermit(input.permit);
@@ -328,14 +334,16 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   }
   const transitions = advance(c, config, input);
   c.lastUsed = input.now;
-  if (c.reported.has(input.permit)) {
-    return { state: visibleState(c, config), duplicate: true, stale: false, transitions };
-  }
+  // Expiry first: a permit past its permit_ttl is refused whether or not it was
+  // reported before, so the answer does not depend on when `reported` was pruned.
   if (input.now >= permit.expiresAt) {
     throw new PermitRejectedError(
       "expired",
       `permit expired ${input.now - permit.expiresAt} ms ago (permit_ttl is ${config.permitTtlMs} ms; field ${CONFIG_FIELD_NAMES.permitTtlMs}); report sooner or raise permit_ttl`,
     );
+  }
+  if (c.reported.has(input.permit)) {
+    return { state: visibleState(c, config), duplicate: true, stale: false, transitions };
   }
   const phase = c.phase;
   const current = permit.generation === c.generation;

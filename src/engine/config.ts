@@ -160,7 +160,8 @@ export function validatePatch(patch: ConfigPatch): ConfigIssue[] {
   for (const key of Object.keys(patch) as (keyof CircuitConfig)[]) {
     const value = patch[key];
     if (value === undefined) continue;
-    const field = CONFIG_FIELD_NAMES[key];
+    // Own keys only: "toString" or "__proto__" must not pass as config fields.
+    const field = Object.hasOwn(CONFIG_FIELD_NAMES, key) ? CONFIG_FIELD_NAMES[key] : undefined;
     if (field === undefined) {
       issues.push({ field: String(key), message: `unknown config field ${String(key)}` });
       continue;
@@ -183,7 +184,9 @@ export function validatePatch(patch: ConfigPatch): ConfigIssue[] {
       range.maxExclusive ? "up to but excluding" : "to"
     } ${hi}`;
     if (typeof value !== "number" || !Number.isFinite(value)) {
-      issues.push({ field, message: `${field} must be ${accepted}, got ${JSON.stringify(value)}` });
+      // String(NaN) is "NaN"; JSON.stringify would say null.
+      const got = typeof value === "number" ? String(value) : JSON.stringify(value);
+      issues.push({ field, message: `${field} must be ${accepted}, got ${got}` });
       continue;
     }
     const tooLow = range.minExclusive ? value <= range.min : value < range.min;

@@ -135,6 +135,8 @@ export interface Transition {
   /** Set when `to` is OPEN. */
   openUntil?: number;
   stats: CircuitStats;
+  /** Who caused it, for admin transitions (set by the store, which knows the caller). */
+  actor?: string;
 }
 
 export type TransitionReason =

@@ -194,6 +194,7 @@ export function eventToProto(e: CircuitEvent): ProtoEvent {
     eventId: e.eventId,
     generation: BigInt(e.generation),
     stats: statsToProto(e.stats),
+    actor: e.actor ?? "",
   });
   if (e.openUntil !== undefined) event.openUntil = timestampFromMs(e.openUntil);
   return event;

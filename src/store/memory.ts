@@ -205,26 +205,28 @@ export class MemoryStore implements CircuitStore {
     const entry = this.entries.get(name);
     if (entry === undefined) return undefined;
     this.advanceEntry(entry);
+    // slice(-0) would be the whole history.
+    if (limit <= 0) return [];
     return entry.history.slice(-limit).reverse();
   }
 
   // ---- admin -----------------------------------------------------------------
 
-  async reset(name: string, _actor: string): Promise<CircuitView | undefined> {
+  async reset(name: string, actor: string): Promise<CircuitView | undefined> {
     const entry = this.entries.get(name);
     if (entry === undefined) return undefined;
     const config = this.configOf(entry);
-    this.publish(entry, [engineReset(entry.circuit, config, this.clock())]);
+    this.publish(entry, [{ ...engineReset(entry.circuit, config, this.clock()), actor }]);
     return this.viewOf(entry);
   }
 
-  async force(name: string, target: ForceTarget, _actor: string): Promise<CircuitView> {
+  async force(name: string, target: ForceTarget, actor: string): Promise<CircuitView> {
     const entry = this.entryFor(name, true);
     const config = this.configOf(entry);
     const now = this.clock();
     const transitions = advance(entry.circuit, config, { now, rand: this.random() });
     const forced = engineForce(entry.circuit, config, now, target);
-    if (forced !== undefined) transitions.push(forced);
+    if (forced !== undefined) transitions.push({ ...forced, actor });
     this.publish(entry, transitions);
     return this.viewOf(entry);
   }

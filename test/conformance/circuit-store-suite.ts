@@ -649,6 +649,14 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await denied(name)).toMatchObject({ retryAfterMs: second });
       });
 
+      it("never goes past max_open_duration, jitter included", async () => {
+        const h = await start({ jitter: 0.2, openDurationMs: 10_000, maxOpenDurationMs: 10_000 }, { random: () => 0.999 });
+        const name = names().n("a");
+        const t0 = h.now();
+        await fail(name);
+        expect(await view(name)).toMatchObject({ state: "OPEN", openUntil: t0 + 10_000 });
+      });
+
       it(`keeps every open duration within ±jitter and spreads them (${seedLabel(TEST_SEED)})`, async () => {
         const h = await start({ jitter: 0.2, openDurationMs: 10_000, failureThreshold: 1 }, { random: mulberry32(TEST_SEED) });
         const { n } = names();
@@ -974,6 +982,38 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await eventsOf(rec)).toEqual(["CLOSED>FORCED_OPEN forced_open"]);
       });
 
+      it("FORCED_OPEN wins over a config with enabled=false", async () => {
+        await start({ enabled: false });
+        const name = names().n("a");
+        expect(await store().acquire(name)).toMatchObject({ allowed: true, state: "DISABLED" });
+        await store().force(name, "FORCED_OPEN", "ops");
+        expect(await store().acquire(name)).toEqual({ allowed: false, state: "FORCED_OPEN", retryAfterMs: 0, reason: "FORCED_OPEN", shadowDenied: false });
+        expect(await view(name)).toMatchObject({ state: "FORCED_OPEN" });
+      });
+
+      it("names the admin who reset, forced or released a circuit in its events and history", async () => {
+        await start({});
+        const name = names().n("a");
+        const seen: { reason: string; actor?: string }[] = [];
+        const sub = await store().watch({ circuits: [name], prefix: "" }, undefined, (item) => {
+          if (item.kind === "event") seen.push({ reason: item.event.reason, ...(item.event.actor === undefined ? {} : { actor: item.event.actor }) });
+        });
+        await store().force(name, "FORCED_OPEN", "alice");
+        await store().force(name, "CLOSED", "bob");
+        await fail(name);
+        await store().reset(name, "carol");
+        await h!.settle?.();
+        sub.close();
+        expect(seen).toEqual([
+          { reason: "forced_open", actor: "alice" },
+          { reason: "released", actor: "bob" },
+          { reason: "consecutive_failures" },
+          { reason: "reset", actor: "carol" },
+        ]);
+        const history = await store().history(name, 10);
+        expect(history!.map((e) => (e.kind === "transition" ? e.event.actor ?? "" : "config"))).toEqual(["carol", "", "bob", "alice"]);
+      });
+
       it("FORCED_OPEN denies even in shadow mode", async () => {
         await start({ mode: "shadow" });
         const name = names().n("a");
@@ -1225,6 +1265,20 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await store().configurePattern(`${prefix}a.*`, { patch: { openDurationMs: 20_000 }, replace: false }, "carol");
         await permit(n("a.3"));
         expect(await view(n("a.3"))).toMatchObject({ config: { failureThreshold: 1, openDurationMs: 20_000 }, configSources: [`pattern:${prefix}a.*`, "defaults"] });
+      });
+
+      it("configurePattern counts only the circuits the rule governs: an earlier runtime rule keeps its own", async () => {
+        await start({});
+        const { n, prefix } = names();
+        await permit(n("x.1"));
+        await permit(n("x.2"));
+        expect(await store().configurePattern(`${prefix}x.1`, { patch: { failureThreshold: 5 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        expect(await store().configurePattern(`${prefix}x.*`, { patch: { failureThreshold: 1 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        expect(await view(n("x.1"))).toMatchObject({ config: { failureThreshold: 5 }, configSources: [`pattern:${prefix}x.1`, "defaults"] });
+        expect(await view(n("x.2"))).toMatchObject({ config: { failureThreshold: 1 }, configSources: [`pattern:${prefix}x.*`, "defaults"] });
+        // Updating the first rule in place keeps it first.
+        expect(await store().configurePattern(`${prefix}x.1`, { patch: { jitter: 0.1 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        expect(await view(n("x.1"))).toMatchObject({ config: { failureThreshold: 5, jitter: 0.1 }, configSources: [`pattern:${prefix}x.1`, "defaults"] });
       });
 
       it("refuses a merged config with max_open_duration below open_duration, changing nothing", async () => {

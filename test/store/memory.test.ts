@@ -207,6 +207,20 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
     });
   });
 
+  describe("config history", () => {
+    it("records a pattern change only in the circuits whose config it changed", async () => {
+      const store = makeStore();
+      await store.acquire("cfg.a");
+      await store.configureCircuit("cfg.b", { patch: { failureThreshold: 2 }, replace: false }, "alice");
+      expect(await store.configurePattern("cfg.*", { patch: { failureThreshold: 1 }, replace: false }, "bob")).toEqual({ matchedCircuits: 2 });
+      const actors = async (name: string) => (await store.history(name, 10))!.map((e) => (e.kind === "config" ? e.change.actor : e.kind));
+      expect(await actors("cfg.a")).toEqual(["bob"]);
+      expect(await actors("cfg.b")).toEqual(["alice"]); // its explicit failure_threshold still wins: nothing changed
+      await store.configurePattern("cfg.*", { patch: { failureThreshold: 1 }, replace: false }, "bob"); // same again
+      expect(await actors("cfg.a")).toEqual(["bob"]);
+    });
+  });
+
   describe("event log retention", () => {
     async function fiveEvents(store: MemoryStore): Promise<string[]> {
       const rec = recorder();
