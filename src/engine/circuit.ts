@@ -12,8 +12,7 @@
  * applied lazily by {@link advance}, which every operation calls first; there
  * are no timers.
  */
-import { CONFIG_FIELD_NAMES } from "./config.js";
-import { PermitRejectedError } from "./errors.js";
+import { permitRefusal } from "./errors.js";
 import { circuitHash, decodePermit, encodePermit, type PermitKind } from "./permit.js";
 import type {
   Circuit,
@@ -324,23 +323,20 @@ function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionR
 export function report(c: Circuit, config: CircuitConfig, input: ReportInput): ReportResult {
   const permit = decodePermit(input.permit);
   if (permit === undefined) {
-    throw new PermitRejectedError("malformed", "permit is not a Breakerbox permit; pass the permit string from AcquireResponse unchanged");
+    throw permitRefusal.malformed();
   }
   if (permit.circuitHash !== circuitHash(c.name)) {
-    throw new PermitRejectedError("foreign", `permit was issued for another circuit, not ${JSON.stringify(c.name)}`);
+    throw permitRefusal.foreign(c.name);
   }
   if (permit.generation > c.generation) {
-    throw new PermitRejectedError("unknown", `permit was not issued by circuit ${JSON.stringify(c.name)}`);
+    throw permitRefusal.notIssued(c.name);
   }
   const transitions = advance(c, config, input);
   c.lastUsed = input.now;
   // Expiry first: a permit past its permit_ttl is refused whether or not it was
   // reported before, so the answer does not depend on when `reported` was pruned.
   if (input.now >= permit.expiresAt) {
-    throw new PermitRejectedError(
-      "expired",
-      `permit expired ${input.now - permit.expiresAt} ms ago (permit_ttl is ${config.permitTtlMs} ms; field ${CONFIG_FIELD_NAMES.permitTtlMs}); report sooner or raise permit_ttl`,
-    );
+    throw permitRefusal.expired(input.now - permit.expiresAt, config.permitTtlMs);
   }
   if (c.reported.has(input.permit)) {
     return { state: visibleState(c, config), duplicate: true, stale: false, transitions };
@@ -351,7 +347,7 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   if (permit.kind === "probe" && current) {
     probeIndex = phase.state === "HALF_OPEN" ? phase.probes.findIndex((p) => p.id === input.permit) : -1;
     if (probeIndex < 0) {
-      throw new PermitRejectedError("unknown", `probe permit is not outstanding on circuit ${JSON.stringify(c.name)}`);
+      throw permitRefusal.probeNotOutstanding(c.name);
     }
   }
   c.reported.set(input.permit, permit.expiresAt);

@@ -7,6 +7,31 @@
 export type PermitProblem = "malformed" | "foreign" | "expired" | "unknown";
 
 /**
+ * The refusal of a Report's permit, one factory per case, so every store
+ * words them the same way.
+ */
+export const permitRefusal = {
+  malformed: () =>
+    new PermitRejectedError("malformed", "permit is not a Breakerbox permit; pass the permit string from AcquireResponse unchanged"),
+  foreign: (circuit: string) =>
+    new PermitRejectedError("foreign", `permit was issued for another circuit, not ${JSON.stringify(circuit)}`),
+  notIssued: (circuit: string) =>
+    new PermitRejectedError("unknown", `permit was not issued by circuit ${JSON.stringify(circuit)}`),
+  probeNotOutstanding: (circuit: string) =>
+    new PermitRejectedError("unknown", `probe permit is not outstanding on circuit ${JSON.stringify(circuit)}`),
+  noSuchCircuit: (circuit: string) =>
+    new PermitRejectedError(
+      "unknown",
+      `circuit ${JSON.stringify(circuit)} does not exist (it was never acquired, or was evicted while idle); the permit cannot be reported`,
+    ),
+  expired: (agoMs: number, permitTtlMs: number) =>
+    new PermitRejectedError(
+      "expired",
+      `permit expired ${agoMs} ms ago (permit_ttl is ${permitTtlMs} ms; field permit_ttl); report sooner or raise permit_ttl`,
+    ),
+};
+
+/**
  * A Report whose permit cannot be accepted: not a permit at all, issued for
  * another circuit, past its permit_ttl, or never issued by this circuit.
  * (An already-counted permit is not an error: the report answers duplicate.)

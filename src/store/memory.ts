@@ -17,7 +17,7 @@ import {
   type Tick,
   type Transition,
   InvalidConfigError,
-  PermitRejectedError,
+  permitRefusal,
   acquire as engineAcquire,
   advance,
   applyPatch,
@@ -165,10 +165,7 @@ export class MemoryStore implements CircuitStore {
   async report(name: string, command: ReportCommand): Promise<ReportAck> {
     const entry = this.entries.get(name);
     if (entry === undefined) {
-      throw new PermitRejectedError(
-        "unknown",
-        `circuit ${JSON.stringify(name)} does not exist (it was never acquired, or was evicted while idle); the permit cannot be reported`,
-      );
+      throw permitRefusal.noSuchCircuit(name);
     }
     const config = this.configOf(entry);
     const result = engineReport(entry.circuit, config, { ...command, now: this.clock(), rand: this.random() });
