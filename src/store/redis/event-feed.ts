@@ -1,0 +1,185 @@
+/**
+ * Follows the Redis event stream for one replica and fans it out to its
+ * watchers, in stream order, each event once per watcher.
+ *
+ * One blocking reader (XREAD BLOCK on its own connection) serves every
+ * watcher. A watcher joins at a position: it buffers live events while it
+ * replays what came after its position (XRANGE) or takes its snapshot, then
+ * drains the buffer past the last id it delivered, so nothing is missed or
+ * repeated at the seam.
+ */
+import type { Cluster, Redis } from "ioredis";
+import { ResumeTokenError } from "../store.js";
+
+/** True for a Redis stream id, "<ms>-<seq>". */
+export function isStreamId(s: string): boolean {
+  return /^\d{1,16}-\d{1,16}$/.test(s);
+}
+
+/** Orders stream ids: negative, zero or positive like a comparator. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split("-").map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split("-").map(BigInt) as [bigint, bigint];
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+/** An event as the scripts write it, with its stream id. */
+export interface StreamEvent {
+  eventId: string;
+  circuit: string;
+  [field: string]: unknown;
+}
+
+interface Follower {
+  position: string;
+  live: boolean;
+  buffer: StreamEvent[];
+  deliver: (e: StreamEvent) => void;
+}
+
+type StreamEntries = [id: string, fields: string[]][];
+
+export interface EventFeedOptions {
+  /** A dedicated connection: XREAD BLOCK holds it. */
+  reader: Redis | Cluster;
+  /** The command connection, for the reads that must not wait behind a blocked XREAD. */
+  client: Redis | Cluster;
+  streamKey: string;
+  /** Pause before reading again after an error (Redis down). Default 250 ms. */
+  retryMs?: number;
+}
+
+function parseEntries(entries: StreamEntries): StreamEvent[] {
+  return entries.map(([id, fields]) => {
+    const json = fields[fields.indexOf("e") + 1] ?? "{}";
+    return { ...(JSON.parse(json) as { circuit: string }), eventId: id };
+  });
+}
+
+export class EventFeed {
+  private readonly reader: Redis | Cluster;
+  private readonly client: Redis | Cluster;
+  private readonly key: string;
+  private readonly retryMs: number;
+  private readonly followers = new Set<Follower>();
+  private lastId = "0-0";
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(options: EventFeedOptions) {
+    this.reader = options.reader;
+    this.client = options.client;
+    this.key = options.streamKey;
+    this.retryMs = options.retryMs ?? 250;
+  }
+
+  /** Starts reading from the current end of the stream. */
+  async start(): Promise<void> {
+    this.lastId = await this.position();
+    this.loop = this.run();
+  }
+
+  /** The id of the newest event in the stream ("0-0" when there is none yet). */
+  async position(): Promise<string> {
+    const last = (await this.client.xrevrange(this.key, "+", "-", "COUNT", 1)) as StreamEntries;
+    return last[0]?.[0] ?? "0-0";
+  }
+
+  /**
+   * Delivers every event after `after`, then every new one, until closed.
+   * With `beforeLive` (a snapshot), nothing is replayed: `after` is the
+   * position the snapshot was taken at, and live events wait until it is
+   * done. Without it, rejects with ResumeTokenError when events after
+   * `after` were trimmed from the stream (or `after` is ahead of it).
+   */
+  async follow(
+    after: string,
+    deliver: (e: StreamEvent) => void,
+    retention: number,
+    beforeLive?: () => Promise<void>,
+  ): Promise<{ close(): void }> {
+    const follower: Follower = { position: after, live: false, buffer: [], deliver };
+    this.followers.add(follower);
+    const close = (): void => void this.followers.delete(follower);
+    try {
+      if (beforeLive !== undefined) {
+        await beforeLive();
+      } else {
+        await this.checkRetained(after, retention);
+        for (;;) {
+          const batch = parseEntries((await this.client.xrange(this.key, `(${follower.position}`, "+", "COUNT", 500)) as StreamEntries);
+          for (const e of batch) this.offerTo(follower, e, true);
+          if (batch.length < 500) break;
+        }
+      }
+      const buffered = follower.buffer;
+      follower.buffer = [];
+      follower.live = true;
+      for (const e of buffered) this.offerTo(follower, e, true);
+    } catch (err) {
+      close();
+      throw err;
+    }
+    return { close };
+  }
+
+  /** Resolves once every event written before the call has been read (and handed to followers). */
+  async caughtUp(): Promise<void> {
+    const target = await this.position();
+    while (!this.stopped && compareStreamIds(this.lastId, target) < 0) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.followers.clear();
+    this.reader.disconnect();
+    await this.loop?.catch(() => undefined);
+  }
+
+  private offerTo(f: Follower, e: StreamEvent, replay: boolean): void {
+    if (!f.live && !replay) {
+      f.buffer.push(e);
+      return;
+    }
+    if (compareStreamIds(e.eventId, f.position) <= 0) return;
+    f.position = e.eventId;
+    f.deliver(e);
+  }
+
+  private async checkRetained(after: string, retention: number): Promise<void> {
+    const info = (await this.client.call("XINFO", "STREAM", this.key).catch(() => null)) as unknown[] | null;
+    const field = (name: string): unknown => (info === null ? undefined : info[info.indexOf(name) + 1]);
+    const lastGenerated = (field("last-generated-id") as string | undefined) ?? "0-0";
+    const maxDeleted = (field("max-deleted-entry-id") as string | undefined) ?? "0-0";
+    if (compareStreamIds(after, lastGenerated) > 0) {
+      throw new ResumeTokenError("expired", "resume_token is ahead of the event stream (a different Redis?); watch again without resume_token for a fresh snapshot");
+    }
+    if (compareStreamIds(after, maxDeleted) < 0) {
+      throw new ResumeTokenError(
+        "expired",
+        `resume_token is older than the ~${retention} events kept (BREAKERBOX_EVENT_LOG_SIZE); watch again without resume_token for a fresh snapshot`,
+      );
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const reply = (await this.reader.xread("COUNT", 500, "BLOCK", 1000, "STREAMS", this.key, this.lastId)) as
+          | [string, StreamEntries][]
+          | null;
+        if (reply === null) continue;
+        for (const [, entries] of reply) {
+          for (const e of parseEntries(entries)) {
+            this.lastId = e.eventId;
+            for (const f of this.followers) this.offerTo(f, e, false);
+          }
+        }
+      } catch {
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, this.retryMs));
+      }
+    }
+  }
+}

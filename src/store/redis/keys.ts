@@ -1,0 +1,57 @@
+/**
+ * Redis key names, in one place. Every key of a circuit carries the hash tag
+ * `{<circuit>}`, so a command script touches one Cluster slot.
+ *
+ *   <prefix>{<circuit>}       hash    the circuit (state, counters, window)
+ *   <prefix>{<circuit>}:p     zset    outstanding half-open probes → expiry ms
+ *   <prefix>{<circuit>}:r     zset    permits already reported → expiry ms
+ *   <prefix>{<circuit>}:h     list    history, newest first (JSON entries)
+ *   <prefix>{<circuit>}:x     hash    explicit settings {v: version, s: JSON}; never expires
+ *   <prefix>events            stream  every transition, for Watch and logs
+ *   <prefix>rules             hash    runtime pattern rules {v: version, s: JSON list}
+ *   <prefix>rules-changed     pub/sub channel: a replica changed the rules
+ */
+
+export interface CircuitKeys {
+  circuit: string;
+  probes: string;
+  reported: string;
+  history: string;
+  explicit: string;
+}
+
+export interface KeySpace {
+  prefix: string;
+  circuit(name: string): CircuitKeys;
+  events: string;
+  rules: string;
+  rulesChannel: string;
+  /** SCAN pattern for the main hashes of circuits whose names start with `namePrefix`. */
+  scanPattern(namePrefix: string): string;
+  /** The circuit name of a main-hash key, or undefined for other keys. */
+  circuitOf(key: string): string | undefined;
+}
+
+/** Glob metacharacters of SCAN MATCH, escaped so a name prefix matches literally. */
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** The key space under `prefix` (default "bb:"). Several Breakerbox deployments can share a Redis with distinct prefixes. */
+export function createKeySpace(prefix = "bb:"): KeySpace {
+  const mainKey = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\{(.+)\\}$`);
+  return {
+    prefix,
+    circuit(name) {
+      const base = `${prefix}{${name}}`;
+      return { circuit: base, probes: `${base}:p`, reported: `${base}:r`, history: `${base}:h`, explicit: `${base}:x` };
+    },
+    events: `${prefix}events`,
+    rules: `${prefix}rules`,
+    rulesChannel: `${prefix}rules-changed`,
+    scanPattern: (namePrefix) => `${escapeGlob(prefix)}{${escapeGlob(namePrefix)}*}`,
+    circuitOf(key) {
+      return mainKey.exec(key)?.[1];
+    },
+  };
+}

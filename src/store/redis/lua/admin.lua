@@ -1,0 +1,31 @@
+--[[
+  Admin changes (engine reset() and force()).
+  ARGV[23] action: "reset", "FORCED_OPEN", "DISABLED" or "CLOSED" (release)
+  ARGV[24] actor
+  Reset of a circuit that does not exist returns {missing = true}; ForceState
+  creates it. Returns JSON {view, events}.
+]]
+local c = load_circuit(ctx.keys.circuit, ctx.now)
+local action = ARGV[23]
+ctx.actor = ARGV[24]
+if action == "reset" then
+  if not c.exists then return cjson.encode({ missing = true }) end
+  clear_counters(c)
+  transition(ctx, c, "CLOSED", "reset")
+else
+  -- Time-driven transitions are not the admin's doing.
+  local actor = ctx.actor
+  ctx.actor = nil
+  advance(ctx, c)
+  ctx.actor = actor
+  if action == "CLOSED" then
+    if c.s == "FORCED_OPEN" or c.s == "DISABLED" then
+      clear_counters(c)
+      transition(ctx, c, "CLOSED", "released")
+    end
+  elseif c.s ~= action then
+    transition(ctx, c, action, action == "FORCED_OPEN" and "forced_open" or "disabled")
+  end
+end
+commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+return cjson.encode({ view = view_of(ctx, c), events = ctx.out })

@@ -1,0 +1,20 @@
+--[[
+  Configure one circuit: stores its new explicit settings (the prelude has
+  checked ARGV[4] is still the stored version, so concurrent Configures
+  cannot lose each other's changes), records the change in its history, and
+  applies due transitions under the new config (ARGV[8..22]). Creates the
+  circuit.
+  ARGV[23] explicit settings JSON   ARGV[24] config-change history entry JSON
+  Returns JSON {view, version, events}.
+]]
+local c = load_circuit(ctx.keys.circuit, ctx.now)
+local version = tonumber(ARGV[4]) + 1
+redis.call("HSET", ctx.keys.explicit, "v", version, "s", ARGV[23])
+c.dirty = true
+local entry = cjson.decode(ARGV[24])
+entry.change.at = ctx.now
+redis.call("LPUSH", ctx.keys.history, cjson.encode(entry))
+redis.call("LTRIM", ctx.keys.history, 0, history_limit - 1)
+advance(ctx, c)
+commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+return cjson.encode({ view = view_of(ctx, c), version = version, events = ctx.out, now = ctx.now })

@@ -1,0 +1,36 @@
+--[[
+  Common start of every circuit command: parses the shared ARGV, checks the
+  caller's copy of the circuit's explicit settings is current, loads the
+  circuit and applies due time-driven transitions.
+
+  KEYS[1] circuit hash   KEYS[2] probes zset   KEYS[3] reported zset
+  KEYS[4] history list   KEYS[5] explicit-settings hash
+  KEYS[6] event stream (absent in Cluster mode: the caller appends events)
+
+  ARGV[1] circuit name   ARGV[2] "" (Redis TIME), or "@<ms>" from a test clock
+  ARGV[3] random [0, 1) for jitter
+  ARGV[4] version of the explicit settings the caller resolved the config with
+  ARGV[5] idle TTL ms    ARGV[6] history limit   ARGV[7] event stream max length
+  ARGV[8..22] resolved config (CONFIG_ARGS order)
+  ARGV[23..] command arguments
+
+  A caller whose explicit-settings version is stale gets
+  {"staleConfig": {"version": v, "settings": json}} and must retry.
+]]
+local ctx = {
+  name = ARGV[1],
+  now = clock_ms(ARGV[2]),
+  rand = tonumber(ARGV[3]),
+  cfg = read_config(8),
+  keys = { circuit = KEYS[1], probes = KEYS[2], reported = KEYS[3], history = KEYS[4], explicit = KEYS[5] },
+  out = {},
+}
+local idle_ttl_ms = tonumber(ARGV[5])
+local history_limit = tonumber(ARGV[6])
+local events_key = KEYS[6]
+local events_maxlen = tonumber(ARGV[7])
+
+local stored_version = tonumber(redis.call("HGET", KEYS[5], "v") or "0")
+if stored_version ~= tonumber(ARGV[4]) then
+  return cjson.encode({ staleConfig = { version = stored_version, settings = redis.call("HGET", KEYS[5], "s") or "" } })
+end

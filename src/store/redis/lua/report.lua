@@ -1,0 +1,98 @@
+--[[
+  Report: record one outcome (engine report()). The caller has checked the
+  token's shape and circuit hash and passes its parts.
+  ARGV[23] permit token  ARGV[24] permit generation  ARGV[25] kind (c p s d)
+  ARGV[26] expires at ms ARGV[27] outcome (SUCCESS FAILURE TIMEOUT IGNORED)
+  ARGV[28] duration ms   ARGV[29] retry-after hint ms
+  Returns JSON {state, duplicate, stale, events} or {rejected = problem, ...}.
+]]
+local c = load_circuit(ctx.keys.circuit, ctx.now)
+if not c.exists then
+  return cjson.encode({ rejected = "missing" })
+end
+local cfg = ctx.cfg
+local permit, gen, kind = ARGV[23], tonumber(ARGV[24]), ARGV[25]
+local expires, outcome = tonumber(ARGV[26]), ARGV[27]
+local duration, hint = tonumber(ARGV[28]), tonumber(ARGV[29])
+
+if gen > c.g then return cjson.encode({ rejected = "unknown" }) end
+advance(ctx, c)
+
+local function finish(res)
+  commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+  res.events = ctx.out
+  return cjson.encode(res)
+end
+
+if ctx.now >= expires then
+  commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+  return cjson.encode({ rejected = "expired", now = ctx.now, events = ctx.out })
+end
+if redis.call("ZSCORE", ctx.keys.reported, permit) then
+  return finish({ state = visible_state(c, cfg), duplicate = true, stale = false })
+end
+local current = gen == c.g
+local is_probe = false
+if kind == "p" and current then
+  if c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit) then
+    commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+    return cjson.encode({ rejected = "probe", events = ctx.out })
+  end
+  is_probe = true
+end
+redis.call("ZADD", ctx.keys.reported, expires, permit)
+c.dirty = true
+if outcome == "SUCCESS" then c.ts = c.ts + 1
+elseif outcome == "FAILURE" then c.tf = c.tf + 1
+elseif outcome == "TIMEOUT" then c.tf = c.tf + 1; c.tt = c.tt + 1
+else c.ti = c.ti + 1 end
+
+local function done(stale)
+  return finish({ state = visible_state(c, cfg), duplicate = false, stale = stale })
+end
+
+if is_probe then redis.call("ZREM", ctx.keys.probes, permit) end
+if outcome == "IGNORED" then return done(not current) end
+if not current then return done(true) end
+
+local failed = outcome == "FAILURE" or outcome == "TIMEOUT"
+local function count_window()
+  local slow = (not failed) and cfg.slow_call_ms > 0 and duration > cfg.slow_call_ms
+  record_call(c, cfg, ctx.now, failed, slow)
+  if failed then c.cf = c.cf + 1 else c.cf = 0 end
+end
+
+if kind == "s" then return done(false) end
+if kind == "d" then count_window(); return done(false) end
+if kind == "c" then
+  count_window()
+  if c.s == "CLOSED" and cfg.enabled then
+    local reason = nil
+    if cfg.failure_threshold > 0 and c.cf >= cfg.failure_threshold then
+      reason = "consecutive_failures"
+    else
+      local calls, failures, slow = window_counts(c, cfg, ctx.now)
+      if calls >= cfg.minimum_calls and calls > 0 then
+        if cfg.failure_rate_threshold > 0 and failures / calls >= cfg.failure_rate_threshold then
+          reason = "failure_rate"
+        elseif cfg.slow_call_ms > 0 and slow / calls >= cfg.slow_rate_threshold then
+          reason = "slow_call_rate"
+        end
+      end
+    end
+    if reason ~= nil then open(ctx, c, reason, hint) end
+  end
+  return done(false)
+end
+-- a probe
+if c.s ~= "HALF_OPEN" then return done(false) end
+if failed then
+  reopen_from_half_open(ctx, c, outcome == "TIMEOUT" and "probe_timeout" or "probe_failed", hint)
+  return done(false)
+end
+c.hs = c.hs + 1
+if c.hs >= cfg.success_threshold then
+  clear_counters(c)
+  transition(ctx, c, "CLOSED", "probes_succeeded")
+end
+return done(false)

@@ -1,0 +1,620 @@
+/**
+ * The Redis store: every circuit in Redis, shared by any number of replicas.
+ *
+ * Each Acquire, Report, read and admin change is one Lua script (lua/*.lua,
+ * the engine's rules in Lua) that reads, decides and writes atomically with
+ * Redis TIME as the clock: one round trip, no lock, no lost update. The
+ * script appends each transition to the event stream (in Cluster mode this
+ * replica appends it right after, since the stream lives in another slot);
+ * one reader per replica follows the stream and feeds every Watch.
+ *
+ * Config: the defaults, presets and file rules are static; a circuit's
+ * explicit settings live in Redis and are checked by version inside each
+ * script, so a replica never applies stale per-circuit settings; runtime
+ * pattern rules live in Redis and reach other replicas by pub/sub (applied
+ * within milliseconds; see docs).
+ */
+import { randomBytes } from "node:crypto";
+import type { Cluster, Redis } from "ioredis";
+import {
+  type CircuitConfig,
+  type CircuitStats,
+  type ConfigLayers,
+  type ConfigSettings,
+  type ForceTarget,
+  type PatternRule,
+  type ResolvedConfig,
+  type State,
+  type Transition,
+  InvalidConfigError,
+  applyPatch,
+  circuitHash,
+  decodePermit,
+  globMatches,
+  mergePatches,
+  permitRefusal,
+  resolveConfig,
+  UnknownPresetError,
+  validateConfig,
+} from "../../engine/index.js";
+import {
+  type AcquireDecision,
+  type CircuitEvent,
+  type CircuitStore,
+  type CircuitView,
+  type ConfigChangeRecord,
+  type ConfigureCommand,
+  type HistoryEntry,
+  type ListPage,
+  type ListQuery,
+  type ReportAck,
+  type ReportCommand,
+  type StoreHealth,
+  type WatchFilter,
+  type WatchItem,
+  type WatchSubscription,
+  ResumeTokenError,
+  StoreUnavailableError,
+  matchesFilter,
+} from "../store.js";
+import { type CircuitKeys, type KeySpace, createKeySpace } from "./keys.js";
+import { type CommandName, configArgs, defineCommands } from "./scripts.js";
+import { EventFeed, type StreamEvent, isStreamId } from "./event-feed.js";
+
+export interface RedisStoreOptions {
+  /** Connection for commands (scripts are registered on it). */
+  client: Redis | Cluster;
+  /** Makes a further connection of the same kind, for the blocking stream reader and pub/sub. */
+  duplicate: () => Redis | Cluster;
+  /** Cluster mode: scripts cannot append to the event stream themselves. */
+  cluster: boolean;
+  layers: ConfigLayers;
+  circuits?: Record<string, ConfigSettings>;
+  /** Key prefix, default "bb:". */
+  keyPrefix?: string;
+  /** CLOSED circuits untouched this long expire. Default 24 h. */
+  idleTtlMs?: number;
+  historyLimit?: number;
+  /** Approximate length of the event stream (MAXLEN ~). Default 10 000. */
+  eventLogSize?: number;
+  random?: () => number;
+  /**
+   * Replaces Redis TIME inside the scripts. Only tests set it, to move and
+   * freeze circuits' time without sleeping; it is not reachable from config.
+   */
+  testClock?: () => number;
+}
+
+interface Explicit {
+  version: number;
+  settings: ConfigSettings | undefined;
+}
+
+interface ScriptEvent extends Omit<Transition, "stats"> {
+  stats: CircuitStats;
+  eventId?: string;
+}
+
+interface ScriptView {
+  circuit: string;
+  state: State;
+  stats: CircuitStats;
+  generation: number;
+  since: number;
+  openUntil?: number;
+}
+
+interface StaleConfigReply {
+  staleConfig: { version: number; settings: string };
+}
+
+const MAX_STALE_RETRIES = 3;
+
+/** cjson encodes an empty Lua table as {}: read lists defensively. */
+function list<T>(value: unknown): T[] {
+  return Array.isArray(value) ? (value as T[]) : [];
+}
+
+/** Rates are recomputed here: cjson prints 14 significant digits, the engine's doubles have 17. */
+function exactStats(s: CircuitStats): CircuitStats {
+  return {
+    ...s,
+    failureRate: s.windowCalls === 0 ? 0 : s.windowFailures / s.windowCalls,
+    slowCallRate: s.windowCalls === 0 ? 0 : s.windowSlowCalls / s.windowCalls,
+  };
+}
+
+function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  // Script errors come back as ReplyError; everything else is the connection.
+  return err.name !== "ReplyError";
+}
+
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  return new RedisStore(options);
+}
+
+export class RedisStore implements CircuitStore {
+  private readonly client: Redis | Cluster;
+  private readonly keys: KeySpace;
+  private readonly layers: ConfigLayers;
+  private readonly fileCircuits: Record<string, ConfigSettings>;
+  private readonly idleTtlMs: number;
+  private readonly historyLimit: number;
+  private readonly eventLogSize: number;
+  private readonly random: () => number;
+  private readonly testClock: (() => number) | undefined;
+  private readonly cluster: boolean;
+  private readonly explicit = new Map<string, Explicit>();
+  private runtimeRules: PatternRule[] = [];
+  private rulesVersion = 0;
+  private readonly noncePrefix = randomBytes(4).toString("hex");
+  private nonceCounter = 0;
+  private readonly feed: EventFeed;
+  private readonly subscriber: Redis | Cluster;
+  private readonly transitionListeners = new Set<(e: CircuitEvent) => void>();
+  private readonly configListeners = new Set<(c: ConfigChangeRecord) => void>();
+  private closed = false;
+  private started: Promise<void> | undefined;
+
+  constructor(options: RedisStoreOptions) {
+    this.client = options.client;
+    this.keys = createKeySpace(options.keyPrefix);
+    this.layers = options.layers;
+    this.fileCircuits = options.circuits ?? {};
+    this.idleTtlMs = options.idleTtlMs ?? 86_400_000;
+    this.historyLimit = options.historyLimit ?? 100;
+    this.eventLogSize = options.eventLogSize ?? 10_000;
+    this.random = options.random ?? Math.random;
+    this.testClock = options.testClock;
+    this.cluster = options.cluster;
+    defineCommands(this.client);
+    this.feed = new EventFeed({ reader: options.duplicate(), client: this.client, streamKey: this.keys.events });
+    this.subscriber = options.duplicate();
+  }
+
+  /**
+   * Loads the runtime rules, subscribes to their changes and starts following
+   * the event stream. Called by the first operation; call it up front to fail
+   * fast at start when Redis is unreachable.
+   */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      await this.loadRules();
+      await this.subscriber.subscribe(this.keys.rulesChannel);
+      this.subscriber.on("message", (channel: string) => {
+        if (channel === this.keys.rulesChannel) void this.loadRules().catch(() => undefined);
+      });
+      await this.feed.start();
+    })();
+    return this.started;
+  }
+
+  // ---- hot path ---------------------------------------------------------
+
+  async acquire(name: string): Promise<AcquireDecision> {
+    const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
+    const r = await this.run("bbAcquire", name, [circuitHash(name), nonce]);
+    const decision: AcquireDecision = {
+      allowed: r.allowed as boolean,
+      state: r.state as State,
+      retryAfterMs: r.retryAfterMs as number,
+      shadowDenied: r.shadowDenied as boolean,
+    };
+    if (typeof r.permit === "string") decision.permit = r.permit;
+    if (typeof r.reason === "string") decision.reason = r.reason as AcquireDecision["reason"];
+    return decision;
+  }
+
+  async report(name: string, command: ReportCommand): Promise<ReportAck> {
+    const permit = decodePermit(command.permit);
+    if (permit === undefined || permit.circuitHash !== circuitHash(name)) {
+      // Off the hot path: say what a missing circuit is before judging the token, as the engine does.
+      if ((await this.run("bbRead", name, ["view", 0])).missing === true) throw permitRefusal.noSuchCircuit(name);
+      throw permit === undefined ? permitRefusal.malformed() : permitRefusal.foreign(name);
+    }
+    const kind = { closed: "c", probe: "p", shadow: "s", disabled: "d" }[permit.kind];
+    const r = await this.run("bbReport", name, [
+      command.permit,
+      permit.generation,
+      kind,
+      permit.expiresAt,
+      command.outcome,
+      command.durationMs,
+      command.retryAfterMs,
+    ]);
+    switch (r.rejected) {
+      case undefined:
+        return { state: r.state as State, duplicate: r.duplicate as boolean, stale: r.stale as boolean };
+      case "missing":
+        throw permitRefusal.noSuchCircuit(name);
+      case "unknown":
+        throw permitRefusal.notIssued(name);
+      case "probe":
+        throw permitRefusal.probeNotOutstanding(name);
+      case "expired": {
+        const config = (await this.resolve(name)).config;
+        throw permitRefusal.expired((r.now as number) - permit.expiresAt, config.permitTtlMs);
+      }
+      default:
+        throw new Error(`report script answered ${JSON.stringify(r)}`);
+    }
+  }
+
+  // ---- reads --------------------------------------------------------------
+
+  async get(name: string): Promise<CircuitView | undefined> {
+    const r = await this.run("bbRead", name, ["view", 0]);
+    if (r.missing === true) return undefined;
+    return this.viewOf(name, r.view as ScriptView);
+  }
+
+  async list(query: ListQuery): Promise<ListPage> {
+    const names = (await this.scanNames(query.prefix))
+      .filter((n) => query.after === undefined || n > query.after)
+      .sort();
+    const circuits: CircuitView[] = [];
+    for (const name of names) {
+      const view = await this.get(name);
+      if (view === undefined) continue; // expired between SCAN and read
+      if (query.state !== undefined && view.state !== query.state) continue;
+      if (circuits.length === query.limit) return { circuits, more: true };
+      circuits.push(view);
+    }
+    return { circuits, more: false };
+  }
+
+  async history(name: string, limit: number): Promise<HistoryEntry[] | undefined> {
+    const r = await this.run("bbRead", name, ["history", limit]);
+    if (r.missing === true) return undefined;
+    return list<string>(r.history).map((json) => {
+      const entry = JSON.parse(json) as HistoryEntry;
+      if (entry.kind === "transition") {
+        const e = entry.event as ScriptEvent;
+        return { kind: "transition", event: this.eventOf(e) };
+      }
+      return entry;
+    });
+  }
+
+  // ---- admin -----------------------------------------------------------------
+
+  async reset(name: string, actor: string): Promise<CircuitView | undefined> {
+    const r = await this.run("bbAdmin", name, ["reset", actor]);
+    if (r.missing === true) return undefined;
+    return this.viewOf(name, r.view as ScriptView);
+  }
+
+  async force(name: string, target: ForceTarget, actor: string): Promise<CircuitView> {
+    const r = await this.run("bbAdmin", name, [target, actor]);
+    return this.viewOf(name, r.view as ScriptView);
+  }
+
+  async configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.readExplicit(name);
+      const previous = current.settings ?? this.fileCircuits[name];
+      const next = combineSettings(command.replace ? undefined : previous, command);
+      const oldConfig = resolveConfig(this.currentLayers(), name, previous).config;
+      const resolved = resolveConfig(this.currentLayers(), name, next);
+      const issues = validateConfig(resolved.config);
+      if (issues.length > 0) throw new InvalidConfigError(issues);
+      const change: ConfigChangeRecord = { target: name, actor, at: 0, oldConfig, newConfig: resolved.config };
+      const keys = this.keys.circuit(name);
+      const args = this.commonArgs(name, resolved.config, current.version);
+      const raw = await this.call("bbConfigure", keys, [...args, JSON.stringify(next), JSON.stringify({ kind: "config", change })]);
+      if (isStale(raw)) {
+        if (attempt >= MAX_STALE_RETRIES) throw new StoreUnavailableError("circuit settings keep changing concurrently; retry");
+        this.explicit.delete(name);
+        continue;
+      }
+      this.explicit.set(name, { version: raw.version as number, settings: next });
+      this.deliver(list<ScriptEvent>(raw.events));
+      const record = { ...change, at: raw.now as number };
+      for (const l of this.configListeners) l(record);
+      return this.viewOf(name, raw.view as ScriptView, resolved);
+    }
+  }
+
+  async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }> {
+    await this.start();
+    const before = this.currentLayers();
+    const rules = await this.updateRules((rules) => {
+      const index = rules.findIndex((r) => r.pattern === pattern);
+      const settings = combineSettings(command.replace ? undefined : rules[index], command);
+      const rule: PatternRule = { pattern, patch: settings.patch };
+      if (settings.preset !== undefined) rule.preset = settings.preset;
+      const layers: ConfigLayers = { ...this.layers, rules: [...rules, ...this.layers.rules] };
+      const base = settings.preset === undefined ? layers.defaults : applyPatch(layers.defaults, presetOf(layers, settings.preset));
+      const issues = validateConfig(applyPatch(base, settings.patch));
+      if (issues.length > 0) throw new InvalidConfigError(issues);
+      const next = [...rules];
+      if (index >= 0) next[index] = rule;
+      else next.push(rule);
+      return next;
+    });
+    const after: ConfigLayers = { ...this.layers, rules: [...rules, ...this.layers.rules] };
+    let matched = 0;
+    for (const name of await this.scanNames("")) {
+      if (!globMatches(pattern, name)) continue;
+      const explicit = (await this.readExplicit(name)).settings ?? this.fileCircuits[name];
+      const oldConfig = resolveConfig(before, name, explicit).config;
+      const resolved = resolveConfig(after, name, explicit);
+      if (resolved.sources.includes(`pattern:${pattern}`)) matched += 1;
+      if (sameConfig(oldConfig, resolved.config)) continue;
+      const record: ConfigChangeRecord = { target: pattern, actor, at: await this.now(), oldConfig, newConfig: resolved.config };
+      const keys = this.keys.circuit(name);
+      await this.guard(async () => {
+        await this.client.lpush(keys.history, JSON.stringify({ kind: "config", change: record }));
+        await this.client.ltrim(keys.history, 0, this.historyLimit - 1);
+      });
+      for (const l of this.configListeners) l(record);
+    }
+    return { matchedCircuits: matched };
+  }
+
+  // ---- watch -------------------------------------------------------------
+
+  async watch(filter: WatchFilter, resumeToken: string | undefined, sink: (item: WatchItem) => void): Promise<WatchSubscription> {
+    await this.start();
+    const deliver = (e: StreamEvent): void => {
+      if (matchesFilter(filter, e.circuit)) sink({ kind: "event", event: this.eventOf(e as unknown as ScriptEvent) });
+    };
+    if (resumeToken !== undefined && resumeToken !== "") {
+      if (!isStreamId(resumeToken)) {
+        throw new ResumeTokenError("malformed", "resume_token is not a token this server issued; pass an event_id or snapshot_complete.resume_token unchanged");
+      }
+      return this.guard(() => this.feed.follow(resumeToken, deliver, this.eventLogSize));
+    }
+    return this.guard(async () => {
+      const position = await this.feed.position();
+      const sub = await this.feed.follow(position, deliver, this.eventLogSize, async () => {
+        const names = (await this.scanNames(filter.prefix)).concat(filter.circuits.filter((n) => !n.startsWith(filter.prefix)));
+        const views: CircuitView[] = [];
+        for (const name of [...new Set(names)].sort()) {
+          if (!matchesFilter(filter, name)) continue;
+          const view = await this.get(name);
+          if (view !== undefined) views.push(view);
+        }
+        for (const status of views) sink({ kind: "snapshot", status });
+        sink({ kind: "snapshot_complete", resumeToken: position });
+      });
+      return sub;
+    });
+  }
+
+  /** Resolves once this replica has read every event written so far (watchers have them). */
+  async settle(): Promise<void> {
+    await this.start();
+    await this.guard(() => this.feed.caughtUp());
+  }
+
+  onTransition(listener: (event: CircuitEvent) => void): () => void {
+    this.transitionListeners.add(listener);
+    return () => void this.transitionListeners.delete(listener);
+  }
+
+  onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void {
+    this.configListeners.add(listener);
+    return () => void this.configListeners.delete(listener);
+  }
+
+  health(): StoreHealth {
+    if (this.closed) return { ready: false, reason: "store closed" };
+    const status = this.client.status;
+    return status === "ready" ? { ready: true } : { ready: false, reason: `redis connection ${status}` };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.feed.stop();
+    this.subscriber.disconnect();
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  /** The store's time: Redis TIME (or the test clock). */
+  private async now(): Promise<number> {
+    if (this.testClock !== undefined) return this.testClock();
+    const [s, us] = await this.guard(() => this.client.time());
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  }
+
+  private currentLayers(): ConfigLayers {
+    return this.runtimeRules.length === 0 ? this.layers : { ...this.layers, rules: [...this.runtimeRules, ...this.layers.rules] };
+  }
+
+  /** The circuit's config as this replica knows it, and the explicit-settings version it rests on. */
+  private async resolve(name: string): Promise<ResolvedConfig & { version: number }> {
+    const known = this.explicit.get(name);
+    const settings = known?.settings ?? this.fileCircuits[name];
+    const resolved = resolveConfig(this.currentLayers(), name, settings);
+    return { ...resolved, version: known?.version ?? 0 };
+  }
+
+  private commonArgs(name: string, config: CircuitConfig, version: number): (string | number)[] {
+    return [
+      name,
+      this.testClock === undefined ? "" : `@${this.testClock()}`,
+      this.random(),
+      version,
+      this.idleTtlMs,
+      this.historyLimit,
+      this.eventLogSize,
+      ...configArgs(config),
+    ];
+  }
+
+  private async call(command: CommandName, keys: CircuitKeys, args: (string | number)[]): Promise<Record<string, unknown>> {
+    const keyList = [keys.circuit, keys.probes, keys.reported, keys.history, keys.explicit];
+    if (!this.cluster) keyList.push(this.keys.events);
+    const fn = (this.client as unknown as Record<string, (...a: unknown[]) => Promise<string>>)[command]!;
+    const json = await this.guard(() => fn.call(this.client, keyList.length, ...keyList, ...args));
+    return JSON.parse(json) as Record<string, unknown>;
+  }
+
+  /** Runs a circuit command with this replica's config, retrying once the stored settings are fetched. */
+  private async run(command: CommandName, name: string, extra: (string | number)[]): Promise<Record<string, unknown>> {
+    await this.start();
+    for (let attempt = 0; ; attempt++) {
+      const resolved = await this.resolve(name);
+      const raw = await this.call(command, this.keys.circuit(name), [...this.commonArgs(name, resolved.config, resolved.version), ...extra]);
+      if (isStale(raw)) {
+        if (attempt >= MAX_STALE_RETRIES) throw new StoreUnavailableError("circuit settings keep changing concurrently; retry");
+        const s = raw.staleConfig;
+        this.explicit.set(name, { version: s.version, settings: s.settings === "" ? undefined : (JSON.parse(s.settings) as ConfigSettings) });
+        continue;
+      }
+      this.deliver(list<ScriptEvent>(raw.events));
+      return raw;
+    }
+  }
+
+  /** Tells local listeners about this replica's transitions; in Cluster mode appends them to the stream first. */
+  private deliver(events: ScriptEvent[]): void {
+    if (events.length === 0) return;
+    const publish = (e: ScriptEvent): void => {
+      const event = this.eventOf(e);
+      for (const l of this.transitionListeners) l(event);
+    };
+    if (!this.cluster) {
+      for (const e of events) publish(e);
+      return;
+    }
+    void (async () => {
+      for (const e of events) {
+        const id = await this.client.xadd(this.keys.events, "MAXLEN", "~", this.eventLogSize, "*", "e", JSON.stringify(e));
+        publish({ ...e, eventId: id ?? "" });
+      }
+    })().catch(() => undefined);
+  }
+
+  private eventOf(e: ScriptEvent): CircuitEvent {
+    const event: CircuitEvent = {
+      circuit: e.circuit,
+      from: e.from,
+      to: e.to,
+      at: e.at,
+      reason: e.reason,
+      generation: e.generation,
+      stats: exactStats(e.stats),
+      eventId: e.eventId ?? "",
+    };
+    if (e.openUntil !== undefined) event.openUntil = e.openUntil;
+    if (e.actor !== undefined) event.actor = e.actor;
+    return event;
+  }
+
+  private viewOf(name: string, v: ScriptView, resolved?: ResolvedConfig): CircuitView {
+    const known = this.explicit.get(name);
+    const r = resolved ?? resolveConfig(this.currentLayers(), name, known?.settings ?? this.fileCircuits[name]);
+    const view: CircuitView = {
+      circuit: name,
+      state: v.state,
+      config: r.config,
+      configSources: r.sources,
+      stats: exactStats(v.stats),
+      generation: v.generation,
+      since: v.since,
+    };
+    if (v.openUntil !== undefined) view.openUntil = v.openUntil;
+    return view;
+  }
+
+  private async readExplicit(name: string): Promise<Explicit> {
+    const [v, s] = await this.guard(() => this.client.hmget(this.keys.circuit(name).explicit, "v", "s"));
+    const explicit: Explicit = { version: v == null ? 0 : Number(v), settings: s == null || s === "" ? undefined : (JSON.parse(s) as ConfigSettings) };
+    this.explicit.set(name, explicit);
+    return explicit;
+  }
+
+  private async loadRules(): Promise<void> {
+    const [v, s] = await this.guard(() => this.client.hmget(this.keys.rules, "v", "s"));
+    const version = v == null ? 0 : Number(v);
+    if (version >= this.rulesVersion) {
+      this.rulesVersion = version;
+      this.runtimeRules = s == null ? [] : (JSON.parse(s) as PatternRule[]);
+    }
+  }
+
+  /** Compare-and-set of the runtime rules, retried on a concurrent change; publishes the change. */
+  private async updateRules(change: (rules: PatternRule[]) => PatternRule[]): Promise<PatternRule[]> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await this.loadRules();
+      const next = change(this.runtimeRules);
+      const ok = await this.guard(() =>
+        this.client.eval(
+          `local v = tonumber(redis.call("HGET", KEYS[1], "v") or "0")
+           if v ~= tonumber(ARGV[1]) then return 0 end
+           redis.call("HSET", KEYS[1], "v", v + 1, "s", ARGV[2])
+           return 1`,
+          1,
+          this.keys.rules,
+          this.rulesVersion,
+          JSON.stringify(next),
+        ),
+      );
+      if (ok === 1) {
+        this.rulesVersion += 1;
+        this.runtimeRules = next;
+        await this.guard(() => this.client.publish(this.keys.rulesChannel, String(this.rulesVersion)));
+        return next;
+      }
+    }
+    throw new StoreUnavailableError("pattern rules keep changing concurrently; retry");
+  }
+
+  /** Names of the circuits whose names start with `prefix`, from every master. */
+  private async scanNames(prefix: string): Promise<string[]> {
+    const nodes = "nodes" in this.client && this.cluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
+    const names = new Set<string>();
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await this.guard(() => node.scan(cursor, "MATCH", this.keys.scanPattern(prefix), "COUNT", 1000));
+        cursor = next;
+        for (const key of keys) {
+          const name = this.keys.circuitOf(key);
+          if (name !== undefined) names.add(name);
+        }
+      } while (cursor !== "0");
+    }
+    return [...names];
+  }
+
+  /** Maps connection failures to StoreUnavailableError; script errors stay as they are. */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ResumeTokenError || err instanceof InvalidConfigError || err instanceof UnknownPresetError) throw err;
+      if (isConnectionError(err)) {
+        throw new StoreUnavailableError(`Redis is unreachable: ${(err as Error).message}`);
+      }
+      throw err;
+    }
+  }
+}
+
+function isStale(raw: Record<string, unknown>): raw is Record<string, unknown> & StaleConfigReply {
+  return raw.staleConfig !== undefined;
+}
+
+function presetOf(layers: ConfigLayers, preset: string) {
+  const patch = Object.hasOwn(layers.presets, preset) ? layers.presets[preset] : undefined;
+  if (patch === undefined) throw new UnknownPresetError(preset, Object.keys(layers.presets));
+  return patch;
+}
+
+function combineSettings(previous: ConfigSettings | undefined, command: ConfigureCommand): ConfigSettings {
+  const settings: ConfigSettings = { patch: mergePatches(previous?.patch, command.patch) };
+  const preset = command.preset ?? previous?.preset;
+  if (preset !== undefined) settings.preset = preset;
+  return settings;
+}
+
+function sameConfig(a: CircuitConfig, b: CircuitConfig): boolean {
+  for (const key of Object.keys(a) as (keyof CircuitConfig)[]) if (a[key] !== b[key]) return false;
+  return true;
+}
