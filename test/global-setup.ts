@@ -1,16 +1,44 @@
 /**
  * Runs once before the suites: makes sure the external tools the tests drive
- * (grpcurl) are installed, installing them when missing and saying so.
+ * (grpcurl; redis-server, redis-sentinel and redis-cli) are installed,
+ * installing them when missing and saying so. Afterwards it reaps Redis
+ * processes left behind by test processes that died without cleaning up.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { reapOrphanedRedis, redisBinary } from "./support/redis-servers.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-export default function setup(): void {
+function missingRedisBinaries(): string[] {
+  const names = ["redis-server", "redis-sentinel", "redis-cli"] as const;
+  return names.filter((name) => {
+    try {
+      redisBinary(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+export default function setup(): () => void {
   if (!existsSync(`${root}.tools/bin/grpcurl`)) {
     process.stdout.write("test setup: grpcurl not found in .tools/bin; installing it (scripts/install-test-tools.sh)\n");
     execFileSync("bash", [`${root}scripts/install-test-tools.sh`], { stdio: "inherit" });
   }
+  const missing = missingRedisBinaries();
+  if (missing.length > 0) {
+    process.stdout.write(
+      `test setup: ${missing.join(", ")} not found on PATH; installing Redis from the OS packages (scripts/install-redis.sh)\n`,
+    );
+    execFileSync("bash", [`${root}scripts/install-redis.sh`], { stdio: "inherit" });
+    const still = missingRedisBinaries();
+    if (still.length > 0) throw new Error(`test setup: still missing after scripts/install-redis.sh: ${still.join(", ")}`);
+  }
+  reapOrphanedRedis();
+  return () => {
+    reapOrphanedRedis();
+  };
 }
