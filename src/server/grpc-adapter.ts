@@ -30,6 +30,9 @@ import type {
 } from "@grpc/grpc-js";
 import type { Readable, Writable } from "node:stream";
 
+/** How near its deadline a cancelled call counts as having hit the deadline. */
+const DEADLINE_SLACK_MS = 100;
+
 /** Options of {@link addService}. */
 export interface AddServiceOptions {
   /**
@@ -575,7 +578,11 @@ class CallContext implements GrpcHandlerContext {
       return new ConnectError("the call has ended", Code.Canceled);
     }
     const remaining = this.timeoutMs();
-    if (remaining !== undefined && remaining <= 0) {
+    // The server's deadline starts when the request arrived, the client's when
+    // it was sent, so the client's deadline cancel reaches us a little before
+    // ours expires (more so under load). A cancel that close to the deadline is
+    // the deadline.
+    if (remaining !== undefined && remaining <= DEADLINE_SLACK_MS) {
       return new ConnectError("the deadline has passed", Code.DeadlineExceeded);
     }
     return new ConnectError("the client cancelled the call", Code.Canceled);
