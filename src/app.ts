@@ -12,6 +12,8 @@ import { createGrpcServer, type GrpcServer } from "./server/grpc.js";
 import { createHttpServer, type HttpServer } from "./server/http.js";
 import { HealthRegistry, ServingStatus } from "./server/health.js";
 import { createMemoryStore } from "./store/memory.js";
+import { connectRedis } from "./store/redis/connection.js";
+import { createRedisStore } from "./store/redis/redis-store.js";
 import type { CircuitStore } from "./store/store.js";
 import { CircuitService } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 
@@ -39,23 +41,36 @@ export interface RunningBreakerbox {
   stop(): Promise<void>;
 }
 
-function buildStore(config: AppConfig): CircuitStore {
+function buildStore(config: AppConfig, logger: Logger): CircuitStore {
+  const common = {
+    layers: config.layers,
+    circuits: config.circuits,
+    idleTtlMs: config.idleTtlMs,
+    eventLogSize: config.eventLogSize,
+    historyLimit: config.historyLimit,
+  };
   switch (config.store.kind) {
     case "memory":
-      return createMemoryStore({
-        layers: config.layers,
-        circuits: config.circuits,
-        idleTtlMs: config.idleTtlMs,
-        eventLogSize: config.eventLogSize,
-        historyLimit: config.historyLimit,
+      return createMemoryStore(common);
+    case "redis": {
+      let lastError = "";
+      const clients = connectRedis(config.store.connection, {
+        commandTimeoutMs: config.store.commandTimeoutMs,
+        // ioredis retries by itself; say so once per distinct error, not per retry.
+        onError: (err) => {
+          if (err.message !== lastError) logger.warn({ err: err.message }, "redis connection error; retrying");
+          lastError = err.message;
+        },
       });
+      return createRedisStore({ ...common, ...clients, keyPrefix: config.store.keyPrefix });
+    }
   }
 }
 
 /** Starts Breakerbox; resolves once both ports are bound. */
 export async function startBreakerbox(config: AppConfig, options: StartOptions): Promise<RunningBreakerbox> {
   const { logger } = options;
-  const store = options.store ?? buildStore(config);
+  const store = options.store ?? buildStore(config, logger);
   const service = new Breakerbox({ store, maxWatchers: config.maxWatchers, heartbeatMs: config.heartbeatMs });
 
   store.onTransition((e) =>
@@ -91,12 +106,22 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     readiness: () => service.health(),
   });
 
+  // Health follows the store: NOT_SERVING while Redis is unreachable, SERVING again when it is back.
+  const syncHealth = (): void => {
+    const status = service.health().ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    health.setStatus("", status);
+    health.setStatus(CircuitService.typeName, status);
+  };
+  const healthTimer = setInterval(syncHealth, 1000);
+  healthTimer.unref();
+
   let grpcPort: number;
   let httpPort: number;
   try {
     grpcPort = await grpc.listen(config.host, config.grpcPort);
     httpPort = await http.listen(config.host, config.httpPort);
   } catch (err) {
+    clearInterval(healthTimer);
     await Promise.allSettled([grpc.shutdown(0), http.shutdown(0)]);
     await store.close();
     throw err;
@@ -105,6 +130,7 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      clearInterval(healthTimer);
       service.shutdown();
       await Promise.all([grpc.shutdown(config.shutdownGraceMs), http.shutdown(config.shutdownGraceMs)]);
       await store.close();

@@ -79,7 +79,7 @@ describe("loadConfig: defaults", () => {
   });
 
   it("ignores variables it does not own", () => {
-    expect(loadConfig({ PATH: "/usr/bin", HOME: "/root", PORT: "1", REDIS_URL: "redis://x" })).toEqual(loadConfig({}));
+    expect(loadConfig({ PATH: "/usr/bin", HOME: "/root", PORT: "1", REDIS_HOST: "x" })).toEqual(loadConfig({}));
   });
 
   it("does not resolve inherited names as presets or circuits", () => {
@@ -696,5 +696,57 @@ describe("createLogger", () => {
     const { stream, lines } = capture();
     createLogger("silent", stream).fatal("no");
     expect(lines()).toEqual([]);
+  });
+});
+
+describe("loadConfig: the Redis store", () => {
+  it("uses the embedded store when no Redis variable is set", () => {
+    expect(loadConfig({}).store).toEqual({ kind: "memory" });
+  });
+
+  it.each([
+    [{ REDIS_URL: "redis://user:pw@127.0.0.1:6379/2" }, { mode: "single", url: "redis://user:pw@127.0.0.1:6379/2" }],
+    [{ REDIS_URL: "rediss://cache.internal:6380" }, { mode: "single", url: "rediss://cache.internal:6380" }],
+    [
+      { REDIS_SENTINELS: "10.0.0.1:26379, 10.0.0.2:26379,[::1]:26380", REDIS_SENTINEL_NAME: "mymaster", REDIS_PASSWORD: "pw" },
+      {
+        mode: "sentinel",
+        sentinels: [
+          { host: "10.0.0.1", port: 26379 },
+          { host: "10.0.0.2", port: 26379 },
+          { host: "::1", port: 26380 },
+        ],
+        name: "mymaster",
+        password: "pw",
+      },
+    ],
+    [
+      { REDIS_CLUSTER_NODES: "a:7000,b:7001", REDIS_USERNAME: "bb" },
+      { mode: "cluster", nodes: [{ host: "a", port: 7000 }, { host: "b", port: 7001 }], username: "bb" },
+    ],
+  ])("selects Redis from %j", (env, connection) => {
+    expect(loadConfig(env).store).toEqual({ kind: "redis", connection, keyPrefix: "bb:", commandTimeoutMs: 2000 });
+  });
+
+  it("takes the key prefix and command timeout", () => {
+    const store = loadConfig({ REDIS_URL: "redis://h:1", BREAKERBOX_REDIS_KEY_PREFIX: "team-a:", BREAKERBOX_REDIS_TIMEOUT_SECONDS: "0.5" }).store;
+    expect(store).toMatchObject({ keyPrefix: "team-a:", commandTimeoutMs: 500 });
+  });
+
+  it.each([
+    [{ REDIS_URL: "http://h:1" }, "REDIS_URL: must start with redis:// or rediss://, got http://"],
+    [{ REDIS_URL: "not a url" }, "REDIS_URL: must be a URL like redis://[user:password@]host:6379[/db]"],
+    [{ REDIS_SENTINELS: "a:1" }, "REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS"],
+    [{ REDIS_CLUSTER_NODES: "a:1,b" }, 'REDIS_CLUSTER_NODES: must be a comma-separated list of host:port, got "b"'],
+    [{ REDIS_CLUSTER_NODES: "a:70000" }, 'REDIS_CLUSTER_NODES: must be a comma-separated list of host:port, got "a:70000"'],
+    [{ REDIS_URL: "redis://h:1", REDIS_CLUSTER_NODES: "a:1" }, "REDIS_URL, REDIS_CLUSTER_NODES: set only one of"],
+    [{ REDIS_URL: "redis://h:1", BREAKERBOX_REDIS_KEY_PREFIX: "a b" }, "BREAKERBOX_REDIS_KEY_PREFIX: must be 1 to 64 letters"],
+  ])("refuses %j", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("never repeats a Redis URL (it may hold a password) in its message", () => {
+    expect(() => loadConfig({ REDIS_URL: "ftp://user:s3cret@h:1" })).toThrow(/^(?!.*s3cret)/s);
   });
 });

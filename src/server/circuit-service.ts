@@ -5,7 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   AcquireAnyResponseSchema,
@@ -41,6 +41,8 @@ import {
 } from "./convert.js";
 import { isClientError, toConnectError } from "./status.js";
 
+const UNAVAILABLE_LOG_INTERVAL_MS = 5000;
+
 export interface CircuitServiceImplOptions {
   service: Breakerbox;
   logger: Logger;
@@ -74,10 +76,25 @@ function watchMessageToProto(m: WatchMessage): WatchResponse {
  */
 export function createCircuitServiceImpl(options: CircuitServiceImplOptions): ServiceImpl<typeof CircuitService> {
   const { service, logger } = options;
+  // During a store outage every call fails the same way: say it once per
+  // interval with a count, not once per call.
+  let unavailableSince = 0;
+  let unavailableCount = 0;
   const fail = (method: string, err: unknown): never => {
     const ce = toConnectError(err);
-    if (isClientError(ce.code)) logger.warn({ method, code: ce.code, msg: ce.rawMessage }, "request rejected");
-    else logger.error({ method, code: ce.code, err: ce.cause ?? err }, "request failed");
+    if (ce.code === Code.Unavailable) {
+      unavailableCount += 1;
+      const now = Date.now();
+      if (now - unavailableSince >= UNAVAILABLE_LOG_INTERVAL_MS) {
+        logger.warn({ method, calls: unavailableCount, msg: ce.rawMessage }, "store unavailable; calls answered UNAVAILABLE");
+        unavailableSince = now;
+        unavailableCount = 0;
+      }
+    } else if (isClientError(ce.code)) {
+      logger.warn({ method, code: ce.code, msg: ce.rawMessage }, "request rejected");
+    } else {
+      logger.error({ method, code: ce.code, err: ce.cause ?? err }, "request failed");
+    }
     throw ce;
   };
 

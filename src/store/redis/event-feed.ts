@@ -76,6 +76,7 @@ export class EventFeed {
 
   /** Starts reading from the current end of the stream. */
   async start(): Promise<void> {
+    if (this.loop !== undefined) return;
     this.lastId = await this.position();
     this.loop = this.run();
   }

@@ -171,6 +171,9 @@ export class RedisStore implements CircuitStore {
     defineCommands(this.client);
     this.feed = new EventFeed({ reader: options.duplicate(), client: this.client, streamKey: this.keys.events });
     this.subscriber = options.duplicate();
+    this.subscriber.on("message", (channel: string) => {
+      if (channel === this.keys.rulesChannel) void this.loadRules().catch(() => undefined);
+    });
   }
 
   /**
@@ -179,14 +182,15 @@ export class RedisStore implements CircuitStore {
    * fast at start when Redis is unreachable.
    */
   start(): Promise<void> {
+    // A failed start (Redis away) is forgotten, so the next operation tries again.
     this.started ??= (async () => {
-      await this.loadRules();
-      await this.subscriber.subscribe(this.keys.rulesChannel);
-      this.subscriber.on("message", (channel: string) => {
-        if (channel === this.keys.rulesChannel) void this.loadRules().catch(() => undefined);
-      });
-      await this.feed.start();
-    })();
+      await this.guard(() => this.loadRules());
+      await this.guard(() => this.subscriber.subscribe(this.keys.rulesChannel));
+      await this.guard(() => this.feed.start());
+    })().catch((err: unknown) => {
+      this.started = undefined;
+      throw err;
+    });
     return this.started;
   }
 
@@ -590,7 +594,12 @@ export class RedisStore implements CircuitStore {
     } catch (err) {
       if (err instanceof ResumeTokenError || err instanceof InvalidConfigError || err instanceof UnknownPresetError) throw err;
       if (isConnectionError(err)) {
-        throw new StoreUnavailableError(`Redis is unreachable: ${(err as Error).message}`);
+        const status = this.client.status;
+        throw new StoreUnavailableError(
+          status === "ready"
+            ? `Redis did not answer in time (${(err as Error).message}); retry shortly`
+            : `Redis is unreachable (connection ${status}); the circuit state is there, retry shortly`,
+        );
       }
       throw err;
     }
