@@ -168,7 +168,12 @@ export class MemoryStore implements CircuitStore {
       throw permitRefusal.noSuchCircuit(name);
     }
     const config = this.configOf(entry);
-    const result = engineReport(entry.circuit, config, { ...command, now: this.clock(), rand: this.random() });
+    const tick = { now: this.clock(), rand: this.random() };
+    // Time-driven transitions first, on their own: they stand even when the
+    // permit is then refused (engineReport throws, and would drop them).
+    const due = advance(entry.circuit, config, tick);
+    if (due.length > 0) this.publish(entry, due);
+    const result = engineReport(entry.circuit, config, { ...command, ...tick });
     if (result.transitions.length > 0) this.publish(entry, result.transitions);
     return { state: result.state, duplicate: result.duplicate, stale: result.stale };
   }

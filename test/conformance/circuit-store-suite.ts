@@ -888,6 +888,21 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
     // ---------------------------------------------------------------- errors
 
     describe("refused reports", () => {
+      it("a refused report still applies and announces the transitions time made due", async () => {
+        const h = await start({ failureThreshold: 1, openDurationMs: 10_000, permitTtlMs: 1_000 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        const p = await permit(name);
+        await report(name, p, "FAILURE");
+        expect((await store().acquire(name)).allowed).toBe(false);
+        await h.advance(10_000);
+        // The permit expired long ago; the circuit turned HALF_OPEN meanwhile.
+        expect(await rejection(report(name, p, "FAILURE"))).toBe("expired");
+        expect(await eventsOf(rec)).toEqual(["CLOSED>OPEN consecutive_failures", "OPEN>HALF_OPEN open_duration_elapsed"]);
+        const history = await store().history(name, 10);
+        expect(history!.map((e) => (e.kind === "transition" ? e.event.reason : "config"))).toEqual(["open_duration_elapsed", "consecutive_failures"]);
+      });
+
       it.each([
         ["a malformed permit", "malformed", "not-a-permit"],
         ["an empty permit", "malformed", ""],
