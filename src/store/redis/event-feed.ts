@@ -48,13 +48,29 @@ export interface EventFeedOptions {
   streamKey: string;
   /** Pause before reading again after an error (Redis down). Default 250 ms. */
   retryMs?: number;
+  /** Every transition read, from any replica, before followers get it. */
+  onEvent?: (e: StreamEvent) => void;
+  /** A circuit's settings were changed (by any replica) to this version. */
+  onConfigChanged?: (circuit: string, version: number) => void;
 }
 
-function parseEntries(entries: StreamEntries): StreamEvent[] {
-  return entries.map(([id, fields]) => {
+/**
+ * Stream entries are transitions (field "e": the event as JSON) or config
+ * markers (field "c": the name of a circuit whose settings changed).
+ */
+type Entry = { kind: "event"; event: StreamEvent } | { kind: "config"; circuit: string; version: number; id: string };
+
+function parseEntries(entries: StreamEntries): Entry[] {
+  return entries.map(([id, fields]): Entry => {
+    if (fields[0] === "c") return { kind: "config", circuit: fields[1] ?? "", version: Number(fields[3] ?? 0), id };
     const json = fields[fields.indexOf("e") + 1] ?? "{}";
-    return { ...(JSON.parse(json) as { circuit: string }), eventId: id };
+    return { kind: "event", event: { ...(JSON.parse(json) as { circuit: string }), eventId: id } };
   });
+}
+
+/** The transitions among the entries (replays skip config markers). */
+function eventsOf(entries: Entry[]): StreamEvent[] {
+  return entries.flatMap((e) => (e.kind === "event" ? [e.event] : []));
 }
 
 export class EventFeed {
@@ -64,6 +80,10 @@ export class EventFeed {
   private readonly retryMs: number;
   private readonly followers = new Set<Follower>();
   private lastId = "0-0";
+  /** When (Date.now) the reader last heard from Redis; 0 while it is not reading. */
+  private heardAt = 0;
+  private readonly onEvent: ((e: StreamEvent) => void) | undefined;
+  private readonly onConfigChanged: ((circuit: string, version: number) => void) | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -72,6 +92,17 @@ export class EventFeed {
     this.client = options.client;
     this.key = options.streamKey;
     this.retryMs = options.retryMs ?? 250;
+    this.onEvent = options.onEvent;
+    this.onConfigChanged = options.onConfigChanged;
+  }
+
+  /**
+   * True when the reader heard from Redis within `ms` (each blocking read
+   * returns at least once a second), so every event written before then has
+   * been handed on.
+   */
+  isCurrent(ms: number): boolean {
+    return this.heardAt !== 0 && Date.now() - this.heardAt <= ms;
   }
 
   /** Starts reading from the current end of the stream. */
@@ -109,9 +140,11 @@ export class EventFeed {
       } else {
         await this.checkRetained(after, retention);
         for (;;) {
-          const batch = parseEntries((await this.client.xrange(this.key, `(${follower.position}`, "+", "COUNT", 500)) as StreamEntries);
-          for (const e of batch) this.offerTo(follower, e, true);
-          if (batch.length < 500) break;
+          const entries = parseEntries((await this.client.xrange(this.key, `(${follower.position}`, "+", "COUNT", 500)) as StreamEntries);
+          for (const e of eventsOf(entries)) this.offerTo(follower, e, true);
+          if (entries.length < 500) break;
+          const last = entries[entries.length - 1]!;
+          follower.position = last.kind === "event" ? last.event.eventId : last.id;
         }
       }
       const buffered = follower.buffer;
@@ -170,14 +203,24 @@ export class EventFeed {
         const reply = (await this.reader.xread("COUNT", 500, "BLOCK", 1000, "STREAMS", this.key, this.lastId)) as
           | [string, StreamEntries][]
           | null;
+        this.heardAt = Date.now();
         if (reply === null) continue;
         for (const [, entries] of reply) {
-          for (const e of parseEntries(entries)) {
+          for (const entry of parseEntries(entries)) {
+            if (entry.kind === "config") {
+              this.lastId = entry.id;
+              this.onConfigChanged?.(entry.circuit, entry.version);
+              continue;
+            }
+            const e = entry.event;
             this.lastId = e.eventId;
+            this.onEvent?.(e);
             for (const f of this.followers) this.offerTo(f, e, false);
           }
         }
+        this.heardAt = Date.now();
       } catch {
+        this.heardAt = 0;
         if (this.stopped) return;
         await new Promise((r) => setTimeout(r, this.retryMs));
       }

@@ -8,6 +8,14 @@
  * replica appends it right after, since the stream lives in another slot);
  * one reader per replica follows the stream and feeds every Watch.
  *
+ * Local view: Acquire on a CLOSED circuit does not need Redis while this
+ * replica's view of the circuit is fresh: confirmed by Redis (a script reply
+ * or an event) less than VIEW_TTL_MS ago, with the event reader current. Every
+ * transition reaches the view through the stream within milliseconds, so a
+ * replica may hand out CLOSED permits for at most that long after the circuit
+ * opened elsewhere; their reports are from an older generation and drive
+ * nothing. Half-open probes and every Report always go to Redis.
+ *
  * Config: the defaults, presets and file rules are static; a circuit's
  * explicit settings live in Redis and are checked by version inside each
  * script, so a replica never applies stale per-circuit settings; runtime
@@ -30,6 +38,7 @@ import {
   applyPatch,
   circuitHash,
   decodePermit,
+  encodePermit,
   globMatches,
   mergePatches,
   permitRefusal,
@@ -110,6 +119,20 @@ interface StaleConfigReply {
 
 const MAX_STALE_RETRIES = 3;
 
+/** How long a confirmation from Redis lets this replica grant CLOSED permits alone. */
+export const VIEW_TTL_MS = 1000;
+/** The event reader must have heard from Redis this recently for the view to count. */
+export const FEED_CURRENT_MS = 1500;
+
+/** What this replica knows of a circuit, and since when. */
+interface LocalView {
+  /** The stored state (not the visible one: enabled=false is applied at grant time). */
+  phase: State;
+  generation: number;
+  /** Store time of the confirmation. */
+  confirmedAt: number;
+}
+
 /** cjson encodes an empty Lua table as {}: read lists defensively. */
 function list<T>(value: unknown): T[] {
   return Array.isArray(value) ? (value as T[]) : [];
@@ -146,6 +169,10 @@ export class RedisStore implements CircuitStore {
   private readonly testClock: (() => number) | undefined;
   private readonly cluster: boolean;
   private readonly explicit = new Map<string, Explicit>();
+  private readonly resolved = new Map<string, ResolvedConfig & { version: number }>();
+  private readonly views = new Map<string, LocalView>();
+  /** Redis TIME minus Date.now(), learned from script replies. */
+  private skewMs = 0;
   private runtimeRules: PatternRule[] = [];
   private rulesVersion = 0;
   private readonly noncePrefix = randomBytes(4).toString("hex");
@@ -169,7 +196,15 @@ export class RedisStore implements CircuitStore {
     this.testClock = options.testClock;
     this.cluster = options.cluster;
     defineCommands(this.client);
-    this.feed = new EventFeed({ reader: options.duplicate(), client: this.client, streamKey: this.keys.events });
+    this.feed = new EventFeed({
+      reader: options.duplicate(),
+      client: this.client,
+      streamKey: this.keys.events,
+      onEvent: (e) => this.learn(e as unknown as ScriptEvent),
+      onConfigChanged: (circuit, version) => {
+        if ((this.explicit.get(circuit)?.version ?? -1) < version) this.forget(circuit);
+      },
+    });
     this.subscriber = options.duplicate();
     this.subscriber.on("message", (channel: string) => {
       if (channel === this.keys.rulesChannel) void this.loadRules().catch(() => undefined);
@@ -198,7 +233,11 @@ export class RedisStore implements CircuitStore {
 
   async acquire(name: string): Promise<AcquireDecision> {
     const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
+    const local = this.acquireLocally(name, nonce);
+    if (local !== undefined) return local;
     const r = await this.run("bbAcquire", name, [circuitHash(name), nonce]);
+    this.skewMs = (r.now as number) - Date.now();
+    this.see(name, { phase: r.phase as State, generation: r.generation as number, confirmedAt: r.now as number });
     const decision: AcquireDecision = {
       allowed: r.allowed as boolean,
       state: r.state as State,
@@ -208,6 +247,49 @@ export class RedisStore implements CircuitStore {
     if (typeof r.permit === "string") decision.permit = r.permit;
     if (typeof r.reason === "string") decision.reason = r.reason as AcquireDecision["reason"];
     return decision;
+  }
+
+  /**
+   * The CLOSED grant of the engine's acquire(), made from the local view when
+   * it is fresh; undefined when Redis must decide.
+   */
+  private acquireLocally(name: string, nonce: string): AcquireDecision | undefined {
+    const view = this.views.get(name);
+    if (view === undefined || view.phase !== "CLOSED" || !this.feed.isCurrent(FEED_CURRENT_MS)) return undefined;
+    const now = this.storeNow();
+    if (now < view.confirmedAt || now - view.confirmedAt >= VIEW_TTL_MS) return undefined;
+    const config = this.resolvedNow(name).config;
+    const permit = encodePermit({
+      circuitHash: circuitHash(name),
+      generation: view.generation,
+      kind: config.enabled ? "closed" : "disabled",
+      expiresAt: now + config.permitTtlMs,
+      nonce,
+    });
+    return { allowed: true, permit, state: config.enabled ? "CLOSED" : "DISABLED", retryAfterMs: 0, shadowDenied: false };
+  }
+
+  /** Records what Redis said of a circuit, unless the view already knows a later generation. */
+  private see(name: string, view: LocalView): void {
+    const known = this.views.get(name);
+    if (known !== undefined && known.generation > view.generation) return;
+    this.views.set(name, view);
+  }
+
+  /** A transition, from a script reply or the stream. */
+  private learn(e: ScriptEvent): void {
+    this.see(e.circuit, { phase: e.to, generation: e.generation, confirmedAt: e.at });
+  }
+
+  /** A circuit's settings changed somewhere: drop what this replica assumed. */
+  private forget(name: string): void {
+    this.explicit.delete(name);
+    this.resolved.delete(name);
+    this.views.delete(name);
+  }
+
+  private storeNow(): number {
+    return this.testClock !== undefined ? this.testClock() : Date.now() + this.skewMs;
   }
 
   async report(name: string, command: ReportCommand): Promise<ReportAck> {
@@ -250,7 +332,7 @@ export class RedisStore implements CircuitStore {
   async get(name: string): Promise<CircuitView | undefined> {
     const r = await this.run("bbRead", name, ["view", 0]);
     if (r.missing === true) return undefined;
-    return this.viewOf(name, r.view as ScriptView);
+    return this.viewOf(name, r.view as ScriptView, r.resolved);
   }
 
   async list(query: ListQuery): Promise<ListPage> {
@@ -286,12 +368,12 @@ export class RedisStore implements CircuitStore {
   async reset(name: string, actor: string): Promise<CircuitView | undefined> {
     const r = await this.run("bbAdmin", name, ["reset", actor]);
     if (r.missing === true) return undefined;
-    return this.viewOf(name, r.view as ScriptView);
+    return this.viewOf(name, r.view as ScriptView, r.resolved);
   }
 
   async force(name: string, target: ForceTarget, actor: string): Promise<CircuitView> {
     const r = await this.run("bbAdmin", name, [target, actor]);
-    return this.viewOf(name, r.view as ScriptView);
+    return this.viewOf(name, r.view as ScriptView, r.resolved);
   }
 
   async configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
@@ -309,11 +391,16 @@ export class RedisStore implements CircuitStore {
       const raw = await this.call("bbConfigure", keys, [...args, JSON.stringify(next), JSON.stringify({ kind: "config", change })]);
       if (isStale(raw)) {
         if (attempt >= MAX_STALE_RETRIES) throw new StoreUnavailableError("circuit settings keep changing concurrently; retry");
-        this.explicit.delete(name);
+        this.forget(name);
         continue;
       }
+      this.forget(name);
       this.explicit.set(name, { version: raw.version as number, settings: next });
       this.deliver(list<ScriptEvent>(raw.events));
+      if (this.cluster) {
+        // The script could not reach the stream's slot: tell the other replicas here.
+        await this.guard(() => this.client.xadd(this.keys.events, "MAXLEN", "~", this.eventLogSize, "*", "c", name, "v", String(raw.version)));
+      }
       const record = { ...change, at: raw.now as number };
       for (const l of this.configListeners) l(record);
       return this.viewOf(name, raw.view as ScriptView, resolved);
@@ -431,10 +518,17 @@ export class RedisStore implements CircuitStore {
 
   /** The circuit's config as this replica knows it, and the explicit-settings version it rests on. */
   private async resolve(name: string): Promise<ResolvedConfig & { version: number }> {
-    const known = this.explicit.get(name);
-    const settings = known?.settings ?? this.fileCircuits[name];
-    const resolved = resolveConfig(this.currentLayers(), name, settings);
-    return { ...resolved, version: known?.version ?? 0 };
+    return this.resolvedNow(name);
+  }
+
+  private resolvedNow(name: string): ResolvedConfig & { version: number } {
+    let r = this.resolved.get(name);
+    if (r === undefined) {
+      const known = this.explicit.get(name);
+      r = { ...resolveConfig(this.currentLayers(), name, known?.settings ?? this.fileCircuits[name]), version: known?.version ?? 0 };
+      this.resolved.set(name, r);
+    }
+    return r;
   }
 
   private commonArgs(name: string, config: CircuitConfig, version: number): (string | number)[] {
@@ -459,7 +553,11 @@ export class RedisStore implements CircuitStore {
   }
 
   /** Runs a circuit command with this replica's config, retrying once the stored settings are fetched. */
-  private async run(command: CommandName, name: string, extra: (string | number)[]): Promise<Record<string, unknown>> {
+  private async run(
+    command: CommandName,
+    name: string,
+    extra: (string | number)[],
+  ): Promise<Record<string, unknown> & { resolved: ResolvedConfig }> {
     await this.start();
     for (let attempt = 0; ; attempt++) {
       const resolved = await this.resolve(name);
@@ -467,11 +565,12 @@ export class RedisStore implements CircuitStore {
       if (isStale(raw)) {
         if (attempt >= MAX_STALE_RETRIES) throw new StoreUnavailableError("circuit settings keep changing concurrently; retry");
         const s = raw.staleConfig;
+        this.forget(name);
         this.explicit.set(name, { version: s.version, settings: s.settings === "" ? undefined : (JSON.parse(s.settings) as ConfigSettings) });
         continue;
       }
       this.deliver(list<ScriptEvent>(raw.events));
-      return raw;
+      return { ...raw, resolved };
     }
   }
 
@@ -479,6 +578,7 @@ export class RedisStore implements CircuitStore {
   private deliver(events: ScriptEvent[]): void {
     if (events.length === 0) return;
     const publish = (e: ScriptEvent): void => {
+      this.learn(e);
       const event = this.eventOf(e);
       for (const l of this.transitionListeners) l(event);
     };
@@ -511,8 +611,7 @@ export class RedisStore implements CircuitStore {
   }
 
   private viewOf(name: string, v: ScriptView, resolved?: ResolvedConfig): CircuitView {
-    const known = this.explicit.get(name);
-    const r = resolved ?? resolveConfig(this.currentLayers(), name, known?.settings ?? this.fileCircuits[name]);
+    const r = resolved ?? this.resolvedNow(name);
     const view: CircuitView = {
       circuit: name,
       state: v.state,
@@ -529,6 +628,8 @@ export class RedisStore implements CircuitStore {
   private async readExplicit(name: string): Promise<Explicit> {
     const [v, s] = await this.guard(() => this.client.hmget(this.keys.circuit(name).explicit, "v", "s"));
     const explicit: Explicit = { version: v == null ? 0 : Number(v), settings: s == null || s === "" ? undefined : (JSON.parse(s) as ConfigSettings) };
+    const known = this.explicit.get(name);
+    if (known?.version !== explicit.version) this.forget(name);
     this.explicit.set(name, explicit);
     return explicit;
   }
@@ -536,9 +637,11 @@ export class RedisStore implements CircuitStore {
   private async loadRules(): Promise<void> {
     const [v, s] = await this.guard(() => this.client.hmget(this.keys.rules, "v", "s"));
     const version = v == null ? 0 : Number(v);
-    if (version >= this.rulesVersion) {
+    if (version > this.rulesVersion || (version === this.rulesVersion && this.runtimeRules.length === 0 && s != null)) {
       this.rulesVersion = version;
       this.runtimeRules = s == null ? [] : (JSON.parse(s) as PatternRule[]);
+      this.resolved.clear();
+      this.views.clear();
     }
   }
 
@@ -562,6 +665,8 @@ export class RedisStore implements CircuitStore {
       if (ok === 1) {
         this.rulesVersion += 1;
         this.runtimeRules = next;
+        this.resolved.clear();
+        this.views.clear();
         await this.guard(() => this.client.publish(this.keys.rulesChannel, String(this.rulesVersion)));
         return next;
       }

@@ -53,5 +53,6 @@ end
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
 result.events = ctx.out
 result.generation = c.g
+result.phase = c.s
 result.now = ctx.now
 return cjson.encode(result)

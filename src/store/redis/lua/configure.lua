@@ -5,6 +5,7 @@
   applies due transitions under the new config (ARGV[8..22]). Creates the
   circuit.
   ARGV[23] explicit settings JSON   ARGV[24] config-change history entry JSON
+  Appends a config marker {c = name, v = version} to the event stream (not a transition).
   Returns JSON {view, version, events}.
 ]]
 local c = load_circuit(ctx.keys.circuit, ctx.now)
@@ -17,4 +18,8 @@ redis.call("LPUSH", ctx.keys.history, cjson.encode(entry))
 redis.call("LTRIM", ctx.keys.history, 0, history_limit - 1)
 advance(ctx, c)
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+-- Tell every replica to drop its copy of this circuit's settings and view.
+if events_key ~= nil then
+  redis.call("XADD", events_key, "MAXLEN", "~", events_maxlen, "*", "c", ctx.name, "v", version)
+end
 return cjson.encode({ view = view_of(ctx, c), version = version, events = ctx.out, now = ctx.now })
