@@ -119,6 +119,18 @@ interface StaleConfigReply {
 
 const MAX_STALE_RETRIES = 3;
 
+/** Cluster mode: stamps a transition's stream id into its history entry (KEYS[1] history, ARGV generation, id). */
+const SET_HISTORY_EVENT_ID = `
+for i, json in ipairs(redis.call("LRANGE", KEYS[1], 0, 19)) do
+  local entry = cjson.decode(json)
+  if entry.kind == "transition" and entry.event.generation == tonumber(ARGV[1]) then
+    entry.event.eventId = ARGV[2]
+    redis.call("LSET", KEYS[1], i - 1, cjson.encode(entry))
+    return 1
+  end
+end
+return 0`;
+
 /** How long a confirmation from Redis lets this replica grant CLOSED permits alone. */
 export const VIEW_TTL_MS = 1000;
 /** The event reader must have heard from Redis this recently for the view to count. */
@@ -396,7 +408,7 @@ export class RedisStore implements CircuitStore {
       }
       this.forget(name);
       this.explicit.set(name, { version: raw.version as number, settings: next });
-      this.deliver(list<ScriptEvent>(raw.events));
+      await this.deliver(list<ScriptEvent>(raw.events));
       if (this.cluster) {
         // The script could not reach the stream's slot: tell the other replicas here.
         await this.guard(() => this.client.xadd(this.keys.events, "MAXLEN", "~", this.eventLogSize, "*", "c", name, "v", String(raw.version)));
@@ -569,13 +581,13 @@ export class RedisStore implements CircuitStore {
         this.explicit.set(name, { version: s.version, settings: s.settings === "" ? undefined : (JSON.parse(s.settings) as ConfigSettings) });
         continue;
       }
-      this.deliver(list<ScriptEvent>(raw.events));
+      await this.deliver(list<ScriptEvent>(raw.events));
       return { ...raw, resolved };
     }
   }
 
   /** Tells local listeners about this replica's transitions; in Cluster mode appends them to the stream first. */
-  private deliver(events: ScriptEvent[]): void {
+  private async deliver(events: ScriptEvent[]): Promise<void> {
     if (events.length === 0) return;
     const publish = (e: ScriptEvent): void => {
       this.learn(e);
@@ -586,12 +598,16 @@ export class RedisStore implements CircuitStore {
       for (const e of events) publish(e);
       return;
     }
-    void (async () => {
-      for (const e of events) {
-        const id = await this.client.xadd(this.keys.events, "MAXLEN", "~", this.eventLogSize, "*", "e", JSON.stringify(e));
-        publish({ ...e, eventId: id ?? "" });
-      }
-    })().catch(() => undefined);
+    // Awaited, so the caller's answer comes after its transitions are in the
+    // stream, as in the other modes. Should this replica die between the
+    // script and here, the state is right but watchers miss the event.
+    for (const e of events) {
+      const id = (await this.guard(() => this.client.xadd(this.keys.events, "MAXLEN", "~", this.eventLogSize, "*", "e", JSON.stringify(e)))) ?? "";
+      // The history entry the script wrote has no id yet: give it this one
+      // (found by generation, which is unique per transition of a circuit).
+      await this.guard(() => this.client.eval(SET_HISTORY_EVENT_ID, 1, this.keys.circuit(e.circuit).history, e.generation, id));
+      publish({ ...e, eventId: id });
+    }
   }
 
   private eventOf(e: ScriptEvent): CircuitEvent {
