@@ -86,6 +86,12 @@ export interface RedisStoreOptions {
   historyLimit?: number;
   /** Approximate length of the event stream (MAXLEN ~). Default 10 000. */
   eventLogSize?: number;
+  /**
+   * The clients' command timeout (BREAKERBOX_REDIS_TIMEOUT_SECONDS), when
+   * they have one: the event reader's blocking XREAD then waits at most half
+   * of it (and at most 1 s), so it never outlives the timeout.
+   */
+  commandTimeoutMs?: number;
   random?: () => number;
   /**
    * Replaces Redis TIME inside the scripts. Only tests set it, to move and
@@ -221,6 +227,9 @@ export class RedisStore implements CircuitStore {
     this.subscriber.on("message", (channel: string) => {
       if (channel === this.keys.rulesChannel) void this.loadRules().catch(() => undefined);
     });
+    // Pub/sub does not replay what was published while this replica was
+    // disconnected: reload the rules whenever the subscription comes back.
+    this.subscriber.on("ready", () => void this.loadRules().catch(() => undefined));
   }
 
   /**
