@@ -298,11 +298,7 @@ export function resolveConfig(
   const presetName = explicit?.preset ?? rule?.preset;
   const sources: string[] = [];
   let config = layers.defaults;
-  if (presetName !== undefined) {
-    const preset = Object.hasOwn(layers.presets, presetName) ? layers.presets[presetName] : undefined;
-    if (preset === undefined) throw new UnknownPresetError(presetName, Object.keys(layers.presets));
-    config = applyPatch(config, preset);
-  }
+  if (presetName !== undefined) config = applyPatch(config, presetPatch(layers, presetName));
   if (rule !== undefined) config = applyPatch(config, rule.patch);
   if (explicit !== undefined) config = applyPatch(config, explicit.patch);
   if (explicit !== undefined) sources.push("circuit");
@@ -310,6 +306,13 @@ export function resolveConfig(
   if (presetName !== undefined) sources.push(`preset:${presetName}`);
   sources.push("defaults");
   return { config, sources };
+}
+
+/** The patch of preset `name` (own properties only); throws {@link UnknownPresetError}. */
+export function presetPatch(layers: ConfigLayers, name: string): ConfigPatch {
+  const patch = Object.hasOwn(layers.presets, name) ? layers.presets[name] : undefined;
+  if (patch === undefined) throw new UnknownPresetError(name, Object.keys(layers.presets));
+  return patch;
 }
 
 /** A preset name that no preset answers to. */

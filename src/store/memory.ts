@@ -23,13 +23,12 @@ import {
   applyPatch,
   force as engineForce,
   isEvictable,
-  mergePatches,
   newCircuit,
   report as engineReport,
   reset as engineReset,
   resolveConfig,
   statsOf,
-  UnknownPresetError,
+  presetPatch,
   validateConfig,
   visibleState,
   globMatches,
@@ -53,6 +52,7 @@ import {
   ResumeTokenError,
   matchesFilter,
 } from "./store.js";
+import { combineSettings, sameConfig } from "./settings.js";
 
 export interface MemoryStoreOptions {
   /** Defaults, presets and the config file's pattern rules. */
@@ -478,22 +478,7 @@ export class MemoryStore implements CircuitStore {
   }
 }
 
-/** Folds a Configure command into earlier explicit settings. */
-function combineSettings(previous: ConfigSettings | undefined, command: ConfigureCommand): ConfigSettings {
-  const settings: ConfigSettings = { patch: mergePatches(previous?.patch, command.patch) };
-  const preset = command.preset ?? previous?.preset;
-  if (preset !== undefined) settings.preset = preset;
-  return settings;
-}
-
 function presetBase(layers: ConfigLayers, preset: string | undefined): CircuitConfig {
-  if (preset === undefined) return layers.defaults;
-  const patch = Object.hasOwn(layers.presets, preset) ? layers.presets[preset] : undefined;
-  if (patch === undefined) throw new UnknownPresetError(preset, Object.keys(layers.presets));
-  return applyPatch(layers.defaults, patch);
+  return preset === undefined ? layers.defaults : applyPatch(layers.defaults, presetPatch(layers, preset));
 }
 
-function sameConfig(a: CircuitConfig, b: CircuitConfig): boolean {
-  for (const key of Object.keys(a) as (keyof CircuitConfig)[]) if (a[key] !== b[key]) return false;
-  return true;
-}
