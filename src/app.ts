@@ -62,7 +62,12 @@ function buildStore(config: AppConfig, logger: Logger): CircuitStore {
           lastError = err.message;
         },
       });
-      return createRedisStore({ ...common, ...clients, keyPrefix: config.store.keyPrefix });
+      return createRedisStore({
+        ...common,
+        ...clients,
+        keyPrefix: config.store.keyPrefix,
+        commandTimeoutMs: config.store.commandTimeoutMs,
+      });
     }
   }
 }

@@ -86,12 +86,12 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       unavailableCount += 1;
       const now = Date.now();
       if (now - unavailableSince >= UNAVAILABLE_LOG_INTERVAL_MS) {
-        logger.warn({ method, calls: unavailableCount, msg: ce.rawMessage }, "store unavailable; calls answered UNAVAILABLE");
+        logger.warn({ method, calls: unavailableCount, reason: ce.rawMessage }, "store unavailable; calls answered UNAVAILABLE");
         unavailableSince = now;
         unavailableCount = 0;
       }
     } else if (isClientError(ce.code)) {
-      logger.warn({ method, code: ce.code, msg: ce.rawMessage }, "request rejected");
+      logger.warn({ method, code: ce.code, reason: ce.rawMessage }, "request rejected");
     } else {
       logger.error({ method, code: ce.code, err: ce.cause ?? err }, "request failed");
     }

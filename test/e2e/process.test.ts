@@ -3,69 +3,21 @@
  * `npm test` before the suites): start-up, refusal of a bad config, and a
  * graceful SIGTERM that ends Watch streams cleanly and exits 0.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { status as Status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createCircuitClient, nextWithin } from "../support/grpc-client.js";
+import { nextWithin } from "../support/grpc-client.js";
+import { spawnMain, startReplica, stopReplicas } from "../support/replicas.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const main = `${root}dist/src/main.js`;
-
-interface Started {
-  child: ChildProcessWithoutNullStreams;
-  grpc: string;
-  http: string;
-  lines: string[];
-}
-
-const children: ChildProcessWithoutNullStreams[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
+afterEach(async () => {
+  await stopReplicas();
 });
-
-function spawnMain(env: Record<string, string>): ChildProcessWithoutNullStreams {
-  expect(existsSync(main), "dist/src/main.js exists (npm test builds it first)").toBe(true);
-  const child = spawn(process.execPath, [main], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", BREAKERBOX_GRPC_PORT: "0", BREAKERBOX_HTTP_PORT: "0", ...env },
-  });
-  children.push(child);
-  return child;
-}
-
-async function start(env: Record<string, string> = {}): Promise<Started> {
-  const child = spawnMain(env);
-  const lines: string[] = [];
-  let buffer = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "breakerbox listening" line; got:\n${lines.join("\n")}`)), 20_000);
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        const entry = JSON.parse(line) as { msg: string; grpc?: string; http?: string };
-        if (entry.msg === "breakerbox listening") {
-          clearTimeout(timer);
-          resolve({ child, grpc: entry.grpc!, http: entry.http!, lines });
-        }
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code} before listening:\n${lines.join("\n")}`)));
-  });
-}
 
 describe("the breakerbox process", () => {
   it("serves, logs one line per transition, and on SIGTERM ends Watch streams with OK and exits 0", async () => {
-    const s = await start({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "2" });
-    const client = createCircuitClient(s.grpc);
+    const s = await startReplica({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "2" });
+    const client = s.client;
     const watch = client.stream("watch", {});
     const it = watch.messages[Symbol.asyncIterator]();
     expect((await nextWithin(it, 5000, "snapshot_complete")).kind.case).toBe("snapshotComplete");
@@ -83,9 +35,8 @@ describe("the breakerbox process", () => {
     const [code, signal] = (await exited) as [number | null, string | null];
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(await streamStatus).toBe(Status.OK);
-    client.close();
 
-    const logged = s.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logged = s.logs();
     const transitions = logged.filter((l) => l.msg === "circuit transition");
     expect(transitions).toHaveLength(1);
     expect(transitions[0]).toMatchObject({

@@ -48,6 +48,13 @@ export interface EventFeedOptions {
   streamKey: string;
   /** Pause before reading again after an error (Redis down). Default 250 ms. */
   retryMs?: number;
+  /**
+   * How long one XREAD blocks waiting for new entries. Default 1000 ms. Must
+   * stay below the reader connection's command timeout, or every idle read
+   * times out client-side while Redis keeps it (and the ones sent after it)
+   * queued on the connection.
+   */
+  blockMs?: number;
   /** Every transition read, from any replica, before followers get it. */
   onEvent?: (e: StreamEvent) => void;
   /** A circuit's settings were changed (by any replica) to this version. */
@@ -78,10 +85,12 @@ export class EventFeed {
   private readonly client: Redis | Cluster;
   private readonly key: string;
   private readonly retryMs: number;
+  private readonly blockMs: number;
   private readonly followers = new Set<Follower>();
   private lastId = "0-0";
   /** When (Date.now) the reader last heard from Redis; 0 while it is not reading. */
   private heardAt = 0;
+  private failing = false;
   private readonly onEvent: ((e: StreamEvent) => void) | undefined;
   private readonly onConfigChanged: ((circuit: string, version: number) => void) | undefined;
   private stopped = false;
@@ -92,6 +101,7 @@ export class EventFeed {
     this.client = options.client;
     this.key = options.streamKey;
     this.retryMs = options.retryMs ?? 250;
+    this.blockMs = options.blockMs ?? 1000;
     this.onEvent = options.onEvent;
     this.onConfigChanged = options.onConfigChanged;
   }
@@ -103,6 +113,15 @@ export class EventFeed {
    */
   isCurrent(ms: number): boolean {
     return this.heardAt !== 0 && Date.now() - this.heardAt <= ms;
+  }
+
+  /**
+   * True while the reader's last read failed (connection lost, or no answer
+   * within the command timeout: a hung Redis); false again after the next
+   * read that Redis answers, even with no traffic.
+   */
+  isFailing(): boolean {
+    return this.failing;
   }
 
   /** Starts reading from the current end of the stream. */
@@ -200,10 +219,11 @@ export class EventFeed {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        const reply = (await this.reader.xread("COUNT", 500, "BLOCK", 1000, "STREAMS", this.key, this.lastId)) as
+        const reply = (await this.reader.xread("COUNT", 500, "BLOCK", this.blockMs, "STREAMS", this.key, this.lastId)) as
           | [string, StreamEntries][]
           | null;
         this.heardAt = Date.now();
+        this.failing = false;
         if (reply === null) continue;
         for (const [, entries] of reply) {
           for (const entry of parseEntries(entries)) {
@@ -221,6 +241,7 @@ export class EventFeed {
         this.heardAt = Date.now();
       } catch {
         this.heardAt = 0;
+        this.failing = true;
         if (this.stopped) return;
         await new Promise((r) => setTimeout(r, this.retryMs));
       }

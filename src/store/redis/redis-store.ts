@@ -40,8 +40,8 @@ import {
   decodePermit,
   encodePermit,
   globMatches,
-  mergePatches,
   permitRefusal,
+  presetPatch,
   resolveConfig,
   UnknownPresetError,
   validateConfig,
@@ -66,6 +66,7 @@ import {
   StoreUnavailableError,
   matchesFilter,
 } from "../store.js";
+import { combineSettings, sameConfig } from "../settings.js";
 import { type CircuitKeys, type KeySpace, createKeySpace } from "./keys.js";
 import { type CommandName, configArgs, defineCommands } from "./scripts.js";
 import { EventFeed, type StreamEvent, isStreamId } from "./event-feed.js";
@@ -218,6 +219,7 @@ export class RedisStore implements CircuitStore {
       reader: options.duplicate(),
       client: this.client,
       streamKey: this.keys.events,
+      blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
       onEvent: (e) => this.learn(e as unknown as ScriptEvent),
       onConfigChanged: (circuit, version) => {
         if ((this.explicit.get(circuit)?.version ?? -1) < version) this.forget(circuit);
@@ -437,7 +439,7 @@ export class RedisStore implements CircuitStore {
       const rule: PatternRule = { pattern, patch: settings.patch };
       if (settings.preset !== undefined) rule.preset = settings.preset;
       const layers: ConfigLayers = { ...this.layers, rules: [...rules, ...this.layers.rules] };
-      const base = settings.preset === undefined ? layers.defaults : applyPatch(layers.defaults, presetOf(layers, settings.preset));
+      const base = settings.preset === undefined ? layers.defaults : applyPatch(layers.defaults, presetPatch(layers, settings.preset));
       const issues = validateConfig(applyPatch(base, settings.patch));
       if (issues.length > 0) throw new InvalidConfigError(issues);
       const next = [...rules];
@@ -514,7 +516,10 @@ export class RedisStore implements CircuitStore {
   health(): StoreHealth {
     if (this.closed) return { ready: false, reason: "store closed" };
     const status = this.client.status;
-    return status === "ready" ? { ready: true } : { ready: false, reason: `redis connection ${status}` };
+    if (status !== "ready") return { ready: false, reason: `redis connection ${status}` };
+    // A hung Redis keeps the connection "ready"; the event reader's failing reads tell.
+    if (this.feed.isFailing()) return { ready: false, reason: "redis is not answering (event stream reads fail or time out)" };
+    return { ready: true };
   }
 
   async close(): Promise<void> {
@@ -740,20 +745,4 @@ function isStale(raw: Record<string, unknown>): raw is Record<string, unknown> &
   return raw.staleConfig !== undefined;
 }
 
-function presetOf(layers: ConfigLayers, preset: string) {
-  const patch = Object.hasOwn(layers.presets, preset) ? layers.presets[preset] : undefined;
-  if (patch === undefined) throw new UnknownPresetError(preset, Object.keys(layers.presets));
-  return patch;
-}
 
-function combineSettings(previous: ConfigSettings | undefined, command: ConfigureCommand): ConfigSettings {
-  const settings: ConfigSettings = { patch: mergePatches(previous?.patch, command.patch) };
-  const preset = command.preset ?? previous?.preset;
-  if (preset !== undefined) settings.preset = preset;
-  return settings;
-}
-
-function sameConfig(a: CircuitConfig, b: CircuitConfig): boolean {
-  for (const key of Object.keys(a) as (keyof CircuitConfig)[]) if (a[key] !== b[key]) return false;
-  return true;
-}
