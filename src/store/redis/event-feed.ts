@@ -128,6 +128,8 @@ export class EventFeed {
   async start(): Promise<void> {
     if (this.loop !== undefined) return;
     this.lastId = await this.position();
+    // Nothing after lastId exists yet: the reader is current from here.
+    this.heardAt = Date.now();
     this.loop = this.run();
   }
 

@@ -1,0 +1,120 @@
+/**
+ * Redis-store properties beyond the shared semantics: one round trip per
+ * operation (counted by Redis itself), no round trip for a CLOSED Acquire
+ * on a fresh local view, scripts reloaded after SCRIPT FLUSH, idle CLOSED
+ * circuits expiring while OPEN ones do not.
+ */
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
+import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
+import { startRedis, type RedisServer } from "../support/redis-servers.js";
+
+let redis: RedisServer;
+let admin: Redis;
+let prefixes = 0;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis({ host: redis.host, port: redis.port });
+});
+
+afterAll(async () => {
+  admin.disconnect();
+  await redis.stop();
+});
+
+async function makeStore(
+  overrides: { idleTtlMs?: number; failureThreshold?: number } = {},
+): Promise<{ store: RedisStore; sent: string[]; close(): Promise<void> }> {
+  const connect = (): Redis => new Redis({ host: redis.host, port: redis.port });
+  const client = connect();
+  // Every command the store sends on its command connection: one per round trip.
+  const sent: string[] = [];
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    sent.push(command.name);
+    return (send as (...a: unknown[]) => unknown)(command, ...rest);
+  }) as typeof client.sendCommand;
+  const store = createRedisStore({
+    client,
+    duplicate: connect,
+    cluster: false,
+    layers: { defaults: { ...BUILTIN_DEFAULTS, failureThreshold: overrides.failureThreshold ?? 5 }, presets: BUILTIN_PRESETS, rules: [] },
+    keyPrefix: `rs${++prefixes}:`,
+    ...(overrides.idleTtlMs === undefined ? {} : { idleTtlMs: overrides.idleTtlMs }),
+  });
+  await store.start();
+  return {
+    store,
+    sent,
+    close: async () => {
+      await store.close();
+      client.disconnect();
+    },
+  };
+}
+
+describe("redis store round trips", () => {
+  it("costs exactly one EVALSHA per Report and per Acquire that Redis decides, and none for a CLOSED Acquire on a fresh view", async () => {
+    const { store, sent, close } = await makeStore();
+    try {
+      const first = await store.acquire("rt.a"); // no view yet: Redis decides and creates the circuit
+      expect(first.allowed).toBe(true);
+      // The first use of a script on a Redis loads it (NOSCRIPT, then EVAL); count from after that.
+      await store.report("rt.a", { permit: first.permit!, outcome: "SUCCESS", durationMs: 3, retryAfterMs: 0 });
+      const permits: string[] = [];
+      sent.length = 0;
+      for (let i = 0; i < 50; i++) permits.push((await store.acquire("rt.a")).permit!);
+      // The 50 Acquires ran on the local view: nothing sent.
+      expect(sent).toEqual([]);
+      for (const permit of permits) {
+        const ack = await store.report("rt.a", { permit, outcome: "SUCCESS", durationMs: 3, retryAfterMs: 0 });
+        expect(ack).toEqual({ state: "CLOSED", duplicate: false, stale: false });
+      }
+      expect(sent).toEqual(new Array(50).fill("evalsha"));
+      // An Acquire that Redis must decide (not CLOSED: FORCED_OPEN here) is one round trip too.
+      await store.force("rt.b", "FORCED_OPEN", "t");
+      sent.length = 0;
+      expect((await store.acquire("rt.b")).allowed).toBe(false);
+      expect(sent).toEqual(["evalsha"]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("reloads its scripts after SCRIPT FLUSH (as after a failover to a node that never saw them)", async () => {
+    const { store, close } = await makeStore();
+    try {
+      const a = await store.acquire("flush.a");
+      await admin.script("FLUSH");
+      const ack = await store.report("flush.a", { permit: a.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
+      expect(ack).toEqual({ state: "CLOSED", duplicate: false, stale: false });
+      expect((await store.get("flush.a"))?.stats.totalFailures).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("redis store expiry", () => {
+  it("lets an idle CLOSED circuit expire, and never an OPEN one", async () => {
+    const { store, close } = await makeStore({ idleTtlMs: 300, failureThreshold: 1 });
+    try {
+      await store.acquire("idle.closed");
+      const p = await store.acquire("idle.open");
+      await store.report("idle.open", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
+      expect((await store.get("idle.open"))?.state).toBe("OPEN");
+      const keyOf = (name: string): string => `rs${prefixes}:{${name}}`;
+      expect(await admin.pttl(keyOf("idle.open"))).toBe(-1);
+      const ttl = await admin.pttl(keyOf("idle.closed"));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(300);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await store.get("idle.closed")).toBeUndefined();
+      expect((await store.get("idle.open"))?.state).toBe("OPEN");
+    } finally {
+      await close();
+    }
+  });
+});
