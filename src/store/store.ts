@@ -195,10 +195,14 @@ export interface CircuitStore {
    */
   watch(filter: WatchFilter, resumeToken: string | undefined, sink: (item: WatchItem) => void): Promise<WatchSubscription>;
 
-  /** Every transition of every circuit, for logs and metrics. Returns an unsubscribe function. */
+  /**
+   * Every transition this replica makes (with one replica: every transition),
+   * for its logs. Transitions made by other replicas reach Watch, not this.
+   * Returns an unsubscribe function.
+   */
   onTransition(listener: (event: CircuitEvent) => void): () => void;
 
-  /** Every config change, for logs. Returns an unsubscribe function. */
+  /** Every config change this replica makes, for its logs. Returns an unsubscribe function. */
   onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void;
 
   health(): StoreHealth;
