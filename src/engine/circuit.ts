@@ -76,6 +76,7 @@ export interface ReportResult {
 export function newCircuit(name: string, now: number): Circuit {
   return {
     name,
+    hash: circuitHash(name),
     phase: { state: "CLOSED" },
     generation: 0,
     since: now,
@@ -188,11 +189,9 @@ function reopenFromHalfOpen(
  * Applies the changes that time alone causes, as of `tick.now`: an OPEN
  * circuit whose open duration has passed turns HALF_OPEN; in HALF_OPEN, a
  * probe permit not reported within permit_ttl counts as a TIMEOUT, frees its
- * slot and re-opens the circuit. Also prunes the memory of reported permits
- * that have expired. Idempotent; cheap when nothing is due.
+ * slot and re-opens the circuit. Idempotent; cheap when nothing is due.
  */
 export function advance(c: Circuit, config: CircuitConfig, tick: Tick): Transition[] {
-  pruneReported(c, tick.now);
   const out: Transition[] = [];
   const phase = c.phase;
   if (phase.state === "OPEN" && tick.now >= phase.openUntil) {
@@ -210,6 +209,7 @@ export function advance(c: Circuit, config: CircuitConfig, tick: Tick): Transiti
   return out;
 }
 
+/** Forgets reported permits that have expired (a Report of one is refused as expired anyway). */
 function pruneReported(c: Circuit, now: number): void {
   for (const [id, expiresAt] of c.reported) {
     if (expiresAt > now) break;
@@ -227,46 +227,57 @@ function pruneReported(c: Circuit, now: number): void {
 export function acquire(c: Circuit, config: CircuitConfig, input: AcquireInput): AcquireResult {
   const transitions = advance(c, config, input);
   c.lastUsed = input.now;
-  const grant = (kind: PermitKind, shadowDenied = false, reason?: DenyReason): AcquireResult => {
-    const permit = encodePermit({
-      circuitHash: circuitHash(c.name),
-      generation: c.generation,
-      kind,
-      expiresAt: input.now + config.permitTtlMs,
-      nonce: input.nonce,
-    });
-    if (kind === "probe" && c.phase.state === "HALF_OPEN") {
-      c.phase.probes.push({ id: permit, expiresAt: input.now + config.permitTtlMs });
-    }
-    const r: AcquireResult = { allowed: true, permit, state: visibleState(c, config), retryAfterMs: 0, shadowDenied, transitions };
-    if (reason !== undefined) r.reason = reason;
-    return r;
-  };
-  const deny = (reason: DenyReason, retryAfterMs: number): AcquireResult => {
-    c.totals.rejections += 1;
-    if (config.mode === "shadow" && reason !== "FORCED_OPEN") return grant("shadow", true, reason);
-    return { allowed: false, state: c.phase.state, retryAfterMs, reason, shadowDenied: false, transitions };
-  };
-
   const phase = c.phase;
-  if (!config.enabled && phase.state !== "FORCED_OPEN") return grant("disabled");
+  if (!config.enabled && phase.state !== "FORCED_OPEN") return grant(c, config, input, transitions, "disabled");
   switch (phase.state) {
     case "CLOSED":
-      return grant("closed");
+      return grant(c, config, input, transitions, "closed");
     case "DISABLED":
-      return grant("disabled");
+      return grant(c, config, input, transitions, "disabled");
     case "FORCED_OPEN":
-      return deny("FORCED_OPEN", 0);
+      return deny(c, config, input, transitions, "FORCED_OPEN", 0);
     case "OPEN":
-      return deny("OPEN", Math.max(0, phase.openUntil - input.now));
+      return deny(c, config, input, transitions, "OPEN", Math.max(0, phase.openUntil - input.now));
     case "HALF_OPEN":
-      if (phase.probes.length < config.halfOpenMaxCalls) return grant("probe");
-      return deny("HALF_OPEN_FULL", 0);
+      if (phase.probes.length < config.halfOpenMaxCalls) return grant(c, config, input, transitions, "probe");
+      return deny(c, config, input, transitions, "HALF_OPEN_FULL", 0);
     default: {
       const never: never = phase;
       throw new Error(`unhandled phase ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** Hands out a permit (module-level, not a closure: this is the hot path). */
+function grant(
+  c: Circuit,
+  config: CircuitConfig,
+  input: AcquireInput,
+  transitions: Transition[],
+  kind: PermitKind,
+  shadowDenied = false,
+  reason?: DenyReason,
+): AcquireResult {
+  const expiresAt = input.now + config.permitTtlMs;
+  const permit = encodePermit({ circuitHash: c.hash, generation: c.generation, kind, expiresAt, nonce: input.nonce });
+  if (kind === "probe" && c.phase.state === "HALF_OPEN") c.phase.probes.push({ id: permit, expiresAt });
+  const r: AcquireResult = { allowed: true, permit, state: visibleState(c, config), retryAfterMs: 0, shadowDenied, transitions };
+  if (reason !== undefined) r.reason = reason;
+  return r;
+}
+
+/** Refuses a call, or in shadow mode lets it through marked shadowDenied (FORCED_OPEN always refuses). */
+function deny(
+  c: Circuit,
+  config: CircuitConfig,
+  input: AcquireInput,
+  transitions: Transition[],
+  reason: DenyReason,
+  retryAfterMs: number,
+): AcquireResult {
+  c.totals.rejections += 1;
+  if (config.mode === "shadow" && reason !== "FORCED_OPEN") return grant(c, config, input, transitions, "shadow", true, reason);
+  return { allowed: false, state: c.phase.state, retryAfterMs, reason, shadowDenied: false, transitions };
 }
 
 function isFailure(outcome: Outcome): boolean {
@@ -325,13 +336,14 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   if (permit === undefined) {
     throw permitRefusal.malformed();
   }
-  if (permit.circuitHash !== circuitHash(c.name)) {
+  if (permit.circuitHash !== c.hash) {
     throw permitRefusal.foreign(c.name);
   }
   if (permit.generation > c.generation) {
     throw permitRefusal.notIssued(c.name);
   }
   const transitions = advance(c, config, input);
+  pruneReported(c, input.now);
   c.lastUsed = input.now;
   // Expiry first: a permit past its permit_ttl is refused whether or not it was
   // reported before, so the answer does not depend on when `reported` was pruned.

@@ -86,6 +86,8 @@ export interface Window {
  */
 export interface Circuit {
   name: string;
+  /** circuitHash(name), computed once: every permit carries it. */
+  hash: string;
   phase: Phase;
   /** Incremented by every transition; permits carry the generation they were issued in. */
   generation: number;

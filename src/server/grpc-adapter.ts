@@ -44,6 +44,12 @@ export interface AddServiceOptions {
    * handler raises after the client cancelled.
    */
   onInternalError?: (err: unknown, method: DescMethod) => void;
+  /**
+   * Encoders by response type name that replace toBinary for those types
+   * (the hot path's replies, see hot-path-encoders.ts). They must write what
+   * toBinary writes; messages they get never carry unknown fields.
+   */
+  encoders?: ReadonlyMap<string, (message: Message) => Buffer>;
 }
 
 /**
@@ -121,7 +127,7 @@ export function addService<S extends DescService>(
       // throws). The request side of this definition is therefore raw bytes.
       requestSerialize: passThrough,
       requestDeserialize: passThrough,
-      responseSerialize: serializer(method.output),
+      responseSerialize: options.encoders?.get(method.output.typeName) ?? serializer(method.output),
       responseDeserialize: deserializer(method.output),
     };
     const fn = implRecord[method.localName];

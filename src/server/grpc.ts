@@ -3,6 +3,7 @@
  * grpc.health.v1.Health and server reflection v1 and v1alpha for grpcurl and
  * load balancers.
  */
+import { HOT_PATH_ENCODERS } from "./hot-path-encoders.js";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -97,8 +98,10 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const server = new Server({ ...DEFAULT_SERVER_OPTIONS, ...options.serverOptions });
   const health = options.health ?? new HealthRegistry();
   const serviceNames: string[] = [];
-  const adapterOptions =
-    options.onInternalError !== undefined ? { onInternalError: options.onInternalError } : {};
+  const adapterOptions = {
+    encoders: HOT_PATH_ENCODERS,
+    ...(options.onInternalError !== undefined ? { onInternalError: options.onInternalError } : {}),
+  };
   const reflectionEnabled = options.reflection ?? true;
   const index = reflectionEnabled
     ? new DescriptorIndex(options.descriptorFiles ?? loadDescriptorFiles())

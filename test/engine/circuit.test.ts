@@ -145,15 +145,16 @@ describe("report bookkeeping", () => {
     expect(statsOf(c, cfg, T0 + 15_000)).toMatchObject({ totalTimeouts: 1, totalFailures: 4, totalSuccesses: 0, reopenCount: 1 });
   });
 
-  it("forgets reported permits once they expire", () => {
+  it("forgets reported permits once they expire (on the next Report)", () => {
     const cfg = config({ failureThreshold: 0 });
     const c = newCircuit("engine.prune", T0);
     const p = take(c, cfg, T0);
+    const q = take(c, cfg, T0 + 2_000);
+    const r = take(c, cfg, T0 + 4_000);
     put(c, cfg, T0 + 1, p);
-    expect(c.reported.size).toBe(1);
-    advance(c, cfg, { now: T0 + 4_999, rand: 0.5 });
-    expect(c.reported.size).toBe(1);
-    advance(c, cfg, { now: T0 + 5_000, rand: 0.5 });
-    expect(c.reported.size).toBe(0);
+    put(c, cfg, T0 + 4_999, q);
+    expect([...c.reported.keys()]).toEqual([p, q]);
+    put(c, cfg, T0 + 5_000, r); // p expired at T0 + 5000
+    expect([...c.reported.keys()]).toEqual([q, r]);
   });
 });

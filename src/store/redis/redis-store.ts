@@ -150,6 +150,8 @@ interface LocalView {
   generation: number;
   /** Store time of the confirmation. */
   confirmedAt: number;
+  /** circuitHash(name), kept so a local grant does not recompute it. */
+  hash: string;
 }
 
 /** cjson encodes an empty Lua table as {}: read lists defensively. */
@@ -260,7 +262,7 @@ export class RedisStore implements CircuitStore {
     if (local !== undefined) return local;
     const r = await this.run("bbAcquire", name, [circuitHash(name), nonce]);
     this.skewMs = (r.now as number) - Date.now();
-    this.see(name, { phase: r.phase as State, generation: r.generation as number, confirmedAt: r.now as number });
+    this.see(name, { phase: r.phase as State, generation: r.generation as number, confirmedAt: r.now as number, hash: circuitHash(name) });
     const decision: AcquireDecision = {
       allowed: r.allowed as boolean,
       state: r.state as State,
@@ -283,7 +285,7 @@ export class RedisStore implements CircuitStore {
     if (now < view.confirmedAt || now - view.confirmedAt >= VIEW_TTL_MS) return undefined;
     const config = this.resolvedNow(name).config;
     const permit = encodePermit({
-      circuitHash: circuitHash(name),
+      circuitHash: view.hash,
       generation: view.generation,
       kind: config.enabled ? "closed" : "disabled",
       expiresAt: now + config.permitTtlMs,
@@ -301,7 +303,7 @@ export class RedisStore implements CircuitStore {
 
   /** A transition, from a script reply or the stream. */
   private learn(e: ScriptEvent): void {
-    this.see(e.circuit, { phase: e.to, generation: e.generation, confirmedAt: e.at });
+    this.see(e.circuit, { phase: e.to, generation: e.generation, confirmedAt: e.at, hash: circuitHash(e.circuit) });
   }
 
   /** A circuit's settings changed somewhere: drop what this replica assumed. */
