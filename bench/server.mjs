@@ -1,0 +1,51 @@
+// The benchmark's server: Breakerbox as main.ts runs it (memory store, both
+// listeners), silent, plus breakerbox.bench.v1.Noop on the same grpc-js
+// server through grpc.addService (same adapter, same decode of an
+// AcquireRequest body): the no-op ceiling the bench compares against.
+//
+// Run by bench/run.mjs after `npm run build`; runs alone too:
+//   node bench/server.mjs            # prints {"grpcPort":…} once listening
+// Environment: the usual Breakerbox variables (loadConfig); the gRPC and
+// HTTP ports default to 0 (free ports) and LOG_LEVEL to silent here, and the
+// Redis variables are dropped: the bench measures the memory store.
+// Stops on SIGTERM/SIGINT or when stdin closes (the parent is gone), and
+// exits normally then, so `node --cpu-prof` writes its profile.
+import { startBreakerbox } from "../dist/src/app.js";
+import { loadConfig } from "../dist/src/config.js";
+import { createLogger } from "../dist/src/logger.js";
+import { NoopService, noopImpl } from "./noop-service.mjs";
+
+const env = {
+  ...process.env,
+  BREAKERBOX_GRPC_PORT: process.env.BREAKERBOX_GRPC_PORT ?? "0",
+  BREAKERBOX_HTTP_PORT: process.env.BREAKERBOX_HTTP_PORT ?? "0",
+  LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
+};
+for (const name of ["REDIS_URL", "REDIS_SENTINELS", "REDIS_CLUSTER_NODES"]) delete env[name];
+const config = loadConfig(env);
+const logger = createLogger(config.logLevel);
+const app = await startBreakerbox(config, { logger });
+app.grpc.addService(NoopService, noopImpl);
+
+process.stdout.write(
+  `${JSON.stringify({ ready: true, pid: process.pid, host: config.host, grpcPort: app.grpcPort, httpPort: app.httpPort, store: config.store.kind })}\n`,
+);
+
+let stopping = false;
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  app.stop().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`bench server: stop failed: ${err?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+// A parent that dies without signalling closes our stdin: do not linger.
+process.stdin.on("end", stop);
+process.stdin.on("error", stop);
+process.stdin.resume();
