@@ -1,0 +1,140 @@
+/**
+ * Degraded mode: the Breakerbox service is killed and restarted under a
+ * running agent. Under failOpen every call still runs (guarded by a local
+ * engine breaker), the outcome of a call whose Report failed is re-sent once
+ * the service answers, and each service-admitted call is counted exactly once.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { BreakerboxRpcError, CircuitOpenError, createBreakerbox, type Breakerbox } from "../../src/index.js";
+import { manualClock, startTestServer, type TestServer } from "../support/test-server.js";
+
+const FAST_RECONNECT = {
+  "grpc.initial_reconnect_backoff_ms": 20,
+  "grpc.min_reconnect_backoff_ms": 20,
+  "grpc.max_reconnect_backoff_ms": 100,
+};
+
+const servers: TestServer[] = [];
+const clients: Breakerbox[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function successesOn(server: TestServer, circuit: string): Promise<number> {
+  return (await server.store.get(circuit))?.stats.totalSuccesses ?? 0;
+}
+
+describe("degraded mode", () => {
+  it("failOpen: a local breaker guards the dependency while the service is down; the SDK returns by itself; nothing lost or double-counted", async () => {
+    const c = "degraded.llm";
+    const a = await startTestServer();
+    servers.push(a);
+    const port = a.app.grpcPort;
+    const clock = manualClock();
+    const bb = createBreakerbox({
+      address: `127.0.0.1:${port}`,
+      clock,
+      serviceRetryMs: 1000,
+      localConfig: { failureThreshold: 2, openDurationMs: 5000, jitter: 0 },
+      channelOptions: FAST_RECONNECT,
+    });
+    clients.push(bb);
+    let calls = 0;
+    const ok = async () => ++calls;
+
+    // 1. Service up: 3 calls, counted by the service.
+    for (let i = 0; i < 3; i++) await bb.run(c, ok);
+    expect(await successesOn(a, c)).toBe(3);
+    expect(bb.status()).toEqual({ degraded: false, pendingReports: 0 });
+
+    // 2. The service dies while a call is in flight: its Report cannot be sent; it is kept.
+    expect(await bb.run(c, async () => {
+      await a.stop();
+      return ++calls;
+    })).toBe(4);
+    expect(bb.status()).toEqual({ degraded: true, pendingReports: 1 });
+    expect(await successesOn(a, c)).toBe(3);
+
+    // 3. Service down: calls still run, without asking it, under a local breaker.
+    for (let i = 0; i < 2; i++) expect(await bb.run(c, ok)).toBe(5 + i);
+    clock.advance(1000); // time to ask the service again: it is still down
+    expect(await bb.run(c, ok)).toBe(7);
+    expect(bb.status().degraded).toBe(true);
+    // The local breaker opens after 2 failures (localConfig) and denies locally.
+    for (let i = 0; i < 2; i++) await expect(bb.run(c, () => Promise.reject(new Error("dependency down")))).rejects.toThrow("dependency down");
+    const denied = (await bb.run(c, ok).catch((e: unknown) => e)) as CircuitOpenError;
+    expect(CircuitOpenError.is(denied)).toBe(true);
+    expect({ state: denied.state, reason: denied.reason, retryAfterMs: denied.retryAfterMs, local: denied.local }).toEqual({
+      state: "OPEN",
+      reason: "OPEN",
+      retryAfterMs: 5000,
+      local: true,
+    });
+    expect(calls).toBe(7);
+
+    // 4. The service comes back (a fresh process on the same port).
+    const b = await startTestServer({ BREAKERBOX_GRPC_PORT: String(port) });
+    servers.splice(0, servers.length, b);
+    // Bounded polling: each round lets degraded mode ask again; rounds before the
+    // channel reconnects stay local (denied by the local breaker, or run locally).
+    let ranLocally = 0;
+    for (let round = 0; ; round++) {
+      if (round > 200) throw new Error("the SDK did not return to the service");
+      clock.advance(1000);
+      const before = calls;
+      const r = await bb.run(c, ok).catch((e: unknown) => e);
+      if (!bb.status().degraded) {
+        expect(r).toBe(before + 1); // this call went through the service
+        break;
+      }
+      if (typeof r === "number") ranLocally++;
+      else expect(r).toMatchObject({ local: true }); // denied by the still-open local breaker
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await bb.flushPending();
+    expect(bb.status()).toEqual({ degraded: false, pendingReports: 0 });
+    // The new service counted the re-sent Report of the call in flight at the kill, plus the call that found it.
+    expect(await successesOn(b, c)).toBe(2);
+    for (let i = 0; i < 3; i++) await bb.run(c, ok);
+    expect(await successesOn(b, c)).toBe(5);
+    // Every call ran exactly once: 3 on A, 1 across the kill, 3 local, local rounds that ran, 1 + 3 on B.
+    expect(calls).toBe(3 + 1 + 3 + ranLocally + 1 + 3);
+    // The local breaker is gone: the service decides again (CLOSED on B).
+    expect((await b.store.get(c))?.state).toBe("CLOSED");
+  });
+
+  it("failClosed: denies with reason SERVICE_UNAVAILABLE (fallback gets it), without calling fn", async () => {
+    const bb = createBreakerbox({ address: "127.0.0.1:1", whenUnavailable: "failClosed", serviceRetryMs: 750, clock: manualClock() });
+    clients.push(bb);
+    let called = false;
+    const err = (await bb.run("down.closed", async () => (called = true)).catch((e: unknown) => e)) as CircuitOpenError;
+    expect(CircuitOpenError.is(err)).toBe(true);
+    expect({ circuit: err.circuit, state: err.state, reason: err.reason, retryAfterMs: err.retryAfterMs, local: err.local }).toEqual({
+      circuit: "down.closed",
+      state: "OPEN",
+      reason: "SERVICE_UNAVAILABLE",
+      retryAfterMs: 750,
+      local: true,
+    });
+    expect(await bb.run("down.closed", async () => "live", { fallback: (e) => `fallback: ${e.reason}` })).toBe("fallback: SERVICE_UNAVAILABLE");
+    expect(called).toBe(false);
+    expect(bb.status().degraded).toBe(true);
+  });
+
+  it("off: the Acquire error is thrown as BreakerboxRpcError UNAVAILABLE", async () => {
+    const bb = createBreakerbox({ address: "127.0.0.1:1", whenUnavailable: "off" });
+    clients.push(bb);
+    const err = await bb.run("down.off", async () => 1).catch((e: unknown) => e);
+    expect(BreakerboxRpcError.is(err)).toBe(true);
+    expect((err as BreakerboxRpcError).codeName).toBe("UNAVAILABLE");
+    expect(bb.status().degraded).toBe(false);
+  });
+
+  it("failOpen runAny falls over across local breakers too", async () => {
+    const bb = createBreakerbox({ address: "127.0.0.1:1", localConfig: { failureThreshold: 1, openDurationMs: 5000 }, clock: manualClock() });
+    clients.push(bb);
+    await expect(bb.runAny(["p", "q"], () => Promise.reject(new Error("p down")))).rejects.toThrow("p down"); // opens p locally
+    expect(await bb.runAny(["p", "q"], async (circuit) => circuit)).toBe("q");
+  });
+});
