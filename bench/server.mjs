@@ -1,4 +1,5 @@
-// The benchmark's server: Breakerbox as main.ts runs it (memory store, both
+// The benchmark's server: Breakerbox as main.ts runs it (the store its
+// environment selects: memory by default, Redis with REDIS_URL; both
 // listeners), silent, plus breakerbox.bench.v1.Noop on the same grpc-js
 // server through grpc.addService (same adapter, same decode of an
 // AcquireRequest body): the no-op ceiling the bench compares against.
@@ -6,8 +7,11 @@
 // Run by bench/run.mjs after `npm run build`; runs alone too:
 //   node bench/server.mjs            # prints {"grpcPort":…} once listening
 // Environment: the usual Breakerbox variables (loadConfig); the gRPC and
-// HTTP ports default to 0 (free ports) and LOG_LEVEL to silent here, and the
-// Redis variables are dropped: the bench measures the memory store.
+// HTTP ports default to 0 (free ports) and LOG_LEVEL to silent here. The
+// store comes from loadConfig as in main.ts: REDIS_URL (or REDIS_SENTINELS /
+// REDIS_CLUSTER_NODES) selects the Redis store, nothing the memory store.
+// bench/run.mjs passes REDIS_URL with --store redis and drops the REDIS_*
+// variables otherwise.
 // Stops on SIGTERM/SIGINT or when stdin closes (the parent is gone), and
 // exits normally then, so `node --cpu-prof` writes its profile.
 import { startBreakerbox } from "../dist/src/app.js";
@@ -21,7 +25,6 @@ const env = {
   BREAKERBOX_HTTP_PORT: process.env.BREAKERBOX_HTTP_PORT ?? "0",
   LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
 };
-for (const name of ["REDIS_URL", "REDIS_SENTINELS", "REDIS_CLUSTER_NODES"]) delete env[name];
 const config = loadConfig(env);
 const logger = createLogger(config.logLevel);
 const app = await startBreakerbox(config, { logger });

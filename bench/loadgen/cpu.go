@@ -102,12 +102,16 @@ func machineBusy() time.Duration {
 	return time.Duration(busy) * time.Second / clockTicks
 }
 
-// cpuMeter measures how busy the server and this load generator were over
-// the measured window, as a fraction of one core.
+// cpuMeter measures how busy the server(s) and this load generator were over
+// the measured window, in cores. With several server pids (replicas) their
+// figures are summed; aux pids (e.g. redis-server) are measured apart, so
+// they do not count as "other processes".
 type cpuMeter struct {
-	serverPid              int
-	server0, self0         time.Duration
+	serverPids             []int
+	auxPids                []int
+	server0, self0, aux0   time.Duration
 	serverShare, selfShare float64
+	auxShare               float64
 	machine0               time.Duration
 	// Cores used by every process on the machine over the window, or -1.
 	machineShare float64
@@ -116,14 +120,43 @@ type cpuMeter struct {
 	srvR0, srvW0, srvReads, srvWrites int64
 }
 
+// sumCPU is the CPU time of all pids, or -1 if one cannot be read.
+func sumCPU(pids []int) time.Duration {
+	var t time.Duration
+	for _, pid := range pids {
+		c := cpuTime(pid)
+		if c < 0 {
+			return -1
+		}
+		t += c
+	}
+	return t
+}
+
+// sumSyscalls is the read and write syscalls of all pids, or -1, -1.
+func sumSyscalls(pids []int) (int64, int64) {
+	var r, w int64
+	for _, pid := range pids {
+		a, b := syscalls(pid)
+		if a < 0 || b < 0 {
+			return -1, -1
+		}
+		r, w = r+a, w+b
+	}
+	return r, w
+}
+
 func (m *cpuMeter) begin() {
 	m.at0 = time.Now()
 	m.self0 = cpuTime(0)
 	m.machine0 = machineBusy()
 	m.srvReads, m.srvWrites = -1, -1
-	if m.serverPid > 0 {
-		m.server0 = cpuTime(m.serverPid)
-		m.srvR0, m.srvW0 = syscalls(m.serverPid)
+	if len(m.serverPids) > 0 {
+		m.server0 = sumCPU(m.serverPids)
+		m.srvR0, m.srvW0 = sumSyscalls(m.serverPids)
+	}
+	if len(m.auxPids) > 0 {
+		m.aux0 = sumCPU(m.auxPids)
 	}
 }
 
@@ -139,12 +172,17 @@ func (m *cpuMeter) end() {
 	if s := cpuTime(0); s >= 0 && m.self0 >= 0 {
 		m.selfShare = round3(float64(s-m.self0) / float64(wall))
 	}
-	if m.serverPid > 0 {
-		if s := cpuTime(m.serverPid); s >= 0 && m.server0 >= 0 {
+	if len(m.serverPids) > 0 {
+		if s := sumCPU(m.serverPids); s >= 0 && m.server0 >= 0 {
 			m.serverShare = round3(float64(s-m.server0) / float64(wall))
 		}
-		if r, w := syscalls(m.serverPid); r >= 0 && m.srvR0 >= 0 {
+		if r, w := sumSyscalls(m.serverPids); r >= 0 && m.srvR0 >= 0 {
 			m.srvReads, m.srvWrites = r-m.srvR0, w-m.srvW0
+		}
+	}
+	if len(m.auxPids) > 0 {
+		if s := sumCPU(m.auxPids); s >= 0 && m.aux0 >= 0 {
+			m.auxShare = round3(float64(s-m.aux0) / float64(wall))
 		}
 	}
 }

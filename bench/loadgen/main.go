@@ -34,6 +34,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +66,8 @@ type options struct {
 	poolFactor    float64
 	poolRate      float64
 	timeout       time.Duration
-	serverPid     int
+	serverPids    []int
+	auxPids       []int
 	bdp           bool
 }
 
@@ -100,8 +102,12 @@ type Result struct {
 	PoolRanDry  bool           `json:"pool_ran_dry,omitempty"`
 	// CPU used over the measured window, in cores: the server's (with
 	// -server-pid) and this load generator's own.
+	// With several servers (-addr list, -server-pid list) ServerCPU is their sum.
+	Servers    int     `json:"servers"`
 	ServerCPU  float64 `json:"server_cpu,omitempty"`
 	LoadgenCPU float64 `json:"loadgen_cpu"`
+	// Cores used by the -aux-pid processes (e.g. redis-server).
+	AuxCPU float64 `json:"aux_cpu,omitempty"`
 	// Cores used by everything else on the machine (all processes minus the
 	// server and this load generator; includes kernel work): above ~0.1 the
 	// run was disturbed and its numbers are low and noisy.
@@ -116,7 +122,7 @@ type Result struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.addr, "addr", "127.0.0.1:50051", "server host:port")
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:50051", "server host:port, or a comma-separated list (replicas): connection i goes to address i mod n")
 	flag.StringVar(&o.scenario, "scenario", "noop", "noop | noop-async | noop-acquire-reply | acquire | report | acquire+report")
 	flag.IntVar(&o.conns, "conns", 4, "HTTP/2 connections")
 	flag.IntVar(&o.workers, "workers", 16, "concurrent closed-loop workers per connection")
@@ -128,8 +134,19 @@ func main() {
 	flag.Float64Var(&o.poolRate, "pool-rate", 0, "report: expected Report calls/s to size the pool (0: measure Acquire while filling)")
 	flag.DurationVar(&o.timeout, "timeout", 0, "per-call deadline, sent as grpc-timeout (0: none; calls still end when the run does)")
 	flag.BoolVar(&o.bdp, "bdp", false, "let grpc-go size flow-control windows by BDP estimation (extra PINGs the server must answer); default: fixed 4 MiB stream / 16 MiB connection windows")
-	flag.IntVar(&o.serverPid, "server-pid", 0, "pid of the server, to report its CPU use over the measured window (Linux)")
+	var serverPids, auxPids string
+	flag.StringVar(&serverPids, "server-pid", "", "pid of the server, or comma-separated pids of the replicas, to report their CPU use (summed) over the measured window (Linux)")
+	flag.StringVar(&auxPids, "aux-pid", "", "comma-separated pids of helper processes (e.g. redis-server): their CPU is reported as aux_cpu and not counted as other processes'")
 	flag.Parse()
+	var err error
+	if o.serverPids, err = parsePids(serverPids); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: -server-pid:", err)
+		os.Exit(2)
+	}
+	if o.auxPids, err = parsePids(auxPids); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: -aux-pid:", err)
+		os.Exit(2)
+	}
 
 	res, err := run(o)
 	if err != nil {
@@ -218,8 +235,14 @@ func run(o options) (*Result, error) {
 		names[i] = []byte(fmt.Sprintf("%s%03d", o.circuitPrefix, i))
 	}
 
-	// One ClientConn is one HTTP/2 connection.
+	// One ClientConn is one HTTP/2 connection; with several addresses
+	// (replicas), connection i goes to address i mod n.
+	addrs := splitList(o.addr)
+	if len(addrs) == 0 {
+		return nil, errors.New("-addr is empty")
+	}
 	conns := make([]*grpc.ClientConn, o.conns)
+	connAddr := make([]string, o.conns)
 	for i := range conns {
 		dialOpts := []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -229,7 +252,8 @@ func run(o options) (*Result, error) {
 			// Setting the windows turns off BDP estimation and its PINGs.
 			dialOpts = append(dialOpts, grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(16<<20))
 		}
-		c, err := grpc.NewClient("passthrough:///"+o.addr, dialOpts...)
+		connAddr[i] = addrs[i%len(addrs)]
+		c, err := grpc.NewClient("passthrough:///"+connAddr[i], dialOpts...)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +275,7 @@ func run(o options) (*Result, error) {
 	}
 
 	// Every connection answers before anything is timed.
-	for _, c := range conns {
+	for ci, c := range conns {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		var resp []byte
 		req := appendAcquireRequest(nil, names[0])
@@ -262,7 +286,7 @@ func run(o options) (*Result, error) {
 		err := c.Invoke(ctx, method, &req, &resp, grpc.WaitForReady(true))
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("first call to %s on %s failed: %w", method, o.addr, err)
+			return nil, fmt.Errorf("first call to %s on %s failed: %w", method, connAddr[ci], err)
 		}
 	}
 
@@ -351,12 +375,13 @@ func run(o options) (*Result, error) {
 		}
 	}
 
-	meter := &cpuMeter{serverPid: o.serverPid}
+	meter := &cpuMeter{serverPids: o.serverPids, auxPids: o.auxPids}
 	from, to := drive(o, workers, call, 20_000, meter)
 	summarize(res, workers, from, to)
-	res.ServerCPU, res.LoadgenCPU = meter.serverShare, meter.selfShare
-	if meter.machineShare >= 0 && o.serverPid > 0 {
-		res.OtherCPU = round3(max(0, meter.machineShare-meter.serverShare-meter.selfShare))
+	res.Servers = len(addrs)
+	res.ServerCPU, res.LoadgenCPU, res.AuxCPU = meter.serverShare, meter.selfShare, meter.auxShare
+	if meter.machineShare >= 0 && len(o.serverPids) > 0 {
+		res.OtherCPU = round3(max(0, meter.machineShare-meter.serverShare-meter.selfShare-meter.auxShare))
 	}
 	if rpcs := res.Ops * res.RPCsPerOp; rpcs > 0 && meter.srvReads >= 0 {
 		res.ServerReadsPerRPC = round3(float64(meter.srvReads) / float64(rpcs))
@@ -589,3 +614,29 @@ func ms(ns int64) float64 { return round3(float64(ns) / 1e6) }
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(text string) []string {
+	var out []string
+	for _, part := range strings.Split(text, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// parsePids parses a comma-separated list of positive pids ("" or "0": none).
+func parsePids(text string) ([]int, error) {
+	var out []int
+	for _, part := range splitList(text) {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("bad pid %q", part)
+		}
+		if n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
