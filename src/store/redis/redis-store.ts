@@ -192,6 +192,8 @@ export class RedisStore implements CircuitStore {
   private readonly explicit = new Map<string, Explicit>();
   private readonly resolved = new Map<string, ResolvedConfig & { version: number }>();
   private readonly views = new Map<string, LocalView>();
+  /** The Acquire this replica has in flight in Redis, per circuit. */
+  private readonly acquiring = new Map<string, Promise<unknown>>();
   /** Redis TIME minus Date.now(), learned from script replies. */
   private skewMs = 0;
   private runtimeRules: PatternRule[] = [];
@@ -260,7 +262,22 @@ export class RedisStore implements CircuitStore {
     const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
     const local = this.acquireLocally(name, nonce);
     if (local !== undefined) return local;
-    const r = await this.run("bbAcquire", name, [circuitHash(name), nonce]);
+    // When a view expires, every Acquire in flight would go to Redis at once:
+    // let the first refresh it and the others wait and try the view again.
+    const pending = this.acquiring.get(name);
+    if (pending !== undefined) {
+      await pending.catch(() => undefined);
+      const again = this.acquireLocally(name, nonce);
+      if (again !== undefined) return again;
+    }
+    const call = this.run("bbAcquire", name, [circuitHash(name), nonce]);
+    this.acquiring.set(name, call);
+    let r: Awaited<typeof call>;
+    try {
+      r = await call;
+    } finally {
+      if (this.acquiring.get(name) === call) this.acquiring.delete(name);
+    }
     this.skewMs = (r.now as number) - Date.now();
     this.see(name, { phase: r.phase as State, generation: r.generation as number, confirmedAt: r.now as number, hash: circuitHash(name) });
     const decision: AcquireDecision = {

@@ -15,6 +15,7 @@ c.dirty = true
 local entry = cjson.decode(ARGV[24])
 entry.change.at = ctx.now
 redis.call("LPUSH", ctx.keys.history, cjson.encode(entry))
+ctx.history_pushed = true
 redis.call("LTRIM", ctx.keys.history, 0, history_limit - 1)
 advance(ctx, c)
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)

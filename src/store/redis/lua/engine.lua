@@ -13,11 +13,23 @@
   Hash fields: s state, g generation, sn since, cf consecutive failures,
   ro reopen count, ou open until, hs half-open successes, ts tf tt ti tr
   totals (successes failures timeouts ignored rejections), ws<i> wc<i> wf<i>
-  wl<i> window bucket i (start, calls, failures, slow), i = 0..9.
+  wl<i> window bucket i (start, calls, failures, slow), i = 0..9, ex when
+  the keys' expiry was last set (-1: they do not expire). A field at its
+  default (0, or -1 for ws<i>) may be absent; only changed fields are written.
 ]]
 
 local BUCKETS = 10
 local TOTALS = { "ts", "tf", "tt", "ti", "tr" }
+
+-- Every numeric field and its default, in one list (save_circuit writes the changed ones).
+local NUMERIC = { "g", "sn", "cf", "ro", "ou", "hs", "ts", "tf", "tt", "ti", "tr", "ex" }
+local DEFAULTS = { ex = -1 }
+for i = 0, 9 do
+  NUMERIC[#NUMERIC + 1] = "ws" .. i; DEFAULTS["ws" .. i] = -1
+  NUMERIC[#NUMERIC + 1] = "wc" .. i
+  NUMERIC[#NUMERIC + 1] = "wf" .. i
+  NUMERIC[#NUMERIC + 1] = "wl" .. i
+end
 
 -- Redis TIME in ms. Tests (only) pass "@<ms>" to freeze the clock where they want it.
 local function clock_ms(arg)
@@ -52,36 +64,37 @@ local function round(x) return math.floor(x + 0.5) end
 
 local function load_circuit(key, now)
   local raw = redis.call("HGETALL", key)
-  local c = { exists = #raw > 0 }
+  local c = { exists = #raw > 0, stored = {} }
   for i = 1, #raw, 2 do
     local f, v = raw[i], raw[i + 1]
     if f == "s" then c.s = v else c[f] = tonumber(v) end
+    c.stored[f] = c[f]
   end
   if not c.exists then
-    c.s = "CLOSED"; c.g = 0; c.sn = now; c.cf = 0; c.ro = 0; c.ou = 0; c.hs = 0
-    for _, f in ipairs(TOTALS) do c[f] = 0 end
+    c.s = "CLOSED"; c.sn = now
   end
-  for i = 0, BUCKETS - 1 do
-    c["ws" .. i] = c["ws" .. i] or -1
-    c["wc" .. i] = c["wc" .. i] or 0
-    c["wf" .. i] = c["wf" .. i] or 0
-    c["wl" .. i] = c["wl" .. i] or 0
+  for _, f in ipairs(NUMERIC) do
+    if c[f] == nil then
+      c[f] = DEFAULTS[f] or 0
+      c.stored[f] = c[f]
+    end
   end
   c.dirty = not c.exists
   return c
 end
 
+-- Writes the fields that differ from what was loaded (all of them for a new circuit).
 local function save_circuit(key, c)
-  local args = { "s", c.s, "g", c.g, "sn", c.sn, "cf", c.cf, "ro", c.ro, "ou", c.ou, "hs", c.hs }
-  for _, f in ipairs(TOTALS) do
-    args[#args + 1] = f; args[#args + 1] = c[f]
+  local args = {}
+  if not c.exists or c.s ~= c.stored.s then
+    args[1] = "s"; args[2] = c.s
   end
-  for i = 0, BUCKETS - 1 do
-    for _, p in ipairs({ "ws", "wc", "wf", "wl" }) do
-      args[#args + 1] = p .. i; args[#args + 1] = c[p .. i]
+  for _, f in ipairs(NUMERIC) do
+    if not c.exists or c[f] ~= c.stored[f] then
+      args[#args + 1] = f; args[#args + 1] = c[f]
     end
   end
-  redis.call("HSET", key, unpack(args))
+  if #args > 0 then redis.call("HSET", key, unpack(args)) end
 end
 
 local function bucket_width(window_ms)
@@ -211,6 +224,12 @@ local function view_of(ctx, c)
   return v
 end
 
+-- Adds to a circuit's side key (reported, probes, history), which may be
+-- created by this call: it must expire with the circuit.
+local function touch_side_key(ctx, c, key, idle_ttl_ms)
+  if c.s == "CLOSED" and c.ex ~= -1 then redis.call("PEXPIRE", key, idle_ttl_ms) end
+end
+
 -- Writes the circuit back and appends its transitions to history and the
 -- event stream; keeps an idle CLOSED circuit expiring and any other one not.
 local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
@@ -222,10 +241,21 @@ local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_max
     redis.call("LPUSH", ctx.keys.history, cjson.encode({ kind = "transition", event = t }))
     redis.call("LTRIM", ctx.keys.history, 0, history_limit - 1)
   end
+  -- Expiry: a CLOSED circuit's keys expire after idle_ttl_ms without use,
+  -- refreshed at most every tenth of it (so they expire 90-100 % of the idle
+  -- time after the last use); any other state never expires.
   local keys = { ctx.keys.circuit, ctx.keys.probes, ctx.keys.reported, ctx.keys.history }
   if c.s == "CLOSED" then
-    for _, k in ipairs(keys) do redis.call("PEXPIRE", k, idle_ttl_ms) end
-  else
+    if c.ex == -1 or ctx.now - c.ex >= idle_ttl_ms / 10 or ctx.now < c.ex then
+      c.ex = ctx.now
+      redis.call("HSET", ctx.keys.circuit, "ex", c.ex)
+      for _, k in ipairs(keys) do redis.call("PEXPIRE", k, idle_ttl_ms) end
+    end
+  elseif c.ex ~= -1 then
+    c.ex = -1
+    redis.call("HSET", ctx.keys.circuit, "ex", -1)
     for _, k in ipairs(keys) do redis.call("PERSIST", k) end
   end
+  if #ctx.out > 0 or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history, idle_ttl_ms) end
 end
+

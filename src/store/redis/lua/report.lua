@@ -41,6 +41,7 @@ if kind == "p" and current then
   is_probe = true
 end
 redis.call("ZADD", ctx.keys.reported, expires, permit)
+touch_side_key(ctx, c, ctx.keys.reported, idle_ttl_ms)
 c.dirty = true
 if outcome == "SUCCESS" then c.ts = c.ts + 1
 elseif outcome == "FAILURE" then c.tf = c.tf + 1
