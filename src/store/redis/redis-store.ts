@@ -68,7 +68,7 @@ import {
 } from "../store.js";
 import { combineSettings, sameConfig } from "../settings.js";
 import { type CircuitKeys, type KeySpace, createKeySpace } from "./keys.js";
-import { type CommandName, configArgs, defineCommands } from "./scripts.js";
+import { type CommandName, defineCommands, packConfig } from "./scripts.js";
 import { EventFeed, type StreamEvent, isStreamId } from "./event-feed.js";
 
 export interface RedisStoreOptions {
@@ -585,7 +585,7 @@ export class RedisStore implements CircuitStore {
       this.idleTtlMs,
       this.historyLimit,
       this.eventLogSize,
-      ...configArgs(config),
+      packConfig(config),
     ];
   }
 

@@ -52,8 +52,23 @@ export function defineCommands(client: Redis | Cluster): void {
   }
 }
 
-/** The 15 config values in the order engine.lua's read_config expects (ARGV[8..22]). */
-export function configArgs(c: CircuitConfig): (string | number)[] {
+const packed = new WeakMap<CircuitConfig, string>();
+
+/**
+ * The config as the scripts take it (ARGV[8]): its 15 values joined by "|",
+ * in the order engine.lua's read_config reads them. One argument instead of
+ * fifteen, built once per resolved config object.
+ */
+export function packConfig(c: CircuitConfig): string {
+  let s = packed.get(c);
+  if (s === undefined) {
+    s = configValues(c).join("|");
+    packed.set(c, s);
+  }
+  return s;
+}
+
+function configValues(c: CircuitConfig): number[] {
   return [
     c.enabled ? 1 : 0,
     c.failureThreshold,

@@ -1,6 +1,6 @@
 --[[
   Acquire: decide one call (engine acquire()). Creates the circuit.
-  ARGV[23] permit prefix: "<circuit hash>"   ARGV[24] nonce
+  ARGV[9] permit prefix: "<circuit hash>"   ARGV[10] nonce
   Returns JSON {allowed, permit?, state, retryAfterMs, reason?, shadowDenied, events}.
 ]]
 local c = load_circuit(ctx.keys.circuit, ctx.now)
@@ -22,7 +22,7 @@ end
 local result
 local function grant(kind, shadow_denied, reason)
   local expires = ctx.now + cfg.permit_ttl_ms
-  local permit = ARGV[23] .. "." .. to36(c.g) .. "." .. kind .. "." .. to36(expires) .. "." .. ARGV[24]
+  local permit = ARGV[9] .. "." .. to36(c.g) .. "." .. kind .. "." .. to36(expires) .. "." .. ARGV[10]
   if kind == "p" and c.s == "HALF_OPEN" then
     redis.call("ZADD", ctx.keys.probes, expires, permit)
   end

@@ -1,13 +1,13 @@
 --[[
   Admin changes (engine reset() and force()).
-  ARGV[23] action: "reset", "FORCED_OPEN", "DISABLED" or "CLOSED" (release)
-  ARGV[24] actor
+  ARGV[9] action: "reset", "FORCED_OPEN", "DISABLED" or "CLOSED" (release)
+  ARGV[10] actor
   Reset of a circuit that does not exist returns {missing = true}; ForceState
   creates it. Returns JSON {view, events}.
 ]]
 local c = load_circuit(ctx.keys.circuit, ctx.now)
-local action = ARGV[23]
-ctx.actor = ARGV[24]
+local action = ARGV[9]
+ctx.actor = ARGV[10]
 if action == "reset" then
   if not c.exists then return cjson.encode({ missing = true }) end
   clear_counters(c)

@@ -2,17 +2,17 @@
   Configure one circuit: stores its new explicit settings (the prelude has
   checked ARGV[4] is still the stored version, so concurrent Configures
   cannot lose each other's changes), records the change in its history, and
-  applies due transitions under the new config (ARGV[8..22]). Creates the
+  applies due transitions under the new config (ARGV[8]). Creates the
   circuit.
-  ARGV[23] explicit settings JSON   ARGV[24] config-change history entry JSON
+  ARGV[9] explicit settings JSON   ARGV[10] config-change history entry JSON
   Appends a config marker {c = name, v = version} to the event stream (not a transition).
   Returns JSON {view, version, events}.
 ]]
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 local version = tonumber(ARGV[4]) + 1
-redis.call("HSET", ctx.keys.explicit, "v", version, "s", ARGV[23])
+redis.call("HSET", ctx.keys.explicit, "v", version, "s", ARGV[9])
 c.dirty = true
-local entry = cjson.decode(ARGV[24])
+local entry = cjson.decode(ARGV[10])
 entry.change.at = ctx.now
 redis.call("LPUSH", ctx.keys.history, cjson.encode(entry))
 ctx.history_pushed = true

@@ -38,9 +38,11 @@ local function clock_ms(arg)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Config from ARGV[first .. first+14], in the order of scripts.ts CONFIG_ARGS.
-local function read_config(first)
-  local a = function(i) return tonumber(ARGV[first + i]) end
+-- Config from one argument: 15 values joined by "|", in the order of scripts.ts packConfig.
+local function read_config(packed)
+  local v = {}
+  for field in string.gmatch(packed, "[^|]+") do v[#v + 1] = tonumber(field) end
+  local a = function(i) return v[i + 1] end
   return {
     enabled = a(0) == 1,
     failure_threshold = a(1),

@@ -11,8 +11,8 @@
   ARGV[3] random [0, 1) for jitter
   ARGV[4] version of the explicit settings the caller resolved the config with
   ARGV[5] idle TTL ms    ARGV[6] history limit   ARGV[7] event stream max length
-  ARGV[8..22] resolved config (CONFIG_ARGS order)
-  ARGV[23..] command arguments
+  ARGV[8] resolved config, its 15 values joined by "|" (scripts.ts packConfig)
+  ARGV[9..] command arguments
 
   A caller whose explicit-settings version is stale gets
   {"staleConfig": {"version": v, "settings": json}} and must retry.
@@ -21,7 +21,7 @@ local ctx = {
   name = ARGV[1],
   now = clock_ms(ARGV[2]),
   rand = tonumber(ARGV[3]),
-  cfg = read_config(8),
+  cfg = read_config(ARGV[8]),
   keys = { circuit = KEYS[1], probes = KEYS[2], reported = KEYS[3], history = KEYS[4], explicit = KEYS[5] },
   out = {},
 }

@@ -1,7 +1,7 @@
 --[[
   Reads a circuit as of now, applying due time-driven transitions first
   (engine advance()), like every read of the memory store.
-  ARGV[23] what: "view" or "history"   ARGV[24] history limit (for "history")
+  ARGV[9] what: "view" or "history"   ARGV[10] history limit (for "history")
   Returns JSON {missing = true} or {view, history?, events}.
 ]]
 local c = load_circuit(ctx.keys.circuit, ctx.now)
@@ -9,8 +9,8 @@ if not c.exists then return cjson.encode({ missing = true }) end
 advance(ctx, c)
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
 local res = { view = view_of(ctx, c), events = ctx.out }
-if ARGV[23] == "history" then
-  local limit = tonumber(ARGV[24])
+if ARGV[9] == "history" then
+  local limit = tonumber(ARGV[10])
   res.history = limit > 0 and redis.call("LRANGE", ctx.keys.history, 0, limit - 1) or {}
 end
 return cjson.encode(res)

@@ -1,9 +1,9 @@
 --[[
   Report: record one outcome (engine report()). The caller has checked the
   token's shape and circuit hash and passes its parts.
-  ARGV[23] permit token  ARGV[24] permit generation  ARGV[25] kind (c p s d)
-  ARGV[26] expires at ms ARGV[27] outcome (SUCCESS FAILURE TIMEOUT IGNORED)
-  ARGV[28] duration ms   ARGV[29] retry-after hint ms
+  ARGV[9] permit token  ARGV[10] permit generation  ARGV[11] kind (c p s d)
+  ARGV[12] expires at ms ARGV[13] outcome (SUCCESS FAILURE TIMEOUT IGNORED)
+  ARGV[14] duration ms   ARGV[15] retry-after hint ms
   Returns JSON {state, duplicate, stale, events} or {rejected = problem, ...}.
 ]]
 local c = load_circuit(ctx.keys.circuit, ctx.now)
@@ -11,9 +11,9 @@ if not c.exists then
   return cjson.encode({ rejected = "missing" })
 end
 local cfg = ctx.cfg
-local permit, gen, kind = ARGV[23], tonumber(ARGV[24]), ARGV[25]
-local expires, outcome = tonumber(ARGV[26]), ARGV[27]
-local duration, hint = tonumber(ARGV[28]), tonumber(ARGV[29])
+local permit, gen, kind = ARGV[9], tonumber(ARGV[10]), ARGV[11]
+local expires, outcome = tonumber(ARGV[12]), ARGV[13]
+local duration, hint = tonumber(ARGV[14]), tonumber(ARGV[15])
 
 if gen > c.g then return cjson.encode({ rejected = "unknown" }) end
 advance(ctx, c)
