@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
   acquire,
-  advance,
   applyPatch,
   BUILTIN_DEFAULTS,
   newCircuit,

@@ -361,7 +361,7 @@ export class RedisStore implements CircuitStore {
       case "probe":
         throw permitRefusal.probeNotOutstanding(name);
       case "expired": {
-        const config = (await this.resolve(name)).config;
+        const config = this.resolvedNow(name).config;
         throw permitRefusal.expired((r.now as number) - permit.expiresAt, config.permitTtlMs);
       }
       default:
@@ -562,10 +562,6 @@ export class RedisStore implements CircuitStore {
   }
 
   /** The circuit's config as this replica knows it, and the explicit-settings version it rests on. */
-  private async resolve(name: string): Promise<ResolvedConfig & { version: number }> {
-    return this.resolvedNow(name);
-  }
-
   private resolvedNow(name: string): ResolvedConfig & { version: number } {
     let r = this.resolved.get(name);
     if (r === undefined) {
@@ -605,7 +601,7 @@ export class RedisStore implements CircuitStore {
   ): Promise<Record<string, unknown> & { resolved: ResolvedConfig }> {
     await this.start();
     for (let attempt = 0; ; attempt++) {
-      const resolved = await this.resolve(name);
+      const resolved = this.resolvedNow(name);
       const raw = await this.call(command, this.keys.circuit(name), [...this.commonArgs(name, resolved.config, resolved.version), ...extra]);
       if (isStale(raw)) {
         if (attempt >= MAX_STALE_RETRIES) throw new StoreUnavailableError("circuit settings keep changing concurrently; retry");
