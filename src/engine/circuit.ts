@@ -12,7 +12,7 @@
  * applied lazily by {@link advance}, which every operation calls first; there
  * are no timers.
  */
-import { permitRefusal } from "./errors.js";
+import { type PermitRejectedError, permitRefusal } from "./errors.js";
 import { circuitHash, decodePermit, encodePermit, type PermitKind } from "./permit.js";
 import type {
   Circuit,
@@ -280,6 +280,12 @@ function deny(
   return { allowed: false, state: c.phase.state, retryAfterMs, reason, shadowDenied: false, transitions };
 }
 
+/** A refusal carrying the due transitions report() had already applied. */
+function refusedAfter(transitions: Transition[], err: PermitRejectedError): PermitRejectedError {
+  err.transitions = transitions;
+  return err;
+}
+
 function isFailure(outcome: Outcome): boolean {
   return outcome === "FAILURE" || outcome === "TIMEOUT";
 }
@@ -323,7 +329,8 @@ function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionR
 /**
  * Records the outcome of a call made under `input.permit`.
  *
- * Throws {@link PermitRejectedError} for a token that is not a permit, was
+ * Throws {@link PermitRejectedError} (with the due transitions it applied
+ * first, in `transitions`) for a token that is not a permit, was
  * issued for another circuit, is past its permit_ttl (even one reported
  * before), or is a probe this circuit no longer knows. A permit already
  * counted answers duplicate=true and changes nothing. A permit from an older
@@ -348,7 +355,7 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   // Expiry first: a permit past its permit_ttl is refused whether or not it was
   // reported before, so the answer does not depend on when `reported` was pruned.
   if (input.now >= permit.expiresAt) {
-    throw permitRefusal.expired(input.now - permit.expiresAt, config.permitTtlMs);
+    throw refusedAfter(transitions, permitRefusal.expired(input.now - permit.expiresAt, config.permitTtlMs));
   }
   if (c.reported.has(input.permit)) {
     return { state: visibleState(c, config), duplicate: true, stale: false, transitions };
@@ -359,7 +366,7 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   if (permit.kind === "probe" && current) {
     probeIndex = phase.state === "HALF_OPEN" ? phase.probes.findIndex((p) => p.id === input.permit) : -1;
     if (probeIndex < 0) {
-      throw permitRefusal.probeNotOutstanding(c.name);
+      throw refusedAfter(transitions, permitRefusal.probeNotOutstanding(c.name));
     }
   }
   c.reported.set(input.permit, permit.expiresAt);

@@ -1,3 +1,5 @@
+import type { Transition } from "./types.js";
+
 /**
  * Errors the engine raises. Each is a class with a type guard; the service
  * edge maps them to status codes (src/server/status.ts).
@@ -38,6 +40,12 @@ export const permitRefusal = {
  */
 export class PermitRejectedError extends Error {
   override readonly name = "PermitRejectedError";
+  /**
+   * Transitions that time had made due and that the refused Report applied
+   * before judging the permit (engine report()). They stand: the store must
+   * publish them even though the Report failed.
+   */
+  transitions: Transition[] = [];
   constructor(
     readonly problem: PermitProblem,
     message: string,

@@ -18,6 +18,7 @@ import {
   type Transition,
   InvalidConfigError,
   permitRefusal,
+  PermitRejectedError,
   acquire as engineAcquire,
   advance,
   applyPatch,
@@ -168,12 +169,14 @@ export class MemoryStore implements CircuitStore {
       throw permitRefusal.noSuchCircuit(name);
     }
     const config = this.configOf(entry);
-    const tick = { now: this.clock(), rand: this.random() };
-    // Time-driven transitions first, on their own: they stand even when the
-    // permit is then refused (engineReport throws, and would drop them).
-    const due = advance(entry.circuit, config, tick);
-    if (due.length > 0) this.publish(entry, due);
-    const result = engineReport(entry.circuit, config, { ...command, ...tick });
+    let result;
+    try {
+      result = engineReport(entry.circuit, config, { ...command, now: this.clock(), rand: this.random() });
+    } catch (err) {
+      // Transitions time made due stand even when the permit is refused.
+      if (PermitRejectedError.is(err) && err.transitions.length > 0) this.publish(entry, err.transitions);
+      throw err;
+    }
     if (result.transitions.length > 0) this.publish(entry, result.transitions);
     return { state: result.state, duplicate: result.duplicate, stale: result.stale };
   }
