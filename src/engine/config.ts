@@ -295,13 +295,15 @@ export function resolveConfig(
   explicit: ConfigSettings | undefined,
 ): ResolvedConfig {
   const rule = matchRule(layers.rules, name);
+  // Settings emptied by a `replace` with nothing new are no source at all.
+  const own = explicit !== undefined && (explicit.preset !== undefined || Object.keys(explicit.patch).length > 0);
   const presetName = explicit?.preset ?? rule?.preset;
   const sources: string[] = [];
   let config = layers.defaults;
   if (presetName !== undefined) config = applyPatch(config, presetPatch(layers, presetName));
   if (rule !== undefined) config = applyPatch(config, rule.patch);
   if (explicit !== undefined) config = applyPatch(config, explicit.patch);
-  if (explicit !== undefined) sources.push("circuit");
+  if (own) sources.push("circuit");
   if (rule !== undefined) sources.push(`pattern:${rule.pattern}`);
   if (presetName !== undefined) sources.push(`preset:${presetName}`);
   sources.push("defaults");

@@ -283,6 +283,7 @@ describe("resolveConfig", () => {
       { ...defaults, openDurationMs: 7_000, successThreshold: 2 },
     ],
     ["explicit settings alone", "solo", { patch: { failureThreshold: 8 } }, ["circuit", "defaults"], { ...defaults, failureThreshold: 8 }],
+    ["explicit settings emptied by a replace are no source", "agent.x", { patch: {} }, ["pattern:agent.*", "preset:strict", "defaults"], { ...applyPatch(defaults, strict), openDurationMs: 20_000 }],
   ])("%s", (_what, name, explicit, sources, config) => {
     expect(resolveConfig(layers, name, explicit)).toEqual({ config, sources });
   });
