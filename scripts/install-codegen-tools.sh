@@ -5,7 +5,7 @@
 #   .tools/venv with grpcio-tools                              (PyPI, scripts/codegen/requirements.txt)
 # protoc-gen-es comes from node_modules (package.json). Idempotent: does
 # nothing when the pinned versions are already installed. Needs Go >= 1.23 and
-# Python >= 3.9 on PATH.
+# Python >= 3.10 on PATH (grpcio 1.85 has no 3.9 wheels).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin_dir="$root/.tools/bin"

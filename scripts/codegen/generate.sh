@@ -10,4 +10,6 @@ cd "$(dirname "$0")/../.."
 bash scripts/install-codegen-tools.sh
 rm -rf gen/ts gen/go/breakerbox gen/python/breakerbox
 npx buf generate
+# PEP 561: lets type checkers use the generated .pyi files once installed.
+touch gen/python/breakerbox/v1/py.typed
 npx buf build proto -o gen/descriptor/breakerbox.binpb
