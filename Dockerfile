@@ -7,10 +7,15 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY gen ./gen
+# The dashboard's sources; the build bundles them into dist/dashboard.
+COPY dashboard ./dashboard
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
+# A container's loopback is unreachable through published ports, so bind every
+# interface. Without BREAKERBOX_API_KEYS access control is off and the server
+# warns at start: set keys (docs/operations.md, "Access control and TLS").
 ENV NODE_ENV=production \
     BREAKERBOX_HOST=0.0.0.0 \
     BREAKERBOX_GRPC_PORT=50051 \
@@ -22,5 +27,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/gen/descriptor ./gen/descriptor
 EXPOSE 50051 8080
 USER node
-HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8080/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# /readyz over HTTPS when TLS is on (the certificate is for the service's
+# public name, not 127.0.0.1, so it is not verified here).
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "const t=!!process.env.BREAKERBOX_TLS_CERT_FILE;require(t?'https':'http').get((t?'https':'http')+'://127.0.0.1:'+(process.env.BREAKERBOX_HTTP_PORT||8080)+'/readyz',{rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 CMD ["node", "dist/src/main.js"]

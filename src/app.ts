@@ -6,8 +6,10 @@
  */
 import type { Logger } from "pino";
 import type { AppConfig } from "./config.js";
+import { AccessControl } from "./service/access.js";
 import { Breakerbox } from "./service/breakerbox.js";
 import { createCircuitServiceImpl } from "./server/circuit-service.js";
+import { createDashboardHandler } from "./server/dashboard.js";
 import { createGrpcServer, type GrpcServer } from "./server/grpc.js";
 import { createHttpServer, type HttpServer } from "./server/http.js";
 import { HealthRegistry, ServingStatus } from "./server/health.js";
@@ -15,6 +17,10 @@ import { createMemoryStore } from "./store/memory.js";
 import { connectRedis } from "./store/redis/connection.js";
 import { createRedisStore } from "./store/redis/redis-store.js";
 import type { CircuitStore } from "./store/store.js";
+import { CircuitStateTracker } from "./metrics/circuit-states.js";
+import { instrumentService, instrumentStore } from "./metrics/instrument.js";
+import { createMetrics, type BreakerboxMetrics } from "./metrics/metrics.js";
+import { createMetricsRoute, type HttpRoute } from "./metrics/route.js";
 import { CircuitService } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 
 export interface StartOptions {
@@ -24,6 +30,12 @@ export interface StartOptions {
    * memory store with a manual clock). It is closed by stop().
    */
   store?: CircuitStore;
+  /**
+   * The store's clock, when `store` has one of its own (ms since the epoch):
+   * /metrics shows an OPEN circuit as HALF_OPEN once its open duration has
+   * passed by this clock. Default Date.now.
+   */
+  clock?: () => number;
 }
 
 export interface RunningBreakerbox {
@@ -33,6 +45,8 @@ export interface RunningBreakerbox {
   service: Breakerbox;
   grpc: GrpcServer;
   http: HttpServer;
+  /** The Prometheus metrics served at GET /metrics on the HTTP port. */
+  metrics: BreakerboxMetrics;
   /**
    * Graceful stop: health NOT_SERVING, Watch streams end with OK, listeners
    * stop accepting, in-flight unary calls finish (up to shutdownGraceMs), then
@@ -76,7 +90,38 @@ function buildStore(config: AppConfig, logger: Logger): CircuitStore {
 export async function startBreakerbox(config: AppConfig, options: StartOptions): Promise<RunningBreakerbox> {
   const { logger } = options;
   const store = options.store ?? buildStore(config, logger);
-  const service = new Breakerbox({ store, maxWatchers: config.maxWatchers, heartbeatMs: config.heartbeatMs });
+  const metrics = createMetrics({ maxCircuits: config.metricsMaxCircuits });
+  // The service sees the store through the metrics wrapper (round trips,
+  // calls, rejections); transitions and the state feed come from the store.
+  const service = new Breakerbox({
+    store: instrumentStore(store, metrics),
+    maxWatchers: config.maxWatchers,
+    heartbeatMs: config.heartbeatMs,
+  });
+  store.onTransition((e) => metrics.countTransition(e));
+  metrics.trackStoreReadiness(() => store.health().ready);
+  // The store may still be connecting when this starts: warn only when
+  // reading circuit states has failed for a while, once per outage.
+  let stateFeedFailingSince: number | undefined;
+  let stateFeedWarned = false;
+  const states = new CircuitStateTracker({
+    store,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    resyncMs: config.metricsResyncMs,
+    onError: (err) => {
+      stateFeedFailingSince ??= Date.now();
+      if (stateFeedWarned || Date.now() - stateFeedFailingSince < 10_000) return;
+      stateFeedWarned = true;
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, "metrics: cannot read circuit states; retrying every second");
+    },
+    onSynced: () => {
+      if (stateFeedWarned) logger.info("metrics: circuit states read again");
+      stateFeedFailingSince = undefined;
+      stateFeedWarned = false;
+    },
+  });
+  metrics.trackStates(states);
+  states.start();
 
   store.onTransition((e) =>
     logger.info(
@@ -99,16 +144,32 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     logger.info({ target: c.target, actor: c.actor, old: c.oldConfig, new: c.newConfig }, "circuit config changed"),
   );
 
-  const impl = createCircuitServiceImpl({ service, logger });
+  // No keys configured: access control is off (main warns about it at start).
+  const access = config.apiKeys.length > 0 ? new AccessControl(config.apiKeys) : undefined;
+  const impl = instrumentService(
+    CircuitService,
+    createCircuitServiceImpl({ service, logger, ...(access === undefined ? {} : { access }) }),
+    metrics,
+  );
+  // Plain HTTP paths besides the Connect routes, tried in order; a route
+  // returns false for paths that are not its own (then 404).
+  const httpRoutes: HttpRoute[] = [
+    createMetricsRoute(metrics, { onError: (err) => logger.error({ err }, "metrics collection failed") }),
+    // The dashboard's static files (/, /index.html, /assets/*), from dist/dashboard.
+    createDashboardHandler(),
+  ];
+  const tls = config.tls === undefined ? {} : { tls: config.tls };
   const health = new HealthRegistry({ "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING });
   const onInternalError = (err: unknown, method: { name: string }): void =>
     logger.error({ err, method: method.name }, "internal error");
-  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError });
+  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, ...tls });
   const http = createHttpServer({
     circuitService: impl,
     health,
     onInternalError,
     readiness: () => service.health(),
+    fallback: (req, res) => httpRoutes.some((route) => route(req, res)),
+    ...tls,
   });
 
   // Health follows the store: NOT_SERVING while Redis is unreachable, SERVING again when it is back.
@@ -127,6 +188,7 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     httpPort = await http.listen(config.host, config.httpPort);
   } catch (err) {
     clearInterval(healthTimer);
+    states.close();
     await Promise.allSettled([grpc.shutdown(0), http.shutdown(0)]);
     await store.close();
     throw err;
@@ -138,10 +200,11 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
       clearInterval(healthTimer);
       service.shutdown();
       await Promise.all([grpc.shutdown(config.shutdownGraceMs), http.shutdown(config.shutdownGraceMs)]);
+      states.close();
       await store.close();
     })();
     return stopping;
   };
 
-  return { grpcPort, httpPort, store, service, grpc, http, stop };
+  return { grpcPort, httpPort, store, service, grpc, http, metrics, stop };
 }

@@ -16,7 +16,9 @@
  * {@link ConfigError} that names the variable (or file and key) and what is
  * accepted, so an operator fixes a bad deployment in one round.
  */
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { extname } from "node:path";
 import YAML from "yaml";
 import * as z from "zod";
@@ -37,6 +39,9 @@ import {
   type ResolvedConfig,
 } from "./engine/index.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
+import { ROLES, type ApiKey, type Role } from "./service/access.js";
+
+export type { ApiKey, Role };
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -74,14 +79,42 @@ export type StoreConfig =
       commandTimeoutMs: number;
     };
 
+/**
+ * TLS on both listeners (BREAKERBOX_TLS_CERT_FILE and BREAKERBOX_TLS_KEY_FILE,
+ * optionally BREAKERBOX_TLS_CLIENT_CA_FILE). The PEM texts were read and
+ * checked at start: the certificate parses, the key parses and belongs to it.
+ */
+export interface TlsConfig {
+  /** PEM certificate chain, the server's own certificate first. */
+  cert: string;
+  /** PEM private key of that certificate. */
+  key: string;
+  /** PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS). */
+  clientCa?: string;
+  certFile: string;
+  keyFile: string;
+  clientCaFile?: string;
+}
+
 /** Everything the process needs, parsed and validated once at start. */
 export interface AppConfig {
   /** gRPC listener port (BREAKERBOX_GRPC_PORT, default 50051; 0 picks a free port). */
   grpcPort: number;
   /** Connect/HTTP listener port (BREAKERBOX_HTTP_PORT, default 8080; 0 picks a free port). */
   httpPort: number;
-  /** Address both listeners bind (BREAKERBOX_HOST, default 127.0.0.1: local only until an operator opens it). */
+  /**
+   * Address both listeners bind: BREAKERBOX_HOST when set; otherwise
+   * 0.0.0.0 when API keys are configured, and 127.0.0.1 (local only) when
+   * access control is off.
+   */
   host: string;
+  /**
+   * API keys from BREAKERBOX_API_KEYS and the config file's `api_keys`, in
+   * that order; names and keys are unique. Empty: access control is off.
+   */
+  apiKeys: ApiKey[];
+  /** TLS for both listeners; absent: plaintext. */
+  tls?: TlsConfig;
   /** LOG_LEVEL, default `info`. */
   logLevel: LogLevel;
   store: StoreConfig;
@@ -97,6 +130,18 @@ export interface AppConfig {
   eventLogSize: number;
   /** Transitions and config changes kept per circuit (BREAKERBOX_HISTORY_LIMIT, default 100). */
   historyLimit: number;
+  /**
+   * Circuits that get their own `circuit` label in /metrics; later ones are
+   * aggregated under circuit="_other" (BREAKERBOX_METRICS_MAX_CIRCUITS,
+   * default 1000; 0 aggregates all).
+   */
+  metricsMaxCircuits: number;
+  /**
+   * How often the breakerbox_circuit_state gauge re-reads every circuit from
+   * the store, on top of following transitions (BREAKERBOX_METRICS_RESYNC_SECONDS,
+   * default 300; 0 = never).
+   */
+  metricsResyncMs: number;
   /**
    * Config resolution input: `defaults` are BUILTIN_DEFAULTS overridden by the
    * CIRCUIT_BREAKER_* variables; `presets` are BUILTIN_PRESETS plus the file's
@@ -315,7 +360,7 @@ const processEnvSchema = z.object({
   BREAKERBOX_GRPC_PORT: integerVar(0, 65_535, 50_051),
   BREAKERBOX_HTTP_PORT: integerVar(0, 65_535, 8080),
   BREAKERBOX_HOST: envText.transform((text, ctx) => {
-    if (text === undefined) return "127.0.0.1";
+    if (text === undefined) return undefined; // the default depends on the API keys, see loadConfig
     if (/\s/.test(text)) {
       return reject(ctx, text, `must be a host name or IP address to bind (e.g. 127.0.0.1, 0.0.0.0, ::), got ${JSON.stringify(text)}`);
     }
@@ -335,6 +380,8 @@ const processEnvSchema = z.object({
   BREAKERBOX_SHUTDOWN_GRACE_SECONDS: secondsVar(0, 300, 5),
   BREAKERBOX_EVENT_LOG_SIZE: integerVar(1, 1_000_000, 10_000),
   BREAKERBOX_HISTORY_LIMIT: integerVar(1, 10_000, 100),
+  BREAKERBOX_METRICS_MAX_CIRCUITS: integerVar(0, 100_000, 1000),
+  BREAKERBOX_METRICS_RESYNC_SECONDS: secondsVar(0, 7 * SECONDS_PER_DAY, 300),
   REDIS_URL: envText.transform((text, ctx) => {
     if (text === undefined) return undefined;
     let url: URL;
@@ -361,7 +408,192 @@ const processEnvSchema = z.object({
     return text;
   }),
   BREAKERBOX_REDIS_TIMEOUT_SECONDS: secondsVar(0.05, 60, 2),
+  BREAKERBOX_API_KEYS: envText.transform((text, ctx) => (text === undefined ? [] : apiKeyList(text, ctx))),
+  BREAKERBOX_TLS_CERT_FILE: envText,
+  BREAKERBOX_TLS_KEY_FILE: envText,
+  BREAKERBOX_TLS_CLIENT_CA_FILE: envText,
 });
+
+// ---------------------------------------------------------------------------
+// Access control and TLS
+
+/** Shortest API key accepted: 16 characters of visible ASCII. */
+export const MIN_API_KEY_LENGTH = 16;
+/** Key names are shown in logs and history; ":" and "," would break BREAKERBOX_API_KEYS. */
+const KEY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** What a Bearer token can carry in a header: visible ASCII, no spaces. */
+const KEY_PATTERN = /^[\x21-\x7e]+$/;
+const KEY_NAME_RULE = "must be 1 to 64 letters, digits or . _ @ -, starting with a letter or digit";
+const KEY_RULE = `must be at least ${MIN_API_KEY_LENGTH} characters of visible ASCII (no spaces)`;
+
+/**
+ * A role as written, quoted only when it looks like a role word: a swapped
+ * entry ("ops:<key>:admin") must not print the key in the log.
+ */
+function showRole(role: string): string {
+  return /^[A-Za-z_]{1,15}$/.test(role) ? JSON.stringify(role) : "(not shown)";
+}
+
+/** Problems with one key's fields (none quotes the key); `where` prefixes each. */
+function apiKeyProblems(where: string, name: string, role: string, key: string): string[] {
+  const problems: string[] = [];
+  const label = KEY_NAME_PATTERN.test(name) ? `${where} (${JSON.stringify(name)})` : where;
+  if (!KEY_NAME_PATTERN.test(name)) problems.push(`${where}: name ${KEY_NAME_RULE}`);
+  if (!(ROLES as readonly string[]).includes(role)) problems.push(`${label}: unknown role ${showRole(role)}; accepted: ${ROLES.join(", ")}`);
+  if (key.length < MIN_API_KEY_LENGTH || !KEY_PATTERN.test(key)) problems.push(`${label}: key ${KEY_RULE}`);
+  return problems;
+}
+
+/** A checked key and where it was configured ("BREAKERBOX_API_KEYS entry 2"), for duplicate messages. */
+type SourcedKey = ApiKey & { where: string };
+
+/**
+ * BREAKERBOX_API_KEYS: "name:role:key,name:role:key". The key is everything
+ * after the second colon. Empty entries (a trailing comma) are skipped.
+ * Messages name entries by position and name, never by their text.
+ */
+function apiKeyList(text: string, ctx: IssueSink): SourcedKey[] {
+  const keys: SourcedKey[] = [];
+  let failed = false;
+  const entries = text.split(",").map((e) => e.trim());
+  entries.forEach((entry, i) => {
+    if (entry === "") return;
+    const where = `entry ${i + 1}`;
+    const first = entry.indexOf(":");
+    const second = first < 0 ? -1 : entry.indexOf(":", first + 1);
+    if (second < 0) {
+      failed = true;
+      ctx.issues.push({
+        code: "custom",
+        input: "(hidden)",
+        message: `${where} is not name:role:key (e.g. ci:agent:<a key of ${MIN_API_KEY_LENGTH} or more characters>); entries are separated by commas`,
+      });
+      return;
+    }
+    const name = entry.slice(0, first).trim();
+    const role = entry.slice(first + 1, second).trim();
+    const key = entry.slice(second + 1).trim();
+    const problems = apiKeyProblems(where, name, role, key);
+    for (const message of problems) ctx.issues.push({ code: "custom", input: "(hidden)", message });
+    if (problems.length > 0) failed = true;
+    else keys.push({ name, role: role as Role, key, where: `BREAKERBOX_API_KEYS ${where}` });
+  });
+  return failed ? z.NEVER : keys;
+}
+
+/** Names and keys must be unique across BREAKERBOX_API_KEYS and the config file. */
+function duplicateKeyProblems(keys: readonly SourcedKey[]): string[] {
+  const problems: string[] = [];
+  const byName = new Map<string, SourcedKey>();
+  const byKey = new Map<string, SourcedKey>();
+  for (const k of keys) {
+    const sameName = byName.get(k.name);
+    if (sameName !== undefined) {
+      problems.push(`${k.where}: name ${JSON.stringify(k.name)} is already used by ${sameName.where}; key names must be unique (they name the caller in history and logs)`);
+    } else {
+      byName.set(k.name, k);
+    }
+    const sameKey = byKey.get(k.key);
+    if (sameKey !== undefined) {
+      problems.push(`${k.where} (${JSON.stringify(k.name)}): same key as ${sameKey.where} (${JSON.stringify(sameKey.name)}); give every client its own key`);
+    } else {
+      byKey.set(k.key, k);
+    }
+  }
+  return problems;
+}
+
+/** A TLS file's PEM text, or the problem naming its variable. */
+function readPem(variable: string, file: string, readFile: (path: string) => string): { text: string } | { problem: string } {
+  try {
+    return { text: readFile(file) };
+  } catch (e) {
+    return { problem: `${variable}: cannot read ${file}: ${oneLine(errorMessage(e))}` };
+  }
+}
+
+/**
+ * The TLS settings, read and checked now so that a bad file stops the start
+ * with its variable named, rather than failing the first handshake.
+ */
+function tlsConfig(
+  vars: { BREAKERBOX_TLS_CERT_FILE?: string | undefined; BREAKERBOX_TLS_KEY_FILE?: string | undefined; BREAKERBOX_TLS_CLIENT_CA_FILE?: string | undefined },
+  readFile: (path: string) => string,
+): { tls?: TlsConfig; problems: string[] } {
+  const certFile = vars.BREAKERBOX_TLS_CERT_FILE;
+  const keyFile = vars.BREAKERBOX_TLS_KEY_FILE;
+  const caFile = vars.BREAKERBOX_TLS_CLIENT_CA_FILE;
+  if (certFile === undefined && keyFile === undefined) {
+    return caFile === undefined
+      ? { problems: [] }
+      : { problems: ["BREAKERBOX_TLS_CLIENT_CA_FILE: needs BREAKERBOX_TLS_CERT_FILE and BREAKERBOX_TLS_KEY_FILE (client certificates are checked only over TLS)"] };
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    const [missing, present] = certFile === undefined ? ["BREAKERBOX_TLS_CERT_FILE", "BREAKERBOX_TLS_KEY_FILE"] : ["BREAKERBOX_TLS_KEY_FILE", "BREAKERBOX_TLS_CERT_FILE"];
+    return { problems: [`${missing}: is required with ${present}; set both (TLS on) or neither (plaintext)`] };
+  }
+  const problems: string[] = [];
+  const cert = readPem("BREAKERBOX_TLS_CERT_FILE", certFile, readFile);
+  const key = readPem("BREAKERBOX_TLS_KEY_FILE", keyFile, readFile);
+  const ca = caFile === undefined ? undefined : readPem("BREAKERBOX_TLS_CLIENT_CA_FILE", caFile, readFile);
+  for (const read of [cert, key, ca]) if (read !== undefined && "problem" in read) problems.push(read.problem);
+  let x509: X509Certificate | undefined;
+  if ("text" in cert) {
+    try {
+      x509 = new X509Certificate(cert.text);
+    } catch (e) {
+      problems.push(`BREAKERBOX_TLS_CERT_FILE: ${certFile} is not a PEM certificate: ${oneLine(errorMessage(e))}`);
+    }
+  }
+  if ("text" in key) {
+    try {
+      const privateKey = createPrivateKey(key.text);
+      if (x509 !== undefined && !x509.checkPrivateKey(privateKey)) {
+        problems.push(`BREAKERBOX_TLS_KEY_FILE: the key in ${keyFile} does not belong to the certificate in ${certFile}`);
+      }
+    } catch (e) {
+      problems.push(`BREAKERBOX_TLS_KEY_FILE: ${keyFile} is not a PEM private key (or is encrypted): ${oneLine(errorMessage(e))}`);
+    }
+  }
+  if (ca !== undefined && "text" in ca) {
+    try {
+      new X509Certificate(ca.text);
+    } catch (e) {
+      problems.push(`BREAKERBOX_TLS_CLIENT_CA_FILE: ${caFile} is not a PEM certificate: ${oneLine(errorMessage(e))}`);
+    }
+  }
+  if (problems.length > 0 || !("text" in cert) || !("text" in key)) return { problems };
+  const tls: TlsConfig = { cert: cert.text, key: key.text, certFile, keyFile };
+  if (ca !== undefined && "text" in ca && caFile !== undefined) {
+    tls.clientCa = ca.text;
+    tls.clientCaFile = caFile;
+  }
+  return { tls, problems };
+}
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  if (isIP(h) === 6) return h === "::1" || /^(0{1,4}:){7}0{0,3}1$/.test(h) || /^::ffff:127\./.test(h);
+  return false;
+}
+
+/**
+ * What to tell the operator at start about access control, or undefined when
+ * API keys are configured. With no keys every caller can do everything
+ * (Reset, ForceState, Configure included), so:
+ * - bound to loopback (the default then): a warning saying so and how to open it;
+ * - bound to anything else (BREAKERBOX_HOST set): a louder warning.
+ */
+export function accessControlWarning(config: Pick<AppConfig, "apiKeys" | "host">): string | undefined {
+  if (config.apiKeys.length > 0) return undefined;
+  if (isLoopbackHost(config.host)) {
+    return `access control is off (no API keys): listening on ${config.host} only; set BREAKERBOX_API_KEYS to serve other hosts, or BREAKERBOX_HOST to override`;
+  }
+  return `ACCESS CONTROL IS OFF and BREAKERBOX_HOST=${config.host} is not a loopback address: anyone who can reach these ports can Reset, ForceState and Configure every circuit; set BREAKERBOX_API_KEYS (name:role:key,...) or bind 127.0.0.1`;
+}
 
 /** "host:port,host:port" → nodes; names the bad entry. */
 function nodeList(text: string, ctx: IssueSink): RedisNode[] {
@@ -471,10 +703,18 @@ function envVarsOf(issue: ConfigIssue): string[] {
   return vars;
 }
 
+/**
+ * Variables the example agents and SDK docs read (docs/clients.md). They share
+ * the prefix, and users export them in the terminal that also starts the
+ * server, so they are not typos worth a warning.
+ */
+const CLIENT_VARS = new Set(["BREAKERBOX_ADDRESS", "BREAKERBOX_API_KEY"]);
+
 function unknownVarWarnings(env: RawEnv): string[] {
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
     if (!(name.startsWith("BREAKERBOX_") || name.startsWith("CIRCUIT_BREAKER_")) || KNOWN_VARS.has(name)) continue;
+    if (CLIENT_VARS.has(name)) continue;
     const hint = closest(name, KNOWN_VARS);
     warnings.push(`${name}: unknown variable, ignored${hint === undefined ? "" : `; did you mean ${hint}?`}`);
   }
@@ -550,6 +790,11 @@ const filePatchSchema = z
 
 const presetRefSchema = z.string({ error: "must be a preset name (text)" });
 
+/** A text field; the message says what belongs there, without repeating the value (it may be a secret). */
+function requiredText(what: string) {
+  return z.string({ error: (issue) => (issue.input === undefined ? `is required: ${what}` : `must be text: ${what}`) });
+}
+
 function strictKeys<T extends z.ZodRawShape>(shape: T, what: string) {
   const accepted = Object.keys(shape).join(", ");
   return z.strictObject(shape, {
@@ -595,6 +840,19 @@ const fileSchema = strictKeys(
         }),
         circuitSettingsSchema,
         { error: "must be a mapping of circuit names to {preset?, config?}" },
+      )
+      .nullish(),
+    api_keys: z
+      .array(
+        strictKeys(
+          {
+            name: requiredText(`the key's name, shown in logs and history (${KEY_NAME_RULE.replace("must be ", "")})`),
+            role: requiredText(`one of ${ROLES.join(", ")}`),
+            key: requiredText(`the secret clients send as 'authorization: Bearer <key>' (${KEY_RULE.replace("must be ", "")})`),
+          },
+          "an API key",
+        ),
+        { error: "must be a list of API keys ({name, role, key})" },
       )
       .nullish(),
   },
@@ -814,10 +1072,12 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
   }
 
   const configFile = envText.parse(env[CONFIG_FILE_VAR]);
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, "utf8"));
+  const fileKeys: SourcedKey[] = [];
   let layers: ConfigLayers = { defaults, presets: presetTable({}), rules: [] };
   let circuits = Object.create(null) as Record<string, ConfigSettings>;
   if (configFile !== undefined) {
-    const read = readConfigFile(configFile, options.readFile ?? ((path) => readFileSync(path, "utf8")));
+    const read = readConfigFile(configFile, readFile);
     if ("problem" in read) {
       problems.push(read.problem);
     } else {
@@ -828,6 +1088,12 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
         const built = buildLayers(configFile, parsed.data, defaults, defaultsValid);
         problems.push(...built.problems);
         ({ layers, circuits } = built);
+        (parsed.data.api_keys ?? []).forEach((k, i) => {
+          const where = `${configFile}: api_keys[${i}]`;
+          const keyProblems = apiKeyProblems(where, k.name, k.role, k.key);
+          problems.push(...keyProblems);
+          if (keyProblems.length === 0) fileKeys.push({ name: k.name, role: k.role as Role, key: k.key, where });
+        });
       }
     }
   }
@@ -835,12 +1101,24 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
   // (A failed parse always left problems; the test also narrows the type.)
   const store = processVars.success ? storeConfig(processVars.data) : undefined;
   if (store !== undefined && "problem" in store) problems.push(store.problem);
+  const sourcedKeys = [...(processVars.success ? processVars.data.BREAKERBOX_API_KEYS : []), ...fileKeys];
+  problems.push(...duplicateKeyProblems(sourcedKeys));
+  // Read apart from the schema, so a bad port does not hide a bad certificate.
+  const tlsVars = {
+    BREAKERBOX_TLS_CERT_FILE: envText.parse(env["BREAKERBOX_TLS_CERT_FILE"]),
+    BREAKERBOX_TLS_KEY_FILE: envText.parse(env["BREAKERBOX_TLS_KEY_FILE"]),
+    BREAKERBOX_TLS_CLIENT_CA_FILE: envText.parse(env["BREAKERBOX_TLS_CLIENT_CA_FILE"]),
+  };
+  const tls = tlsConfig(tlsVars, readFile);
+  problems.push(...tls.problems);
   if (!processVars.success || problems.length > 0 || store === undefined || "problem" in store) throw new ConfigError(problems);
   const vars = processVars.data; // its *_SECONDS entries already hold milliseconds
   return {
     grpcPort: vars.BREAKERBOX_GRPC_PORT,
     httpPort: vars.BREAKERBOX_HTTP_PORT,
-    host: vars.BREAKERBOX_HOST,
+    host: vars.BREAKERBOX_HOST ?? (sourcedKeys.length > 0 ? "0.0.0.0" : "127.0.0.1"),
+    apiKeys: sourcedKeys.map(({ name, role, key }) => ({ name, role, key })),
+    ...(tls.tls === undefined ? {} : { tls: tls.tls }),
     logLevel: vars.LOG_LEVEL,
     store,
     idleTtlMs: vars.BREAKERBOX_IDLE_TTL_SECONDS,
@@ -849,6 +1127,8 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     shutdownGraceMs: vars.BREAKERBOX_SHUTDOWN_GRACE_SECONDS,
     eventLogSize: vars.BREAKERBOX_EVENT_LOG_SIZE,
     historyLimit: vars.BREAKERBOX_HISTORY_LIMIT,
+    metricsMaxCircuits: vars.BREAKERBOX_METRICS_MAX_CIRCUITS,
+    metricsResyncMs: vars.BREAKERBOX_METRICS_RESYNC_SECONDS,
     layers,
     circuits,
     ...(configFile === undefined ? {} : { configFile }),

@@ -3,7 +3,7 @@
  * SIGTERM/SIGINT. Wiring only; see app.ts for the composition.
  */
 import { startBreakerbox } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, accessControlWarning, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 
 async function main(): Promise<void> {
@@ -21,12 +21,18 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) logger.warn(warning);
 
   const app = await startBreakerbox(config, { logger });
+  const exposure = accessControlWarning(config);
+  if (exposure !== undefined) logger.warn({ host: config.host, accessControl: "off" }, exposure);
   logger.info(
     {
       grpc: `${config.host}:${app.grpcPort}`,
       http: `${config.host}:${app.httpPort}`,
       store: config.store.kind,
       configFile: config.configFile ?? null,
+      // Names and roles only: a key never reaches the log.
+      accessControl: config.apiKeys.length === 0 ? "off" : "api keys",
+      apiKeys: config.apiKeys.map((k) => `${k.name} (${k.role})`),
+      tls: config.tls === undefined ? "off" : config.tls.clientCa === undefined ? "on" : "on, client certificates required",
     },
     "breakerbox listening",
   );

@@ -8,6 +8,8 @@ import {
   CIRCUIT_ENV_VARS,
   CIRCUIT_NAME_PATTERN,
   ConfigError,
+  accessControlWarning,
+  isLoopbackHost,
   PATTERN_GLOB_PATTERN,
   loadConfig,
   parseDurationMs,
@@ -15,6 +17,7 @@ import {
 } from "../src/config.js";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, applyPatch, type CircuitConfig } from "../src/engine/index.js";
 import { createLogger } from "../src/logger.js";
+import { makeTestCerts, type TestCerts } from "./support/certs.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -62,6 +65,7 @@ describe("loadConfig: defaults", () => {
       grpcPort: 50051,
       httpPort: 8080,
       host: "127.0.0.1",
+      apiKeys: [],
       logLevel: "info",
       store: { kind: "memory" },
       idleTtlMs: 86_400_000,
@@ -70,6 +74,8 @@ describe("loadConfig: defaults", () => {
       shutdownGraceMs: 5000,
       eventLogSize: 10_000,
       historyLimit: 100,
+      metricsMaxCircuits: 1000,
+      metricsResyncMs: 300_000,
       layers: { defaults: BUILTIN_DEFAULTS, presets: BUILTIN_PRESETS, rules: [] },
       circuits: {},
       warnings: [],
@@ -184,6 +190,10 @@ describe("loadConfig: empty variables", () => {
     "BREAKERBOX_EVENT_LOG_SIZE",
     "BREAKERBOX_HISTORY_LIMIT",
     "BREAKERBOX_CONFIG",
+    "BREAKERBOX_API_KEYS",
+    "BREAKERBOX_TLS_CERT_FILE",
+    "BREAKERBOX_TLS_KEY_FILE",
+    "BREAKERBOX_TLS_CLIENT_CA_FILE",
     ...Object.values(CIRCUIT_ENV_VARS),
   ];
   it.each(["", "   "])("treats %j as unset for every variable", (blank) => {
@@ -332,6 +342,11 @@ describe("loadConfig: warnings", () => {
     ]);
     expect(config.layers.defaults).toEqual(BUILTIN_DEFAULTS);
   });
+
+  it("does not warn about the client variables the example agents read", () => {
+    const config = loadConfig({ BREAKERBOX_ADDRESS: "localhost:50051", BREAKERBOX_API_KEY: "k".repeat(20) });
+    expect(config.warnings).toEqual([]);
+  });
 });
 
 describe("loadConfig: config file", () => {
@@ -444,7 +459,7 @@ describe("loadConfig: bad config files", () => {
     [
       "unknown keys in a rule and at the top",
       "rule: []\nrules:\n  - pattern: a.*\n    presets: llm\n",
-      ["rules[0].presets: unknown key; accepted: pattern, preset, config", "rule: unknown key; accepted: presets, rules, circuits"],
+      ["rules[0].presets: unknown key; accepted: pattern, preset, config", "rule: unknown key; accepted: presets, rules, circuits, api_keys"],
     ],
     [
       "an unknown preset in a rule",
@@ -520,7 +535,7 @@ describe("loadConfig: bad config files", () => {
       "rules:\n  - pattern: a.*\n  - pattern: b.*\n  - pattern: a.*\n    preset: strict\n",
       ['rules[2].pattern: "a.*" repeats rules[0].pattern; only the first rule with a pattern can ever match'],
     ],
-    ["a list at the top", "- pattern: a.*\n", ["must be a mapping with keys presets, rules, circuits"]],
+    ["a list at the top", "- pattern: a.*\n", ["must be a mapping with keys presets, rules, circuits, api_keys"]],
     [
       "sections of the wrong kind",
       "presets: [1]\nrules: { pattern: a }\ncircuits: 3\n",
@@ -748,5 +763,180 @@ describe("loadConfig: the Redis store", () => {
 
   it("never repeats a Redis URL (it may hold a password) in its message", () => {
     expect(() => loadConfig({ REDIS_URL: "ftp://user:s3cret@h:1" })).toThrow(/^(?!.*s3cret)/s);
+  });
+});
+
+describe("loadConfig: API keys", () => {
+  const AGENT = "agent-key-0123456789";
+  const ADMIN = "admin:key:with:colons";
+
+  it("reads BREAKERBOX_API_KEYS as name:role:key entries (the key is everything after the second colon)", () => {
+    const config = loadConfig({ BREAKERBOX_API_KEYS: ` agents:agent:${AGENT} , ops:admin:${ADMIN},` });
+    expect(config.apiKeys).toEqual([
+      { name: "agents", role: "agent", key: AGENT },
+      { name: "ops", role: "admin", key: ADMIN },
+    ]);
+  });
+
+  it("reads api_keys from the config file, after the variable's", () => {
+    const config = loadFile(
+      ".yaml",
+      `api_keys:\n  - name: ops\n    role: admin\n    key: "${ADMIN}"\n`,
+      { BREAKERBOX_API_KEYS: `agents:agent:${AGENT}` },
+    );
+    expect(config.apiKeys).toEqual([
+      { name: "agents", role: "agent", key: AGENT },
+      { name: "ops", role: "admin", key: ADMIN },
+    ]);
+  });
+
+  it("loads the api_keys example of docs/operations.md", () => {
+    const doc = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../docs/operations.md"), "utf8");
+    const yaml = /```yaml\n(api_keys:[\s\S]*?)```/.exec(doc)?.[1];
+    expect(yaml).toBeDefined();
+    expect(loadFile(".yaml", yaml!).apiKeys.map((k) => [k.name, k.role])).toEqual([
+      ["agents", "agent"],
+      ["ops", "admin"],
+    ]);
+  });
+
+  // Each row: the variable's value, the exact problems. None may quote a key.
+  const bad: [string, string[]][] = [
+    ["just-a-key-0123456789", ["BREAKERBOX_API_KEYS: entry 1 is not name:role:key (e.g. ci:agent:<a key of 16 or more characters>); entries are separated by commas"]],
+    [`ops:root:${AGENT}`, ['BREAKERBOX_API_KEYS: entry 1 ("ops"): unknown role "root"; accepted: agent, admin']],
+    [`ops:${AGENT}:admin`, ['BREAKERBOX_API_KEYS: entry 1 ("ops"): unknown role (not shown); accepted: agent, admin', 'BREAKERBOX_API_KEYS: entry 1 ("ops"): key must be at least 16 characters of visible ASCII (no spaces)']],
+    ["ops:admin:short-secret", ['BREAKERBOX_API_KEYS: entry 1 ("ops"): key must be at least 16 characters of visible ASCII (no spaces)']],
+    ["ops:admin:has space in the key 0123", ['BREAKERBOX_API_KEYS: entry 1 ("ops"): key must be at least 16 characters of visible ASCII (no spaces)']],
+    [`-ops:admin:${AGENT}`, ["BREAKERBOX_API_KEYS: entry 1: name must be 1 to 64 letters, digits or . _ @ -, starting with a letter or digit"]],
+    [`ops:admin:${AGENT},ops:agent:${ADMIN}`, ['BREAKERBOX_API_KEYS entry 2: name "ops" is already used by BREAKERBOX_API_KEYS entry 1; key names must be unique (they name the caller in history and logs)']],
+    [`ops:admin:${AGENT},ci:agent:${AGENT}`, ['BREAKERBOX_API_KEYS entry 2 ("ci"): same key as BREAKERBOX_API_KEYS entry 1 ("ops"); give every client its own key']],
+  ];
+  it.each(bad)("refuses %j", (value, problems) => {
+    const error = configError({ BREAKERBOX_API_KEYS: value });
+    expect(error.problems).toEqual(problems);
+    for (const secret of [AGENT, ADMIN, "short-secret", "just-a-key-0123456789"]) expect(error.message).not.toContain(secret);
+  });
+
+  it("refuses bad api_keys entries in the file and duplicates across the file and the variable", () => {
+    const { path, error } = fileError(
+      ".yaml",
+      [
+        "api_keys:",
+        `  - { name: ops, role: admin, key: "${ADMIN}" }`,
+        `  - { name: ci, role: superuser, key: "${AGENT}" }`,
+        `  - { name: bot, role: agent }`,
+        `  - { name: x, role: agent, key: "${AGENT}", note: hi }`,
+        `  - { name: bot2, role: agent, key: 12345678901234567890 }`,
+      ].join("\n"),
+      { BREAKERBOX_API_KEYS: `ops:agent:${AGENT}-other` },
+    );
+    expect(error.problems).toEqual([
+      `${path}: api_keys[2].key: is required: the secret clients send as 'authorization: Bearer <key>' (at least 16 characters of visible ASCII (no spaces))`,
+      `${path}: api_keys[3].note: unknown key; accepted: name, role, key`,
+      `${path}: api_keys[4].key: must be text: the secret clients send as 'authorization: Bearer <key>' (at least 16 characters of visible ASCII (no spaces))`,
+    ]);
+    expect(error.message).not.toContain(AGENT);
+
+    const second = fileError(
+      ".yaml",
+      [`api_keys:`, `  - { name: ops, role: admin, key: "${ADMIN}" }`, `  - { name: ci, role: superuser, key: "${AGENT}" }`].join("\n"),
+      { BREAKERBOX_API_KEYS: `ops:agent:${AGENT}-other` },
+    );
+    expect(second.error.problems).toEqual([
+      `${second.path}: api_keys[1] ("ci"): unknown role "superuser"; accepted: agent, admin`,
+      `${second.path}: api_keys[0]: name "ops" is already used by BREAKERBOX_API_KEYS entry 1; key names must be unique (they name the caller in history and logs)`,
+    ]);
+  });
+});
+
+describe("loadConfig: where to listen", () => {
+  const KEYS = "ops:admin:admin-key-0123456789";
+  it.each([
+    [{}, "127.0.0.1"],
+    [{ BREAKERBOX_API_KEYS: KEYS }, "0.0.0.0"],
+    [{ BREAKERBOX_API_KEYS: KEYS, BREAKERBOX_HOST: "10.1.2.3" }, "10.1.2.3"],
+    [{ BREAKERBOX_HOST: "0.0.0.0" }, "0.0.0.0"],
+  ] as [Env, string][])("%j binds %s", (env, host) => {
+    expect(loadConfig(env).host).toBe(host);
+  });
+
+  it("warns at start when access control is off, louder when others can reach the server", () => {
+    expect(accessControlWarning(loadConfig({}))).toBe(
+      "access control is off (no API keys): listening on 127.0.0.1 only; set BREAKERBOX_API_KEYS to serve other hosts, or BREAKERBOX_HOST to override",
+    );
+    expect(accessControlWarning(loadConfig({ BREAKERBOX_HOST: "::" }))).toBe(
+      "ACCESS CONTROL IS OFF and BREAKERBOX_HOST=:: is not a loopback address: anyone who can reach these ports can Reset, ForceState and Configure every circuit; set BREAKERBOX_API_KEYS (name:role:key,...) or bind 127.0.0.1",
+    );
+    expect(accessControlWarning(loadConfig({ BREAKERBOX_API_KEYS: KEYS }))).toBeUndefined();
+  });
+
+  it.each([
+    ["127.0.0.1", true],
+    ["127.1.2.3", true],
+    ["::1", true],
+    ["[::1]", true],
+    ["localhost", true],
+    ["0.0.0.0", false],
+    ["::", false],
+    ["10.0.0.5", false],
+    ["breakerbox.internal", false],
+  ])("isLoopbackHost(%j) is %s", (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
+  });
+});
+
+describe("loadConfig: TLS", () => {
+  let certs: TestCerts;
+  beforeAll(() => {
+    certs = makeTestCerts();
+  });
+  afterAll(() => {
+    certs.remove();
+  });
+
+  it("reads the certificate, key and client CA", () => {
+    const config = loadConfig({
+      BREAKERBOX_TLS_CERT_FILE: certs.files.serverCert,
+      BREAKERBOX_TLS_KEY_FILE: certs.files.serverKey,
+      BREAKERBOX_TLS_CLIENT_CA_FILE: certs.files.ca,
+    });
+    expect(config.tls).toEqual({
+      cert: certs.serverCert.toString("utf8"),
+      key: certs.serverKey.toString("utf8"),
+      clientCa: certs.ca.toString("utf8"),
+      certFile: certs.files.serverCert,
+      keyFile: certs.files.serverKey,
+      clientCaFile: certs.files.ca,
+    });
+    expect("tls" in loadConfig({})).toBe(false);
+  });
+
+  it("wants both files or neither", () => {
+    expect(configError({ BREAKERBOX_TLS_CERT_FILE: certs.files.serverCert }).problems).toEqual([
+      "BREAKERBOX_TLS_KEY_FILE: is required with BREAKERBOX_TLS_CERT_FILE; set both (TLS on) or neither (plaintext)",
+    ]);
+    expect(configError({ BREAKERBOX_TLS_KEY_FILE: certs.files.serverKey }).problems).toEqual([
+      "BREAKERBOX_TLS_CERT_FILE: is required with BREAKERBOX_TLS_KEY_FILE; set both (TLS on) or neither (plaintext)",
+    ]);
+    expect(configError({ BREAKERBOX_TLS_CLIENT_CA_FILE: certs.files.ca }).problems).toEqual([
+      "BREAKERBOX_TLS_CLIENT_CA_FILE: needs BREAKERBOX_TLS_CERT_FILE and BREAKERBOX_TLS_KEY_FILE (client certificates are checked only over TLS)",
+    ]);
+  });
+
+  it("names the variable and file that cannot be read", () => {
+    const missing = join(certs.dir, "missing.pem");
+    expect(configError({ BREAKERBOX_TLS_CERT_FILE: missing, BREAKERBOX_TLS_KEY_FILE: certs.files.serverKey }).problems).toEqual([
+      `BREAKERBOX_TLS_CERT_FILE: cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`,
+    ]);
+  });
+
+  it("refuses a file that is not PEM, and a key that is not the certificate's", () => {
+    const problems = configError({ BREAKERBOX_TLS_CERT_FILE: certs.files.serverKey, BREAKERBOX_TLS_KEY_FILE: certs.files.serverCert }).problems;
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(new RegExp(`^BREAKERBOX_TLS_CERT_FILE: ${certs.files.serverKey} is not a PEM certificate: `));
+    expect(problems[1]).toMatch(new RegExp(`^BREAKERBOX_TLS_KEY_FILE: ${certs.files.serverCert} is not a PEM private key \\(or is encrypted\\): `));
+    expect(configError({ BREAKERBOX_TLS_CERT_FILE: certs.files.serverCert, BREAKERBOX_TLS_KEY_FILE: certs.files.clientKey }).problems).toEqual([
+      `BREAKERBOX_TLS_KEY_FILE: the key in ${certs.files.clientKey} does not belong to the certificate in ${certs.files.serverCert}`,
+    ]);
   });
 });

@@ -1,12 +1,14 @@
 /**
  * Runs once before the suites: makes sure the external tools the tests drive
- * (grpcurl; redis-server, redis-sentinel and redis-cli) are installed,
+ * (grpcurl; redis-server, redis-sentinel and redis-cli; chromium for the
+ * dashboard's browser test) are installed,
  * installing them when missing and saying so. Afterwards it reaps Redis
  * processes left behind by test processes that died without cleaning up.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { chromiumPath } from "./support/chromium.js";
 import { reapOrphanedRedis, redisBinary } from "./support/redis-servers.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -36,6 +38,11 @@ export default function setup(): () => void {
     execFileSync("bash", [`${root}scripts/install-redis.sh`], { stdio: "inherit" });
     const still = missingRedisBinaries();
     if (still.length > 0) throw new Error(`test setup: still missing after scripts/install-redis.sh: ${still.join(", ")}`);
+  }
+  if (chromiumPath() === undefined) {
+    process.stdout.write("test setup: chromium not found; installing it from the OS packages (scripts/install-chromium.sh)\n");
+    execFileSync("bash", [`${root}scripts/install-chromium.sh`], { stdio: "inherit" });
+    if (chromiumPath() === undefined) throw new Error("test setup: chromium still missing after scripts/install-chromium.sh");
   }
   reapOrphanedRedis();
   return () => {

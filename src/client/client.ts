@@ -24,10 +24,10 @@ import { applyPatch, BUILTIN_DEFAULTS } from "../engine/config.js";
 import type { Circuit as EngineCircuit, CircuitConfig, ConfigPatch, DenyReason, Outcome, State } from "../engine/types.js";
 import { isAbortError, retryAfterHintOf, type Clock } from "./classify.js";
 import { BreakerboxRpcError, CallTimeoutError, CircuitOpenError, type CircuitDenial } from "./errors.js";
-import { createGrpcTransport, type Transport } from "./grpc-transport.js";
+import { createGrpcTransport, type ClientTlsOptions, type Transport } from "./grpc-transport.js";
 import type * as grpc from "@grpc/grpc-js";
 
-export type { DenyReason, Outcome, State };
+export type { DenyReason, Outcome, State, ClientTlsOptions };
 
 /** Options of `createBreakerbox`. */
 export interface BreakerboxOptions {
@@ -35,9 +35,24 @@ export interface BreakerboxOptions {
   address: string;
   /** Only "grpc" (the default) for now: @grpc/grpc-js with the generated protobuf-es schemas. */
   transport?: "grpc";
-  /** gRPC channel credentials; plaintext by default. */
+  /**
+   * The API key, when the service has access control on: sent as
+   * `authorization: Bearer <apiKey>` with every RPC, Watch included. An
+   * `agent` key may Acquire, Report and read; Reset, ForceState and
+   * Configure need an `admin` key. A missing or unknown key fails calls with
+   * `BreakerboxRpcError` UNAUTHENTICATED, a key of the wrong role with
+   * PERMISSION_DENIED (neither starts degraded mode: the service is up).
+   */
+  apiKey?: string;
+  /**
+   * TLS to the service: `true` trusts the system CAs, `{ rootCert }` trusts
+   * that CA (PEM); `clientCert`/`clientKey` for servers that require client
+   * certificates. Default: plaintext. Not together with `credentials`.
+   */
+  tls?: boolean | ClientTlsOptions;
+  /** gRPC channel credentials, for what `tls` does not cover; plaintext by default. */
   credentials?: grpc.ChannelCredentials;
-  /** Metadata sent with every RPC, e.g. `{ authorization: "Bearer ..." }`. */
+  /** Metadata sent with every RPC. Use `apiKey` rather than an `authorization` entry. */
   metadata?: Record<string, string>;
   /** Timeout applied by `run` when the call gives none; undefined or 0 = no timeout. */
   defaultTimeoutMs?: number;
@@ -343,6 +358,8 @@ class Client implements Breakerbox {
     this.transport = createGrpcTransport({
       address: options.address,
       ...(options.credentials !== undefined && { credentials: options.credentials }),
+      ...(options.tls !== undefined && { tls: options.tls }),
+      ...(options.apiKey !== undefined && { apiKey: options.apiKey }),
       ...(options.metadata !== undefined && { metadata: options.metadata }),
       ...(options.rpcTimeoutMs !== undefined && { rpcTimeoutMs: options.rpcTimeoutMs }),
       ...(options.channelOptions !== undefined && { channelOptions: options.channelOptions }),

@@ -15,14 +15,59 @@ type UnaryName = Exclude<keyof Methods, "watch">;
 export interface GrpcTransportOptions {
   /** host:port of a Breakerbox gRPC listener. */
   address: string;
-  /** Channel credentials; plaintext (insecure) by default. */
+  /** Channel credentials; plaintext (insecure) by default. Not together with `tls`. */
   credentials?: grpc.ChannelCredentials;
-  /** Sent with every call (e.g. `authorization`). */
+  /** TLS instead of plaintext; see {@link ClientTlsOptions}. Not together with `credentials`. */
+  tls?: boolean | ClientTlsOptions;
+  /** Sent as `authorization: Bearer <apiKey>` with every call, Watch included. */
+  apiKey?: string;
+  /** Sent with every call. Not `authorization` together with `apiKey`. */
   metadata?: Record<string, string>;
   /** Deadline of each unary RPC in ms (default 5000). */
   rpcTimeoutMs?: number;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
+}
+
+/**
+ * TLS to the service. `tls: true` trusts the system's CAs; `rootCert` trusts
+ * this CA instead (PEM), e.g. a private CA or a self-signed certificate.
+ * `clientCert` and `clientKey` (PEM, both or neither) authenticate this
+ * client when the server requires client certificates.
+ */
+export interface ClientTlsOptions {
+  rootCert?: string | Buffer;
+  clientCert?: string | Buffer;
+  clientKey?: string | Buffer;
+}
+
+const pem = (v: string | Buffer | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
+
+/**
+ * The channel credentials `options` ask for: `credentials` as given, TLS
+ * from `tls`, else plaintext. Throws TypeError for contradicting options.
+ */
+export function channelCredentials(options: Pick<GrpcTransportOptions, "credentials" | "tls">): grpc.ChannelCredentials {
+  const { credentials, tls } = options;
+  if (credentials !== undefined && tls !== undefined && tls !== false) throw new TypeError("give either tls or credentials, not both");
+  if (credentials !== undefined) return credentials;
+  if (tls === undefined || tls === false) return grpc.credentials.createInsecure();
+  const o = tls === true ? {} : tls;
+  if ((o.clientCert === undefined) !== (o.clientKey === undefined)) throw new TypeError("tls.clientCert and tls.clientKey go together");
+  return grpc.credentials.createSsl(pem(o.rootCert), pem(o.clientKey), pem(o.clientCert));
+}
+
+/** The metadata of every call: `metadata` plus the API key as a Bearer token. */
+export function callMetadata(options: Pick<GrpcTransportOptions, "apiKey" | "metadata">): Record<string, string> {
+  const headers = { ...options.metadata };
+  if (options.apiKey !== undefined) {
+    if (Object.keys(headers).some((k) => k.toLowerCase() === "authorization")) {
+      throw new TypeError("give either apiKey or an authorization entry in metadata, not both");
+    }
+    if (options.apiKey.trim() === "") throw new TypeError("apiKey is empty");
+    headers["authorization"] = `Bearer ${options.apiKey.trim()}`;
+  }
+  return headers;
 }
 
 /** The calls the SDK makes; one implementation per transport. */
@@ -53,11 +98,12 @@ export function rpcError(e: unknown): unknown {
 
 /** Creates the grpc-js transport (one channel for every call). */
 export function createGrpcTransport(options: GrpcTransportOptions): Transport {
-  const client = new grpc.Client(options.address, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions);
+  const headers = Object.entries(callMetadata(options));
+  const client = new grpc.Client(options.address, channelCredentials(options), options.channelOptions);
   const rpcTimeoutMs = options.rpcTimeoutMs ?? 5000;
   const metadata = (): grpc.Metadata => {
     const m = new grpc.Metadata();
-    for (const [k, v] of Object.entries(options.metadata ?? {})) m.set(k, v);
+    for (const [k, v] of headers) m.set(k, v);
     return m;
   };
   return {

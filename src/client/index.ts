@@ -16,6 +16,7 @@ export {
   type State,
   type Outcome,
   type DenyReason,
+  type ClientTlsOptions,
 } from "./client.js";
 export { CircuitOpenError, CallTimeoutError, BreakerboxRpcError, type CircuitDenial } from "./errors.js";
 export { retryAfterHintOf, parseRetryAfter, isAbortError, type Clock } from "./classify.js";

@@ -5,7 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   AcquireAnyResponseSchema,
@@ -25,7 +25,8 @@ import {
   WatchResponseSchema,
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { Breakerbox, Caller } from "../service/breakerbox.js";
+import type { AccessControl } from "../service/access.js";
+import type { Breakerbox } from "../service/breakerbox.js";
 import type { WatchMessage } from "../service/watch-hub.js";
 import {
   DENY_REASON_TO_PROTO,
@@ -39,6 +40,7 @@ import {
   stateFromProto,
   statusToProto,
 } from "./convert.js";
+import { ANONYMOUS, createAuthorizer } from "./auth.js";
 import { isClientError, toConnectError } from "./status.js";
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5000;
@@ -46,11 +48,14 @@ const UNAVAILABLE_LOG_INTERVAL_MS = 5000;
 export interface CircuitServiceImplOptions {
   service: Breakerbox;
   logger: Logger;
-}
-
-/** Identifies the caller for history and logs. Access control (API keys) will name the key here. */
-function callerOf(_ctx: HandlerContext): Caller {
-  return { actor: "anonymous" };
+  /**
+   * The API keys. Given: every RPC needs `authorization: Bearer <key>` with a
+   * key whose role allows it (else UNAUTHENTICATED / PERMISSION_DENIED), and
+   * admin actions record the key's name as their actor. Omitted: access
+   * control is off, every caller may do everything, and the actor is
+   * "anonymous".
+   */
+  access?: AccessControl;
 }
 
 function watchMessageToProto(m: WatchMessage): WatchResponse {
@@ -67,6 +72,8 @@ function watchMessageToProto(m: WatchMessage): WatchResponse {
       return create(WatchResponseSchema, {
         kind: { case: "heartbeat", value: create(HeartbeatSchema, { at: timestampFromMs(m.at) }) },
       });
+    case "status":
+      return create(WatchResponseSchema, { kind: { case: "status", value: statusToProto(m.status) } });
   }
 }
 
@@ -76,6 +83,9 @@ function watchMessageToProto(m: WatchMessage): WatchResponse {
  */
 export function createCircuitServiceImpl(options: CircuitServiceImplOptions): ServiceImpl<typeof CircuitService> {
   const { service, logger } = options;
+  // Off: one branch per call and nothing else (the hot path is measured
+  // against a no-op RPC).
+  const authorize = options.access === undefined ? undefined : createAuthorizer(options.access);
   // During a store outage every call fails the same way: say it once per
   // interval with a count, not once per call.
   let unavailableSince = 0;
@@ -99,8 +109,9 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
   };
 
   return {
-    async acquire(req) {
+    async acquire(req, ctx) {
       try {
+        if (authorize !== undefined) authorize(ctx, "Acquire");
         const d = await service.acquire(req.circuit);
         return create(AcquireResponseSchema, {
           allowed: d.allowed,
@@ -115,8 +126,9 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       }
     },
 
-    async acquireAny(req) {
+    async acquireAny(req, ctx) {
       try {
+        if (authorize !== undefined) authorize(ctx, "AcquireAny");
         const r = await service.acquireAny(req.circuits);
         return create(AcquireAnyResponseSchema, {
           allowed: r.chosen !== undefined,
@@ -138,8 +150,9 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       }
     },
 
-    async report(req) {
+    async report(req, ctx) {
       try {
+        if (authorize !== undefined) authorize(ctx, "Report");
         const ack = await service.report({
           circuit: req.circuit,
           permit: req.permit,
@@ -153,16 +166,18 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       }
     },
 
-    async getState(req) {
+    async getState(req, ctx) {
       try {
+        if (authorize !== undefined) authorize(ctx, "GetState");
         return create(GetStateResponseSchema, { status: statusToProto(await service.getState(req.circuit)) });
       } catch (err) {
         return fail("GetState", err);
       }
     },
 
-    async listCircuits(req) {
+    async listCircuits(req, ctx) {
       try {
+        if (authorize !== undefined) authorize(ctx, "ListCircuits");
         const page = await service.listCircuits({
           prefix: req.prefix,
           state: stateFromProto("state", req.state),
@@ -178,8 +193,9 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       }
     },
 
-    async getHistory(req) {
+    async getHistory(req, ctx) {
       try {
+        if (authorize !== undefined) authorize(ctx, "GetHistory");
         const entries = await service.getHistory(req.circuit, req.limit);
         return create(GetHistoryResponseSchema, { entries: entries.map(historyEntryToProto) });
       } catch (err) {
@@ -189,7 +205,8 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
 
     async reset(req, ctx) {
       try {
-        return create(ResetResponseSchema, { status: statusToProto(await service.reset(req.circuit, callerOf(ctx))) });
+        const caller = authorize === undefined ? ANONYMOUS : authorize(ctx, "Reset");
+        return create(ResetResponseSchema, { status: statusToProto(await service.reset(req.circuit, caller)) });
       } catch (err) {
         return fail("Reset", err);
       }
@@ -197,7 +214,8 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
 
     async forceState(req, ctx) {
       try {
-        const view = await service.forceState(req.circuit, stateFromProto("state", req.state), callerOf(ctx));
+        const caller = authorize === undefined ? ANONYMOUS : authorize(ctx, "ForceState");
+        const view = await service.forceState(req.circuit, stateFromProto("state", req.state), caller);
         return create(ForceStateResponseSchema, { status: statusToProto(view) });
       } catch (err) {
         return fail("ForceState", err);
@@ -206,6 +224,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
 
     async configure(req, ctx) {
       try {
+        const caller = authorize === undefined ? ANONYMOUS : authorize(ctx, "Configure");
         const t = req.target;
         const target =
           t.case === "circuit"
@@ -215,7 +234,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
               : undefined;
         const result = await service.configure(
           { target, patch: patchFromProto(req.config), preset: req.preset, replace: req.replace },
-          callerOf(ctx),
+          caller,
         );
         const res = create(ConfigureResponseSchema, { matchedCircuits: result.matchedCircuits });
         if (result.status !== undefined) res.status = statusToProto(result.status);
@@ -227,8 +246,14 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
 
     async *watch(req, ctx) {
       try {
+        if (authorize !== undefined) authorize(ctx, "Watch");
         const stream = service.watch(
-          { circuits: req.circuits, prefix: req.prefix, resumeToken: req.resumeToken },
+          {
+            circuits: req.circuits,
+            prefix: req.prefix,
+            resumeToken: req.resumeToken,
+            statusIntervalMs: msFromDuration("status_interval", req.statusInterval),
+          },
           ctx.signal,
         );
         for await (const message of stream) yield watchMessageToProto(message);

@@ -80,6 +80,19 @@ export interface GrpcHandlerContext extends HandlerContext {
 }
 
 /**
+ * The value of request header `name` (lower case, e.g. "authorization"), or
+ * undefined when the call has none; several values are joined with ", " as
+ * `Headers.get` does. Works on any HandlerContext; on the gRPC port it reads
+ * the call's metadata directly instead of building the whole
+ * `ctx.requestHeader`, which matters on the Acquire/Report hot path.
+ * Binary ("-bin") metadata is not text and reads as undefined here.
+ */
+export function requestHeaderOf(ctx: HandlerContext, name: string): string | undefined {
+  if (ctx instanceof CallContext) return ctx.metadataText(name);
+  return ctx.requestHeader.get(name) ?? undefined;
+}
+
+/**
  * Registers `impl` for `service` on a grpc-js server, at the paths
  * `/${service.typeName}/${method.name}`.
  *
@@ -538,6 +551,14 @@ class CallContext implements GrpcHandlerContext {
   get requestHeader(): Headers {
     this.requestHeaders ??= headersFromMetadata(this.call.metadata);
     return this.requestHeaders;
+  }
+
+  /** See {@link requestHeaderOf}. */
+  metadataText(name: string): string | undefined {
+    const values = this.call.metadata.get(name);
+    if (values.length === 1) return typeof values[0] === "string" ? values[0] : undefined;
+    if (values.length === 0) return undefined;
+    return values.every((v) => typeof v === "string") ? values.join(", ") : undefined;
   }
 
   get responseHeader(): Headers {

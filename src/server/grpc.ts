@@ -52,6 +52,24 @@ export interface GrpcServerOptions {
   serverOptions?: ServerOptions;
   /** Default: insecure (plaintext), for use behind a TLS-terminating proxy or in a cluster. */
   credentials?: ServerCredentials;
+  /** Serve TLS with this certificate (shorthand for `credentials`; give one or the other). */
+  tls?: ServerTlsOptions;
+}
+
+/** A listener's TLS certificate, as PEM text or bytes. The HTTP listener takes the same. */
+export interface ServerTlsOptions {
+  /** Certificate chain, the server's own certificate first. */
+  cert: string | Buffer;
+  /** The certificate's private key (unencrypted). */
+  key: string | Buffer;
+  /** When set, clients must present a certificate signed by one of these CAs (mutual TLS). */
+  clientCa?: string | Buffer | undefined;
+}
+
+/** grpc-js credentials for `tls`; requires and verifies client certificates when `clientCa` is set. */
+export function tlsServerCredentials(tls: ServerTlsOptions): ServerCredentials {
+  const clientCa = tls.clientCa === undefined ? null : Buffer.from(tls.clientCa);
+  return ServerCredentials.createSsl(clientCa, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], clientCa !== null);
 }
 
 /** A gRPC listener built by {@link createGrpcServer}. */
@@ -95,6 +113,9 @@ const DEFAULT_SERVER_OPTIONS: ServerOptions = {
  * reflection v1 + v1alpha. Nothing listens until `listen`.
  */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
+  if (options.tls !== undefined && options.credentials !== undefined) throw new TypeError("give either tls or credentials, not both");
+  const credentials =
+    options.credentials ?? (options.tls === undefined ? ServerCredentials.createInsecure() : tlsServerCredentials(options.tls));
   const server = new Server({ ...DEFAULT_SERVER_OPTIONS, ...options.serverOptions });
   const health = options.health ?? new HealthRegistry();
   const serviceNames: string[] = [];
@@ -130,7 +151,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     listen(host, port) {
       const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
       return new Promise((resolve, reject) => {
-        server.bindAsync(address, options.credentials ?? ServerCredentials.createInsecure(), (err, bound) => {
+        server.bindAsync(address, credentials, (err, bound) => {
           if (err !== null) reject(err);
           else resolve(bound);
         });

@@ -6,6 +6,8 @@
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
@@ -14,6 +16,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { peerKey } from "./grpc-adapter.js";
+import type { ServerTlsOptions } from "./grpc.js";
 import { createHealthImpl, HealthRegistry } from "./health.js";
 
 /** The answer of a readiness check. */
@@ -42,9 +45,11 @@ export interface HttpServerOptions {
   routes?: (router: ConnectRouter) => void;
   /**
    * Handles requests for paths nobody else serves (the place for /metrics and
-   * the dashboard). Default: 404 "not found".
+   * the dashboard). Return false (without touching `res`) for a path it does
+   * not serve: the request then gets 404 "not found", as it does when no
+   * fallback is given. Returning nothing (void) means handled.
    */
-  fallback?: (req: IncomingMessage, res: ServerResponse) => void;
+  fallback?: (req: IncomingMessage, res: ServerResponse) => boolean | void;
   /**
    * Called with every non-ConnectError a handler throws; the client gets
    * code internal, message "internal error" (connect-node alone would send the
@@ -53,12 +58,18 @@ export interface HttpServerOptions {
   onInternalError?: (err: unknown, method: DescMethod) => void;
   /** Largest request message accepted, in bytes. Default 4 MiB, like the gRPC port. */
   readMaxBytes?: number;
+  /**
+   * Serve HTTPS (still HTTP/1.1, so Connect, gRPC-Web, probes and /metrics
+   * work as over plain HTTP) with this certificate; with `clientCa`, clients
+   * must present a certificate it signed. Default: plain HTTP.
+   */
+  tls?: ServerTlsOptions;
 }
 
 /** An HTTP listener built by {@link createHttpServer}. */
 export interface HttpServer {
-  /** The underlying node:http server. */
-  readonly server: Server;
+  /** The underlying node:http server (node:https with `tls`). */
+  readonly server: Server | HttpsServer;
   /** The registry Health answers from. */
   readonly health: HealthRegistry;
   /**
@@ -99,18 +110,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     interceptors: [hideInternalErrors(options.onInternalError)],
     contextValues: (req) => createContextValues().set(peerKey, peerOf(req.socket)),
     fallback: (req, res) => {
-      if (options.fallback !== undefined) {
-        options.fallback(req as IncomingMessage, res as ServerResponse);
-      } else {
-        sendText(res as ServerResponse, 404, "not found");
-      }
+      // A fallback answers false for paths it does not serve (void = served).
+      const served = options.fallback !== undefined && options.fallback(req as IncomingMessage, res as ServerResponse) !== false;
+      if (!served) sendText(res as ServerResponse, 404, "not found");
     },
   });
 
   let shuttingDown = false;
   const inFlight = new Set<ServerResponse>();
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight.add(res);
     res.once("close", () => {
       inFlight.delete(res);
@@ -128,7 +137,19 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     } else {
       connectHandler(req, res);
     }
-  });
+  };
+  const tls = options.tls;
+  const server: Server | HttpsServer =
+    tls === undefined
+      ? createServer(handle)
+      : createHttpsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
+          handle,
+        );
 
   let shutdownPromise: Promise<void> | undefined;
 

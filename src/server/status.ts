@@ -6,6 +6,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { InvalidConfigError, PermitRejectedError, UnknownPresetError } from "../engine/index.js";
 import { ResumeTokenError, StoreUnavailableError } from "../store/store.js";
+import { PermissionDeniedError, UnauthenticatedError } from "../service/access.js";
 import {
   CircuitNotFoundError,
   InvalidArgumentError,
@@ -29,6 +30,8 @@ export function toConnectError(err: unknown): ConnectError {
   if (ResumeTokenError.is(err)) {
     return new ConnectError(err.message, err.problem === "malformed" ? Code.InvalidArgument : Code.OutOfRange);
   }
+  if (UnauthenticatedError.is(err)) return new ConnectError(err.message, Code.Unauthenticated);
+  if (PermissionDeniedError.is(err)) return new ConnectError(err.message, Code.PermissionDenied);
   if (ResourceExhaustedError.is(err)) return new ConnectError(err.message, Code.ResourceExhausted);
   if (StoreUnavailableError.is(err)) return new ConnectError(err.message, Code.Unavailable);
   if (ShuttingDownError.is(err)) return new ConnectError(err.message, Code.Unavailable);

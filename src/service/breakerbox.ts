@@ -18,7 +18,7 @@ import { WatchHub, type WatchMessage, type WatchOptions } from "./watch-hub.js";
 
 /** The caller of an RPC, as the transport established it. */
 export interface Caller {
-  /** Who is calling, for history and logs (an API key name, or "anonymous@<peer>"). */
+  /** Who is calling, for history and logs: the API key's name, or "anonymous" when access control is off. */
   actor: string;
 }
 
@@ -67,6 +67,8 @@ export interface WatchRequest {
   circuits: string[];
   prefix: string;
   resumeToken: string;
+  /** Live status every this many ms: 0 = off, else at least {@link MIN_STATUS_INTERVAL_MS}. */
+  statusIntervalMs?: number;
 }
 
 export interface BreakerboxOptions extends WatchOptions {
@@ -80,6 +82,12 @@ const MAX_PAGE_SIZE = 1000;
 const DEFAULT_HISTORY_LIMIT = 100;
 const MAX_HISTORY_LIMIT = 1000;
 const MAX_WATCH_CIRCUITS = 1000;
+/**
+ * Shortest Watch status interval: every interval costs one read of the
+ * watched circuits per stream, so a dashboard cannot turn Watch into a tight
+ * poll of the store.
+ */
+export const MIN_STATUS_INTERVAL_MS = 1000;
 
 function requireCircuitName(field: string, name: string): void {
   const problem = circuitNameProblem(name);
@@ -227,18 +235,27 @@ export class Breakerbox {
 
   /**
    * Watch: snapshot (or replay after resume_token), then events, with
-   * heartbeats. The stream ends when `signal` aborts or the service shuts
-   * down.
+   * heartbeats, and with `statusIntervalMs` the live status of each circuit
+   * that changed, at most once per interval. The stream ends when `signal`
+   * aborts or the service shuts down.
    */
   watch(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage> {
     if (request.circuits.length > MAX_WATCH_CIRCUITS) {
       throw new InvalidArgumentError("circuits", `has ${request.circuits.length} names; at most ${MAX_WATCH_CIRCUITS} (use prefix for more)`);
     }
     request.circuits.forEach((name, i) => requireCircuitName(`circuits[${i}]`, name));
+    const statusIntervalMs = request.statusIntervalMs ?? 0;
+    if (!(statusIntervalMs === 0 || statusIntervalMs >= MIN_STATUS_INTERVAL_MS)) {
+      throw new InvalidArgumentError(
+        "status_interval",
+        `is ${statusIntervalMs} ms; use 0 (no status messages) or at least ${MIN_STATUS_INTERVAL_MS / 1000}s`,
+      );
+    }
     return this.watches.open(
       { circuits: request.circuits, prefix: request.prefix },
       request.resumeToken === "" ? undefined : request.resumeToken,
       signal,
+      { statusIntervalMs },
     );
   }
 

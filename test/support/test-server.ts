@@ -41,7 +41,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     eventLogSize: config.eventLogSize,
     historyLimit: config.historyLimit,
   });
-  const app = await startBreakerbox(config, { logger: pino({ level: "silent" }), store });
+  const app = await startBreakerbox(config, { logger: pino({ level: "silent" }), store, clock: clock.now });
   return {
     app,
     store,

@@ -1944,7 +1944,9 @@ type ForceStateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Circuit name.
 	Circuit string `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
-	// STATE_FORCED_OPEN, STATE_DISABLED, or STATE_CLOSED to release.
+	// STATE_FORCED_OPEN, STATE_DISABLED, or STATE_CLOSED to release a pinned
+	// circuit. Releasing a circuit that is not pinned changes nothing (so a
+	// repeated release is harmless); to close an OPEN circuit use Reset.
 	State         State `protobuf:"varint,2,opt,name=state,proto3,enum=breakerbox.v1.State" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2163,7 +2165,8 @@ type ConfigureResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// For a circuit target: its status after the change. Unset for a pattern.
 	Status *CircuitStatus `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
-	// For a pattern target: how many existing circuits it now governs.
+	// For a pattern target: how many existing circuits it now governs. For a
+	// circuit target: 1.
 	MatchedCircuits uint32 `protobuf:"varint,2,opt,name=matched_circuits,json=matchedCircuits,proto3" json:"matched_circuits,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -2223,9 +2226,20 @@ type WatchRequest struct {
 	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	// The event_id (or snapshot_complete.resume_token) last received: the
 	// stream replays the events after it and sends no snapshot.
-	ResumeToken   string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ResumeToken string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// How often to send live status (WatchResponse.status) of the matching
+	// circuits, for dashboards that show counters between transitions. Unset
+	// or 0 turns status messages off; otherwise at least 1s.
+	//
+	// Cost: every interval the server reads the matching circuits once for this
+	// stream (a ListCircuits over the prefix, or a GetState per listed name;
+	// with Redis that is a SCAN plus one read per circuit), so keep the
+	// interval as long as the display allows and the filter as narrow as it
+	// can be. A read also applies due time-driven transitions (OPEN to
+	// HALF_OPEN), which then arrive as events.
+	StatusInterval *durationpb.Duration `protobuf:"bytes,4,opt,name=status_interval,json=statusInterval,proto3" json:"status_interval,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WatchRequest) Reset() {
@@ -2277,6 +2291,13 @@ func (x *WatchRequest) GetResumeToken() string {
 		return x.ResumeToken
 	}
 	return ""
+}
+
+func (x *WatchRequest) GetStatusInterval() *durationpb.Duration {
+	if x != nil {
+		return x.StatusInterval
+	}
+	return nil
 }
 
 // Marks the end of the initial snapshot.
@@ -2383,6 +2404,7 @@ type WatchResponse struct {
 	//	*WatchResponse_Event
 	//	*WatchResponse_SnapshotComplete
 	//	*WatchResponse_Heartbeat
+	//	*WatchResponse_Status
 	Kind          isWatchResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2461,6 +2483,15 @@ func (x *WatchResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *WatchResponse) GetStatus() *CircuitStatus {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_Status); ok {
+			return x.Status
+		}
+	}
+	return nil
+}
+
 type isWatchResponse_Kind interface {
 	isWatchResponse_Kind()
 }
@@ -2485,6 +2516,17 @@ type WatchResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
 }
 
+type WatchResponse_Status struct {
+	// Live status of one matching circuit, only when
+	// WatchRequest.status_interval is set: sent after snapshot_complete (or
+	// after the replayed events when resuming), at most once per interval
+	// per circuit, and only when something in it (state, stats, config)
+	// changed since it was last sent. The first round after a resume sends
+	// every matching circuit. Transitions still arrive as events, usually
+	// before the status that reflects them.
+	Status *CircuitStatus `protobuf:"bytes,5,opt,name=status,proto3,oneof"`
+}
+
 func (*WatchResponse_Snapshot) isWatchResponse_Kind() {}
 
 func (*WatchResponse_Event) isWatchResponse_Kind() {}
@@ -2492,6 +2534,8 @@ func (*WatchResponse_Event) isWatchResponse_Kind() {}
 func (*WatchResponse_SnapshotComplete) isWatchResponse_Kind() {}
 
 func (*WatchResponse_Heartbeat) isWatchResponse_Kind() {}
+
+func (*WatchResponse_Status) isWatchResponse_Kind() {}
 
 var File_breakerbox_v1_breakerbox_proto protoreflect.FileDescriptor
 
@@ -2657,20 +2701,22 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x06target\"t\n" +
 	"\x11ConfigureResponse\x124\n" +
 	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\x12)\n" +
-	"\x10matched_circuits\x18\x02 \x01(\rR\x0fmatchedCircuits\"e\n" +
+	"\x10matched_circuits\x18\x02 \x01(\rR\x0fmatchedCircuits\"\xa9\x01\n" +
 	"\fWatchRequest\x12\x1a\n" +
 	"\bcircuits\x18\x01 \x03(\tR\bcircuits\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12!\n" +
-	"\fresume_token\x18\x03 \x01(\tR\vresumeToken\"5\n" +
+	"\fresume_token\x18\x03 \x01(\tR\vresumeToken\x12B\n" +
+	"\x0fstatus_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0estatusInterval\"5\n" +
 	"\x10SnapshotComplete\x12!\n" +
 	"\fresume_token\x18\x01 \x01(\tR\vresumeToken\"7\n" +
 	"\tHeartbeat\x12*\n" +
-	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x92\x02\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xca\x02\n" +
 	"\rWatchResponse\x12:\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusH\x00R\bsnapshot\x123\n" +
 	"\x05event\x18\x02 \x01(\v2\x1b.breakerbox.v1.CircuitEventH\x00R\x05event\x12N\n" +
 	"\x11snapshot_complete\x18\x03 \x01(\v2\x1f.breakerbox.v1.SnapshotCompleteH\x00R\x10snapshotComplete\x128\n" +
-	"\theartbeat\x18\x04 \x01(\v2\x18.breakerbox.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x18.breakerbox.v1.HeartbeatH\x00R\theartbeat\x126\n" +
+	"\x06status\x18\x05 \x01(\v2\x1c.breakerbox.v1.CircuitStatusH\x00R\x06statusB\x06\n" +
 	"\x04kind*\x80\x01\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
@@ -2806,36 +2852,38 @@ var file_breakerbox_v1_breakerbox_proto_depIdxs = []int32{
 	6,  // 40: breakerbox.v1.ForceStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
 	4,  // 41: breakerbox.v1.ConfigureRequest.config:type_name -> breakerbox.v1.CircuitConfig
 	6,  // 42: breakerbox.v1.ConfigureResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	34, // 43: breakerbox.v1.Heartbeat.at:type_name -> google.protobuf.Timestamp
-	6,  // 44: breakerbox.v1.WatchResponse.snapshot:type_name -> breakerbox.v1.CircuitStatus
-	7,  // 45: breakerbox.v1.WatchResponse.event:type_name -> breakerbox.v1.CircuitEvent
-	30, // 46: breakerbox.v1.WatchResponse.snapshot_complete:type_name -> breakerbox.v1.SnapshotComplete
-	31, // 47: breakerbox.v1.WatchResponse.heartbeat:type_name -> breakerbox.v1.Heartbeat
-	8,  // 48: breakerbox.v1.CircuitService.Acquire:input_type -> breakerbox.v1.AcquireRequest
-	10, // 49: breakerbox.v1.CircuitService.AcquireAny:input_type -> breakerbox.v1.AcquireAnyRequest
-	13, // 50: breakerbox.v1.CircuitService.Report:input_type -> breakerbox.v1.ReportRequest
-	15, // 51: breakerbox.v1.CircuitService.GetState:input_type -> breakerbox.v1.GetStateRequest
-	17, // 52: breakerbox.v1.CircuitService.ListCircuits:input_type -> breakerbox.v1.ListCircuitsRequest
-	19, // 53: breakerbox.v1.CircuitService.GetHistory:input_type -> breakerbox.v1.GetHistoryRequest
-	23, // 54: breakerbox.v1.CircuitService.Reset:input_type -> breakerbox.v1.ResetRequest
-	25, // 55: breakerbox.v1.CircuitService.ForceState:input_type -> breakerbox.v1.ForceStateRequest
-	27, // 56: breakerbox.v1.CircuitService.Configure:input_type -> breakerbox.v1.ConfigureRequest
-	29, // 57: breakerbox.v1.CircuitService.Watch:input_type -> breakerbox.v1.WatchRequest
-	9,  // 58: breakerbox.v1.CircuitService.Acquire:output_type -> breakerbox.v1.AcquireResponse
-	12, // 59: breakerbox.v1.CircuitService.AcquireAny:output_type -> breakerbox.v1.AcquireAnyResponse
-	14, // 60: breakerbox.v1.CircuitService.Report:output_type -> breakerbox.v1.ReportResponse
-	16, // 61: breakerbox.v1.CircuitService.GetState:output_type -> breakerbox.v1.GetStateResponse
-	18, // 62: breakerbox.v1.CircuitService.ListCircuits:output_type -> breakerbox.v1.ListCircuitsResponse
-	22, // 63: breakerbox.v1.CircuitService.GetHistory:output_type -> breakerbox.v1.GetHistoryResponse
-	24, // 64: breakerbox.v1.CircuitService.Reset:output_type -> breakerbox.v1.ResetResponse
-	26, // 65: breakerbox.v1.CircuitService.ForceState:output_type -> breakerbox.v1.ForceStateResponse
-	28, // 66: breakerbox.v1.CircuitService.Configure:output_type -> breakerbox.v1.ConfigureResponse
-	32, // 67: breakerbox.v1.CircuitService.Watch:output_type -> breakerbox.v1.WatchResponse
-	58, // [58:68] is the sub-list for method output_type
-	48, // [48:58] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	33, // 43: breakerbox.v1.WatchRequest.status_interval:type_name -> google.protobuf.Duration
+	34, // 44: breakerbox.v1.Heartbeat.at:type_name -> google.protobuf.Timestamp
+	6,  // 45: breakerbox.v1.WatchResponse.snapshot:type_name -> breakerbox.v1.CircuitStatus
+	7,  // 46: breakerbox.v1.WatchResponse.event:type_name -> breakerbox.v1.CircuitEvent
+	30, // 47: breakerbox.v1.WatchResponse.snapshot_complete:type_name -> breakerbox.v1.SnapshotComplete
+	31, // 48: breakerbox.v1.WatchResponse.heartbeat:type_name -> breakerbox.v1.Heartbeat
+	6,  // 49: breakerbox.v1.WatchResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	8,  // 50: breakerbox.v1.CircuitService.Acquire:input_type -> breakerbox.v1.AcquireRequest
+	10, // 51: breakerbox.v1.CircuitService.AcquireAny:input_type -> breakerbox.v1.AcquireAnyRequest
+	13, // 52: breakerbox.v1.CircuitService.Report:input_type -> breakerbox.v1.ReportRequest
+	15, // 53: breakerbox.v1.CircuitService.GetState:input_type -> breakerbox.v1.GetStateRequest
+	17, // 54: breakerbox.v1.CircuitService.ListCircuits:input_type -> breakerbox.v1.ListCircuitsRequest
+	19, // 55: breakerbox.v1.CircuitService.GetHistory:input_type -> breakerbox.v1.GetHistoryRequest
+	23, // 56: breakerbox.v1.CircuitService.Reset:input_type -> breakerbox.v1.ResetRequest
+	25, // 57: breakerbox.v1.CircuitService.ForceState:input_type -> breakerbox.v1.ForceStateRequest
+	27, // 58: breakerbox.v1.CircuitService.Configure:input_type -> breakerbox.v1.ConfigureRequest
+	29, // 59: breakerbox.v1.CircuitService.Watch:input_type -> breakerbox.v1.WatchRequest
+	9,  // 60: breakerbox.v1.CircuitService.Acquire:output_type -> breakerbox.v1.AcquireResponse
+	12, // 61: breakerbox.v1.CircuitService.AcquireAny:output_type -> breakerbox.v1.AcquireAnyResponse
+	14, // 62: breakerbox.v1.CircuitService.Report:output_type -> breakerbox.v1.ReportResponse
+	16, // 63: breakerbox.v1.CircuitService.GetState:output_type -> breakerbox.v1.GetStateResponse
+	18, // 64: breakerbox.v1.CircuitService.ListCircuits:output_type -> breakerbox.v1.ListCircuitsResponse
+	22, // 65: breakerbox.v1.CircuitService.GetHistory:output_type -> breakerbox.v1.GetHistoryResponse
+	24, // 66: breakerbox.v1.CircuitService.Reset:output_type -> breakerbox.v1.ResetResponse
+	26, // 67: breakerbox.v1.CircuitService.ForceState:output_type -> breakerbox.v1.ForceStateResponse
+	28, // 68: breakerbox.v1.CircuitService.Configure:output_type -> breakerbox.v1.ConfigureResponse
+	32, // 69: breakerbox.v1.CircuitService.Watch:output_type -> breakerbox.v1.WatchResponse
+	60, // [60:70] is the sub-list for method output_type
+	50, // [50:60] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_breakerbox_v1_breakerbox_proto_init() }
@@ -2857,6 +2905,7 @@ func file_breakerbox_v1_breakerbox_proto_init() {
 		(*WatchResponse_Event)(nil),
 		(*WatchResponse_SnapshotComplete)(nil),
 		(*WatchResponse_Heartbeat)(nil),
+		(*WatchResponse_Status)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -83,7 +83,9 @@ type CircuitServiceClient interface {
 	// circuit, then a snapshot_complete marker, then every transition in order,
 	// with heartbeats while idle. A watcher that reconnects with the last
 	// event_id it saw as resume_token gets exactly the events it missed and no
-	// snapshot; OUT_OF_RANGE if those events are no longer retained.
+	// snapshot; OUT_OF_RANGE if those events are no longer retained. With
+	// status_interval set it also sends each circuit's live status whenever it
+	// changed, at most once per interval.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
@@ -250,7 +252,9 @@ type CircuitServiceServer interface {
 	// circuit, then a snapshot_complete marker, then every transition in order,
 	// with heartbeats while idle. A watcher that reconnects with the last
 	// event_id it saw as resume_token gets exactly the events it missed and no
-	// snapshot; OUT_OF_RANGE if those events are no longer retained.
+	// snapshot; OUT_OF_RANGE if those events are no longer retained. With
+	// status_interval set it also sends each circuit's live status whenever it
+	// changed, at most once per interval.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedCircuitServiceServer()
 }

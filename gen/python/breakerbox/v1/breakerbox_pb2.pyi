@@ -366,14 +366,16 @@ class ConfigureResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[CircuitStatus, _Mapping]] = ..., matched_circuits: _Optional[int] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ("circuits", "prefix", "resume_token")
+    __slots__ = ("circuits", "prefix", "resume_token", "status_interval")
     CIRCUITS_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     circuits: _containers.RepeatedScalarFieldContainer[str]
     prefix: str
     resume_token: str
-    def __init__(self, circuits: _Optional[_Iterable[str]] = ..., prefix: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
+    status_interval: _duration_pb2.Duration
+    def __init__(self, circuits: _Optional[_Iterable[str]] = ..., prefix: _Optional[str] = ..., resume_token: _Optional[str] = ..., status_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class SnapshotComplete(_message.Message):
     __slots__ = ("resume_token",)
@@ -388,13 +390,15 @@ class Heartbeat(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
-    __slots__ = ("snapshot", "event", "snapshot_complete", "heartbeat")
+    __slots__ = ("snapshot", "event", "snapshot_complete", "heartbeat", "status")
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     snapshot: CircuitStatus
     event: CircuitEvent
     snapshot_complete: SnapshotComplete
     heartbeat: Heartbeat
-    def __init__(self, snapshot: _Optional[_Union[CircuitStatus, _Mapping]] = ..., event: _Optional[_Union[CircuitEvent, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    status: CircuitStatus
+    def __init__(self, snapshot: _Optional[_Union[CircuitStatus, _Mapping]] = ..., event: _Optional[_Union[CircuitEvent, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., status: _Optional[_Union[CircuitStatus, _Mapping]] = ...) -> None: ...

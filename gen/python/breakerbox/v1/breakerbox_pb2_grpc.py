@@ -179,7 +179,9 @@ class CircuitServiceServicer:
         circuit, then a snapshot_complete marker, then every transition in order,
         with heartbeats while idle. A watcher that reconnects with the last
         event_id it saw as resume_token gets exactly the events it missed and no
-        snapshot; OUT_OF_RANGE if those events are no longer retained.
+        snapshot; OUT_OF_RANGE if those events are no longer retained. With
+        status_interval set it also sends each circuit's live status whenever it
+        changed, at most once per interval.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

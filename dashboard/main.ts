@@ -1,0 +1,150 @@
+/**
+ * Breakerbox dashboard: every circuit as a live tile, fed by one Watch
+ * stream over Connect; a view per circuit with its history, sparkline and
+ * admin actions. Routes live in the URL fragment (#/ and #/circuit/<name>),
+ * so the server serves one page. Keyboard: Tab through tiles, Enter opens,
+ * Escape goes back, "/" focuses the filter.
+ */
+import { onKeyChange, setKey, storedKey } from "./api.js";
+import { type StateName, stateLabel } from "./format.js";
+import { DetailView } from "./detail.js";
+import { Grid } from "./grid.js";
+import { askForKey } from "./key-dialog.js";
+import { runLiveFeed, type Connection } from "./live.js";
+import { Model } from "./model.js";
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (node === null) throw new Error(`dashboard: #${id} missing from index.html`);
+  return node as T;
+}
+
+const model = new Model();
+const filterInput = $<HTMLInputElement>("filter");
+const chips = [...document.querySelectorAll<HTMLButtonElement>(".state-filter [data-filter]")];
+const grid = new Grid($<HTMLUListElement>("circuits"), $("empty"), model, (counts) => {
+  for (const span of document.querySelectorAll<HTMLElement>(".state-filter [data-count]")) {
+    span.textContent = String(counts.get(span.dataset.count as StateName | "") ?? 0);
+  }
+});
+const detail = new DetailView(model);
+let stateFilter: StateName | "" = "";
+
+// --- filter --------------------------------------------------------------
+
+function applyFilter(): void {
+  grid.setFilter({ prefix: filterInput.value.trim(), state: stateFilter });
+  for (const chip of chips) chip.setAttribute("aria-pressed", String(chip.dataset.filter === stateFilter));
+}
+filterInput.addEventListener("input", applyFilter);
+filterInput.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && filterInput.value !== "") {
+    filterInput.value = "";
+    applyFilter();
+    e.stopPropagation();
+  }
+});
+for (const chip of chips) {
+  chip.addEventListener("click", () => {
+    stateFilter = (chip.dataset.filter ?? "") as StateName | "";
+    applyFilter();
+  });
+}
+
+// --- routing -------------------------------------------------------------
+
+let lastTile: string | undefined;
+
+function route(): void {
+  const match = /^#\/circuit\/(.+)$/.exec(location.hash);
+  const gridView = $("grid-view");
+  const detailView = $("detail-view");
+  if (match !== null) {
+    const name = decodeURIComponent(match[1]!);
+    lastTile = name;
+    gridView.hidden = true;
+    detailView.hidden = false;
+    document.title = `${name} · Breakerbox`;
+    detail.open(name);
+  } else {
+    detail.close();
+    detailView.hidden = true;
+    gridView.hidden = false;
+    document.title = "Breakerbox";
+    // Back from a circuit: focus returns to its tile.
+    if (lastTile !== undefined) {
+      const name = lastTile;
+      [...document.querySelectorAll<HTMLElement>("a.tile")].find((t) => t.dataset.circuit === name)?.focus();
+      lastTile = undefined;
+    }
+  }
+}
+window.addEventListener("hashchange", route);
+
+document.addEventListener("keydown", (e) => {
+  const target = e.target as HTMLElement | null;
+  const typing = target !== null && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
+  if (e.key === "/" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {
+    e.preventDefault();
+    if (!$("grid-view").hidden) filterInput.focus();
+    else {
+      location.hash = "#/";
+      filterInput.focus();
+    }
+  } else if (e.key === "Escape" && !$("detail-view").hidden && !$<HTMLDialogElement>("key-dialog").open) {
+    location.hash = "#/";
+  }
+});
+
+// --- live updates --------------------------------------------------------
+
+const announcer = $("announcer");
+model.onChange((change) => {
+  if (change.kind === "reset") {
+    grid.renderAll();
+    if (detail.circuit !== undefined) detail.changed(false);
+    return;
+  }
+  grid.render(change.name);
+  if (change.name === detail.circuit) detail.changed(change.transition !== undefined);
+  if (change.transition !== undefined) {
+    const entry = model.circuits.get(change.name);
+    if (entry !== undefined) announcer.textContent = `${change.name} is now ${stateLabel(entry.state)} (${change.transition.reason}).`;
+  }
+});
+
+setInterval(() => {
+  grid.tick();
+  detail.tick();
+}, 1000);
+
+const connection = $("connection");
+function showConnection(c: Connection): void {
+  connection.dataset.connection = c.kind;
+  connection.title = "error" in c ? c.error : "";
+  connection.textContent =
+    c.kind === "live"
+      ? "Live"
+      : c.kind === "connecting"
+        ? "Connecting…"
+        : c.kind === "retrying"
+          ? `Disconnected; retrying in ${Math.round(c.inMs / 1000) || 1}s`
+          : "Needs an API key";
+}
+
+// --- key -----------------------------------------------------------------
+
+function showKey(): void {
+  const has = storedKey() !== undefined;
+  $("key-state").textContent = has ? "API key set for this tab" : "No API key";
+  $("key-button").textContent = has ? "Change key" : "Enter key";
+  $("key-forget").hidden = !has;
+}
+onKeyChange(showKey);
+$("key-button").addEventListener("click", () => void askForKey("Enter an API key: an agent key can watch, an admin key can also act."));
+$("key-forget").addEventListener("click", () => setKey(undefined));
+
+showKey();
+applyFilter();
+route();
+void runLiveFeed(model, showConnection);

@@ -1,0 +1,210 @@
+/**
+ * Breakerbox's Prometheus metrics: one prom-client Registry of our own (not
+ * the global one), served at GET /metrics on the HTTP port.
+ *
+ * | metric | type | labels | counted by |
+ * |---|---|---|---|
+ * | breakerbox_circuit_state | gauge | circuit, state | every replica: 1 for the state each circuit is in, 0 for the other four |
+ * | breakerbox_calls_total | counter | circuit, outcome | Reports this replica served (not duplicates) |
+ * | breakerbox_rejections_total | counter | circuit, reason | Acquires this replica denied |
+ * | breakerbox_shadow_rejections_total | counter | circuit, reason | shadow-mode Acquires this replica allowed that enforce mode would have denied |
+ * | breakerbox_transitions_total | counter | circuit, from, to | transitions this replica applied |
+ * | breakerbox_rpc_duration_seconds | histogram | method, code | unary CircuitService RPCs on both ports |
+ * | breakerbox_store_duration_seconds | histogram | operation, result | store calls (a Redis round trip in Redis mode) |
+ * | breakerbox_store_ready | gauge | | 1 while the store answers |
+ *
+ * plus prom-client's process_* and nodejs_* metrics. State, outcome and
+ * reason values are the engine's names (CLOSED, OPEN, HALF_OPEN,
+ * FORCED_OPEN, DISABLED; SUCCESS, FAILURE, TIMEOUT, IGNORED; OPEN,
+ * FORCED_OPEN, HALF_OPEN_FULL). Counters count what this replica did, so
+ * summing over replicas gives the fleet's totals; the state gauge is the same
+ * on every replica. The `circuit` label is capped (see circuit-series.ts).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { DenyReason, Outcome, State } from "../engine/index.js";
+import type { AcquireDecision, CircuitEvent, ReportAck } from "../store/store.js";
+import { CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES } from "./circuit-series.js";
+import type { CircuitStateTracker } from "./circuit-states.js";
+import { LatencyHistogram } from "./latency-histogram.js";
+
+/** Label values of breakerbox_circuit_state's `state`. */
+export const STATES: readonly State[] = Object.freeze(["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"]);
+
+/** Options of {@link createMetrics}. */
+export interface MetricsOptions {
+  /**
+   * Circuits that get their own `circuit` label (BREAKERBOX_METRICS_MAX_CIRCUITS);
+   * the rest are aggregated under circuit="_other".
+   */
+  maxCircuits: number;
+  /** Add prom-client's process_* and nodejs_* metrics. Default true. */
+  processMetrics?: boolean;
+}
+
+/** The metrics of one Breakerbox process. Build with {@link createMetrics}. */
+export class BreakerboxMetrics {
+  /** Every metric of this process; {@link exposition} renders it. */
+  readonly registry = new Registry();
+  /** Per-circuit counters and the label cap. */
+  readonly circuits: CircuitSeriesTable;
+  /** breakerbox_rpc_duration_seconds{method,code}. */
+  readonly rpcDuration = new LatencyHistogram(
+    "breakerbox_rpc_duration_seconds",
+    "Time to handle a unary CircuitService RPC on either port, from the decoded request to the reply, by method and gRPC status code.",
+    ["method", "code"],
+  );
+  /** breakerbox_store_duration_seconds{operation,result}. */
+  readonly storeDuration = new LatencyHistogram(
+    "breakerbox_store_duration_seconds",
+    "Time of one store call (in Redis mode a round trip to Redis) by operation and result: ok, refused (the store rejected the request, e.g. an expired permit), unavailable (the store could not be reached) or error.",
+    ["operation", "result"],
+  );
+  private readonly transitions: Counter<"circuit" | "from" | "to">;
+  private states: CircuitStateTracker | undefined;
+  private storeReady: (() => boolean) | undefined;
+
+  constructor(options: MetricsOptions) {
+    this.circuits = new CircuitSeriesTable(options.maxCircuits);
+    const registers = [this.registry];
+    const circuits = this.circuits;
+
+    new Counter({
+      name: "breakerbox_calls_total",
+      help: "Calls reported to this replica (Report, duplicates excluded), by circuit and outcome.",
+      labelNames: ["circuit", "outcome"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of circuits.all()) {
+          if (s.calls === undefined) continue;
+          OUTCOMES.forEach((outcome, i) => this.inc({ circuit: s.label, outcome }, s.calls![i]!));
+        }
+      },
+    });
+    new Counter({
+      name: "breakerbox_rejections_total",
+      help: "Acquires this replica denied, by circuit and deny reason.",
+      labelNames: ["circuit", "reason"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of circuits.all()) {
+          if (s.rejections === undefined) continue;
+          DENY_REASONS.forEach((reason, i) => this.inc({ circuit: s.label, reason }, s.rejections![i]!));
+        }
+      },
+    });
+    new Counter({
+      name: "breakerbox_shadow_rejections_total",
+      help: "Acquires this replica allowed in shadow mode that enforce mode would have denied, by circuit and deny reason.",
+      labelNames: ["circuit", "reason"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of circuits.all()) {
+          if (s.shadowRejections === undefined) continue;
+          DENY_REASONS.forEach((reason, i) => this.inc({ circuit: s.label, reason }, s.shadowRejections![i]!));
+        }
+      },
+    });
+    this.transitions = new Counter({
+      name: "breakerbox_transitions_total",
+      help: "State transitions this replica applied, by circuit, from and to state (sum over replicas for the fleet's count).",
+      labelNames: ["circuit", "from", "to"] as const,
+      registers,
+    });
+    const metrics = this;
+    new Gauge({
+      name: "breakerbox_circuit_state",
+      help: "1 for the state each circuit is in, 0 for the others; the same on every replica. Under circuit=\"_other\" the number of circuits beyond the label cap in each state.",
+      labelNames: ["circuit", "state"] as const,
+      registers,
+      collect() {
+        this.reset();
+        metrics.collectStates((circuit, state, value) => this.set({ circuit, state }, value));
+      },
+    });
+    new Gauge({
+      name: "breakerbox_store_ready",
+      help: "1 while the store (Redis, or the embedded store) answers, else 0.",
+      registers,
+      collect() {
+        this.set(metrics.storeReady === undefined || metrics.storeReady() ? 1 : 0);
+      },
+    });
+    this.rpcDuration.registerIn(this.registry);
+    this.storeDuration.registerIn(this.registry);
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The content type of {@link exposition} (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The scrape: every metric in the Prometheus text format. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Feeds breakerbox_circuit_state from `tracker` (which the caller starts and closes). */
+  trackStates(tracker: CircuitStateTracker): void {
+    this.states = tracker;
+  }
+
+  /** Feeds breakerbox_store_ready; `ready` is called on every scrape. */
+  trackStoreReadiness(ready: () => boolean): void {
+    this.storeReady = ready;
+  }
+
+  /**
+   * Counts one Acquire decision: a denial in breakerbox_rejections_total, a
+   * shadow-mode would-be denial in breakerbox_shadow_rejections_total. Also
+   * tells the state tracker about circuits it has not seen (created since
+   * its snapshot, no transition yet). An ordinary allow costs one map lookup
+   * and one comparison.
+   */
+  countDecision(circuit: string, decision: AcquireDecision): void {
+    this.states?.noteServed(circuit, decision.state);
+    const reason: DenyReason | undefined = decision.reason;
+    if (reason === undefined) return;
+    if (!decision.allowed) this.circuits.seriesOf(circuit).countRejection(reason);
+    else if (decision.shadowDenied) this.circuits.seriesOf(circuit).countShadowRejection(reason);
+  }
+
+  /** Counts one Report in breakerbox_calls_total, unless it was a duplicate (its outcome counted already). */
+  countReport(circuit: string, outcome: Outcome, ack: ReportAck): void {
+    if (!ack.duplicate) this.circuits.seriesOf(circuit).countOutcome(outcome);
+  }
+
+  /** Counts one transition this replica applied. */
+  countTransition(event: CircuitEvent): void {
+    this.transitions.inc({ circuit: this.circuits.labelOf(event.circuit), from: event.from, to: event.to });
+  }
+
+  /**
+   * Emits the state gauge: for each circuit with its own label a 1 for its
+   * state and 0 for the others; for the circuits beyond the cap, the number
+   * in each state under "_other".
+   */
+  private collectStates(emit: (circuit: string, state: State, value: number) => void): void {
+    const tracker = this.states;
+    if (tracker === undefined) return;
+    const other = new Map<State, number>();
+    const emitOne = (circuit: string, current: State): void => {
+      const label = this.circuits.labelOf(circuit);
+      if (label === OTHER_CIRCUIT) {
+        other.set(current, (other.get(current) ?? 0) + 1);
+        return;
+      }
+      for (const state of STATES) emit(label, state, state === current ? 1 : 0);
+    };
+    for (const [circuit, state] of tracker.states()) emitOne(circuit, state);
+    if (other.size > 0) for (const state of STATES) emit(OTHER_CIRCUIT, state, other.get(state) ?? 0);
+  }
+}
+
+/** Builds the metrics of one process. */
+export function createMetrics(options: MetricsOptions): BreakerboxMetrics {
+  return new BreakerboxMetrics(options);
+}

@@ -1,0 +1,152 @@
+/**
+ * deploy/prometheus/alerts.yml against what /metrics really serves: every
+ * breakerbox_* name an expression uses is exported, every label it matches
+ * on exists on that metric, and every label value it names is one we send.
+ * The exported set comes from a live scrape of a real server, not a list kept
+ * by hand. With promtool at .tools/bin/promtool (or on PATH) the file is also
+ * checked and its unit tests (alerts.test.yml) run.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { CircuitService, Outcome } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { DENY_REASONS, OUTCOMES } from "../../src/metrics/circuit-series.js";
+import { GRPC_CODE_NAMES, STORE_OPERATIONS } from "../../src/metrics/instrument.js";
+import { STATES } from "../../src/metrics/metrics.js";
+import { createCircuitClient } from "../support/grpc-client.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+import { scrape, type Exposition } from "./exposition.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const RULES = `${root}deploy/prometheus/alerts.yml`;
+const RULE_TESTS = `${root}deploy/prometheus/alerts.test.yml`;
+
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+const file = YAML.parse(readFileSync(RULES, "utf8")) as { groups: { name: string; rules: Rule[] }[] };
+const rules = file.groups.flatMap((g) => g.rules);
+
+/** The values our metrics use for each label that has a fixed vocabulary. */
+const VOCABULARY: Record<string, readonly string[]> = {
+  state: STATES,
+  from: STATES,
+  to: STATES,
+  outcome: OUTCOMES,
+  reason: DENY_REASONS,
+  result: ["ok", "refused", "unavailable", "error"],
+  operation: Object.values(STORE_OPERATIONS),
+  code: GRPC_CODE_NAMES,
+  method: CircuitService.methods.filter((m) => m.methodKind === "unary").map((m) => m.name),
+};
+
+interface Selector {
+  metric: string;
+  matchers: { label: string; op: string; value: string }[];
+}
+
+/** Every `breakerbox_*` selector in a PromQL expression, with its label matchers. */
+function selectors(expr: string): Selector[] {
+  const out: Selector[] = [];
+  for (const m of expr.matchAll(/\b(breakerbox_[a-zA-Z0-9_]+)(\{([^}]*)\})?/g)) {
+    const matchers = (m[3] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "")
+      .map((s) => {
+        const mm = /^([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"$/.exec(s);
+        if (mm === null) throw new Error(`cannot read matcher ${JSON.stringify(s)} in ${expr}`);
+        return { label: mm[1]!, op: mm[2]!, value: mm[3]! };
+      });
+    out.push({ metric: m[1]!, matchers });
+  }
+  return out;
+}
+
+describe("deploy/prometheus/alerts.yml", () => {
+  let server: TestServer;
+  let exposition: Exposition;
+
+  beforeAll(async () => {
+    // Make every kind of series appear: calls, a rejection, a transition, a failed RPC.
+    server = await startTestServer({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1" });
+    const client = createCircuitClient(server.grpcAddress);
+    try {
+      const a = await client.call("acquire", { circuit: "alerts.x" });
+      await client.call("report", { circuit: "alerts.x", permit: a.permit, outcome: Outcome.FAILURE, duration: durationFromMs(1) });
+      await client.call("acquire", { circuit: "alerts.x" });
+      await client.call("getState", { circuit: "alerts.none" }).catch(() => undefined);
+    } finally {
+      client.close();
+    }
+    exposition = await scrape(server.httpUrl);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("has alerting rules, each with an expression, a severity, a summary and a description", () => {
+    expect(rules.length).toBeGreaterThanOrEqual(8);
+    for (const r of rules) {
+      expect(r.alert, JSON.stringify(r)).toMatch(/^Breakerbox[A-Za-z]+$/);
+      expect(typeof r.expr).toBe("string");
+      expect(["info", "warning", "critical"]).toContain(r.labels?.severity);
+      expect(r.annotations?.summary?.length ?? 0).toBeGreaterThan(10);
+      expect(r.annotations?.description?.length ?? 0).toBeGreaterThan(20);
+    }
+    expect(new Set(rules.map((r) => r.alert)).size).toBe(rules.length);
+  });
+
+  it("uses only metrics /metrics exports, with their labels and label values", () => {
+    const labelsOf = new Map<string, Set<string>>();
+    for (const s of exposition.samples) {
+      const set = labelsOf.get(s.name) ?? new Set<string>();
+      for (const l of Object.keys(s.labels)) set.add(l);
+      labelsOf.set(s.name, set);
+    }
+    const used = new Set<string>();
+    for (const r of rules) {
+      for (const sel of selectors(r.expr)) {
+        used.add(sel.metric);
+        const labels = labelsOf.get(sel.metric);
+        expect(labels, `${r.alert}: ${sel.metric} is not exported`).toBeDefined();
+        for (const m of sel.matchers) {
+          expect([...labels!], `${r.alert}: ${sel.metric} has no label ${m.label}`).toContain(m.label);
+          const vocabulary = VOCABULARY[m.label];
+          if (vocabulary === undefined) continue;
+          const values = m.op === "=~" || m.op === "!~" ? m.value.split("|") : [m.value];
+          for (const v of values) expect(vocabulary, `${r.alert}: ${m.label}="${v}"`).toContain(v);
+        }
+      }
+    }
+    // The rules cover the circuit state, transitions, rejections, calls, the store and the RPCs.
+    expect([...used].sort()).toEqual([
+      "breakerbox_calls_total",
+      "breakerbox_circuit_state",
+      "breakerbox_rejections_total",
+      "breakerbox_rpc_duration_seconds_count",
+      "breakerbox_store_duration_seconds_bucket",
+      "breakerbox_store_duration_seconds_count",
+      "breakerbox_store_ready",
+      "breakerbox_transitions_total",
+    ]);
+  });
+
+  const promtool = [`${root}.tools/bin/promtool`, "promtool"].find((p) => spawnSync(p, ["--version"]).status === 0);
+
+  it.runIf(promtool !== undefined)("passes promtool check rules and the rule unit tests", () => {
+    execFileSync(promtool!, ["check", "rules", RULES], { stdio: "pipe" });
+    expect(existsSync(RULE_TESTS)).toBe(true);
+    execFileSync(promtool!, ["test", "rules", RULE_TESTS], { stdio: "pipe", cwd: `${root}deploy/prometheus` });
+  });
+});
