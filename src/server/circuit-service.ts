@@ -41,9 +41,10 @@ import {
   statusToProto,
 } from "./convert.js";
 import { ANONYMOUS, createAuthorizer } from "./auth.js";
+import { LogThrottle } from "./log-throttle.js";
 import { isClientError, toConnectError } from "./status.js";
 
-const UNAVAILABLE_LOG_INTERVAL_MS = 5000;
+const REPEAT_LOG_INTERVAL_MS = 5000;
 
 export interface CircuitServiceImplOptions {
   service: Breakerbox;
@@ -86,22 +87,20 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
   // Off: one branch per call and nothing else (the hot path is measured
   // against a no-op RPC).
   const authorize = options.access === undefined ? undefined : createAuthorizer(options.access);
-  // During a store outage every call fails the same way: say it once per
-  // interval with a count, not once per call.
-  let unavailableSince = 0;
-  let unavailableCount = 0;
+  // A store outage fails every call alike, and a misconfigured agent repeats
+  // the same bad request: one line per kind per interval, with how many were
+  // held back, instead of one per call.
+  const throttle = new LogThrottle({ intervalMs: REPEAT_LOG_INTERVAL_MS });
   const fail = (method: string, err: unknown): never => {
     const ce = toConnectError(err);
     if (ce.code === Code.Unavailable) {
-      unavailableCount += 1;
-      const now = Date.now();
-      if (now - unavailableSince >= UNAVAILABLE_LOG_INTERVAL_MS) {
-        logger.warn({ method, calls: unavailableCount, reason: ce.rawMessage }, "store unavailable; calls answered UNAVAILABLE");
-        unavailableSince = now;
-        unavailableCount = 0;
+      const heldBack = throttle.admit("unavailable");
+      if (heldBack !== undefined) {
+        logger.warn({ method, heldBack, reason: ce.rawMessage }, "store unavailable; calls answered UNAVAILABLE");
       }
     } else if (isClientError(ce.code)) {
-      logger.warn({ method, code: ce.code, reason: ce.rawMessage }, "request rejected");
+      const heldBack = throttle.admit(`${method}\n${ce.code}\n${ce.rawMessage}`);
+      if (heldBack !== undefined) logger.warn({ method, code: ce.code, reason: ce.rawMessage, heldBack }, "request rejected");
     } else {
       logger.error({ method, code: ce.code, err: ce.cause ?? err }, "request failed");
     }
