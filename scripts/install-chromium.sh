@@ -10,6 +10,8 @@
 #
 # Usage: scripts/install-chromium.sh
 set -euo pipefail
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 find_chromium() {
   if [ -n "${BREAKERBOX_CHROMIUM:-}" ] && [ -x "$BREAKERBOX_CHROMIUM" ]; then
@@ -43,25 +45,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
-# Root runs apt-get directly; otherwise sudo, when there is one.
-as_root=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo)
-    echo "install-chromium: not root; using sudo"
-  else
-    echo "install-chromium: must run as root (or with sudo available) to apt-get install ${packages[*]}" >&2
-    exit 1
-  fi
-fi
-run_root() { "${as_root[@]}" "$@"; }
-
-apt_opts=(-o DPkg::Lock::Timeout=300)
-echo "+ apt-get update"
-run_root apt-get "${apt_opts[@]}" update -qq
-echo "+ apt-get install -y --no-install-recommends ${packages[*]}"
-run_root env DEBIAN_FRONTEND=noninteractive \
-  apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${packages[@]}"
+apt_install install-chromium "${packages[@]}"
 
 if ! bin=$(find_chromium); then
   echo "install-chromium: chromium still missing after the install" >&2

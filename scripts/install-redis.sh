@@ -16,6 +16,8 @@
 #
 # Usage: scripts/install-redis.sh
 set -euo pipefail
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 bins=(redis-server redis-sentinel redis-cli redis-benchmark)
 packages=(redis-server redis-sentinel redis-tools)
@@ -38,18 +40,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
-# Root runs apt-get directly; otherwise sudo, when there is one.
-as_root=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo)
-    echo "install-redis: not root; using sudo"
-  else
-    echo "install-redis: must run as root (or with sudo available) to apt-get install ${packages[*]}" >&2
-    exit 1
-  fi
-fi
-run_root() { "${as_root[@]}" "$@"; }
+need_root install-redis "apt-get install ${packages[*]}"
 
 # Keep the packages' init scripts from starting the system services during the
 # install. policy-rc.d exit 101 = "action forbidden" (invoke-rc.d and
@@ -66,12 +57,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-apt_opts=(-o DPkg::Lock::Timeout=300)
-echo "+ apt-get update"
-run_root apt-get "${apt_opts[@]}" update -qq
-echo "+ apt-get install -y --no-install-recommends ${packages[*]}"
-run_root env DEBIAN_FRONTEND=noninteractive \
-  apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${packages[@]}"
+apt_install install-redis "${packages[@]}"
 
 # On a systemd machine, the package enables its units for the next boot:
 # disable (and stop, should one have started) the services we just installed.
