@@ -15,6 +15,18 @@ export interface CircuitDenial {
   local: boolean;
 }
 
+/** The shortest positive retryAfterMs among `denials`; 0 when none has one. */
+export function soonestRetryMs(denials: readonly CircuitDenial[]): number {
+  const known = denials.map((d) => d.retryAfterMs).filter((ms) => ms > 0);
+  return known.length === 0 ? 0 : Math.min(...known);
+}
+
+/** The first denial with the soonest retry (see `soonestRetryMs`); `denials` must not be empty. */
+export function soonestDenial(denials: readonly CircuitDenial[]): CircuitDenial {
+  const ms = soonestRetryMs(denials);
+  return denials.find((d) => d.retryAfterMs === ms) ?? denials[0]!;
+}
+
 const OPEN_BRAND = Symbol.for("breakerbox.CircuitOpenError");
 const TIMEOUT_BRAND = Symbol.for("breakerbox.CallTimeoutError");
 const RPC_BRAND = Symbol.for("breakerbox.BreakerboxRpcError");

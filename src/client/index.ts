@@ -1,22 +1,24 @@
 /** The Breakerbox TypeScript SDK. */
-export {
-  createBreakerbox,
-  type Breakerbox,
-  type BreakerboxOptions,
-  type AcquireResult,
-  type AcquireAnyResult,
-  type ReportOptions,
-  type ReportResult,
-  type RunOptions,
-  type WatchOptions,
-  type WatchUpdate,
-  type WatchSnapshot,
-  type WatchTransition,
-  type WatchSnapshotComplete,
-  type State,
-  type Outcome,
-  type DenyReason,
-  type ClientTlsOptions,
-} from "./client.js";
+export { createBreakerbox } from "./client.js";
+export type {
+  Breakerbox,
+  BreakerboxOptions,
+  AcquireResult,
+  AcquireAnyResult,
+  ReportOptions,
+  ReportResult,
+  RunOptions,
+  WatchOptions,
+  WatchUpdate,
+  WatchCircuitStatus,
+  WatchSnapshot,
+  WatchStatus,
+  WatchTransition,
+  WatchSnapshotComplete,
+  State,
+  Outcome,
+  DenyReason,
+  ClientTlsOptions,
+} from "./types.js";
 export { CircuitOpenError, CallTimeoutError, BreakerboxRpcError, type CircuitDenial } from "./errors.js";
 export { retryAfterHintOf, parseRetryAfter, isAbortError, type Clock } from "./classify.js";

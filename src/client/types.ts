@@ -1,0 +1,301 @@
+/**
+ * The public types of the SDK: the options of `createBreakerbox`, what its
+ * calls take and return, what `watch()` yields, and the `Breakerbox`
+ * interface itself. No code lives here.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import type { CircuitEvent as PbCircuitEvent, CircuitStatus as PbCircuitStatus } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import type { ConfigPatch, DenyReason, Outcome, State } from "../engine/types.js";
+import type { Clock } from "./classify.js";
+import type { CircuitDenial, CircuitOpenError } from "./errors.js";
+import type { ClientTlsOptions } from "./grpc-transport.js";
+
+export type { DenyReason, Outcome, State, ClientTlsOptions };
+
+/** Options of `createBreakerbox`. */
+export interface BreakerboxOptions {
+  /** host:port of a Breakerbox gRPC listener (default port 50051). */
+  address: string;
+  /** Only "grpc" (the default) for now: @grpc/grpc-js with the generated protobuf-es schemas. */
+  transport?: "grpc";
+  /**
+   * The API key, when the service has access control on: sent as
+   * `authorization: Bearer <apiKey>` with every RPC, Watch included. An
+   * `agent` key may Acquire, Report and read; Reset, ForceState and
+   * Configure need an `admin` key. A missing or unknown key fails calls with
+   * `BreakerboxRpcError` UNAUTHENTICATED, a key of the wrong role with
+   * PERMISSION_DENIED (neither starts degraded mode: the service is up).
+   */
+  apiKey?: string;
+  /**
+   * TLS to the service: `true` trusts the system CAs, `{ rootCert }` trusts
+   * that CA (PEM); `clientCert`/`clientKey` for servers that require client
+   * certificates. Default: plaintext. Not together with `credentials`.
+   */
+  tls?: boolean | ClientTlsOptions;
+  /** gRPC channel credentials, for what `tls` does not cover; plaintext by default. */
+  credentials?: grpc.ChannelCredentials;
+  /** Metadata sent with every RPC. Use `apiKey` rather than an `authorization` entry. */
+  metadata?: Record<string, string>;
+  /** Timeout applied by `run` when the call gives none; undefined or 0 = no timeout. */
+  defaultTimeoutMs?: number;
+  /** Deadline of each Acquire/Report RPC in ms (default 5000). */
+  rpcTimeoutMs?: number;
+  /**
+   * The SDK's clock (epoch ms): measures call durations, parses HTTP-date
+   * Retry-After values, and times local fail-fast denials. Default `Date`.
+   */
+  clock?: Clock;
+  /**
+   * Called when `run` could not Report an outcome (the service failed or was
+   * unreachable). `run` itself never fails because of a Report: it returns
+   * or rethrows what `fn` did. Default: ignore.
+   */
+  onReportError?: (err: unknown, circuit: string) => void;
+  /** Set false to turn off local fail-fast (every Acquire goes to the service). Default true. */
+  failFast?: boolean;
+  /** Watch reconnect backoff: first delay (default 100 ms) and cap (default 5000 ms). */
+  watchBackoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * Degraded mode: what `run`/`runAny` do when the Breakerbox service itself
+   * is unreachable (an Acquire fails with UNAVAILABLE or DEADLINE_EXCEEDED).
+   * - "failOpen" (default): a local breaker per circuit, the same engine as
+   *   the service (src/engine) with `localConfig`, guards the dependency
+   *   meanwhile; its outcomes stay local (they are not sent to the service).
+   * - "failClosed": every call is denied (fallback or `CircuitOpenError` with
+   *   reason "SERVICE_UNAVAILABLE", `local: true`).
+   * - "off": the Acquire error is thrown (`BreakerboxRpcError`).
+   * While degraded the SDK does not call the service; after
+   * `serviceRetryMs` the next call asks it again, and the first answer ends
+   * degraded mode (local breakers are dropped: the service is the truth).
+   */
+  whenUnavailable?: "failOpen" | "failClosed" | "off";
+  /** Config of the local breakers of degraded mode, over the built-in defaults. */
+  localConfig?: ConfigPatch;
+  /** How long degraded mode skips the service before asking again (default 1000 ms). */
+  serviceRetryMs?: number;
+  /** Extra grpc-js channel options (e.g. reconnect backoff). */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/** The result of `acquire`. */
+export type AcquireResult =
+  | {
+      allowed: true;
+      circuit: string;
+      /** Opaque token for `report`. */
+      permit: string;
+      state: State;
+      /** Shadow mode: enforce mode would have denied this call. */
+      shadowDenied: boolean;
+    }
+  | ({ allowed: false } & CircuitDenial);
+
+/** The result of `acquireAny`: the admitting candidate, or every denial. */
+export type AcquireAnyResult =
+  | { allowed: true; circuit: string; permit: string; state: State; denials: CircuitDenial[] }
+  | { allowed: false; denials: CircuitDenial[]; retryAfterMs: number };
+
+/** Options of `report`. */
+export interface ReportOptions {
+  /** How long the call took, in ms (for slow-call detection). */
+  durationMs?: number;
+  /** The dependency's own Retry-After hint, in ms: if this report opens the circuit, it stays OPEN at least this long. */
+  retryAfterMs?: number;
+}
+
+/** The result of `report`. */
+export interface ReportResult {
+  /** The circuit's state after the report. */
+  state: State;
+  /** This permit's outcome had already been counted; nothing changed. */
+  duplicate: boolean;
+  /** The permit came from an older generation: counted, drove no transition. */
+  stale: boolean;
+}
+
+/** Options of `run`, `runAny` and `wrap`. */
+export interface RunOptions<T> {
+  /**
+   * Abort the call after this many ms: its signal is aborted, TIMEOUT is
+   * reported, and `CallTimeoutError` is thrown. Default: the client's
+   * `defaultTimeoutMs`; 0 = no timeout.
+   */
+  timeoutMs?: number;
+  /**
+   * Called instead of throwing when the circuit denies (with the
+   * `CircuitOpenError`); its result is `run`'s result. Not called when `fn`
+   * itself fails.
+   */
+  fallback?: (err: CircuitOpenError) => T | Promise<T>;
+  /**
+   * Decides whether a thrown error counts against the dependency. `false`
+   * reports IGNORED (the permit is freed and the call counts nowhere: the
+   * caller's own bad request, a 404 it expected). Not consulted for timeouts
+   * (always TIMEOUT) or aborts (always IGNORED). Default: every error is a
+   * FAILURE.
+   */
+  isFailure?: (err: unknown) => boolean;
+  /**
+   * The caller's signal: aborting it aborts the call's signal, reports
+   * IGNORED, and rejects with the signal's reason. Already aborted: no
+   * Acquire is made.
+   */
+  signal?: AbortSignal;
+}
+
+/** A watched circuit's status, as the service read it (shared by snapshots and live status). */
+export interface WatchCircuitStatus {
+  circuit: string;
+  state: State;
+  generation: number;
+  /** When it entered its state (service clock, epoch ms). */
+  since?: number;
+  /** While OPEN: when it will let probes through (service clock, epoch ms). */
+  openUntil?: number;
+  /** The message as received: config, stats (counters) and config sources. */
+  raw: PbCircuitStatus;
+}
+
+/** A watched circuit's snapshot (sent first, once per matching circuit). */
+export interface WatchSnapshot extends WatchCircuitStatus {
+  type: "snapshot";
+}
+
+/**
+ * A watched circuit's live status, only with `WatchOptions.statusIntervalMs`:
+ * sent after the snapshot (or after the replayed events on a resume) whenever
+ * something in the circuit (state, stats, config) changed, at most once per
+ * interval. Transitions still arrive as `WatchTransition`, usually before the
+ * status that reflects them.
+ */
+export interface WatchStatus extends WatchCircuitStatus {
+  type: "status";
+}
+
+/** A transition of a watched circuit. */
+export interface WatchTransition {
+  type: "transition";
+  circuit: string;
+  from: State;
+  to: State;
+  /** When it happened (service clock, epoch ms). */
+  at: number;
+  reason: string;
+  eventId: string;
+  generation: number;
+  /** While OPEN: when it will let probes through (service clock, epoch ms). */
+  openUntil?: number;
+  actor: string;
+  raw: PbCircuitEvent;
+}
+
+/** The end of the initial snapshot. */
+export interface WatchSnapshotComplete {
+  type: "snapshot_complete";
+  resumeToken: string;
+}
+
+/** What `watch()` yields. Heartbeats are consumed by the SDK. */
+export type WatchUpdate = WatchSnapshot | WatchTransition | WatchSnapshotComplete | WatchStatus;
+
+/** Options of `watch`. */
+export interface WatchOptions {
+  /** Circuit names to watch. Empty with no prefix: every circuit. */
+  circuits?: string[];
+  /** Watch every circuit whose name starts with this. */
+  prefix?: string;
+  /** Resume after this event_id / snapshot_complete token (no snapshot is sent then). */
+  resumeToken?: string;
+  /**
+   * Also yield each matching circuit's live status (`WatchStatus`) whenever
+   * it changed, at most once per this many ms. Default 0: off. Otherwise at
+   * least 1000; anything else makes the first `next()` throw
+   * `BreakerboxRpcError` INVALID_ARGUMENT. Each interval costs the service
+   * one read of the matching circuits, so keep it long and the filter narrow.
+   * After a reconnect that resumes, the first round sends every matching
+   * circuit again.
+   */
+  statusIntervalMs?: number;
+  /** Ends the iteration when aborted. */
+  signal?: AbortSignal;
+}
+
+/** The Breakerbox client. */
+export interface Breakerbox {
+  /**
+   * Runs `fn` under the circuit: Acquire (or a local fail-fast denial); if
+   * denied, `fallback(err)` or throw `CircuitOpenError` without calling `fn`;
+   * else call `fn(signal)` under the timeout, measure its duration, classify
+   * and Report, then return its result or rethrow its error.
+   *
+   * Classification: resolved → SUCCESS; timed out → TIMEOUT (throws
+   * `CallTimeoutError`); the caller's `signal` aborted, or an error named
+   * "AbortError" → IGNORED; `isFailure(err) === false` → IGNORED; any other
+   * error → FAILURE, with the error's Retry-After hint (HTTP 429/503
+   * Retry-After header, or `err.retryAfterMs`) passed as the report's
+   * retry_after. A failed Report never changes what `run` returns or throws
+   * (see `onReportError`; a Report that failed because the service is
+   * unreachable is kept and re-sent when it answers again). When the service
+   * is unreachable, `whenUnavailable` decides (default failOpen: a local
+   * breaker guards the call); other errors of the Acquire RPC are thrown as
+   * `BreakerboxRpcError`.
+   */
+  run<T>(circuit: string, fn: (signal: AbortSignal) => Promise<T>, options?: RunOptions<T>): Promise<T>;
+  /**
+   * Like `run` over ordered failover candidates (AcquireAny): `fn` is called
+   * with the first circuit that admits, and the outcome is reported to that
+   * circuit. Candidates known OPEN locally are skipped without a round trip.
+   * When none admits, the `CircuitOpenError` carries the denial with the
+   * soonest retry (and all of them in `denials`).
+   */
+  runAny<T>(circuits: readonly string[], fn: (circuit: string, signal: AbortSignal) => Promise<T>, options?: RunOptions<T>): Promise<T>;
+  /** Decorator: returns `(...args) => run(circuit, (signal) => fn(signal, ...args), options)`. */
+  wrap<A extends unknown[], T>(
+    circuit: string,
+    fn: (signal: AbortSignal, ...args: A) => Promise<T>,
+    options?: RunOptions<T>,
+  ): (...args: A) => Promise<T>;
+  /**
+   * Manual flow: asks whether a call may go ahead (locally denied while known
+   * OPEN). Denial is a value, not an error. Degraded mode does not apply: an
+   * unreachable service throws `BreakerboxRpcError`.
+   */
+  acquire(circuit: string, options?: { signal?: AbortSignal }): Promise<AcquireResult>;
+  /** Manual flow: AcquireAny over ordered candidates (locally known-OPEN ones are skipped). */
+  acquireAny(circuits: readonly string[], options?: { signal?: AbortSignal }): Promise<AcquireAnyResult>;
+  /**
+   * Manual flow: reports the outcome of a call made under `permit`. Safe to
+   * retry (a repeated Report answers duplicate=true). Throws
+   * `BreakerboxRpcError` (FAILED_PRECONDITION for an unknown/expired/foreign permit).
+   */
+  report(circuit: string, permit: string, outcome: Outcome, options?: ReportOptions): Promise<ReportResult>;
+  /**
+   * Streams snapshots and transitions of the matching circuits (and their
+   * live status with `statusIntervalMs`). On a transient error (UNAVAILABLE,
+   * RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, DEADLINE_EXCEEDED, CANCELLED by
+   * the other side, or the stream ending) it reconnects with the last
+   * event_id after a bounded exponential backoff, so no transition is missed;
+   * if the service no longer retains those events (OUT_OF_RANGE) it starts
+   * over with a fresh snapshot. Other errors end the iteration by throwing.
+   * Breaking out of the loop, aborting `signal` or `close()` ends it.
+   * Transitions seen here also feed local fail-fast.
+   */
+  watch(options?: WatchOptions): AsyncIterableIterator<WatchUpdate>;
+  /**
+   * When this client will next ask the service about `circuit`: the epoch ms
+   * until which it denies locally, or undefined when it would ask now.
+   */
+  knownOpenUntil(circuit: string): number | undefined;
+  /**
+   * Degraded-mode status: `degraded` while the SDK is not asking the service
+   * (it was unreachable less than `serviceRetryMs` ago); `pendingReports` is
+   * how many outcomes of service permits wait to be re-sent (a Report that
+   * failed as UNAVAILABLE is retried, safely, when the service answers again).
+   */
+  status(): { degraded: boolean; pendingReports: number };
+  /** Re-sends pending reports now if the service is not known down; resolves when done. */
+  flushPending(): Promise<void>;
+  /** Ends every watch and closes the channel. */
+  close(): void;
+}
