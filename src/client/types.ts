@@ -279,7 +279,9 @@ export interface Breakerbox {
    * if the service no longer retains those events (OUT_OF_RANGE) it starts
    * over with a fresh snapshot. Other errors end the iteration by throwing.
    * Breaking out of the loop, aborting `signal` or `close()` ends it.
-   * Transitions seen here also feed local fail-fast.
+   * Transitions seen here also feed local fail-fast. The stream opens on the
+   * first `next()` (the first turn of `for await`), not when `watch()` is
+   * called; the snapshot it starts with covers anything that changed before.
    */
   watch(options?: WatchOptions): AsyncIterableIterator<WatchUpdate>;
   /**
