@@ -1,8 +1,9 @@
 /**
  * Redis-store properties beyond the shared semantics: one round trip per
  * operation (counted by Redis itself), no round trip for a CLOSED Acquire
- * on a fresh local view, scripts reloaded after SCRIPT FLUSH, idle CLOSED
- * circuits expiring while OPEN ones do not.
+ * on a fresh local view, scripts reloaded after SCRIPT FLUSH, a Report
+ * retried with the stored settings when this replica's copy is stale, idle
+ * CLOSED circuits expiring while OPEN ones do not.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,8 +26,8 @@ afterAll(async () => {
 });
 
 async function makeStore(
-  overrides: { idleTtlMs?: number; failureThreshold?: number } = {},
-): Promise<{ store: RedisStore; sent: string[]; close(): Promise<void> }> {
+  overrides: { idleTtlMs?: number; failureThreshold?: number; keyPrefix?: string } = {},
+): Promise<{ store: RedisStore; sent: string[]; keyPrefix: string; close(): Promise<void> }> {
   const connect = (): Redis => new Redis({ host: redis.host, port: redis.port });
   const client = connect();
   // Every command the store sends on its command connection: one per round trip.
@@ -36,18 +37,20 @@ async function makeStore(
     sent.push(command.name);
     return (send as (...a: unknown[]) => unknown)(command, ...rest);
   }) as typeof client.sendCommand;
+  const keyPrefix = overrides.keyPrefix ?? `rs${++prefixes}:`;
   const store = createRedisStore({
     client,
     duplicate: connect,
     cluster: false,
     layers: { defaults: { ...BUILTIN_DEFAULTS, failureThreshold: overrides.failureThreshold ?? 5 }, presets: BUILTIN_PRESETS, rules: [] },
-    keyPrefix: `rs${++prefixes}:`,
+    keyPrefix,
     ...(overrides.idleTtlMs === undefined ? {} : { idleTtlMs: overrides.idleTtlMs }),
   });
   await store.start();
   return {
     store,
     sent,
+    keyPrefix,
     close: async () => {
       await store.close();
       client.disconnect();
@@ -93,6 +96,27 @@ describe("redis store round trips", () => {
       expect((await store.get("flush.a"))?.stats.totalFailures).toBe(1);
     } finally {
       await close();
+    }
+  });
+});
+
+describe("redis store settings", () => {
+  it("retries a Report made with a stale copy of the circuit's settings under the stored ones, and counts it once", async () => {
+    const a = await makeStore({ failureThreshold: 5 });
+    const b = await makeStore({ failureThreshold: 5, keyPrefix: a.keyPrefix });
+    try {
+      const p = await b.store.acquire("stale.r"); // B resolves the circuit with the defaults (settings version 0)
+      await a.store.configureCircuit("stale.r", { patch: { failureThreshold: 1 }, replace: false }, "t"); // version 1
+      b.sent.length = 0;
+      // B sends version 0, the script answers staleConfig, B takes version 1 and sends the Report again:
+      // under failure_threshold 1 this one failure opens the circuit (under 5 it would not).
+      const ack = await b.store.report("stale.r", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
+      expect(ack).toEqual({ state: "OPEN", duplicate: false, stale: false });
+      expect(b.sent).toEqual(["evalsha", "evalsha"]);
+      expect((await a.store.get("stale.r"))?.stats).toMatchObject({ totalFailures: 1, consecutiveFailures: 1 });
+    } finally {
+      await b.close();
+      await a.close();
     }
   });
 });

@@ -11,7 +11,7 @@
   ARGV[3] random [0, 1) for jitter
   ARGV[4] version of the explicit settings the caller resolved the config with
   ARGV[5] idle TTL ms    ARGV[6] history limit   ARGV[7] event stream max length
-  ARGV[8] resolved config, its 15 values joined by "|" (scripts.ts packConfig)
+  ARGV[8] resolved config, its 15 values as a JSON array (scripts.ts packConfig)
   ARGV[9..] command arguments
 
   A caller whose explicit-settings version is stale gets

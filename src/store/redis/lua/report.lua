@@ -28,19 +28,25 @@ if ctx.now >= expires then
   commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
   return cjson.encode({ rejected = "expired", now = ctx.now, events = ctx.out })
 end
-if redis.call("ZSCORE", ctx.keys.reported, permit) then
-  return finish({ state = visible_state(c, cfg), duplicate = true, stale = false })
-end
 local current = gen == c.g
 local is_probe = false
 if kind == "p" and current then
+  -- Asked before the probe check, so a repeated probe report answers
+  -- duplicate rather than "not outstanding" (its slot is already free).
+  if redis.call("ZSCORE", ctx.keys.reported, permit) then
+    return finish({ state = visible_state(c, cfg), duplicate = true, stale = false })
+  end
   if c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit) then
     commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
     return cjson.encode({ rejected = "probe", events = ctx.out })
   end
   is_probe = true
+  redis.call("ZADD", ctx.keys.reported, expires, permit)
+-- Any other permit: record it once; ZADD NX adds nothing (answers 0) when
+-- it was reported before, so one call both checks and records.
+elseif redis.call("ZADD", ctx.keys.reported, "NX", expires, permit) == 0 then
+  return finish({ state = visible_state(c, cfg), duplicate = true, stale = false })
 end
-redis.call("ZADD", ctx.keys.reported, expires, permit)
 touch_side_key(ctx, c, ctx.keys.reported, idle_ttl_ms)
 c.dirty = true
 if outcome == "SUCCESS" then c.ts = c.ts + 1
