@@ -23,7 +23,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { DenyReason, Outcome, State } from "../engine/index.js";
 import type { AcquireDecision, CircuitEvent, ReportAck } from "../store/store.js";
-import { CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES } from "./circuit-series.js";
+import { CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES, type CircuitSeries } from "./circuit-series.js";
 import type { CircuitStateTracker } from "./circuit-states.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 
@@ -68,45 +68,15 @@ export class BreakerboxMetrics {
     const registers = [this.registry];
     const circuits = this.circuits;
 
-    new Counter({
-      name: "breakerbox_calls_total",
-      help: "Calls reported to this replica (Report, duplicates excluded), by circuit and outcome.",
-      labelNames: ["circuit", "outcome"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of circuits.all()) {
-          if (s.calls === undefined) continue;
-          OUTCOMES.forEach((outcome, i) => this.inc({ circuit: s.label, outcome }, s.calls![i]!));
-        }
-      },
-    });
-    new Counter({
-      name: "breakerbox_rejections_total",
-      help: "Acquires this replica denied, by circuit and deny reason.",
-      labelNames: ["circuit", "reason"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of circuits.all()) {
-          if (s.rejections === undefined) continue;
-          DENY_REASONS.forEach((reason, i) => this.inc({ circuit: s.label, reason }, s.rejections![i]!));
-        }
-      },
-    });
-    new Counter({
-      name: "breakerbox_shadow_rejections_total",
-      help: "Acquires this replica allowed in shadow mode that enforce mode would have denied, by circuit and deny reason.",
-      labelNames: ["circuit", "reason"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of circuits.all()) {
-          if (s.shadowRejections === undefined) continue;
-          DENY_REASONS.forEach((reason, i) => this.inc({ circuit: s.label, reason }, s.shadowRejections![i]!));
-        }
-      },
-    });
+    perCircuitCounter(registers, circuits, "breakerbox_calls_total",
+      "Calls reported to this replica (Report, duplicates excluded), by circuit and outcome.",
+      "outcome", OUTCOMES, (s) => s.calls);
+    perCircuitCounter(registers, circuits, "breakerbox_rejections_total",
+      "Acquires this replica denied, by circuit and deny reason.",
+      "reason", DENY_REASONS, (s) => s.rejections);
+    perCircuitCounter(registers, circuits, "breakerbox_shadow_rejections_total",
+      "Acquires this replica allowed in shadow mode that enforce mode would have denied, by circuit and deny reason.",
+      "reason", DENY_REASONS, (s) => s.shadowRejections);
     this.transitions = new Counter({
       name: "breakerbox_transitions_total",
       help: "State transitions this replica applied, by circuit, from and to state (sum over replicas for the fleet's count).",
@@ -207,4 +177,35 @@ export class BreakerboxMetrics {
 /** Builds the metrics of one process. */
 export function createMetrics(options: MetricsOptions): BreakerboxMetrics {
   return new BreakerboxMetrics(options);
+}
+
+/**
+ * A counter read at scrape time from the per-circuit tallies: `pick` gives a
+ * circuit's counts, indexed like `values` (the label values of `label`), or
+ * undefined when it has none of this kind. Counting stays plain array
+ * increments on the hot path; labels are only built here.
+ */
+function perCircuitCounter<L extends string>(
+  registers: Registry[],
+  circuits: CircuitSeriesTable,
+  name: string,
+  help: string,
+  label: L,
+  values: readonly string[],
+  pick: (s: CircuitSeries) => readonly number[] | undefined,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ["circuit", label] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const s of circuits.all()) {
+        const counts = pick(s);
+        if (counts === undefined) continue;
+        values.forEach((value, i) => this.inc({ circuit: s.label, [label]: value } as Record<"circuit" | L, string>, counts[i]!));
+      }
+    },
+  });
 }
