@@ -7,6 +7,8 @@
 # nothing when the pinned versions are already installed. Needs Go >= 1.23 and
 # Python >= 3.10 on PATH (grpcio 1.85 has no 3.9 wheels).
 set -euo pipefail
+# shellcheck source=lib/go.sh
+source "$(dirname "$0")/lib/go.sh"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin_dir="$root/.tools/bin"
 venv="$root/.tools/venv"
@@ -21,12 +23,7 @@ go_tool() {
   if [ -x "$bin_dir/$name" ] && "$bin_dir/$name" --version 2>&1 | grep -qE " v?${version#v}$"; then
     return 0
   fi
-  if ! command -v go >/dev/null 2>&1; then
-    echo "install-codegen-tools: Go is required to install $name $version (https://go.dev/dl/)" >&2
-    exit 1
-  fi
-  echo "installing $name $version into $bin_dir"
-  GOBIN="$bin_dir" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install "$module@$version"
+  go_install install-codegen-tools "$bin_dir" "$module@$version"
 }
 
 mkdir -p "$bin_dir"

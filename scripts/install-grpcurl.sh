@@ -7,6 +7,8 @@
 #
 # Usage: scripts/install-grpcurl.sh        (GRPCURL_VERSION=vX.Y.Z to override)
 set -euo pipefail
+# shellcheck source=lib/go.sh
+source "$(dirname "$0")/lib/go.sh"
 
 GRPCURL_VERSION="${GRPCURL_VERSION:-v1.9.4}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,18 +22,10 @@ if [ -x "$target" ] && [ "$("$target" -version 2>&1)" = "grpcurl $GRPCURL_VERSIO
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "install-grpcurl: Go is required to build grpcurl $GRPCURL_VERSION (https://go.dev/dl/)" >&2
-  exit 1
-fi
-
-echo "installing grpcurl $GRPCURL_VERSION into $bin_dir (go install, $(go version | cut -d' ' -f3))"
-mkdir -p "$bin_dir"
 # Release builds stamp main.version; without it grpcurl reports "dev build"
 # and the idempotency check above could not recognise the pinned version.
-GOBIN="$bin_dir" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false" \
-  go install -ldflags "-X main.version=$GRPCURL_VERSION" \
-  "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+go_install install-grpcurl "$bin_dir" "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" \
+  "-X main.version=$GRPCURL_VERSION"
 
 installed="$("$target" -version 2>&1)"
 if [ "$installed" != "grpcurl $GRPCURL_VERSION" ]; then

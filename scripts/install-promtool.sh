@@ -8,6 +8,8 @@
 #
 # Usage: scripts/install-promtool.sh        (PROMTOOL_VERSION=3.Y.Z to override)
 set -euo pipefail
+# shellcheck source=lib/go.sh
+source "$(dirname "$0")/lib/go.sh"
 
 # Prometheus 3.x is published to Go as module versions v0.3YY.Z.
 PROMTOOL_VERSION="${PROMTOOL_VERSION:-3.16.0}"
@@ -22,16 +24,8 @@ if [ -x "$target" ] && "$target" --version 2>&1 | head -n 1 | grep -q "version $
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "install-promtool: Go is required to build promtool $PROMTOOL_VERSION (https://go.dev/dl/)" >&2
-  exit 1
-fi
-
-echo "installing promtool $PROMTOOL_VERSION ($module_version) into $bin_dir (go install, $(go version | cut -d' ' -f3))"
-mkdir -p "$bin_dir"
-GOBIN="$bin_dir" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false" \
-  go install -ldflags "-X github.com/prometheus/common/version.Version=$PROMTOOL_VERSION" \
-  "github.com/prometheus/prometheus/cmd/promtool@$module_version"
+go_install install-promtool "$bin_dir" "github.com/prometheus/prometheus/cmd/promtool@$module_version" \
+  "-X github.com/prometheus/common/version.Version=$PROMTOOL_VERSION"
 
 installed="$("$target" --version 2>&1 | head -n 1)"
 case "$installed" in
