@@ -39,7 +39,7 @@ import {
   type ResolvedConfig,
 } from "./engine/index.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
-import { ROLES, type ApiKey, type Role } from "./service/access.js";
+import { ROLES, type ApiKey, type Role } from "./roles.js";
 
 export type { ApiKey, Role };
 

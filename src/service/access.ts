@@ -18,17 +18,9 @@
  * and one Map lookup per call, whatever the number of keys: no loop over keys.
  */
 import * as crypto from "node:crypto";
+import { type ApiKey, type Role } from "../roles.js";
 
-/** The roles an API key can have. */
-export const ROLES = ["agent", "admin"] as const;
-export type Role = (typeof ROLES)[number];
-
-/** One configured API key. `key` is the secret; `name` is what logs and history show. */
-export interface ApiKey {
-  name: string;
-  role: Role;
-  key: string;
-}
+export { ROLES, type ApiKey, type Role } from "../roles.js";
 
 /** Who a valid key belongs to. */
 export interface Principal {
