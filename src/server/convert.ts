@@ -3,7 +3,7 @@
  * only place that knows both; enum values a client sends that we do not know
  * become InvalidArgumentError naming the field.
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { type Duration, durationFromMs, durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type CircuitConfig as ProtoConfig,
@@ -118,14 +118,18 @@ export function patchFromProto(c: ProtoConfig | undefined): ConfigPatch {
 
 /** A resolved config as the proto carries it: every field set, durations as Durations, enums as their numbers. */
 export function configToProto(c: CircuitConfig): ProtoConfig {
-  const init: Record<string, unknown> = {};
+  const message = create(CircuitConfigSchema);
+  // Set on the created message rather than passed to create(): that would
+  // walk the schema a second time to copy an init object (List and Watch
+  // snapshots convert one config per circuit).
+  const fields = message as unknown as Record<string, unknown>;
   for (const { spec, localName, enum: values } of PROTO_CONFIG_FIELDS) {
     const value = c[spec.key];
-    if (spec.kind === "duration") init[localName] = durationFromMs(value as number);
-    else if (values !== undefined) init[localName] = values.numberOf.get(value as string) ?? values.numberOf.get(spec.default as string);
-    else init[localName] = value;
+    if (spec.kind === "duration") fields[localName] = durationFromMs(value as number);
+    else if (values !== undefined) fields[localName] = values.numberOf.get(value as string) ?? values.numberOf.get(spec.default as string);
+    else fields[localName] = value;
   }
-  return create(CircuitConfigSchema, init as MessageInitShape<typeof CircuitConfigSchema>);
+  return message;
 }
 
 export function statsToProto(s: CircuitStats): ProtoStats {
