@@ -16,7 +16,7 @@
 //   node --cpu-prof --cpu-prof-dir /tmp/prof bench/handlers.mjs --only report && node bench/profile.mjs /tmp/prof
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { parseArgs } from "node:util";
-import { loadConfig } from "../dist/src/config.js";
+import { loadConfig } from "../dist/src/config/index.js";
 import { createLogger } from "../dist/src/logger.js";
 import { createCircuitServiceImpl } from "../dist/src/server/circuit-service.js";
 import { Breakerbox } from "../dist/src/service/breakerbox.js";

@@ -15,7 +15,7 @@
 // Stops on SIGTERM/SIGINT or when stdin closes (the parent is gone), and
 // exits normally then, so `node --cpu-prof` writes its profile.
 import { startBreakerbox } from "../dist/src/app.js";
-import { loadConfig } from "../dist/src/config.js";
+import { loadConfig } from "../dist/src/config/index.js";
 import { createLogger } from "../dist/src/logger.js";
 import { NoopService, noopImpl } from "./noop-service.mjs";
 

@@ -5,13 +5,9 @@
  * actions. Admin actions that the server refuses for want of a key open the
  * key dialog and are retried with the key given.
  */
-import {
-  Mode,
-  State,
-  type CircuitConfig,
-  type CircuitStatus,
-  type HistoryEntry,
-} from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { State, type CircuitConfig, type CircuitStatus, type HistoryEntry } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { PROTO_CONFIG_FIELDS, type ProtoConfigField } from "../src/server/proto-config-fields.js";
 import { api, describeError, keyProblem } from "./api.js";
 import { clockTime, count, duration, ms, percent, stateLabel, stateName } from "./format.js";
 import { stateLine } from "./grid.js";
@@ -56,29 +52,29 @@ function fillKv(dl: HTMLElement, rows: readonly [string, string][]): void {
   dl.replaceChildren(...nodes);
 }
 
-/** The resolved config as rows, in the order of the README's table. */
+/** One config value as an operator reads it ("30s", "25%", "0 (off)"); "–" when the server did not send it. */
+function configValue({ spec, enum: values }: ProtoConfigField, value: unknown): string {
+  if (value === undefined) return "–";
+  switch (spec.kind) {
+    case "duration": {
+      const v = ms(value as Duration);
+      return v === undefined ? "–" : v === 0 && spec.zeroMeans !== undefined ? `0 (${spec.zeroMeans})` : duration(v);
+    }
+    case "enum":
+      return values?.valueOf.get(value as number) ?? String(spec.default);
+    case "integer":
+    case "number":
+      if (spec.format === "percent") return percent(value as number);
+      return value === 0 && spec.zeroMeans !== undefined ? `0 (${spec.zeroMeans})` : String(value);
+    default:
+      return String(value);
+  }
+}
+
+/** The resolved config as rows, one per field of the config table, in its order (that of the README's table). */
 function configRows(c: CircuitConfig): [string, string][] {
-  const d = (x: Parameters<typeof ms>[0]): string => {
-    const v = ms(x);
-    return v === undefined ? "–" : v === 0 ? "0 (off)" : duration(v);
-  };
-  return [
-    ["enabled", String(c.enabled ?? "–")],
-    ["mode", c.mode === Mode.SHADOW ? "shadow" : "enforce"],
-    ["failure_threshold", c.failureThreshold === 0 ? "0 (off)" : String(c.failureThreshold ?? "–")],
-    ["failure_rate_threshold", c.failureRateThreshold === undefined ? "–" : percent(c.failureRateThreshold)],
-    ["minimum_calls", String(c.minimumCalls ?? "–")],
-    ["window", d(c.window)],
-    ["slow_call_duration", d(c.slowCallDuration)],
-    ["slow_call_rate_threshold", c.slowCallRateThreshold === undefined ? "–" : percent(c.slowCallRateThreshold)],
-    ["open_duration", d(c.openDuration)],
-    ["backoff_multiplier", String(c.backoffMultiplier ?? "–")],
-    ["max_open_duration", d(c.maxOpenDuration)],
-    ["half_open_max_calls", String(c.halfOpenMaxCalls ?? "–")],
-    ["success_threshold", String(c.successThreshold ?? "–")],
-    ["permit_ttl", d(c.permitTtl)],
-    ["jitter", String(c.jitter ?? "–")],
-  ];
+  const message = c as unknown as Readonly<Record<string, unknown>>;
+  return PROTO_CONFIG_FIELDS.map((field) => [field.spec.name, configValue(field, message[field.localName])]);
 }
 
 function fingerprint(c: CircuitConfig): string {

@@ -5,7 +5,7 @@
  * directly.
  */
 import type { Logger } from "pino";
-import type { AppConfig } from "./config.js";
+import type { AppConfig } from "./config/index.js";
 import { AccessControl } from "./service/access.js";
 import { Breakerbox } from "./service/breakerbox.js";
 import { createCircuitServiceImpl } from "./server/circuit-service.js";

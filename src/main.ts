@@ -3,7 +3,7 @@
  * SIGTERM/SIGINT. Wiring only; see app.ts for the composition.
  */
 import { startBreakerbox } from "./app.js";
-import { ConfigError, accessControlWarning, loadConfig } from "./config.js";
+import { ConfigError, accessControlWarning, loadConfig } from "./config/index.js";
 import { createLogger } from "./logger.js";
 
 async function main(): Promise<void> {

@@ -54,6 +54,8 @@ export interface ConfigFieldSpec<K extends keyof CircuitConfig = keyof CircuitCo
   readonly values?: readonly string[];
   /** What 0 means, when 0 turns the rule off ("off"). */
   readonly zeroMeans?: string;
+  /** How people read the value, when not as written: `percent` shows a rate (0.25) as 25% (the dashboard). */
+  readonly format?: "percent";
   /** What the field means, one sentence; the configuration reference shows it. */
   readonly doc: string;
 }
@@ -90,6 +92,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     min: 0,
     max: 1,
     zeroMeans: "off",
+    format: "percent",
     doc: "failure rate in the window that opens the circuit, once the window holds minimum_calls calls",
   },
   minimumCalls: {
@@ -132,6 +135,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     min: 0,
     max: 1,
     minExclusive: true,
+    format: "percent",
     doc: "slow-call rate in the window that opens the circuit",
   },
   openDurationMs: {

@@ -6,28 +6,13 @@
  * matches its name, over a named preset (chosen by the explicit settings or
  * the rule), over the defaults (the CIRCUIT_BREAKER_* environment).
  */
+import { CONFIG_FIELDS, CONFIG_FIELD_LIST, tableDefaults, type ConfigFieldSpec } from "./config-fields.js";
 import type { CircuitConfig, ConfigPatch } from "./types.js";
 
 const SECOND = 1000;
 
-/** The defaults when no environment variable says otherwise (DESIGN.md §Semantics). */
-export const BUILTIN_DEFAULTS: Readonly<CircuitConfig> = Object.freeze({
-  enabled: true,
-  failureThreshold: 5,
-  failureRateThreshold: 0.5,
-  minimumCalls: 10,
-  windowMs: 120 * SECOND,
-  slowCallDurationMs: 0,
-  slowCallRateThreshold: 1.0,
-  openDurationMs: 60 * SECOND,
-  backoffMultiplier: 1.0,
-  maxOpenDurationMs: 600 * SECOND,
-  halfOpenMaxCalls: 3,
-  successThreshold: 3,
-  permitTtlMs: 30 * SECOND,
-  jitter: 0,
-  mode: "enforce",
-});
+/** The defaults when no environment variable says otherwise (DESIGN.md §Semantics); read off CONFIG_FIELDS. */
+export const BUILTIN_DEFAULTS: Readonly<CircuitConfig> = Object.freeze(tableDefaults());
 
 /**
  * Built-in presets, each a patch over the defaults. The config file may add
@@ -89,26 +74,10 @@ export const BUILTIN_PRESETS: Readonly<Record<string, ConfigPatch>> = Object.fre
   },
 });
 
-/** Config field names as clients see them (proto and config file), by engine name. */
-export const CONFIG_FIELD_NAMES: Readonly<Record<keyof CircuitConfig, string>> = Object.freeze({
-  enabled: "enabled",
-  failureThreshold: "failure_threshold",
-  failureRateThreshold: "failure_rate_threshold",
-  minimumCalls: "minimum_calls",
-  windowMs: "window",
-  slowCallDurationMs: "slow_call_duration",
-  slowCallRateThreshold: "slow_call_rate_threshold",
-  openDurationMs: "open_duration",
-  backoffMultiplier: "backoff_multiplier",
-  maxOpenDurationMs: "max_open_duration",
-  halfOpenMaxCalls: "half_open_max_calls",
-  successThreshold: "success_threshold",
-  permitTtlMs: "permit_ttl",
-  jitter: "jitter",
-  mode: "mode",
-});
-
-const DAY_MS = 86_400 * SECOND;
+/** Config field names as clients see them (proto and config file), by engine name; read off CONFIG_FIELDS. */
+export const CONFIG_FIELD_NAMES: Readonly<Record<keyof CircuitConfig, string>> = Object.freeze(
+  Object.fromEntries(CONFIG_FIELD_LIST.map((f) => [f.key, f.name])) as Record<keyof CircuitConfig, string>,
+);
 
 interface Range {
   min: number;
@@ -121,22 +90,39 @@ interface Range {
   unit?: "ms";
 }
 
-/** Accepted ranges; durations are milliseconds. */
-const RANGES: Readonly<Partial<Record<keyof CircuitConfig, Range>>> = {
-  failureThreshold: { min: 0, max: 1_000_000, integer: true },
-  failureRateThreshold: { min: 0, max: 1, integer: false },
-  minimumCalls: { min: 1, max: 1_000_000, integer: true },
-  windowMs: { min: 100, max: DAY_MS, integer: true, unit: "ms" },
-  slowCallDurationMs: { min: 0, max: DAY_MS, integer: true, unit: "ms" },
-  slowCallRateThreshold: { min: 0, max: 1, integer: false, minExclusive: true },
-  openDurationMs: { min: 10, max: DAY_MS, integer: true, unit: "ms" },
-  backoffMultiplier: { min: 1, max: 100, integer: false },
-  maxOpenDurationMs: { min: 10, max: 7 * DAY_MS, integer: true, unit: "ms" },
-  halfOpenMaxCalls: { min: 1, max: 10_000, integer: true },
-  successThreshold: { min: 1, max: 10_000, integer: true },
-  permitTtlMs: { min: 10, max: DAY_MS, integer: true, unit: "ms" },
-  jitter: { min: 0, max: 1, integer: false, maxExclusive: true },
-};
+/**
+ * The accepted range of a numeric field (`integer`, `number`, `duration`;
+ * durations are milliseconds). A numeric field without both bounds is a
+ * mistake in the table, refused when this module loads rather than accepting
+ * any number.
+ */
+function rangeOf(f: ConfigFieldSpec): Range {
+  if (f.min === undefined || f.max === undefined) {
+    throw new Error(`config field ${f.name}: a ${f.kind} field needs min and max in CONFIG_FIELDS`);
+  }
+  return {
+    min: f.min,
+    max: f.max,
+    integer: f.kind !== "number",
+    ...(f.minExclusive === true ? { minExclusive: true } : {}),
+    ...(f.maxExclusive === true ? { maxExclusive: true } : {}),
+    ...(f.kind === "duration" ? { unit: "ms" as const } : {}),
+  };
+}
+
+/** Accepted ranges of the numeric fields, by engine name. */
+const RANGES: ReadonlyMap<keyof CircuitConfig, Range> = new Map(
+  CONFIG_FIELD_LIST.filter((f) => f.kind === "integer" || f.kind === "number" || f.kind === "duration").map((f) => [
+    f.key,
+    rangeOf(f),
+  ]),
+);
+
+/** `"a" or "b"`, `"a", "b" or "c"`: the accepted values of an enum field as a message lists them. */
+function oneOf(values: readonly string[]): string {
+  const quoted = values.map((v) => JSON.stringify(v));
+  return quoted.length <= 1 ? (quoted[0] ?? "") : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+}
 
 /** One problem with a config, naming the field as clients spell it. */
 export interface ConfigIssue {
@@ -166,17 +152,19 @@ export function validatePatch(patch: ConfigPatch): ConfigIssue[] {
       issues.push({ field: String(key), message: `unknown config field ${String(key)}` });
       continue;
     }
-    if (key === "enabled") {
+    const spec = CONFIG_FIELDS[key];
+    if (spec.kind === "boolean") {
       if (typeof value !== "boolean") issues.push({ field, message: `${field} must be true or false` });
       continue;
     }
-    if (key === "mode") {
-      if (value !== "enforce" && value !== "shadow") {
-        issues.push({ field, message: `${field} must be "enforce" or "shadow", got ${JSON.stringify(value)}` });
+    if (spec.kind === "enum") {
+      const values = spec.values ?? [];
+      if (typeof value !== "string" || !values.includes(value)) {
+        issues.push({ field, message: `${field} must be ${oneOf(values)}, got ${JSON.stringify(value)}` });
       }
       continue;
     }
-    const range = RANGES[key];
+    const range = RANGES.get(key);
     if (range === undefined) continue;
     const lo = describeBound(range.min, range.unit);
     const hi = describeBound(range.max, range.unit);

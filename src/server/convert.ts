@@ -18,13 +18,13 @@ import {
   ConfigChangeSchema,
   DenyReason as ProtoDenyReason,
   HistoryEntrySchema,
-  Mode as ProtoMode,
   Outcome as ProtoOutcome,
   State as ProtoState,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { CircuitConfig, CircuitStats, ConfigPatch, DenyReason, Outcome, State } from "../engine/index.js";
 import type { CircuitEvent, CircuitView, HistoryEntry } from "../store/store.js";
 import { InvalidArgumentError } from "../service/errors.js";
+import { PROTO_CONFIG_FIELDS } from "./proto-config-fields.js";
 
 export const STATE_TO_PROTO: Readonly<Record<State, ProtoState>> = {
   CLOSED: ProtoState.CLOSED,
@@ -89,66 +89,47 @@ export function msFromDuration(field: string, d: Duration | undefined): number {
 }
 
 /**
- * A config patch from a ConfigureRequest: only the fields that are set.
- * Durations become whole milliseconds (sub-millisecond precision is dropped).
+ * A config patch from a ConfigureRequest: only the fields that are set (an
+ * enum at its UNSPECIFIED value is unset). Durations become whole
+ * milliseconds (sub-millisecond precision is dropped). Loops over the config
+ * table, so a new field needs no code here.
  */
 export function patchFromProto(c: ProtoConfig | undefined): ConfigPatch {
-  const patch: ConfigPatch = {};
+  const patch: Record<string, unknown> = {};
   if (c === undefined) return patch;
-  const ms = (field: string, d: Duration | undefined): number | undefined =>
-    d === undefined ? undefined : Math.round(msFromDuration(`config.${field}`, d));
-  if (c.enabled !== undefined) patch.enabled = c.enabled;
-  if (c.failureThreshold !== undefined) patch.failureThreshold = c.failureThreshold;
-  if (c.failureRateThreshold !== undefined) patch.failureRateThreshold = c.failureRateThreshold;
-  if (c.minimumCalls !== undefined) patch.minimumCalls = c.minimumCalls;
-  const window = ms("window", c.window);
-  if (window !== undefined) patch.windowMs = window;
-  const slow = ms("slow_call_duration", c.slowCallDuration);
-  if (slow !== undefined) patch.slowCallDurationMs = slow;
-  if (c.slowCallRateThreshold !== undefined) patch.slowCallRateThreshold = c.slowCallRateThreshold;
-  const open = ms("open_duration", c.openDuration);
-  if (open !== undefined) patch.openDurationMs = open;
-  if (c.backoffMultiplier !== undefined) patch.backoffMultiplier = c.backoffMultiplier;
-  const maxOpen = ms("max_open_duration", c.maxOpenDuration);
-  if (maxOpen !== undefined) patch.maxOpenDurationMs = maxOpen;
-  if (c.halfOpenMaxCalls !== undefined) patch.halfOpenMaxCalls = c.halfOpenMaxCalls;
-  if (c.successThreshold !== undefined) patch.successThreshold = c.successThreshold;
-  const ttl = ms("permit_ttl", c.permitTtl);
-  if (ttl !== undefined) patch.permitTtlMs = ttl;
-  if (c.jitter !== undefined) patch.jitter = c.jitter;
-  switch (c.mode) {
-    case ProtoMode.UNSPECIFIED:
-      break;
-    case ProtoMode.ENFORCE:
-      patch.mode = "enforce";
-      break;
-    case ProtoMode.SHADOW:
-      patch.mode = "shadow";
-      break;
-    default:
-      throw new InvalidArgumentError("config.mode", `has unknown value ${c.mode as number}; use MODE_ENFORCE or MODE_SHADOW`);
+  const message = c as unknown as Readonly<Record<string, unknown>>;
+  for (const { spec, localName, enum: values } of PROTO_CONFIG_FIELDS) {
+    const value = message[localName];
+    if (value === undefined) continue;
+    const field = `config.${spec.name}`;
+    if (spec.kind === "duration") {
+      patch[spec.key] = Math.round(msFromDuration(field, value as Duration));
+    } else if (values !== undefined) {
+      if (value === 0) continue;
+      const engineValue = values.valueOf.get(value as number);
+      if (engineValue === undefined) throw new InvalidArgumentError(field, `has unknown value ${String(value)}; use ${values.accepted}`);
+      patch[spec.key] = engineValue;
+    } else {
+      patch[spec.key] = value;
+    }
   }
-  return patch;
+  return patch as ConfigPatch;
 }
 
+/** A resolved config as the proto carries it: every field set, durations as Durations, enums as their numbers. */
 export function configToProto(c: CircuitConfig): ProtoConfig {
-  return create(CircuitConfigSchema, {
-    enabled: c.enabled,
-    failureThreshold: c.failureThreshold,
-    failureRateThreshold: c.failureRateThreshold,
-    minimumCalls: c.minimumCalls,
-    window: durationFromMs(c.windowMs),
-    slowCallDuration: durationFromMs(c.slowCallDurationMs),
-    slowCallRateThreshold: c.slowCallRateThreshold,
-    openDuration: durationFromMs(c.openDurationMs),
-    backoffMultiplier: c.backoffMultiplier,
-    maxOpenDuration: durationFromMs(c.maxOpenDurationMs),
-    halfOpenMaxCalls: c.halfOpenMaxCalls,
-    successThreshold: c.successThreshold,
-    permitTtl: durationFromMs(c.permitTtlMs),
-    jitter: c.jitter,
-    mode: c.mode === "shadow" ? ProtoMode.SHADOW : ProtoMode.ENFORCE,
-  });
+  const message = create(CircuitConfigSchema);
+  // Set on the created message rather than passed to create(): that would
+  // walk the schema a second time to copy an init object (List and Watch
+  // snapshots convert one config per circuit).
+  const fields = message as unknown as Record<string, unknown>;
+  for (const { spec, localName, enum: values } of PROTO_CONFIG_FIELDS) {
+    const value = c[spec.key];
+    if (spec.kind === "duration") fields[localName] = durationFromMs(value as number);
+    else if (values !== undefined) fields[localName] = values.numberOf.get(value as string) ?? values.numberOf.get(spec.default as string);
+    else fields[localName] = value;
+  }
+  return message;
 }
 
 export function statsToProto(s: CircuitStats): ProtoStats {

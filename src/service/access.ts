@@ -94,7 +94,7 @@ export class AccessControl {
   readonly principals: readonly Principal[];
 
   /**
-   * @param keys at least one key; names and keys unique (src/config.ts
+   * @param keys at least one key; names and keys unique (src/config/keys.ts
    *   checks this with messages naming the variable; here a violation is a
    *   programming error and throws).
    */

@@ -21,7 +21,7 @@ import { CircuitService, Outcome, State } from "../../gen/ts/breakerbox/v1/break
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { startBreakerbox, type RunningBreakerbox } from "../../src/app.js";
 import { createBreakerbox, BreakerboxRpcError } from "../../src/client/index.js";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { connect, grpc, unary } from "../support/grpc-call.js";
 import { spawnMain, startReplica, stopReplicas } from "../support/replicas.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";

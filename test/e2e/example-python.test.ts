@@ -15,7 +15,7 @@ import pino from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { startBreakerbox, type RunningBreakerbox } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { createCircuitClient, type CircuitClient } from "../support/grpc-client.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

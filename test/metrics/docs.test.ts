@@ -12,7 +12,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { Mode, Outcome } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { createCircuitClient } from "../support/grpc-client.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 import { parseExposition, scrape, type Exposition } from "./exposition.js";

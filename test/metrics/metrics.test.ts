@@ -7,7 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { ConfigError, loadConfig } from "../../src/config/index.js";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, PermitRejectedError } from "../../src/engine/index.js";
 import { CircuitSeriesTable, OTHER_CIRCUIT } from "../../src/metrics/circuit-series.js";
 import { CircuitStateTracker } from "../../src/metrics/circuit-states.js";

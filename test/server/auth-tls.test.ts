@@ -22,7 +22,7 @@ import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { startBreakerbox, type RunningBreakerbox } from "../../src/app.js";
 import { BreakerboxRpcError, createBreakerbox } from "../../src/client/index.js";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { makeTestCerts, type TestCerts } from "../support/certs.js";
 import { grpc, unary } from "../support/grpc-call.js";
 

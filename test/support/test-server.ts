@@ -5,7 +5,7 @@
  */
 import pino from "pino";
 import { startBreakerbox, type RunningBreakerbox } from "../../src/app.js";
-import { loadConfig, type AppConfig } from "../../src/config.js";
+import { loadConfig, type AppConfig } from "../../src/config/index.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
 
 export interface ManualClock {

@@ -14,10 +14,10 @@ import {
   loadConfig,
   parseDurationMs,
   type AppConfig,
-} from "../src/config.js";
-import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, applyPatch, type CircuitConfig } from "../src/engine/index.js";
-import { createLogger } from "../src/logger.js";
-import { makeTestCerts, type TestCerts } from "./support/certs.js";
+} from "../../src/config/index.js";
+import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, applyPatch, type CircuitConfig } from "../../src/engine/index.js";
+import { createLogger } from "../../src/logger.js";
+import { makeTestCerts, type TestCerts } from "../support/certs.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -430,7 +430,7 @@ circuits:
   });
 
   it("loads the example of docs/configuration.md", () => {
-    const docs = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../docs/configuration.md"), "utf8");
+    const docs = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../../docs/configuration.md"), "utf8");
     const yamlExample = /```yaml\n([\s\S]*?)```/.exec(docs)?.[1];
     const jsonExample = /```json\n([\s\S]*?)```/.exec(docs)?.[1];
     expect(yamlExample).toBeDefined();
@@ -791,7 +791,7 @@ describe("loadConfig: API keys", () => {
   });
 
   it("loads the api_keys example of docs/operations.md", () => {
-    const doc = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../docs/operations.md"), "utf8");
+    const doc = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../../docs/operations.md"), "utf8");
     const yaml = /```yaml\n(api_keys:[\s\S]*?)```/.exec(doc)?.[1];
     expect(yaml).toBeDefined();
     expect(loadFile(".yaml", yaml!).apiKeys.map((k) => [k.name, k.role])).toEqual([
