@@ -25,9 +25,13 @@ export function manualClock(start = Date.UTC(2026, 0, 1)): ManualClock {
 export interface RunningTestServer {
   app: RunningBreakerbox;
   config: AppConfig;
-  /** 127.0.0.1:port of the gRPC listener. */
+  /**
+   * 127.0.0.1:port of the gRPC listener; localhost:port under TLS (a name in
+   * the test certificate: grpc-js would send an IP address as the TLS server
+   * name, which Node flags as deprecated).
+   */
   grpcAddress: string;
-  /** http://127.0.0.1:port of the HTTP listener. */
+  /** http://127.0.0.1:port of the HTTP listener; https:// under TLS. */
   httpUrl: string;
   /** Graceful stop; idempotent. */
   stop(): Promise<void>;
@@ -53,8 +57,8 @@ function runningOf(app: RunningBreakerbox, config: AppConfig): RunningTestServer
   return {
     app,
     config,
-    grpcAddress: `127.0.0.1:${app.grpcPort}`,
-    httpUrl: `http://127.0.0.1:${app.httpPort}`,
+    grpcAddress: `${config.tls === undefined ? "127.0.0.1" : "localhost"}:${app.grpcPort}`,
+    httpUrl: `${config.tls === undefined ? "http" : "https"}://127.0.0.1:${app.httpPort}`,
     stop: () => app.stop(),
   };
 }

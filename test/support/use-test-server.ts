@@ -19,7 +19,9 @@ import type { Logger } from "pino";
 import { afterEach } from "vitest";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { createBreakerbox, type Breakerbox, type BreakerboxOptions } from "../../src/client/index.js";
+import { makeTestCerts, type TestCerts } from "./certs.js";
 import { lateBound, useFixture } from "./fixture.js";
+import { grpc } from "./grpc-call.js";
 import { createCircuitClient, type CircuitClient } from "./grpc-client.js";
 import { startRealClockServer, startTestServer, type RunningTestServer, type TestServer } from "./test-server.js";
 
@@ -29,9 +31,15 @@ export interface TestServerOptions {
   /**
    * "manual" (default): a memory store on a manual clock the test moves
    * (`server.clock`), jitter fixed, no background ticks. "real": the store
-   * `env` configures, on the real clock, as `npm start` runs it.
+   * `env` configures (memory, or Redis with REDIS_URL), on the real clock,
+   * as `npm start` runs it.
    */
   clock?: "manual" | "real";
+  /**
+   * Serve both ports over TLS with a certificate from a fresh test CA
+   * (certs.ts, removed at stop); every client of the fixture trusts that CA.
+   */
+  tls?: boolean;
   /** The server's logger; default silent. */
   logger?: Logger;
   /**
@@ -49,8 +57,10 @@ export interface TestServerFixture<S extends RunningTestServer = TestServer> {
   client: CircuitClient;
   /** Connect CircuitService client of the HTTP port (HTTP/1.1). */
   connect: Client<typeof CircuitService>;
-  /** The SDK client, when the options asked for one (reading it otherwise throws). */
+  /** The SDK client, with the `sdk` option (using it otherwise throws). */
   sdk: Breakerbox;
+  /** The CA and certificates, with the `tls` option (using them otherwise throws). */
+  certs: TestCerts;
 }
 
 type ManualOptions = TestServerOptions & { clock?: "manual" };
@@ -61,32 +71,49 @@ interface Started extends TestServerFixture<RunningTestServer> {
   stop(): Promise<void>;
 }
 
+/** Stands in for what the options did not ask for: any use throws, naming the option that makes it. */
+function notAskedFor<T extends object>(option: string): T {
+  return lateBound(option, () => {
+    throw new Error(`not made: pass the \`${option}\` option to useTestServer() or start()`);
+  });
+}
+
 async function start(options: TestServerOptions): Promise<Started> {
-  const env = options.env ?? {};
+  const certs = options.tls === true ? makeTestCerts() : undefined;
+  const tlsEnv: Record<string, string> =
+    certs === undefined ? {} : { BREAKERBOX_TLS_CERT_FILE: certs.files.serverCert, BREAKERBOX_TLS_KEY_FILE: certs.files.serverKey };
+  const env = { ...tlsEnv, ...options.env };
   const startOptions = options.logger === undefined ? {} : { logger: options.logger };
-  const server = options.clock === "real" ? await startRealClockServer(env, startOptions) : await startTestServer(env, startOptions);
-  const client = createCircuitClient(server.grpcAddress);
-  const connect = createClient(CircuitService, createConnectTransport({ baseUrl: server.httpUrl, httpVersion: "1.1" }));
+  let server: RunningTestServer;
+  try {
+    server = options.clock === "real" ? await startRealClockServer(env, startOptions) : await startTestServer(env, startOptions);
+  } catch (err) {
+    certs?.remove();
+    throw err;
+  }
+  const client = createCircuitClient(server.grpcAddress, certs === undefined ? undefined : grpc.credentials.createSsl(certs.ca));
+  const nodeOptions = certs === undefined ? {} : { nodeOptions: { ca: certs.ca } };
+  const connect = createClient(CircuitService, createConnectTransport({ baseUrl: server.httpUrl, httpVersion: "1.1", ...nodeOptions }));
   let sdk: Breakerbox | undefined;
   if (options.sdk !== undefined) {
     const sdkOptions = options.sdk === true ? {} : options.sdk;
     const clock = "clock" in server ? { clock: server.clock as TestServer["clock"] } : {};
-    sdk = createBreakerbox({ ...clock, ...sdkOptions, address: server.grpcAddress });
+    const tls = certs === undefined ? {} : { tls: { rootCert: certs.ca } };
+    sdk = createBreakerbox({ ...clock, ...tls, ...sdkOptions, address: server.grpcAddress });
   }
   let stopped: Promise<void> | undefined;
   return {
     server,
     client,
     connect,
-    get sdk(): Breakerbox {
-      if (sdk === undefined) throw new Error("no SDK client: pass the `sdk` option to ask for one");
-      return sdk;
-    },
+    sdk: sdk ?? notAskedFor("sdk"),
+    certs: certs ?? notAskedFor("tls"),
     stop() {
       stopped ??= (async () => {
         sdk?.close();
         client.close();
         await server.stop();
+        certs?.remove();
       })();
       return stopped;
     },
@@ -108,6 +135,7 @@ export function useTestServer(options: TestServerOptions = {}): TestServerFixtur
     client: lateBound("the test server's client", () => started.client),
     connect: lateBound("the test server's Connect client", () => started.connect),
     sdk: lateBound("the test server's SDK client", () => started.sdk),
+    certs: lateBound("the test server's certificates", () => started.certs),
   };
 }
 
