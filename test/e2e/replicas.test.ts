@@ -25,7 +25,11 @@ import { waitFor } from "../support/replicas.js";
 const redis = useRedis();
 // Defaults for circuits nobody configures; every test configures its own.
 const replicas = useReplicas(3, () => ({ REDIS_URL: redis.url, CIRCUIT_BREAKER_TIMEOUT_SECONDS: "1", CIRCUIT_BREAKER_PERMIT_TTL_SECONDS: "1" }));
-const [A, B, C] = replicas.map((r, i) => lateBound(`replica ${"ABC"[i]}'s client`, () => r.client)) as [CircuitClient, CircuitClient, CircuitClient];
+const [A, B, C] = replicas.map((r, i) => lateBound(`replica ${"ABC"[i]}'s client`, () => r.client)) as [
+  CircuitClient,
+  CircuitClient,
+  CircuitClient,
+];
 
 type ConfigInit = MessageInitShape<typeof CircuitConfigSchema>;
 
