@@ -4,26 +4,15 @@
  * expiry is driven by the same time the service uses.
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { State as PbState } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createBreakerbox, CallTimeoutError, CircuitOpenError, type Breakerbox, type WatchUpdate } from "../../src/index.js";
-import { createCircuitClient, nextWithin, type CircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { createBreakerbox, CallTimeoutError, CircuitOpenError, type WatchUpdate } from "../../src/index.js";
+import { nextWithin } from "../support/grpc-client.js";
+import { useTestServer } from "../support/use-test-server.js";
 
-let server: TestServer;
-let admin: CircuitClient;
-let bb: Breakerbox;
-
-beforeAll(async () => {
-  server = await startTestServer({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "3", CIRCUIT_BREAKER_TIMEOUT_SECONDS: "30" });
-  admin = createCircuitClient(server.grpcAddress);
-  bb = createBreakerbox({ address: server.grpcAddress, clock: server.clock });
-});
-
-afterAll(async () => {
-  bb?.close();
-  admin?.close();
-  await server?.stop();
+const { server, client: admin, sdk: bb } = useTestServer({
+  env: { CIRCUIT_BREAKER_FAILURE_THRESHOLD: "3", CIRCUIT_BREAKER_TIMEOUT_SECONDS: "30" },
+  sdk: true,
 });
 
 async function stats(circuit: string) {

@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { BreakerboxRpcError, CircuitOpenError, createBreakerbox, type Breakerbox } from "../../src/index.js";
-import { manualClock, startTestServer, type TestServer } from "../support/test-server.js";
+import { manualClock, type TestServer } from "../support/test-server.js";
+import { useTestServers } from "../support/use-test-server.js";
 
 const FAST_RECONNECT = {
   "grpc.initial_reconnect_backoff_ms": 20,
@@ -14,11 +15,10 @@ const FAST_RECONNECT = {
   "grpc.max_reconnect_backoff_ms": 100,
 };
 
-const servers: TestServer[] = [];
+const servers = useTestServers();
 const clients: Breakerbox[] = [];
-afterEach(async () => {
+afterEach(() => {
   for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) await s.stop();
 });
 
 async function successesOn(server: TestServer, circuit: string): Promise<number> {
@@ -28,8 +28,7 @@ async function successesOn(server: TestServer, circuit: string): Promise<number>
 describe("degraded mode", () => {
   it("failOpen: a local breaker guards the dependency while the service is down; the SDK returns by itself; nothing lost or double-counted", async () => {
     const c = "degraded.llm";
-    const a = await startTestServer();
-    servers.push(a);
+    const { server: a } = await servers.start();
     const port = a.app.grpcPort;
     const clock = manualClock();
     const bb = createBreakerbox({
@@ -74,8 +73,7 @@ describe("degraded mode", () => {
     expect(calls).toBe(7);
 
     // 4. The service comes back (a fresh process on the same port).
-    const b = await startTestServer({ BREAKERBOX_GRPC_PORT: String(port) });
-    servers.splice(0, servers.length, b);
+    const { server: b } = await servers.start({ env: { BREAKERBOX_GRPC_PORT: String(port) } });
     // Bounded polling: each round lets degraded mode ask again; rounds before the
     // channel reconnects stay local (denied by the local breaker, or run locally).
     let ranLocally = 0;

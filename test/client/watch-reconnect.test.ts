@@ -4,16 +4,13 @@
  * know the old resume token (OUT_OF_RANGE) so the SDK starts over with a fresh
  * snapshot, and transitions keep flowing to the same iterator.
  */
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { State as PbState } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { createBreakerbox, type WatchUpdate } from "../../src/index.js";
-import { createCircuitClient, nextWithin } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { nextWithin } from "../support/grpc-client.js";
+import { useTestServers } from "../support/use-test-server.js";
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.stop();
-});
+const servers = useTestServers();
 
 async function untilComplete(it: AsyncIterator<WatchUpdate>, seen: WatchUpdate[]): Promise<void> {
   for (;;) {
@@ -24,8 +21,7 @@ async function untilComplete(it: AsyncIterator<WatchUpdate>, seen: WatchUpdate[]
 }
 
 it("reconnects after the service restarts and keeps yielding transitions", async () => {
-  const first = await startTestServer();
-  servers.push(first);
+  const { server: first } = await servers.start();
   const port = first.app.grpcPort;
   const c = "reconnect.one";
   const bb = createBreakerbox({ address: `127.0.0.1:${port}`, watchBackoff: { initialMs: 20, maxMs: 200 } });
@@ -39,22 +35,15 @@ it("reconnects after the service restarts and keeps yielding transitions", async
     // The pending next() spans the restart.
     const pending = it.next();
     await first.stop();
-    servers.pop();
     await new Promise((r) => setTimeout(r, 100)); // let a few reconnects be refused
-    const second = await startTestServer({ BREAKERBOX_GRPC_PORT: String(port) });
-    servers.push(second);
+    const { client: admin } = await servers.start({ env: { BREAKERBOX_GRPC_PORT: String(port) } });
 
     // Fresh snapshot from the new server (the circuit does not exist there yet).
     const r = await Promise.race([pending, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no reconnect within 10 s")), 10_000))]);
     expect(r.done).toBe(false);
     expect(r.value).toMatchObject({ type: "snapshot_complete" });
 
-    const admin = createCircuitClient(`127.0.0.1:${port}`);
-    try {
-      await admin.call("forceState", { circuit: c, state: PbState.FORCED_OPEN });
-    } finally {
-      admin.close();
-    }
+    await admin.call("forceState", { circuit: c, state: PbState.FORCED_OPEN });
     expect(await nextWithin(it, 10_000, "transition")).toMatchObject({ type: "transition", circuit: c, from: "CLOSED", to: "FORCED_OPEN", reason: "forced_open" });
     await it.return!(undefined);
   } finally {
@@ -63,8 +52,7 @@ it("reconnects after the service restarts and keeps yielding transitions", async
 });
 
 it("throws non-transient errors (malformed resume token) instead of retrying", async () => {
-  const server = await startTestServer();
-  servers.push(server);
+  const { server } = await servers.start();
   const bb = createBreakerbox({ address: server.grpcAddress });
   try {
     const it = bb.watch({ circuits: ["x"], resumeToken: "garbage" });
@@ -75,8 +63,7 @@ it("throws non-transient errors (malformed resume token) instead of retrying", a
 });
 
 it("close() ends a running watch", async () => {
-  const server = await startTestServer();
-  servers.push(server);
+  const { server } = await servers.start();
   const bb = createBreakerbox({ address: server.grpcAddress });
   const it = bb.watch({ circuits: ["y"] });
   await untilComplete(it, []);

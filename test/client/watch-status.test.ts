@@ -6,22 +6,14 @@
  * before making the next, so a status round cannot fall between two Reports
  * and the sequence of updates is exact.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBreakerbox, type Breakerbox, type WatchUpdate } from "../../src/index.js";
+import { describe, expect, it } from "vitest";
+import type { WatchUpdate } from "../../src/index.js";
 import { nextWithin } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { useTestServer } from "../support/use-test-server.js";
 
-let server: TestServer;
-let bb: Breakerbox;
-
-beforeAll(async () => {
-  server = await startTestServer({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "2", CIRCUIT_BREAKER_TIMEOUT_SECONDS: "30" });
-  bb = createBreakerbox({ address: server.grpcAddress, clock: server.clock });
-});
-
-afterAll(async () => {
-  bb?.close();
-  await server?.stop();
+const { server, sdk: bb } = useTestServer({
+  env: { CIRCUIT_BREAKER_FAILURE_THRESHOLD: "2", CIRCUIT_BREAKER_TIMEOUT_SECONDS: "30" },
+  sdk: true,
 });
 
 const boom = () => Promise.reject(new Error("boom"));

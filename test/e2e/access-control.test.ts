@@ -19,12 +19,11 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CircuitService, Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/grpc/health/v1/health_pb.js";
-import { startBreakerbox, type RunningBreakerbox } from "../../src/app.js";
 import { createBreakerbox, BreakerboxRpcError } from "../../src/client/index.js";
-import { loadConfig } from "../../src/config/index.js";
 import { connect, grpc, unary } from "../support/grpc-call.js";
 import { spawnMain, startReplica, stopReplicas } from "../support/replicas.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { startRealClockServer, type TestServer } from "../support/test-server.js";
+import { useTestServer } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const AGENT_KEY = "agent-Zq0dW8mE1vT5yK3uN6rB";
@@ -166,13 +165,14 @@ function expected(name: Name, who: Who): Outcome_ {
 const WHO: Who[] = ["no key", "unknown key", "agent", "admin"];
 const NAMES = Object.keys(CircuitService.method) as Name[];
 
+const KEYED = { BREAKERBOX_HOST: "127.0.0.1", BREAKERBOX_API_KEYS: API_KEYS };
+
 describe("with API keys: every RPC on both ports", () => {
-  let server: TestServer;
+  const { server, connect: connectClient } = useTestServer({ env: KEYED });
   let clients: AnyClient[];
   let grpcClient: ReturnType<typeof grpcClientOf>;
 
   beforeAll(async () => {
-    server = await startTestServer({ BREAKERBOX_HOST: "127.0.0.1", BREAKERBOX_API_KEYS: API_KEYS });
     await server.store.acquire("ac.x");
     grpcClient = grpcClientOf(server.app.grpcPort);
     clients = [
@@ -182,9 +182,8 @@ describe("with API keys: every RPC on both ports", () => {
     ];
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     grpcClient.close();
-    await server.stop();
   });
 
   it("covers every RPC of the proto", () => {
@@ -222,8 +221,7 @@ describe("with API keys: every RPC on both ports", () => {
     await clients[0]!.call("configure", { target: { case: "circuit", value: "ac.actor" }, config: { failureThreshold: 9 } }, grpcAdmin);
     await clients[1]!.call("forceState", { circuit: "ac.actor", state: State.FORCED_OPEN }, grpcAdmin);
     await clients[2]!.call("reset", { circuit: "ac.actor" }, grpcAdmin);
-    const client = createClient(CircuitService, createConnectTransport({ baseUrl: server.httpUrl, httpVersion: "1.1" }));
-    const { entries } = await client.getHistory({ circuit: "ac.actor" }, { headers: HEADERS.agent });
+    const { entries } = await connectClient.getHistory({ circuit: "ac.actor" }, { headers: HEADERS.agent });
     // Newest first.
     expect(entries.map((e) => [e.entry.case, e.entry.value?.actor])).toEqual([
       ["transition", "ops"],
@@ -250,8 +248,9 @@ describe("with API keys: every RPC on both ports", () => {
 });
 
 describe("with access control off", () => {
+  const { server } = useTestServer({ env: { BREAKERBOX_HOST: "127.0.0.1" } });
+
   it("lets every caller do everything and records the actor as anonymous", async () => {
-    const server = await startTestServer({ BREAKERBOX_HOST: "127.0.0.1" });
     const client = grpcClientOf(server.app.grpcPort);
     try {
       await server.store.acquire("off.x");
@@ -263,7 +262,6 @@ describe("with access control off", () => {
       expect(history?.map((h) => (h.kind === "transition" ? h.event.actor : h.change.actor))).toEqual(["anonymous"]);
     } finally {
       client.close();
-      await server.stop();
     }
   });
 });
@@ -277,8 +275,8 @@ describe("logs", () => {
         done();
       },
     });
-    const config = loadConfig({ BREAKERBOX_GRPC_PORT: "0", BREAKERBOX_HTTP_PORT: "0", BREAKERBOX_HOST: "127.0.0.1", BREAKERBOX_API_KEYS: API_KEYS });
-    const app: RunningBreakerbox = await startBreakerbox(config, { logger: pino({ level: "debug" }, sink) });
+    // Started and stopped here, not by a fixture: the shutdown's lines are checked too.
+    const { app } = await startRealClockServer(KEYED, { logger: pino({ level: "debug" }, sink) });
     const client = grpcClientOf(app.grpcPort);
     try {
       for (const who of WHO) {
@@ -306,13 +304,7 @@ describe("logs", () => {
 });
 
 describe("the TypeScript SDK with apiKey", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ BREAKERBOX_HOST: "127.0.0.1", BREAKERBOX_API_KEYS: API_KEYS });
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const { server } = useTestServer({ env: KEYED });
 
   it("sends the key with Acquire, Report and Watch", async () => {
     const bb = createBreakerbox({ address: server.grpcAddress, apiKey: AGENT_KEY });
@@ -353,13 +345,9 @@ describe("the TypeScript SDK with apiKey", () => {
 });
 
 describe("the operator's examples in docs/operations.md", () => {
-  let server: TestServer;
+  const { server } = useTestServer({ env: KEYED });
   beforeAll(async () => {
-    server = await startTestServer({ BREAKERBOX_HOST: "127.0.0.1", BREAKERBOX_API_KEYS: API_KEYS });
     await server.store.acquire("llm.openai.gpt");
-  });
-  afterAll(async () => {
-    await server.stop();
   });
 
   /** The ```sh blocks of the "Calling with a key" part of the access-control section. */

@@ -23,9 +23,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createCircuitClient, type CircuitClient } from "../support/grpc-client.js";
 import { grpc } from "../support/grpc-call.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import type { RunningTestServer } from "../support/test-server.js";
+import { useTestServer, useTestServers } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const doc = readFileSync(`${root}docs/admin.md`, "utf8");
@@ -116,8 +116,7 @@ interface RunOptions {
   onStdout?: (soFar: string) => Promise<void> | undefined;
 }
 
-let server: TestServer;
-let client: CircuitClient;
+const { server, client } = useTestServer({ env: { BREAKERBOX_API_KEYS: API_KEYS } });
 let workDir: string;
 /** The actor history records for the recipes' key. */
 const actor = "oncall";
@@ -127,7 +126,7 @@ const actor = "oncall";
  * a failing command is not hidden), in a scratch directory, with grpcurl from
  * .tools/bin on the PATH and the admin key exported.
  */
-function run(block: string, target: TestServer, options: RunOptions = {}): Promise<BlockRun> {
+function run(block: string, target: RunningTestServer, options: RunOptions = {}): Promise<BlockRun> {
   const script = block
     .replaceAll("localhost:50051", target.grpcAddress)
     .replaceAll("localhost:8080", target.httpUrl.replace("http://", ""));
@@ -179,8 +178,6 @@ const SECOND = 1000;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "breakerbox-admin-doc-"));
-  server = await startTestServer({ BREAKERBOX_API_KEYS: API_KEYS });
-  client = createCircuitClient(server.grpcAddress);
 
   // The night so far (the clock starts at 2026-01-01T00:00:00Z).
   server.clock.advance((3 * 3600 + 10 * 60) * SECOND); // 03:10:00: healthy traffic
@@ -195,9 +192,7 @@ beforeAll(async () => {
   server.clock.advance(35 * SECOND); // 03:12:40: the on-call engineer starts typing
 });
 
-afterAll(async () => {
-  client?.close();
-  await server?.stop();
+afterAll(() => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -708,32 +703,28 @@ describe("docs/admin.md recipes, in order, against a live server", () => {
 });
 
 describe("docs/admin.md claims beside the recipes", () => {
-  it("while access control is off, the recipes work with BREAKERBOX_ADMIN_KEY empty, and history says anonymous", async () => {
-    const plain = await startTestServer();
-    const agent = createCircuitClient(plain.grpcAddress);
-    try {
-      for (let i = 0; i < 5; i++) {
-        const a = await agent.call("acquire", { circuit: "llm.openai.gpt" });
-        await agent.call("report", { circuit: "llm.openai.gpt", permit: a.permit, outcome: Outcome.FAILURE });
-      }
-      // "STATE_CLOSED only releases a pinned circuit": on an OPEN one it changes nothing.
-      const released = await agent.call("forceState", { circuit: "llm.openai.gpt", state: State.CLOSED });
-      expect(released.status?.state).toBe(State.OPEN);
-      const reset = blocks.find((b) => b.includes("CircuitService/Reset"))!;
-      const r = await run(reset, plain, { env: { BREAKERBOX_ADMIN_KEY: "" } });
-      expect([r.code, r.stderr]).toEqual([0, ""]);
-      expect(jsonDocs(r.stdout)[0].status).toMatchObject({ circuit: "llm.openai.gpt", state: "STATE_CLOSED" });
-      const history = await plain.store.history("llm.openai.gpt", 1);
-      expect(history?.[0]).toMatchObject({ kind: "transition", event: { reason: "reset", actor: "anonymous" } });
+  const servers = useTestServers();
 
-      // "replace:true alone drops all of a circuit's own settings."
-      await agent.call("configure", { target: { case: "circuit", value: "llm.openai.gpt" }, config: { failureThreshold: 8 } });
-      const dropped = await agent.call("configure", { target: { case: "circuit", value: "llm.openai.gpt" }, replace: true });
-      expect(dropped.status?.config?.failureThreshold).toBe(5);
-    } finally {
-      agent.close();
-      await plain.stop();
+  it("while access control is off, the recipes work with BREAKERBOX_ADMIN_KEY empty, and history says anonymous", async () => {
+    const { server: plain, client: agent } = await servers.start();
+    for (let i = 0; i < 5; i++) {
+      const a = await agent.call("acquire", { circuit: "llm.openai.gpt" });
+      await agent.call("report", { circuit: "llm.openai.gpt", permit: a.permit, outcome: Outcome.FAILURE });
     }
+    // "STATE_CLOSED only releases a pinned circuit": on an OPEN one it changes nothing.
+    const released = await agent.call("forceState", { circuit: "llm.openai.gpt", state: State.CLOSED });
+    expect(released.status?.state).toBe(State.OPEN);
+    const reset = blocks.find((b) => b.includes("CircuitService/Reset"))!;
+    const r = await run(reset, plain, { env: { BREAKERBOX_ADMIN_KEY: "" } });
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(jsonDocs(r.stdout)[0].status).toMatchObject({ circuit: "llm.openai.gpt", state: "STATE_CLOSED" });
+    const history = await plain.store.history("llm.openai.gpt", 1);
+    expect(history?.[0]).toMatchObject({ kind: "transition", event: { reason: "reset", actor: "anonymous" } });
+
+    // "replace:true alone drops all of a circuit's own settings."
+    await agent.call("configure", { target: { case: "circuit", value: "llm.openai.gpt" }, config: { failureThreshold: 8 } });
+    const dropped = await agent.call("configure", { target: { case: "circuit", value: "llm.openai.gpt" }, replace: true });
+    expect(dropped.status?.config?.failureThreshold).toBe(5);
   });
 
   it("while access control is on, a recipe without the key is Unauthenticated", async () => {

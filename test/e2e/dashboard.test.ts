@@ -20,8 +20,8 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { chromiumPath } from "../support/chromium.js";
-import { CallError, createCircuitClient, type CircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { CallError, type CircuitClient } from "../support/grpc-client.js";
+import { useTestServer } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const ARTIFACTS = join(root, "test-artifacts", "dashboard");
@@ -122,13 +122,7 @@ async function newPage(context: BrowserContext, url: string): Promise<Page> {
 // --- static files --------------------------------------------------------------
 
 describe("dashboard static files", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const { server } = useTestServer();
 
   it("serves index.html at / with no-cache, and the hashed assets it names as immutable", async () => {
     const index = await raw(server.httpUrl, "/");
@@ -212,16 +206,7 @@ describe("dashboard static files", () => {
 // --- live, access control off ----------------------------------------------------
 
 describe("dashboard in the browser, access control off", () => {
-  let server: TestServer;
-  let client: CircuitClient;
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = createCircuitClient(server.grpcAddress);
-  });
-  afterAll(async () => {
-    client.close();
-    await server.stop();
-  });
+  const { server, client } = useTestServer();
 
   it("shows a circuit trip OPEN, turn HALF_OPEN and recover CLOSED live, and resets it from the circuit view", async () => {
     const circuit = "e2e.payments";
@@ -367,16 +352,7 @@ describe("dashboard in the browser, access control off", () => {
 // --- screenshots for the README -------------------------------------------------
 
 describe("dashboard screenshots", () => {
-  let server: TestServer;
-  let client: CircuitClient;
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = createCircuitClient(server.grpcAddress);
-  });
-  afterAll(async () => {
-    client.close();
-    await server.stop();
-  });
+  const { server, client } = useTestServer();
 
   it("takes the overview screenshots (several circuits in every state) in light and dark", async () => {
     const slow = async (circuit: string, outcomes: Outcome[]): Promise<void> => {
@@ -429,16 +405,7 @@ describe("dashboard in the browser, access control on", () => {
   const ADMIN_KEY = "admin-key-0123456789abcdef";
   const AGENT_KEY = "agent-key-0123456789abcdef";
   const asAgent = { authorization: `Bearer ${AGENT_KEY}` };
-  let server: TestServer;
-  let client: CircuitClient;
-  beforeAll(async () => {
-    server = await startTestServer({ BREAKERBOX_API_KEYS: `ops:admin:${ADMIN_KEY},bot:agent:${AGENT_KEY}` });
-    client = createCircuitClient(server.grpcAddress);
-  });
-  afterAll(async () => {
-    client.close();
-    await server.stop();
-  });
+  const { server, client } = useTestServer({ env: { BREAKERBOX_API_KEYS: `ops:admin:${ADMIN_KEY},bot:agent:${AGENT_KEY}` } });
 
   it("asks for a key to watch, refuses a reset with an agent key and asks for an admin key, which then resets", async () => {
     const circuit = "secure.payments";

@@ -5,23 +5,12 @@
  */
 import { status as Status } from "@grpc/grpc-js";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { CallError, createCircuitClient, nextWithin, type CircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { CallError, nextWithin } from "../support/grpc-client.js";
+import { useTestServer } from "../support/use-test-server.js";
 
-let server: TestServer;
-let client: CircuitClient;
-
-beforeAll(async () => {
-  server = await startTestServer({ BREAKERBOX_MAX_WATCH_STREAMS: "2" });
-  client = createCircuitClient(server.grpcAddress);
-});
-
-afterAll(async () => {
-  client.close();
-  await server.stop();
-});
+const { server, client } = useTestServer({ env: { BREAKERBOX_MAX_WATCH_STREAMS: "2" } });
 
 async function failure(p: Promise<unknown>): Promise<CallError> {
   try {

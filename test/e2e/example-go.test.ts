@@ -16,8 +16,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createCircuitClient, type CircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { useTestServer } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const agentDir = `${root}examples/go-agent`;
@@ -100,18 +99,7 @@ function transcript(run: AgentRun): string {
 }
 
 describe("examples/go-agent", () => {
-  let server: TestServer;
-  let client: CircuitClient;
-
-  beforeAll(async () => {
-    server = await startTestServer(README_ENV);
-    client = createCircuitClient(server.grpcAddress);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await server?.stop();
-  });
+  const { server, client } = useTestServer({ env: README_ENV });
 
   it("its README starts the server with these settings and quotes the agent's code as it is", async () => {
     const readme = await readFile(`${agentDir}/README.md`, "utf8");
@@ -237,18 +225,7 @@ describe("examples/go-agent without a reachable Breakerbox", () => {
 
 describe("examples/go-agent with access control on", () => {
   const key = "go-agent-test-key-0123456789";
-  let server: TestServer;
-  let client: CircuitClient;
-
-  beforeAll(async () => {
-    server = await startTestServer({ ...README_ENV, BREAKERBOX_API_KEYS: `go-example:agent:${key}` });
-    client = createCircuitClient(server.grpcAddress);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await server?.stop();
-  });
+  const { server, client } = useTestServer({ env: { ...README_ENV, BREAKERBOX_API_KEYS: `go-example:agent:${key}` } });
 
   it("sends BREAKERBOX_API_KEY on every call, Watch included", async () => {
     const run = await runAgent(["-circuit", "example.keyed", "-calls", "3", "-interval", "1ms"], {

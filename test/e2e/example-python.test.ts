@@ -11,12 +11,9 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import pino from "pino";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { startBreakerbox, type RunningBreakerbox } from "../../src/app.js";
-import { loadConfig } from "../../src/config/index.js";
-import { createCircuitClient, type CircuitClient } from "../support/grpc-client.js";
+import { useTestServers } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const example = `${root}examples/python-agent`;
@@ -43,22 +40,8 @@ const readmeArgs = (() => {
   return line!.split(/\s+/).slice(2);
 })();
 
-interface Server {
-  app: RunningBreakerbox;
-  grpc: string;
-  client: CircuitClient;
-}
-const servers: Server[] = [];
-
-/** A live server in this process, on free ports, on the real clock (the default memory store). */
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const config = loadConfig({ BREAKERBOX_GRPC_PORT: "0", BREAKERBOX_HTTP_PORT: "0", ...env });
-  const app = await startBreakerbox(config, { logger: pino({ level: "silent" }) });
-  const grpc = `127.0.0.1:${app.grpcPort}`;
-  const server = { app, grpc, client: createCircuitClient(grpc) };
-  servers.push(server);
-  return server;
-}
+/** Live servers in this process, on free ports, on the real clock (the app's own memory store); stopped after each test. */
+const servers = useTestServers();
 
 interface AgentRun {
   code: number | null;
@@ -115,13 +98,6 @@ beforeAll(async () => {
   if (code !== 0) throw new Error(`scripts/install-python-example.sh failed (exit ${code}); its output is above`);
 }, 300_000);
 
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.client.close();
-    await s.app.stop();
-  }
-});
-
 describe("examples/python-agent", () => {
   it("runs as its README says: sees the circuit open, uses the fallback, and sees it close again", async () => {
     expect(serverEnv).toEqual({
@@ -129,8 +105,8 @@ describe("examples/python-agent", () => {
       CIRCUIT_BREAKER_TIMEOUT_SECONDS: "1",
       CIRCUIT_BREAKER_SUCCESS_THRESHOLD: "1",
     });
-    const server = await startServer(serverEnv);
-    const run = await runPython(["agent.py", ...readmeArgs], { BREAKERBOX_ADDRESS: server.grpc });
+    const { server, client } = await servers.start({ env: serverEnv, clock: "real" });
+    const run = await runPython(["agent.py", ...readmeArgs], { BREAKERBOX_ADDRESS: server.grpcAddress });
 
     let results = 0;
     let fallbacks = 0;
@@ -171,7 +147,7 @@ describe("examples/python-agent", () => {
     });
 
     // The server's side of the story.
-    const status = (await server.client.call("getState", { circuit: "example.flaky-tool" })).status!;
+    const status = (await client.call("getState", { circuit: "example.flaky-tool" })).status!;
     expect(State[status.state]).toBe("CLOSED");
     expect(status.generation).toBe(5n);
     expect(status.stats).toMatchObject({
@@ -185,9 +161,9 @@ describe("examples/python-agent", () => {
 
   it("sends BREAKERBOX_API_KEY as a bearer token, and passes a Retry-After from the tool's errors with the Report", async () => {
     const key = "python-example-agent-key-0123456789";
-    const server = await startServer({ ...serverEnv, BREAKERBOX_API_KEYS: `py-agent:agent:${key}` });
+    const { server, client } = await servers.start({ env: { ...serverEnv, BREAKERBOX_API_KEYS: `py-agent:agent:${key}` }, clock: "real" });
 
-    const refused = await runPython(["agent.py", "--calls", "1"], { BREAKERBOX_ADDRESS: server.grpc });
+    const refused = await runPython(["agent.py", "--calls", "1"], { BREAKERBOX_ADDRESS: server.grpcAddress });
     withOutput(refused, () => {
       expect(refused.code).toBe(1);
       expect(refused.stdout).toBe("");
@@ -196,7 +172,7 @@ describe("examples/python-agent", () => {
 
     // Calls 5 to 7 fail with `Retry-After: 30`; the third opens the circuit, for 30 s instead of 1 s.
     const run = await runPython(["agent.py", "--circuit", "example.rate-limited", "--calls", "7", "--retry-after", "30"], {
-      BREAKERBOX_ADDRESS: server.grpc,
+      BREAKERBOX_ADDRESS: server.grpcAddress,
       BREAKERBOX_API_KEY: key,
     });
     withOutput(run, () => {
@@ -206,7 +182,7 @@ describe("examples/python-agent", () => {
       expect(run.lines.at(-1)).toBe("done: 7 calls, 0 fallbacks");
     });
     const status = (
-      await server.client.call("getState", { circuit: "example.rate-limited" }, { authorization: `Bearer ${key}` })
+      await client.call("getState", { circuit: "example.rate-limited" }, { authorization: `Bearer ${key}` })
     ).status!;
     expect(State[status.state]).toBe("OPEN");
     const ms = (t: { seconds: bigint; nanos: number } | undefined): number => Number(t!.seconds) * 1000 + t!.nanos / 1e6;
@@ -214,16 +190,16 @@ describe("examples/python-agent", () => {
   });
 
   it("runs the README's `Use it in your agent` snippet as written", async () => {
-    const server = await startServer({});
+    const { server, client } = await servers.start({ clock: "real" });
     // Only the port of the HTTP endpoint it guards changes: the server's free one.
     const snippet = block("python", "from breaker import").replace("localhost:8080", `127.0.0.1:${server.app.httpPort}`);
-    const run = await runPython(["-"], { BREAKERBOX_ADDRESS: server.grpc }, { stdin: snippet });
+    const run = await runPython(["-"], { BREAKERBOX_ADDRESS: server.grpcAddress }, { stdin: snippet });
     withOutput(run, () => {
       expect(run.code).toBe(0);
       expect(run.stderr).toBe("");
       expect(run.stdout).toBe("ok\n");
     });
-    const status = (await server.client.call("getState", { circuit: "http.local.healthz" })).status!;
+    const status = (await client.call("getState", { circuit: "http.local.healthz" })).status!;
     expect(status.stats).toMatchObject({ totalSuccesses: 1n, totalFailures: 0n });
   });
 });

@@ -5,23 +5,15 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startReplica, type Replica } from "../support/replicas.js";
+import { describe, expect, it } from "vitest";
+import { useReplica } from "../support/process-fixtures.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const run = promisify(execFile);
-let server: Replica;
-
-beforeAll(async () => {
-  server = await startReplica({
-    CIRCUIT_BREAKER_FAILURE_THRESHOLD: "3",
-    CIRCUIT_BREAKER_TIMEOUT_SECONDS: "0.3",
-    CIRCUIT_BREAKER_SUCCESS_THRESHOLD: "1",
-  });
-});
-
-afterAll(async () => {
-  await server.stop();
+const server = useReplica({
+  CIRCUIT_BREAKER_FAILURE_THRESHOLD: "3",
+  CIRCUIT_BREAKER_TIMEOUT_SECONDS: "0.3",
+  CIRCUIT_BREAKER_SUCCESS_THRESHOLD: "1",
 });
 
 describe("examples/typescript-agent", () => {

@@ -3,32 +3,18 @@
  * by @grpc/grpc-js (the canonical gRPC client) and by a Connect client, with
  * the store's clock moved by the test.
  */
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  CircuitService,
   DenyReason,
   Outcome,
   State,
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createCircuitClient, nextWithin, type CircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { nextWithin } from "../support/grpc-client.js";
+import { useTestServer } from "../support/use-test-server.js";
 
-let server: TestServer;
-let client: CircuitClient;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  client = createCircuitClient(server.grpcAddress);
-});
-
-afterAll(async () => {
-  client.close();
-  await server.stop();
-});
+const { server, client, connect } = useTestServer();
 
 /** Configures `circuit` with a small, readable config. */
 async function configure(circuit: string, config: Record<string, unknown>): Promise<void> {
@@ -187,8 +173,6 @@ describe("circuit lifecycle over gRPC", () => {
 
 describe("the same service over Connect", () => {
   it("drives a circuit open and reads it back with a Connect client", async () => {
-    const transport = createConnectTransport({ baseUrl: server.httpUrl, httpVersion: "1.1" });
-    const connect = createClient(CircuitService, transport);
     const circuit = "connect.client";
     await connect.configure({ target: { case: "circuit", value: circuit }, config: { failureThreshold: 2 } });
     for (let i = 0; i < 2; i++) {

@@ -9,19 +9,15 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { CircuitClient } from "../support/grpc-client.js";
-import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { useRedis, useReplicas } from "../support/process-fixtures.js";
 import { startReplica, stopReplicas, waitFor, type Replica } from "../support/replicas.js";
 import { circuitStates, sampleValue, samplesOf, scrape, type Exposition } from "../metrics/exposition.js";
 
-let redis: RedisServer;
-let A: Replica;
-let B: Replica;
+const redis = useRedis();
+// No periodic resync: what B shows here it learned from the event stream.
+const [A, B] = useReplicas(2, () => ({ REDIS_URL: redis.url, BREAKERBOX_METRICS_RESYNC_SECONDS: "0" })) as [Replica, Replica];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  // No periodic resync: what B shows here it learned from the event stream.
-  const env = { REDIS_URL: redis.url, BREAKERBOX_METRICS_RESYNC_SECONDS: "0" };
-  [A, B] = await Promise.all([startReplica(env), startReplica(env)]);
   await Promise.all([ready(A), ready(B)]);
   // Both replicas follow the event stream once a transition made through one
   // shows on both (the state feed starts once Redis answers).
@@ -34,9 +30,9 @@ async function ready(replica: Replica): Promise<void> {
   await waitFor("the replica to be ready", async () => (await replica.readyz()).status === 200, { timeoutMs: 15_000 });
 }
 
+// The replica a test starts itself (the fixtures stop A, B and Redis).
 afterAll(async () => {
   await stopReplicas();
-  await redis?.stop();
 });
 
 async function configure(via: CircuitClient, circuit: string, config: Record<string, unknown>): Promise<void> {

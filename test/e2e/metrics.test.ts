@@ -5,10 +5,10 @@
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { status as Status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Mode, Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { CallError, createCircuitClient, type CircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { CallError, type CircuitClient } from "../support/grpc-client.js";
+import { useTestServer } from "../support/use-test-server.js";
 import { circuitStates, parseExposition, sampleValue, samplesOf, scrape, type Exposition } from "../metrics/exposition.js";
 
 const STATES = ["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"] as const;
@@ -43,18 +43,7 @@ async function callError(p: Promise<unknown>): Promise<CallError> {
 }
 
 describe("/metrics on one server", () => {
-  let server: TestServer;
-  let client: CircuitClient;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    client = createCircuitClient(server.grpcAddress);
-  });
-
-  afterAll(async () => {
-    client.close();
-    await server.stop();
-  });
+  const { server, client } = useTestServer();
 
   it("serves every breakerbox metric family with its type, plus process metrics", async () => {
     const e = await scrape(server.httpUrl);
@@ -234,18 +223,7 @@ describe("/metrics on one server", () => {
 });
 
 describe("the circuit label cap (BREAKERBOX_METRICS_MAX_CIRCUITS)", () => {
-  let server: TestServer;
-  let client: CircuitClient;
-
-  beforeAll(async () => {
-    server = await startTestServer({ BREAKERBOX_METRICS_MAX_CIRCUITS: "2", CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1" });
-    client = createCircuitClient(server.grpcAddress);
-  });
-
-  afterAll(async () => {
-    client.close();
-    await server.stop();
-  });
+  const { server, client } = useTestServer({ env: { BREAKERBOX_METRICS_MAX_CIRCUITS: "2", CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1" } });
 
   it("gives the first 2 circuits their own label and aggregates the rest under circuit=\"_other\"", async () => {
     // cap.a and cap.b open (threshold 1); cap.c opens too; cap.d and cap.e stay CLOSED.
@@ -284,21 +262,16 @@ describe("the circuit label cap (BREAKERBOX_METRICS_MAX_CIRCUITS)", () => {
 });
 
 describe("BREAKERBOX_METRICS_MAX_CIRCUITS=0", () => {
+  const { server, client } = useTestServer({ env: { BREAKERBOX_METRICS_MAX_CIRCUITS: "0" } });
+
   it("puts every circuit under circuit=\"_other\"", async () => {
-    const server = await startTestServer({ BREAKERBOX_METRICS_MAX_CIRCUITS: "0" });
-    const client = createCircuitClient(server.grpcAddress);
-    try {
-      await acquireAndReport(client, "zero.a", Outcome.SUCCESS);
-      await acquireAndReport(client, "zero.b", Outcome.FAILURE);
-      const e = await scrape(server.httpUrl);
-      const labels = new Set(e.samples.flatMap((s) => (s.labels.circuit === undefined ? [] : [s.labels.circuit])));
-      expect([...labels]).toEqual(["_other"]);
-      expect(sampleValue(e, "breakerbox_calls_total", { circuit: "_other", outcome: "SUCCESS" })).toBe(1);
-      expect(sampleValue(e, "breakerbox_calls_total", { circuit: "_other", outcome: "FAILURE" })).toBe(1);
-      expect(stateGauge(e, "_other")).toEqual({ CLOSED: 2, OPEN: 0, HALF_OPEN: 0, FORCED_OPEN: 0, DISABLED: 0 });
-    } finally {
-      client.close();
-      await server.stop();
-    }
+    await acquireAndReport(client, "zero.a", Outcome.SUCCESS);
+    await acquireAndReport(client, "zero.b", Outcome.FAILURE);
+    const e = await scrape(server.httpUrl);
+    const labels = new Set(e.samples.flatMap((s) => (s.labels.circuit === undefined ? [] : [s.labels.circuit])));
+    expect([...labels]).toEqual(["_other"]);
+    expect(sampleValue(e, "breakerbox_calls_total", { circuit: "_other", outcome: "SUCCESS" })).toBe(1);
+    expect(sampleValue(e, "breakerbox_calls_total", { circuit: "_other", outcome: "FAILURE" })).toBe(1);
+    expect(stateGauge(e, "_other")).toEqual({ CLOSED: 2, OPEN: 0, HALF_OPEN: 0, FORCED_OPEN: 0, DISABLED: 0 });
   });
 });

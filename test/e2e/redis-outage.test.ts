@@ -10,33 +10,27 @@
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { status as Status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Outcome, State, type WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { CallError, nextWithin } from "../support/grpc-client.js";
 import { VIEW_TTL_MS } from "../../src/store/redis/redis-store.js";
-import { startRedis, type RedisServer } from "../support/redis-servers.js";
-import { ServingStatus, startReplica, stopReplicas, waitFor, type Replica } from "../support/replicas.js";
+import { useRedis, useReplica } from "../support/process-fixtures.js";
+import { ServingStatus, waitFor } from "../support/replicas.js";
 
 const REDIS_TIMEOUT_MS = 500;
 const SANITY_MS = 10_000;
 
-let redis: RedisServer;
-let replica: Replica;
+const redis = useRedis();
+const replica = useReplica(() => ({
+  REDIS_URL: redis.url,
+  BREAKERBOX_REDIS_TIMEOUT_SECONDS: String(REDIS_TIMEOUT_MS / 1000),
+  CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1",
+  CIRCUIT_BREAKER_TIMEOUT_SECONDS: "60",
+}));
 
-beforeAll(async () => {
-  redis = await startRedis();
-  replica = await startReplica({
-    REDIS_URL: redis.url,
-    BREAKERBOX_REDIS_TIMEOUT_SECONDS: String(REDIS_TIMEOUT_MS / 1000),
-    CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1",
-    CIRCUIT_BREAKER_TIMEOUT_SECONDS: "60",
-  });
-});
-
-afterAll(async () => {
-  redis?.resume();
-  await stopReplicas();
-  await redis?.stop();
+// Runs before the fixtures stop (afterAll hooks run last-registered first): a test that failed mid-pause leaves Redis frozen.
+afterAll(() => {
+  redis.resume();
 });
 
 interface Timed {

@@ -7,7 +7,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { status as Status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type CircuitConfigSchema,
   type CircuitStatus,
@@ -17,27 +17,19 @@ import {
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { decodePermit } from "../../src/engine/index.js";
+import { lateBound } from "../support/fixture.js";
 import { nextWithin, type CircuitClient } from "../support/grpc-client.js";
-import { startRedis, type RedisServer } from "../support/redis-servers.js";
-import { startReplicas, stopReplicas, waitFor, type Replica } from "../support/replicas.js";
+import { useRedis, useReplicas } from "../support/process-fixtures.js";
+import { waitFor } from "../support/replicas.js";
 
-let redis: RedisServer;
-let replicas: Replica[];
-let A: CircuitClient;
-let B: CircuitClient;
-let C: CircuitClient;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  // Defaults for circuits nobody configures; every test configures its own.
-  replicas = await startReplicas(3, { REDIS_URL: redis.url, CIRCUIT_BREAKER_TIMEOUT_SECONDS: "1", CIRCUIT_BREAKER_PERMIT_TTL_SECONDS: "1" });
-  [A, B, C] = replicas.map((r) => r.client) as [CircuitClient, CircuitClient, CircuitClient];
-});
-
-afterAll(async () => {
-  await stopReplicas();
-  await redis?.stop();
-});
+const redis = useRedis();
+// Defaults for circuits nobody configures; every test configures its own.
+const replicas = useReplicas(3, () => ({ REDIS_URL: redis.url, CIRCUIT_BREAKER_TIMEOUT_SECONDS: "1", CIRCUIT_BREAKER_PERMIT_TTL_SECONDS: "1" }));
+const [A, B, C] = replicas.map((r, i) => lateBound(`replica ${"ABC"[i]}'s client`, () => r.client)) as [
+  CircuitClient,
+  CircuitClient,
+  CircuitClient,
+];
 
 type ConfigInit = MessageInitShape<typeof CircuitConfigSchema>;
 

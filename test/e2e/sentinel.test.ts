@@ -12,28 +12,19 @@
  */
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { status as Status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DenyReason, Outcome, State, type WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { CallError, nextWithin } from "../support/grpc-client.js";
-import { parseInfo, startRedisSentinel, type RedisSentinelSetup } from "../support/redis-servers.js";
-import { ServingStatus, startReplica, stopReplicas, waitFor, type Replica } from "../support/replicas.js";
+import { useRedisSentinel, useReplica } from "../support/process-fixtures.js";
+import { parseInfo } from "../support/redis-servers.js";
+import { ServingStatus, waitFor } from "../support/replicas.js";
 
-let sentinel: RedisSentinelSetup;
-let replica: Replica;
-
-beforeAll(async () => {
-  sentinel = await startRedisSentinel();
-  replica = await startReplica({
-    REDIS_SENTINELS: sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(","),
-    REDIS_SENTINEL_NAME: sentinel.name,
-    BREAKERBOX_REDIS_TIMEOUT_SECONDS: "1",
-  });
-});
-
-afterAll(async () => {
-  await stopReplicas();
-  await sentinel?.stop();
-});
+const sentinel = useRedisSentinel();
+const replica = useReplica(() => ({
+  REDIS_SENTINELS: sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(","),
+  REDIS_SENTINEL_NAME: sentinel.name,
+  BREAKERBOX_REDIS_TIMEOUT_SECONDS: "1",
+}));
 
 /** Polls the master's and the replica's INFO until the replica has everything the master wrote. */
 async function waitForReplication(): Promise<void> {

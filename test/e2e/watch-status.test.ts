@@ -6,26 +6,13 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema, durationFromMs } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CircuitService, Outcome, State, type WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { CallError, createCircuitClient, nextWithin, type CircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import { describe, expect, it } from "vitest";
+import { Outcome, State, type WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { CallError, nextWithin } from "../support/grpc-client.js";
+import { useTestServer } from "../support/use-test-server.js";
 
-let server: TestServer;
-let client: CircuitClient;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  client = createCircuitClient(server.grpcAddress);
-});
-
-afterAll(async () => {
-  client.close();
-  await server.stop();
-});
+const { server, client, connect } = useTestServer();
 
 async function report(circuit: string, outcome: Outcome): Promise<void> {
   const a = await client.call("acquire", { circuit });
@@ -132,7 +119,6 @@ describe("Watch status_interval over gRPC", () => {
   });
 
   it("works the same over Connect (what the dashboard uses)", async () => {
-    const connect = createClient(CircuitService, createConnectTransport({ baseUrl: server.httpUrl, httpVersion: "1.1" }));
     const controller = new AbortController();
     await report("status.connect", Outcome.SUCCESS);
     const seen: string[] = [];

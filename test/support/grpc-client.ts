@@ -39,9 +39,9 @@ export interface CircuitClient {
   close(): void;
 }
 
-/** Connects to `address` (host:port) over plaintext HTTP/2. */
-export function createCircuitClient(address: string): CircuitClient {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+/** Connects to `address` (host:port) over plaintext HTTP/2, or with `credentials` (TLS). */
+export function createCircuitClient(address: string, credentials = grpc.credentials.createInsecure()): CircuitClient {
+  const client = new grpc.Client(address, credentials);
   return {
     async call(method, request, headers) {
       const desc = CircuitService.method[method] as Methods[typeof method];
