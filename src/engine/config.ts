@@ -11,7 +11,7 @@ import type { CircuitConfig, ConfigPatch } from "./types.js";
 
 const SECOND = 1000;
 
-/** The defaults when no environment variable says otherwise (DESIGN.md §Semantics); read off CONFIG_FIELDS. */
+/** The defaults when no environment variable says otherwise (docs/design.md §Semantics); read off CONFIG_FIELDS. */
 export const BUILTIN_DEFAULTS: Readonly<CircuitConfig> = Object.freeze(tableDefaults());
 
 /**

@@ -1,4 +1,4 @@
-/** Circuit names and pattern globs, as DESIGN.md §Semantics defines them. */
+/** Circuit names and pattern globs, as docs/design.md §Semantics defines them. */
 
 /** A circuit name: 1 to 200 characters, starting with a letter or digit. */
 export const CIRCUIT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$/;

@@ -1,5 +1,5 @@
 /**
- * Every error code of DESIGN.md §Errors, over the network with grpc-js, with
+ * Every error code of docs/design.md §Errors, over the network with grpc-js, with
  * the message naming the field and what is accepted. Bad input must neither
  * crash the server nor touch a circuit.
  */
