@@ -66,7 +66,7 @@ import {
   StoreUnavailableError,
   matchesFilter,
 } from "../store.js";
-import { combineSettings, sameConfig } from "../settings.js";
+import { type ConfigDecisions, createConfigDecisions, sameConfig } from "../config-decisions.js";
 import { type CircuitKeys, type KeySpace, createKeySpace } from "./keys.js";
 import { type CommandName, defineCommands, packConfig } from "./scripts.js";
 import { EventFeed, type StreamEvent, isStreamId } from "./event-feed.js";
@@ -181,8 +181,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 export class RedisStore implements CircuitStore {
   private readonly client: Redis | Cluster;
   private readonly keys: KeySpace;
-  private readonly layers: ConfigLayers;
-  private readonly fileCircuits: Record<string, ConfigSettings>;
+  private readonly decisions: ConfigDecisions;
   private readonly idleTtlMs: number;
   private readonly historyLimit: number;
   private readonly eventLogSize: number;
@@ -212,8 +211,7 @@ export class RedisStore implements CircuitStore {
   constructor(options: RedisStoreOptions) {
     this.client = options.client;
     this.keys = createKeySpace(options.keyPrefix);
-    this.layers = options.layers;
-    this.fileCircuits = options.circuits ?? {};
+    this.decisions = createConfigDecisions(options);
     this.idleTtlMs = options.idleTtlMs ?? 86_400_000;
     this.historyLimit = options.historyLimit ?? 100;
     this.eventLogSize = options.eventLogSize ?? 10_000;
@@ -423,13 +421,9 @@ export class RedisStore implements CircuitStore {
   async configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
     for (let attempt = 0; ; attempt++) {
       const current = await this.readExplicit(name);
-      const previous = current.settings ?? this.fileCircuits[name];
-      const next = combineSettings(command.replace ? undefined : previous, command);
-      const oldConfig = resolveConfig(this.currentLayers(), name, previous).config;
-      const resolved = resolveConfig(this.currentLayers(), name, next);
-      const issues = validateConfig(resolved.config);
-      if (issues.length > 0) throw new InvalidConfigError(issues);
-      const change: ConfigChangeRecord = { target: name, actor, at: 0, oldConfig, newConfig: resolved.config };
+      const decision = this.decisions.configureCircuit(this.runtimeRules, name, current.settings, command);
+      const { settings: next, resolved } = decision;
+      const change: ConfigChangeRecord = { target: name, actor, at: 0, oldConfig: decision.oldConfig, newConfig: resolved.config };
       const keys = this.keys.circuit(name);
       const args = this.commonArgs(name, resolved.config, current.version);
       const raw = await this.call("bbConfigure", keys, [...args, JSON.stringify(next), JSON.stringify({ kind: "config", change })]);
@@ -454,25 +448,16 @@ export class RedisStore implements CircuitStore {
   async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }> {
     await this.start();
     const before = this.currentLayers();
-    const rules = await this.updateRules((rules) => {
-      const index = rules.findIndex((r) => r.pattern === pattern);
-      const settings = combineSettings(command.replace ? undefined : rules[index], command);
-      const rule: PatternRule = { pattern, patch: settings.patch };
-      if (settings.preset !== undefined) rule.preset = settings.preset;
-      const layers: ConfigLayers = { ...this.layers, rules: [...rules, ...this.layers.rules] };
-      const base = settings.preset === undefined ? layers.defaults : applyPatch(layers.defaults, presetPatch(layers, settings.preset));
-      const issues = validateConfig(applyPatch(base, settings.patch));
-      if (issues.length > 0) throw new InvalidConfigError(issues);
-      const next = [...rules];
-      if (index >= 0) next[index] = rule;
-      else next.push(rule);
-      return next;
-    });
-    const after: ConfigLayers = { ...this.layers, rules: [...rules, ...this.layers.rules] };
+    const stored: [string, ConfigSettings | undefined][] = [];
+    for (const name of await this.scanNames(globPrefix(pattern), "explicit")) {
+      if (globMatches(pattern, name)) stored.push([name, (await this.readExplicit(name)).settings]);
+    }
+    const rules = await this.updateRules((rules) => this.decisions.configurePattern(rules, pattern, command, stored));
+    const after = this.decisions.layersWith(rules);
     let matched = 0;
     for (const name of await this.scanNames("")) {
       if (!globMatches(pattern, name)) continue;
-      const explicit = (await this.readExplicit(name)).settings ?? this.fileCircuits[name];
+      const explicit = this.decisions.explicitOf(name, (await this.readExplicit(name)).settings);
       const oldConfig = resolveConfig(before, name, explicit).config;
       const resolved = resolveConfig(after, name, explicit);
       if (resolved.sources.includes(`pattern:${pattern}`)) matched += 1;
@@ -560,7 +545,7 @@ export class RedisStore implements CircuitStore {
   }
 
   private currentLayers(): ConfigLayers {
-    return this.runtimeRules.length === 0 ? this.layers : { ...this.layers, rules: [...this.runtimeRules, ...this.layers.rules] };
+    return this.decisions.layersWith(this.runtimeRules);
   }
 
   /** The circuit's config as this replica knows it, and the explicit-settings version it rests on. */
@@ -568,7 +553,7 @@ export class RedisStore implements CircuitStore {
     let r = this.resolved.get(name);
     if (r === undefined) {
       const known = this.explicit.get(name);
-      r = { ...resolveConfig(this.currentLayers(), name, known?.settings ?? this.fileCircuits[name]), version: known?.version ?? 0 };
+      r = { ...this.decisions.resolve(this.runtimeRules, name, known?.settings), version: known?.version ?? 0 };
       this.resolved.set(name, r);
     }
     return r;
@@ -743,16 +728,17 @@ export class RedisStore implements CircuitStore {
   }
 
   /** Names of the circuits whose names start with `prefix`, from every master. */
-  private async scanNames(prefix: string): Promise<string[]> {
+  private async scanNames(prefix: string, kind: "circuit" | "explicit" = "circuit"): Promise<string[]> {
+    const match = kind === "circuit" ? this.keys.scanPattern(prefix) : this.keys.explicitScanPattern(prefix);
     const nodes = "nodes" in this.client && this.cluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
     const names = new Set<string>();
     for (const node of nodes) {
       let cursor = "0";
       do {
-        const [next, keys] = await this.guard(() => node.scan(cursor, "MATCH", this.keys.scanPattern(prefix), "COUNT", 1000));
+        const [next, keys] = await this.guard(() => node.scan(cursor, "MATCH", match, "COUNT", 1000));
         cursor = next;
         for (const key of keys) {
-          const name = this.keys.circuitOf(key);
+          const name = kind === "circuit" ? this.keys.circuitOf(key) : this.keys.circuitOfExplicit(key);
           if (name !== undefined) names.add(name);
         }
       } while (cursor !== "0");
@@ -777,6 +763,12 @@ export class RedisStore implements CircuitStore {
       throw err;
     }
   }
+}
+
+/** The literal start of a glob: every name it matches starts with it. */
+function globPrefix(pattern: string): string {
+  const i = pattern.search(/[*?]/);
+  return i < 0 ? pattern : pattern.slice(0, i);
 }
 
 function isStale(raw: Record<string, unknown>): raw is Record<string, unknown> & StaleConfigReply {
