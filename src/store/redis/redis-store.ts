@@ -19,13 +19,12 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import {
+  type CircuitConfig,
   type ConfigLayers,
   type ConfigSettings,
   type ForceTarget,
-  type ResolvedConfig,
   circuitHash,
   decodePermit,
-  globMatches,
   permitRefusal,
 } from "../../engine/index.js";
 import { type ConfigDecisions, createConfigDecisions, sameConfig } from "../config-decisions.js";
@@ -45,15 +44,22 @@ import {
   type WatchFilter,
   type WatchItem,
   type WatchSubscription,
-  ResumeTokenError,
   StoreUnavailableError,
-  matchesFilter,
 } from "../store.js";
-import { EventFeed, isStreamId } from "./event-feed.js";
+import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
+import { EventFeed } from "./event-feed.js";
+import { openRedisWatch } from "./redis-watch.js";
 import { type KeySpace, createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
 import { type CircuitCall, type ScriptClient, createScriptClient } from "./script-client.js";
-import { type ScriptEvent, type ScriptView, type StaleConfig, decodeEvent, decodeHistoryEntry } from "./script-replies.js";
+import {
+  type ScriptEvent,
+  type StaleConfig,
+  decodeEvent,
+  decodeHistoryEntry,
+  toCircuitEvent,
+  toCircuitView,
+} from "./script-replies.js";
 import { type SettingsCache, type VersionedConfig, createSettingsCache } from "./settings-cache.js";
 import type { Guard } from "./unavailable.js";
 
@@ -103,7 +109,6 @@ export class RedisStore implements CircuitStore {
   private readonly keys: KeySpace;
   private readonly cluster: boolean;
   private readonly eventLogSize: number;
-  private readonly historyLimit: number;
   private readonly testClock: (() => number) | undefined;
   private readonly decisions: ConfigDecisions;
   private readonly scripts: ScriptClient;
@@ -111,11 +116,14 @@ export class RedisStore implements CircuitStore {
   private readonly views: LocalViews;
   private readonly settings: SettingsCache;
   private readonly feed: EventFeed;
+  private readonly names: CircuitNames;
   private readonly noncePrefix = randomBytes(4).toString("hex");
   private nonceCounter = 0;
   private readonly transitionListeners = new Set<(e: CircuitEvent) => void>();
   private readonly configListeners = new Set<(c: ConfigChangeRecord) => void>();
   private closed = false;
+  /** The config this replica resolved for a circuit (no round trip). */
+  private readonly configOf = (name: string): CircuitConfig => this.settings.resolved(name).config;
   private started: Promise<void> | undefined;
 
   constructor(options: RedisStoreOptions) {
@@ -123,7 +131,6 @@ export class RedisStore implements CircuitStore {
     this.keys = createKeySpace(options.keyPrefix);
     this.cluster = options.cluster;
     this.eventLogSize = options.eventLogSize ?? 10_000;
-    this.historyLimit = options.historyLimit ?? 100;
     this.testClock = options.testClock;
     this.decisions = createConfigDecisions(options);
     this.scripts = createScriptClient({
@@ -131,12 +138,13 @@ export class RedisStore implements CircuitStore {
       keys: this.keys,
       cluster: this.cluster,
       idleTtlMs: options.idleTtlMs ?? 86_400_000,
-      historyLimit: this.historyLimit,
+      historyLimit: options.historyLimit ?? 100,
       eventLogSize: this.eventLogSize,
       random: options.random ?? Math.random,
       testClock: this.testClock,
     });
     this.guard = this.scripts.guard;
+    this.names = createCircuitNames(this.client, this.cluster, this.keys, this.guard);
     this.feed = new EventFeed({
       reader: options.duplicate(),
       client: this.client,
@@ -177,7 +185,7 @@ export class RedisStore implements CircuitStore {
 
   async acquire(name: string): Promise<AcquireDecision> {
     const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
-    return this.views.acquire(name, nonce, (n) => this.settings.resolved(n).config, async () => {
+    return this.views.acquire(name, nonce, this.configOf, async () => {
       const { reply: r } = await this.run(name, (call) => this.scripts.acquire(call, circuitHash(name), nonce));
       this.views.confirm(name, r.phase, r.generation, r.now);
       const decision: AcquireDecision = { allowed: r.allowed, state: r.state, retryAfterMs: r.retryAfterMs, shadowDenied: r.shadowDenied };
@@ -198,7 +206,7 @@ export class RedisStore implements CircuitStore {
       this.scripts.report(call, {
         permit: command.permit,
         generation: permit.generation,
-        kind: ({ closed: "c", probe: "p", shadow: "s", disabled: "d" } as const)[permit.kind],
+        kind: permit.kind,
         expiresAt: permit.expiresAt,
         outcome: command.outcome,
         durationMs: command.durationMs,
@@ -222,11 +230,11 @@ export class RedisStore implements CircuitStore {
 
   async get(name: string): Promise<CircuitView | undefined> {
     const { reply: r, resolved } = await this.run(name, (call) => this.scripts.read(call, "view", 0));
-    return r.kind === "missing" ? undefined : this.viewOf(r.view, resolved);
+    return r.kind === "missing" ? undefined : toCircuitView(r.view, resolved);
   }
 
   async list(query: ListQuery): Promise<ListPage> {
-    const names = (await this.scanNames(query.prefix, "circuit"))
+    const names = (await this.names.withPrefix(query.prefix, "circuit"))
       .filter((n) => query.after === undefined || n > query.after)
       .sort();
     const circuits: CircuitView[] = [];
@@ -245,7 +253,7 @@ export class RedisStore implements CircuitStore {
     if (r.kind === "missing") return undefined;
     return (r.history ?? []).map((json): HistoryEntry => {
       const entry = decodeHistoryEntry(json);
-      return entry.kind === "transition" ? { kind: "transition", event: eventOf(entry.event) } : entry;
+      return entry.kind === "transition" ? { kind: "transition", event: toCircuitEvent(entry.event) } : entry;
     });
   }
 
@@ -253,13 +261,13 @@ export class RedisStore implements CircuitStore {
 
   async reset(name: string, actor: string): Promise<CircuitView | undefined> {
     const { reply: r, resolved } = await this.run(name, (call) => this.scripts.admin(call, "reset", actor));
-    return r.kind === "missing" ? undefined : this.viewOf(r.view, resolved);
+    return r.kind === "missing" ? undefined : toCircuitView(r.view, resolved);
   }
 
   async force(name: string, target: ForceTarget, actor: string): Promise<CircuitView> {
     const { reply: r, resolved } = await this.run(name, (call) => this.scripts.admin(call, target, actor));
     if (r.kind === "missing") throw new Error(`admin.lua answered missing to ${target} of ${name}`);
-    return this.viewOf(r.view, resolved);
+    return toCircuitView(r.view, resolved);
   }
 
   async configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
@@ -278,11 +286,11 @@ export class RedisStore implements CircuitStore {
       await this.deliver(r.events);
       if (this.cluster) {
         // The script could not reach the stream's slot: tell the other replicas here.
-        await this.guard(() => this.client.xadd(this.keys.events, "MAXLEN", "~", this.eventLogSize, "*", "c", name, "v", String(r.version)));
+        await this.scripts.appendConfigMarker(name, r.version);
       }
       const record = { ...change, at: r.now };
       for (const l of this.configListeners) l(record);
-      return this.viewOf(r.view, resolved);
+      return toCircuitView(r.view, resolved);
     }
   }
 
@@ -291,24 +299,17 @@ export class RedisStore implements CircuitStore {
     const before = this.settings.runtimeRules;
     // Every circuit with stored settings that the pattern matches, for the decision to check the rule against.
     const stored: [string, ConfigSettings | undefined][] = [];
-    for (const name of await this.scanNames(globPrefix(pattern), "explicit")) {
-      if (globMatches(pattern, name)) stored.push([name, (await this.settings.read(name)).settings]);
-    }
+    for (const name of await this.names.matching(pattern, "explicit")) stored.push([name, (await this.settings.read(name)).settings]);
     const rules = await this.settings.updateRules((rules) => this.decisions.configurePattern(rules, pattern, command, stored));
     let matched = 0;
-    for (const name of await this.scanNames("", "circuit")) {
-      if (!globMatches(pattern, name)) continue;
+    for (const name of await this.names.matching(pattern, "circuit")) {
       const settings = (await this.settings.read(name)).settings;
       const oldConfig = this.decisions.resolve(before, name, settings).config;
       const resolved = this.decisions.resolve(rules, name, settings);
       if (resolved.sources.includes(`pattern:${pattern}`)) matched += 1;
       if (sameConfig(oldConfig, resolved.config)) continue;
       const record: ConfigChangeRecord = { target: pattern, actor, at: await this.now(), oldConfig, newConfig: resolved.config };
-      const keys = this.keys.circuit(name);
-      await this.guard(async () => {
-        await this.client.lpush(keys.history, JSON.stringify({ kind: "config", change: record }));
-        await this.client.ltrim(keys.history, 0, this.historyLimit - 1);
-      });
+      await this.scripts.appendConfigChange(name, record);
       for (const l of this.configListeners) l(record);
     }
     return { matchedCircuits: matched };
@@ -318,30 +319,8 @@ export class RedisStore implements CircuitStore {
 
   async watch(filter: WatchFilter, resumeToken: string | undefined, sink: (item: WatchItem) => void): Promise<WatchSubscription> {
     await this.start();
-    const deliver = (e: unknown): void => {
-      const event = decodeEvent(e);
-      if (matchesFilter(filter, event.circuit)) sink({ kind: "event", event: eventOf(event) });
-    };
-    if (resumeToken !== undefined && resumeToken !== "") {
-      if (!isStreamId(resumeToken)) {
-        throw new ResumeTokenError("malformed", "resume_token is not a token this server issued; pass an event_id or snapshot_complete.resume_token unchanged");
-      }
-      return this.guard(() => this.feed.follow(resumeToken, deliver, this.eventLogSize));
-    }
-    return this.guard(async () => {
-      const position = await this.feed.position();
-      return this.feed.follow(position, deliver, this.eventLogSize, async () => {
-        const names = (await this.scanNames(filter.prefix, "circuit")).concat(filter.circuits.filter((n) => !n.startsWith(filter.prefix)));
-        const views: CircuitView[] = [];
-        for (const name of [...new Set(names)].sort()) {
-          if (!matchesFilter(filter, name)) continue;
-          const view = await this.get(name);
-          if (view !== undefined) views.push(view);
-        }
-        for (const status of views) sink({ kind: "snapshot", status });
-        sink({ kind: "snapshot_complete", resumeToken: position });
-      });
-    });
+    const source = { feed: this.feed, names: this.names, get: (name: string) => this.get(name), eventLogSize: this.eventLogSize, guard: this.guard };
+    return openRedisWatch(source, filter, resumeToken, sink);
   }
 
   /** Resolves once this replica has read every event written so far (watchers have them). */
@@ -379,10 +358,8 @@ export class RedisStore implements CircuitStore {
   // ---- internals ---------------------------------------------------------
 
   /** The store's time: Redis TIME (or the test clock). */
-  private async now(): Promise<number> {
-    if (this.testClock !== undefined) return this.testClock();
-    const [s, us] = await this.guard(() => this.client.time());
-    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  private now(): Promise<number> {
+    return this.testClock !== undefined ? Promise.resolve(this.testClock()) : this.scripts.time();
   }
 
   /**
@@ -413,7 +390,7 @@ export class RedisStore implements CircuitStore {
     if (events.length === 0) return;
     const publish = (e: ScriptEvent): void => {
       this.views.learn(e);
-      const event = eventOf(e);
+      const event = toCircuitEvent(e);
       for (const l of this.transitionListeners) l(event);
     };
     if (!this.cluster) {
@@ -424,70 +401,14 @@ export class RedisStore implements CircuitStore {
     // stream, as in the other modes. Should this replica die between the
     // script and here, the state is right but watchers miss the event.
     for (const e of events) {
-      const id = (await this.guard(() => this.client.xadd(this.keys.events, "MAXLEN", "~", this.eventLogSize, "*", "e", JSON.stringify(e)))) ?? "";
+      const id = await this.scripts.appendEvent(e);
       // The history entry the script wrote has no id yet: give it this one.
       await this.scripts.setHistoryEventId(e.circuit, e.generation, id);
       publish({ ...e, eventId: id });
     }
   }
-
-  private viewOf(v: ScriptView, resolved: ResolvedConfig): CircuitView {
-    const view: CircuitView = {
-      circuit: v.circuit,
-      state: v.state,
-      config: resolved.config,
-      configSources: resolved.sources,
-      stats: v.stats,
-      generation: v.generation,
-      since: v.since,
-    };
-    if (v.openUntil !== undefined) view.openUntil = v.openUntil;
-    return view;
-  }
-
-  /** Names of the circuits (main hashes, or stored settings) whose names start with `prefix`, from every master. */
-  private async scanNames(prefix: string, kind: "circuit" | "explicit"): Promise<string[]> {
-    const match = kind === "circuit" ? this.keys.scanPattern(prefix) : this.keys.explicitScanPattern(prefix);
-    const nodes = "nodes" in this.client && this.cluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
-    const names = new Set<string>();
-    for (const node of nodes) {
-      let cursor = "0";
-      do {
-        const [next, keys] = await this.guard(() => node.scan(cursor, "MATCH", match, "COUNT", 1000));
-        cursor = next;
-        for (const key of keys) {
-          const name = kind === "circuit" ? this.keys.circuitOf(key) : this.keys.circuitOfExplicit(key);
-          if (name !== undefined) names.add(name);
-        }
-      } while (cursor !== "0");
-    }
-    return [...names];
-  }
 }
 
 function isStale<R>(reply: R | StaleConfig): reply is StaleConfig {
   return (reply as { kind?: unknown }).kind === "stale";
-}
-
-/** The literal start of a glob: every name it matches starts with it. */
-function globPrefix(pattern: string): string {
-  const i = pattern.search(/[*?]/);
-  return i < 0 ? pattern : pattern.slice(0, i);
-}
-
-/** A script's transition as watchers and listeners see it. */
-function eventOf(e: ScriptEvent): CircuitEvent {
-  const event: CircuitEvent = {
-    circuit: e.circuit,
-    from: e.from,
-    to: e.to,
-    at: e.at,
-    reason: e.reason,
-    generation: e.generation,
-    stats: e.stats,
-    eventId: e.eventId ?? "",
-  };
-  if (e.openUntil !== undefined) event.openUntil = e.openUntil;
-  if (e.actor !== undefined) event.actor = e.actor;
-  return event;
 }

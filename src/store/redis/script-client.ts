@@ -1,12 +1,13 @@
 /**
- * The typed client of the Lua scripts: one method per script, its arguments
- * in the order the script's header lists them, its reply decoded into a
- * declared type (script-replies.ts). It holds the command connection's
+ * The typed client of the command connection: one method per Lua script, its
+ * arguments in the order the script's header lists them, its reply decoded
+ * into a declared type (script-replies.ts), plus the few plain commands the
+ * store sends (history and stream appends, TIME). It holds the connection's
  * writes until the end of each event-loop turn (see coalesceWrites), and maps
  * connection failures to StoreUnavailableError.
  */
 import type { Cluster, Redis } from "ioredis";
-import type { CircuitConfig, ConfigSettings, ForceTarget, Outcome } from "../../engine/index.js";
+import type { CircuitConfig, ConfigSettings, ForceTarget, Outcome, PermitKind } from "../../engine/index.js";
 import type { ConfigChangeRecord } from "../store.js";
 import type { KeySpace } from "./keys.js";
 import { packConfig } from "./lua-config.js";
@@ -14,6 +15,7 @@ import {
   type AcquireReply,
   type ConfigureReply,
   type ReportReply,
+  type ScriptEvent,
   type StaleConfig,
   type ViewReply,
   decodeAcquireReply,
@@ -35,8 +37,7 @@ export interface CircuitCall {
 export interface ReportArgs {
   permit: string;
   generation: number;
-  /** c(losed) p(robe) s(hadow) d(isabled). */
-  kind: "c" | "p" | "s" | "d";
+  kind: PermitKind;
   expiresAt: number;
   outcome: Outcome;
   durationMs: number;
@@ -69,7 +70,18 @@ export interface ScriptClient {
   setHistoryEventId(circuit: string, generation: number, eventId: string): Promise<void>;
   /** Stores `rules` if the stored rules are still at `version`; answers whether it did. */
   setRules(version: number, rulesJson: string): Promise<boolean>;
+  /** Cluster mode: appends a transition to the event stream (the script could not); answers its stream id. */
+  appendEvent(event: ScriptEvent): Promise<string>;
+  /** Cluster mode: appends the marker telling every replica that a circuit's settings are now at `version`. */
+  appendConfigMarker(circuit: string, version: number): Promise<void>;
+  /** Adds a config change to a circuit's history (a pattern rule changed its config). */
+  appendConfigChange(circuit: string, change: ConfigChangeRecord): Promise<void>;
+  /** Redis TIME in ms. */
+  time(): Promise<number>;
 }
+
+/** report.lua's one-letter permit kinds. */
+const KIND_CODE: Readonly<Record<PermitKind, string>> = { closed: "c", probe: "p", shadow: "s", disabled: "d" };
 
 type ScriptFunction = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -125,7 +137,7 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     guard,
     acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
     report: async (call, a) =>
-      decodeReportReply(await run("bbReport", call, [a.permit, a.generation, a.kind, a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs])),
+      decodeReportReply(await run("bbReport", call, [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs])),
     read: async (call, what, limit) => decodeViewReply(await run("bbRead", call, [what, limit])),
     admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
     configure: async (call, settings, change) =>
@@ -135,6 +147,23 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     },
     async setRules(version, rulesJson) {
       return (await guard(() => scripts.bbSetRules.call(client, keys.rules, version, rulesJson))) === 1;
+    },
+    async appendEvent(event) {
+      return (await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "e", JSON.stringify(event)))) ?? "";
+    },
+    async appendConfigMarker(circuit, version) {
+      await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "c", circuit, "v", String(version)));
+    },
+    async appendConfigChange(circuit, change) {
+      const history = keys.circuit(circuit).history;
+      await guard(async () => {
+        await client.lpush(history, JSON.stringify({ kind: "config", change }));
+        await client.ltrim(history, 0, options.historyLimit - 1);
+      });
+    },
+    async time() {
+      const [s, us] = await guard(() => client.time());
+      return Number(s) * 1000 + Math.floor(Number(us) / 1000);
     },
   };
 }

@@ -13,11 +13,12 @@ import {
   type CircuitStats,
   type ConfigSettings,
   type DenyReason,
+  type ResolvedConfig,
   type State,
   type Transition,
   type TransitionReason,
 } from "../../engine/index.js";
-import type { ConfigChangeRecord } from "../store.js";
+import type { CircuitEvent, CircuitView, ConfigChangeRecord } from "../store.js";
 
 /** A script answered something its caller does not understand (a bug, not an outage). */
 export class ScriptReplyError extends Error {
@@ -309,4 +310,14 @@ export function decodeHistoryEntry(json: string): StoredHistoryEntry {
       newConfig: decodeConfig(c["newConfig"], "change.newConfig"),
     },
   };
+}
+
+/** A script's transition as watchers and listeners see it (no event id yet in Cluster mode: ""). */
+export function toCircuitEvent(e: ScriptEvent): CircuitEvent {
+  return { ...e, eventId: e.eventId ?? "" };
+}
+
+/** A script's view of a circuit with the config this replica resolved for it. */
+export function toCircuitView(v: ScriptView, resolved: ResolvedConfig): CircuitView {
+  return { ...v, config: resolved.config, configSources: resolved.sources };
 }
