@@ -922,6 +922,33 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await statsNow(name)).toEqual(stats({ windowCalls: 1, windowFailures: 1, failureRate: 1, consecutiveFailures: 1, totalFailures: 1 }));
       });
 
+      it.each([
+        ["malformed", "not-a-permit"],
+        ["foreign", "other"],
+        ["unknown", "future"],
+      ] as const)("a %s permit is refused before time is applied: the due transition happens at the next use", async (problem, kind) => {
+        const h = await start({ failureThreshold: 1, openDurationMs: 10_000 });
+        const { n } = names();
+        const name = n("a");
+        const rec = await watch({ circuits: [name] });
+        await fail(name, 1);
+        await h.advance(10_000);
+        let token: string = kind;
+        if (kind === "other") token = await permit(n("b"));
+        if (kind === "future") {
+          token = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h.now() + 30_000, nonce: "x1" });
+        }
+        expect(await rejection(report(name, token, "FAILURE"))).toBe(problem);
+        await h.advance(1_000);
+        const at = h.now();
+        expect(await stateOf(name)).toBe("HALF_OPEN");
+        await h.settle?.();
+        expect(rec.events.map((e) => [describeEvent(e), e.at])).toEqual([
+          ["CLOSED>OPEN consecutive_failures", at - 11_000],
+          ["OPEN>HALF_OPEN open_duration_elapsed", at],
+        ]);
+      });
+
       it("a report on a circuit that never existed is rejected as unknown and creates nothing", async () => {
         await start({});
         const { n } = names();

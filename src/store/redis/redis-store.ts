@@ -198,8 +198,10 @@ export class RedisStore implements CircuitStore {
   async report(name: string, command: ReportCommand): Promise<ReportAck> {
     const permit = decodePermit(command.permit);
     if (permit === undefined || permit.circuitHash !== circuitHash(name)) {
-      // Off the hot path: say what a missing circuit is before judging the token, as the engine does.
-      if ((await this.run(name, (call) => this.scripts.read(call, "view", 0))).reply.kind === "missing") throw permitRefusal.noSuchCircuit(name);
+      // Off the hot path: say what a missing circuit is before judging the token, as the engine does;
+      // like the engine, a refused token applies no due transition.
+      await this.start();
+      if (!(await this.scripts.exists(name))) throw permitRefusal.noSuchCircuit(name);
       throw permit === undefined ? permitRefusal.malformed() : permitRefusal.foreign(name);
     }
     const { reply: r, resolved } = await this.run(name, (call) =>

@@ -78,6 +78,8 @@ export interface ScriptClient {
   appendConfigChange(circuit: string, change: ConfigChangeRecord): Promise<void>;
   /** Redis TIME in ms. */
   time(): Promise<number>;
+  /** True when the circuit exists; reads it without applying due transitions (unlike read.lua). */
+  exists(circuit: string): Promise<boolean>;
 }
 
 /** report.lua's one-letter permit kinds. */
@@ -160,6 +162,9 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
         await client.lpush(history, JSON.stringify({ kind: "config", change }));
         await client.ltrim(history, 0, options.historyLimit - 1);
       });
+    },
+    async exists(circuit) {
+      return (await guard(() => client.exists(keys.circuit(circuit).circuit))) === 1;
     },
     async time() {
       const [s, us] = await guard(() => client.time());
