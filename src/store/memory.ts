@@ -9,7 +9,6 @@ import { randomBytes } from "node:crypto";
 import {
   type Circuit,
   type CircuitConfig,
-  type ConfigLayers,
   type ConfigSettings,
   type ForceTarget,
   type PatternRule,
@@ -47,14 +46,12 @@ import {
   type WatchSubscription,
   matchesFilter,
 } from "./store.js";
+import { createStoreListeners } from "./store-listeners.js";
 import { type MemoryEventLog, createMemoryEventLog } from "./memory-event-log.js";
-import { type ConfigDecisions, createConfigDecisions, sameConfig } from "./config-decisions.js";
+import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "./config-decisions.js";
 
-export interface MemoryStoreOptions {
-  /** Defaults, presets and the config file's pattern rules. */
-  layers: ConfigLayers;
-  /** Explicit settings per circuit from the config file. */
-  circuits?: Record<string, ConfigSettings>;
+/** The config file's layers and circuits (FileConfig), and: */
+export interface MemoryStoreOptions extends FileConfig {
   /** The store's clock, ms since the epoch. Default Date.now. */
   clock?: () => number;
   /** Uniform [0, 1) source for jitter. Default Math.random. */
@@ -111,8 +108,7 @@ export class MemoryStore implements CircuitStore {
   private readonly noncePrefix = randomBytes(3).toString("hex");
   private nonceCounter = 0;
   private readonly watchers = new Set<Watcher>();
-  private readonly transitionListeners = new Set<(e: CircuitEvent) => void>();
-  private readonly configListeners = new Set<(c: ConfigChangeRecord) => void>();
+  private readonly listeners = createStoreListeners();
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private closed = false;
@@ -280,13 +276,11 @@ export class MemoryStore implements CircuitStore {
   }
 
   onTransition(listener: (event: CircuitEvent) => void): () => void {
-    this.transitionListeners.add(listener);
-    return () => void this.transitionListeners.delete(listener);
+    return this.listeners.transitions.on(listener);
   }
 
   onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void {
-    this.configListeners.add(listener);
-    return () => void this.configListeners.delete(listener);
+    return this.listeners.configChanges.on(listener);
   }
 
   health(): StoreHealth {
@@ -390,7 +384,7 @@ export class MemoryStore implements CircuitStore {
       const event = this.eventLog.append(t);
       this.pushHistory(entry, { kind: "transition", event });
       for (const w of this.watchers) if (matchesFilter(w.filter, event.circuit)) w.sink({ kind: "event", event });
-      for (const l of this.transitionListeners) l(event);
+      this.listeners.transitions.emit(event);
     }
     if (entry.circuit.phase.state === "CLOSED") this.active.delete(entry);
     else this.active.add(entry);
@@ -398,7 +392,7 @@ export class MemoryStore implements CircuitStore {
 
   private recordConfigChange(entry: Entry, change: ConfigChangeRecord): void {
     this.pushHistory(entry, { kind: "config", change });
-    for (const l of this.configListeners) l(change);
+    this.listeners.configChanges.emit(change);
   }
 
   private pushHistory(entry: Entry, item: HistoryEntry): void {

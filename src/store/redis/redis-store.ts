@@ -20,14 +20,14 @@ import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import {
   type CircuitConfig,
-  type ConfigLayers,
   type ConfigSettings,
   type ForceTarget,
   circuitHash,
   decodePermit,
   permitRefusal,
 } from "../../engine/index.js";
-import { type ConfigDecisions, createConfigDecisions, sameConfig } from "../config-decisions.js";
+import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "../config-decisions.js";
+import { createStoreListeners } from "../store-listeners.js";
 import {
   type AcquireDecision,
   type CircuitEvent,
@@ -49,7 +49,7 @@ import {
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
 import { EventFeed } from "./event-feed.js";
 import { openRedisWatch } from "./redis-watch.js";
-import { type KeySpace, createKeySpace } from "./keys.js";
+import { createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
 import { type CircuitCall, type ScriptClient, createScriptClient } from "./script-client.js";
 import {
@@ -65,17 +65,14 @@ import type { Guard } from "./unavailable.js";
 
 export { FEED_CURRENT_MS, VIEW_TTL_MS } from "./local-views.js";
 
-export interface RedisStoreOptions {
+/** The config file's layers and circuits (FileConfig), and: */
+export interface RedisStoreOptions extends FileConfig {
   /** Connection for commands (scripts are registered on it). */
   client: Redis | Cluster;
   /** Makes a further connection of the same kind, for the blocking stream reader and pub/sub. */
   duplicate: () => Redis | Cluster;
   /** Cluster mode: scripts cannot append to the event stream themselves. */
   cluster: boolean;
-  /** Defaults, presets and the config file's pattern rules. */
-  layers: ConfigLayers;
-  /** Explicit settings per circuit from the config file. */
-  circuits?: Record<string, ConfigSettings>;
   /** Key prefix, default "bb:". */
   keyPrefix?: string;
   /** CLOSED circuits untouched this long expire. Default 24 h. */
@@ -106,7 +103,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
 export class RedisStore implements CircuitStore {
   private readonly client: Redis | Cluster;
-  private readonly keys: KeySpace;
   private readonly cluster: boolean;
   private readonly eventLogSize: number;
   private readonly testClock: (() => number) | undefined;
@@ -119,8 +115,7 @@ export class RedisStore implements CircuitStore {
   private readonly names: CircuitNames;
   private readonly noncePrefix = randomBytes(4).toString("hex");
   private nonceCounter = 0;
-  private readonly transitionListeners = new Set<(e: CircuitEvent) => void>();
-  private readonly configListeners = new Set<(c: ConfigChangeRecord) => void>();
+  private readonly listeners = createStoreListeners();
   private closed = false;
   /** The config this replica resolved for a circuit (no round trip). */
   private readonly configOf = (name: string): CircuitConfig => this.settings.resolved(name).config;
@@ -128,14 +123,14 @@ export class RedisStore implements CircuitStore {
 
   constructor(options: RedisStoreOptions) {
     this.client = options.client;
-    this.keys = createKeySpace(options.keyPrefix);
+    const keys = createKeySpace(options.keyPrefix);
     this.cluster = options.cluster;
     this.eventLogSize = options.eventLogSize ?? 10_000;
     this.testClock = options.testClock;
     this.decisions = createConfigDecisions(options);
     this.scripts = createScriptClient({
       client: this.client,
-      keys: this.keys,
+      keys,
       cluster: this.cluster,
       idleTtlMs: options.idleTtlMs ?? 86_400_000,
       historyLimit: options.historyLimit ?? 100,
@@ -144,11 +139,11 @@ export class RedisStore implements CircuitStore {
       testClock: this.testClock,
     });
     this.guard = this.scripts.guard;
-    this.names = createCircuitNames(this.client, this.cluster, this.keys, this.guard);
+    this.names = createCircuitNames(this.client, this.cluster, keys, this.guard);
     this.feed = new EventFeed({
       reader: options.duplicate(),
       client: this.client,
-      streamKey: this.keys.events,
+      streamKey: keys.events,
       blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
       onEvent: (e) => this.views.learn(decodeEvent(e)),
       onConfigChanged: (circuit, version) => this.settings.changed(circuit, version),
@@ -157,7 +152,7 @@ export class RedisStore implements CircuitStore {
     this.settings = createSettingsCache({
       client: this.client,
       subscriber: options.duplicate(),
-      keys: this.keys,
+      keys,
       decisions: this.decisions,
       scripts: this.scripts,
       onChange: (name) => this.views.forget(name),
@@ -291,7 +286,7 @@ export class RedisStore implements CircuitStore {
         await this.scripts.appendConfigMarker(name, r.version);
       }
       const record = { ...change, at: r.now };
-      for (const l of this.configListeners) l(record);
+      this.listeners.configChanges.emit(record);
       return toCircuitView(r.view, resolved);
     }
   }
@@ -312,7 +307,7 @@ export class RedisStore implements CircuitStore {
       if (sameConfig(oldConfig, resolved.config)) continue;
       const record: ConfigChangeRecord = { target: pattern, actor, at: await this.now(), oldConfig, newConfig: resolved.config };
       await this.scripts.appendConfigChange(name, record);
-      for (const l of this.configListeners) l(record);
+      this.listeners.configChanges.emit(record);
     }
     return { matchedCircuits: matched };
   }
@@ -332,13 +327,11 @@ export class RedisStore implements CircuitStore {
   }
 
   onTransition(listener: (event: CircuitEvent) => void): () => void {
-    this.transitionListeners.add(listener);
-    return () => void this.transitionListeners.delete(listener);
+    return this.listeners.transitions.on(listener);
   }
 
   onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void {
-    this.configListeners.add(listener);
-    return () => void this.configListeners.delete(listener);
+    return this.listeners.configChanges.on(listener);
   }
 
   health(): StoreHealth {
@@ -393,7 +386,7 @@ export class RedisStore implements CircuitStore {
     const publish = (e: ScriptEvent): void => {
       this.views.learn(e);
       const event = toCircuitEvent(e);
-      for (const l of this.transitionListeners) l(event);
+      this.listeners.transitions.emit(event);
     };
     if (!this.cluster) {
       for (const e of events) publish(e);

@@ -18,7 +18,7 @@ import {
   type Transition,
   type TransitionReason,
 } from "../../engine/index.js";
-import type { CircuitEvent, CircuitView, ConfigChangeRecord } from "../store.js";
+import type { AcquireDecision, CircuitEvent, CircuitView, ConfigChangeRecord } from "../store.js";
 
 /** A script answered something its caller does not understand (a bug, not an outage). */
 export class ScriptReplyError extends Error {
@@ -191,14 +191,9 @@ function decodeReply<T>(json: unknown, what: string, decode: (o: Fields) => T): 
 /** The transitions a script made; absent when it stopped before any could happen. */
 const events = (o: Fields, what: string): ScriptEvent[] => (o["events"] === undefined ? [] : list(o["events"], decodeEvent, `${what}.events`));
 
-export interface AcquireReply {
+/** acquire.lua's answer: the decision, plus what the local view learns from it. */
+export interface AcquireReply extends AcquireDecision {
   kind: "acquired";
-  allowed: boolean;
-  permit?: string;
-  state: State;
-  retryAfterMs: number;
-  reason?: DenyReason;
-  shadowDenied: boolean;
   events: ScriptEvent[];
   /** The stored state and generation, and the store's time: for the local view. */
   phase: State;
