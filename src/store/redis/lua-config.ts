@@ -4,7 +4,7 @@
  * table order; the generated include `includes/config` reads them back into
  * a table keyed by each field's `name` (cfg.failure_threshold,
  * cfg.open_duration, ...). A field added to the table is packed and read
- * with no change here; test/store/lua-config.test.ts runs the accessor in
+ * with no change here; test/store/lua-scripts.test.ts runs the accessor in
  * Redis and fails when a field is not packed, not read, or not used by any
  * script.
  *
