@@ -9,28 +9,22 @@ import { randomBytes } from "node:crypto";
 import {
   type Circuit,
   type CircuitConfig,
-  type ConfigLayers,
   type ConfigSettings,
   type ForceTarget,
   type PatternRule,
   type ResolvedConfig,
   type Tick,
   type Transition,
-  InvalidConfigError,
   permitRefusal,
   PermitRejectedError,
   acquire as engineAcquire,
   advance,
-  applyPatch,
   force as engineForce,
   isEvictable,
   newCircuit,
   report as engineReport,
   reset as engineReset,
-  resolveConfig,
   statsOf,
-  presetPatch,
-  validateConfig,
   visibleState,
   globMatches,
 } from "../engine/index.js";
@@ -50,16 +44,14 @@ import {
   type WatchFilter,
   type WatchItem,
   type WatchSubscription,
-  ResumeTokenError,
   matchesFilter,
 } from "./store.js";
-import { combineSettings, sameConfig } from "./settings.js";
+import { createStoreListeners } from "./store-listeners.js";
+import { type MemoryEventLog, createMemoryEventLog } from "./memory-event-log.js";
+import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "./config-decisions.js";
 
-export interface MemoryStoreOptions {
-  /** Defaults, presets and the config file's pattern rules. */
-  layers: ConfigLayers;
-  /** Explicit settings per circuit from the config file. */
-  circuits?: Record<string, ConfigSettings>;
+/** The config file's layers and circuits (FileConfig), and: */
+export interface MemoryStoreOptions extends FileConfig {
   /** The store's clock, ms since the epoch. Default Date.now. */
   clock?: () => number;
   /** Uniform [0, 1) source for jitter. Default Math.random. */
@@ -103,27 +95,20 @@ export class MemoryStore implements CircuitStore {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly idleTtlMs: number;
-  private readonly eventLogSize: number;
   private readonly historyLimit: number;
-  private readonly fileLayers: ConfigLayers;
-  private layers: ConfigLayers;
+  private readonly decisions: ConfigDecisions;
   private runtimeRules: PatternRule[] = [];
   private rulesVersion = 0;
-  /** Explicit settings by circuit; kept when an idle circuit is evicted. */
-  private readonly explicit = new Map<string, ConfigSettings>();
+  /** Settings stored by Configure, by circuit; kept when an idle circuit is evicted. */
+  private readonly stored = new Map<string, ConfigSettings>();
   private readonly entries = new Map<string, Entry>();
   /** Circuits not CLOSED: the only ones a tick has to look at for due transitions. */
   private readonly active = new Set<Entry>();
-  /** Ring buffer of the last eventLogSize events; event n is at index n % size. */
-  private readonly eventLog: CircuitEvent[] = [];
-  private eventSeq = 0;
-  /** Distinguishes this process's event log from an earlier one's in resume tokens. */
-  private readonly epoch = randomBytes(4).toString("hex");
+  private readonly eventLog: MemoryEventLog;
   private readonly noncePrefix = randomBytes(3).toString("hex");
   private nonceCounter = 0;
   private readonly watchers = new Set<Watcher>();
-  private readonly transitionListeners = new Set<(e: CircuitEvent) => void>();
-  private readonly configListeners = new Set<(c: ConfigChangeRecord) => void>();
+  private readonly listeners = createStoreListeners();
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private closed = false;
@@ -132,11 +117,9 @@ export class MemoryStore implements CircuitStore {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.idleTtlMs = options.idleTtlMs ?? 86_400_000;
-    this.eventLogSize = options.eventLogSize ?? 10_000;
+    this.eventLog = createMemoryEventLog(options.eventLogSize ?? 10_000);
     this.historyLimit = options.historyLimit ?? 100;
-    this.fileLayers = options.layers;
-    this.layers = options.layers;
-    for (const [name, settings] of Object.entries(options.circuits ?? {})) this.explicit.set(name, settings);
+    this.decisions = createConfigDecisions(options);
     const every = options.tickIntervalMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => this.tick(), every);
@@ -237,52 +220,25 @@ export class MemoryStore implements CircuitStore {
   }
 
   async configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
-    const previous = this.explicit.get(name);
-    const next = combineSettings(command.replace ? undefined : previous, command);
-    const resolved = this.resolve(name, next);
-    const issues = validateConfig(resolved.config);
-    if (issues.length > 0) throw new InvalidConfigError(issues);
+    const decision = this.decisions.configureCircuit(this.runtimeRules, name, this.stored.get(name), command);
     const entry = this.entryFor(name, true);
-    const oldConfig = entry.resolved.config;
-    this.explicit.set(name, next);
-    entry.resolved = resolved;
+    const oldConfig = this.configOf(entry);
+    this.stored.set(name, decision.settings);
+    entry.resolved = decision.resolved;
     entry.resolvedAt = this.rulesVersion;
-    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig: resolved.config });
+    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig: decision.resolved.config });
     this.advanceEntry(entry);
     return this.viewOf(entry);
   }
 
   async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }> {
-    const index = this.runtimeRules.findIndex((r) => r.pattern === pattern);
-    const previous = index >= 0 ? this.runtimeRules[index] : undefined;
-    const settings = combineSettings(command.replace ? undefined : previous, command);
-    const rule: PatternRule = { pattern, patch: settings.patch };
-    if (settings.preset !== undefined) rule.preset = settings.preset;
-    const rules = [...this.runtimeRules];
-    if (index >= 0) rules[index] = rule;
-    else rules.push(rule);
-    const layers: ConfigLayers = { ...this.fileLayers, rules: [...rules, ...this.fileLayers.rules] };
-
-    // Refuse a rule that would make any circuit it governs invalid: the rule on
-    // its own, every circuit with explicit settings, and every live circuit.
-    const check = (name: string | undefined, explicit: ConfigSettings | undefined): void => {
-      const config =
-        name === undefined
-          ? applyPatch(presetBase(layers, settings.preset), settings.patch)
-          : resolveConfig(layers, name, explicit).config;
-      const issues = validateConfig(config);
-      if (issues.length > 0) throw new InvalidConfigError(issues);
-    };
-    check(undefined, undefined);
-    for (const [name, explicit] of this.explicit) if (globMatches(pattern, name)) check(name, explicit);
-
+    const rules = this.decisions.configurePattern(this.runtimeRules, pattern, command, this.stored);
     const now = this.clock();
     const changes: [Entry, CircuitConfig][] = [];
     for (const entry of this.entries.values()) {
       if (globMatches(pattern, entry.circuit.name)) changes.push([entry, this.configOf(entry)]);
     }
     this.runtimeRules = rules;
-    this.layers = layers;
     this.rulesVersion += 1;
     let matched = 0;
     for (const [entry, oldConfig] of changes) {
@@ -303,12 +259,7 @@ export class MemoryStore implements CircuitStore {
     sink: (item: WatchItem) => void,
   ): Promise<WatchSubscription> {
     if (resumeToken !== undefined && resumeToken !== "") {
-      const after = this.parseToken(resumeToken);
-      const replay: CircuitEvent[] = [];
-      for (let seq = after + 1; seq <= this.eventSeq; seq++) {
-        const event = this.eventLog[seq % this.eventLogSize]!;
-        if (matchesFilter(filter, event.circuit)) replay.push(event);
-      }
+      const replay = this.eventLog.after(resumeToken).filter((event) => matchesFilter(filter, event.circuit));
       for (const event of replay) sink({ kind: "event", event });
     } else {
       // Apply due transitions first, so they reach existing watchers as events
@@ -317,7 +268,7 @@ export class MemoryStore implements CircuitStore {
       for (const entry of matching) this.advanceEntry(entry);
       matching.sort((a, b) => (a.circuit.name < b.circuit.name ? -1 : 1));
       for (const entry of matching) sink({ kind: "snapshot", status: this.viewOf(entry) });
-      sink({ kind: "snapshot_complete", resumeToken: this.tokenOf(this.eventSeq) });
+      sink({ kind: "snapshot_complete", resumeToken: this.eventLog.currentToken() });
     }
     const watcher: Watcher = { filter, sink };
     this.watchers.add(watcher);
@@ -325,13 +276,11 @@ export class MemoryStore implements CircuitStore {
   }
 
   onTransition(listener: (event: CircuitEvent) => void): () => void {
-    this.transitionListeners.add(listener);
-    return () => void this.transitionListeners.delete(listener);
+    return this.listeners.transitions.on(listener);
   }
 
   onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void {
-    this.configListeners.add(listener);
-    return () => void this.configListeners.delete(listener);
+    return this.listeners.configChanges.on(listener);
   }
 
   health(): StoreHealth {
@@ -381,7 +330,7 @@ export class MemoryStore implements CircuitStore {
       const now = this.clock();
       entry = {
         circuit: newCircuit(name, now),
-        resolved: this.resolve(name, this.explicit.get(name)),
+        resolved: this.resolve(name),
         resolvedAt: this.rulesVersion,
         history: [],
       };
@@ -390,14 +339,14 @@ export class MemoryStore implements CircuitStore {
     return entry!;
   }
 
-  private resolve(name: string, explicit: ConfigSettings | undefined): ResolvedConfig {
-    return resolveConfig(this.layers, name, explicit);
+  private resolve(name: string): ResolvedConfig {
+    return this.decisions.resolve(this.runtimeRules, name, this.stored.get(name));
   }
 
   /** The entry's resolved config, re-resolved when pattern rules changed since. */
   private configOf(entry: Entry): CircuitConfig {
     if (entry.resolvedAt !== this.rulesVersion) {
-      entry.resolved = this.resolve(entry.circuit.name, this.explicit.get(entry.circuit.name));
+      entry.resolved = this.resolve(entry.circuit.name);
       entry.resolvedAt = this.rulesVersion;
     }
     return entry.resolved.config;
@@ -432,12 +381,10 @@ export class MemoryStore implements CircuitStore {
 
   private publish(entry: Entry, transitions: Transition[]): void {
     for (const t of transitions) {
-      this.eventSeq += 1;
-      const event: CircuitEvent = { ...t, eventId: this.tokenOf(this.eventSeq) };
-      this.eventLog[this.eventSeq % this.eventLogSize] = event;
+      const event = this.eventLog.append(t);
       this.pushHistory(entry, { kind: "transition", event });
       for (const w of this.watchers) if (matchesFilter(w.filter, event.circuit)) w.sink({ kind: "event", event });
-      for (const l of this.transitionListeners) l(event);
+      this.listeners.transitions.emit(event);
     }
     if (entry.circuit.phase.state === "CLOSED") this.active.delete(entry);
     else this.active.add(entry);
@@ -445,43 +392,11 @@ export class MemoryStore implements CircuitStore {
 
   private recordConfigChange(entry: Entry, change: ConfigChangeRecord): void {
     this.pushHistory(entry, { kind: "config", change });
-    for (const l of this.configListeners) l(change);
+    this.listeners.configChanges.emit(change);
   }
 
   private pushHistory(entry: Entry, item: HistoryEntry): void {
     entry.history.push(item);
     if (entry.history.length > this.historyLimit) entry.history.shift();
   }
-
-  private tokenOf(seq: number): string {
-    return `${this.epoch}-${seq}`;
-  }
-
-  /** The sequence number a resume token stands for; throws ResumeTokenError. */
-  private parseToken(token: string): number {
-    const m = /^([0-9a-f]{8})-(\d{1,15})$/.exec(token);
-    if (m === null) {
-      throw new ResumeTokenError("malformed", "resume_token is not a token this server issued; pass an event_id or snapshot_complete.resume_token unchanged");
-    }
-    const seq = Number(m[2]);
-    if (m[1] !== this.epoch || seq > this.eventSeq) {
-      throw new ResumeTokenError(
-        "expired",
-        "resume_token comes from an earlier run of this server (the embedded store keeps no events across restarts); watch again without resume_token for a fresh snapshot",
-      );
-    }
-    const oldest = Math.max(1, this.eventSeq - this.eventLogSize + 1);
-    if (seq < oldest - 1) {
-      throw new ResumeTokenError(
-        "expired",
-        `resume_token is older than the ${this.eventLogSize} events kept (BREAKERBOX_EVENT_LOG_SIZE); watch again without resume_token for a fresh snapshot`,
-      );
-    }
-    return seq;
-  }
 }
-
-function presetBase(layers: ConfigLayers, preset: string | undefined): CircuitConfig {
-  return preset === undefined ? layers.defaults : applyPatch(layers.defaults, presetPatch(layers, preset));
-}
-

@@ -922,6 +922,33 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await statsNow(name)).toEqual(stats({ windowCalls: 1, windowFailures: 1, failureRate: 1, consecutiveFailures: 1, totalFailures: 1 }));
       });
 
+      it.each([
+        ["malformed", "not-a-permit"],
+        ["foreign", "other"],
+        ["unknown", "future"],
+      ] as const)("a %s permit is refused before time is applied: the due transition happens at the next use", async (problem, kind) => {
+        const h = await start({ failureThreshold: 1, openDurationMs: 10_000 });
+        const { n } = names();
+        const name = n("a");
+        const rec = await watch({ circuits: [name] });
+        await fail(name, 1);
+        await h.advance(10_000);
+        let token: string = kind;
+        if (kind === "other") token = await permit(n("b"));
+        if (kind === "future") {
+          token = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h.now() + 30_000, nonce: "x1" });
+        }
+        expect(await rejection(report(name, token, "FAILURE"))).toBe(problem);
+        await h.advance(1_000);
+        const at = h.now();
+        expect(await stateOf(name)).toBe("HALF_OPEN");
+        await h.settle?.();
+        expect(rec.events.map((e) => [describeEvent(e), e.at])).toEqual([
+          ["CLOSED>OPEN consecutive_failures", at - 11_000],
+          ["OPEN>HALF_OPEN open_duration_elapsed", at],
+        ]);
+      });
+
       it("a report on a circuit that never existed is rejected as unknown and creates nothing", async () => {
         await start({});
         const { n } = names();
@@ -1313,6 +1340,42 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await store().history(name, 10)).toEqual([]);
         await permit(n("b"));
         expect((await view(n("b"))).config).toEqual(SUITE_DEFAULTS);
+      });
+
+      it("refuses a pattern rule that is valid on its own but not under a matching circuit's own settings, changing nothing", async () => {
+        // max_open_duration (600 s) comes from the defaults, open_duration (300 s) from the circuit's own settings.
+        const h = await start({ maxOpenDurationMs: 600_000 });
+        const defaults = applyPatch(SUITE_DEFAULTS, { maxOpenDurationMs: 600_000 });
+        const { n, prefix } = names();
+        const name = n("agent.x");
+        const own = { openDurationMs: 300_000 };
+        const t = h.now();
+        await store().configureCircuit(name, { patch: own, replace: false }, "alice");
+        const err = await store()
+          .configurePattern(`${prefix}agent.*`, { patch: { maxOpenDurationMs: 120_000 }, replace: false }, "carol")
+          .then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidConfigError);
+        expect((err as InvalidConfigError).issues).toEqual([
+          { field: "max_open_duration", message: "max_open_duration (120s) must be at least open_duration (300s)" },
+        ]);
+        // The rule was not stored: the circuit keeps its config and history, a new circuit gets the defaults.
+        expect(await view(name)).toMatchObject({ config: { ...defaults, ...own }, configSources: ["circuit", "defaults"] });
+        expect(await store().history(name, 10)).toEqual([
+          { kind: "config", change: { target: name, actor: "alice", at: t, oldConfig: defaults, newConfig: { ...defaults, ...own } } },
+        ]);
+        await permit(n("agent.y"));
+        expect(await view(n("agent.y"))).toMatchObject({ config: defaults, configSources: ["defaults"] });
+      });
+
+      it("refuses a pattern rule that a config-file circuit's settings make invalid, even before the circuit is used", async () => {
+        const { n, prefix } = names();
+        await start({ maxOpenDurationMs: 600_000 }, { circuits: { [n("agent.f")]: { patch: { openDurationMs: 300_000 } } } });
+        const refused = store().configurePattern(`${prefix}agent.*`, { patch: { maxOpenDurationMs: 120_000 }, replace: false }, "carol");
+        await expect(refused).rejects.toBeInstanceOf(InvalidConfigError);
+        await expect(refused).rejects.toMatchObject({ issues: [{ field: "max_open_duration" }] });
+        expect(await store().get(n("agent.f"))).toBeUndefined();
+        await permit(n("agent.g"));
+        expect(await view(n("agent.g"))).toMatchObject({ config: { maxOpenDurationMs: 600_000 }, configSources: ["defaults"] });
       });
 
       it.each(["nope", "toString", "__proto__"])("refuses the unknown preset %j with UnknownPresetError", async (preset) => {

@@ -2,15 +2,18 @@
  * Differential test: thousands of seeded random steps (Acquire, Report,
  * Reset, Configure, ForceState, time passing) applied to the memory store and
  * the Redis store side by side, comparing every answer and the circuits'
- * states step by step. Prints its seed; rerun a failure with TEST_SEED=<seed>.
+ * states step by step. Configure steps set random fields of every kind in
+ * CONFIG_FIELD_LIST (random-config.ts). Prints its seed; rerun a failure with
+ * TEST_SEED=<seed>.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, PermitRejectedError, type ConfigLayers, type Outcome } from "../../src/engine/index.js";
+import { BUILTIN_DEFAULTS, CONFIG_KEYS, PermitRejectedError, type ConfigLayers, type Outcome } from "../../src/engine/index.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import type { CircuitStore, CircuitView } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { randomPatch } from "./random-config.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
 const STEPS = Number(process.env.DIFF_STEPS ?? 3000);
@@ -88,6 +91,8 @@ describe(`differential: memory store vs Redis store (${seedLabel(TEST_SEED)}, ${
     const permits: { circuit: string; pair: [string, string] }[] = [];
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
     const log: string[] = [];
+    // Config fields some Configure step set: every field of CONFIG_FIELD_LIST in a full run.
+    const configured = new Set<string>();
 
     try {
       for (let step = 0; step < STEPS; step++) {
@@ -129,14 +134,8 @@ describe(`differential: memory store vs Redis store (${seedLabel(TEST_SEED)}, ${
           what = `force ${circuit} ${target}`;
           answers = [await answer(memory.force(circuit, target, "t")), await answer(red.force(circuit, target, "t"))];
         } else if (r < 0.88) {
-          const patch = pick([
-            { failureThreshold: 1 + Math.floor(rng() * 4) },
-            { halfOpenMaxCalls: 1 + Math.floor(rng() * 3) },
-            { openDurationMs: 500 + Math.floor(rng() * 3000) },
-            { mode: rng() < 0.5 ? ("shadow" as const) : ("enforce" as const) },
-            { enabled: rng() < 0.8 },
-            { minimumCalls: 1 + Math.floor(rng() * 5) },
-          ]);
+          const patch = randomPatch(rng);
+          for (const key of Object.keys(patch)) configured.add(key);
           const command = { patch, replace: rng() < 0.2, ...(rng() < 0.2 ? { preset: "fast" } : {}) };
           what = `configure ${circuit} ${JSON.stringify(command)}`;
           answers = [await answer(memory.configureCircuit(circuit, command, "t")), await answer(red.configureCircuit(circuit, command, "t"))];
@@ -153,6 +152,7 @@ describe(`differential: memory store vs Redis store (${seedLabel(TEST_SEED)}, ${
         const views = [comparable(await stores[0].get(c)), comparable(await stores[1].get(c))];
         expect(views[1], `${where}\nview of ${c}`).toEqual(views[0]);
       }
+      if (STEPS >= 1000) expect([...configured].sort(), "fields configured in the run").toEqual([...CONFIG_KEYS].sort());
       for (const c of CIRCUITS) {
         expect(await red.history(c, 100), `history of ${c}`).toEqual(
           (await memory.history(c, 100))?.map((h) =>

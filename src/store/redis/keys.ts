@@ -30,6 +30,10 @@ export interface KeySpace {
   scanPattern(namePrefix: string): string;
   /** The circuit name of a main-hash key, or undefined for other keys. */
   circuitOf(key: string): string | undefined;
+  /** SCAN pattern for the explicit-settings hashes of circuits whose names start with `namePrefix`. */
+  explicitScanPattern(namePrefix: string): string;
+  /** The circuit name of an explicit-settings key, or undefined for other keys. */
+  circuitOfExplicit(key: string): string | undefined;
 }
 
 /** Glob metacharacters of SCAN MATCH, escaped so a name prefix matches literally. */
@@ -39,7 +43,9 @@ function escapeGlob(s: string): string {
 
 /** The key space under `prefix` (default "bb:"). Several Breakerbox deployments can share a Redis with distinct prefixes. */
 export function createKeySpace(prefix = "bb:"): KeySpace {
-  const mainKey = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\{(.+)\\}$`);
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const mainKey = new RegExp(`^${escaped}\\{(.+)\\}$`);
+  const explicitKey = new RegExp(`^${escaped}\\{(.+)\\}:x$`);
   return {
     prefix,
     circuit(name) {
@@ -52,6 +58,10 @@ export function createKeySpace(prefix = "bb:"): KeySpace {
     scanPattern: (namePrefix) => `${escapeGlob(prefix)}{${escapeGlob(namePrefix)}*}`,
     circuitOf(key) {
       return mainKey.exec(key)?.[1];
+    },
+    explicitScanPattern: (namePrefix) => `${escapeGlob(prefix)}{${escapeGlob(namePrefix)}*}:x`,
+    circuitOfExplicit(key) {
+      return explicitKey.exec(key)?.[1];
     },
   };
 }

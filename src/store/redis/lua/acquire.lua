@@ -1,8 +1,13 @@
 --[[
   Acquire: decide one call (engine acquire()). Creates the circuit.
+  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] permit prefix: "<circuit hash>"   ARGV[10] nonce
-  Returns JSON {allowed, permit?, state, retryAfterMs, reason?, shadowDenied, events}.
+  Returns JSON {allowed, permit?, state, retryAfterMs, reason?, shadowDenied,
+  events, generation, phase, now} or {staleConfig}.
 ]]
+--- @include "includes/config"
+--- @include "includes/engine"
+--- @include "includes/prelude"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 advance(ctx, c)
 local cfg = ctx.cfg
@@ -21,7 +26,7 @@ end
 
 local result
 local function grant(kind, shadow_denied, reason)
-  local expires = ctx.now + cfg.permit_ttl_ms
+  local expires = ctx.now + cfg.permit_ttl
   local permit = ARGV[9] .. "." .. to36(c.g) .. "." .. kind .. "." .. to36(expires) .. "." .. ARGV[10]
   if kind == "p" and c.s == "HALF_OPEN" then
     redis.call("ZADD", ctx.keys.probes, expires, permit)
@@ -32,7 +37,7 @@ end
 local function deny(reason, retry_after)
   c.tr = c.tr + 1
   c.dirty = true
-  if cfg.shadow and reason ~= "FORCED_OPEN" then return grant("s", true, reason) end
+  if cfg.mode == "shadow" and reason ~= "FORCED_OPEN" then return grant("s", true, reason) end
   result = { allowed = false, state = c.s, retryAfterMs = retry_after, reason = reason, shadowDenied = false }
 end
 
@@ -47,7 +52,7 @@ elseif c.s == "FORCED_OPEN" then
 elseif c.s == "OPEN" then
   deny("OPEN", math.max(0, c.ou - ctx.now))
 else -- HALF_OPEN
-  if redis.call("ZCARD", ctx.keys.probes) < cfg.half_open_max then grant("p", false) else deny("HALF_OPEN_FULL", 0) end
+  if redis.call("ZCARD", ctx.keys.probes) < cfg.half_open_max_calls then grant("p", false) else deny("HALF_OPEN_FULL", 0) end
 end
 
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)

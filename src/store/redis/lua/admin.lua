@@ -1,10 +1,14 @@
 --[[
   Admin changes (engine reset() and force()).
+  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] action: "reset", "FORCED_OPEN", "DISABLED" or "CLOSED" (release)
   ARGV[10] actor
   Reset of a circuit that does not exist returns {missing = true}; ForceState
-  creates it. Returns JSON {view, events}.
+  creates it. Returns JSON {view, events} or {staleConfig}.
 ]]
+--- @include "includes/config"
+--- @include "includes/engine"
+--- @include "includes/prelude"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 local action = ARGV[9]
 ctx.actor = ARGV[10]

@@ -4,10 +4,14 @@
   cannot lose each other's changes), records the change in its history, and
   applies due transitions under the new config (ARGV[8]). Creates the
   circuit.
+  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] explicit settings JSON   ARGV[10] config-change history entry JSON
   Appends a config marker {c = name, v = version} to the event stream (not a transition).
-  Returns JSON {view, version, events}.
+  Returns JSON {view, version, events, now} or {staleConfig}.
 ]]
+--- @include "includes/config"
+--- @include "includes/engine"
+--- @include "includes/prelude"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 local version = tonumber(ARGV[4]) + 1
 redis.call("HSET", ctx.keys.explicit, "v", version, "s", ARGV[9])

@@ -1,9 +1,13 @@
 --[[
   Reads a circuit as of now, applying due time-driven transitions first
   (engine advance()), like every read of the memory store.
+  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] what: "view" or "history"   ARGV[10] history limit (for "history")
-  Returns JSON {missing = true} or {view, history?, events}.
+  Returns JSON {missing = true}, {view, history?, events} or {staleConfig}.
 ]]
+--- @include "includes/config"
+--- @include "includes/engine"
+--- @include "includes/prelude"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 if not c.exists then return cjson.encode({ missing = true }) end
 advance(ctx, c)

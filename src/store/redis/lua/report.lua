@@ -1,11 +1,15 @@
 --[[
   Report: record one outcome (engine report()). The caller has checked the
   token's shape and circuit hash and passes its parts.
+  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] permit token  ARGV[10] permit generation  ARGV[11] kind (c p s d)
   ARGV[12] expires at ms ARGV[13] outcome (SUCCESS FAILURE TIMEOUT IGNORED)
   ARGV[14] duration ms   ARGV[15] retry-after hint ms
-  Returns JSON {state, duplicate, stale, events} or {rejected = problem, ...}.
+  Returns JSON {state, duplicate, stale, events}, {rejected = problem, ...} or {staleConfig}.
 ]]
+--- @include "includes/config"
+--- @include "includes/engine"
+--- @include "includes/prelude"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 if not c.exists then
   return cjson.encode({ rejected = "missing" })
@@ -64,7 +68,7 @@ if not current then return done(true) end
 
 local failed = outcome == "FAILURE" or outcome == "TIMEOUT"
 local function count_window()
-  local slow = (not failed) and cfg.slow_call_ms > 0 and duration > cfg.slow_call_ms
+  local slow = (not failed) and cfg.slow_call_duration > 0 and duration > cfg.slow_call_duration
   record_call(c, cfg, ctx.now, failed, slow)
   if failed then c.cf = c.cf + 1 else c.cf = 0 end
 end
@@ -82,7 +86,7 @@ if kind == "c" then
       if calls >= cfg.minimum_calls and calls > 0 then
         if cfg.failure_rate_threshold > 0 and failures / calls >= cfg.failure_rate_threshold then
           reason = "failure_rate"
-        elseif cfg.slow_call_ms > 0 and slow / calls >= cfg.slow_rate_threshold then
+        elseif cfg.slow_call_duration > 0 and slow / calls >= cfg.slow_call_rate_threshold then
           reason = "slow_call_rate"
         end
       end

@@ -1,9 +1,15 @@
 --[[
   The engine's rules in Lua: the Redis twin of src/engine/circuit.ts.
-  Included at load time at the top of every command script (see scripts.ts).
   Every rule here mirrors a function there, in the same order; the
   conformance suite and the differential test hold the two to the same
   answers step by step. Change both or neither.
+
+  Defines: BUCKETS, clock_ms, load_circuit, save_circuit, record_call,
+  window_counts, clear_window, visible_state, stats_of, transition,
+  clear_counters, open, reopen_from_half_open, advance, view_of,
+  touch_side_key, commit. `cfg` everywhere is the table read_config
+  (includes/config) returns: every config field by its name in
+  CONFIG_FIELD_LIST, durations in ms (cfg.open_duration = 60000).
 
   A circuit is the hash KEYS[1] (fields below), its outstanding probes the
   sorted set KEYS[2] (member permit, score expiry ms), the permits already
@@ -60,29 +66,6 @@ local function clock_ms(arg)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Config from one argument: a JSON array of 15 numbers, in the order of
--- scripts.ts packConfig (cjson.decode reads them as tonumber would).
-local function read_config(packed)
-  local v = cjson.decode(packed)
-  return {
-    enabled = v[1] == 1,
-    failure_threshold = v[2],
-    failure_rate_threshold = v[3],
-    minimum_calls = v[4],
-    window_ms = v[5],
-    slow_call_ms = v[6],
-    slow_rate_threshold = v[7],
-    open_ms = v[8],
-    backoff = v[9],
-    max_open_ms = v[10],
-    half_open_max = v[11],
-    success_threshold = v[12],
-    permit_ttl_ms = v[13],
-    jitter = v[14],
-    shadow = v[15] == 1,
-  }
-end
-
 local function round(x) return math.floor(x + 0.5) end
 
 local function load_circuit(key, now)
@@ -124,7 +107,7 @@ local function bucket_width(window_ms)
 end
 
 local function record_call(c, cfg, now, failed, slow)
-  local width = bucket_width(cfg.window_ms)
+  local width = bucket_width(cfg.window)
   local index = math.floor(now / width)
   local slot = index % BUCKETS + 1
   local start = index * width
@@ -138,7 +121,7 @@ local function record_call(c, cfg, now, failed, slow)
 end
 
 local function window_counts(c, cfg, now)
-  local oldest = now - cfg.window_ms
+  local oldest = now - cfg.window
   local calls, failures, slow = 0, 0, 0
   for i = 1, BUCKETS do
     local start = c[WS[i]]
@@ -179,9 +162,9 @@ local function stats_of(c, cfg, now, probes_key)
 end
 
 local function open_duration_for(cfg, reopen_count, rand, hint_ms)
-  local grown = math.min(cfg.max_open_ms, cfg.open_ms * cfg.backoff ^ reopen_count)
-  local jittered = math.min(cfg.max_open_ms, grown * (1 + cfg.jitter * (2 * rand - 1)))
-  local hint = math.min(math.max(0, hint_ms), cfg.max_open_ms)
+  local grown = math.min(cfg.max_open_duration, cfg.open_duration * cfg.backoff_multiplier ^ reopen_count)
+  local jittered = math.min(cfg.max_open_duration, grown * (1 + cfg.jitter * (2 * rand - 1)))
+  local hint = math.min(math.max(0, hint_ms), cfg.max_open_duration)
   return math.max(1, round(math.max(jittered, hint)))
 end
 

@@ -1,7 +1,8 @@
 --[[
-  Common start of every circuit command: parses the shared ARGV, checks the
-  caller's copy of the circuit's explicit settings is current, loads the
-  circuit and applies due time-driven transitions.
+  Common start of every circuit command: parses the shared KEYS and ARGV,
+  checks the caller's copy of the circuit's explicit settings is current, and
+  defines the names the command bodies use. Needs includes/config and
+  includes/engine before it.
 
   KEYS[1] circuit hash   KEYS[2] probes zset   KEYS[3] reported zset
   KEYS[4] history list   KEYS[5] explicit-settings hash
@@ -11,8 +12,11 @@
   ARGV[3] random [0, 1) for jitter
   ARGV[4] version of the explicit settings the caller resolved the config with
   ARGV[5] idle TTL ms    ARGV[6] history limit   ARGV[7] event stream max length
-  ARGV[8] resolved config, its 15 values as a JSON array (scripts.ts packConfig)
+  ARGV[8] resolved config, packed (lua-config.ts packConfig; read_config reads it)
   ARGV[9..] command arguments
+
+  Defines: ctx {name, now, rand, cfg, keys, out}, idle_ttl_ms, history_limit,
+  events_key (nil in Cluster mode), events_maxlen.
 
   A caller whose explicit-settings version is stale gets
   {"staleConfig": {"version": v, "settings": json}} and must retry.

@@ -1,0 +1,55 @@
+/**
+ * Watch on the Redis store: with a resume token, exactly the matching events
+ * after it (replayed from the stream, then live); without one, a snapshot of
+ * every matching circuit read at a stream position, then the events after
+ * that position. The event feed joins the two without a gap or a repeat.
+ */
+import { ResumeTokenError, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, matchesFilter } from "../store.js";
+import type { CircuitNames } from "./circuit-names.js";
+import { type EventFeed, isStreamId } from "./event-feed.js";
+import { decodeEvent, toCircuitEvent } from "./script-replies.js";
+import type { Guard } from "./unavailable.js";
+
+export interface RedisWatchSource {
+  feed: EventFeed;
+  names: CircuitNames;
+  /** The circuit's view as of now; undefined when it does not exist. */
+  get(name: string): Promise<CircuitView | undefined>;
+  /** How many events the stream keeps: a resume token older than that is expired. */
+  eventLogSize: number;
+  guard: Guard;
+}
+
+/** Starts a watch (see CircuitStore.watch). */
+export async function openRedisWatch(
+  source: RedisWatchSource,
+  filter: WatchFilter,
+  resumeToken: string | undefined,
+  sink: (item: WatchItem) => void,
+): Promise<WatchSubscription> {
+  const { feed, guard, eventLogSize } = source;
+  const deliver = (e: unknown): void => {
+    const event = decodeEvent(e);
+    if (matchesFilter(filter, event.circuit)) sink({ kind: "event", event: toCircuitEvent(event) });
+  };
+  if (resumeToken !== undefined && resumeToken !== "") {
+    if (!isStreamId(resumeToken)) {
+      throw new ResumeTokenError("malformed", "resume_token is not a token this server issued; pass an event_id or snapshot_complete.resume_token unchanged");
+    }
+    return guard(() => feed.follow(resumeToken, deliver, eventLogSize));
+  }
+  return guard(async () => {
+    const position = await feed.position();
+    return feed.follow(position, deliver, eventLogSize, async () => {
+      const names = (await source.names.withPrefix(filter.prefix, "circuit")).concat(filter.circuits.filter((n) => !n.startsWith(filter.prefix)));
+      const views: CircuitView[] = [];
+      for (const name of [...new Set(names)].sort()) {
+        if (!matchesFilter(filter, name)) continue;
+        const view = await source.get(name);
+        if (view !== undefined) views.push(view);
+      }
+      for (const status of views) sink({ kind: "snapshot", status });
+      sink({ kind: "snapshot_complete", resumeToken: position });
+    });
+  });
+}

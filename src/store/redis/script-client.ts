@@ -1,0 +1,174 @@
+/**
+ * The typed client of the command connection: one method per Lua script, its
+ * arguments in the order the script's header lists them, its reply decoded
+ * into a declared type (script-replies.ts), plus the few plain commands the
+ * store sends (history and stream appends, TIME). It holds the connection's
+ * writes until the end of each event-loop turn (see coalesceWrites), and maps
+ * connection failures to StoreUnavailableError.
+ */
+import type { Cluster, Redis } from "ioredis";
+import type { CircuitConfig, ConfigSettings, ForceTarget, Outcome, PermitKind } from "../../engine/index.js";
+import type { ConfigChangeRecord } from "../store.js";
+import type { KeySpace } from "./keys.js";
+import { packConfig } from "./lua-config.js";
+import {
+  type AcquireReply,
+  type ConfigureReply,
+  type ReportReply,
+  type ScriptEvent,
+  type StaleConfig,
+  type ViewReply,
+  decodeAcquireReply,
+  decodeConfigureReply,
+  decodeReportReply,
+  decodeViewReply,
+} from "./script-replies.js";
+import { type CircuitCommand, type SingleKeyCommand, defineCommands } from "./scripts.js";
+import { type Guard, createGuard } from "./unavailable.js";
+
+/** Which circuit a command runs on, with the config this replica resolved for it and the settings version it rests on. */
+export interface CircuitCall {
+  name: string;
+  config: CircuitConfig;
+  version: number;
+}
+
+/** report.lua's arguments: the permit's parts (already checked for shape and circuit) and the outcome. */
+export interface ReportArgs {
+  permit: string;
+  generation: number;
+  kind: PermitKind;
+  expiresAt: number;
+  outcome: Outcome;
+  durationMs: number;
+  retryAfterMs: number;
+}
+
+export interface ScriptClientOptions {
+  client: Redis | Cluster;
+  keys: KeySpace;
+  /** Cluster mode: the scripts cannot reach the event stream (5 keys instead of 6). */
+  cluster: boolean;
+  idleTtlMs: number;
+  historyLimit: number;
+  eventLogSize: number;
+  random: () => number;
+  /** Replaces Redis TIME in the scripts (tests only). */
+  testClock: (() => number) | undefined;
+}
+
+/** The scripts, typed. Every method may reject with StoreUnavailableError. */
+export interface ScriptClient {
+  readonly guard: Guard;
+  acquire(call: CircuitCall, circuitHash: string, nonce: string): Promise<AcquireReply | StaleConfig>;
+  report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
+  /** read.lua: the view, and with `history` its newest `limit` history entries. */
+  read(call: CircuitCall, what: "view" | "history", limit: number): Promise<ViewReply | StaleConfig>;
+  admin(call: CircuitCall, action: "reset" | ForceTarget, actor: string): Promise<ViewReply | StaleConfig>;
+  configure(call: CircuitCall, settings: ConfigSettings, change: ConfigChangeRecord): Promise<ConfigureReply | StaleConfig>;
+  /** Cluster mode: stamps a transition's stream id into its history entry. */
+  setHistoryEventId(circuit: string, generation: number, eventId: string): Promise<void>;
+  /** Stores `rules` if the stored rules are still at `version`; answers whether it did. */
+  setRules(version: number, rulesJson: string): Promise<boolean>;
+  /** Cluster mode: appends a transition to the event stream (the script could not); answers its stream id. */
+  appendEvent(event: ScriptEvent): Promise<string>;
+  /** Cluster mode: appends the marker telling every replica that a circuit's settings are now at `version`. */
+  appendConfigMarker(circuit: string, version: number): Promise<void>;
+  /** Adds a config change to a circuit's history (a pattern rule changed its config). */
+  appendConfigChange(circuit: string, change: ConfigChangeRecord): Promise<void>;
+  /** Redis TIME in ms. */
+  time(): Promise<number>;
+  /** True when the circuit exists; reads it without applying due transitions (unlike read.lua). */
+  exists(circuit: string): Promise<boolean>;
+}
+
+/** report.lua's one-letter permit kinds. */
+const KIND_CODE: Readonly<Record<PermitKind, string>> = { closed: "c", probe: "p", shadow: "s", disabled: "d" };
+
+type ScriptFunction = (...args: (string | number)[]) => Promise<unknown>;
+
+/** Creates the client and registers the scripts on the connection. */
+export function createScriptClient(options: ScriptClientOptions): ScriptClient {
+  const { client, keys, cluster } = options;
+  defineCommands(client);
+  const guard = createGuard(client);
+  // defineCommand adds one method per script to the client.
+  const scripts = client as unknown as Record<CircuitCommand | SingleKeyCommand, ScriptFunction>;
+  let corked: Redis["stream"] | undefined;
+
+  /**
+   * Holds the command connection's writes until the end of this event-loop
+   * turn (setImmediate: after the turn's I/O callbacks), so the scripts that
+   * one turn's requests run leave in one write instead of one system call
+   * each (under load a turn carries many Reports; the per-command write was
+   * the largest single cost of a Report in the server's profile). Not in
+   * Cluster mode, where commands go out on one connection per node.
+   */
+  const coalesceWrites = (): void => {
+    if (corked !== undefined || cluster) return;
+    const stream = (client as Redis).stream;
+    if (stream === undefined || !stream.writable) return;
+    stream.cork();
+    corked = stream;
+    setImmediate(() => {
+      corked = undefined;
+      stream.uncork();
+    });
+  };
+
+  /** Runs a circuit script: its keys, the shared ARGV[1..8] (includes/prelude.lua), then `extra`. */
+  const run = (command: CircuitCommand, call: CircuitCall, extra: (string | number)[]): Promise<unknown> => {
+    const k = keys.circuit(call.name);
+    const keyList = [k.circuit, k.probes, k.reported, k.history, k.explicit];
+    if (!cluster) keyList.push(keys.events);
+    const shared = [
+      call.name,
+      options.testClock === undefined ? "" : `@${options.testClock()}`,
+      options.random(),
+      call.version,
+      options.idleTtlMs,
+      options.historyLimit,
+      options.eventLogSize,
+      packConfig(call.config),
+    ];
+    coalesceWrites();
+    return guard(() => scripts[command].call(client, keyList.length, ...keyList, ...shared, ...extra));
+  };
+
+  return {
+    guard,
+    acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
+    report: async (call, a) =>
+      decodeReportReply(await run("bbReport", call, [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs])),
+    read: async (call, what, limit) => decodeViewReply(await run("bbRead", call, [what, limit])),
+    admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
+    configure: async (call, settings, change) =>
+      decodeConfigureReply(await run("bbConfigure", call, [JSON.stringify(settings), JSON.stringify({ kind: "config", change })])),
+    async setHistoryEventId(circuit, generation, eventId) {
+      await guard(() => scripts.bbSetHistoryEventId.call(client, keys.circuit(circuit).history, generation, eventId));
+    },
+    async setRules(version, rulesJson) {
+      return (await guard(() => scripts.bbSetRules.call(client, keys.rules, version, rulesJson))) === 1;
+    },
+    async appendEvent(event) {
+      return (await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "e", JSON.stringify(event)))) ?? "";
+    },
+    async appendConfigMarker(circuit, version) {
+      await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "c", circuit, "v", String(version)));
+    },
+    async appendConfigChange(circuit, change) {
+      const history = keys.circuit(circuit).history;
+      await guard(async () => {
+        await client.lpush(history, JSON.stringify({ kind: "config", change }));
+        await client.ltrim(history, 0, options.historyLimit - 1);
+      });
+    },
+    async exists(circuit) {
+      return (await guard(() => client.exists(keys.circuit(circuit).circuit))) === 1;
+    },
+    async time() {
+      const [s, us] = await guard(() => client.time());
+      return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * This replica's copy of the config that lives in Redis: each circuit's
+ * explicit settings with their version, the circuits' resolved configs, and
+ * the runtime pattern rules with theirs.
+ *
+ * Explicit settings are checked by version inside every circuit script, so a
+ * stale copy is never applied: the script answers staleConfig and the caller
+ * adopts the stored settings and retries. Runtime rules change by
+ * compare-and-set (set-rules.lua) and reach other replicas by pub/sub
+ * (applied within milliseconds), reloaded whenever the subscription comes
+ * back, since pub/sub does not replay what was published while away.
+ */
+import type { Cluster, Redis } from "ioredis";
+import type { ConfigSettings, PatternRule, ResolvedConfig } from "../../engine/index.js";
+import type { ConfigDecisions } from "../config-decisions.js";
+import { StoreUnavailableError } from "../store.js";
+import type { KeySpace } from "./keys.js";
+import type { ScriptClient } from "./script-client.js";
+import { decodeSettings } from "./script-replies.js";
+
+/** A circuit's settings as stored by Configure, and their version (0: never configured). */
+export interface StoredSettings {
+  version: number;
+  settings: ConfigSettings | undefined;
+}
+
+/** A resolved config and the explicit-settings version it rests on. */
+export type VersionedConfig = ResolvedConfig & { version: number };
+
+export interface SettingsCacheOptions {
+  client: Redis | Cluster;
+  /** A connection of its own for the rules subscription. */
+  subscriber: Redis | Cluster;
+  keys: KeySpace;
+  decisions: ConfigDecisions;
+  scripts: ScriptClient;
+  /** A circuit's settings (name) or the rules (undefined) changed: drop what was derived from them. */
+  onChange: (name: string | undefined) => void;
+}
+
+export interface SettingsCache {
+  /** Loads the rules and subscribes to their changes. */
+  start(): Promise<void>;
+  close(): void;
+  /** The runtime rules as this replica knows them. */
+  readonly runtimeRules: readonly PatternRule[];
+  /** The circuit's config as this replica knows it (no round trip). */
+  resolved(name: string): VersionedConfig;
+  /** Reads the circuit's stored settings from Redis (Configure and pattern checks; not the hot path). */
+  read(name: string): Promise<StoredSettings>;
+  /** Takes the settings Redis holds: from a staleConfig reply, or after this replica's own Configure. */
+  adopt(name: string, stored: StoredSettings): void;
+  /** Another replica changed a circuit's settings to `version` (an event-stream marker). */
+  changed(name: string, version: number): void;
+  /**
+   * Compare-and-set of the runtime rules: `change` decides the new list from
+   * the stored one (it may throw to refuse), retried on a concurrent change;
+   * publishes the change. Answers the rules stored.
+   */
+  updateRules(change: (rules: readonly PatternRule[]) => PatternRule[]): Promise<PatternRule[]>;
+}
+
+const MAX_RULE_RETRIES = 10;
+
+export function createSettingsCache(options: SettingsCacheOptions): SettingsCache {
+  const { client, subscriber, keys, decisions, scripts } = options;
+  const guard = scripts.guard;
+  const explicit = new Map<string, StoredSettings>();
+  const resolvedByName = new Map<string, VersionedConfig>();
+  let runtimeRules: readonly PatternRule[] = [];
+  let rulesVersion = 0;
+
+  const forget = (name: string): void => {
+    explicit.delete(name);
+    resolvedByName.delete(name);
+    options.onChange(name);
+  };
+
+  const rulesChanged = (version: number, rules: readonly PatternRule[]): void => {
+    rulesVersion = version;
+    runtimeRules = rules;
+    resolvedByName.clear();
+    options.onChange(undefined);
+  };
+
+  const loadRules = async (): Promise<void> => {
+    const [v, s] = await guard(() => client.hmget(keys.rules, "v", "s"));
+    const version = v == null ? 0 : Number(v);
+    if (version > rulesVersion || (version === rulesVersion && runtimeRules.length === 0 && s != null)) {
+      // Only set-rules.lua writes them, from the list decisions.configurePattern made.
+      rulesChanged(version, s == null ? [] : (JSON.parse(s) as PatternRule[]));
+    }
+  };
+
+  subscriber.on("message", (channel: string) => {
+    if (channel === keys.rulesChannel) void loadRules().catch(() => undefined);
+  });
+  // Pub/sub does not replay what was published while this replica was
+  // disconnected: reload the rules whenever the subscription comes back.
+  subscriber.on("ready", () => void loadRules().catch(() => undefined));
+
+  return {
+    async start() {
+      await loadRules();
+      await guard(() => subscriber.subscribe(keys.rulesChannel));
+    },
+    close: () => subscriber.disconnect(),
+    get runtimeRules() {
+      return runtimeRules;
+    },
+    resolved(name) {
+      let r = resolvedByName.get(name);
+      if (r === undefined) {
+        const known = explicit.get(name);
+        r = { ...decisions.resolve(runtimeRules, name, known?.settings), version: known?.version ?? 0 };
+        resolvedByName.set(name, r);
+      }
+      return r;
+    },
+    async read(name) {
+      const [v, s] = await guard(() => client.hmget(keys.circuit(name).explicit, "v", "s"));
+      const stored: StoredSettings = { version: v == null ? 0 : Number(v), settings: decodeSettings(s) };
+      if (explicit.get(name)?.version !== stored.version) forget(name);
+      explicit.set(name, stored);
+      return stored;
+    },
+    adopt(name, stored) {
+      forget(name);
+      explicit.set(name, stored);
+    },
+    changed(name, version) {
+      if ((explicit.get(name)?.version ?? -1) < version) forget(name);
+    },
+    async updateRules(change) {
+      for (let attempt = 0; attempt < MAX_RULE_RETRIES; attempt++) {
+        await loadRules();
+        const next = change(runtimeRules);
+        if (await scripts.setRules(rulesVersion, JSON.stringify(next))) {
+          rulesChanged(rulesVersion + 1, next);
+          await guard(() => client.publish(keys.rulesChannel, String(rulesVersion)));
+          return next;
+        }
+      }
+      throw new StoreUnavailableError("pattern rules keep changing concurrently; retry");
+    },
+  };
+}
