@@ -9,7 +9,7 @@
  * reconnecting in the background and the service recovers by itself.
  */
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import type { RedisConnection } from "../../config.js";
+import type { RedisConnection } from "../../config/index.js";
 
 export interface RedisClients {
   /** The command connection. */
