@@ -10,7 +10,8 @@
  *
  * Time-driven changes (OPEN → HALF_OPEN, an unreported probe timing out) are
  * applied lazily by {@link advance}, which every operation calls first; there
- * are no timers. *
+ * are no timers.
+ *
  * Why one file of ~450 lines: it is one state machine. acquire, report,
  * advance, reset and force share the private steps (transition, open, grant,
  * deny) that keep generations, counters and permits consistent; splitting it
