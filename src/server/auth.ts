@@ -12,7 +12,7 @@ import { AccessControl, KEY_HINT, UnauthenticatedError, type Principal } from ".
 import type { Caller } from "../service/breakerbox.js";
 import { contextValueOf, requestHeaderOf, setContextValue } from "./grpc-adapter.js";
 import type { Interceptor } from "./interceptor.js";
-import { OPEN, requiredAccessOf } from "./method-access.js";
+import { OPEN, requiredAccessOf, SERVICE_ACCESS, type ServiceAccess } from "./method-access.js";
 import { toConnectError } from "./status.js";
 
 /** The caller when access control is off: history says "anonymous". */
@@ -61,12 +61,17 @@ export function bearerToken(header: string | null | undefined): string | undefin
  * another scheme than Bearer) or PERMISSION_DENIED (the key's role may not
  * call the RPC) before the handler runs; an admitted call gets its caller set
  * as {@link callerKey}.
+ *
+ * `declarations` replaces the table of method-access.ts (for tests).
  */
-export function createAccessInterceptor(access: AccessControl | undefined): Interceptor {
+export function createAccessInterceptor(
+  access: AccessControl | undefined,
+  declarations: ReadonlyMap<string, ServiceAccess> = SERVICE_ACCESS,
+): Interceptor {
   // One Caller per key, made once: admin RPCs pass it to the service as is.
   const callers = new Map<Principal, Caller>(access?.principals.map((p) => [p, Object.freeze({ actor: p.name })]));
   return (next, method) => {
-    const required = requiredAccessOf(method);
+    const required = requiredAccessOf(method, declarations);
     if (access === undefined || required === OPEN) return next;
     const name = method.name;
     return (request, ctx) => {
