@@ -9,6 +9,12 @@
  * object with lazy getters, one decode and one encode. No AbortController,
  * Headers or ContextValues is allocated unless the handler reads it, and a
  * handler that returns synchronously is answered without an extra promise hop.
+ * Interceptors (interceptor.ts) are composed with each handler once, at
+ * registration, so the chain costs no allocation per call here.
+ *
+ * Over 400 lines because the adapter and its lazy call context are one
+ * hot-path unit: the context's fast paths (requestHeaderOf, context values)
+ * need its private state.
  */
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, Message } from "@bufbuild/protobuf";
