@@ -55,7 +55,9 @@ export function interceptMethod(method: DescMethod, handler: MethodHandler, inte
  * {@link interceptMethod}), for adapters that take a ServiceImpl, such as
  * connect-node's router. Methods absent from `impl` stay absent (they answer
  * unimplemented, unguarded, as before); a method no interceptor wraps is
- * passed on as it is. Throws what an interceptor throws at registration.
+ * passed on as it is. `impl` is a plain object, as Connect's router takes
+ * (its own properties are copied). Throws what an interceptor throws at
+ * registration.
  */
 export function interceptService<S extends DescService>(
   service: S,
