@@ -17,7 +17,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../dist/src/config/index.js";
-import { createLogger } from "../dist/src/logger.js";
 import { createCircuitServiceImpl } from "../dist/src/server/circuit-service.js";
 import { Breakerbox } from "../dist/src/service/breakerbox.js";
 import { createMemoryStore } from "../dist/src/store/memory.js";
@@ -44,7 +43,6 @@ const trials = Number(values.trials);
 const circuits = Number(values.circuits);
 
 const config = loadConfig({ LOG_LEVEL: "silent" });
-const logger = createLogger("silent");
 const store = createMemoryStore({
   layers: config.layers,
   circuits: config.circuits,
@@ -54,7 +52,9 @@ const store = createMemoryStore({
   tickIntervalMs: 0,
 });
 const service = new Breakerbox({ store, maxWatchers: config.maxWatchers, heartbeatMs: config.heartbeatMs });
-const impl = createCircuitServiceImpl({ service, logger });
+// The bare handlers: the interceptors the listeners add (access control, error
+// boundary, RPC timing; see src/app.ts) are not included.
+const impl = createCircuitServiceImpl({ service });
 const ctx = {}; // Acquire and Report read nothing from the context.
 
 const PingResponseSchema = NoopService.method.ping.output;

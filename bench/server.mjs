@@ -28,7 +28,11 @@ const env = {
 const config = loadConfig(env);
 const logger = createLogger(config.logLevel);
 const app = await startBreakerbox(config, { logger });
-app.grpc.addService(NoopService, noopImpl);
+// Without the server's interceptors: the no-op is the bare stack's ceiling,
+// and Acquire pays its access check, error boundary and RPC timing on top of
+// it, as it did when those ran inside its handler. (With them it would also
+// stop the start: Noop declares no access, see src/server/method-access.ts.)
+app.grpc.addService(NoopService, noopImpl, { interceptors: [] });
 
 process.stdout.write(
   `${JSON.stringify({ ready: true, pid: process.pid, host: config.host, grpcPort: app.grpcPort, httpPort: app.httpPort, store: config.store.kind })}\n`,

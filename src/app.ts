@@ -8,19 +8,23 @@ import type { Logger } from "pino";
 import type { AppConfig } from "./config/index.js";
 import { AccessControl } from "./service/access.js";
 import { Breakerbox } from "./service/breakerbox.js";
+import { createAccessInterceptor } from "./server/auth.js";
 import { createCircuitServiceImpl } from "./server/circuit-service.js";
 import { createDashboardHandler } from "./server/dashboard.js";
 import { createGrpcServer, type GrpcServer } from "./server/grpc.js";
 import { createHttpServer, type HttpServer } from "./server/http.js";
+import { createErrorInterceptor } from "./server/error-interceptor.js";
 import { HealthRegistry, ServingStatus } from "./server/health.js";
+import { forService, type Interceptor } from "./server/interceptor.js";
 import { createMemoryStore } from "./store/memory.js";
 import { connectRedis } from "./store/redis/connection.js";
 import { createRedisStore } from "./store/redis/redis-store.js";
 import type { CircuitStore } from "./store/store.js";
 import { CircuitStateTracker } from "./metrics/circuit-states.js";
-import { instrumentService, instrumentStore } from "./metrics/instrument.js";
+import { instrumentStore } from "./metrics/instrument.js";
 import { createMetrics, type BreakerboxMetrics } from "./metrics/metrics.js";
 import { createMetricsRoute, type HttpRoute } from "./metrics/route.js";
+import { createRpcMetricsInterceptor } from "./metrics/rpc-interceptor.js";
 import { CircuitService } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 
 export interface StartOptions {
@@ -146,11 +150,17 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
 
   // No keys configured: access control is off (main warns about it at start).
   const access = config.apiKeys.length > 0 ? new AccessControl(config.apiKeys) : undefined;
-  const impl = instrumentService(
-    CircuitService,
-    createCircuitServiceImpl({ service, logger, ...(access === undefined ? {} : { access }) }),
-    metrics,
-  );
+  // One chain for both ports, outermost first: the RPC timer sees every
+  // answer (refusals included) with its final code; the error boundary maps
+  // and logs what the layers inside it throw; access control runs before any
+  // handler and, even when off, refuses to start with an RPC whose access is
+  // not declared (src/server/method-access.ts).
+  const interceptors: Interceptor[] = [
+    forService(CircuitService, createRpcMetricsInterceptor(metrics)),
+    forService(CircuitService, createErrorInterceptor({ logger })),
+    createAccessInterceptor(access),
+  ];
+  const impl = createCircuitServiceImpl({ service });
   // Plain HTTP paths besides the Connect routes, tried in order; a route
   // returns false for paths that are not its own (then 404).
   const httpRoutes: HttpRoute[] = [
@@ -162,9 +172,10 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   const health = new HealthRegistry({ "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING });
   const onInternalError = (err: unknown, method: { name: string }): void =>
     logger.error({ err, method: method.name }, "internal error");
-  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, ...tls });
+  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, interceptors, ...tls });
   const http = createHttpServer({
     circuitService: impl,
+    interceptors,
     health,
     onInternalError,
     readiness: () => service.health(),

@@ -1,17 +1,14 @@
 /**
- * Where the metrics are taken: a CircuitStore wrapper (store round trips,
- * calls and rejections) and a ServiceImpl wrapper (RPC latency). Both sit at
- * a seam every call crosses, whichever port it came in on, so no transport
- * knows about metrics.
+ * Where the store metrics are taken: a CircuitStore wrapper (store round
+ * trips, calls and rejections), at a seam every call crosses whichever port
+ * it came in on. RPC latency is taken by the interceptor in rpc-interceptor.ts.
  *
  * Acquire and Report are the hot path (benchmarked against a no-op RPC):
  * every label combination is resolved before the first call, a call costs two
- * clock reads, one derived promise and a few additions per wrapper, and the
- * wrapped promise is handed back as is (no extra hop before the caller sees
- * the answer).
+ * clock reads, one derived promise and a few additions, and the wrapped
+ * promise is handed back as is (no extra hop before the caller sees the
+ * answer).
  */
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { performance } from "node:perf_hooks";
 import { InvalidConfigError, PermitRejectedError, UnknownPresetError } from "../engine/index.js";
 import { ResumeTokenError, StoreUnavailableError, type CircuitStore } from "../store/store.js";
@@ -55,7 +52,8 @@ export const STORE_OPERATIONS = Object.freeze({
   configurePattern: "configure_pattern",
 } as const);
 
-const seconds = (startMs: number): number => (performance.now() - startMs) / 1000;
+/** Seconds since `startMs` (a performance.now() reading). */
+export const seconds = (startMs: number): number => (performance.now() - startMs) / 1000;
 
 /** The store's answer as a `result` label: the caller's problem (refused) is not the store's. */
 export function storeResultOf(err: unknown): StoreResult {
@@ -152,67 +150,5 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
     onConfigChange: (listener) => store.onConfigChange(listener),
     health: () => store.health(),
     close: () => store.close(),
-  };
-}
-
-type AnyHandler = (request: unknown, ctx: HandlerContext) => unknown;
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
-}
-
-/** The status code a handler's failure answers with (what both transports send). */
-export function codeOf(err: unknown): number {
-  // The handlers map every error through toConnectError; anything else
-  // becomes INTERNAL at the transport.
-  return err instanceof ConnectError ? err.code : Code.Internal;
-}
-
-/**
- * Wraps the unary methods of `impl` so each call is timed into
- * breakerbox_rpc_duration_seconds{method, code}: from the decoded request to
- * the handler's answer, on whichever port the call came. Streaming methods
- * (Watch) are passed through untimed: their duration is the watcher's, not
- * ours. Methods absent from `impl` stay absent.
- */
-export function instrumentService<S extends DescService>(
-  service: S,
-  impl: Partial<ServiceImpl<S>>,
-  metrics: BreakerboxMetrics,
-): Partial<ServiceImpl<S>> {
-  const out: Record<string, unknown> = { ...impl };
-  const source = impl as Record<string, unknown>;
-  for (const method of service.methods) {
-    const fn = source[method.localName];
-    if (typeof fn !== "function" || method.methodKind !== "unary") continue;
-    out[method.localName] = timedHandler(method, (fn as AnyHandler).bind(impl), metrics.rpcDuration);
-  }
-  return out as Partial<ServiceImpl<S>>;
-}
-
-function timedHandler(method: DescMethod, handler: AnyHandler, histogram: LatencyHistogram<"method" | "code">): AnyHandler {
-  const byCode: (HistogramSeries | undefined)[] = [];
-  const seriesOf = (code: number): HistogramSeries =>
-    (byCode[code] ??= histogram.seriesFor({ method: method.name, code: GRPC_CODE_NAMES[code] ?? String(code) }));
-  const ok = seriesOf(0);
-  const failed = (err: unknown, start: number): void => seriesOf(codeOf(err)).observe(seconds(start));
-  return (request, ctx) => {
-    const start = performance.now();
-    let result: unknown;
-    try {
-      result = handler(request, ctx);
-    } catch (err) {
-      failed(err, start);
-      throw err;
-    }
-    if (isThenable(result)) {
-      result.then(
-        () => ok.observe(seconds(start)),
-        (err: unknown) => failed(err, start),
-      );
-    } else {
-      ok.observe(seconds(start));
-    }
-    return result;
   };
 }

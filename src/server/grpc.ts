@@ -14,6 +14,7 @@ import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { addService } from "./grpc-adapter.js";
+import type { Interceptor } from "./interceptor.js";
 import { createHealthImpl, HealthRegistry } from "./health.js";
 import {
   createReflectionV1alphaImpl,
@@ -37,6 +38,15 @@ export interface GrpcServerOptions {
    * are described from their generated code, without comments.
    */
   descriptorFiles?: readonly FileDescriptorProto[];
+  /**
+   * Wrap every method of every service this server registers (CircuitService,
+   * Health, reflection, and by default those given to `addService`), the first
+   * outermost; see src/server/interceptor.ts. Composed once per method at
+   * registration: what an interceptor throws then (e.g. an RPC without
+   * declared access) is thrown by createGrpcServer. Pass the same list to the
+   * HTTP server so both ports behave alike. Default: none.
+   */
+  interceptors?: readonly Interceptor[];
   /** Serve grpc.reflection v1 and v1alpha. Default true. */
   reflection?: boolean;
   /**
@@ -72,6 +82,12 @@ export function tlsServerCredentials(tls: ServerTlsOptions): ServerCredentials {
   return ServerCredentials.createSsl(clientCa, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], clientCa !== null);
 }
 
+/** Options of {@link GrpcServer.addService}. */
+export interface RegisterServiceOptions {
+  /** Interceptors for this service instead of the server's; `[]` for none. */
+  interceptors?: readonly Interceptor[];
+}
+
 /** A gRPC listener built by {@link createGrpcServer}. */
 export interface GrpcServer {
   /** The underlying grpc-js server, for what this wrapper does not cover. */
@@ -80,10 +96,12 @@ export interface GrpcServer {
   readonly health: HealthRegistry;
   /**
    * Registers one more service on the same stack (same adapter, error mapping
-   * and reflection), e.g. the bench's no-op service. Allowed before and after
-   * `listen`. Throws if a service of that name is already registered.
+   * and reflection), e.g. the bench's no-op service, wrapped in
+   * `options.interceptors` (default: the server's). Allowed before and after
+   * `listen`. Throws if a service of that name is already registered, or what
+   * an interceptor throws for one of its methods.
    */
-  addService<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): void;
+  addService<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>, options?: RegisterServiceOptions): void;
   /**
    * Binds `host:port` (port 0 picks a free port) and starts serving. Resolves
    * to the bound port; rejects if the address cannot be bound. Call once.
@@ -128,8 +146,8 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     ? new DescriptorIndex(options.descriptorFiles ?? loadDescriptorFiles())
     : undefined;
 
-  function register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): void {
-    addService(server, service, impl, adapterOptions);
+  function register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>, registerOptions: RegisterServiceOptions = {}): void {
+    addService(server, service, impl, { ...adapterOptions, interceptors: registerOptions.interceptors ?? options.interceptors ?? [] });
     serviceNames.push(service.typeName);
     index?.addFile(service.file);
   }

@@ -16,6 +16,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { peerKey } from "./grpc-adapter.js";
+import { interceptService, type Interceptor as MethodInterceptor } from "./interceptor.js";
 import type { ServerTlsOptions } from "./grpc.js";
 import { createHealthImpl, HealthRegistry } from "./health.js";
 
@@ -41,7 +42,15 @@ export interface HttpServerOptions {
    * not ready. Default: always ready.
    */
   readiness?: () => Readiness;
-  /** Register more Connect services or RPCs on the same router. */
+  /**
+   * Wrap every method of CircuitService and Health (not those of `routes`),
+   * the first outermost; see src/server/interceptor.ts. Pass the gRPC
+   * server's list, so both ports run the same access control and metrics.
+   * What an interceptor throws at registration is thrown by createHttpServer.
+   * Default: none.
+   */
+  interceptors?: readonly MethodInterceptor[];
+  /** Register more Connect services or RPCs on the same router (without `interceptors`). */
   routes?: (router: ConnectRouter) => void;
   /**
    * Handles requests for paths nobody else serves (the place for /metrics and
@@ -96,10 +105,14 @@ const ABORT_GRACE_MS = 250;
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const health = options.health ?? new HealthRegistry();
   const shutdownController = new AbortController();
+  const interceptors = options.interceptors ?? [];
+  // Wrapped here, not inside routes(), so a refused registration throws from createHttpServer.
+  const circuitService = interceptService(CircuitService, options.circuitService, interceptors);
+  const healthService = interceptService(Health, createHealthImpl(health), interceptors);
   const connectHandler = connectNodeAdapter({
     routes(router) {
-      router.service(CircuitService, options.circuitService);
-      router.service(Health, createHealthImpl(health));
+      router.service(CircuitService, circuitService);
+      router.service(Health, healthService);
       options.routes?.(router);
     },
     grpc: true,

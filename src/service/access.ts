@@ -30,8 +30,11 @@ export interface Principal {
 }
 
 /**
- * The role each CircuitService RPC needs. An RPC missing from this table
- * needs `admin` (a new RPC is closed until someone decides otherwise).
+ * The role each CircuitService RPC needs, by proto method name: the one
+ * declaration the access interceptor enforces on both listeners
+ * (src/server/method-access.ts). A CircuitService RPC missing from this table
+ * stops the server at start; {@link AccessControl.authorize} treats a name it
+ * does not know as `admin` (closed until someone decides otherwise).
  */
 export const REQUIRED_ROLE: Readonly<Record<string, Role>> = Object.freeze(
   Object.assign(Object.create(null) as Record<string, Role>, {
@@ -127,11 +130,12 @@ export class AccessControl {
 
   /**
    * Checks that `principal` may call `method` (the RPC's proto name, e.g.
-   * "Reset"); throws {@link PermissionDeniedError} naming the key, its role
-   * and the role needed.
+   * "Reset"), which needs role `required` (default: its REQUIRED_ROLE entry,
+   * admin when it has none; the access interceptor passes the role it looked
+   * up at registration); throws {@link PermissionDeniedError} naming the key,
+   * its role and the role needed.
    */
-  authorize(principal: Principal, method: string): void {
-    const required = REQUIRED_ROLE[method] ?? "admin";
+  authorize(principal: Principal, method: string, required: Role = REQUIRED_ROLE[method] ?? "admin"): void {
     if (required === "admin" && principal.role !== "admin") throw new PermissionDeniedError(principal, method, required);
   }
 

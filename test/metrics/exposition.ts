@@ -142,10 +142,28 @@ export function circuitStates(e: Exposition): Record<string, string> {
 
 /** GET `${httpUrl}/metrics`, checks status and content type, and parses the body. */
 export async function scrape(httpUrl: string): Promise<Exposition> {
-  const res = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetchRetryingReset(`${httpUrl}/metrics`);
   const body = await res.text();
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}: ${body}`);
   const type = res.headers.get("content-type") ?? "";
   if (!type.startsWith("text/plain; version=0.0.4")) throw new Error(`GET /metrics content-type ${type}`);
   return parseExposition(body);
+}
+
+/**
+ * GET `url`, sent again once when the connection was reset before any answer.
+ * fetch pools keep-alive sockets, and a scrape can be written to an idle
+ * socket in the very millisecond its keep-alive ends (seen in
+ * test/e2e/metrics.test.ts on a loaded machine: ECONNRESET within 10 ms of
+ * the second pooled socket closing). The request never reached the server,
+ * so sending it again is what any scraper does; every other failure stands.
+ */
+async function fetchRetryingReset(url: string): Promise<Response> {
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if (code !== "ECONNRESET" && code !== "UND_ERR_SOCKET") throw err;
+    return fetch(url, { signal: AbortSignal.timeout(10_000) });
+  }
 }

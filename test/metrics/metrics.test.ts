@@ -11,7 +11,9 @@ import { ConfigError, loadConfig } from "../../src/config/index.js";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, PermitRejectedError } from "../../src/engine/index.js";
 import { CircuitSeriesTable, OTHER_CIRCUIT } from "../../src/metrics/circuit-series.js";
 import { CircuitStateTracker } from "../../src/metrics/circuit-states.js";
-import { instrumentService, instrumentStore, storeResultOf } from "../../src/metrics/instrument.js";
+import { instrumentStore, storeResultOf } from "../../src/metrics/instrument.js";
+import { createRpcMetricsInterceptor } from "../../src/metrics/rpc-interceptor.js";
+import { interceptService } from "../../src/server/interceptor.js";
 import { LatencyHistogram } from "../../src/metrics/latency-histogram.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
@@ -182,7 +184,7 @@ describe("instrumentStore", () => {
   });
 });
 
-describe("instrumentService", () => {
+describe("the RPC metrics interceptor", () => {
   it("times unary methods by status code, leaves streaming methods and absent methods alone", async () => {
     const metrics = createMetrics({ maxCircuits: 10, processMetrics: false });
     const watch = async function* () {};
@@ -197,7 +199,7 @@ describe("instrumentService", () => {
       report: () => ({}),
       watch,
     };
-    const wrapped = instrumentService(CircuitService, impl as never, metrics) as Record<string, unknown>;
+    const wrapped = interceptService(CircuitService, impl as never, [createRpcMetricsInterceptor(metrics)]) as Record<string, unknown>;
     const call = (name: string): unknown => (wrapped[name] as (r: unknown, c: unknown) => unknown)({}, {});
     await call("acquire");
     await expect(call("getState")).rejects.toThrow("no such circuit");

@@ -93,13 +93,14 @@ export function serverStream<I extends DescMessage, O extends DescMessage>(
   client: grpc.Client,
   method: { input: I; output: O } & DescMethod,
   request: MessageInitShape<I>,
+  options: { headers?: Record<string, string> } = {},
 ): grpc.ClientReadableStream<MessageShape<O>> {
   return client.makeServerStreamRequest(
     pathOf(method),
     encoder(method.input),
     decoder(method.output),
     create(method.input, request),
-    new grpc.Metadata(),
+    metadataOf(options.headers),
     {},
   );
 }
