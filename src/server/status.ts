@@ -1,6 +1,6 @@
 /**
  * The error boundary: maps every engine, store and service error to a status
- * code (DESIGN.md §Errors). Both transports throw what this returns; gRPC and
+ * code (docs/design.md §Errors). Both transports throw what this returns; gRPC and
  * Connect share the numeric codes.
  */
 import { Code, ConnectError } from "@connectrpc/connect";

@@ -1,6 +1,6 @@
 /**
- * Access control: API keys with roles (DESIGN.md "service: ... checks the
- * caller's role"). Transport-free: it takes the token a transport extracted
+ * Access control: API keys with roles (docs/design.md §Access control).
+ * Transport-free: it takes the token a transport extracted
  * (src/server/auth.ts reads the `authorization: Bearer <key>` header) and the
  * RPC's name, and answers who is calling or why not.
  *

@@ -1,5 +1,5 @@
 /**
- * The CircuitStore conformance suite: every rule of DESIGN.md §Semantics,
+ * The CircuitStore conformance suite: every rule of docs/design.md §Semantics,
  * stated as behaviour and checked with exact values, run identically against
  * every store (test/conformance/<store>.test.ts).
  *
