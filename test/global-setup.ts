@@ -1,5 +1,7 @@
 /**
- * Runs once before the suites: makes sure the external tools the tests drive
+ * Runs once before the suites: says which Node the suites run on (npm scripts
+ * run the pinned Node 24 from node_modules/.bin: README.md, "Quick start"),
+ * then makes sure the external tools the tests drive
  * (grpcurl; redis-server, redis-sentinel and redis-cli; chromium for the
  * dashboard's browser test) are installed,
  * installing them when missing and saying so. Afterwards it reaps Redis
@@ -26,6 +28,9 @@ function missingRedisBinaries(): string[] {
 }
 
 export default function setup(): () => void {
+  // Vitest's workers and every server process the tests spawn run on this
+  // executable (process.execPath), so this one line names the runtime under test.
+  process.stdout.write(`test setup: Node ${process.version} (${process.execPath})\n`);
   if (!existsSync(`${root}.tools/bin/grpcurl`)) {
     process.stdout.write("test setup: grpcurl not found in .tools/bin; installing it (scripts/install-test-tools.sh)\n");
     execFileSync("bash", [`${root}scripts/install-test-tools.sh`], { stdio: "inherit" });

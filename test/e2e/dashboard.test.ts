@@ -39,7 +39,7 @@ afterEach(() => {
 beforeAll(async () => {
   // `npm test` builds first; a lone run of this file builds the dashboard if it is missing.
   if (!existsSync(join(root, "dist", "dashboard", "build.json"))) {
-    execFileSync("node", [join(root, "dashboard", "build.mjs")], { stdio: "inherit" });
+    execFileSync(process.execPath, [join(root, "dashboard", "build.mjs")], { stdio: "inherit" });
   }
   mkdirSync(ARTIFACTS, { recursive: true });
   const executablePath = chromiumPath();
