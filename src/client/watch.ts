@@ -30,7 +30,7 @@ export interface WatchContext {
  */
 export function watchUpdates(options: WatchOptions, context: WatchContext): AsyncIterableIterator<WatchUpdate> {
   const stop = new AbortController();
-  const ended = anySignal([context.closing, stop.signal, ...(options.signal !== undefined ? [options.signal] : [])]);
+  const ended = AbortSignal.any([context.closing, stop.signal, ...(options.signal !== undefined ? [options.signal] : [])]);
   async function* run(): AsyncGenerator<WatchUpdate> {
     try {
       let resumeToken = options.resumeToken ?? "";
@@ -71,23 +71,6 @@ export function watchUpdates(options: WatchOptions, context: WatchContext): Asyn
     return origReturn(value as never);
   };
   return gen;
-}
-
-/** AbortSignal.any for Node 20.0–20.2 too: aborts when any of `signals` does. */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  const c = new AbortController();
-  const onAbort = (): void => {
-    c.abort();
-    for (const s of signals) s.removeEventListener("abort", onAbort);
-  };
-  for (const s of signals) {
-    if (s.aborted) {
-      onAbort();
-      break;
-    }
-    s.addEventListener("abort", onAbort, { once: true });
-  }
-  return c.signal;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -78,14 +78,11 @@ export class PermissionDeniedError extends Error {
 }
 
 /**
- * SHA-256 of the token, as text for the Map. `crypto.hash` (Node 20.12+) is
- * the one-shot form, several times cheaper per call than a Hash object; this
- * runs on every Acquire and Report when access control is on.
+ * SHA-256 of the token, as text for the Map. `crypto.hash` is the one-shot
+ * form, several times cheaper per call than a Hash object; this runs on every
+ * Acquire and Report when access control is on.
  */
-const digest: (token: string) => string =
-  typeof crypto.hash === "function"
-    ? (token) => crypto.hash("sha256", token, "base64")
-    : (token) => crypto.createHash("sha256").update(token, "utf8").digest("base64");
+const digest = (token: string): string => crypto.hash("sha256", token, "base64");
 
 /**
  * The configured keys, ready for lookups. Build one at start; it is immutable.
