@@ -6,7 +6,7 @@
  * matches its name, over a named preset (chosen by the explicit settings or
  * the rule), over the defaults (the CIRCUIT_BREAKER_* environment).
  */
-import { CONFIG_FIELDS, CONFIG_FIELD_LIST, tableDefaults, type ConfigFieldSpec } from "./config-fields.js";
+import { CONFIG_FIELDS, CONFIG_FIELD_LIST, tableDefaults } from "./config-fields.js";
 import type { CircuitConfig, ConfigPatch } from "./types.js";
 
 const SECOND = 1000;
@@ -79,44 +79,16 @@ export const CONFIG_FIELD_NAMES: Readonly<Record<keyof CircuitConfig, string>> =
   Object.fromEntries(CONFIG_FIELD_LIST.map((f) => [f.key, f.name])) as Record<keyof CircuitConfig, string>,
 );
 
-interface Range {
-  min: number;
-  max: number;
-  integer: boolean;
-  /** Lower bound excluded (rates that must be > 0). */
-  minExclusive?: boolean;
-  /** Upper bound excluded (jitter < 1). */
-  maxExclusive?: boolean;
-  unit?: "ms";
-}
-
 /**
- * The accepted range of a numeric field (`integer`, `number`, `duration`;
- * durations are milliseconds). A numeric field without both bounds is a
- * mistake in the table, refused when this module loads rather than accepting
- * any number.
+ * Every numeric field (`integer`, `number`, `duration`) must state both
+ * bounds in CONFIG_FIELDS: a table entry without them is refused when this
+ * module loads, rather than accepting any number.
  */
-function rangeOf(f: ConfigFieldSpec): Range {
-  if (f.min === undefined || f.max === undefined) {
+for (const f of CONFIG_FIELD_LIST) {
+  if (f.kind !== "boolean" && f.kind !== "enum" && (f.min === undefined || f.max === undefined)) {
     throw new Error(`config field ${f.name}: a ${f.kind} field needs min and max in CONFIG_FIELDS`);
   }
-  return {
-    min: f.min,
-    max: f.max,
-    integer: f.kind !== "number",
-    ...(f.minExclusive === true ? { minExclusive: true } : {}),
-    ...(f.maxExclusive === true ? { maxExclusive: true } : {}),
-    ...(f.kind === "duration" ? { unit: "ms" as const } : {}),
-  };
 }
-
-/** Accepted ranges of the numeric fields, by engine name. */
-const RANGES: ReadonlyMap<keyof CircuitConfig, Range> = new Map(
-  CONFIG_FIELD_LIST.filter((f) => f.kind === "integer" || f.kind === "number" || f.kind === "duration").map((f) => [
-    f.key,
-    rangeOf(f),
-  ]),
-);
 
 /** `"a" or "b"`, `"a", "b" or "c"`: the accepted values of an enum field as a message lists them. */
 function oneOf(values: readonly string[]): string {
@@ -164,23 +136,24 @@ export function validatePatch(patch: ConfigPatch): ConfigIssue[] {
       }
       continue;
     }
-    const range = RANGES.get(key);
-    if (range === undefined) continue;
-    const lo = describeBound(range.min, range.unit);
-    const hi = describeBound(range.max, range.unit);
-    const accepted = `${range.integer ? "an integer" : "a number"} ${range.minExclusive ? "above" : "from"} ${lo} ${
-      range.maxExclusive ? "up to but excluding" : "to"
-    } ${hi}`;
+    // Bounds are present for every numeric field (checked at load, above).
+    const min = spec.min!;
+    const max = spec.max!;
+    const unit = spec.kind === "duration" ? "ms" : undefined;
+    const integer = spec.kind !== "number";
+    const accepted = `${integer ? "an integer" : "a number"} ${spec.minExclusive === true ? "above" : "from"} ${describeBound(min, unit)} ${
+      spec.maxExclusive === true ? "up to but excluding" : "to"
+    } ${describeBound(max, unit)}`;
     if (typeof value !== "number" || !Number.isFinite(value)) {
       // String(NaN) is "NaN"; JSON.stringify would say null.
       const got = typeof value === "number" ? String(value) : JSON.stringify(value);
       issues.push({ field, message: `${field} must be ${accepted}, got ${got}` });
       continue;
     }
-    const tooLow = range.minExclusive ? value <= range.min : value < range.min;
-    const tooHigh = range.maxExclusive ? value >= range.max : value > range.max;
-    if (tooLow || tooHigh || (range.integer && !Number.isInteger(value))) {
-      issues.push({ field, message: `${field} must be ${accepted}, got ${describeBound(value, range.unit)}` });
+    const tooLow = spec.minExclusive === true ? value <= min : value < min;
+    const tooHigh = spec.maxExclusive === true ? value >= max : value > max;
+    if (tooLow || tooHigh || (integer && !Number.isInteger(value))) {
+      issues.push({ field, message: `${field} must be ${accepted}, got ${describeBound(value, unit)}` });
     }
   }
   return issues;

@@ -282,10 +282,9 @@ export function decodeConfigureReply(json: unknown): ConfigureReply | StaleConfi
  */
 function decodeConfig(value: unknown, what: string): CircuitConfig {
   const o = fields(value, what);
-  const config = tableDefaults();
-  const out: Fields = { ...config };
-  for (const f of CONFIG_FIELD_LIST) if (o[f.key] !== undefined) out[f.key] = decodeField(f, o[f.key], `${what}.${f.key}`);
-  return Object.assign(config, out);
+  const config = tableDefaults() as unknown as Fields; // a fresh object
+  for (const f of CONFIG_FIELD_LIST) if (o[f.key] !== undefined) config[f.key] = decodeField(f, o[f.key], `${what}.${f.key}`);
+  return config as unknown as CircuitConfig;
 }
 
 /** A history entry as stored (JSON, newest first in the list). */
