@@ -243,3 +243,8 @@ export function tableDefaults(): CircuitConfig {
   for (const f of CONFIG_FIELD_LIST) out[f.key] = f.default;
   return out as unknown as CircuitConfig;
 }
+
+/** `a or b`, `a, b or c`: a field's accepted values as a message lists them. */
+export function joinWithOr(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+}

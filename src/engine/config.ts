@@ -6,7 +6,7 @@
  * matches its name, over a named preset (chosen by the explicit settings or
  * the rule), over the defaults (the CIRCUIT_BREAKER_* environment).
  */
-import { CONFIG_FIELDS, CONFIG_FIELD_LIST, tableDefaults } from "./config-fields.js";
+import { CONFIG_FIELDS, CONFIG_FIELD_LIST, joinWithOr, tableDefaults } from "./config-fields.js";
 import type { CircuitConfig, ConfigPatch } from "./types.js";
 
 const SECOND = 1000;
@@ -90,12 +90,6 @@ for (const f of CONFIG_FIELD_LIST) {
   }
 }
 
-/** `"a" or "b"`, `"a", "b" or "c"`: the accepted values of an enum field as a message lists them. */
-function oneOf(values: readonly string[]): string {
-  const quoted = values.map((v) => JSON.stringify(v));
-  return quoted.length <= 1 ? (quoted[0] ?? "") : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
-}
-
 /** One problem with a config, naming the field as clients spell it. */
 export interface ConfigIssue {
   /** Client-facing field name, e.g. "failure_rate_threshold". */
@@ -132,7 +126,7 @@ export function validatePatch(patch: ConfigPatch): ConfigIssue[] {
     if (spec.kind === "enum") {
       const values = spec.values ?? [];
       if (typeof value !== "string" || !values.includes(value)) {
-        issues.push({ field, message: `${field} must be ${oneOf(values)}, got ${JSON.stringify(value)}` });
+        issues.push({ field, message: `${field} must be ${joinWithOr(values.map((v) => JSON.stringify(v)))}, got ${JSON.stringify(value)}` });
       }
       continue;
     }

@@ -13,7 +13,7 @@
  */
 import type { DescEnum, DescField } from "@bufbuild/protobuf";
 import { CircuitConfigSchema } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { CONFIG_FIELD_LIST, type ConfigFieldSpec } from "../engine/config-fields.js";
+import { CONFIG_FIELD_LIST, joinWithOr, type ConfigFieldSpec } from "../engine/config-fields.js";
 
 /** An `enum` field's values as the proto numbers them. */
 export interface ProtoEnumBinding {
@@ -50,8 +50,7 @@ function bindEnum(spec: ConfigFieldSpec, descriptor: DescEnum): ProtoEnumBinding
     valueOf.set(protoValue.number, value);
     names.push(protoValue.name);
   }
-  const accepted = names.length <= 1 ? (names[0] ?? "") : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
-  return { descriptor, numberOf, valueOf, accepted };
+  return { descriptor, numberOf, valueOf, accepted: joinWithOr(names) };
 }
 
 function bind(spec: ConfigFieldSpec): ProtoConfigField {
