@@ -9,25 +9,16 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CONFIG_FIELD_LIST, tableDefaults, type CircuitConfig, type ConfigFieldSpec } from "../../src/engine/index.js";
 import { packConfig, renderConfigInclude } from "../../src/store/redis/lua-config.js";
 import { loadLuaScript, luaDir } from "../../src/store/redis/lua-loader.js";
 import { commandSources } from "../../src/store/redis/scripts.js";
-import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { useFixture } from "../support/fixture.js";
+import { useRedis } from "../support/process-fixtures.js";
 
-let redis: RedisServer;
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis({ host: redis.host, port: redis.port });
-});
-
-afterAll(async () => {
-  client.disconnect();
-  await redis.stop();
-});
+const redis = useRedis();
+const client = useFixture("a Redis client", async () => new Redis({ host: redis.host, port: redis.port }), (c) => c.disconnect());
 
 /** A value of the field away from its default (so a field read from the wrong slot shows). */
 function otherValue(f: ConfigFieldSpec, i: number): boolean | number | string {
