@@ -10,6 +10,7 @@
  */
 import type { Cluster, Redis } from "ioredis";
 import { ResumeTokenError } from "../store.js";
+import { type ScriptEvent, decodeEvent } from "./script-replies.js";
 
 /** True for a Redis stream id, "<ms>-<seq>". */
 export function isStreamId(s: string): boolean {
@@ -24,12 +25,8 @@ export function compareStreamIds(a: string, b: string): number {
   return as === bs ? 0 : as < bs ? -1 : 1;
 }
 
-/** An event as the scripts write it, with its stream id. */
-export interface StreamEvent {
-  eventId: string;
-  circuit: string;
-  [field: string]: unknown;
-}
+/** A transition read from the stream, decoded once for every follower, with its stream id. */
+export type StreamEvent = ScriptEvent & { eventId: string };
 
 interface Follower {
   position: string;
@@ -65,13 +62,16 @@ export interface EventFeedOptions {
  * Stream entries are transitions (field "e": the event as JSON) or config
  * markers (field "c": the name of a circuit whose settings changed).
  */
-type Entry = { kind: "event"; event: StreamEvent } | { kind: "config"; circuit: string; version: number; id: string };
+type Entry = { id: string } & (
+  | { kind: "event"; event: StreamEvent }
+  | { kind: "config"; circuit: string; version: number }
+);
 
 function parseEntries(entries: StreamEntries): Entry[] {
   return entries.map(([id, fields]): Entry => {
     if (fields[0] === "c") return { kind: "config", circuit: fields[1] ?? "", version: Number(fields[3] ?? 0), id };
     const json = fields[fields.indexOf("e") + 1] ?? "{}";
-    return { kind: "event", event: { ...(JSON.parse(json) as { circuit: string }), eventId: id } };
+    return { kind: "event", event: { ...decodeEvent(JSON.parse(json)), eventId: id }, id };
   });
 }
 
@@ -165,7 +165,7 @@ export class EventFeed {
           for (const e of eventsOf(entries)) this.offerTo(follower, e, true);
           if (entries.length < 500) break;
           const last = entries[entries.length - 1]!;
-          follower.position = last.kind === "event" ? last.event.eventId : last.id;
+          follower.position = last.id;
         }
       }
       const buffered = follower.buffer;
@@ -229,15 +229,13 @@ export class EventFeed {
         if (reply === null) continue;
         for (const [, entries] of reply) {
           for (const entry of parseEntries(entries)) {
+            this.lastId = entry.id;
             if (entry.kind === "config") {
-              this.lastId = entry.id;
               this.onConfigChanged?.(entry.circuit, entry.version);
-              continue;
+            } else {
+              this.onEvent?.(entry.event);
+              for (const f of this.followers) this.offerTo(f, entry.event, false);
             }
-            const e = entry.event;
-            this.lastId = e.eventId;
-            this.onEvent?.(e);
-            for (const f of this.followers) this.offerTo(f, e, false);
           }
         }
         this.heardAt = Date.now();

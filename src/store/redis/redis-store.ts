@@ -55,7 +55,6 @@ import { type CircuitCall, type ScriptClient, createScriptClient } from "./scrip
 import {
   type ScriptEvent,
   type StaleConfig,
-  decodeEvent,
   decodeHistoryEntry,
   toCircuitEvent,
   toCircuitView,
@@ -145,7 +144,7 @@ export class RedisStore implements CircuitStore {
       client: this.client,
       streamKey: keys.events,
       blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
-      onEvent: (e) => this.views.learn(decodeEvent(e)),
+      onEvent: (e) => this.views.learn(e),
       onConfigChanged: (circuit, version) => this.settings.changed(circuit, version),
     });
     this.views = createLocalViews({ feedIsCurrent: (ms) => this.feed.isCurrent(ms), testClock: this.testClock });

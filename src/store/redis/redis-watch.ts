@@ -6,8 +6,8 @@
  */
 import { ResumeTokenError, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, matchesFilter } from "../store.js";
 import type { CircuitNames } from "./circuit-names.js";
-import { type EventFeed, isStreamId } from "./event-feed.js";
-import { decodeEvent, toCircuitEvent } from "./script-replies.js";
+import { type EventFeed, type StreamEvent, isStreamId } from "./event-feed.js";
+import { toCircuitEvent } from "./script-replies.js";
 import type { Guard } from "./unavailable.js";
 
 export interface RedisWatchSource {
@@ -28,9 +28,8 @@ export async function openRedisWatch(
   sink: (item: WatchItem) => void,
 ): Promise<WatchSubscription> {
   const { feed, guard, eventLogSize } = source;
-  const deliver = (e: unknown): void => {
-    const event = decodeEvent(e);
-    if (matchesFilter(filter, event.circuit)) sink({ kind: "event", event: toCircuitEvent(event) });
+  const deliver = (e: StreamEvent): void => {
+    if (matchesFilter(filter, e.circuit)) sink({ kind: "event", event: toCircuitEvent(e) });
   };
   if (resumeToken !== undefined && resumeToken !== "") {
     if (!isStreamId(resumeToken)) {
