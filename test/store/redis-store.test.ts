@@ -142,3 +142,25 @@ describe("redis store expiry", () => {
     }
   });
 });
+
+describe("redis store event stream", () => {
+  it("passes over a stream entry it cannot decode and keeps delivering the transitions after it", async () => {
+    const { store, keyPrefix, close } = await makeStore({ failureThreshold: 1 });
+    try {
+      const seen: string[] = [];
+      const sub = await store.watch({ circuits: [], prefix: "poison." }, undefined, (item) => {
+        if (item.kind === "event") seen.push(`${item.event.circuit} ${item.event.from}->${item.event.to}`);
+      });
+      // What a newer replica might write during a rolling upgrade: an event this version cannot read.
+      await admin.xadd(`${keyPrefix}events`, "*", "e", JSON.stringify({ circuit: "poison.x", reason: "from_the_future" }));
+      const p = await store.acquire("poison.a");
+      await store.report("poison.a", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
+      await store.settle();
+      expect(seen).toEqual(["poison.a CLOSED->OPEN"]);
+      expect(store.health()).toEqual({ ready: true });
+      sub.close();
+    } finally {
+      await close();
+    }
+  });
+});

@@ -60,18 +60,26 @@ export interface EventFeedOptions {
 
 /**
  * Stream entries are transitions (field "e": the event as JSON) or config
- * markers (field "c": the name of a circuit whose settings changed).
+ * markers (field "c": the name of a circuit whose settings changed). An
+ * entry that does not decode (written by a newer replica during a rolling
+ * upgrade, say) is passed over rather than retried for ever, which would
+ * wedge the reader and every watcher behind it.
  */
 type Entry = { id: string } & (
   | { kind: "event"; event: StreamEvent }
   | { kind: "config"; circuit: string; version: number }
+  | { kind: "unreadable" }
 );
 
 function parseEntries(entries: StreamEntries): Entry[] {
   return entries.map(([id, fields]): Entry => {
     if (fields[0] === "c") return { kind: "config", circuit: fields[1] ?? "", version: Number(fields[3] ?? 0), id };
-    const json = fields[fields.indexOf("e") + 1] ?? "{}";
-    return { kind: "event", event: { ...decodeEvent(JSON.parse(json)), eventId: id }, id };
+    try {
+      const json = fields[fields.indexOf("e") + 1] ?? "{}";
+      return { kind: "event", event: { ...decodeEvent(JSON.parse(json)), eventId: id }, id };
+    } catch {
+      return { kind: "unreadable", id };
+    }
   });
 }
 
@@ -232,7 +240,7 @@ export class EventFeed {
             this.lastId = entry.id;
             if (entry.kind === "config") {
               this.onConfigChanged?.(entry.circuit, entry.version);
-            } else {
+            } else if (entry.kind === "event") {
               this.onEvent?.(entry.event);
               for (const f of this.followers) this.offerTo(f, entry.event, false);
             }
