@@ -8,8 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/install-codegen-tools.sh
-rm -rf gen/ts gen/go/breakerbox gen/python/breakerbox
+rm -rf gen/ts gen/go/breakerbox gen/go/google gen/python/breakerbox gen/python/google
 npx buf generate
+# The Go and Python stubs import google.rpc and google.api from their own
+# packages (genproto, googleapis-common-protos); buf also writes them because
+# breakerbox.v1 depends on them, and a second copy would clash with those
+# packages' registrations. TypeScript keeps its copy in gen/ts/google.
+rm -rf gen/go/google gen/python/google
 # PEP 561: lets type checkers use the generated .pyi files once installed.
 touch gen/python/breakerbox/v1/py.typed
 npx buf build proto -o gen/descriptor/breakerbox.binpb

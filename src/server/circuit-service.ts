@@ -6,7 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   AcquireAnyResponseSchema,
   AcquireResponseSchema,
@@ -136,7 +136,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
     },
 
     async getHistory(req) {
-      const entries = await service.getHistory(req.circuit, req.limit);
+      const entries = await service.getHistory(req.circuit, req.pageSize);
       return create(GetHistoryResponseSchema, { entries: entries.map(historyEntryToProto) });
     },
 
@@ -167,6 +167,17 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       const res = create(ConfigureResponseSchema, { matchedCircuits: result.matchedCircuits });
       if (result.status !== undefined) res.status = statusToProto(result.status);
       return res;
+    },
+
+    // Placeholders while issue 10 lands (each is replaced by its own change).
+    batchReport() {
+      throw new ConnectError("BatchReport is not implemented yet", Code.Unimplemented);
+    },
+    listPatternRules() {
+      throw new ConnectError("ListPatternRules is not implemented yet", Code.Unimplemented);
+    },
+    deletePatternRule() {
+      throw new ConnectError("DeletePatternRule is not implemented yet", Code.Unimplemented);
     },
 
     async *watch(req, ctx) {

@@ -3,7 +3,10 @@
  * code (docs/design.md §Errors). Both transports throw what this returns; gRPC and
  * Connect share the numeric codes.
  */
+import { create } from "@bufbuild/protobuf";
+import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { StatusSchema, type Status } from "../../gen/ts/google/rpc/status_pb.js";
 import { InvalidConfigError, PermitRejectedError, UnknownPresetError } from "../engine/index.js";
 import { ResumeTokenError, StoreUnavailableError } from "../store/store.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../service/access.js";
@@ -49,4 +52,23 @@ export function isClientError(code: Code): boolean {
     code === Code.Unauthenticated ||
     code === Code.PermissionDenied
   );
+}
+
+/**
+ * `err` as a google.rpc.Status: what a gRPC client would have received in
+ * grpc-status-details-bin had the call failed with it (code, message and the
+ * details toConnectError attached). BatchReport answers a failed report with
+ * this.
+ */
+export function toStatusProto(err: unknown): Status {
+  const ce = toConnectError(err);
+  return create(StatusSchema, {
+    code: ce.code,
+    message: ce.rawMessage,
+    details: ce.details.map((d) =>
+      "desc" in d
+        ? anyPack(d.desc, create(d.desc, d.value))
+        : create(AnySchema, { typeUrl: `type.googleapis.com/${d.type}`, value: d.value }),
+    ),
+  });
 }

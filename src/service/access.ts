@@ -41,13 +41,16 @@ export const REQUIRED_ROLE: Readonly<Record<string, Role>> = Object.freeze(
     Acquire: "agent",
     AcquireAny: "agent",
     Report: "agent",
+    BatchReport: "agent",
     GetState: "agent",
     ListCircuits: "agent",
     GetHistory: "agent",
     Watch: "agent",
+    ListPatternRules: "agent",
     Reset: "admin",
     ForceState: "admin",
     Configure: "admin",
+    DeletePatternRule: "admin",
   }),
 );
 

@@ -116,7 +116,7 @@ function connectClientOf(label: string, transport: Transport): AnyClient {
   };
 }
 
-const ADMIN_RPCS = new Set<Name>(["reset", "forceState", "configure"]);
+const ADMIN_RPCS = new Set<Name>(["reset", "forceState", "configure", "deletePatternRule"]);
 
 /** A valid request for each RPC (a fresh permit for Report), so an admitted call answers OK. */
 async function requestFor(name: Name, server: TestServer): Promise<object> {
@@ -143,6 +143,15 @@ async function requestFor(name: Name, server: TestServer): Promise<object> {
       return { circuit: "ac.x", state: State.CLOSED };
     case "configure":
       return { target: { case: "circuit", value: "ac.x" }, config: { failureThreshold: 7 } };
+    case "batchReport": {
+      const permit = (await server.store.acquire("ac.x")).permit;
+      return { reports: [{ circuit: "ac.x", permit, outcome: Outcome.SUCCESS }] };
+    }
+    case "listPatternRules":
+      return {};
+    case "deletePatternRule":
+      await server.store.configurePattern("ac.*", { patch: { failureThreshold: 9 }, replace: false }, "setup");
+      return { pattern: "ac.*" };
   }
 }
 

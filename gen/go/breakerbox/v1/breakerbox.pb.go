@@ -9,13 +9,30 @@
 // Before calling a dependency an agent asks Acquire(circuit); after the call it
 // Reports the outcome with the permit it was given. Every agent and every
 // Breakerbox replica shares one state machine per circuit.
+//
+// Compatibility (docs/design.md, "API compatibility"): breakerbox.v1 only
+// grows. Fields, enum values, RPCs and oneof cases may be added; nothing is
+// removed, renamed or renumbered, and no type changes. Clients MUST therefore
+// ignore fields they do not know, treat an enum value they do not know like
+// its _UNSPECIFIED value, and skip a WatchResponse whose `kind` they do not
+// know. CI runs `buf breaking` against the last commit on main that changed
+// proto/.
+//
+// Errors: every error the service raises carries a google.rpc.ErrorInfo with
+// domain "breakerbox.v1" and a `reason` that is an ErrorReason value name
+// without its ERROR_REASON_ prefix (e.g. "PERMIT_EXPIRED"); clients decide on
+// the reason, never on the message text, which may change. See ErrorReason for
+// the other details each error carries.
 
 package breakerboxv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
+	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -270,6 +287,561 @@ func (DenyReason) EnumDescriptor() ([]byte, []int) {
 	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{3}
 }
 
+// Why a transition happened: CircuitEvent.cause. Its value names match
+// CircuitEvent.reason. More causes may be added: treat an unknown one like
+// TRANSITION_CAUSE_UNSPECIFIED.
+type TransitionCause int32
+
+const (
+	// Not known to this client.
+	TransitionCause_TRANSITION_CAUSE_UNSPECIFIED TransitionCause = 0
+	// CLOSED to OPEN: failure_threshold consecutive failures.
+	TransitionCause_TRANSITION_CAUSE_CONSECUTIVE_FAILURES TransitionCause = 1
+	// CLOSED to OPEN: the failure rate reached failure_rate_threshold.
+	TransitionCause_TRANSITION_CAUSE_FAILURE_RATE TransitionCause = 2
+	// CLOSED to OPEN: the slow-call rate reached slow_call_rate_threshold.
+	TransitionCause_TRANSITION_CAUSE_SLOW_CALL_RATE TransitionCause = 3
+	// OPEN to HALF_OPEN: the open duration passed.
+	TransitionCause_TRANSITION_CAUSE_OPEN_DURATION_ELAPSED TransitionCause = 4
+	// HALF_OPEN to OPEN: a probe failed.
+	TransitionCause_TRANSITION_CAUSE_PROBE_FAILED TransitionCause = 5
+	// HALF_OPEN to OPEN: a probe permit expired unreported.
+	TransitionCause_TRANSITION_CAUSE_PROBE_TIMEOUT TransitionCause = 6
+	// HALF_OPEN to CLOSED: success_threshold probes succeeded.
+	TransitionCause_TRANSITION_CAUSE_PROBES_SUCCEEDED TransitionCause = 7
+	// Any state to CLOSED: an admin Reset.
+	TransitionCause_TRANSITION_CAUSE_RESET TransitionCause = 8
+	// To FORCED_OPEN: an admin pin.
+	TransitionCause_TRANSITION_CAUSE_FORCED_OPEN TransitionCause = 9
+	// To DISABLED: an admin pin.
+	TransitionCause_TRANSITION_CAUSE_DISABLED TransitionCause = 10
+	// FORCED_OPEN or DISABLED to CLOSED: an admin released the pin.
+	TransitionCause_TRANSITION_CAUSE_RELEASED TransitionCause = 11
+)
+
+// Enum value maps for TransitionCause.
+var (
+	TransitionCause_name = map[int32]string{
+		0:  "TRANSITION_CAUSE_UNSPECIFIED",
+		1:  "TRANSITION_CAUSE_CONSECUTIVE_FAILURES",
+		2:  "TRANSITION_CAUSE_FAILURE_RATE",
+		3:  "TRANSITION_CAUSE_SLOW_CALL_RATE",
+		4:  "TRANSITION_CAUSE_OPEN_DURATION_ELAPSED",
+		5:  "TRANSITION_CAUSE_PROBE_FAILED",
+		6:  "TRANSITION_CAUSE_PROBE_TIMEOUT",
+		7:  "TRANSITION_CAUSE_PROBES_SUCCEEDED",
+		8:  "TRANSITION_CAUSE_RESET",
+		9:  "TRANSITION_CAUSE_FORCED_OPEN",
+		10: "TRANSITION_CAUSE_DISABLED",
+		11: "TRANSITION_CAUSE_RELEASED",
+	}
+	TransitionCause_value = map[string]int32{
+		"TRANSITION_CAUSE_UNSPECIFIED":           0,
+		"TRANSITION_CAUSE_CONSECUTIVE_FAILURES":  1,
+		"TRANSITION_CAUSE_FAILURE_RATE":          2,
+		"TRANSITION_CAUSE_SLOW_CALL_RATE":        3,
+		"TRANSITION_CAUSE_OPEN_DURATION_ELAPSED": 4,
+		"TRANSITION_CAUSE_PROBE_FAILED":          5,
+		"TRANSITION_CAUSE_PROBE_TIMEOUT":         6,
+		"TRANSITION_CAUSE_PROBES_SUCCEEDED":      7,
+		"TRANSITION_CAUSE_RESET":                 8,
+		"TRANSITION_CAUSE_FORCED_OPEN":           9,
+		"TRANSITION_CAUSE_DISABLED":              10,
+		"TRANSITION_CAUSE_RELEASED":              11,
+	}
+)
+
+func (x TransitionCause) Enum() *TransitionCause {
+	p := new(TransitionCause)
+	*p = x
+	return p
+}
+
+func (x TransitionCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TransitionCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_breakerbox_v1_breakerbox_proto_enumTypes[4].Descriptor()
+}
+
+func (TransitionCause) Type() protoreflect.EnumType {
+	return &file_breakerbox_v1_breakerbox_proto_enumTypes[4]
+}
+
+func (x TransitionCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TransitionCause.Descriptor instead.
+func (TransitionCause) EnumDescriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{4}
+}
+
+// What a ForceState call does to a circuit's pin.
+type Pin int32
+
+const (
+	// Invalid in a request.
+	Pin_PIN_UNSPECIFIED Pin = 0
+	// Deny every call until released.
+	Pin_PIN_FORCED_OPEN Pin = 1
+	// Allow every call (stats still recorded) until released.
+	Pin_PIN_DISABLED Pin = 2
+	// Release the pin: the circuit returns to CLOSED. A circuit that is not
+	// pinned is left as it is (so a repeated release is harmless); to close an
+	// OPEN circuit use Reset.
+	Pin_PIN_NONE Pin = 3
+)
+
+// Enum value maps for Pin.
+var (
+	Pin_name = map[int32]string{
+		0: "PIN_UNSPECIFIED",
+		1: "PIN_FORCED_OPEN",
+		2: "PIN_DISABLED",
+		3: "PIN_NONE",
+	}
+	Pin_value = map[string]int32{
+		"PIN_UNSPECIFIED": 0,
+		"PIN_FORCED_OPEN": 1,
+		"PIN_DISABLED":    2,
+		"PIN_NONE":        3,
+	}
+)
+
+func (x Pin) Enum() *Pin {
+	p := new(Pin)
+	*p = x
+	return p
+}
+
+func (x Pin) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Pin) Descriptor() protoreflect.EnumDescriptor {
+	return file_breakerbox_v1_breakerbox_proto_enumTypes[5].Descriptor()
+}
+
+func (Pin) Type() protoreflect.EnumType {
+	return &file_breakerbox_v1_breakerbox_proto_enumTypes[5]
+}
+
+func (x Pin) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Pin.Descriptor instead.
+func (Pin) EnumDescriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{5}
+}
+
+// How a Report was counted: ReportResponse.disposition. More dispositions may
+// be added: treat an unknown one like REPORT_DISPOSITION_UNSPECIFIED (the
+// report was accepted; nothing to do).
+type ReportDisposition int32
+
+const (
+	// Not known to this client.
+	ReportDisposition_REPORT_DISPOSITION_UNSPECIFIED ReportDisposition = 0
+	// Counted, and it may have driven a transition.
+	ReportDisposition_REPORT_DISPOSITION_RECORDED ReportDisposition = 1
+	// The permit came from an older generation of the circuit: counted in the
+	// totals, but it drove no transition.
+	ReportDisposition_REPORT_DISPOSITION_STALE ReportDisposition = 2
+	// This permit's outcome had already been counted, with the same outcome:
+	// nothing changed. Retrying a Report is safe.
+	ReportDisposition_REPORT_DISPOSITION_DUPLICATE ReportDisposition = 3
+	// This permit's outcome had already been counted with a different outcome:
+	// nothing changed, the first outcome stands (recorded_outcome). Usually a
+	// bug in the agent: one permit, one call, one outcome.
+	ReportDisposition_REPORT_DISPOSITION_CONFLICT ReportDisposition = 4
+)
+
+// Enum value maps for ReportDisposition.
+var (
+	ReportDisposition_name = map[int32]string{
+		0: "REPORT_DISPOSITION_UNSPECIFIED",
+		1: "REPORT_DISPOSITION_RECORDED",
+		2: "REPORT_DISPOSITION_STALE",
+		3: "REPORT_DISPOSITION_DUPLICATE",
+		4: "REPORT_DISPOSITION_CONFLICT",
+	}
+	ReportDisposition_value = map[string]int32{
+		"REPORT_DISPOSITION_UNSPECIFIED": 0,
+		"REPORT_DISPOSITION_RECORDED":    1,
+		"REPORT_DISPOSITION_STALE":       2,
+		"REPORT_DISPOSITION_DUPLICATE":   3,
+		"REPORT_DISPOSITION_CONFLICT":    4,
+	}
+)
+
+func (x ReportDisposition) Enum() *ReportDisposition {
+	p := new(ReportDisposition)
+	*p = x
+	return p
+}
+
+func (x ReportDisposition) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportDisposition) Descriptor() protoreflect.EnumDescriptor {
+	return file_breakerbox_v1_breakerbox_proto_enumTypes[6].Descriptor()
+}
+
+func (ReportDisposition) Type() protoreflect.EnumType {
+	return &file_breakerbox_v1_breakerbox_proto_enumTypes[6]
+}
+
+func (x ReportDisposition) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportDisposition.Descriptor instead.
+func (ReportDisposition) EnumDescriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{6}
+}
+
+// Where a part of a circuit's config comes from: ConfigSource.kind.
+type ConfigSourceKind int32
+
+const (
+	// Not known to this client.
+	ConfigSourceKind_CONFIG_SOURCE_KIND_UNSPECIFIED ConfigSourceKind = 0
+	// The circuit's own explicit settings (Configure on the circuit, or the
+	// config file's `circuits` section).
+	ConfigSourceKind_CONFIG_SOURCE_KIND_CIRCUIT ConfigSourceKind = 1
+	// A pattern rule; ConfigSource.name is its pattern.
+	ConfigSourceKind_CONFIG_SOURCE_KIND_PATTERN_RULE ConfigSourceKind = 2
+	// A named preset; ConfigSource.name is the preset.
+	ConfigSourceKind_CONFIG_SOURCE_KIND_PRESET ConfigSourceKind = 3
+	// The server's defaults (config file `defaults`, CIRCUIT_BREAKER_* env).
+	ConfigSourceKind_CONFIG_SOURCE_KIND_DEFAULTS ConfigSourceKind = 4
+)
+
+// Enum value maps for ConfigSourceKind.
+var (
+	ConfigSourceKind_name = map[int32]string{
+		0: "CONFIG_SOURCE_KIND_UNSPECIFIED",
+		1: "CONFIG_SOURCE_KIND_CIRCUIT",
+		2: "CONFIG_SOURCE_KIND_PATTERN_RULE",
+		3: "CONFIG_SOURCE_KIND_PRESET",
+		4: "CONFIG_SOURCE_KIND_DEFAULTS",
+	}
+	ConfigSourceKind_value = map[string]int32{
+		"CONFIG_SOURCE_KIND_UNSPECIFIED":  0,
+		"CONFIG_SOURCE_KIND_CIRCUIT":      1,
+		"CONFIG_SOURCE_KIND_PATTERN_RULE": 2,
+		"CONFIG_SOURCE_KIND_PRESET":       3,
+		"CONFIG_SOURCE_KIND_DEFAULTS":     4,
+	}
+)
+
+func (x ConfigSourceKind) Enum() *ConfigSourceKind {
+	p := new(ConfigSourceKind)
+	*p = x
+	return p
+}
+
+func (x ConfigSourceKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConfigSourceKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_breakerbox_v1_breakerbox_proto_enumTypes[7].Descriptor()
+}
+
+func (ConfigSourceKind) Type() protoreflect.EnumType {
+	return &file_breakerbox_v1_breakerbox_proto_enumTypes[7]
+}
+
+func (x ConfigSourceKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConfigSourceKind.Descriptor instead.
+func (ConfigSourceKind) EnumDescriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{7}
+}
+
+// Where a pattern rule was set: PatternRule.origin.
+type PatternRuleOrigin int32
+
+const (
+	// Not known to this client.
+	PatternRuleOrigin_PATTERN_RULE_ORIGIN_UNSPECIFIED PatternRuleOrigin = 0
+	// Set at runtime by Configure; DeletePatternRule removes it.
+	PatternRuleOrigin_PATTERN_RULE_ORIGIN_RUNTIME PatternRuleOrigin = 1
+	// From the config file's `patterns` section; change it there.
+	PatternRuleOrigin_PATTERN_RULE_ORIGIN_CONFIG_FILE PatternRuleOrigin = 2
+)
+
+// Enum value maps for PatternRuleOrigin.
+var (
+	PatternRuleOrigin_name = map[int32]string{
+		0: "PATTERN_RULE_ORIGIN_UNSPECIFIED",
+		1: "PATTERN_RULE_ORIGIN_RUNTIME",
+		2: "PATTERN_RULE_ORIGIN_CONFIG_FILE",
+	}
+	PatternRuleOrigin_value = map[string]int32{
+		"PATTERN_RULE_ORIGIN_UNSPECIFIED": 0,
+		"PATTERN_RULE_ORIGIN_RUNTIME":     1,
+		"PATTERN_RULE_ORIGIN_CONFIG_FILE": 2,
+	}
+)
+
+func (x PatternRuleOrigin) Enum() *PatternRuleOrigin {
+	p := new(PatternRuleOrigin)
+	*p = x
+	return p
+}
+
+func (x PatternRuleOrigin) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PatternRuleOrigin) Descriptor() protoreflect.EnumDescriptor {
+	return file_breakerbox_v1_breakerbox_proto_enumTypes[8].Descriptor()
+}
+
+func (PatternRuleOrigin) Type() protoreflect.EnumType {
+	return &file_breakerbox_v1_breakerbox_proto_enumTypes[8]
+}
+
+func (x PatternRuleOrigin) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PatternRuleOrigin.Descriptor instead.
+func (PatternRuleOrigin) EnumDescriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{8}
+}
+
+// Why a circuit left the store: CircuitRemoved.cause.
+type RemovalCause int32
+
+const (
+	// Not known to this client.
+	RemovalCause_REMOVAL_CAUSE_UNSPECIFIED RemovalCause = 0
+	// The circuit was CLOSED and idle for longer than the idle TTL; it is
+	// forgotten with its counters and history (explicit settings survive) and
+	// re-created on next use.
+	RemovalCause_REMOVAL_CAUSE_IDLE_EVICTED RemovalCause = 1
+)
+
+// Enum value maps for RemovalCause.
+var (
+	RemovalCause_name = map[int32]string{
+		0: "REMOVAL_CAUSE_UNSPECIFIED",
+		1: "REMOVAL_CAUSE_IDLE_EVICTED",
+	}
+	RemovalCause_value = map[string]int32{
+		"REMOVAL_CAUSE_UNSPECIFIED":  0,
+		"REMOVAL_CAUSE_IDLE_EVICTED": 1,
+	}
+)
+
+func (x RemovalCause) Enum() *RemovalCause {
+	p := new(RemovalCause)
+	*p = x
+	return p
+}
+
+func (x RemovalCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RemovalCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_breakerbox_v1_breakerbox_proto_enumTypes[9].Descriptor()
+}
+
+func (RemovalCause) Type() protoreflect.EnumType {
+	return &file_breakerbox_v1_breakerbox_proto_enumTypes[9]
+}
+
+func (x RemovalCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RemovalCause.Descriptor instead.
+func (RemovalCause) EnumDescriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{9}
+}
+
+// The reason of an error: google.rpc.ErrorInfo.reason carries the value name
+// without the ERROR_REASON_ prefix, with domain "breakerbox.v1". Each value
+// says the status code it comes with, what else the error carries, and what
+// a client should do. More reasons may be added: treat an unknown one by its
+// status code alone.
+//
+// Details beside ErrorInfo: BadRequest (field violations, one per bad field,
+// named as in the request, e.g. "config.jitter" or "reports[3].permit") on
+// every INVALID_ARGUMENT; RetryInfo on every UNAVAILABLE and
+// RESOURCE_EXHAUSTED. ErrorInfo.metadata keys are lowerCamelCase and listed
+// per reason.
+type ErrorReason int32
+
+const (
+	// Not an error reason.
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// INVALID_ARGUMENT: a request field is missing, malformed or out of range;
+	// BadRequest names each. Fix the request; retrying it unchanged fails again.
+	ErrorReason_ERROR_REASON_INVALID_FIELD ErrorReason = 1
+	// INVALID_ARGUMENT: the request could not be decoded as its message type.
+	ErrorReason_ERROR_REASON_MALFORMED_REQUEST ErrorReason = 2
+	// INVALID_ARGUMENT: page_token is not one this server issued, or was issued
+	// for another request (another filter, another circuit, another RPC).
+	// Restart the listing without page_token.
+	ErrorReason_ERROR_REASON_PAGE_TOKEN_INVALID ErrorReason = 3
+	// INVALID_ARGUMENT: resume_token is not one this server issued, or was
+	// issued for another filter. Watch again without resume_token.
+	ErrorReason_ERROR_REASON_RESUME_TOKEN_INVALID ErrorReason = 4
+	// OUT_OF_RANGE: the events after resume_token are no longer retained. Watch
+	// again without resume_token: the snapshot brings the watcher up to date.
+	ErrorReason_ERROR_REASON_RESUME_TOKEN_EXPIRED ErrorReason = 5
+	// NOT_FOUND: the circuit does not exist (never used, or evicted while idle
+	// and CLOSED). Metadata: circuit.
+	ErrorReason_ERROR_REASON_CIRCUIT_NOT_FOUND ErrorReason = 6
+	// NOT_FOUND: no runtime pattern rule has this pattern. Metadata: pattern.
+	ErrorReason_ERROR_REASON_PATTERN_RULE_NOT_FOUND ErrorReason = 7
+	// FAILED_PRECONDITION: the permit is not a Breakerbox permit (cut, padded,
+	// or not from AcquireResponse.permit). A bug in the agent: do not retry.
+	ErrorReason_ERROR_REASON_PERMIT_MALFORMED ErrorReason = 8
+	// FAILED_PRECONDITION: the permit was issued for another circuit than the
+	// Report names. A bug in the agent: do not retry. Metadata: circuit.
+	ErrorReason_ERROR_REASON_PERMIT_FOREIGN ErrorReason = 9
+	// FAILED_PRECONDITION: the permit is older than the circuit's permit_ttl;
+	// its outcome can no longer count (a probe permit has already been counted
+	// as a timeout). Report sooner, or raise permit_ttl. Do not retry.
+	// Metadata: circuit, permitTtl (e.g. "30s").
+	ErrorReason_ERROR_REASON_PERMIT_EXPIRED ErrorReason = 10
+	// FAILED_PRECONDITION: the circuit did not issue this permit, or the probe
+	// permit is no longer outstanding, or the circuit no longer exists. Do not
+	// retry. Metadata: circuit.
+	ErrorReason_ERROR_REASON_PERMIT_UNKNOWN ErrorReason = 11
+	// FAILED_PRECONDITION: the permit's signature does not verify (it was
+	// altered, or signed with a key this server does not hold). Do not retry.
+	// Reserved: produced once permits are signed.
+	ErrorReason_ERROR_REASON_PERMIT_BAD_SIGNATURE ErrorReason = 12
+	// FAILED_PRECONDITION: the pattern rule comes from the config file and
+	// cannot be deleted at runtime. Metadata: pattern.
+	ErrorReason_ERROR_REASON_PATTERN_RULE_FROM_FILE ErrorReason = 13
+	// RESOURCE_EXHAUSTED: the server holds its maximum of Watch streams. Retry
+	// after RetryInfo.retry_delay, or share one stream between watchers.
+	// Metadata: limit.
+	ErrorReason_ERROR_REASON_TOO_MANY_WATCHERS ErrorReason = 14
+	// RESOURCE_EXHAUSTED: this Watch stream fell too far behind and was closed.
+	// Reconnect at once with the last resume_token received (RetryInfo.
+	// retry_delay is 0): nothing is lost while the token is retained.
+	// Metadata: limit.
+	ErrorReason_ERROR_REASON_WATCHER_TOO_SLOW ErrorReason = 15
+	// RESOURCE_EXHAUSTED: the store holds its maximum number of circuits and
+	// this call would create another. Retry after RetryInfo.retry_delay.
+	// Reserved: produced once the circuit count is capped.
+	ErrorReason_ERROR_REASON_CIRCUIT_CAP_REACHED ErrorReason = 16
+	// UNAVAILABLE: the backing store cannot be reached. Retry after
+	// RetryInfo.retry_delay (with backoff), on this or another replica.
+	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 17
+	// UNAVAILABLE: this replica is shutting down. Retry at once on another
+	// replica, or after RetryInfo.retry_delay here.
+	ErrorReason_ERROR_REASON_SHUTTING_DOWN ErrorReason = 18
+	// UNAUTHENTICATED: the call carries no API key. Send
+	// `authorization: Bearer <key>`.
+	ErrorReason_ERROR_REASON_CREDENTIALS_MISSING ErrorReason = 19
+	// UNAUTHENTICATED: the API key is not one the server knows (mistyped,
+	// rotated out).
+	ErrorReason_ERROR_REASON_CREDENTIALS_INVALID ErrorReason = 20
+	// PERMISSION_DENIED: the API key's role may not call this RPC. Metadata:
+	// method, requiredRole, role.
+	ErrorReason_ERROR_REASON_ROLE_INSUFFICIENT ErrorReason = 21
+	// INTERNAL: a bug in the server; the server logged it. Retrying may help
+	// if it was transient.
+	ErrorReason_ERROR_REASON_INTERNAL ErrorReason = 22
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_INVALID_FIELD",
+		2:  "ERROR_REASON_MALFORMED_REQUEST",
+		3:  "ERROR_REASON_PAGE_TOKEN_INVALID",
+		4:  "ERROR_REASON_RESUME_TOKEN_INVALID",
+		5:  "ERROR_REASON_RESUME_TOKEN_EXPIRED",
+		6:  "ERROR_REASON_CIRCUIT_NOT_FOUND",
+		7:  "ERROR_REASON_PATTERN_RULE_NOT_FOUND",
+		8:  "ERROR_REASON_PERMIT_MALFORMED",
+		9:  "ERROR_REASON_PERMIT_FOREIGN",
+		10: "ERROR_REASON_PERMIT_EXPIRED",
+		11: "ERROR_REASON_PERMIT_UNKNOWN",
+		12: "ERROR_REASON_PERMIT_BAD_SIGNATURE",
+		13: "ERROR_REASON_PATTERN_RULE_FROM_FILE",
+		14: "ERROR_REASON_TOO_MANY_WATCHERS",
+		15: "ERROR_REASON_WATCHER_TOO_SLOW",
+		16: "ERROR_REASON_CIRCUIT_CAP_REACHED",
+		17: "ERROR_REASON_STORE_UNAVAILABLE",
+		18: "ERROR_REASON_SHUTTING_DOWN",
+		19: "ERROR_REASON_CREDENTIALS_MISSING",
+		20: "ERROR_REASON_CREDENTIALS_INVALID",
+		21: "ERROR_REASON_ROLE_INSUFFICIENT",
+		22: "ERROR_REASON_INTERNAL",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED":            0,
+		"ERROR_REASON_INVALID_FIELD":          1,
+		"ERROR_REASON_MALFORMED_REQUEST":      2,
+		"ERROR_REASON_PAGE_TOKEN_INVALID":     3,
+		"ERROR_REASON_RESUME_TOKEN_INVALID":   4,
+		"ERROR_REASON_RESUME_TOKEN_EXPIRED":   5,
+		"ERROR_REASON_CIRCUIT_NOT_FOUND":      6,
+		"ERROR_REASON_PATTERN_RULE_NOT_FOUND": 7,
+		"ERROR_REASON_PERMIT_MALFORMED":       8,
+		"ERROR_REASON_PERMIT_FOREIGN":         9,
+		"ERROR_REASON_PERMIT_EXPIRED":         10,
+		"ERROR_REASON_PERMIT_UNKNOWN":         11,
+		"ERROR_REASON_PERMIT_BAD_SIGNATURE":   12,
+		"ERROR_REASON_PATTERN_RULE_FROM_FILE": 13,
+		"ERROR_REASON_TOO_MANY_WATCHERS":      14,
+		"ERROR_REASON_WATCHER_TOO_SLOW":       15,
+		"ERROR_REASON_CIRCUIT_CAP_REACHED":    16,
+		"ERROR_REASON_STORE_UNAVAILABLE":      17,
+		"ERROR_REASON_SHUTTING_DOWN":          18,
+		"ERROR_REASON_CREDENTIALS_MISSING":    19,
+		"ERROR_REASON_CREDENTIALS_INVALID":    20,
+		"ERROR_REASON_ROLE_INSUFFICIENT":      21,
+		"ERROR_REASON_INTERNAL":               22,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_breakerbox_v1_breakerbox_proto_enumTypes[10].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_breakerbox_v1_breakerbox_proto_enumTypes[10]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{10}
+}
+
 // A circuit's config. In responses every field is set (the resolved config).
 // In ConfigureRequest it is a patch: unset fields keep their current value.
 type CircuitConfig struct {
@@ -308,9 +880,14 @@ type CircuitConfig struct {
 	// do not probe in lockstep.
 	Jitter *float64 `protobuf:"fixed64,14,opt,name=jitter,proto3,oneof" json:"jitter,omitempty"`
 	// Enforce or shadow.
-	Mode          Mode `protobuf:"varint,15,opt,name=mode,proto3,enum=breakerbox.v1.Mode" json:"mode,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Mode Mode `protobuf:"varint,15,opt,name=mode,proto3,enum=breakerbox.v1.Mode" json:"mode,omitempty"`
+	// Distinct reporters (API key name plus agent_instance_id) whose failures
+	// must be in the window before failures may open the circuit; 0 or 1 lets
+	// a single reporter open it. Accepted, validated, stored and returned; not
+	// yet enforced (reporter quorum arrives with the hardening release).
+	MinDistinctReporters *uint32 `protobuf:"varint,16,opt,name=min_distinct_reporters,json=minDistinctReporters,proto3,oneof" json:"min_distinct_reporters,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *CircuitConfig) Reset() {
@@ -446,6 +1023,13 @@ func (x *CircuitConfig) GetMode() Mode {
 		return x.Mode
 	}
 	return Mode_MODE_UNSPECIFIED
+}
+
+func (x *CircuitConfig) GetMinDistinctReporters() uint32 {
+	if x != nil && x.MinDistinctReporters != nil {
+		return *x.MinDistinctReporters
+	}
+	return 0
 }
 
 // Counters of a circuit. Window counters cover the sliding window; totals
@@ -634,10 +1218,13 @@ type CircuitStatus struct {
 	// While OPEN: when it will let probes through.
 	OpenUntil *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=open_until,json=openUntil,proto3" json:"open_until,omitempty"`
 	// Where its config comes from, most specific first, e.g.
-	// ["circuit", "pattern:agent.*", "preset:llm", "defaults"].
+	// ["circuit", "pattern:agent.*", "preset:llm", "defaults"]. For display;
+	// programs read config_source_details.
 	ConfigSources []string `protobuf:"bytes,8,rep,name=config_sources,json=configSources,proto3" json:"config_sources,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The same sources, structured, in the same order.
+	ConfigSourceDetails []*ConfigSource `protobuf:"bytes,9,rep,name=config_source_details,json=configSourceDetails,proto3" json:"config_source_details,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *CircuitStatus) Reset() {
@@ -726,6 +1313,127 @@ func (x *CircuitStatus) GetConfigSources() []string {
 	return nil
 }
 
+func (x *CircuitStatus) GetConfigSourceDetails() []*ConfigSource {
+	if x != nil {
+		return x.ConfigSourceDetails
+	}
+	return nil
+}
+
+// One source of a circuit's config.
+type ConfigSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What kind of source.
+	Kind ConfigSourceKind `protobuf:"varint,1,opt,name=kind,proto3,enum=breakerbox.v1.ConfigSourceKind" json:"kind,omitempty"`
+	// The pattern of a PATTERN_RULE, the preset name of a PRESET; empty
+	// otherwise.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigSource) Reset() {
+	*x = ConfigSource{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigSource) ProtoMessage() {}
+
+func (x *ConfigSource) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigSource.ProtoReflect.Descriptor instead.
+func (*ConfigSource) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConfigSource) GetKind() ConfigSourceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ConfigSourceKind_CONFIG_SOURCE_KIND_UNSPECIFIED
+}
+
+func (x *ConfigSource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Who made a call: the API key it was authenticated with (taken from the
+// credential, never from a request field) and the agent instance the caller
+// declared.
+type Principal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The API key's name; "anonymous" when access control is off.
+	KeyName string `protobuf:"bytes,1,opt,name=key_name,json=keyName,proto3" json:"key_name,omitempty"`
+	// The caller's agent_instance_id, empty if it sent none. Declared by the
+	// caller, not verified: for attribution and reporter counting only.
+	AgentInstanceId string `protobuf:"bytes,2,opt,name=agent_instance_id,json=agentInstanceId,proto3" json:"agent_instance_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Principal) Reset() {
+	*x = Principal{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Principal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Principal) ProtoMessage() {}
+
+func (x *Principal) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Principal.ProtoReflect.Descriptor instead.
+func (*Principal) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Principal) GetKeyName() string {
+	if x != nil {
+		return x.KeyName
+	}
+	return ""
+}
+
+func (x *Principal) GetAgentInstanceId() string {
+	if x != nil {
+		return x.AgentInstanceId
+	}
+	return ""
+}
+
 // One transition of one circuit.
 type CircuitEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -737,12 +1445,13 @@ type CircuitEvent struct {
 	ToState State `protobuf:"varint,3,opt,name=to_state,json=toState,proto3,enum=breakerbox.v1.State" json:"to_state,omitempty"`
 	// When it happened (the store's clock).
 	At *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
-	// Why, e.g. "consecutive_failures", "failure_rate", "slow_call_rate",
+	// Why, as text: "consecutive_failures", "failure_rate", "slow_call_rate",
 	// "open_duration_elapsed", "probe_failed", "probe_timeout",
 	// "probes_succeeded", "reset", "forced_open", "disabled", "released".
+	// Programs read `cause`.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Position in the event log; pass the last one seen as
-	// WatchRequest.resume_token to resume.
+	// Identifies the event: its position in the shared event log, increasing.
+	// To resume a Watch use WatchResponse.resume_token, not this.
 	EventId string `protobuf:"bytes,6,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// The circuit's generation after the transition.
 	Generation uint64 `protobuf:"varint,7,opt,name=generation,proto3" json:"generation,omitempty"`
@@ -750,16 +1459,21 @@ type CircuitEvent struct {
 	OpenUntil *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=open_until,json=openUntil,proto3" json:"open_until,omitempty"`
 	// Counters right after the transition.
 	Stats *CircuitStats `protobuf:"bytes,9,opt,name=stats,proto3" json:"stats,omitempty"`
-	// Who caused it: the caller's identity for reset, forced_open, disabled and
-	// released; empty for transitions driven by traffic or time.
-	Actor         string `protobuf:"bytes,10,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Who caused it: the caller's key name for reset, forced_open, disabled and
+	// released; empty for transitions driven by traffic or time. See principal.
+	Actor string `protobuf:"bytes,10,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Who caused it: the admin for admin transitions, the reporter whose Report
+	// drove a traffic transition; unset for transitions driven by time.
+	Principal *Principal `protobuf:"bytes,11,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Why, as an enum (the same as `reason`).
+	Cause         TransitionCause `protobuf:"varint,12,opt,name=cause,proto3,enum=breakerbox.v1.TransitionCause" json:"cause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CircuitEvent) Reset() {
 	*x = CircuitEvent{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[3]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +1485,7 @@ func (x *CircuitEvent) String() string {
 func (*CircuitEvent) ProtoMessage() {}
 
 func (x *CircuitEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[3]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +1498,7 @@ func (x *CircuitEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitEvent.ProtoReflect.Descriptor instead.
 func (*CircuitEvent) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{3}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CircuitEvent) GetCircuit() string {
@@ -857,18 +1571,36 @@ func (x *CircuitEvent) GetActor() string {
 	return ""
 }
 
+func (x *CircuitEvent) GetPrincipal() *Principal {
+	if x != nil {
+		return x.Principal
+	}
+	return nil
+}
+
+func (x *CircuitEvent) GetCause() TransitionCause {
+	if x != nil {
+		return x.Cause
+	}
+	return TransitionCause_TRANSITION_CAUSE_UNSPECIFIED
+}
+
 // Request of Acquire.
 type AcquireRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Circuit name, matching ^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$.
-	Circuit       string `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Circuit string `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
+	// Which instance of the agent is calling (a pod name, a process id), up to
+	// 128 characters from [A-Za-z0-9._:/@-]. Recorded with the API key name as
+	// the Principal of what this call causes.
+	AgentInstanceId string `protobuf:"bytes,2,opt,name=agent_instance_id,json=agentInstanceId,proto3" json:"agent_instance_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AcquireRequest) Reset() {
 	*x = AcquireRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[4]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1612,7 @@ func (x *AcquireRequest) String() string {
 func (*AcquireRequest) ProtoMessage() {}
 
 func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[4]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,12 +1625,19 @@ func (x *AcquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireRequest.ProtoReflect.Descriptor instead.
 func (*AcquireRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{4}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AcquireRequest) GetCircuit() string {
 	if x != nil {
 		return x.Circuit
+	}
+	return ""
+}
+
+func (x *AcquireRequest) GetAgentInstanceId() string {
+	if x != nil {
+		return x.AgentInstanceId
 	}
 	return ""
 }
@@ -926,7 +1665,7 @@ type AcquireResponse struct {
 
 func (x *AcquireResponse) Reset() {
 	*x = AcquireResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[5]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1677,7 @@ func (x *AcquireResponse) String() string {
 func (*AcquireResponse) ProtoMessage() {}
 
 func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[5]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1690,7 @@ func (x *AcquireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireResponse.ProtoReflect.Descriptor instead.
 func (*AcquireResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{5}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AcquireResponse) GetAllowed() bool {
@@ -1000,14 +1739,16 @@ func (x *AcquireResponse) GetShadowDenied() bool {
 type AcquireAnyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Candidate circuits in order of preference (1 to 16, no duplicates).
-	Circuits      []string `protobuf:"bytes,1,rep,name=circuits,proto3" json:"circuits,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Circuits []string `protobuf:"bytes,1,rep,name=circuits,proto3" json:"circuits,omitempty"`
+	// As AcquireRequest.agent_instance_id.
+	AgentInstanceId string `protobuf:"bytes,2,opt,name=agent_instance_id,json=agentInstanceId,proto3" json:"agent_instance_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AcquireAnyRequest) Reset() {
 	*x = AcquireAnyRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[6]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1760,7 @@ func (x *AcquireAnyRequest) String() string {
 func (*AcquireAnyRequest) ProtoMessage() {}
 
 func (x *AcquireAnyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[6]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1773,7 @@ func (x *AcquireAnyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireAnyRequest.ProtoReflect.Descriptor instead.
 func (*AcquireAnyRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{6}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AcquireAnyRequest) GetCircuits() []string {
@@ -1040,6 +1781,13 @@ func (x *AcquireAnyRequest) GetCircuits() []string {
 		return x.Circuits
 	}
 	return nil
+}
+
+func (x *AcquireAnyRequest) GetAgentInstanceId() string {
+	if x != nil {
+		return x.AgentInstanceId
+	}
+	return ""
 }
 
 // One candidate's denial in an AcquireAnyResponse.
@@ -1059,7 +1807,7 @@ type Denial struct {
 
 func (x *Denial) Reset() {
 	*x = Denial{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[7]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1819,7 @@ func (x *Denial) String() string {
 func (*Denial) ProtoMessage() {}
 
 func (x *Denial) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[7]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1832,7 @@ func (x *Denial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Denial.ProtoReflect.Descriptor instead.
 func (*Denial) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{7}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Denial) GetCircuit() string {
@@ -1137,7 +1885,7 @@ type AcquireAnyResponse struct {
 
 func (x *AcquireAnyResponse) Reset() {
 	*x = AcquireAnyResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[8]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1897,7 @@ func (x *AcquireAnyResponse) String() string {
 func (*AcquireAnyResponse) ProtoMessage() {}
 
 func (x *AcquireAnyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[8]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1910,7 @@ func (x *AcquireAnyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireAnyResponse.ProtoReflect.Descriptor instead.
 func (*AcquireAnyResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{8}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AcquireAnyResponse) GetAllowed() bool {
@@ -1221,14 +1969,16 @@ type ReportRequest struct {
 	// The dependency's own hint (HTTP 429/503 Retry-After, an LLM API's
 	// rate-limit reset). When this report opens or re-opens the circuit, it
 	// stays OPEN at least this long (capped at max_open_duration).
-	RetryAfter    *durationpb.Duration `protobuf:"bytes,5,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RetryAfter *durationpb.Duration `protobuf:"bytes,5,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
+	// As AcquireRequest.agent_instance_id.
+	AgentInstanceId string `protobuf:"bytes,6,opt,name=agent_instance_id,json=agentInstanceId,proto3" json:"agent_instance_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[9]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1990,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[9]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +2003,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{9}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReportRequest) GetCircuit() string {
@@ -1291,24 +2041,38 @@ func (x *ReportRequest) GetRetryAfter() *durationpb.Duration {
 	return nil
 }
 
+func (x *ReportRequest) GetAgentInstanceId() string {
+	if x != nil {
+		return x.AgentInstanceId
+	}
+	return ""
+}
+
 // Response of Report.
 type ReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The circuit's state after the report.
 	State State `protobuf:"varint,1,opt,name=state,proto3,enum=breakerbox.v1.State" json:"state,omitempty"`
-	// True when this permit's outcome had already been counted; nothing
-	// changed.
+	// Deprecated: read disposition. True for DUPLICATE and CONFLICT.
+	//
+	// Deprecated: Marked as deprecated in breakerbox/v1/breakerbox.proto.
 	Duplicate bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	// True when the permit came from an older generation: counted in the
-	// totals, but it did not drive any transition.
-	Stale         bool `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Deprecated: read disposition. True for STALE.
+	//
+	// Deprecated: Marked as deprecated in breakerbox/v1/breakerbox.proto.
+	Stale bool `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
+	// How the report was counted.
+	Disposition ReportDisposition `protobuf:"varint,4,opt,name=disposition,proto3,enum=breakerbox.v1.ReportDisposition" json:"disposition,omitempty"`
+	// The outcome that counts for this permit: this report's for RECORDED and
+	// STALE, the first report's for DUPLICATE and CONFLICT.
+	RecordedOutcome Outcome `protobuf:"varint,5,opt,name=recorded_outcome,json=recordedOutcome,proto3,enum=breakerbox.v1.Outcome" json:"recorded_outcome,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[10]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +2084,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[10]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +2097,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{10}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReportResponse) GetState() State {
@@ -1343,6 +2107,7 @@ func (x *ReportResponse) GetState() State {
 	return State_STATE_UNSPECIFIED
 }
 
+// Deprecated: Marked as deprecated in breakerbox/v1/breakerbox.proto.
 func (x *ReportResponse) GetDuplicate() bool {
 	if x != nil {
 		return x.Duplicate
@@ -1350,11 +2115,207 @@ func (x *ReportResponse) GetDuplicate() bool {
 	return false
 }
 
+// Deprecated: Marked as deprecated in breakerbox/v1/breakerbox.proto.
 func (x *ReportResponse) GetStale() bool {
 	if x != nil {
 		return x.Stale
 	}
 	return false
+}
+
+func (x *ReportResponse) GetDisposition() ReportDisposition {
+	if x != nil {
+		return x.Disposition
+	}
+	return ReportDisposition_REPORT_DISPOSITION_UNSPECIFIED
+}
+
+func (x *ReportResponse) GetRecordedOutcome() Outcome {
+	if x != nil {
+		return x.RecordedOutcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+// Request of BatchReport.
+type BatchReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reports, 1 to 100, applied in this order. Each is validated on its
+	// own: a bad one fails alone, in its result.
+	Reports       []*ReportRequest `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchReportRequest) Reset() {
+	*x = BatchReportRequest{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchReportRequest) ProtoMessage() {}
+
+func (x *BatchReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchReportRequest.ProtoReflect.Descriptor instead.
+func (*BatchReportRequest) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BatchReportRequest) GetReports() []*ReportRequest {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+// The answer to one report of a BatchReport.
+type BatchReportResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What Report would have answered.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*BatchReportResult_Response
+	//	*BatchReportResult_Error
+	Result        isBatchReportResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchReportResult) Reset() {
+	*x = BatchReportResult{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchReportResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchReportResult) ProtoMessage() {}
+
+func (x *BatchReportResult) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchReportResult.ProtoReflect.Descriptor instead.
+func (*BatchReportResult) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BatchReportResult) GetResult() isBatchReportResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *BatchReportResult) GetResponse() *ReportResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchReportResult_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+func (x *BatchReportResult) GetError() *status.Status {
+	if x != nil {
+		if x, ok := x.Result.(*BatchReportResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isBatchReportResult_Result interface {
+	isBatchReportResult_Result()
+}
+
+type BatchReportResult_Response struct {
+	// The report was accepted.
+	Response *ReportResponse `protobuf:"bytes,1,opt,name=response,proto3,oneof"`
+}
+
+type BatchReportResult_Error struct {
+	// The report failed, with the status (code, message and details) Report
+	// would have failed with.
+	Error *status.Status `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*BatchReportResult_Response) isBatchReportResult_Result() {}
+
+func (*BatchReportResult_Error) isBatchReportResult_Result() {}
+
+// Response of BatchReport.
+type BatchReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per report, in request order.
+	Results       []*BatchReportResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchReportResponse) Reset() {
+	*x = BatchReportResponse{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchReportResponse) ProtoMessage() {}
+
+func (x *BatchReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchReportResponse.ProtoReflect.Descriptor instead.
+func (*BatchReportResponse) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BatchReportResponse) GetResults() []*BatchReportResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
 }
 
 // Request of GetState.
@@ -1368,7 +2329,7 @@ type GetStateRequest struct {
 
 func (x *GetStateRequest) Reset() {
 	*x = GetStateRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[11]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +2341,7 @@ func (x *GetStateRequest) String() string {
 func (*GetStateRequest) ProtoMessage() {}
 
 func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[11]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +2354,7 @@ func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
 func (*GetStateRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{11}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetStateRequest) GetCircuit() string {
@@ -1414,7 +2375,7 @@ type GetStateResponse struct {
 
 func (x *GetStateResponse) Reset() {
 	*x = GetStateResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[12]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +2387,7 @@ func (x *GetStateResponse) String() string {
 func (*GetStateResponse) ProtoMessage() {}
 
 func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[12]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +2400,7 @@ func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateResponse.ProtoReflect.Descriptor instead.
 func (*GetStateResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{12}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetStateResponse) GetStatus() *CircuitStatus {
@@ -1456,9 +2417,13 @@ type ListCircuitsRequest struct {
 	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	// Only circuits in this state; STATE_UNSPECIFIED means any.
 	State State `protobuf:"varint,2,opt,name=state,proto3,enum=breakerbox.v1.State" json:"state,omitempty"`
-	// Page size, 1 to 1000; 0 means 100.
+	// Most circuits to return; 0 means 100, more than 1000 is read as 1000.
 	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// next_page_token of the previous page; empty for the first page.
+	// next_page_token of the previous page, with the same prefix and state
+	// (INVALID_ARGUMENT PAGE_TOKEN_INVALID otherwise); empty for the first
+	// page. Opaque: pass it unchanged. A listing that pages on while circuits
+	// are created and removed returns each circuit that exists throughout at
+	// most once and never skips one.
 	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1466,7 +2431,7 @@ type ListCircuitsRequest struct {
 
 func (x *ListCircuitsRequest) Reset() {
 	*x = ListCircuitsRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[13]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +2443,7 @@ func (x *ListCircuitsRequest) String() string {
 func (*ListCircuitsRequest) ProtoMessage() {}
 
 func (x *ListCircuitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[13]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +2456,7 @@ func (x *ListCircuitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCircuitsRequest.ProtoReflect.Descriptor instead.
 func (*ListCircuitsRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{13}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListCircuitsRequest) GetPrefix() string {
@@ -1535,7 +2500,7 @@ type ListCircuitsResponse struct {
 
 func (x *ListCircuitsResponse) Reset() {
 	*x = ListCircuitsResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[14]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +2512,7 @@ func (x *ListCircuitsResponse) String() string {
 func (*ListCircuitsResponse) ProtoMessage() {}
 
 func (x *ListCircuitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[14]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +2525,7 @@ func (x *ListCircuitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCircuitsResponse.ProtoReflect.Descriptor instead.
 func (*ListCircuitsResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{14}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListCircuitsResponse) GetCircuits() []*CircuitStatus {
@@ -1582,15 +2547,21 @@ type GetHistoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Circuit name.
 	Circuit string `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
-	// Most entries to return, 1 to 1000; 0 means 100.
-	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Most entries to return; 0 means 100, more than 1000 is read as 1000.
+	// (Named `limit` before v1; same field number.)
+	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page for the same circuit
+	// (INVALID_ARGUMENT PAGE_TOKEN_INVALID otherwise); empty for the newest
+	// entries. Entries recorded while paging do not shift the pages: the next
+	// page continues with the entries older than the last one returned.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetHistoryRequest) Reset() {
 	*x = GetHistoryRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[15]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +2573,7 @@ func (x *GetHistoryRequest) String() string {
 func (*GetHistoryRequest) ProtoMessage() {}
 
 func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[15]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +2586,7 @@ func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{15}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetHistoryRequest) GetCircuit() string {
@@ -1625,11 +2596,18 @@ func (x *GetHistoryRequest) GetCircuit() string {
 	return ""
 }
 
-func (x *GetHistoryRequest) GetLimit() uint32 {
+func (x *GetHistoryRequest) GetPageSize() uint32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
+}
+
+func (x *GetHistoryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
 }
 
 // A config change of one circuit or pattern.
@@ -1637,21 +2615,28 @@ type ConfigChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The circuit name, or the glob pattern, that was configured.
 	Target string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	// Who made the change (the caller's identity).
+	// Who made the change (the caller's key name). See principal.
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
 	// When.
 	At *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
 	// The circuit's resolved config before the change.
 	OldConfig *CircuitConfig `protobuf:"bytes,4,opt,name=old_config,json=oldConfig,proto3" json:"old_config,omitempty"`
 	// The circuit's resolved config after the change.
-	NewConfig     *CircuitConfig `protobuf:"bytes,5,opt,name=new_config,json=newConfig,proto3" json:"new_config,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NewConfig *CircuitConfig `protobuf:"bytes,5,opt,name=new_config,json=newConfig,proto3" json:"new_config,omitempty"`
+	// The circuit whose config changed (the same as target unless a pattern
+	// rule was configured or deleted).
+	Circuit string `protobuf:"bytes,6,opt,name=circuit,proto3" json:"circuit,omitempty"`
+	// Who made the change.
+	Principal *Principal `protobuf:"bytes,7,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Where the circuit's config comes from after the change.
+	NewConfigSources []*ConfigSource `protobuf:"bytes,8,rep,name=new_config_sources,json=newConfigSources,proto3" json:"new_config_sources,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ConfigChange) Reset() {
 	*x = ConfigChange{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[16]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +2648,7 @@ func (x *ConfigChange) String() string {
 func (*ConfigChange) ProtoMessage() {}
 
 func (x *ConfigChange) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[16]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +2661,7 @@ func (x *ConfigChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigChange.ProtoReflect.Descriptor instead.
 func (*ConfigChange) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{16}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConfigChange) GetTarget() string {
@@ -1714,6 +2699,27 @@ func (x *ConfigChange) GetNewConfig() *CircuitConfig {
 	return nil
 }
 
+func (x *ConfigChange) GetCircuit() string {
+	if x != nil {
+		return x.Circuit
+	}
+	return ""
+}
+
+func (x *ConfigChange) GetPrincipal() *Principal {
+	if x != nil {
+		return x.Principal
+	}
+	return nil
+}
+
+func (x *ConfigChange) GetNewConfigSources() []*ConfigSource {
+	if x != nil {
+		return x.NewConfigSources
+	}
+	return nil
+}
+
 // One entry of a circuit's history.
 type HistoryEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1730,7 +2736,7 @@ type HistoryEntry struct {
 
 func (x *HistoryEntry) Reset() {
 	*x = HistoryEntry{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[17]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +2748,7 @@ func (x *HistoryEntry) String() string {
 func (*HistoryEntry) ProtoMessage() {}
 
 func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[17]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +2761,7 @@ func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryEntry.ProtoReflect.Descriptor instead.
 func (*HistoryEntry) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{17}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HistoryEntry) GetEntry() isHistoryEntry_Entry {
@@ -1805,14 +2811,16 @@ func (*HistoryEntry_ConfigChange) isHistoryEntry_Entry() {}
 type GetHistoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Entries, newest first. The store keeps the last 100 per circuit.
-	Entries       []*HistoryEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Entries []*HistoryEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Pass as page_token for older entries; empty when there are none.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetHistoryResponse) Reset() {
 	*x = GetHistoryResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[18]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2832,7 @@ func (x *GetHistoryResponse) String() string {
 func (*GetHistoryResponse) ProtoMessage() {}
 
 func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[18]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2845,7 @@ func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{18}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetHistoryResponse) GetEntries() []*HistoryEntry {
@@ -1845,6 +2853,13 @@ func (x *GetHistoryResponse) GetEntries() []*HistoryEntry {
 		return x.Entries
 	}
 	return nil
+}
+
+func (x *GetHistoryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of Reset.
@@ -1858,7 +2873,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[19]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +2885,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[19]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +2898,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{19}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResetRequest) GetCircuit() string {
@@ -1904,7 +2919,7 @@ type ResetResponse struct {
 
 func (x *ResetResponse) Reset() {
 	*x = ResetResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[20]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1916,7 +2931,7 @@ func (x *ResetResponse) String() string {
 func (*ResetResponse) ProtoMessage() {}
 
 func (x *ResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[20]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1929,7 +2944,7 @@ func (x *ResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResponse.ProtoReflect.Descriptor instead.
 func (*ResetResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{20}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResetResponse) GetStatus() *CircuitStatus {
@@ -1944,17 +2959,21 @@ type ForceStateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Circuit name.
 	Circuit string `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
-	// STATE_FORCED_OPEN, STATE_DISABLED, or STATE_CLOSED to release a pinned
-	// circuit. Releasing a circuit that is not pinned changes nothing (so a
-	// repeated release is harmless); to close an OPEN circuit use Reset.
-	State         State `protobuf:"varint,2,opt,name=state,proto3,enum=breakerbox.v1.State" json:"state,omitempty"`
+	// Deprecated: set `pin`. STATE_FORCED_OPEN, STATE_DISABLED, or STATE_CLOSED
+	// to release (as PIN_NONE). Still honoured when `pin` is unset; when both
+	// are set they must agree.
+	//
+	// Deprecated: Marked as deprecated in breakerbox/v1/breakerbox.proto.
+	State State `protobuf:"varint,2,opt,name=state,proto3,enum=breakerbox.v1.State" json:"state,omitempty"`
+	// What to do with the circuit's pin.
+	Pin           Pin `protobuf:"varint,3,opt,name=pin,proto3,enum=breakerbox.v1.Pin" json:"pin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ForceStateRequest) Reset() {
 	*x = ForceStateRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[21]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2985,7 @@ func (x *ForceStateRequest) String() string {
 func (*ForceStateRequest) ProtoMessage() {}
 
 func (x *ForceStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[21]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2998,7 @@ func (x *ForceStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForceStateRequest.ProtoReflect.Descriptor instead.
 func (*ForceStateRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{21}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ForceStateRequest) GetCircuit() string {
@@ -1989,11 +3008,19 @@ func (x *ForceStateRequest) GetCircuit() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in breakerbox/v1/breakerbox.proto.
 func (x *ForceStateRequest) GetState() State {
 	if x != nil {
 		return x.State
 	}
 	return State_STATE_UNSPECIFIED
+}
+
+func (x *ForceStateRequest) GetPin() Pin {
+	if x != nil {
+		return x.Pin
+	}
+	return Pin_PIN_UNSPECIFIED
 }
 
 // Response of ForceState.
@@ -2007,7 +3034,7 @@ type ForceStateResponse struct {
 
 func (x *ForceStateResponse) Reset() {
 	*x = ForceStateResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[22]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +3046,7 @@ func (x *ForceStateResponse) String() string {
 func (*ForceStateResponse) ProtoMessage() {}
 
 func (x *ForceStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[22]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +3059,7 @@ func (x *ForceStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForceStateResponse.ProtoReflect.Descriptor instead.
 func (*ForceStateResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{22}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ForceStateResponse) GetStatus() *CircuitStatus {
@@ -2052,21 +3079,35 @@ type ConfigureRequest struct {
 	//	*ConfigureRequest_Circuit
 	//	*ConfigureRequest_Pattern
 	Target isConfigureRequest_Target `protobuf_oneof:"target"`
-	// Fields to change; unset fields keep their current value.
+	// Fields to change; unset fields keep their current value (unless
+	// update_mask says otherwise).
 	Config *CircuitConfig `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
 	// Base the circuit or pattern on this named preset before applying
 	// `config`: default, strict, lenient, fast_recovery, llm, io.
 	Preset string `protobuf:"bytes,4,opt,name=preset,proto3" json:"preset,omitempty"`
-	// True drops the earlier explicit settings of this target first, so unset
-	// fields fall back to the pattern rules, preset and defaults.
-	Replace       bool `protobuf:"varint,5,opt,name=replace,proto3" json:"replace,omitempty"`
+	// True drops every earlier explicit setting of this target first, so unset
+	// fields fall back to the pattern rules, preset and defaults. Cannot be
+	// combined with update_mask.
+	Replace bool `protobuf:"varint,5,opt,name=replace,proto3" json:"replace,omitempty"`
+	// For a pattern target: where the rule sits among the runtime rules; the
+	// lowest is consulted first, equal precedences in pattern order. Unset on
+	// a new rule: after every runtime rule. Unset on an existing rule: kept.
+	// Runtime rules are consulted before the config file's.
+	Precedence *uint32 `protobuf:"varint,6,opt,name=precedence,proto3,oneof" json:"precedence,omitempty"`
+	// Which settings to change, by config field name (e.g. "jitter",
+	// "open_duration") or "preset": a named field set in `config` takes that
+	// value, a named field unset in `config` is cleared (it falls back to the
+	// pattern rule, preset and defaults). Settings not named are kept, even if
+	// set in `config`. Unset: every field set in `config` (and `preset` if
+	// not empty) is changed, nothing is cleared.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,7,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[23]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +3119,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[23]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +3132,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{23}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConfigureRequest) GetTarget() isConfigureRequest_Target {
@@ -2140,6 +3181,20 @@ func (x *ConfigureRequest) GetReplace() bool {
 	return false
 }
 
+func (x *ConfigureRequest) GetPrecedence() uint32 {
+	if x != nil && x.Precedence != nil {
+		return *x.Precedence
+	}
+	return 0
+}
+
+func (x *ConfigureRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 type isConfigureRequest_Target interface {
 	isConfigureRequest_Target()
 }
@@ -2150,9 +3205,9 @@ type ConfigureRequest_Circuit struct {
 }
 
 type ConfigureRequest_Pattern struct {
-	// Every circuit whose name matches this glob (`*` any run of characters,
-	// `?` one character). Pattern rules set here take precedence over those
-	// of the config file, the earliest set first.
+	// The pattern rule for every circuit whose name matches this glob (`*`
+	// any run of characters, `?` one character), created or updated. The
+	// first matching rule in precedence order governs a circuit.
 	Pattern string `protobuf:"bytes,2,opt,name=pattern,proto3,oneof"`
 }
 
@@ -2168,13 +3223,15 @@ type ConfigureResponse struct {
 	// For a pattern target: how many existing circuits it now governs. For a
 	// circuit target: 1.
 	MatchedCircuits uint32 `protobuf:"varint,2,opt,name=matched_circuits,json=matchedCircuits,proto3" json:"matched_circuits,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// For a pattern target: the rule as written. Unset for a circuit.
+	Rule          *PatternRule `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[24]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +3243,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[24]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +3256,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{24}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConfigureResponse) GetStatus() *CircuitStatus {
@@ -2216,6 +3273,327 @@ func (x *ConfigureResponse) GetMatchedCircuits() uint32 {
 	return 0
 }
 
+func (x *ConfigureResponse) GetRule() *PatternRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// A pattern rule: the explicit settings for every circuit whose name matches
+// its glob, unless a rule consulted earlier matches too.
+type PatternRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The glob; unique among the rules of one origin.
+	Pattern string `protobuf:"bytes,1,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	// Runtime rules: the lowest is consulted first (equal ones in pattern
+	// order). Config file rules: 0; they are consulted after every runtime
+	// rule, in file order.
+	Precedence uint32 `protobuf:"varint,2,opt,name=precedence,proto3" json:"precedence,omitempty"`
+	// The rule's explicit settings: only the fields it sets are set.
+	Config *CircuitConfig `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
+	// The preset the rule is based on; empty for none.
+	Preset string `protobuf:"bytes,4,opt,name=preset,proto3" json:"preset,omitempty"`
+	// Where the rule was set.
+	Origin PatternRuleOrigin `protobuf:"varint,5,opt,name=origin,proto3,enum=breakerbox.v1.PatternRuleOrigin" json:"origin,omitempty"`
+	// When a runtime rule was last written; unset for config file rules.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Who last wrote a runtime rule; unset for config file rules.
+	UpdatedBy     *Principal `protobuf:"bytes,7,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PatternRule) Reset() {
+	*x = PatternRule{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PatternRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PatternRule) ProtoMessage() {}
+
+func (x *PatternRule) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PatternRule.ProtoReflect.Descriptor instead.
+func (*PatternRule) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PatternRule) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+func (x *PatternRule) GetPrecedence() uint32 {
+	if x != nil {
+		return x.Precedence
+	}
+	return 0
+}
+
+func (x *PatternRule) GetConfig() *CircuitConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *PatternRule) GetPreset() string {
+	if x != nil {
+		return x.Preset
+	}
+	return ""
+}
+
+func (x *PatternRule) GetOrigin() PatternRuleOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return PatternRuleOrigin_PATTERN_RULE_ORIGIN_UNSPECIFIED
+}
+
+func (x *PatternRule) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *PatternRule) GetUpdatedBy() *Principal {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return nil
+}
+
+// Request of ListPatternRules.
+type ListPatternRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most rules to return; 0 means 100, more than 1000 is read as 1000.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPatternRulesRequest) Reset() {
+	*x = ListPatternRulesRequest{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPatternRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPatternRulesRequest) ProtoMessage() {}
+
+func (x *ListPatternRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPatternRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListPatternRulesRequest) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListPatternRulesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPatternRulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListPatternRules.
+type ListPatternRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rules of this page, in the order they are consulted.
+	Rules []*PatternRule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPatternRulesResponse) Reset() {
+	*x = ListPatternRulesResponse{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPatternRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPatternRulesResponse) ProtoMessage() {}
+
+func (x *ListPatternRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPatternRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListPatternRulesResponse) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListPatternRulesResponse) GetRules() []*PatternRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ListPatternRulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of DeletePatternRule.
+type DeletePatternRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pattern of the runtime rule to delete.
+	Pattern       string `protobuf:"bytes,1,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePatternRuleRequest) Reset() {
+	*x = DeletePatternRuleRequest{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePatternRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePatternRuleRequest) ProtoMessage() {}
+
+func (x *DeletePatternRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePatternRuleRequest.ProtoReflect.Descriptor instead.
+func (*DeletePatternRuleRequest) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeletePatternRuleRequest) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+// Response of DeletePatternRule.
+type DeletePatternRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule as it was before deletion.
+	Rule *PatternRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// How many existing circuits it governed.
+	MatchedCircuits uint32 `protobuf:"varint,2,opt,name=matched_circuits,json=matchedCircuits,proto3" json:"matched_circuits,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DeletePatternRuleResponse) Reset() {
+	*x = DeletePatternRuleResponse{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePatternRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePatternRuleResponse) ProtoMessage() {}
+
+func (x *DeletePatternRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePatternRuleResponse.ProtoReflect.Descriptor instead.
+func (*DeletePatternRuleResponse) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DeletePatternRuleResponse) GetRule() *PatternRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *DeletePatternRuleResponse) GetMatchedCircuits() uint32 {
+	if x != nil {
+		return x.MatchedCircuits
+	}
+	return 0
+}
+
 // Request of Watch.
 type WatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2224,8 +3602,10 @@ type WatchRequest struct {
 	// Watch every circuit whose name starts with this (in addition to
 	// `circuits`).
 	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	// The event_id (or snapshot_complete.resume_token) last received: the
-	// stream replays the events after it and sends no snapshot.
+	// The last WatchResponse.resume_token received, with the same circuits and
+	// prefix (INVALID_ARGUMENT RESUME_TOKEN_INVALID otherwise): the stream
+	// replays what came after it and sends no snapshot. Opaque: pass it
+	// unchanged.
 	ResumeToken string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// How often to send live status (WatchResponse.status) of the matching
 	// circuits, for dashboards that show counters between transitions. Unset
@@ -2244,7 +3624,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[25]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2256,7 +3636,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[25]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2269,7 +3649,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{25}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchRequest) GetCircuits() []string {
@@ -2312,7 +3692,7 @@ type SnapshotComplete struct {
 
 func (x *SnapshotComplete) Reset() {
 	*x = SnapshotComplete{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[26]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +3704,7 @@ func (x *SnapshotComplete) String() string {
 func (*SnapshotComplete) ProtoMessage() {}
 
 func (x *SnapshotComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[26]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +3717,7 @@ func (x *SnapshotComplete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotComplete.ProtoReflect.Descriptor instead.
 func (*SnapshotComplete) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{26}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SnapshotComplete) GetResumeToken() string {
@@ -2351,14 +3731,18 @@ func (x *SnapshotComplete) GetResumeToken() string {
 type Heartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Server time.
-	At            *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	At *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	// The watcher's position: it has received everything up to here (events of
+	// circuits it does not watch included). The same as
+	// WatchResponse.resume_token.
+	ResumeToken   string `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[27]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +3754,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[27]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +3767,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{27}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Heartbeat) GetAt() *timestamppb.Timestamp {
@@ -2393,7 +3777,79 @@ func (x *Heartbeat) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// One message of a Watch stream.
+func (x *Heartbeat) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+// A watched circuit left the store.
+type CircuitRemoved struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The circuit.
+	Circuit string `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
+	// Why.
+	Cause RemovalCause `protobuf:"varint,2,opt,name=cause,proto3,enum=breakerbox.v1.RemovalCause" json:"cause,omitempty"`
+	// When (the store's clock).
+	RemovalTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=removal_time,json=removalTime,proto3" json:"removal_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CircuitRemoved) Reset() {
+	*x = CircuitRemoved{}
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitRemoved) ProtoMessage() {}
+
+func (x *CircuitRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitRemoved.ProtoReflect.Descriptor instead.
+func (*CircuitRemoved) Descriptor() ([]byte, []int) {
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CircuitRemoved) GetCircuit() string {
+	if x != nil {
+		return x.Circuit
+	}
+	return ""
+}
+
+func (x *CircuitRemoved) GetCause() RemovalCause {
+	if x != nil {
+		return x.Cause
+	}
+	return RemovalCause_REMOVAL_CAUSE_UNSPECIFIED
+}
+
+func (x *CircuitRemoved) GetRemovalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RemovalTime
+	}
+	return nil
+}
+
+// One message of a Watch stream. Kinds may be added: a client MUST skip a
+// message whose kind it does not know (it still carries a resume_token).
 type WatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What this message carries.
@@ -2405,14 +3861,21 @@ type WatchResponse struct {
 	//	*WatchResponse_SnapshotComplete
 	//	*WatchResponse_Heartbeat
 	//	*WatchResponse_Status
-	Kind          isWatchResponse_Kind `protobuf_oneof:"kind"`
+	//	*WatchResponse_ConfigChange
+	//	*WatchResponse_CircuitRemoved
+	Kind isWatchResponse_Kind `protobuf_oneof:"kind"`
+	// The stream's position after this message, on every message after the
+	// snapshot (event, snapshot_complete, heartbeat, config_change,
+	// circuit_removed); empty on snapshot and status messages. Keep the last
+	// one received and pass it as WatchRequest.resume_token to resume.
+	ResumeToken   string `protobuf:"bytes,8,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[28]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2424,7 +3887,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[28]
+	mi := &file_breakerbox_v1_breakerbox_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2437,7 +3900,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{28}
+	return file_breakerbox_v1_breakerbox_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WatchResponse) GetKind() isWatchResponse_Kind {
@@ -2492,6 +3955,31 @@ func (x *WatchResponse) GetStatus() *CircuitStatus {
 	return nil
 }
 
+func (x *WatchResponse) GetConfigChange() *ConfigChange {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_ConfigChange); ok {
+			return x.ConfigChange
+		}
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetCircuitRemoved() *CircuitRemoved {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_CircuitRemoved); ok {
+			return x.CircuitRemoved
+		}
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
 type isWatchResponse_Kind interface {
 	isWatchResponse_Kind()
 }
@@ -2527,6 +4015,17 @@ type WatchResponse_Status struct {
 	Status *CircuitStatus `protobuf:"bytes,5,opt,name=status,proto3,oneof"`
 }
 
+type WatchResponse_ConfigChange struct {
+	// The config of a matching circuit changed (Configure on it or on a
+	// pattern rule that governs it, DeletePatternRule).
+	ConfigChange *ConfigChange `protobuf:"bytes,6,opt,name=config_change,json=configChange,proto3,oneof"`
+}
+
+type WatchResponse_CircuitRemoved struct {
+	// A matching circuit was removed.
+	CircuitRemoved *CircuitRemoved `protobuf:"bytes,7,opt,name=circuit_removed,json=circuitRemoved,proto3,oneof"`
+}
+
 func (*WatchResponse_Snapshot) isWatchResponse_Kind() {}
 
 func (*WatchResponse_Event) isWatchResponse_Kind() {}
@@ -2537,11 +4036,15 @@ func (*WatchResponse_Heartbeat) isWatchResponse_Kind() {}
 
 func (*WatchResponse_Status) isWatchResponse_Kind() {}
 
+func (*WatchResponse_ConfigChange) isWatchResponse_Kind() {}
+
+func (*WatchResponse_CircuitRemoved) isWatchResponse_Kind() {}
+
 var File_breakerbox_v1_breakerbox_proto protoreflect.FileDescriptor
 
 const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebreakerbox/v1/breakerbox.proto\x12\rbreakerbox.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\a\n" +
+	"\x1ebreakerbox/v1/breakerbox.proto\x12\rbreakerbox.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xb2\b\n" +
 	"\rCircuitConfig\x12\x1d\n" +
 	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x120\n" +
 	"\x11failure_threshold\x18\x02 \x01(\rH\x01R\x10failureThreshold\x88\x01\x01\x129\n" +
@@ -2559,7 +4062,8 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\n" +
 	"permit_ttl\x18\r \x01(\v2\x19.google.protobuf.DurationR\tpermitTtl\x12\x1b\n" +
 	"\x06jitter\x18\x0e \x01(\x01H\bR\x06jitter\x88\x01\x01\x12'\n" +
-	"\x04mode\x18\x0f \x01(\x0e2\x13.breakerbox.v1.ModeR\x04modeB\n" +
+	"\x04mode\x18\x0f \x01(\x0e2\x13.breakerbox.v1.ModeR\x04mode\x129\n" +
+	"\x16min_distinct_reporters\x18\x10 \x01(\rH\tR\x14minDistinctReporters\x88\x01\x01B\n" +
 	"\n" +
 	"\b_enabledB\x14\n" +
 	"\x12_failure_thresholdB\x19\n" +
@@ -2569,7 +4073,8 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x13_backoff_multiplierB\x16\n" +
 	"\x14_half_open_max_callsB\x14\n" +
 	"\x12_success_thresholdB\t\n" +
-	"\a_jitter\"\xcb\x04\n" +
+	"\a_jitterB\x19\n" +
+	"\x17_min_distinct_reporters\"\xcb\x04\n" +
 	"\fCircuitStats\x12!\n" +
 	"\fwindow_calls\x18\x01 \x01(\x04R\vwindowCalls\x12'\n" +
 	"\x0fwindow_failures\x18\x02 \x01(\x04R\x0ewindowFailures\x12*\n" +
@@ -2585,7 +4090,7 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x0etotal_timeouts\x18\v \x01(\x04R\rtotalTimeouts\x12#\n" +
 	"\rtotal_ignored\x18\f \x01(\x04R\ftotalIgnored\x12)\n" +
 	"\x10total_rejections\x18\r \x01(\x04R\x0ftotalRejections\x12!\n" +
-	"\freopen_count\x18\x0e \x01(\rR\vreopenCount\"\xf2\x02\n" +
+	"\freopen_count\x18\x0e \x01(\rR\vreopenCount\"\xc3\x03\n" +
 	"\rCircuitStatus\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x12*\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x14.breakerbox.v1.StateR\x05state\x124\n" +
@@ -2597,7 +4102,14 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x05since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x129\n" +
 	"\n" +
 	"open_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\topenUntil\x12%\n" +
-	"\x0econfig_sources\x18\b \x03(\tR\rconfigSources\"\x91\x03\n" +
+	"\x0econfig_sources\x18\b \x03(\tR\rconfigSources\x12O\n" +
+	"\x15config_source_details\x18\t \x03(\v2\x1b.breakerbox.v1.ConfigSourceR\x13configSourceDetails\"W\n" +
+	"\fConfigSource\x123\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1f.breakerbox.v1.ConfigSourceKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"R\n" +
+	"\tPrincipal\x12\x19\n" +
+	"\bkey_name\x18\x01 \x01(\tR\akeyName\x12*\n" +
+	"\x11agent_instance_id\x18\x02 \x01(\tR\x0fagentInstanceId\"\xff\x03\n" +
 	"\fCircuitEvent\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x123\n" +
 	"\n" +
@@ -2613,9 +4125,12 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"open_until\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\topenUntil\x121\n" +
 	"\x05stats\x18\t \x01(\v2\x1b.breakerbox.v1.CircuitStatsR\x05stats\x12\x14\n" +
 	"\x05actor\x18\n" +
-	" \x01(\tR\x05actor\"*\n" +
-	"\x0eAcquireRequest\x12\x18\n" +
-	"\acircuit\x18\x01 \x01(\tR\acircuit\"\x83\x02\n" +
+	" \x01(\tR\x05actor\x126\n" +
+	"\tprincipal\x18\v \x01(\v2\x18.breakerbox.v1.PrincipalR\tprincipal\x124\n" +
+	"\x05cause\x18\f \x01(\x0e2\x1e.breakerbox.v1.TransitionCauseR\x05cause\"b\n" +
+	"\x0eAcquireRequest\x12\x1e\n" +
+	"\acircuit\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\acircuit\x120\n" +
+	"\x11agent_instance_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x0fagentInstanceId\"\x83\x02\n" +
 	"\x0fAcquireResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
 	"\x06permit\x18\x02 \x01(\tR\x06permit\x12*\n" +
@@ -2623,9 +4138,10 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\vretry_after\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x121\n" +
 	"\x06reason\x18\x05 \x01(\x0e2\x19.breakerbox.v1.DenyReasonR\x06reason\x12#\n" +
-	"\rshadow_denied\x18\x06 \x01(\bR\fshadowDenied\"/\n" +
-	"\x11AcquireAnyRequest\x12\x1a\n" +
-	"\bcircuits\x18\x01 \x03(\tR\bcircuits\"\xbd\x01\n" +
+	"\rshadow_denied\x18\x06 \x01(\bR\fshadowDenied\"g\n" +
+	"\x11AcquireAnyRequest\x12 \n" +
+	"\bcircuits\x18\x01 \x03(\tB\x04\xe2A\x01\x02R\bcircuits\x120\n" +
+	"\x11agent_instance_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x0fagentInstanceId\"\xbd\x01\n" +
 	"\x06Denial\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x12*\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x14.breakerbox.v1.StateR\x05state\x12:\n" +
@@ -2639,34 +4155,47 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x14.breakerbox.v1.StateR\x05state\x12/\n" +
 	"\adenials\x18\x05 \x03(\v2\x15.breakerbox.v1.DenialR\adenials\x12:\n" +
 	"\vretry_after\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"retryAfter\"\xe6\x01\n" +
-	"\rReportRequest\x12\x18\n" +
-	"\acircuit\x18\x01 \x01(\tR\acircuit\x12\x16\n" +
-	"\x06permit\x18\x02 \x01(\tR\x06permit\x120\n" +
-	"\aoutcome\x18\x03 \x01(\x0e2\x16.breakerbox.v1.OutcomeR\aoutcome\x125\n" +
-	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12:\n" +
-	"\vretry_after\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"retryAfter\"p\n" +
+	"retryAfter\"\xb6\x02\n" +
+	"\rReportRequest\x12\x1e\n" +
+	"\acircuit\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\acircuit\x12\x1c\n" +
+	"\x06permit\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x06permit\x126\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2\x16.breakerbox.v1.OutcomeB\x04\xe2A\x01\x02R\aoutcome\x12;\n" +
+	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\bduration\x12@\n" +
+	"\vretry_after\x18\x05 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\n" +
+	"retryAfter\x120\n" +
+	"\x11agent_instance_id\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\x0fagentInstanceId\"\xff\x01\n" +
 	"\x0eReportResponse\x12*\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x14.breakerbox.v1.StateR\x05state\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12\x14\n" +
-	"\x05stale\x18\x03 \x01(\bR\x05stale\"+\n" +
-	"\x0fGetStateRequest\x12\x18\n" +
-	"\acircuit\x18\x01 \x01(\tR\acircuit\"H\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x14.breakerbox.v1.StateR\x05state\x12 \n" +
+	"\tduplicate\x18\x02 \x01(\bB\x02\x18\x01R\tduplicate\x12\x18\n" +
+	"\x05stale\x18\x03 \x01(\bB\x02\x18\x01R\x05stale\x12B\n" +
+	"\vdisposition\x18\x04 \x01(\x0e2 .breakerbox.v1.ReportDispositionR\vdisposition\x12A\n" +
+	"\x10recorded_outcome\x18\x05 \x01(\x0e2\x16.breakerbox.v1.OutcomeR\x0frecordedOutcome\"R\n" +
+	"\x12BatchReportRequest\x12<\n" +
+	"\areports\x18\x01 \x03(\v2\x1c.breakerbox.v1.ReportRequestB\x04\xe2A\x01\x02R\areports\"\x86\x01\n" +
+	"\x11BatchReportResult\x12;\n" +
+	"\bresponse\x18\x01 \x01(\v2\x1d.breakerbox.v1.ReportResponseH\x00R\bresponse\x12*\n" +
+	"\x05error\x18\x02 \x01(\v2\x12.google.rpc.StatusH\x00R\x05errorB\b\n" +
+	"\x06result\"Q\n" +
+	"\x13BatchReportResponse\x12:\n" +
+	"\aresults\x18\x01 \x03(\v2 .breakerbox.v1.BatchReportResultR\aresults\"1\n" +
+	"\x0fGetStateRequest\x12\x1e\n" +
+	"\acircuit\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\acircuit\"H\n" +
 	"\x10GetStateResponse\x124\n" +
-	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\"\x95\x01\n" +
-	"\x13ListCircuitsRequest\x12\x16\n" +
-	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12*\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x14.breakerbox.v1.StateR\x05state\x12\x1b\n" +
-	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\"\xad\x01\n" +
+	"\x13ListCircuitsRequest\x12\x1c\n" +
+	"\x06prefix\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\x06prefix\x120\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x14.breakerbox.v1.StateB\x04\xe2A\x01\x01R\x05state\x12!\n" +
+	"\tpage_size\x18\x03 \x01(\rB\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"x\n" +
+	"page_token\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"x\n" +
 	"\x14ListCircuitsResponse\x128\n" +
 	"\bcircuits\x18\x01 \x03(\v2\x1c.breakerbox.v1.CircuitStatusR\bcircuits\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"C\n" +
-	"\x11GetHistoryRequest\x12\x18\n" +
-	"\acircuit\x18\x01 \x01(\tR\acircuit\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"\xe2\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"{\n" +
+	"\x11GetHistoryRequest\x12\x1e\n" +
+	"\acircuit\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\acircuit\x12!\n" +
+	"\tpage_size\x18\x02 \x01(\rB\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"\xff\x02\n" +
 	"\fConfigChange\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12*\n" +
@@ -2674,49 +4203,93 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\n" +
 	"old_config\x18\x04 \x01(\v2\x1c.breakerbox.v1.CircuitConfigR\toldConfig\x12;\n" +
 	"\n" +
-	"new_config\x18\x05 \x01(\v2\x1c.breakerbox.v1.CircuitConfigR\tnewConfig\"\x9a\x01\n" +
+	"new_config\x18\x05 \x01(\v2\x1c.breakerbox.v1.CircuitConfigR\tnewConfig\x12\x18\n" +
+	"\acircuit\x18\x06 \x01(\tR\acircuit\x126\n" +
+	"\tprincipal\x18\a \x01(\v2\x18.breakerbox.v1.PrincipalR\tprincipal\x12I\n" +
+	"\x12new_config_sources\x18\b \x03(\v2\x1b.breakerbox.v1.ConfigSourceR\x10newConfigSources\"\x9a\x01\n" +
 	"\fHistoryEntry\x12=\n" +
 	"\n" +
 	"transition\x18\x01 \x01(\v2\x1b.breakerbox.v1.CircuitEventH\x00R\n" +
 	"transition\x12B\n" +
 	"\rconfig_change\x18\x02 \x01(\v2\x1b.breakerbox.v1.ConfigChangeH\x00R\fconfigChangeB\a\n" +
-	"\x05entry\"K\n" +
+	"\x05entry\"s\n" +
 	"\x12GetHistoryResponse\x125\n" +
-	"\aentries\x18\x01 \x03(\v2\x1b.breakerbox.v1.HistoryEntryR\aentries\"(\n" +
-	"\fResetRequest\x12\x18\n" +
-	"\acircuit\x18\x01 \x01(\tR\acircuit\"E\n" +
+	"\aentries\x18\x01 \x03(\v2\x1b.breakerbox.v1.HistoryEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\".\n" +
+	"\fResetRequest\x12\x1e\n" +
+	"\acircuit\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\acircuit\"E\n" +
 	"\rResetResponse\x124\n" +
-	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\"Y\n" +
-	"\x11ForceStateRequest\x12\x18\n" +
-	"\acircuit\x18\x01 \x01(\tR\acircuit\x12*\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x14.breakerbox.v1.StateR\x05state\"J\n" +
+	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\"\x8f\x01\n" +
+	"\x11ForceStateRequest\x12\x1e\n" +
+	"\acircuit\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\acircuit\x12.\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x14.breakerbox.v1.StateB\x02\x18\x01R\x05state\x12*\n" +
+	"\x03pin\x18\x03 \x01(\x0e2\x12.breakerbox.v1.PinB\x04\xe2A\x01\x01R\x03pin\"J\n" +
 	"\x12ForceStateResponse\x124\n" +
-	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\"\xbc\x01\n" +
+	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\"\xcb\x02\n" +
 	"\x10ConfigureRequest\x12\x1a\n" +
 	"\acircuit\x18\x01 \x01(\tH\x00R\acircuit\x12\x1a\n" +
-	"\apattern\x18\x02 \x01(\tH\x00R\apattern\x124\n" +
-	"\x06config\x18\x03 \x01(\v2\x1c.breakerbox.v1.CircuitConfigR\x06config\x12\x16\n" +
-	"\x06preset\x18\x04 \x01(\tR\x06preset\x12\x18\n" +
-	"\areplace\x18\x05 \x01(\bR\areplaceB\b\n" +
-	"\x06target\"t\n" +
+	"\apattern\x18\x02 \x01(\tH\x00R\apattern\x12:\n" +
+	"\x06config\x18\x03 \x01(\v2\x1c.breakerbox.v1.CircuitConfigB\x04\xe2A\x01\x01R\x06config\x12\x1c\n" +
+	"\x06preset\x18\x04 \x01(\tB\x04\xe2A\x01\x01R\x06preset\x12\x1e\n" +
+	"\areplace\x18\x05 \x01(\bB\x04\xe2A\x01\x01R\areplace\x12)\n" +
+	"\n" +
+	"precedence\x18\x06 \x01(\rB\x04\xe2A\x01\x01H\x01R\n" +
+	"precedence\x88\x01\x01\x12A\n" +
+	"\vupdate_mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMaskB\b\n" +
+	"\x06targetB\r\n" +
+	"\v_precedence\"\xa4\x01\n" +
 	"\x11ConfigureResponse\x124\n" +
 	"\x06status\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusR\x06status\x12)\n" +
-	"\x10matched_circuits\x18\x02 \x01(\rR\x0fmatchedCircuits\"\xa9\x01\n" +
-	"\fWatchRequest\x12\x1a\n" +
-	"\bcircuits\x18\x01 \x03(\tR\bcircuits\x12\x16\n" +
-	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12!\n" +
-	"\fresume_token\x18\x03 \x01(\tR\vresumeToken\x12B\n" +
-	"\x0fstatus_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0estatusInterval\"5\n" +
+	"\x10matched_circuits\x18\x02 \x01(\rR\x0fmatchedCircuits\x12.\n" +
+	"\x04rule\x18\x03 \x01(\v2\x1a.breakerbox.v1.PatternRuleR\x04rule\"\xdd\x02\n" +
+	"\vPatternRule\x12\x1e\n" +
+	"\apattern\x18\x01 \x01(\tB\x04\xe2A\x01\bR\apattern\x12\x1e\n" +
+	"\n" +
+	"precedence\x18\x02 \x01(\rR\n" +
+	"precedence\x124\n" +
+	"\x06config\x18\x03 \x01(\v2\x1c.breakerbox.v1.CircuitConfigR\x06config\x12\x16\n" +
+	"\x06preset\x18\x04 \x01(\tR\x06preset\x12>\n" +
+	"\x06origin\x18\x05 \x01(\x0e2 .breakerbox.v1.PatternRuleOriginB\x04\xe2A\x01\x03R\x06origin\x12A\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12=\n" +
+	"\n" +
+	"updated_by\x18\a \x01(\v2\x18.breakerbox.v1.PrincipalB\x04\xe2A\x01\x03R\tupdatedBy\"a\n" +
+	"\x17ListPatternRulesRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\rB\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"t\n" +
+	"\x18ListPatternRulesResponse\x120\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1a.breakerbox.v1.PatternRuleR\x05rules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\":\n" +
+	"\x18DeletePatternRuleRequest\x12\x1e\n" +
+	"\apattern\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\apattern\"v\n" +
+	"\x19DeletePatternRuleResponse\x12.\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1a.breakerbox.v1.PatternRuleR\x04rule\x12)\n" +
+	"\x10matched_circuits\x18\x02 \x01(\rR\x0fmatchedCircuits\"\xc1\x01\n" +
+	"\fWatchRequest\x12 \n" +
+	"\bcircuits\x18\x01 \x03(\tB\x04\xe2A\x01\x01R\bcircuits\x12\x1c\n" +
+	"\x06prefix\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x06prefix\x12'\n" +
+	"\fresume_token\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\vresumeToken\x12H\n" +
+	"\x0fstatus_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x0estatusInterval\"5\n" +
 	"\x10SnapshotComplete\x12!\n" +
-	"\fresume_token\x18\x01 \x01(\tR\vresumeToken\"7\n" +
+	"\fresume_token\x18\x01 \x01(\tR\vresumeToken\"Z\n" +
 	"\tHeartbeat\x12*\n" +
-	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xca\x02\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12!\n" +
+	"\fresume_token\x18\x02 \x01(\tR\vresumeToken\"\x9c\x01\n" +
+	"\x0eCircuitRemoved\x12\x18\n" +
+	"\acircuit\x18\x01 \x01(\tR\acircuit\x121\n" +
+	"\x05cause\x18\x02 \x01(\x0e2\x1b.breakerbox.v1.RemovalCauseR\x05cause\x12=\n" +
+	"\fremoval_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vremovalTime\"\xfb\x03\n" +
 	"\rWatchResponse\x12:\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x1c.breakerbox.v1.CircuitStatusH\x00R\bsnapshot\x123\n" +
 	"\x05event\x18\x02 \x01(\v2\x1b.breakerbox.v1.CircuitEventH\x00R\x05event\x12N\n" +
 	"\x11snapshot_complete\x18\x03 \x01(\v2\x1f.breakerbox.v1.SnapshotCompleteH\x00R\x10snapshotComplete\x128\n" +
 	"\theartbeat\x18\x04 \x01(\v2\x18.breakerbox.v1.HeartbeatH\x00R\theartbeat\x126\n" +
-	"\x06status\x18\x05 \x01(\v2\x1c.breakerbox.v1.CircuitStatusH\x00R\x06statusB\x06\n" +
+	"\x06status\x18\x05 \x01(\v2\x1c.breakerbox.v1.CircuitStatusH\x00R\x06status\x12B\n" +
+	"\rconfig_change\x18\x06 \x01(\v2\x1b.breakerbox.v1.ConfigChangeH\x00R\fconfigChange\x12H\n" +
+	"\x0fcircuit_removed\x18\a \x01(\v2\x1d.breakerbox.v1.CircuitRemovedH\x00R\x0ecircuitRemoved\x12!\n" +
+	"\fresume_token\x18\b \x01(\tR\vresumeTokenB\x06\n" +
 	"\x04kind*\x80\x01\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
@@ -2741,12 +4314,76 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x17DENY_REASON_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10DENY_REASON_OPEN\x10\x01\x12\x1b\n" +
 	"\x17DENY_REASON_FORCED_OPEN\x10\x02\x12\x1e\n" +
-	"\x1aDENY_REASON_HALF_OPEN_FULL\x10\x032\x9a\x06\n" +
+	"\x1aDENY_REASON_HALF_OPEN_FULL\x10\x03*\xbc\x03\n" +
+	"\x0fTransitionCause\x12 \n" +
+	"\x1cTRANSITION_CAUSE_UNSPECIFIED\x10\x00\x12)\n" +
+	"%TRANSITION_CAUSE_CONSECUTIVE_FAILURES\x10\x01\x12!\n" +
+	"\x1dTRANSITION_CAUSE_FAILURE_RATE\x10\x02\x12#\n" +
+	"\x1fTRANSITION_CAUSE_SLOW_CALL_RATE\x10\x03\x12*\n" +
+	"&TRANSITION_CAUSE_OPEN_DURATION_ELAPSED\x10\x04\x12!\n" +
+	"\x1dTRANSITION_CAUSE_PROBE_FAILED\x10\x05\x12\"\n" +
+	"\x1eTRANSITION_CAUSE_PROBE_TIMEOUT\x10\x06\x12%\n" +
+	"!TRANSITION_CAUSE_PROBES_SUCCEEDED\x10\a\x12\x1a\n" +
+	"\x16TRANSITION_CAUSE_RESET\x10\b\x12 \n" +
+	"\x1cTRANSITION_CAUSE_FORCED_OPEN\x10\t\x12\x1d\n" +
+	"\x19TRANSITION_CAUSE_DISABLED\x10\n" +
+	"\x12\x1d\n" +
+	"\x19TRANSITION_CAUSE_RELEASED\x10\v*O\n" +
+	"\x03Pin\x12\x13\n" +
+	"\x0fPIN_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fPIN_FORCED_OPEN\x10\x01\x12\x10\n" +
+	"\fPIN_DISABLED\x10\x02\x12\f\n" +
+	"\bPIN_NONE\x10\x03*\xb9\x01\n" +
+	"\x11ReportDisposition\x12\"\n" +
+	"\x1eREPORT_DISPOSITION_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bREPORT_DISPOSITION_RECORDED\x10\x01\x12\x1c\n" +
+	"\x18REPORT_DISPOSITION_STALE\x10\x02\x12 \n" +
+	"\x1cREPORT_DISPOSITION_DUPLICATE\x10\x03\x12\x1f\n" +
+	"\x1bREPORT_DISPOSITION_CONFLICT\x10\x04*\xbb\x01\n" +
+	"\x10ConfigSourceKind\x12\"\n" +
+	"\x1eCONFIG_SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aCONFIG_SOURCE_KIND_CIRCUIT\x10\x01\x12#\n" +
+	"\x1fCONFIG_SOURCE_KIND_PATTERN_RULE\x10\x02\x12\x1d\n" +
+	"\x19CONFIG_SOURCE_KIND_PRESET\x10\x03\x12\x1f\n" +
+	"\x1bCONFIG_SOURCE_KIND_DEFAULTS\x10\x04*~\n" +
+	"\x11PatternRuleOrigin\x12#\n" +
+	"\x1fPATTERN_RULE_ORIGIN_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bPATTERN_RULE_ORIGIN_RUNTIME\x10\x01\x12#\n" +
+	"\x1fPATTERN_RULE_ORIGIN_CONFIG_FILE\x10\x02*M\n" +
+	"\fRemovalCause\x12\x1d\n" +
+	"\x19REMOVAL_CAUSE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aREMOVAL_CAUSE_IDLE_EVICTED\x10\x01*\xc1\x06\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aERROR_REASON_INVALID_FIELD\x10\x01\x12\"\n" +
+	"\x1eERROR_REASON_MALFORMED_REQUEST\x10\x02\x12#\n" +
+	"\x1fERROR_REASON_PAGE_TOKEN_INVALID\x10\x03\x12%\n" +
+	"!ERROR_REASON_RESUME_TOKEN_INVALID\x10\x04\x12%\n" +
+	"!ERROR_REASON_RESUME_TOKEN_EXPIRED\x10\x05\x12\"\n" +
+	"\x1eERROR_REASON_CIRCUIT_NOT_FOUND\x10\x06\x12'\n" +
+	"#ERROR_REASON_PATTERN_RULE_NOT_FOUND\x10\a\x12!\n" +
+	"\x1dERROR_REASON_PERMIT_MALFORMED\x10\b\x12\x1f\n" +
+	"\x1bERROR_REASON_PERMIT_FOREIGN\x10\t\x12\x1f\n" +
+	"\x1bERROR_REASON_PERMIT_EXPIRED\x10\n" +
+	"\x12\x1f\n" +
+	"\x1bERROR_REASON_PERMIT_UNKNOWN\x10\v\x12%\n" +
+	"!ERROR_REASON_PERMIT_BAD_SIGNATURE\x10\f\x12'\n" +
+	"#ERROR_REASON_PATTERN_RULE_FROM_FILE\x10\r\x12\"\n" +
+	"\x1eERROR_REASON_TOO_MANY_WATCHERS\x10\x0e\x12!\n" +
+	"\x1dERROR_REASON_WATCHER_TOO_SLOW\x10\x0f\x12$\n" +
+	" ERROR_REASON_CIRCUIT_CAP_REACHED\x10\x10\x12\"\n" +
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x11\x12\x1e\n" +
+	"\x1aERROR_REASON_SHUTTING_DOWN\x10\x12\x12$\n" +
+	" ERROR_REASON_CREDENTIALS_MISSING\x10\x13\x12$\n" +
+	" ERROR_REASON_CREDENTIALS_INVALID\x10\x14\x12\"\n" +
+	"\x1eERROR_REASON_ROLE_INSUFFICIENT\x10\x15\x12\x19\n" +
+	"\x15ERROR_REASON_INTERNAL\x10\x162\xbd\b\n" +
 	"\x0eCircuitService\x12H\n" +
 	"\aAcquire\x12\x1d.breakerbox.v1.AcquireRequest\x1a\x1e.breakerbox.v1.AcquireResponse\x12Q\n" +
 	"\n" +
 	"AcquireAny\x12 .breakerbox.v1.AcquireAnyRequest\x1a!.breakerbox.v1.AcquireAnyResponse\x12E\n" +
-	"\x06Report\x12\x1c.breakerbox.v1.ReportRequest\x1a\x1d.breakerbox.v1.ReportResponse\x12K\n" +
+	"\x06Report\x12\x1c.breakerbox.v1.ReportRequest\x1a\x1d.breakerbox.v1.ReportResponse\x12T\n" +
+	"\vBatchReport\x12!.breakerbox.v1.BatchReportRequest\x1a\".breakerbox.v1.BatchReportResponse\x12K\n" +
 	"\bGetState\x12\x1e.breakerbox.v1.GetStateRequest\x1a\x1f.breakerbox.v1.GetStateResponse\x12W\n" +
 	"\fListCircuits\x12\".breakerbox.v1.ListCircuitsRequest\x1a#.breakerbox.v1.ListCircuitsResponse\x12Q\n" +
 	"\n" +
@@ -2754,7 +4391,9 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x05Reset\x12\x1b.breakerbox.v1.ResetRequest\x1a\x1c.breakerbox.v1.ResetResponse\x12Q\n" +
 	"\n" +
 	"ForceState\x12 .breakerbox.v1.ForceStateRequest\x1a!.breakerbox.v1.ForceStateResponse\x12N\n" +
-	"\tConfigure\x12\x1f.breakerbox.v1.ConfigureRequest\x1a .breakerbox.v1.ConfigureResponse\x12D\n" +
+	"\tConfigure\x12\x1f.breakerbox.v1.ConfigureRequest\x1a .breakerbox.v1.ConfigureResponse\x12c\n" +
+	"\x10ListPatternRules\x12&.breakerbox.v1.ListPatternRulesRequest\x1a'.breakerbox.v1.ListPatternRulesResponse\x12f\n" +
+	"\x11DeletePatternRule\x12'.breakerbox.v1.DeletePatternRuleRequest\x1a(.breakerbox.v1.DeletePatternRuleResponse\x12D\n" +
 	"\x05Watch\x12\x1b.breakerbox.v1.WatchRequest\x1a\x1c.breakerbox.v1.WatchResponse0\x01BDZBgithub.com/breakerbox/breakerbox/gen/go/breakerbox/v1;breakerboxv1b\x06proto3"
 
 var (
@@ -2769,121 +4408,172 @@ func file_breakerbox_v1_breakerbox_proto_rawDescGZIP() []byte {
 	return file_breakerbox_v1_breakerbox_proto_rawDescData
 }
 
-var file_breakerbox_v1_breakerbox_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_breakerbox_v1_breakerbox_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_breakerbox_v1_breakerbox_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_breakerbox_v1_breakerbox_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_breakerbox_v1_breakerbox_proto_goTypes = []any{
-	(State)(0),                    // 0: breakerbox.v1.State
-	(Outcome)(0),                  // 1: breakerbox.v1.Outcome
-	(Mode)(0),                     // 2: breakerbox.v1.Mode
-	(DenyReason)(0),               // 3: breakerbox.v1.DenyReason
-	(*CircuitConfig)(nil),         // 4: breakerbox.v1.CircuitConfig
-	(*CircuitStats)(nil),          // 5: breakerbox.v1.CircuitStats
-	(*CircuitStatus)(nil),         // 6: breakerbox.v1.CircuitStatus
-	(*CircuitEvent)(nil),          // 7: breakerbox.v1.CircuitEvent
-	(*AcquireRequest)(nil),        // 8: breakerbox.v1.AcquireRequest
-	(*AcquireResponse)(nil),       // 9: breakerbox.v1.AcquireResponse
-	(*AcquireAnyRequest)(nil),     // 10: breakerbox.v1.AcquireAnyRequest
-	(*Denial)(nil),                // 11: breakerbox.v1.Denial
-	(*AcquireAnyResponse)(nil),    // 12: breakerbox.v1.AcquireAnyResponse
-	(*ReportRequest)(nil),         // 13: breakerbox.v1.ReportRequest
-	(*ReportResponse)(nil),        // 14: breakerbox.v1.ReportResponse
-	(*GetStateRequest)(nil),       // 15: breakerbox.v1.GetStateRequest
-	(*GetStateResponse)(nil),      // 16: breakerbox.v1.GetStateResponse
-	(*ListCircuitsRequest)(nil),   // 17: breakerbox.v1.ListCircuitsRequest
-	(*ListCircuitsResponse)(nil),  // 18: breakerbox.v1.ListCircuitsResponse
-	(*GetHistoryRequest)(nil),     // 19: breakerbox.v1.GetHistoryRequest
-	(*ConfigChange)(nil),          // 20: breakerbox.v1.ConfigChange
-	(*HistoryEntry)(nil),          // 21: breakerbox.v1.HistoryEntry
-	(*GetHistoryResponse)(nil),    // 22: breakerbox.v1.GetHistoryResponse
-	(*ResetRequest)(nil),          // 23: breakerbox.v1.ResetRequest
-	(*ResetResponse)(nil),         // 24: breakerbox.v1.ResetResponse
-	(*ForceStateRequest)(nil),     // 25: breakerbox.v1.ForceStateRequest
-	(*ForceStateResponse)(nil),    // 26: breakerbox.v1.ForceStateResponse
-	(*ConfigureRequest)(nil),      // 27: breakerbox.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 28: breakerbox.v1.ConfigureResponse
-	(*WatchRequest)(nil),          // 29: breakerbox.v1.WatchRequest
-	(*SnapshotComplete)(nil),      // 30: breakerbox.v1.SnapshotComplete
-	(*Heartbeat)(nil),             // 31: breakerbox.v1.Heartbeat
-	(*WatchResponse)(nil),         // 32: breakerbox.v1.WatchResponse
-	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(State)(0),                        // 0: breakerbox.v1.State
+	(Outcome)(0),                      // 1: breakerbox.v1.Outcome
+	(Mode)(0),                         // 2: breakerbox.v1.Mode
+	(DenyReason)(0),                   // 3: breakerbox.v1.DenyReason
+	(TransitionCause)(0),              // 4: breakerbox.v1.TransitionCause
+	(Pin)(0),                          // 5: breakerbox.v1.Pin
+	(ReportDisposition)(0),            // 6: breakerbox.v1.ReportDisposition
+	(ConfigSourceKind)(0),             // 7: breakerbox.v1.ConfigSourceKind
+	(PatternRuleOrigin)(0),            // 8: breakerbox.v1.PatternRuleOrigin
+	(RemovalCause)(0),                 // 9: breakerbox.v1.RemovalCause
+	(ErrorReason)(0),                  // 10: breakerbox.v1.ErrorReason
+	(*CircuitConfig)(nil),             // 11: breakerbox.v1.CircuitConfig
+	(*CircuitStats)(nil),              // 12: breakerbox.v1.CircuitStats
+	(*CircuitStatus)(nil),             // 13: breakerbox.v1.CircuitStatus
+	(*ConfigSource)(nil),              // 14: breakerbox.v1.ConfigSource
+	(*Principal)(nil),                 // 15: breakerbox.v1.Principal
+	(*CircuitEvent)(nil),              // 16: breakerbox.v1.CircuitEvent
+	(*AcquireRequest)(nil),            // 17: breakerbox.v1.AcquireRequest
+	(*AcquireResponse)(nil),           // 18: breakerbox.v1.AcquireResponse
+	(*AcquireAnyRequest)(nil),         // 19: breakerbox.v1.AcquireAnyRequest
+	(*Denial)(nil),                    // 20: breakerbox.v1.Denial
+	(*AcquireAnyResponse)(nil),        // 21: breakerbox.v1.AcquireAnyResponse
+	(*ReportRequest)(nil),             // 22: breakerbox.v1.ReportRequest
+	(*ReportResponse)(nil),            // 23: breakerbox.v1.ReportResponse
+	(*BatchReportRequest)(nil),        // 24: breakerbox.v1.BatchReportRequest
+	(*BatchReportResult)(nil),         // 25: breakerbox.v1.BatchReportResult
+	(*BatchReportResponse)(nil),       // 26: breakerbox.v1.BatchReportResponse
+	(*GetStateRequest)(nil),           // 27: breakerbox.v1.GetStateRequest
+	(*GetStateResponse)(nil),          // 28: breakerbox.v1.GetStateResponse
+	(*ListCircuitsRequest)(nil),       // 29: breakerbox.v1.ListCircuitsRequest
+	(*ListCircuitsResponse)(nil),      // 30: breakerbox.v1.ListCircuitsResponse
+	(*GetHistoryRequest)(nil),         // 31: breakerbox.v1.GetHistoryRequest
+	(*ConfigChange)(nil),              // 32: breakerbox.v1.ConfigChange
+	(*HistoryEntry)(nil),              // 33: breakerbox.v1.HistoryEntry
+	(*GetHistoryResponse)(nil),        // 34: breakerbox.v1.GetHistoryResponse
+	(*ResetRequest)(nil),              // 35: breakerbox.v1.ResetRequest
+	(*ResetResponse)(nil),             // 36: breakerbox.v1.ResetResponse
+	(*ForceStateRequest)(nil),         // 37: breakerbox.v1.ForceStateRequest
+	(*ForceStateResponse)(nil),        // 38: breakerbox.v1.ForceStateResponse
+	(*ConfigureRequest)(nil),          // 39: breakerbox.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),         // 40: breakerbox.v1.ConfigureResponse
+	(*PatternRule)(nil),               // 41: breakerbox.v1.PatternRule
+	(*ListPatternRulesRequest)(nil),   // 42: breakerbox.v1.ListPatternRulesRequest
+	(*ListPatternRulesResponse)(nil),  // 43: breakerbox.v1.ListPatternRulesResponse
+	(*DeletePatternRuleRequest)(nil),  // 44: breakerbox.v1.DeletePatternRuleRequest
+	(*DeletePatternRuleResponse)(nil), // 45: breakerbox.v1.DeletePatternRuleResponse
+	(*WatchRequest)(nil),              // 46: breakerbox.v1.WatchRequest
+	(*SnapshotComplete)(nil),          // 47: breakerbox.v1.SnapshotComplete
+	(*Heartbeat)(nil),                 // 48: breakerbox.v1.Heartbeat
+	(*CircuitRemoved)(nil),            // 49: breakerbox.v1.CircuitRemoved
+	(*WatchResponse)(nil),             // 50: breakerbox.v1.WatchResponse
+	(*durationpb.Duration)(nil),       // 51: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 52: google.protobuf.Timestamp
+	(*status.Status)(nil),             // 53: google.rpc.Status
+	(*fieldmaskpb.FieldMask)(nil),     // 54: google.protobuf.FieldMask
 }
 var file_breakerbox_v1_breakerbox_proto_depIdxs = []int32{
-	33, // 0: breakerbox.v1.CircuitConfig.window:type_name -> google.protobuf.Duration
-	33, // 1: breakerbox.v1.CircuitConfig.slow_call_duration:type_name -> google.protobuf.Duration
-	33, // 2: breakerbox.v1.CircuitConfig.open_duration:type_name -> google.protobuf.Duration
-	33, // 3: breakerbox.v1.CircuitConfig.max_open_duration:type_name -> google.protobuf.Duration
-	33, // 4: breakerbox.v1.CircuitConfig.permit_ttl:type_name -> google.protobuf.Duration
+	51, // 0: breakerbox.v1.CircuitConfig.window:type_name -> google.protobuf.Duration
+	51, // 1: breakerbox.v1.CircuitConfig.slow_call_duration:type_name -> google.protobuf.Duration
+	51, // 2: breakerbox.v1.CircuitConfig.open_duration:type_name -> google.protobuf.Duration
+	51, // 3: breakerbox.v1.CircuitConfig.max_open_duration:type_name -> google.protobuf.Duration
+	51, // 4: breakerbox.v1.CircuitConfig.permit_ttl:type_name -> google.protobuf.Duration
 	2,  // 5: breakerbox.v1.CircuitConfig.mode:type_name -> breakerbox.v1.Mode
 	0,  // 6: breakerbox.v1.CircuitStatus.state:type_name -> breakerbox.v1.State
-	4,  // 7: breakerbox.v1.CircuitStatus.config:type_name -> breakerbox.v1.CircuitConfig
-	5,  // 8: breakerbox.v1.CircuitStatus.stats:type_name -> breakerbox.v1.CircuitStats
-	34, // 9: breakerbox.v1.CircuitStatus.since:type_name -> google.protobuf.Timestamp
-	34, // 10: breakerbox.v1.CircuitStatus.open_until:type_name -> google.protobuf.Timestamp
-	0,  // 11: breakerbox.v1.CircuitEvent.from_state:type_name -> breakerbox.v1.State
-	0,  // 12: breakerbox.v1.CircuitEvent.to_state:type_name -> breakerbox.v1.State
-	34, // 13: breakerbox.v1.CircuitEvent.at:type_name -> google.protobuf.Timestamp
-	34, // 14: breakerbox.v1.CircuitEvent.open_until:type_name -> google.protobuf.Timestamp
-	5,  // 15: breakerbox.v1.CircuitEvent.stats:type_name -> breakerbox.v1.CircuitStats
-	0,  // 16: breakerbox.v1.AcquireResponse.state:type_name -> breakerbox.v1.State
-	33, // 17: breakerbox.v1.AcquireResponse.retry_after:type_name -> google.protobuf.Duration
-	3,  // 18: breakerbox.v1.AcquireResponse.reason:type_name -> breakerbox.v1.DenyReason
-	0,  // 19: breakerbox.v1.Denial.state:type_name -> breakerbox.v1.State
-	33, // 20: breakerbox.v1.Denial.retry_after:type_name -> google.protobuf.Duration
-	3,  // 21: breakerbox.v1.Denial.reason:type_name -> breakerbox.v1.DenyReason
-	0,  // 22: breakerbox.v1.AcquireAnyResponse.state:type_name -> breakerbox.v1.State
-	11, // 23: breakerbox.v1.AcquireAnyResponse.denials:type_name -> breakerbox.v1.Denial
-	33, // 24: breakerbox.v1.AcquireAnyResponse.retry_after:type_name -> google.protobuf.Duration
-	1,  // 25: breakerbox.v1.ReportRequest.outcome:type_name -> breakerbox.v1.Outcome
-	33, // 26: breakerbox.v1.ReportRequest.duration:type_name -> google.protobuf.Duration
-	33, // 27: breakerbox.v1.ReportRequest.retry_after:type_name -> google.protobuf.Duration
-	0,  // 28: breakerbox.v1.ReportResponse.state:type_name -> breakerbox.v1.State
-	6,  // 29: breakerbox.v1.GetStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	0,  // 30: breakerbox.v1.ListCircuitsRequest.state:type_name -> breakerbox.v1.State
-	6,  // 31: breakerbox.v1.ListCircuitsResponse.circuits:type_name -> breakerbox.v1.CircuitStatus
-	34, // 32: breakerbox.v1.ConfigChange.at:type_name -> google.protobuf.Timestamp
-	4,  // 33: breakerbox.v1.ConfigChange.old_config:type_name -> breakerbox.v1.CircuitConfig
-	4,  // 34: breakerbox.v1.ConfigChange.new_config:type_name -> breakerbox.v1.CircuitConfig
-	7,  // 35: breakerbox.v1.HistoryEntry.transition:type_name -> breakerbox.v1.CircuitEvent
-	20, // 36: breakerbox.v1.HistoryEntry.config_change:type_name -> breakerbox.v1.ConfigChange
-	21, // 37: breakerbox.v1.GetHistoryResponse.entries:type_name -> breakerbox.v1.HistoryEntry
-	6,  // 38: breakerbox.v1.ResetResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	0,  // 39: breakerbox.v1.ForceStateRequest.state:type_name -> breakerbox.v1.State
-	6,  // 40: breakerbox.v1.ForceStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	4,  // 41: breakerbox.v1.ConfigureRequest.config:type_name -> breakerbox.v1.CircuitConfig
-	6,  // 42: breakerbox.v1.ConfigureResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	33, // 43: breakerbox.v1.WatchRequest.status_interval:type_name -> google.protobuf.Duration
-	34, // 44: breakerbox.v1.Heartbeat.at:type_name -> google.protobuf.Timestamp
-	6,  // 45: breakerbox.v1.WatchResponse.snapshot:type_name -> breakerbox.v1.CircuitStatus
-	7,  // 46: breakerbox.v1.WatchResponse.event:type_name -> breakerbox.v1.CircuitEvent
-	30, // 47: breakerbox.v1.WatchResponse.snapshot_complete:type_name -> breakerbox.v1.SnapshotComplete
-	31, // 48: breakerbox.v1.WatchResponse.heartbeat:type_name -> breakerbox.v1.Heartbeat
-	6,  // 49: breakerbox.v1.WatchResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	8,  // 50: breakerbox.v1.CircuitService.Acquire:input_type -> breakerbox.v1.AcquireRequest
-	10, // 51: breakerbox.v1.CircuitService.AcquireAny:input_type -> breakerbox.v1.AcquireAnyRequest
-	13, // 52: breakerbox.v1.CircuitService.Report:input_type -> breakerbox.v1.ReportRequest
-	15, // 53: breakerbox.v1.CircuitService.GetState:input_type -> breakerbox.v1.GetStateRequest
-	17, // 54: breakerbox.v1.CircuitService.ListCircuits:input_type -> breakerbox.v1.ListCircuitsRequest
-	19, // 55: breakerbox.v1.CircuitService.GetHistory:input_type -> breakerbox.v1.GetHistoryRequest
-	23, // 56: breakerbox.v1.CircuitService.Reset:input_type -> breakerbox.v1.ResetRequest
-	25, // 57: breakerbox.v1.CircuitService.ForceState:input_type -> breakerbox.v1.ForceStateRequest
-	27, // 58: breakerbox.v1.CircuitService.Configure:input_type -> breakerbox.v1.ConfigureRequest
-	29, // 59: breakerbox.v1.CircuitService.Watch:input_type -> breakerbox.v1.WatchRequest
-	9,  // 60: breakerbox.v1.CircuitService.Acquire:output_type -> breakerbox.v1.AcquireResponse
-	12, // 61: breakerbox.v1.CircuitService.AcquireAny:output_type -> breakerbox.v1.AcquireAnyResponse
-	14, // 62: breakerbox.v1.CircuitService.Report:output_type -> breakerbox.v1.ReportResponse
-	16, // 63: breakerbox.v1.CircuitService.GetState:output_type -> breakerbox.v1.GetStateResponse
-	18, // 64: breakerbox.v1.CircuitService.ListCircuits:output_type -> breakerbox.v1.ListCircuitsResponse
-	22, // 65: breakerbox.v1.CircuitService.GetHistory:output_type -> breakerbox.v1.GetHistoryResponse
-	24, // 66: breakerbox.v1.CircuitService.Reset:output_type -> breakerbox.v1.ResetResponse
-	26, // 67: breakerbox.v1.CircuitService.ForceState:output_type -> breakerbox.v1.ForceStateResponse
-	28, // 68: breakerbox.v1.CircuitService.Configure:output_type -> breakerbox.v1.ConfigureResponse
-	32, // 69: breakerbox.v1.CircuitService.Watch:output_type -> breakerbox.v1.WatchResponse
-	60, // [60:70] is the sub-list for method output_type
-	50, // [50:60] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	11, // 7: breakerbox.v1.CircuitStatus.config:type_name -> breakerbox.v1.CircuitConfig
+	12, // 8: breakerbox.v1.CircuitStatus.stats:type_name -> breakerbox.v1.CircuitStats
+	52, // 9: breakerbox.v1.CircuitStatus.since:type_name -> google.protobuf.Timestamp
+	52, // 10: breakerbox.v1.CircuitStatus.open_until:type_name -> google.protobuf.Timestamp
+	14, // 11: breakerbox.v1.CircuitStatus.config_source_details:type_name -> breakerbox.v1.ConfigSource
+	7,  // 12: breakerbox.v1.ConfigSource.kind:type_name -> breakerbox.v1.ConfigSourceKind
+	0,  // 13: breakerbox.v1.CircuitEvent.from_state:type_name -> breakerbox.v1.State
+	0,  // 14: breakerbox.v1.CircuitEvent.to_state:type_name -> breakerbox.v1.State
+	52, // 15: breakerbox.v1.CircuitEvent.at:type_name -> google.protobuf.Timestamp
+	52, // 16: breakerbox.v1.CircuitEvent.open_until:type_name -> google.protobuf.Timestamp
+	12, // 17: breakerbox.v1.CircuitEvent.stats:type_name -> breakerbox.v1.CircuitStats
+	15, // 18: breakerbox.v1.CircuitEvent.principal:type_name -> breakerbox.v1.Principal
+	4,  // 19: breakerbox.v1.CircuitEvent.cause:type_name -> breakerbox.v1.TransitionCause
+	0,  // 20: breakerbox.v1.AcquireResponse.state:type_name -> breakerbox.v1.State
+	51, // 21: breakerbox.v1.AcquireResponse.retry_after:type_name -> google.protobuf.Duration
+	3,  // 22: breakerbox.v1.AcquireResponse.reason:type_name -> breakerbox.v1.DenyReason
+	0,  // 23: breakerbox.v1.Denial.state:type_name -> breakerbox.v1.State
+	51, // 24: breakerbox.v1.Denial.retry_after:type_name -> google.protobuf.Duration
+	3,  // 25: breakerbox.v1.Denial.reason:type_name -> breakerbox.v1.DenyReason
+	0,  // 26: breakerbox.v1.AcquireAnyResponse.state:type_name -> breakerbox.v1.State
+	20, // 27: breakerbox.v1.AcquireAnyResponse.denials:type_name -> breakerbox.v1.Denial
+	51, // 28: breakerbox.v1.AcquireAnyResponse.retry_after:type_name -> google.protobuf.Duration
+	1,  // 29: breakerbox.v1.ReportRequest.outcome:type_name -> breakerbox.v1.Outcome
+	51, // 30: breakerbox.v1.ReportRequest.duration:type_name -> google.protobuf.Duration
+	51, // 31: breakerbox.v1.ReportRequest.retry_after:type_name -> google.protobuf.Duration
+	0,  // 32: breakerbox.v1.ReportResponse.state:type_name -> breakerbox.v1.State
+	6,  // 33: breakerbox.v1.ReportResponse.disposition:type_name -> breakerbox.v1.ReportDisposition
+	1,  // 34: breakerbox.v1.ReportResponse.recorded_outcome:type_name -> breakerbox.v1.Outcome
+	22, // 35: breakerbox.v1.BatchReportRequest.reports:type_name -> breakerbox.v1.ReportRequest
+	23, // 36: breakerbox.v1.BatchReportResult.response:type_name -> breakerbox.v1.ReportResponse
+	53, // 37: breakerbox.v1.BatchReportResult.error:type_name -> google.rpc.Status
+	25, // 38: breakerbox.v1.BatchReportResponse.results:type_name -> breakerbox.v1.BatchReportResult
+	13, // 39: breakerbox.v1.GetStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	0,  // 40: breakerbox.v1.ListCircuitsRequest.state:type_name -> breakerbox.v1.State
+	13, // 41: breakerbox.v1.ListCircuitsResponse.circuits:type_name -> breakerbox.v1.CircuitStatus
+	52, // 42: breakerbox.v1.ConfigChange.at:type_name -> google.protobuf.Timestamp
+	11, // 43: breakerbox.v1.ConfigChange.old_config:type_name -> breakerbox.v1.CircuitConfig
+	11, // 44: breakerbox.v1.ConfigChange.new_config:type_name -> breakerbox.v1.CircuitConfig
+	15, // 45: breakerbox.v1.ConfigChange.principal:type_name -> breakerbox.v1.Principal
+	14, // 46: breakerbox.v1.ConfigChange.new_config_sources:type_name -> breakerbox.v1.ConfigSource
+	16, // 47: breakerbox.v1.HistoryEntry.transition:type_name -> breakerbox.v1.CircuitEvent
+	32, // 48: breakerbox.v1.HistoryEntry.config_change:type_name -> breakerbox.v1.ConfigChange
+	33, // 49: breakerbox.v1.GetHistoryResponse.entries:type_name -> breakerbox.v1.HistoryEntry
+	13, // 50: breakerbox.v1.ResetResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	0,  // 51: breakerbox.v1.ForceStateRequest.state:type_name -> breakerbox.v1.State
+	5,  // 52: breakerbox.v1.ForceStateRequest.pin:type_name -> breakerbox.v1.Pin
+	13, // 53: breakerbox.v1.ForceStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	11, // 54: breakerbox.v1.ConfigureRequest.config:type_name -> breakerbox.v1.CircuitConfig
+	54, // 55: breakerbox.v1.ConfigureRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 56: breakerbox.v1.ConfigureResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	41, // 57: breakerbox.v1.ConfigureResponse.rule:type_name -> breakerbox.v1.PatternRule
+	11, // 58: breakerbox.v1.PatternRule.config:type_name -> breakerbox.v1.CircuitConfig
+	8,  // 59: breakerbox.v1.PatternRule.origin:type_name -> breakerbox.v1.PatternRuleOrigin
+	52, // 60: breakerbox.v1.PatternRule.update_time:type_name -> google.protobuf.Timestamp
+	15, // 61: breakerbox.v1.PatternRule.updated_by:type_name -> breakerbox.v1.Principal
+	41, // 62: breakerbox.v1.ListPatternRulesResponse.rules:type_name -> breakerbox.v1.PatternRule
+	41, // 63: breakerbox.v1.DeletePatternRuleResponse.rule:type_name -> breakerbox.v1.PatternRule
+	51, // 64: breakerbox.v1.WatchRequest.status_interval:type_name -> google.protobuf.Duration
+	52, // 65: breakerbox.v1.Heartbeat.at:type_name -> google.protobuf.Timestamp
+	9,  // 66: breakerbox.v1.CircuitRemoved.cause:type_name -> breakerbox.v1.RemovalCause
+	52, // 67: breakerbox.v1.CircuitRemoved.removal_time:type_name -> google.protobuf.Timestamp
+	13, // 68: breakerbox.v1.WatchResponse.snapshot:type_name -> breakerbox.v1.CircuitStatus
+	16, // 69: breakerbox.v1.WatchResponse.event:type_name -> breakerbox.v1.CircuitEvent
+	47, // 70: breakerbox.v1.WatchResponse.snapshot_complete:type_name -> breakerbox.v1.SnapshotComplete
+	48, // 71: breakerbox.v1.WatchResponse.heartbeat:type_name -> breakerbox.v1.Heartbeat
+	13, // 72: breakerbox.v1.WatchResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	32, // 73: breakerbox.v1.WatchResponse.config_change:type_name -> breakerbox.v1.ConfigChange
+	49, // 74: breakerbox.v1.WatchResponse.circuit_removed:type_name -> breakerbox.v1.CircuitRemoved
+	17, // 75: breakerbox.v1.CircuitService.Acquire:input_type -> breakerbox.v1.AcquireRequest
+	19, // 76: breakerbox.v1.CircuitService.AcquireAny:input_type -> breakerbox.v1.AcquireAnyRequest
+	22, // 77: breakerbox.v1.CircuitService.Report:input_type -> breakerbox.v1.ReportRequest
+	24, // 78: breakerbox.v1.CircuitService.BatchReport:input_type -> breakerbox.v1.BatchReportRequest
+	27, // 79: breakerbox.v1.CircuitService.GetState:input_type -> breakerbox.v1.GetStateRequest
+	29, // 80: breakerbox.v1.CircuitService.ListCircuits:input_type -> breakerbox.v1.ListCircuitsRequest
+	31, // 81: breakerbox.v1.CircuitService.GetHistory:input_type -> breakerbox.v1.GetHistoryRequest
+	35, // 82: breakerbox.v1.CircuitService.Reset:input_type -> breakerbox.v1.ResetRequest
+	37, // 83: breakerbox.v1.CircuitService.ForceState:input_type -> breakerbox.v1.ForceStateRequest
+	39, // 84: breakerbox.v1.CircuitService.Configure:input_type -> breakerbox.v1.ConfigureRequest
+	42, // 85: breakerbox.v1.CircuitService.ListPatternRules:input_type -> breakerbox.v1.ListPatternRulesRequest
+	44, // 86: breakerbox.v1.CircuitService.DeletePatternRule:input_type -> breakerbox.v1.DeletePatternRuleRequest
+	46, // 87: breakerbox.v1.CircuitService.Watch:input_type -> breakerbox.v1.WatchRequest
+	18, // 88: breakerbox.v1.CircuitService.Acquire:output_type -> breakerbox.v1.AcquireResponse
+	21, // 89: breakerbox.v1.CircuitService.AcquireAny:output_type -> breakerbox.v1.AcquireAnyResponse
+	23, // 90: breakerbox.v1.CircuitService.Report:output_type -> breakerbox.v1.ReportResponse
+	26, // 91: breakerbox.v1.CircuitService.BatchReport:output_type -> breakerbox.v1.BatchReportResponse
+	28, // 92: breakerbox.v1.CircuitService.GetState:output_type -> breakerbox.v1.GetStateResponse
+	30, // 93: breakerbox.v1.CircuitService.ListCircuits:output_type -> breakerbox.v1.ListCircuitsResponse
+	34, // 94: breakerbox.v1.CircuitService.GetHistory:output_type -> breakerbox.v1.GetHistoryResponse
+	36, // 95: breakerbox.v1.CircuitService.Reset:output_type -> breakerbox.v1.ResetResponse
+	38, // 96: breakerbox.v1.CircuitService.ForceState:output_type -> breakerbox.v1.ForceStateResponse
+	40, // 97: breakerbox.v1.CircuitService.Configure:output_type -> breakerbox.v1.ConfigureResponse
+	43, // 98: breakerbox.v1.CircuitService.ListPatternRules:output_type -> breakerbox.v1.ListPatternRulesResponse
+	45, // 99: breakerbox.v1.CircuitService.DeletePatternRule:output_type -> breakerbox.v1.DeletePatternRuleResponse
+	50, // 100: breakerbox.v1.CircuitService.Watch:output_type -> breakerbox.v1.WatchResponse
+	88, // [88:101] is the sub-list for method output_type
+	75, // [75:88] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_breakerbox_v1_breakerbox_proto_init() }
@@ -2892,28 +4582,34 @@ func file_breakerbox_v1_breakerbox_proto_init() {
 		return
 	}
 	file_breakerbox_v1_breakerbox_proto_msgTypes[0].OneofWrappers = []any{}
-	file_breakerbox_v1_breakerbox_proto_msgTypes[17].OneofWrappers = []any{
+	file_breakerbox_v1_breakerbox_proto_msgTypes[14].OneofWrappers = []any{
+		(*BatchReportResult_Response)(nil),
+		(*BatchReportResult_Error)(nil),
+	}
+	file_breakerbox_v1_breakerbox_proto_msgTypes[22].OneofWrappers = []any{
 		(*HistoryEntry_Transition)(nil),
 		(*HistoryEntry_ConfigChange)(nil),
 	}
-	file_breakerbox_v1_breakerbox_proto_msgTypes[23].OneofWrappers = []any{
+	file_breakerbox_v1_breakerbox_proto_msgTypes[28].OneofWrappers = []any{
 		(*ConfigureRequest_Circuit)(nil),
 		(*ConfigureRequest_Pattern)(nil),
 	}
-	file_breakerbox_v1_breakerbox_proto_msgTypes[28].OneofWrappers = []any{
+	file_breakerbox_v1_breakerbox_proto_msgTypes[39].OneofWrappers = []any{
 		(*WatchResponse_Snapshot)(nil),
 		(*WatchResponse_Event)(nil),
 		(*WatchResponse_SnapshotComplete)(nil),
 		(*WatchResponse_Heartbeat)(nil),
 		(*WatchResponse_Status)(nil),
+		(*WatchResponse_ConfigChange)(nil),
+		(*WatchResponse_CircuitRemoved)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_breakerbox_v1_breakerbox_proto_rawDesc), len(file_breakerbox_v1_breakerbox_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   29,
+			NumEnums:      11,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

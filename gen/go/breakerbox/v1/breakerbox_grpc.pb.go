@@ -9,6 +9,20 @@
 // Before calling a dependency an agent asks Acquire(circuit); after the call it
 // Reports the outcome with the permit it was given. Every agent and every
 // Breakerbox replica shares one state machine per circuit.
+//
+// Compatibility (docs/design.md, "API compatibility"): breakerbox.v1 only
+// grows. Fields, enum values, RPCs and oneof cases may be added; nothing is
+// removed, renamed or renumbered, and no type changes. Clients MUST therefore
+// ignore fields they do not know, treat an enum value they do not know like
+// its _UNSPECIFIED value, and skip a WatchResponse whose `kind` they do not
+// know. CI runs `buf breaking` against the last commit on main that changed
+// proto/.
+//
+// Errors: every error the service raises carries a google.rpc.ErrorInfo with
+// domain "breakerbox.v1" and a `reason` that is an ErrorReason value name
+// without its ERROR_REASON_ prefix (e.g. "PERMIT_EXPIRED"); clients decide on
+// the reason, never on the message text, which may change. See ErrorReason for
+// the other details each error carries.
 
 package breakerboxv1
 
@@ -25,16 +39,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CircuitService_Acquire_FullMethodName      = "/breakerbox.v1.CircuitService/Acquire"
-	CircuitService_AcquireAny_FullMethodName   = "/breakerbox.v1.CircuitService/AcquireAny"
-	CircuitService_Report_FullMethodName       = "/breakerbox.v1.CircuitService/Report"
-	CircuitService_GetState_FullMethodName     = "/breakerbox.v1.CircuitService/GetState"
-	CircuitService_ListCircuits_FullMethodName = "/breakerbox.v1.CircuitService/ListCircuits"
-	CircuitService_GetHistory_FullMethodName   = "/breakerbox.v1.CircuitService/GetHistory"
-	CircuitService_Reset_FullMethodName        = "/breakerbox.v1.CircuitService/Reset"
-	CircuitService_ForceState_FullMethodName   = "/breakerbox.v1.CircuitService/ForceState"
-	CircuitService_Configure_FullMethodName    = "/breakerbox.v1.CircuitService/Configure"
-	CircuitService_Watch_FullMethodName        = "/breakerbox.v1.CircuitService/Watch"
+	CircuitService_Acquire_FullMethodName           = "/breakerbox.v1.CircuitService/Acquire"
+	CircuitService_AcquireAny_FullMethodName        = "/breakerbox.v1.CircuitService/AcquireAny"
+	CircuitService_Report_FullMethodName            = "/breakerbox.v1.CircuitService/Report"
+	CircuitService_BatchReport_FullMethodName       = "/breakerbox.v1.CircuitService/BatchReport"
+	CircuitService_GetState_FullMethodName          = "/breakerbox.v1.CircuitService/GetState"
+	CircuitService_ListCircuits_FullMethodName      = "/breakerbox.v1.CircuitService/ListCircuits"
+	CircuitService_GetHistory_FullMethodName        = "/breakerbox.v1.CircuitService/GetHistory"
+	CircuitService_Reset_FullMethodName             = "/breakerbox.v1.CircuitService/Reset"
+	CircuitService_ForceState_FullMethodName        = "/breakerbox.v1.CircuitService/ForceState"
+	CircuitService_Configure_FullMethodName         = "/breakerbox.v1.CircuitService/Configure"
+	CircuitService_ListPatternRules_FullMethodName  = "/breakerbox.v1.CircuitService/ListPatternRules"
+	CircuitService_DeletePatternRule_FullMethodName = "/breakerbox.v1.CircuitService/DeletePatternRule"
+	CircuitService_Watch_FullMethodName             = "/breakerbox.v1.CircuitService/Watch"
 )
 
 // CircuitServiceClient is the client API for CircuitService service.
@@ -55,9 +72,21 @@ type CircuitServiceClient interface {
 	// soonest retry_after among them.
 	AcquireAny(ctx context.Context, in *AcquireAnyRequest, opts ...grpc.CallOption) (*AcquireAnyResponse, error)
 	// Report records the outcome of a call made under a permit. A permit's
-	// outcome counts once: retrying a Report is safe and answers duplicate=true.
-	// An unknown, expired or foreign permit is FAILED_PRECONDITION.
+	// outcome counts once: retrying a Report is safe and answers
+	// disposition=REPORT_DISPOSITION_DUPLICATE (or _CONFLICT when the retry
+	// names a different outcome; the first outcome stands). The server remembers
+	// a reported permit until the permit's permit_ttl has passed since its
+	// Acquire; after that a retry is FAILED_PRECONDITION PERMIT_EXPIRED, like
+	// any late report. A malformed, foreign, expired or unknown permit is
+	// FAILED_PRECONDITION with the matching PERMIT_* reason.
 	Report(ctx context.Context, in *ReportRequest, opts ...grpc.CallOption) (*ReportResponse, error)
+	// BatchReport records several outcomes in one call, for agents that buffer
+	// their reports. It is not atomic: each report is applied on its own, in
+	// request order, exactly as Report would, and `results` answers each in the
+	// same order, with a ReportResponse or the google.rpc.Status that Report
+	// would have failed with. The call itself fails only when the request as a
+	// whole is invalid (no reports, more than 100) or the caller may not Report.
+	BatchReport(ctx context.Context, in *BatchReportRequest, opts ...grpc.CallOption) (*BatchReportResponse, error)
 	// GetState returns a circuit's state, resolved config and stats.
 	// NOT_FOUND if the circuit never existed (or was evicted while idle).
 	GetState(ctx context.Context, in *GetStateRequest, opts ...grpc.CallOption) (*GetStateResponse, error)
@@ -75,15 +104,29 @@ type CircuitServiceClient interface {
 	// created if it does not exist yet, so a dependency can be fenced off before
 	// any agent calls it.
 	ForceState(ctx context.Context, in *ForceStateRequest, opts ...grpc.CallOption) (*ForceStateResponse, error)
-	// Configure changes the config of one circuit, or of every circuit whose name
-	// matches a glob pattern (admin). A live circuit keeps its state and
-	// counters; the change is recorded in its history.
+	// Configure changes the config of one circuit, or writes the pattern rule
+	// that governs every circuit whose name matches a glob (admin). A live
+	// circuit keeps its state and counters; the change is recorded in its
+	// history and sent to its watchers.
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// ListPatternRules pages through the pattern rules in the order they are
+	// consulted: runtime rules (set by Configure) by precedence, then the
+	// config file's rules in file order.
+	ListPatternRules(ctx context.Context, in *ListPatternRulesRequest, opts ...grpc.CallOption) (*ListPatternRulesResponse, error)
+	// DeletePatternRule removes a runtime pattern rule (admin); the circuits it
+	// governed fall back to the next matching rule, preset and defaults, and
+	// record the change. NOT_FOUND PATTERN_RULE_NOT_FOUND if no runtime rule
+	// has this pattern; FAILED_PRECONDITION PATTERN_RULE_FROM_FILE if only the
+	// config file has it (edit the file instead).
+	DeletePatternRule(ctx context.Context, in *DeletePatternRuleRequest, opts ...grpc.CallOption) (*DeletePatternRuleResponse, error)
 	// Watch streams the matching circuits: first one snapshot message per
-	// circuit, then a snapshot_complete marker, then every transition in order,
-	// with heartbeats while idle. A watcher that reconnects with the last
-	// event_id it saw as resume_token gets exactly the events it missed and no
-	// snapshot; OUT_OF_RANGE if those events are no longer retained. With
+	// circuit, then a snapshot_complete marker, then every transition, config
+	// change and removal in order, with heartbeats while idle. Every message
+	// after the snapshot carries a resume_token; a watcher that reconnects with
+	// the last one it received (and the same filter) gets exactly what it missed
+	// and no snapshot. Heartbeats carry one too, so a quiet watcher's position
+	// keeps up with the log. OUT_OF_RANGE RESUME_TOKEN_EXPIRED if what it missed
+	// is no longer retained (re-snapshot: watch without a token). With
 	// status_interval set it also sends each circuit's live status whenever it
 	// changed, at most once per interval.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
@@ -121,6 +164,16 @@ func (c *circuitServiceClient) Report(ctx context.Context, in *ReportRequest, op
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReportResponse)
 	err := c.cc.Invoke(ctx, CircuitService_Report_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *circuitServiceClient) BatchReport(ctx context.Context, in *BatchReportRequest, opts ...grpc.CallOption) (*BatchReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchReportResponse)
+	err := c.cc.Invoke(ctx, CircuitService_BatchReport_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +240,26 @@ func (c *circuitServiceClient) Configure(ctx context.Context, in *ConfigureReque
 	return out, nil
 }
 
+func (c *circuitServiceClient) ListPatternRules(ctx context.Context, in *ListPatternRulesRequest, opts ...grpc.CallOption) (*ListPatternRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPatternRulesResponse)
+	err := c.cc.Invoke(ctx, CircuitService_ListPatternRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *circuitServiceClient) DeletePatternRule(ctx context.Context, in *DeletePatternRuleRequest, opts ...grpc.CallOption) (*DeletePatternRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePatternRuleResponse)
+	err := c.cc.Invoke(ctx, CircuitService_DeletePatternRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *circuitServiceClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &CircuitService_ServiceDesc.Streams[0], CircuitService_Watch_FullMethodName, cOpts...)
@@ -224,9 +297,21 @@ type CircuitServiceServer interface {
 	// soonest retry_after among them.
 	AcquireAny(context.Context, *AcquireAnyRequest) (*AcquireAnyResponse, error)
 	// Report records the outcome of a call made under a permit. A permit's
-	// outcome counts once: retrying a Report is safe and answers duplicate=true.
-	// An unknown, expired or foreign permit is FAILED_PRECONDITION.
+	// outcome counts once: retrying a Report is safe and answers
+	// disposition=REPORT_DISPOSITION_DUPLICATE (or _CONFLICT when the retry
+	// names a different outcome; the first outcome stands). The server remembers
+	// a reported permit until the permit's permit_ttl has passed since its
+	// Acquire; after that a retry is FAILED_PRECONDITION PERMIT_EXPIRED, like
+	// any late report. A malformed, foreign, expired or unknown permit is
+	// FAILED_PRECONDITION with the matching PERMIT_* reason.
 	Report(context.Context, *ReportRequest) (*ReportResponse, error)
+	// BatchReport records several outcomes in one call, for agents that buffer
+	// their reports. It is not atomic: each report is applied on its own, in
+	// request order, exactly as Report would, and `results` answers each in the
+	// same order, with a ReportResponse or the google.rpc.Status that Report
+	// would have failed with. The call itself fails only when the request as a
+	// whole is invalid (no reports, more than 100) or the caller may not Report.
+	BatchReport(context.Context, *BatchReportRequest) (*BatchReportResponse, error)
 	// GetState returns a circuit's state, resolved config and stats.
 	// NOT_FOUND if the circuit never existed (or was evicted while idle).
 	GetState(context.Context, *GetStateRequest) (*GetStateResponse, error)
@@ -244,15 +329,29 @@ type CircuitServiceServer interface {
 	// created if it does not exist yet, so a dependency can be fenced off before
 	// any agent calls it.
 	ForceState(context.Context, *ForceStateRequest) (*ForceStateResponse, error)
-	// Configure changes the config of one circuit, or of every circuit whose name
-	// matches a glob pattern (admin). A live circuit keeps its state and
-	// counters; the change is recorded in its history.
+	// Configure changes the config of one circuit, or writes the pattern rule
+	// that governs every circuit whose name matches a glob (admin). A live
+	// circuit keeps its state and counters; the change is recorded in its
+	// history and sent to its watchers.
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// ListPatternRules pages through the pattern rules in the order they are
+	// consulted: runtime rules (set by Configure) by precedence, then the
+	// config file's rules in file order.
+	ListPatternRules(context.Context, *ListPatternRulesRequest) (*ListPatternRulesResponse, error)
+	// DeletePatternRule removes a runtime pattern rule (admin); the circuits it
+	// governed fall back to the next matching rule, preset and defaults, and
+	// record the change. NOT_FOUND PATTERN_RULE_NOT_FOUND if no runtime rule
+	// has this pattern; FAILED_PRECONDITION PATTERN_RULE_FROM_FILE if only the
+	// config file has it (edit the file instead).
+	DeletePatternRule(context.Context, *DeletePatternRuleRequest) (*DeletePatternRuleResponse, error)
 	// Watch streams the matching circuits: first one snapshot message per
-	// circuit, then a snapshot_complete marker, then every transition in order,
-	// with heartbeats while idle. A watcher that reconnects with the last
-	// event_id it saw as resume_token gets exactly the events it missed and no
-	// snapshot; OUT_OF_RANGE if those events are no longer retained. With
+	// circuit, then a snapshot_complete marker, then every transition, config
+	// change and removal in order, with heartbeats while idle. Every message
+	// after the snapshot carries a resume_token; a watcher that reconnects with
+	// the last one it received (and the same filter) gets exactly what it missed
+	// and no snapshot. Heartbeats carry one too, so a quiet watcher's position
+	// keeps up with the log. OUT_OF_RANGE RESUME_TOKEN_EXPIRED if what it missed
+	// is no longer retained (re-snapshot: watch without a token). With
 	// status_interval set it also sends each circuit's live status whenever it
 	// changed, at most once per interval.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
@@ -275,6 +374,9 @@ func (UnimplementedCircuitServiceServer) AcquireAny(context.Context, *AcquireAny
 func (UnimplementedCircuitServiceServer) Report(context.Context, *ReportRequest) (*ReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Report not implemented")
 }
+func (UnimplementedCircuitServiceServer) BatchReport(context.Context, *BatchReportRequest) (*BatchReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchReport not implemented")
+}
 func (UnimplementedCircuitServiceServer) GetState(context.Context, *GetStateRequest) (*GetStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetState not implemented")
 }
@@ -292,6 +394,12 @@ func (UnimplementedCircuitServiceServer) ForceState(context.Context, *ForceState
 }
 func (UnimplementedCircuitServiceServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedCircuitServiceServer) ListPatternRules(context.Context, *ListPatternRulesRequest) (*ListPatternRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPatternRules not implemented")
+}
+func (UnimplementedCircuitServiceServer) DeletePatternRule(context.Context, *DeletePatternRuleRequest) (*DeletePatternRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePatternRule not implemented")
 }
 func (UnimplementedCircuitServiceServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
 	return status.Error(codes.Unimplemented, "method Watch not implemented")
@@ -367,6 +475,24 @@ func _CircuitService_Report_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CircuitServiceServer).Report(ctx, req.(*ReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CircuitService_BatchReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CircuitServiceServer).BatchReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CircuitService_BatchReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CircuitServiceServer).BatchReport(ctx, req.(*BatchReportRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -479,6 +605,42 @@ func _CircuitService_Configure_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CircuitService_ListPatternRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPatternRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CircuitServiceServer).ListPatternRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CircuitService_ListPatternRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CircuitServiceServer).ListPatternRules(ctx, req.(*ListPatternRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CircuitService_DeletePatternRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePatternRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CircuitServiceServer).DeletePatternRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CircuitService_DeletePatternRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CircuitServiceServer).DeletePatternRule(ctx, req.(*DeletePatternRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CircuitService_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -510,6 +672,10 @@ var CircuitService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CircuitService_Report_Handler,
 		},
 		{
+			MethodName: "BatchReport",
+			Handler:    _CircuitService_BatchReport_Handler,
+		},
+		{
 			MethodName: "GetState",
 			Handler:    _CircuitService_GetState_Handler,
 		},
@@ -532,6 +698,14 @@ var CircuitService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Configure",
 			Handler:    _CircuitService_Configure_Handler,
+		},
+		{
+			MethodName: "ListPatternRules",
+			Handler:    _CircuitService_ListPatternRules_Handler,
+		},
+		{
+			MethodName: "DeletePatternRule",
+			Handler:    _CircuitService_DeletePatternRule_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

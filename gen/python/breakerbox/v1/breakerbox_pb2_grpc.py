@@ -52,6 +52,11 @@ class CircuitServiceStub:
                 request_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.ReportRequest.SerializeToString,
                 response_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.ReportResponse.FromString,
                 _registered_method=True)
+        self.BatchReport = channel.unary_unary(
+                '/breakerbox.v1.CircuitService/BatchReport',
+                request_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.BatchReportRequest.SerializeToString,
+                response_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.BatchReportResponse.FromString,
+                _registered_method=True)
         self.GetState = channel.unary_unary(
                 '/breakerbox.v1.CircuitService/GetState',
                 request_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.GetStateRequest.SerializeToString,
@@ -81,6 +86,16 @@ class CircuitServiceStub:
                 '/breakerbox.v1.CircuitService/Configure',
                 request_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.ConfigureRequest.SerializeToString,
                 response_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.ConfigureResponse.FromString,
+                _registered_method=True)
+        self.ListPatternRules = channel.unary_unary(
+                '/breakerbox.v1.CircuitService/ListPatternRules',
+                request_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.ListPatternRulesRequest.SerializeToString,
+                response_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.ListPatternRulesResponse.FromString,
+                _registered_method=True)
+        self.DeletePatternRule = channel.unary_unary(
+                '/breakerbox.v1.CircuitService/DeletePatternRule',
+                request_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.DeletePatternRuleRequest.SerializeToString,
+                response_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.DeletePatternRuleResponse.FromString,
                 _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/breakerbox.v1.CircuitService/Watch',
@@ -116,8 +131,25 @@ class CircuitServiceServicer:
 
     def Report(self, request, context):
         """Report records the outcome of a call made under a permit. A permit's
-        outcome counts once: retrying a Report is safe and answers duplicate=true.
-        An unknown, expired or foreign permit is FAILED_PRECONDITION.
+        outcome counts once: retrying a Report is safe and answers
+        disposition=REPORT_DISPOSITION_DUPLICATE (or _CONFLICT when the retry
+        names a different outcome; the first outcome stands). The server remembers
+        a reported permit until the permit's permit_ttl has passed since its
+        Acquire; after that a retry is FAILED_PRECONDITION PERMIT_EXPIRED, like
+        any late report. A malformed, foreign, expired or unknown permit is
+        FAILED_PRECONDITION with the matching PERMIT_* reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchReport(self, request, context):
+        """BatchReport records several outcomes in one call, for agents that buffer
+        their reports. It is not atomic: each report is applied on its own, in
+        request order, exactly as Report would, and `results` answers each in the
+        same order, with a ReportResponse or the google.rpc.Status that Report
+        would have failed with. The call itself fails only when the request as a
+        whole is invalid (no reports, more than 100) or the caller may not Report.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -166,9 +198,30 @@ class CircuitServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Configure(self, request, context):
-        """Configure changes the config of one circuit, or of every circuit whose name
-        matches a glob pattern (admin). A live circuit keeps its state and
-        counters; the change is recorded in its history.
+        """Configure changes the config of one circuit, or writes the pattern rule
+        that governs every circuit whose name matches a glob (admin). A live
+        circuit keeps its state and counters; the change is recorded in its
+        history and sent to its watchers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPatternRules(self, request, context):
+        """ListPatternRules pages through the pattern rules in the order they are
+        consulted: runtime rules (set by Configure) by precedence, then the
+        config file's rules in file order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePatternRule(self, request, context):
+        """DeletePatternRule removes a runtime pattern rule (admin); the circuits it
+        governed fall back to the next matching rule, preset and defaults, and
+        record the change. NOT_FOUND PATTERN_RULE_NOT_FOUND if no runtime rule
+        has this pattern; FAILED_PRECONDITION PATTERN_RULE_FROM_FILE if only the
+        config file has it (edit the file instead).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -176,10 +229,13 @@ class CircuitServiceServicer:
 
     def Watch(self, request, context):
         """Watch streams the matching circuits: first one snapshot message per
-        circuit, then a snapshot_complete marker, then every transition in order,
-        with heartbeats while idle. A watcher that reconnects with the last
-        event_id it saw as resume_token gets exactly the events it missed and no
-        snapshot; OUT_OF_RANGE if those events are no longer retained. With
+        circuit, then a snapshot_complete marker, then every transition, config
+        change and removal in order, with heartbeats while idle. Every message
+        after the snapshot carries a resume_token; a watcher that reconnects with
+        the last one it received (and the same filter) gets exactly what it missed
+        and no snapshot. Heartbeats carry one too, so a quiet watcher's position
+        keeps up with the log. OUT_OF_RANGE RESUME_TOKEN_EXPIRED if what it missed
+        is no longer retained (re-snapshot: watch without a token). With
         status_interval set it also sends each circuit's live status whenever it
         changed, at most once per interval.
         """
@@ -204,6 +260,11 @@ def add_CircuitServiceServicer_to_server(servicer, server):
                     servicer.Report,
                     request_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.ReportRequest.FromString,
                     response_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.ReportResponse.SerializeToString,
+            ),
+            'BatchReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchReport,
+                    request_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.BatchReportRequest.FromString,
+                    response_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.BatchReportResponse.SerializeToString,
             ),
             'GetState': grpc.unary_unary_rpc_method_handler(
                     servicer.GetState,
@@ -234,6 +295,16 @@ def add_CircuitServiceServicer_to_server(servicer, server):
                     servicer.Configure,
                     request_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.ConfigureRequest.FromString,
                     response_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.ConfigureResponse.SerializeToString,
+            ),
+            'ListPatternRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPatternRules,
+                    request_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.ListPatternRulesRequest.FromString,
+                    response_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.ListPatternRulesResponse.SerializeToString,
+            ),
+            'DeletePatternRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePatternRule,
+                    request_deserializer=breakerbox_dot_v1_dot_breakerbox__pb2.DeletePatternRuleRequest.FromString,
+                    response_serializer=breakerbox_dot_v1_dot_breakerbox__pb2.DeletePatternRuleResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
@@ -325,6 +396,33 @@ class CircuitService:
             '/breakerbox.v1.CircuitService/Report',
             breakerbox_dot_v1_dot_breakerbox__pb2.ReportRequest.SerializeToString,
             breakerbox_dot_v1_dot_breakerbox__pb2.ReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/breakerbox.v1.CircuitService/BatchReport',
+            breakerbox_dot_v1_dot_breakerbox__pb2.BatchReportRequest.SerializeToString,
+            breakerbox_dot_v1_dot_breakerbox__pb2.BatchReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -487,6 +585,60 @@ class CircuitService:
             '/breakerbox.v1.CircuitService/Configure',
             breakerbox_dot_v1_dot_breakerbox__pb2.ConfigureRequest.SerializeToString,
             breakerbox_dot_v1_dot_breakerbox__pb2.ConfigureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPatternRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/breakerbox.v1.CircuitService/ListPatternRules',
+            breakerbox_dot_v1_dot_breakerbox__pb2.ListPatternRulesRequest.SerializeToString,
+            breakerbox_dot_v1_dot_breakerbox__pb2.ListPatternRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePatternRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/breakerbox.v1.CircuitService/DeletePatternRule',
+            breakerbox_dot_v1_dot_breakerbox__pb2.DeletePatternRuleRequest.SerializeToString,
+            breakerbox_dot_v1_dot_breakerbox__pb2.DeletePatternRuleResponse.FromString,
             options,
             channel_credentials,
             insecure,

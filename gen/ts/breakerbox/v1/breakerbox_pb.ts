@@ -7,18 +7,35 @@
 // Before calling a dependency an agent asks Acquire(circuit); after the call it
 // Reports the outcome with the permit it was given. Every agent and every
 // Breakerbox replica shares one state machine per circuit.
+//
+// Compatibility (docs/design.md, "API compatibility"): breakerbox.v1 only
+// grows. Fields, enum values, RPCs and oneof cases may be added; nothing is
+// removed, renamed or renumbered, and no type changes. Clients MUST therefore
+// ignore fields they do not know, treat an enum value they do not know like
+// its _UNSPECIFIED value, and skip a WatchResponse whose `kind` they do not
+// know. CI runs `buf breaking` against the last commit on main that changed
+// proto/.
+//
+// Errors: every error the service raises carries a google.rpc.ErrorInfo with
+// domain "breakerbox.v1" and a `reason` that is an ErrorReason value name
+// without its ERROR_REASON_ prefix (e.g. "PERMIT_EXPIRED"); clients decide on
+// the reason, never on the message text, which may change. See ErrorReason for
+// the other details each error carries.
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Status } from "../../google/rpc/status_pb.js";
+import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file breakerbox/v1/breakerbox.proto.
  */
 export const file_breakerbox_v1_breakerbox: GenFile = /*@__PURE__*/
-  fileDesc("Ch5icmVha2VyYm94L3YxL2JyZWFrZXJib3gucHJvdG8SDWJyZWFrZXJib3gudjEi/QUKDUNpcmN1aXRDb25maWcSFAoHZW5hYmxlZBgBIAEoCEgAiAEBEh4KEWZhaWx1cmVfdGhyZXNob2xkGAIgASgNSAGIAQESIwoWZmFpbHVyZV9yYXRlX3RocmVzaG9sZBgDIAEoAUgCiAEBEhoKDW1pbmltdW1fY2FsbHMYBCABKA1IA4gBARIpCgZ3aW5kb3cYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoSc2xvd19jYWxsX2R1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKGHNsb3dfY2FsbF9yYXRlX3RocmVzaG9sZBgHIAEoAUgEiAEBEjAKDW9wZW5fZHVyYXRpb24YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHwoSYmFja29mZl9tdWx0aXBsaWVyGAkgASgBSAWIAQESNAoRbWF4X29wZW5fZHVyYXRpb24YCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SIAoTaGFsZl9vcGVuX21heF9jYWxscxgLIAEoDUgGiAEBEh4KEXN1Y2Nlc3NfdGhyZXNob2xkGAwgASgNSAeIAQESLQoKcGVybWl0X3R0bBgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgZqaXR0ZXIYDiABKAFICIgBARIhCgRtb2RlGA8gASgOMhMuYnJlYWtlcmJveC52MS5Nb2RlQgoKCF9lbmFibGVkQhQKEl9mYWlsdXJlX3RocmVzaG9sZEIZChdfZmFpbHVyZV9yYXRlX3RocmVzaG9sZEIQCg5fbWluaW11bV9jYWxsc0IbChlfc2xvd19jYWxsX3JhdGVfdGhyZXNob2xkQhUKE19iYWNrb2ZmX211bHRpcGxpZXJCFgoUX2hhbGZfb3Blbl9tYXhfY2FsbHNCFAoSX3N1Y2Nlc3NfdGhyZXNob2xkQgkKB19qaXR0ZXIi7gIKDENpcmN1aXRTdGF0cxIUCgx3aW5kb3dfY2FsbHMYASABKAQSFwoPd2luZG93X2ZhaWx1cmVzGAIgASgEEhkKEXdpbmRvd19zbG93X2NhbGxzGAMgASgEEhQKDGZhaWx1cmVfcmF0ZRgEIAEoARIWCg5zbG93X2NhbGxfcmF0ZRgFIAEoARIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgGIAEoDRIbChNoYWxmX29wZW5faW5fZmxpZ2h0GAcgASgNEhsKE2hhbGZfb3Blbl9zdWNjZXNzZXMYCCABKA0SFwoPdG90YWxfc3VjY2Vzc2VzGAkgASgEEhYKDnRvdGFsX2ZhaWx1cmVzGAogASgEEhYKDnRvdGFsX3RpbWVvdXRzGAsgASgEEhUKDXRvdGFsX2lnbm9yZWQYDCABKAQSGAoQdG90YWxfcmVqZWN0aW9ucxgNIAEoBBIUCgxyZW9wZW5fY291bnQYDiABKA0ipgIKDUNpcmN1aXRTdGF0dXMSDwoHY2lyY3VpdBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUSLAoGY29uZmlnGAMgASgLMhwuYnJlYWtlcmJveC52MS5DaXJjdWl0Q29uZmlnEioKBXN0YXRzGAQgASgLMhsuYnJlYWtlcmJveC52MS5DaXJjdWl0U3RhdHMSEgoKZ2VuZXJhdGlvbhgFIAEoBBIpCgVzaW5jZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKb3Blbl91bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY29uZmlnX3NvdXJjZXMYCCADKAkiugIKDENpcmN1aXRFdmVudBIPCgdjaXJjdWl0GAEgASgJEigKCmZyb21fc3RhdGUYAiABKA4yFC5icmVha2VyYm94LnYxLlN0YXRlEiYKCHRvX3N0YXRlGAMgASgOMhQuYnJlYWtlcmJveC52MS5TdGF0ZRImCgJhdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAUgASgJEhAKCGV2ZW50X2lkGAYgASgJEhIKCmdlbmVyYXRpb24YByABKAQSLgoKb3Blbl91bnRpbBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3RhdHMYCSABKAsyGy5icmVha2VyYm94LnYxLkNpcmN1aXRTdGF0cxINCgVhY3RvchgKIAEoCSIhCg5BY3F1aXJlUmVxdWVzdBIPCgdjaXJjdWl0GAEgASgJIskBCg9BY3F1aXJlUmVzcG9uc2USDwoHYWxsb3dlZBgBIAEoCBIOCgZwZXJtaXQYAiABKAkSIwoFc3RhdGUYAyABKA4yFC5icmVha2VyYm94LnYxLlN0YXRlEi4KC3JldHJ5X2FmdGVyGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBnJlYXNvbhgFIAEoDjIZLmJyZWFrZXJib3gudjEuRGVueVJlYXNvbhIVCg1zaGFkb3dfZGVuaWVkGAYgASgIIiUKEUFjcXVpcmVBbnlSZXF1ZXN0EhAKCGNpcmN1aXRzGAEgAygJIpkBCgZEZW5pYWwSDwoHY2lyY3VpdBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUSLgoLcmV0cnlfYWZ0ZXIYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKQoGcmVhc29uGAQgASgOMhkuYnJlYWtlcmJveC52MS5EZW55UmVhc29uIsMBChJBY3F1aXJlQW55UmVzcG9uc2USDwoHYWxsb3dlZBgBIAEoCBIPCgdjaXJjdWl0GAIgASgJEg4KBnBlcm1pdBgDIAEoCRIjCgVzdGF0ZRgEIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUSJgoHZGVuaWFscxgFIAMoCzIVLmJyZWFrZXJib3gudjEuRGVuaWFsEi4KC3JldHJ5X2FmdGVyGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIrYBCg1SZXBvcnRSZXF1ZXN0Eg8KB2NpcmN1aXQYASABKAkSDgoGcGVybWl0GAIgASgJEicKB291dGNvbWUYAyABKA4yFi5icmVha2VyYm94LnYxLk91dGNvbWUSKwoIZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLcmV0cnlfYWZ0ZXIYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iVwoOUmVwb3J0UmVzcG9uc2USIwoFc3RhdGUYASABKA4yFC5icmVha2VyYm94LnYxLlN0YXRlEhEKCWR1cGxpY2F0ZRgCIAEoCBINCgVzdGFsZRgDIAEoCCIiCg9HZXRTdGF0ZVJlcXVlc3QSDwoHY2lyY3VpdBgBIAEoCSJAChBHZXRTdGF0ZVJlc3BvbnNlEiwKBnN0YXR1cxgBIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXR1cyJxChNMaXN0Q2lyY3VpdHNSZXF1ZXN0Eg4KBnByZWZpeBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXwoUTGlzdENpcmN1aXRzUmVzcG9uc2USLgoIY2lyY3VpdHMYASADKAsyHC5icmVha2VyYm94LnYxLkNpcmN1aXRTdGF0dXMSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjMKEUdldEhpc3RvcnlSZXF1ZXN0Eg8KB2NpcmN1aXQYASABKAkSDQoFbGltaXQYAiABKA0iuQEKDENvbmZpZ0NoYW5nZRIOCgZ0YXJnZXQYASABKAkSDQoFYWN0b3IYAiABKAkSJgoCYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKCm9sZF9jb25maWcYBCABKAsyHC5icmVha2VyYm94LnYxLkNpcmN1aXRDb25maWcSMAoKbmV3X2NvbmZpZxgFIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdENvbmZpZyKAAQoMSGlzdG9yeUVudHJ5EjEKCnRyYW5zaXRpb24YASABKAsyGy5icmVha2VyYm94LnYxLkNpcmN1aXRFdmVudEgAEjQKDWNvbmZpZ19jaGFuZ2UYAiABKAsyGy5icmVha2VyYm94LnYxLkNvbmZpZ0NoYW5nZUgAQgcKBWVudHJ5IkIKEkdldEhpc3RvcnlSZXNwb25zZRIsCgdlbnRyaWVzGAEgAygLMhsuYnJlYWtlcmJveC52MS5IaXN0b3J5RW50cnkiHwoMUmVzZXRSZXF1ZXN0Eg8KB2NpcmN1aXQYASABKAkiPQoNUmVzZXRSZXNwb25zZRIsCgZzdGF0dXMYASABKAsyHC5icmVha2VyYm94LnYxLkNpcmN1aXRTdGF0dXMiSQoRRm9yY2VTdGF0ZVJlcXVlc3QSDwoHY2lyY3VpdBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUiQgoSRm9yY2VTdGF0ZVJlc3BvbnNlEiwKBnN0YXR1cxgBIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXR1cyKRAQoQQ29uZmlndXJlUmVxdWVzdBIRCgdjaXJjdWl0GAEgASgJSAASEQoHcGF0dGVybhgCIAEoCUgAEiwKBmNvbmZpZxgDIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdENvbmZpZxIOCgZwcmVzZXQYBCABKAkSDwoHcmVwbGFjZRgFIAEoCEIICgZ0YXJnZXQiWwoRQ29uZmlndXJlUmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwuYnJlYWtlcmJveC52MS5DaXJjdWl0U3RhdHVzEhgKEG1hdGNoZWRfY2lyY3VpdHMYAiABKA0iegoMV2F0Y2hSZXF1ZXN0EhAKCGNpcmN1aXRzGAEgAygJEg4KBnByZWZpeBgCIAEoCRIUCgxyZXN1bWVfdG9rZW4YAyABKAkSMgoPc3RhdHVzX2ludGVydmFsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIigKEFNuYXBzaG90Q29tcGxldGUSFAoMcmVzdW1lX3Rva2VuGAEgASgJIjMKCUhlYXJ0YmVhdBImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilAIKDVdhdGNoUmVzcG9uc2USMAoIc25hcHNob3QYASABKAsyHC5icmVha2VyYm94LnYxLkNpcmN1aXRTdGF0dXNIABIsCgVldmVudBgCIAEoCzIbLmJyZWFrZXJib3gudjEuQ2lyY3VpdEV2ZW50SAASPAoRc25hcHNob3RfY29tcGxldGUYAyABKAsyHy5icmVha2VyYm94LnYxLlNuYXBzaG90Q29tcGxldGVIABItCgloZWFydGJlYXQYBCABKAsyGC5icmVha2VyYm94LnYxLkhlYXJ0YmVhdEgAEi4KBnN0YXR1cxgFIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXR1c0gAQgYKBGtpbmQqgAEKBVN0YXRlEhUKEVNUQVRFX1VOU1BFQ0lGSUVEEAASEAoMU1RBVEVfQ0xPU0VEEAESDgoKU1RBVEVfT1BFThACEhMKD1NUQVRFX0hBTEZfT1BFThADEhUKEVNUQVRFX0ZPUkNFRF9PUEVOEAQSEgoOU1RBVEVfRElTQUJMRUQQBSp2CgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABITCg9PVVRDT01FX1NVQ0NFU1MQARITCg9PVVRDT01FX0ZBSUxVUkUQAhITCg9PVVRDT01FX1RJTUVPVVQQAxITCg9PVVRDT01FX0lHTk9SRUQQBCo/CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABIQCgxNT0RFX0VORk9SQ0UQARIPCgtNT0RFX1NIQURPVxACKnwKCkRlbnlSZWFzb24SGwoXREVOWV9SRUFTT05fVU5TUEVDSUZJRUQQABIUChBERU5ZX1JFQVNPTl9PUEVOEAESGwoXREVOWV9SRUFTT05fRk9SQ0VEX09QRU4QAhIeChpERU5ZX1JFQVNPTl9IQUxGX09QRU5fRlVMTBADMpoGCg5DaXJjdWl0U2VydmljZRJICgdBY3F1aXJlEh0uYnJlYWtlcmJveC52MS5BY3F1aXJlUmVxdWVzdBoeLmJyZWFrZXJib3gudjEuQWNxdWlyZVJlc3BvbnNlElEKCkFjcXVpcmVBbnkSIC5icmVha2VyYm94LnYxLkFjcXVpcmVBbnlSZXF1ZXN0GiEuYnJlYWtlcmJveC52MS5BY3F1aXJlQW55UmVzcG9uc2USRQoGUmVwb3J0EhwuYnJlYWtlcmJveC52MS5SZXBvcnRSZXF1ZXN0Gh0uYnJlYWtlcmJveC52MS5SZXBvcnRSZXNwb25zZRJLCghHZXRTdGF0ZRIeLmJyZWFrZXJib3gudjEuR2V0U3RhdGVSZXF1ZXN0Gh8uYnJlYWtlcmJveC52MS5HZXRTdGF0ZVJlc3BvbnNlElcKDExpc3RDaXJjdWl0cxIiLmJyZWFrZXJib3gudjEuTGlzdENpcmN1aXRzUmVxdWVzdBojLmJyZWFrZXJib3gudjEuTGlzdENpcmN1aXRzUmVzcG9uc2USUQoKR2V0SGlzdG9yeRIgLmJyZWFrZXJib3gudjEuR2V0SGlzdG9yeVJlcXVlc3QaIS5icmVha2VyYm94LnYxLkdldEhpc3RvcnlSZXNwb25zZRJCCgVSZXNldBIbLmJyZWFrZXJib3gudjEuUmVzZXRSZXF1ZXN0GhwuYnJlYWtlcmJveC52MS5SZXNldFJlc3BvbnNlElEKCkZvcmNlU3RhdGUSIC5icmVha2VyYm94LnYxLkZvcmNlU3RhdGVSZXF1ZXN0GiEuYnJlYWtlcmJveC52MS5Gb3JjZVN0YXRlUmVzcG9uc2USTgoJQ29uZmlndXJlEh8uYnJlYWtlcmJveC52MS5Db25maWd1cmVSZXF1ZXN0GiAuYnJlYWtlcmJveC52MS5Db25maWd1cmVSZXNwb25zZRJECgVXYXRjaBIbLmJyZWFrZXJib3gudjEuV2F0Y2hSZXF1ZXN0GhwuYnJlYWtlcmJveC52MS5XYXRjaFJlc3BvbnNlMAFCRFpCZ2l0aHViLmNvbS9icmVha2VyYm94L2JyZWFrZXJib3gvZ2VuL2dvL2JyZWFrZXJib3gvdjE7YnJlYWtlcmJveHYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch5icmVha2VyYm94L3YxL2JyZWFrZXJib3gucHJvdG8SDWJyZWFrZXJib3gudjEivQYKDUNpcmN1aXRDb25maWcSFAoHZW5hYmxlZBgBIAEoCEgAiAEBEh4KEWZhaWx1cmVfdGhyZXNob2xkGAIgASgNSAGIAQESIwoWZmFpbHVyZV9yYXRlX3RocmVzaG9sZBgDIAEoAUgCiAEBEhoKDW1pbmltdW1fY2FsbHMYBCABKA1IA4gBARIpCgZ3aW5kb3cYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoSc2xvd19jYWxsX2R1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKGHNsb3dfY2FsbF9yYXRlX3RocmVzaG9sZBgHIAEoAUgEiAEBEjAKDW9wZW5fZHVyYXRpb24YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHwoSYmFja29mZl9tdWx0aXBsaWVyGAkgASgBSAWIAQESNAoRbWF4X29wZW5fZHVyYXRpb24YCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SIAoTaGFsZl9vcGVuX21heF9jYWxscxgLIAEoDUgGiAEBEh4KEXN1Y2Nlc3NfdGhyZXNob2xkGAwgASgNSAeIAQESLQoKcGVybWl0X3R0bBgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgZqaXR0ZXIYDiABKAFICIgBARIhCgRtb2RlGA8gASgOMhMuYnJlYWtlcmJveC52MS5Nb2RlEiMKFm1pbl9kaXN0aW5jdF9yZXBvcnRlcnMYECABKA1ICYgBAUIKCghfZW5hYmxlZEIUChJfZmFpbHVyZV90aHJlc2hvbGRCGQoXX2ZhaWx1cmVfcmF0ZV90aHJlc2hvbGRCEAoOX21pbmltdW1fY2FsbHNCGwoZX3Nsb3dfY2FsbF9yYXRlX3RocmVzaG9sZEIVChNfYmFja29mZl9tdWx0aXBsaWVyQhYKFF9oYWxmX29wZW5fbWF4X2NhbGxzQhQKEl9zdWNjZXNzX3RocmVzaG9sZEIJCgdfaml0dGVyQhkKF19taW5fZGlzdGluY3RfcmVwb3J0ZXJzIu4CCgxDaXJjdWl0U3RhdHMSFAoMd2luZG93X2NhbGxzGAEgASgEEhcKD3dpbmRvd19mYWlsdXJlcxgCIAEoBBIZChF3aW5kb3dfc2xvd19jYWxscxgDIAEoBBIUCgxmYWlsdXJlX3JhdGUYBCABKAESFgoOc2xvd19jYWxsX3JhdGUYBSABKAESHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYBiABKA0SGwoTaGFsZl9vcGVuX2luX2ZsaWdodBgHIAEoDRIbChNoYWxmX29wZW5fc3VjY2Vzc2VzGAggASgNEhcKD3RvdGFsX3N1Y2Nlc3NlcxgJIAEoBBIWCg50b3RhbF9mYWlsdXJlcxgKIAEoBBIWCg50b3RhbF90aW1lb3V0cxgLIAEoBBIVCg10b3RhbF9pZ25vcmVkGAwgASgEEhgKEHRvdGFsX3JlamVjdGlvbnMYDSABKAQSFAoMcmVvcGVuX2NvdW50GA4gASgNIuICCg1DaXJjdWl0U3RhdHVzEg8KB2NpcmN1aXQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5icmVha2VyYm94LnYxLlN0YXRlEiwKBmNvbmZpZxgDIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdENvbmZpZxIqCgVzdGF0cxgEIAEoCzIbLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXRzEhIKCmdlbmVyYXRpb24YBSABKAQSKQoFc2luY2UYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCm9wZW5fdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNvbmZpZ19zb3VyY2VzGAggAygJEjoKFWNvbmZpZ19zb3VyY2VfZGV0YWlscxgJIAMoCzIbLmJyZWFrZXJib3gudjEuQ29uZmlnU291cmNlIksKDENvbmZpZ1NvdXJjZRItCgRraW5kGAEgASgOMh8uYnJlYWtlcmJveC52MS5Db25maWdTb3VyY2VLaW5kEgwKBG5hbWUYAiABKAkiOAoJUHJpbmNpcGFsEhAKCGtleV9uYW1lGAEgASgJEhkKEWFnZW50X2luc3RhbmNlX2lkGAIgASgJIpYDCgxDaXJjdWl0RXZlbnQSDwoHY2lyY3VpdBgBIAEoCRIoCgpmcm9tX3N0YXRlGAIgASgOMhQuYnJlYWtlcmJveC52MS5TdGF0ZRImCgh0b19zdGF0ZRgDIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUSJgoCYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCRIQCghldmVudF9pZBgGIAEoCRISCgpnZW5lcmF0aW9uGAcgASgEEi4KCm9wZW5fdW50aWwYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBXN0YXRzGAkgASgLMhsuYnJlYWtlcmJveC52MS5DaXJjdWl0U3RhdHMSDQoFYWN0b3IYCiABKAkSKwoJcHJpbmNpcGFsGAsgASgLMhguYnJlYWtlcmJveC52MS5QcmluY2lwYWwSLQoFY2F1c2UYDCABKA4yHi5icmVha2VyYm94LnYxLlRyYW5zaXRpb25DYXVzZSJICg5BY3F1aXJlUmVxdWVzdBIVCgdjaXJjdWl0GAEgASgJQgTiQQECEh8KEWFnZW50X2luc3RhbmNlX2lkGAIgASgJQgTiQQEBIskBCg9BY3F1aXJlUmVzcG9uc2USDwoHYWxsb3dlZBgBIAEoCBIOCgZwZXJtaXQYAiABKAkSIwoFc3RhdGUYAyABKA4yFC5icmVha2VyYm94LnYxLlN0YXRlEi4KC3JldHJ5X2FmdGVyGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBnJlYXNvbhgFIAEoDjIZLmJyZWFrZXJib3gudjEuRGVueVJlYXNvbhIVCg1zaGFkb3dfZGVuaWVkGAYgASgIIkwKEUFjcXVpcmVBbnlSZXF1ZXN0EhYKCGNpcmN1aXRzGAEgAygJQgTiQQECEh8KEWFnZW50X2luc3RhbmNlX2lkGAIgASgJQgTiQQEBIpkBCgZEZW5pYWwSDwoHY2lyY3VpdBgBIAEoCRIjCgVzdGF0ZRgCIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUSLgoLcmV0cnlfYWZ0ZXIYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKQoGcmVhc29uGAQgASgOMhkuYnJlYWtlcmJveC52MS5EZW55UmVhc29uIsMBChJBY3F1aXJlQW55UmVzcG9uc2USDwoHYWxsb3dlZBgBIAEoCBIPCgdjaXJjdWl0GAIgASgJEg4KBnBlcm1pdBgDIAEoCRIjCgVzdGF0ZRgEIAEoDjIULmJyZWFrZXJib3gudjEuU3RhdGUSJgoHZGVuaWFscxgFIAMoCzIVLmJyZWFrZXJib3gudjEuRGVuaWFsEi4KC3JldHJ5X2FmdGVyGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIvUBCg1SZXBvcnRSZXF1ZXN0EhUKB2NpcmN1aXQYASABKAlCBOJBAQISFAoGcGVybWl0GAIgASgJQgTiQQECEi0KB291dGNvbWUYAyABKA4yFi5icmVha2VyYm94LnYxLk91dGNvbWVCBOJBAQISMQoIZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQESNAoLcmV0cnlfYWZ0ZXIYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOJBAQESHwoRYWdlbnRfaW5zdGFuY2VfaWQYBiABKAlCBOJBAQEiyAEKDlJlcG9ydFJlc3BvbnNlEiMKBXN0YXRlGAEgASgOMhQuYnJlYWtlcmJveC52MS5TdGF0ZRIVCglkdXBsaWNhdGUYAiABKAhCAhgBEhEKBXN0YWxlGAMgASgIQgIYARI1CgtkaXNwb3NpdGlvbhgEIAEoDjIgLmJyZWFrZXJib3gudjEuUmVwb3J0RGlzcG9zaXRpb24SMAoQcmVjb3JkZWRfb3V0Y29tZRgFIAEoDjIWLmJyZWFrZXJib3gudjEuT3V0Y29tZSJJChJCYXRjaFJlcG9ydFJlcXVlc3QSMwoHcmVwb3J0cxgBIAMoCzIcLmJyZWFrZXJib3gudjEuUmVwb3J0UmVxdWVzdEIE4kEBAiJ1ChFCYXRjaFJlcG9ydFJlc3VsdBIxCghyZXNwb25zZRgBIAEoCzIdLmJyZWFrZXJib3gudjEuUmVwb3J0UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCAoGcmVzdWx0IkgKE0JhdGNoUmVwb3J0UmVzcG9uc2USMQoHcmVzdWx0cxgBIAMoCzIgLmJyZWFrZXJib3gudjEuQmF0Y2hSZXBvcnRSZXN1bHQiKAoPR2V0U3RhdGVSZXF1ZXN0EhUKB2NpcmN1aXQYASABKAlCBOJBAQIiQAoQR2V0U3RhdGVSZXNwb25zZRIsCgZzdGF0dXMYASABKAsyHC5icmVha2VyYm94LnYxLkNpcmN1aXRTdGF0dXMiiQEKE0xpc3RDaXJjdWl0c1JlcXVlc3QSFAoGcHJlZml4GAEgASgJQgTiQQEBEikKBXN0YXRlGAIgASgOMhQuYnJlYWtlcmJveC52MS5TdGF0ZUIE4kEBARIXCglwYWdlX3NpemUYAyABKA1CBOJBAQESGAoKcGFnZV90b2tlbhgEIAEoCUIE4kEBASJfChRMaXN0Q2lyY3VpdHNSZXNwb25zZRIuCghjaXJjdWl0cxgBIAMoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXR1cxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXQoRR2V0SGlzdG9yeVJlcXVlc3QSFQoHY2lyY3VpdBgBIAEoCUIE4kEBAhIXCglwYWdlX3NpemUYAiABKA1CBOJBAQESGAoKcGFnZV90b2tlbhgDIAEoCUIE4kEBASKwAgoMQ29uZmlnQ2hhbmdlEg4KBnRhcmdldBgBIAEoCRINCgVhY3RvchgCIAEoCRImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoKb2xkX2NvbmZpZxgEIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdENvbmZpZxIwCgpuZXdfY29uZmlnGAUgASgLMhwuYnJlYWtlcmJveC52MS5DaXJjdWl0Q29uZmlnEg8KB2NpcmN1aXQYBiABKAkSKwoJcHJpbmNpcGFsGAcgASgLMhguYnJlYWtlcmJveC52MS5QcmluY2lwYWwSNwoSbmV3X2NvbmZpZ19zb3VyY2VzGAggAygLMhsuYnJlYWtlcmJveC52MS5Db25maWdTb3VyY2UigAEKDEhpc3RvcnlFbnRyeRIxCgp0cmFuc2l0aW9uGAEgASgLMhsuYnJlYWtlcmJveC52MS5DaXJjdWl0RXZlbnRIABI0Cg1jb25maWdfY2hhbmdlGAIgASgLMhsuYnJlYWtlcmJveC52MS5Db25maWdDaGFuZ2VIAEIHCgVlbnRyeSJbChJHZXRIaXN0b3J5UmVzcG9uc2USLAoHZW50cmllcxgBIAMoCzIbLmJyZWFrZXJib3gudjEuSGlzdG9yeUVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlCgxSZXNldFJlcXVlc3QSFQoHY2lyY3VpdBgBIAEoCUIE4kEBAiI9Cg1SZXNldFJlc3BvbnNlEiwKBnN0YXR1cxgBIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXR1cyJ6ChFGb3JjZVN0YXRlUmVxdWVzdBIVCgdjaXJjdWl0GAEgASgJQgTiQQECEicKBXN0YXRlGAIgASgOMhQuYnJlYWtlcmJveC52MS5TdGF0ZUICGAESJQoDcGluGAMgASgOMhIuYnJlYWtlcmJveC52MS5QaW5CBOJBAQEiQgoSRm9yY2VTdGF0ZVJlc3BvbnNlEiwKBnN0YXR1cxgBIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXR1cyKIAgoQQ29uZmlndXJlUmVxdWVzdBIRCgdjaXJjdWl0GAEgASgJSAASEQoHcGF0dGVybhgCIAEoCUgAEjIKBmNvbmZpZxgDIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdENvbmZpZ0IE4kEBARIUCgZwcmVzZXQYBCABKAlCBOJBAQESFQoHcmVwbGFjZRgFIAEoCEIE4kEBARIdCgpwcmVjZWRlbmNlGAYgASgNQgTiQQEBSAGIAQESNQoLdXBkYXRlX21hc2sYByABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQgTiQQEBQggKBnRhcmdldEINCgtfcHJlY2VkZW5jZSKFAQoRQ29uZmlndXJlUmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwuYnJlYWtlcmJveC52MS5DaXJjdWl0U3RhdHVzEhgKEG1hdGNoZWRfY2lyY3VpdHMYAiABKA0SKAoEcnVsZRgDIAEoCzIaLmJyZWFrZXJib3gudjEuUGF0dGVyblJ1bGUimQIKC1BhdHRlcm5SdWxlEhUKB3BhdHRlcm4YASABKAlCBOJBAQgSEgoKcHJlY2VkZW5jZRgCIAEoDRIsCgZjb25maWcYAyABKAsyHC5icmVha2VyYm94LnYxLkNpcmN1aXRDb25maWcSDgoGcHJlc2V0GAQgASgJEjYKBm9yaWdpbhgFIAEoDjIgLmJyZWFrZXJib3gudjEuUGF0dGVyblJ1bGVPcmlnaW5CBOJBAQMSNQoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjIKCnVwZGF0ZWRfYnkYByABKAsyGC5icmVha2VyYm94LnYxLlByaW5jaXBhbEIE4kEBAyJMChdMaXN0UGF0dGVyblJ1bGVzUmVxdWVzdBIXCglwYWdlX3NpemUYASABKA1CBOJBAQESGAoKcGFnZV90b2tlbhgCIAEoCUIE4kEBASJeChhMaXN0UGF0dGVyblJ1bGVzUmVzcG9uc2USKQoFcnVsZXMYASADKAsyGi5icmVha2VyYm94LnYxLlBhdHRlcm5SdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIxChhEZWxldGVQYXR0ZXJuUnVsZVJlcXVlc3QSFQoHcGF0dGVybhgBIAEoCUIE4kEBAiJfChlEZWxldGVQYXR0ZXJuUnVsZVJlc3BvbnNlEigKBHJ1bGUYASABKAsyGi5icmVha2VyYm94LnYxLlBhdHRlcm5SdWxlEhgKEG1hdGNoZWRfY2lyY3VpdHMYAiABKA0ikgEKDFdhdGNoUmVxdWVzdBIWCghjaXJjdWl0cxgBIAMoCUIE4kEBARIUCgZwcmVmaXgYAiABKAlCBOJBAQESGgoMcmVzdW1lX3Rva2VuGAMgASgJQgTiQQEBEjgKD3N0YXR1c19pbnRlcnZhbBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBASIoChBTbmFwc2hvdENvbXBsZXRlEhQKDHJlc3VtZV90b2tlbhgBIAEoCSJJCglIZWFydGJlYXQSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHJlc3VtZV90b2tlbhgCIAEoCSJ/Cg5DaXJjdWl0UmVtb3ZlZBIPCgdjaXJjdWl0GAEgASgJEioKBWNhdXNlGAIgASgOMhsuYnJlYWtlcmJveC52MS5SZW1vdmFsQ2F1c2USMAoMcmVtb3ZhbF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKaAwoNV2F0Y2hSZXNwb25zZRIwCghzbmFwc2hvdBgBIAEoCzIcLmJyZWFrZXJib3gudjEuQ2lyY3VpdFN0YXR1c0gAEiwKBWV2ZW50GAIgASgLMhsuYnJlYWtlcmJveC52MS5DaXJjdWl0RXZlbnRIABI8ChFzbmFwc2hvdF9jb21wbGV0ZRgDIAEoCzIfLmJyZWFrZXJib3gudjEuU25hcHNob3RDb21wbGV0ZUgAEi0KCWhlYXJ0YmVhdBgEIAEoCzIYLmJyZWFrZXJib3gudjEuSGVhcnRiZWF0SAASLgoGc3RhdHVzGAUgASgLMhwuYnJlYWtlcmJveC52MS5DaXJjdWl0U3RhdHVzSAASNAoNY29uZmlnX2NoYW5nZRgGIAEoCzIbLmJyZWFrZXJib3gudjEuQ29uZmlnQ2hhbmdlSAASOAoPY2lyY3VpdF9yZW1vdmVkGAcgASgLMh0uYnJlYWtlcmJveC52MS5DaXJjdWl0UmVtb3ZlZEgAEhQKDHJlc3VtZV90b2tlbhgIIAEoCUIGCgRraW5kKoABCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhAKDFNUQVRFX0NMT1NFRBABEg4KClNUQVRFX09QRU4QAhITCg9TVEFURV9IQUxGX09QRU4QAxIVChFTVEFURV9GT1JDRURfT1BFThAEEhIKDlNUQVRFX0RJU0FCTEVEEAUqdgoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEwoPT1VUQ09NRV9TVUNDRVNTEAESEwoPT1VUQ09NRV9GQUlMVVJFEAISEwoPT1VUQ09NRV9USU1FT1VUEAMSEwoPT1VUQ09NRV9JR05PUkVEEAQqPwoETW9kZRIUChBNT0RFX1VOU1BFQ0lGSUVEEAASEAoMTU9ERV9FTkZPUkNFEAESDwoLTU9ERV9TSEFET1cQAip8CgpEZW55UmVhc29uEhsKF0RFTllfUkVBU09OX1VOU1BFQ0lGSUVEEAASFAoQREVOWV9SRUFTT05fT1BFThABEhsKF0RFTllfUkVBU09OX0ZPUkNFRF9PUEVOEAISHgoaREVOWV9SRUFTT05fSEFMRl9PUEVOX0ZVTEwQAyq8AwoPVHJhbnNpdGlvbkNhdXNlEiAKHFRSQU5TSVRJT05fQ0FVU0VfVU5TUEVDSUZJRUQQABIpCiVUUkFOU0lUSU9OX0NBVVNFX0NPTlNFQ1VUSVZFX0ZBSUxVUkVTEAESIQodVFJBTlNJVElPTl9DQVVTRV9GQUlMVVJFX1JBVEUQAhIjCh9UUkFOU0lUSU9OX0NBVVNFX1NMT1dfQ0FMTF9SQVRFEAMSKgomVFJBTlNJVElPTl9DQVVTRV9PUEVOX0RVUkFUSU9OX0VMQVBTRUQQBBIhCh1UUkFOU0lUSU9OX0NBVVNFX1BST0JFX0ZBSUxFRBAFEiIKHlRSQU5TSVRJT05fQ0FVU0VfUFJPQkVfVElNRU9VVBAGEiUKIVRSQU5TSVRJT05fQ0FVU0VfUFJPQkVTX1NVQ0NFRURFRBAHEhoKFlRSQU5TSVRJT05fQ0FVU0VfUkVTRVQQCBIgChxUUkFOU0lUSU9OX0NBVVNFX0ZPUkNFRF9PUEVOEAkSHQoZVFJBTlNJVElPTl9DQVVTRV9ESVNBQkxFRBAKEh0KGVRSQU5TSVRJT05fQ0FVU0VfUkVMRUFTRUQQCypPCgNQaW4SEwoPUElOX1VOU1BFQ0lGSUVEEAASEwoPUElOX0ZPUkNFRF9PUEVOEAESEAoMUElOX0RJU0FCTEVEEAISDAoIUElOX05PTkUQAyq5AQoRUmVwb3J0RGlzcG9zaXRpb24SIgoeUkVQT1JUX0RJU1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASHwobUkVQT1JUX0RJU1BPU0lUSU9OX1JFQ09SREVEEAESHAoYUkVQT1JUX0RJU1BPU0lUSU9OX1NUQUxFEAISIAocUkVQT1JUX0RJU1BPU0lUSU9OX0RVUExJQ0FURRADEh8KG1JFUE9SVF9ESVNQT1NJVElPTl9DT05GTElDVBAEKrsBChBDb25maWdTb3VyY2VLaW5kEiIKHkNPTkZJR19TT1VSQ0VfS0lORF9VTlNQRUNJRklFRBAAEh4KGkNPTkZJR19TT1VSQ0VfS0lORF9DSVJDVUlUEAESIwofQ09ORklHX1NPVVJDRV9LSU5EX1BBVFRFUk5fUlVMRRACEh0KGUNPTkZJR19TT1VSQ0VfS0lORF9QUkVTRVQQAxIfChtDT05GSUdfU09VUkNFX0tJTkRfREVGQVVMVFMQBCp+ChFQYXR0ZXJuUnVsZU9yaWdpbhIjCh9QQVRURVJOX1JVTEVfT1JJR0lOX1VOU1BFQ0lGSUVEEAASHwobUEFUVEVSTl9SVUxFX09SSUdJTl9SVU5USU1FEAESIwofUEFUVEVSTl9SVUxFX09SSUdJTl9DT05GSUdfRklMRRACKk0KDFJlbW92YWxDYXVzZRIdChlSRU1PVkFMX0NBVVNFX1VOU1BFQ0lGSUVEEAASHgoaUkVNT1ZBTF9DQVVTRV9JRExFX0VWSUNURUQQASrBBgoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHgoaRVJST1JfUkVBU09OX0lOVkFMSURfRklFTEQQARIiCh5FUlJPUl9SRUFTT05fTUFMRk9STUVEX1JFUVVFU1QQAhIjCh9FUlJPUl9SRUFTT05fUEFHRV9UT0tFTl9JTlZBTElEEAMSJQohRVJST1JfUkVBU09OX1JFU1VNRV9UT0tFTl9JTlZBTElEEAQSJQohRVJST1JfUkVBU09OX1JFU1VNRV9UT0tFTl9FWFBJUkVEEAUSIgoeRVJST1JfUkVBU09OX0NJUkNVSVRfTk9UX0ZPVU5EEAYSJwojRVJST1JfUkVBU09OX1BBVFRFUk5fUlVMRV9OT1RfRk9VTkQQBxIhCh1FUlJPUl9SRUFTT05fUEVSTUlUX01BTEZPUk1FRBAIEh8KG0VSUk9SX1JFQVNPTl9QRVJNSVRfRk9SRUlHThAJEh8KG0VSUk9SX1JFQVNPTl9QRVJNSVRfRVhQSVJFRBAKEh8KG0VSUk9SX1JFQVNPTl9QRVJNSVRfVU5LTk9XThALEiUKIUVSUk9SX1JFQVNPTl9QRVJNSVRfQkFEX1NJR05BVFVSRRAMEicKI0VSUk9SX1JFQVNPTl9QQVRURVJOX1JVTEVfRlJPTV9GSUxFEA0SIgoeRVJST1JfUkVBU09OX1RPT19NQU5ZX1dBVENIRVJTEA4SIQodRVJST1JfUkVBU09OX1dBVENIRVJfVE9PX1NMT1cQDxIkCiBFUlJPUl9SRUFTT05fQ0lSQ1VJVF9DQVBfUkVBQ0hFRBAQEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAREh4KGkVSUk9SX1JFQVNPTl9TSFVUVElOR19ET1dOEBISJAogRVJST1JfUkVBU09OX0NSRURFTlRJQUxTX01JU1NJTkcQExIkCiBFUlJPUl9SRUFTT05fQ1JFREVOVElBTFNfSU5WQUxJRBAUEiIKHkVSUk9SX1JFQVNPTl9ST0xFX0lOU1VGRklDSUVOVBAVEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAWMr0ICg5DaXJjdWl0U2VydmljZRJICgdBY3F1aXJlEh0uYnJlYWtlcmJveC52MS5BY3F1aXJlUmVxdWVzdBoeLmJyZWFrZXJib3gudjEuQWNxdWlyZVJlc3BvbnNlElEKCkFjcXVpcmVBbnkSIC5icmVha2VyYm94LnYxLkFjcXVpcmVBbnlSZXF1ZXN0GiEuYnJlYWtlcmJveC52MS5BY3F1aXJlQW55UmVzcG9uc2USRQoGUmVwb3J0EhwuYnJlYWtlcmJveC52MS5SZXBvcnRSZXF1ZXN0Gh0uYnJlYWtlcmJveC52MS5SZXBvcnRSZXNwb25zZRJUCgtCYXRjaFJlcG9ydBIhLmJyZWFrZXJib3gudjEuQmF0Y2hSZXBvcnRSZXF1ZXN0GiIuYnJlYWtlcmJveC52MS5CYXRjaFJlcG9ydFJlc3BvbnNlEksKCEdldFN0YXRlEh4uYnJlYWtlcmJveC52MS5HZXRTdGF0ZVJlcXVlc3QaHy5icmVha2VyYm94LnYxLkdldFN0YXRlUmVzcG9uc2USVwoMTGlzdENpcmN1aXRzEiIuYnJlYWtlcmJveC52MS5MaXN0Q2lyY3VpdHNSZXF1ZXN0GiMuYnJlYWtlcmJveC52MS5MaXN0Q2lyY3VpdHNSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuYnJlYWtlcmJveC52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmJyZWFrZXJib3gudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBVJlc2V0EhsuYnJlYWtlcmJveC52MS5SZXNldFJlcXVlc3QaHC5icmVha2VyYm94LnYxLlJlc2V0UmVzcG9uc2USUQoKRm9yY2VTdGF0ZRIgLmJyZWFrZXJib3gudjEuRm9yY2VTdGF0ZVJlcXVlc3QaIS5icmVha2VyYm94LnYxLkZvcmNlU3RhdGVSZXNwb25zZRJOCglDb25maWd1cmUSHy5icmVha2VyYm94LnYxLkNvbmZpZ3VyZVJlcXVlc3QaIC5icmVha2VyYm94LnYxLkNvbmZpZ3VyZVJlc3BvbnNlEmMKEExpc3RQYXR0ZXJuUnVsZXMSJi5icmVha2VyYm94LnYxLkxpc3RQYXR0ZXJuUnVsZXNSZXF1ZXN0GicuYnJlYWtlcmJveC52MS5MaXN0UGF0dGVyblJ1bGVzUmVzcG9uc2USZgoRRGVsZXRlUGF0dGVyblJ1bGUSJy5icmVha2VyYm94LnYxLkRlbGV0ZVBhdHRlcm5SdWxlUmVxdWVzdBooLmJyZWFrZXJib3gudjEuRGVsZXRlUGF0dGVyblJ1bGVSZXNwb25zZRJECgVXYXRjaBIbLmJyZWFrZXJib3gudjEuV2F0Y2hSZXF1ZXN0GhwuYnJlYWtlcmJveC52MS5XYXRjaFJlc3BvbnNlMAFCRFpCZ2l0aHViLmNvbS9icmVha2VyYm94L2JyZWFrZXJib3gvZ2VuL2dvL2JyZWFrZXJib3gvdjE7YnJlYWtlcmJveHYxYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * A circuit's config. In responses every field is set (the resolved config).
@@ -136,6 +153,16 @@ export type CircuitConfig = Message<"breakerbox.v1.CircuitConfig"> & {
    * @generated from field: breakerbox.v1.Mode mode = 15;
    */
   mode: Mode;
+
+  /**
+   * Distinct reporters (API key name plus agent_instance_id) whose failures
+   * must be in the window before failures may open the circuit; 0 or 1 lets
+   * a single reporter open it. Accepted, validated, stored and returned; not
+   * yet enforced (reporter quorum arrives with the hardening release).
+   *
+   * @generated from field: optional uint32 min_distinct_reporters = 16;
+   */
+  minDistinctReporters?: number | undefined;
 };
 
 /**
@@ -319,11 +346,19 @@ export type CircuitStatus = Message<"breakerbox.v1.CircuitStatus"> & {
 
   /**
    * Where its config comes from, most specific first, e.g.
-   * ["circuit", "pattern:agent.*", "preset:llm", "defaults"].
+   * ["circuit", "pattern:agent.*", "preset:llm", "defaults"]. For display;
+   * programs read config_source_details.
    *
    * @generated from field: repeated string config_sources = 8;
    */
   configSources: string[];
+
+  /**
+   * The same sources, structured, in the same order.
+   *
+   * @generated from field: repeated breakerbox.v1.ConfigSource config_source_details = 9;
+   */
+  configSourceDetails: ConfigSource[];
 };
 
 /**
@@ -332,6 +367,66 @@ export type CircuitStatus = Message<"breakerbox.v1.CircuitStatus"> & {
  */
 export const CircuitStatusSchema: GenMessage<CircuitStatus> = /*@__PURE__*/
   messageDesc(file_breakerbox_v1_breakerbox, 2);
+
+/**
+ * One source of a circuit's config.
+ *
+ * @generated from message breakerbox.v1.ConfigSource
+ */
+export type ConfigSource = Message<"breakerbox.v1.ConfigSource"> & {
+  /**
+   * What kind of source.
+   *
+   * @generated from field: breakerbox.v1.ConfigSourceKind kind = 1;
+   */
+  kind: ConfigSourceKind;
+
+  /**
+   * The pattern of a PATTERN_RULE, the preset name of a PRESET; empty
+   * otherwise.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message breakerbox.v1.ConfigSource.
+ * Use `create(ConfigSourceSchema)` to create a new message.
+ */
+export const ConfigSourceSchema: GenMessage<ConfigSource> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 3);
+
+/**
+ * Who made a call: the API key it was authenticated with (taken from the
+ * credential, never from a request field) and the agent instance the caller
+ * declared.
+ *
+ * @generated from message breakerbox.v1.Principal
+ */
+export type Principal = Message<"breakerbox.v1.Principal"> & {
+  /**
+   * The API key's name; "anonymous" when access control is off.
+   *
+   * @generated from field: string key_name = 1;
+   */
+  keyName: string;
+
+  /**
+   * The caller's agent_instance_id, empty if it sent none. Declared by the
+   * caller, not verified: for attribution and reporter counting only.
+   *
+   * @generated from field: string agent_instance_id = 2;
+   */
+  agentInstanceId: string;
+};
+
+/**
+ * Describes the message breakerbox.v1.Principal.
+ * Use `create(PrincipalSchema)` to create a new message.
+ */
+export const PrincipalSchema: GenMessage<Principal> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 4);
 
 /**
  * One transition of one circuit.
@@ -368,17 +463,18 @@ export type CircuitEvent = Message<"breakerbox.v1.CircuitEvent"> & {
   at?: Timestamp | undefined;
 
   /**
-   * Why, e.g. "consecutive_failures", "failure_rate", "slow_call_rate",
+   * Why, as text: "consecutive_failures", "failure_rate", "slow_call_rate",
    * "open_duration_elapsed", "probe_failed", "probe_timeout",
    * "probes_succeeded", "reset", "forced_open", "disabled", "released".
+   * Programs read `cause`.
    *
    * @generated from field: string reason = 5;
    */
   reason: string;
 
   /**
-   * Position in the event log; pass the last one seen as
-   * WatchRequest.resume_token to resume.
+   * Identifies the event: its position in the shared event log, increasing.
+   * To resume a Watch use WatchResponse.resume_token, not this.
    *
    * @generated from field: string event_id = 6;
    */
@@ -406,12 +502,27 @@ export type CircuitEvent = Message<"breakerbox.v1.CircuitEvent"> & {
   stats?: CircuitStats | undefined;
 
   /**
-   * Who caused it: the caller's identity for reset, forced_open, disabled and
-   * released; empty for transitions driven by traffic or time.
+   * Who caused it: the caller's key name for reset, forced_open, disabled and
+   * released; empty for transitions driven by traffic or time. See principal.
    *
    * @generated from field: string actor = 10;
    */
   actor: string;
+
+  /**
+   * Who caused it: the admin for admin transitions, the reporter whose Report
+   * drove a traffic transition; unset for transitions driven by time.
+   *
+   * @generated from field: breakerbox.v1.Principal principal = 11;
+   */
+  principal?: Principal | undefined;
+
+  /**
+   * Why, as an enum (the same as `reason`).
+   *
+   * @generated from field: breakerbox.v1.TransitionCause cause = 12;
+   */
+  cause: TransitionCause;
 };
 
 /**
@@ -419,7 +530,7 @@ export type CircuitEvent = Message<"breakerbox.v1.CircuitEvent"> & {
  * Use `create(CircuitEventSchema)` to create a new message.
  */
 export const CircuitEventSchema: GenMessage<CircuitEvent> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 3);
+  messageDesc(file_breakerbox_v1_breakerbox, 5);
 
 /**
  * Request of Acquire.
@@ -433,6 +544,15 @@ export type AcquireRequest = Message<"breakerbox.v1.AcquireRequest"> & {
    * @generated from field: string circuit = 1;
    */
   circuit: string;
+
+  /**
+   * Which instance of the agent is calling (a pod name, a process id), up to
+   * 128 characters from [A-Za-z0-9._:/@-]. Recorded with the API key name as
+   * the Principal of what this call causes.
+   *
+   * @generated from field: string agent_instance_id = 2;
+   */
+  agentInstanceId: string;
 };
 
 /**
@@ -440,7 +560,7 @@ export type AcquireRequest = Message<"breakerbox.v1.AcquireRequest"> & {
  * Use `create(AcquireRequestSchema)` to create a new message.
  */
 export const AcquireRequestSchema: GenMessage<AcquireRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 4);
+  messageDesc(file_breakerbox_v1_breakerbox, 6);
 
 /**
  * Response of Acquire.
@@ -498,7 +618,7 @@ export type AcquireResponse = Message<"breakerbox.v1.AcquireResponse"> & {
  * Use `create(AcquireResponseSchema)` to create a new message.
  */
 export const AcquireResponseSchema: GenMessage<AcquireResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 5);
+  messageDesc(file_breakerbox_v1_breakerbox, 7);
 
 /**
  * Request of AcquireAny.
@@ -512,6 +632,13 @@ export type AcquireAnyRequest = Message<"breakerbox.v1.AcquireAnyRequest"> & {
    * @generated from field: repeated string circuits = 1;
    */
   circuits: string[];
+
+  /**
+   * As AcquireRequest.agent_instance_id.
+   *
+   * @generated from field: string agent_instance_id = 2;
+   */
+  agentInstanceId: string;
 };
 
 /**
@@ -519,7 +646,7 @@ export type AcquireAnyRequest = Message<"breakerbox.v1.AcquireAnyRequest"> & {
  * Use `create(AcquireAnyRequestSchema)` to create a new message.
  */
 export const AcquireAnyRequestSchema: GenMessage<AcquireAnyRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 6);
+  messageDesc(file_breakerbox_v1_breakerbox, 8);
 
 /**
  * One candidate's denial in an AcquireAnyResponse.
@@ -561,7 +688,7 @@ export type Denial = Message<"breakerbox.v1.Denial"> & {
  * Use `create(DenialSchema)` to create a new message.
  */
 export const DenialSchema: GenMessage<Denial> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 7);
+  messageDesc(file_breakerbox_v1_breakerbox, 9);
 
 /**
  * Response of AcquireAny.
@@ -618,7 +745,7 @@ export type AcquireAnyResponse = Message<"breakerbox.v1.AcquireAnyResponse"> & {
  * Use `create(AcquireAnyResponseSchema)` to create a new message.
  */
 export const AcquireAnyResponseSchema: GenMessage<AcquireAnyResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 8);
+  messageDesc(file_breakerbox_v1_breakerbox, 10);
 
 /**
  * Request of Report.
@@ -662,6 +789,13 @@ export type ReportRequest = Message<"breakerbox.v1.ReportRequest"> & {
    * @generated from field: google.protobuf.Duration retry_after = 5;
    */
   retryAfter?: Duration | undefined;
+
+  /**
+   * As AcquireRequest.agent_instance_id.
+   *
+   * @generated from field: string agent_instance_id = 6;
+   */
+  agentInstanceId: string;
 };
 
 /**
@@ -669,7 +803,7 @@ export type ReportRequest = Message<"breakerbox.v1.ReportRequest"> & {
  * Use `create(ReportRequestSchema)` to create a new message.
  */
 export const ReportRequestSchema: GenMessage<ReportRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 9);
+  messageDesc(file_breakerbox_v1_breakerbox, 11);
 
 /**
  * Response of Report.
@@ -685,20 +819,35 @@ export type ReportResponse = Message<"breakerbox.v1.ReportResponse"> & {
   state: State;
 
   /**
-   * True when this permit's outcome had already been counted; nothing
-   * changed.
+   * Deprecated: read disposition. True for DUPLICATE and CONFLICT.
    *
-   * @generated from field: bool duplicate = 2;
+   * @generated from field: bool duplicate = 2 [deprecated = true];
+   * @deprecated
    */
   duplicate: boolean;
 
   /**
-   * True when the permit came from an older generation: counted in the
-   * totals, but it did not drive any transition.
+   * Deprecated: read disposition. True for STALE.
    *
-   * @generated from field: bool stale = 3;
+   * @generated from field: bool stale = 3 [deprecated = true];
+   * @deprecated
    */
   stale: boolean;
+
+  /**
+   * How the report was counted.
+   *
+   * @generated from field: breakerbox.v1.ReportDisposition disposition = 4;
+   */
+  disposition: ReportDisposition;
+
+  /**
+   * The outcome that counts for this permit: this report's for RECORDED and
+   * STALE, the first report's for DUPLICATE and CONFLICT.
+   *
+   * @generated from field: breakerbox.v1.Outcome recorded_outcome = 5;
+   */
+  recordedOutcome: Outcome;
 };
 
 /**
@@ -706,7 +855,88 @@ export type ReportResponse = Message<"breakerbox.v1.ReportResponse"> & {
  * Use `create(ReportResponseSchema)` to create a new message.
  */
 export const ReportResponseSchema: GenMessage<ReportResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 10);
+  messageDesc(file_breakerbox_v1_breakerbox, 12);
+
+/**
+ * Request of BatchReport.
+ *
+ * @generated from message breakerbox.v1.BatchReportRequest
+ */
+export type BatchReportRequest = Message<"breakerbox.v1.BatchReportRequest"> & {
+  /**
+   * The reports, 1 to 100, applied in this order. Each is validated on its
+   * own: a bad one fails alone, in its result.
+   *
+   * @generated from field: repeated breakerbox.v1.ReportRequest reports = 1;
+   */
+  reports: ReportRequest[];
+};
+
+/**
+ * Describes the message breakerbox.v1.BatchReportRequest.
+ * Use `create(BatchReportRequestSchema)` to create a new message.
+ */
+export const BatchReportRequestSchema: GenMessage<BatchReportRequest> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 13);
+
+/**
+ * The answer to one report of a BatchReport.
+ *
+ * @generated from message breakerbox.v1.BatchReportResult
+ */
+export type BatchReportResult = Message<"breakerbox.v1.BatchReportResult"> & {
+  /**
+   * What Report would have answered.
+   *
+   * @generated from oneof breakerbox.v1.BatchReportResult.result
+   */
+  result: {
+    /**
+     * The report was accepted.
+     *
+     * @generated from field: breakerbox.v1.ReportResponse response = 1;
+     */
+    value: ReportResponse;
+    case: "response";
+  } | {
+    /**
+     * The report failed, with the status (code, message and details) Report
+     * would have failed with.
+     *
+     * @generated from field: google.rpc.Status error = 2;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message breakerbox.v1.BatchReportResult.
+ * Use `create(BatchReportResultSchema)` to create a new message.
+ */
+export const BatchReportResultSchema: GenMessage<BatchReportResult> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 14);
+
+/**
+ * Response of BatchReport.
+ *
+ * @generated from message breakerbox.v1.BatchReportResponse
+ */
+export type BatchReportResponse = Message<"breakerbox.v1.BatchReportResponse"> & {
+  /**
+   * One result per report, in request order.
+   *
+   * @generated from field: repeated breakerbox.v1.BatchReportResult results = 1;
+   */
+  results: BatchReportResult[];
+};
+
+/**
+ * Describes the message breakerbox.v1.BatchReportResponse.
+ * Use `create(BatchReportResponseSchema)` to create a new message.
+ */
+export const BatchReportResponseSchema: GenMessage<BatchReportResponse> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 15);
 
 /**
  * Request of GetState.
@@ -727,7 +957,7 @@ export type GetStateRequest = Message<"breakerbox.v1.GetStateRequest"> & {
  * Use `create(GetStateRequestSchema)` to create a new message.
  */
 export const GetStateRequestSchema: GenMessage<GetStateRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 11);
+  messageDesc(file_breakerbox_v1_breakerbox, 16);
 
 /**
  * Response of GetState.
@@ -748,7 +978,7 @@ export type GetStateResponse = Message<"breakerbox.v1.GetStateResponse"> & {
  * Use `create(GetStateResponseSchema)` to create a new message.
  */
 export const GetStateResponseSchema: GenMessage<GetStateResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 12);
+  messageDesc(file_breakerbox_v1_breakerbox, 17);
 
 /**
  * Request of ListCircuits.
@@ -771,14 +1001,18 @@ export type ListCircuitsRequest = Message<"breakerbox.v1.ListCircuitsRequest"> &
   state: State;
 
   /**
-   * Page size, 1 to 1000; 0 means 100.
+   * Most circuits to return; 0 means 100, more than 1000 is read as 1000.
    *
    * @generated from field: uint32 page_size = 3;
    */
   pageSize: number;
 
   /**
-   * next_page_token of the previous page; empty for the first page.
+   * next_page_token of the previous page, with the same prefix and state
+   * (INVALID_ARGUMENT PAGE_TOKEN_INVALID otherwise); empty for the first
+   * page. Opaque: pass it unchanged. A listing that pages on while circuits
+   * are created and removed returns each circuit that exists throughout at
+   * most once and never skips one.
    *
    * @generated from field: string page_token = 4;
    */
@@ -790,7 +1024,7 @@ export type ListCircuitsRequest = Message<"breakerbox.v1.ListCircuitsRequest"> &
  * Use `create(ListCircuitsRequestSchema)` to create a new message.
  */
 export const ListCircuitsRequestSchema: GenMessage<ListCircuitsRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 13);
+  messageDesc(file_breakerbox_v1_breakerbox, 18);
 
 /**
  * Response of ListCircuits.
@@ -818,7 +1052,7 @@ export type ListCircuitsResponse = Message<"breakerbox.v1.ListCircuitsResponse">
  * Use `create(ListCircuitsResponseSchema)` to create a new message.
  */
 export const ListCircuitsResponseSchema: GenMessage<ListCircuitsResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 14);
+  messageDesc(file_breakerbox_v1_breakerbox, 19);
 
 /**
  * Request of GetHistory.
@@ -834,11 +1068,22 @@ export type GetHistoryRequest = Message<"breakerbox.v1.GetHistoryRequest"> & {
   circuit: string;
 
   /**
-   * Most entries to return, 1 to 1000; 0 means 100.
+   * Most entries to return; 0 means 100, more than 1000 is read as 1000.
+   * (Named `limit` before v1; same field number.)
    *
-   * @generated from field: uint32 limit = 2;
+   * @generated from field: uint32 page_size = 2;
    */
-  limit: number;
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page for the same circuit
+   * (INVALID_ARGUMENT PAGE_TOKEN_INVALID otherwise); empty for the newest
+   * entries. Entries recorded while paging do not shift the pages: the next
+   * page continues with the entries older than the last one returned.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
 };
 
 /**
@@ -846,7 +1091,7 @@ export type GetHistoryRequest = Message<"breakerbox.v1.GetHistoryRequest"> & {
  * Use `create(GetHistoryRequestSchema)` to create a new message.
  */
 export const GetHistoryRequestSchema: GenMessage<GetHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 15);
+  messageDesc(file_breakerbox_v1_breakerbox, 20);
 
 /**
  * A config change of one circuit or pattern.
@@ -862,7 +1107,7 @@ export type ConfigChange = Message<"breakerbox.v1.ConfigChange"> & {
   target: string;
 
   /**
-   * Who made the change (the caller's identity).
+   * Who made the change (the caller's key name). See principal.
    *
    * @generated from field: string actor = 2;
    */
@@ -888,6 +1133,28 @@ export type ConfigChange = Message<"breakerbox.v1.ConfigChange"> & {
    * @generated from field: breakerbox.v1.CircuitConfig new_config = 5;
    */
   newConfig?: CircuitConfig | undefined;
+
+  /**
+   * The circuit whose config changed (the same as target unless a pattern
+   * rule was configured or deleted).
+   *
+   * @generated from field: string circuit = 6;
+   */
+  circuit: string;
+
+  /**
+   * Who made the change.
+   *
+   * @generated from field: breakerbox.v1.Principal principal = 7;
+   */
+  principal?: Principal | undefined;
+
+  /**
+   * Where the circuit's config comes from after the change.
+   *
+   * @generated from field: repeated breakerbox.v1.ConfigSource new_config_sources = 8;
+   */
+  newConfigSources: ConfigSource[];
 };
 
 /**
@@ -895,7 +1162,7 @@ export type ConfigChange = Message<"breakerbox.v1.ConfigChange"> & {
  * Use `create(ConfigChangeSchema)` to create a new message.
  */
 export const ConfigChangeSchema: GenMessage<ConfigChange> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 16);
+  messageDesc(file_breakerbox_v1_breakerbox, 21);
 
 /**
  * One entry of a circuit's history.
@@ -932,7 +1199,7 @@ export type HistoryEntry = Message<"breakerbox.v1.HistoryEntry"> & {
  * Use `create(HistoryEntrySchema)` to create a new message.
  */
 export const HistoryEntrySchema: GenMessage<HistoryEntry> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 17);
+  messageDesc(file_breakerbox_v1_breakerbox, 22);
 
 /**
  * Response of GetHistory.
@@ -946,6 +1213,13 @@ export type GetHistoryResponse = Message<"breakerbox.v1.GetHistoryResponse"> & {
    * @generated from field: repeated breakerbox.v1.HistoryEntry entries = 1;
    */
   entries: HistoryEntry[];
+
+  /**
+   * Pass as page_token for older entries; empty when there are none.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -953,7 +1227,7 @@ export type GetHistoryResponse = Message<"breakerbox.v1.GetHistoryResponse"> & {
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema: GenMessage<GetHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 18);
+  messageDesc(file_breakerbox_v1_breakerbox, 23);
 
 /**
  * Request of Reset.
@@ -974,7 +1248,7 @@ export type ResetRequest = Message<"breakerbox.v1.ResetRequest"> & {
  * Use `create(ResetRequestSchema)` to create a new message.
  */
 export const ResetRequestSchema: GenMessage<ResetRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 19);
+  messageDesc(file_breakerbox_v1_breakerbox, 24);
 
 /**
  * Response of Reset.
@@ -995,7 +1269,7 @@ export type ResetResponse = Message<"breakerbox.v1.ResetResponse"> & {
  * Use `create(ResetResponseSchema)` to create a new message.
  */
 export const ResetResponseSchema: GenMessage<ResetResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 20);
+  messageDesc(file_breakerbox_v1_breakerbox, 25);
 
 /**
  * Request of ForceState.
@@ -1011,13 +1285,21 @@ export type ForceStateRequest = Message<"breakerbox.v1.ForceStateRequest"> & {
   circuit: string;
 
   /**
-   * STATE_FORCED_OPEN, STATE_DISABLED, or STATE_CLOSED to release a pinned
-   * circuit. Releasing a circuit that is not pinned changes nothing (so a
-   * repeated release is harmless); to close an OPEN circuit use Reset.
+   * Deprecated: set `pin`. STATE_FORCED_OPEN, STATE_DISABLED, or STATE_CLOSED
+   * to release (as PIN_NONE). Still honoured when `pin` is unset; when both
+   * are set they must agree.
    *
-   * @generated from field: breakerbox.v1.State state = 2;
+   * @generated from field: breakerbox.v1.State state = 2 [deprecated = true];
+   * @deprecated
    */
   state: State;
+
+  /**
+   * What to do with the circuit's pin.
+   *
+   * @generated from field: breakerbox.v1.Pin pin = 3;
+   */
+  pin: Pin;
 };
 
 /**
@@ -1025,7 +1307,7 @@ export type ForceStateRequest = Message<"breakerbox.v1.ForceStateRequest"> & {
  * Use `create(ForceStateRequestSchema)` to create a new message.
  */
 export const ForceStateRequestSchema: GenMessage<ForceStateRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 21);
+  messageDesc(file_breakerbox_v1_breakerbox, 26);
 
 /**
  * Response of ForceState.
@@ -1046,7 +1328,7 @@ export type ForceStateResponse = Message<"breakerbox.v1.ForceStateResponse"> & {
  * Use `create(ForceStateResponseSchema)` to create a new message.
  */
 export const ForceStateResponseSchema: GenMessage<ForceStateResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 22);
+  messageDesc(file_breakerbox_v1_breakerbox, 27);
 
 /**
  * Request of Configure.
@@ -1069,9 +1351,9 @@ export type ConfigureRequest = Message<"breakerbox.v1.ConfigureRequest"> & {
     case: "circuit";
   } | {
     /**
-     * Every circuit whose name matches this glob (`*` any run of characters,
-     * `?` one character). Pattern rules set here take precedence over those
-     * of the config file, the earliest set first.
+     * The pattern rule for every circuit whose name matches this glob (`*`
+     * any run of characters, `?` one character), created or updated. The
+     * first matching rule in precedence order governs a circuit.
      *
      * @generated from field: string pattern = 2;
      */
@@ -1080,7 +1362,8 @@ export type ConfigureRequest = Message<"breakerbox.v1.ConfigureRequest"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * Fields to change; unset fields keep their current value.
+   * Fields to change; unset fields keep their current value (unless
+   * update_mask says otherwise).
    *
    * @generated from field: breakerbox.v1.CircuitConfig config = 3;
    */
@@ -1095,12 +1378,35 @@ export type ConfigureRequest = Message<"breakerbox.v1.ConfigureRequest"> & {
   preset: string;
 
   /**
-   * True drops the earlier explicit settings of this target first, so unset
-   * fields fall back to the pattern rules, preset and defaults.
+   * True drops every earlier explicit setting of this target first, so unset
+   * fields fall back to the pattern rules, preset and defaults. Cannot be
+   * combined with update_mask.
    *
    * @generated from field: bool replace = 5;
    */
   replace: boolean;
+
+  /**
+   * For a pattern target: where the rule sits among the runtime rules; the
+   * lowest is consulted first, equal precedences in pattern order. Unset on
+   * a new rule: after every runtime rule. Unset on an existing rule: kept.
+   * Runtime rules are consulted before the config file's.
+   *
+   * @generated from field: optional uint32 precedence = 6;
+   */
+  precedence?: number | undefined;
+
+  /**
+   * Which settings to change, by config field name (e.g. "jitter",
+   * "open_duration") or "preset": a named field set in `config` takes that
+   * value, a named field unset in `config` is cleared (it falls back to the
+   * pattern rule, preset and defaults). Settings not named are kept, even if
+   * set in `config`. Unset: every field set in `config` (and `preset` if
+   * not empty) is changed, nothing is cleared.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 7;
+   */
+  updateMask?: FieldMask | undefined;
 };
 
 /**
@@ -1108,7 +1414,7 @@ export type ConfigureRequest = Message<"breakerbox.v1.ConfigureRequest"> & {
  * Use `create(ConfigureRequestSchema)` to create a new message.
  */
 export const ConfigureRequestSchema: GenMessage<ConfigureRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 23);
+  messageDesc(file_breakerbox_v1_breakerbox, 28);
 
 /**
  * Response of Configure.
@@ -1130,6 +1436,13 @@ export type ConfigureResponse = Message<"breakerbox.v1.ConfigureResponse"> & {
    * @generated from field: uint32 matched_circuits = 2;
    */
   matchedCircuits: number;
+
+  /**
+   * For a pattern target: the rule as written. Unset for a circuit.
+   *
+   * @generated from field: breakerbox.v1.PatternRule rule = 3;
+   */
+  rule?: PatternRule | undefined;
 };
 
 /**
@@ -1137,7 +1450,178 @@ export type ConfigureResponse = Message<"breakerbox.v1.ConfigureResponse"> & {
  * Use `create(ConfigureResponseSchema)` to create a new message.
  */
 export const ConfigureResponseSchema: GenMessage<ConfigureResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 24);
+  messageDesc(file_breakerbox_v1_breakerbox, 29);
+
+/**
+ * A pattern rule: the explicit settings for every circuit whose name matches
+ * its glob, unless a rule consulted earlier matches too.
+ *
+ * @generated from message breakerbox.v1.PatternRule
+ */
+export type PatternRule = Message<"breakerbox.v1.PatternRule"> & {
+  /**
+   * The glob; unique among the rules of one origin.
+   *
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+
+  /**
+   * Runtime rules: the lowest is consulted first (equal ones in pattern
+   * order). Config file rules: 0; they are consulted after every runtime
+   * rule, in file order.
+   *
+   * @generated from field: uint32 precedence = 2;
+   */
+  precedence: number;
+
+  /**
+   * The rule's explicit settings: only the fields it sets are set.
+   *
+   * @generated from field: breakerbox.v1.CircuitConfig config = 3;
+   */
+  config?: CircuitConfig | undefined;
+
+  /**
+   * The preset the rule is based on; empty for none.
+   *
+   * @generated from field: string preset = 4;
+   */
+  preset: string;
+
+  /**
+   * Where the rule was set.
+   *
+   * @generated from field: breakerbox.v1.PatternRuleOrigin origin = 5;
+   */
+  origin: PatternRuleOrigin;
+
+  /**
+   * When a runtime rule was last written; unset for config file rules.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 6;
+   */
+  updateTime?: Timestamp | undefined;
+
+  /**
+   * Who last wrote a runtime rule; unset for config file rules.
+   *
+   * @generated from field: breakerbox.v1.Principal updated_by = 7;
+   */
+  updatedBy?: Principal | undefined;
+};
+
+/**
+ * Describes the message breakerbox.v1.PatternRule.
+ * Use `create(PatternRuleSchema)` to create a new message.
+ */
+export const PatternRuleSchema: GenMessage<PatternRule> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 30);
+
+/**
+ * Request of ListPatternRules.
+ *
+ * @generated from message breakerbox.v1.ListPatternRulesRequest
+ */
+export type ListPatternRulesRequest = Message<"breakerbox.v1.ListPatternRulesRequest"> & {
+  /**
+   * Most rules to return; 0 means 100, more than 1000 is read as 1000.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message breakerbox.v1.ListPatternRulesRequest.
+ * Use `create(ListPatternRulesRequestSchema)` to create a new message.
+ */
+export const ListPatternRulesRequestSchema: GenMessage<ListPatternRulesRequest> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 31);
+
+/**
+ * Response of ListPatternRules.
+ *
+ * @generated from message breakerbox.v1.ListPatternRulesResponse
+ */
+export type ListPatternRulesResponse = Message<"breakerbox.v1.ListPatternRulesResponse"> & {
+  /**
+   * The rules of this page, in the order they are consulted.
+   *
+   * @generated from field: repeated breakerbox.v1.PatternRule rules = 1;
+   */
+  rules: PatternRule[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message breakerbox.v1.ListPatternRulesResponse.
+ * Use `create(ListPatternRulesResponseSchema)` to create a new message.
+ */
+export const ListPatternRulesResponseSchema: GenMessage<ListPatternRulesResponse> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 32);
+
+/**
+ * Request of DeletePatternRule.
+ *
+ * @generated from message breakerbox.v1.DeletePatternRuleRequest
+ */
+export type DeletePatternRuleRequest = Message<"breakerbox.v1.DeletePatternRuleRequest"> & {
+  /**
+   * The pattern of the runtime rule to delete.
+   *
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+};
+
+/**
+ * Describes the message breakerbox.v1.DeletePatternRuleRequest.
+ * Use `create(DeletePatternRuleRequestSchema)` to create a new message.
+ */
+export const DeletePatternRuleRequestSchema: GenMessage<DeletePatternRuleRequest> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 33);
+
+/**
+ * Response of DeletePatternRule.
+ *
+ * @generated from message breakerbox.v1.DeletePatternRuleResponse
+ */
+export type DeletePatternRuleResponse = Message<"breakerbox.v1.DeletePatternRuleResponse"> & {
+  /**
+   * The rule as it was before deletion.
+   *
+   * @generated from field: breakerbox.v1.PatternRule rule = 1;
+   */
+  rule?: PatternRule | undefined;
+
+  /**
+   * How many existing circuits it governed.
+   *
+   * @generated from field: uint32 matched_circuits = 2;
+   */
+  matchedCircuits: number;
+};
+
+/**
+ * Describes the message breakerbox.v1.DeletePatternRuleResponse.
+ * Use `create(DeletePatternRuleResponseSchema)` to create a new message.
+ */
+export const DeletePatternRuleResponseSchema: GenMessage<DeletePatternRuleResponse> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 34);
 
 /**
  * Request of Watch.
@@ -1161,8 +1645,10 @@ export type WatchRequest = Message<"breakerbox.v1.WatchRequest"> & {
   prefix: string;
 
   /**
-   * The event_id (or snapshot_complete.resume_token) last received: the
-   * stream replays the events after it and sends no snapshot.
+   * The last WatchResponse.resume_token received, with the same circuits and
+   * prefix (INVALID_ARGUMENT RESUME_TOKEN_INVALID otherwise): the stream
+   * replays what came after it and sends no snapshot. Opaque: pass it
+   * unchanged.
    *
    * @generated from field: string resume_token = 3;
    */
@@ -1190,7 +1676,7 @@ export type WatchRequest = Message<"breakerbox.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 25);
+  messageDesc(file_breakerbox_v1_breakerbox, 35);
 
 /**
  * Marks the end of the initial snapshot.
@@ -1212,7 +1698,7 @@ export type SnapshotComplete = Message<"breakerbox.v1.SnapshotComplete"> & {
  * Use `create(SnapshotCompleteSchema)` to create a new message.
  */
 export const SnapshotCompleteSchema: GenMessage<SnapshotComplete> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 26);
+  messageDesc(file_breakerbox_v1_breakerbox, 36);
 
 /**
  * A keep-alive sent while no event flows.
@@ -1226,6 +1712,15 @@ export type Heartbeat = Message<"breakerbox.v1.Heartbeat"> & {
    * @generated from field: google.protobuf.Timestamp at = 1;
    */
   at?: Timestamp | undefined;
+
+  /**
+   * The watcher's position: it has received everything up to here (events of
+   * circuits it does not watch included). The same as
+   * WatchResponse.resume_token.
+   *
+   * @generated from field: string resume_token = 2;
+   */
+  resumeToken: string;
 };
 
 /**
@@ -1233,10 +1728,46 @@ export type Heartbeat = Message<"breakerbox.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 27);
+  messageDesc(file_breakerbox_v1_breakerbox, 37);
 
 /**
- * One message of a Watch stream.
+ * A watched circuit left the store.
+ *
+ * @generated from message breakerbox.v1.CircuitRemoved
+ */
+export type CircuitRemoved = Message<"breakerbox.v1.CircuitRemoved"> & {
+  /**
+   * The circuit.
+   *
+   * @generated from field: string circuit = 1;
+   */
+  circuit: string;
+
+  /**
+   * Why.
+   *
+   * @generated from field: breakerbox.v1.RemovalCause cause = 2;
+   */
+  cause: RemovalCause;
+
+  /**
+   * When (the store's clock).
+   *
+   * @generated from field: google.protobuf.Timestamp removal_time = 3;
+   */
+  removalTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message breakerbox.v1.CircuitRemoved.
+ * Use `create(CircuitRemovedSchema)` to create a new message.
+ */
+export const CircuitRemovedSchema: GenMessage<CircuitRemoved> = /*@__PURE__*/
+  messageDesc(file_breakerbox_v1_breakerbox, 38);
+
+/**
+ * One message of a Watch stream. Kinds may be added: a client MUST skip a
+ * message whose kind it does not know (it still carries a resume_token).
  *
  * @generated from message breakerbox.v1.WatchResponse
  */
@@ -1292,7 +1823,34 @@ export type WatchResponse = Message<"breakerbox.v1.WatchResponse"> & {
      */
     value: CircuitStatus;
     case: "status";
+  } | {
+    /**
+     * The config of a matching circuit changed (Configure on it or on a
+     * pattern rule that governs it, DeletePatternRule).
+     *
+     * @generated from field: breakerbox.v1.ConfigChange config_change = 6;
+     */
+    value: ConfigChange;
+    case: "configChange";
+  } | {
+    /**
+     * A matching circuit was removed.
+     *
+     * @generated from field: breakerbox.v1.CircuitRemoved circuit_removed = 7;
+     */
+    value: CircuitRemoved;
+    case: "circuitRemoved";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * The stream's position after this message, on every message after the
+   * snapshot (event, snapshot_complete, heartbeat, config_change,
+   * circuit_removed); empty on snapshot and status messages. Keep the last
+   * one received and pass it as WatchRequest.resume_token to resume.
+   *
+   * @generated from field: string resume_token = 8;
+   */
+  resumeToken: string;
 };
 
 /**
@@ -1300,7 +1858,7 @@ export type WatchResponse = Message<"breakerbox.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_breakerbox_v1_breakerbox, 28);
+  messageDesc(file_breakerbox_v1_breakerbox, 39);
 
 /**
  * State of a circuit.
@@ -1486,6 +2044,527 @@ export const DenyReasonSchema: GenEnum<DenyReason> = /*@__PURE__*/
   enumDesc(file_breakerbox_v1_breakerbox, 3);
 
 /**
+ * Why a transition happened: CircuitEvent.cause. Its value names match
+ * CircuitEvent.reason. More causes may be added: treat an unknown one like
+ * TRANSITION_CAUSE_UNSPECIFIED.
+ *
+ * @generated from enum breakerbox.v1.TransitionCause
+ */
+export enum TransitionCause {
+  /**
+   * Not known to this client.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * CLOSED to OPEN: failure_threshold consecutive failures.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_CONSECUTIVE_FAILURES = 1;
+   */
+  CONSECUTIVE_FAILURES = 1,
+
+  /**
+   * CLOSED to OPEN: the failure rate reached failure_rate_threshold.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_FAILURE_RATE = 2;
+   */
+  FAILURE_RATE = 2,
+
+  /**
+   * CLOSED to OPEN: the slow-call rate reached slow_call_rate_threshold.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_SLOW_CALL_RATE = 3;
+   */
+  SLOW_CALL_RATE = 3,
+
+  /**
+   * OPEN to HALF_OPEN: the open duration passed.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_OPEN_DURATION_ELAPSED = 4;
+   */
+  OPEN_DURATION_ELAPSED = 4,
+
+  /**
+   * HALF_OPEN to OPEN: a probe failed.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_PROBE_FAILED = 5;
+   */
+  PROBE_FAILED = 5,
+
+  /**
+   * HALF_OPEN to OPEN: a probe permit expired unreported.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_PROBE_TIMEOUT = 6;
+   */
+  PROBE_TIMEOUT = 6,
+
+  /**
+   * HALF_OPEN to CLOSED: success_threshold probes succeeded.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_PROBES_SUCCEEDED = 7;
+   */
+  PROBES_SUCCEEDED = 7,
+
+  /**
+   * Any state to CLOSED: an admin Reset.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_RESET = 8;
+   */
+  RESET = 8,
+
+  /**
+   * To FORCED_OPEN: an admin pin.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_FORCED_OPEN = 9;
+   */
+  FORCED_OPEN = 9,
+
+  /**
+   * To DISABLED: an admin pin.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_DISABLED = 10;
+   */
+  DISABLED = 10,
+
+  /**
+   * FORCED_OPEN or DISABLED to CLOSED: an admin released the pin.
+   *
+   * @generated from enum value: TRANSITION_CAUSE_RELEASED = 11;
+   */
+  RELEASED = 11,
+}
+
+/**
+ * Describes the enum breakerbox.v1.TransitionCause.
+ */
+export const TransitionCauseSchema: GenEnum<TransitionCause> = /*@__PURE__*/
+  enumDesc(file_breakerbox_v1_breakerbox, 4);
+
+/**
+ * What a ForceState call does to a circuit's pin.
+ *
+ * @generated from enum breakerbox.v1.Pin
+ */
+export enum Pin {
+  /**
+   * Invalid in a request.
+   *
+   * @generated from enum value: PIN_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Deny every call until released.
+   *
+   * @generated from enum value: PIN_FORCED_OPEN = 1;
+   */
+  FORCED_OPEN = 1,
+
+  /**
+   * Allow every call (stats still recorded) until released.
+   *
+   * @generated from enum value: PIN_DISABLED = 2;
+   */
+  DISABLED = 2,
+
+  /**
+   * Release the pin: the circuit returns to CLOSED. A circuit that is not
+   * pinned is left as it is (so a repeated release is harmless); to close an
+   * OPEN circuit use Reset.
+   *
+   * @generated from enum value: PIN_NONE = 3;
+   */
+  NONE = 3,
+}
+
+/**
+ * Describes the enum breakerbox.v1.Pin.
+ */
+export const PinSchema: GenEnum<Pin> = /*@__PURE__*/
+  enumDesc(file_breakerbox_v1_breakerbox, 5);
+
+/**
+ * How a Report was counted: ReportResponse.disposition. More dispositions may
+ * be added: treat an unknown one like REPORT_DISPOSITION_UNSPECIFIED (the
+ * report was accepted; nothing to do).
+ *
+ * @generated from enum breakerbox.v1.ReportDisposition
+ */
+export enum ReportDisposition {
+  /**
+   * Not known to this client.
+   *
+   * @generated from enum value: REPORT_DISPOSITION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Counted, and it may have driven a transition.
+   *
+   * @generated from enum value: REPORT_DISPOSITION_RECORDED = 1;
+   */
+  RECORDED = 1,
+
+  /**
+   * The permit came from an older generation of the circuit: counted in the
+   * totals, but it drove no transition.
+   *
+   * @generated from enum value: REPORT_DISPOSITION_STALE = 2;
+   */
+  STALE = 2,
+
+  /**
+   * This permit's outcome had already been counted, with the same outcome:
+   * nothing changed. Retrying a Report is safe.
+   *
+   * @generated from enum value: REPORT_DISPOSITION_DUPLICATE = 3;
+   */
+  DUPLICATE = 3,
+
+  /**
+   * This permit's outcome had already been counted with a different outcome:
+   * nothing changed, the first outcome stands (recorded_outcome). Usually a
+   * bug in the agent: one permit, one call, one outcome.
+   *
+   * @generated from enum value: REPORT_DISPOSITION_CONFLICT = 4;
+   */
+  CONFLICT = 4,
+}
+
+/**
+ * Describes the enum breakerbox.v1.ReportDisposition.
+ */
+export const ReportDispositionSchema: GenEnum<ReportDisposition> = /*@__PURE__*/
+  enumDesc(file_breakerbox_v1_breakerbox, 6);
+
+/**
+ * Where a part of a circuit's config comes from: ConfigSource.kind.
+ *
+ * @generated from enum breakerbox.v1.ConfigSourceKind
+ */
+export enum ConfigSourceKind {
+  /**
+   * Not known to this client.
+   *
+   * @generated from enum value: CONFIG_SOURCE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The circuit's own explicit settings (Configure on the circuit, or the
+   * config file's `circuits` section).
+   *
+   * @generated from enum value: CONFIG_SOURCE_KIND_CIRCUIT = 1;
+   */
+  CIRCUIT = 1,
+
+  /**
+   * A pattern rule; ConfigSource.name is its pattern.
+   *
+   * @generated from enum value: CONFIG_SOURCE_KIND_PATTERN_RULE = 2;
+   */
+  PATTERN_RULE = 2,
+
+  /**
+   * A named preset; ConfigSource.name is the preset.
+   *
+   * @generated from enum value: CONFIG_SOURCE_KIND_PRESET = 3;
+   */
+  PRESET = 3,
+
+  /**
+   * The server's defaults (config file `defaults`, CIRCUIT_BREAKER_* env).
+   *
+   * @generated from enum value: CONFIG_SOURCE_KIND_DEFAULTS = 4;
+   */
+  DEFAULTS = 4,
+}
+
+/**
+ * Describes the enum breakerbox.v1.ConfigSourceKind.
+ */
+export const ConfigSourceKindSchema: GenEnum<ConfigSourceKind> = /*@__PURE__*/
+  enumDesc(file_breakerbox_v1_breakerbox, 7);
+
+/**
+ * Where a pattern rule was set: PatternRule.origin.
+ *
+ * @generated from enum breakerbox.v1.PatternRuleOrigin
+ */
+export enum PatternRuleOrigin {
+  /**
+   * Not known to this client.
+   *
+   * @generated from enum value: PATTERN_RULE_ORIGIN_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Set at runtime by Configure; DeletePatternRule removes it.
+   *
+   * @generated from enum value: PATTERN_RULE_ORIGIN_RUNTIME = 1;
+   */
+  RUNTIME = 1,
+
+  /**
+   * From the config file's `patterns` section; change it there.
+   *
+   * @generated from enum value: PATTERN_RULE_ORIGIN_CONFIG_FILE = 2;
+   */
+  CONFIG_FILE = 2,
+}
+
+/**
+ * Describes the enum breakerbox.v1.PatternRuleOrigin.
+ */
+export const PatternRuleOriginSchema: GenEnum<PatternRuleOrigin> = /*@__PURE__*/
+  enumDesc(file_breakerbox_v1_breakerbox, 8);
+
+/**
+ * Why a circuit left the store: CircuitRemoved.cause.
+ *
+ * @generated from enum breakerbox.v1.RemovalCause
+ */
+export enum RemovalCause {
+  /**
+   * Not known to this client.
+   *
+   * @generated from enum value: REMOVAL_CAUSE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The circuit was CLOSED and idle for longer than the idle TTL; it is
+   * forgotten with its counters and history (explicit settings survive) and
+   * re-created on next use.
+   *
+   * @generated from enum value: REMOVAL_CAUSE_IDLE_EVICTED = 1;
+   */
+  IDLE_EVICTED = 1,
+}
+
+/**
+ * Describes the enum breakerbox.v1.RemovalCause.
+ */
+export const RemovalCauseSchema: GenEnum<RemovalCause> = /*@__PURE__*/
+  enumDesc(file_breakerbox_v1_breakerbox, 9);
+
+/**
+ * The reason of an error: google.rpc.ErrorInfo.reason carries the value name
+ * without the ERROR_REASON_ prefix, with domain "breakerbox.v1". Each value
+ * says the status code it comes with, what else the error carries, and what
+ * a client should do. More reasons may be added: treat an unknown one by its
+ * status code alone.
+ *
+ * Details beside ErrorInfo: BadRequest (field violations, one per bad field,
+ * named as in the request, e.g. "config.jitter" or "reports[3].permit") on
+ * every INVALID_ARGUMENT; RetryInfo on every UNAVAILABLE and
+ * RESOURCE_EXHAUSTED. ErrorInfo.metadata keys are lowerCamelCase and listed
+ * per reason.
+ *
+ * @generated from enum breakerbox.v1.ErrorReason
+ */
+export enum ErrorReason {
+  /**
+   * Not an error reason.
+   *
+   * @generated from enum value: ERROR_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * INVALID_ARGUMENT: a request field is missing, malformed or out of range;
+   * BadRequest names each. Fix the request; retrying it unchanged fails again.
+   *
+   * @generated from enum value: ERROR_REASON_INVALID_FIELD = 1;
+   */
+  INVALID_FIELD = 1,
+
+  /**
+   * INVALID_ARGUMENT: the request could not be decoded as its message type.
+   *
+   * @generated from enum value: ERROR_REASON_MALFORMED_REQUEST = 2;
+   */
+  MALFORMED_REQUEST = 2,
+
+  /**
+   * INVALID_ARGUMENT: page_token is not one this server issued, or was issued
+   * for another request (another filter, another circuit, another RPC).
+   * Restart the listing without page_token.
+   *
+   * @generated from enum value: ERROR_REASON_PAGE_TOKEN_INVALID = 3;
+   */
+  PAGE_TOKEN_INVALID = 3,
+
+  /**
+   * INVALID_ARGUMENT: resume_token is not one this server issued, or was
+   * issued for another filter. Watch again without resume_token.
+   *
+   * @generated from enum value: ERROR_REASON_RESUME_TOKEN_INVALID = 4;
+   */
+  RESUME_TOKEN_INVALID = 4,
+
+  /**
+   * OUT_OF_RANGE: the events after resume_token are no longer retained. Watch
+   * again without resume_token: the snapshot brings the watcher up to date.
+   *
+   * @generated from enum value: ERROR_REASON_RESUME_TOKEN_EXPIRED = 5;
+   */
+  RESUME_TOKEN_EXPIRED = 5,
+
+  /**
+   * NOT_FOUND: the circuit does not exist (never used, or evicted while idle
+   * and CLOSED). Metadata: circuit.
+   *
+   * @generated from enum value: ERROR_REASON_CIRCUIT_NOT_FOUND = 6;
+   */
+  CIRCUIT_NOT_FOUND = 6,
+
+  /**
+   * NOT_FOUND: no runtime pattern rule has this pattern. Metadata: pattern.
+   *
+   * @generated from enum value: ERROR_REASON_PATTERN_RULE_NOT_FOUND = 7;
+   */
+  PATTERN_RULE_NOT_FOUND = 7,
+
+  /**
+   * FAILED_PRECONDITION: the permit is not a Breakerbox permit (cut, padded,
+   * or not from AcquireResponse.permit). A bug in the agent: do not retry.
+   *
+   * @generated from enum value: ERROR_REASON_PERMIT_MALFORMED = 8;
+   */
+  PERMIT_MALFORMED = 8,
+
+  /**
+   * FAILED_PRECONDITION: the permit was issued for another circuit than the
+   * Report names. A bug in the agent: do not retry. Metadata: circuit.
+   *
+   * @generated from enum value: ERROR_REASON_PERMIT_FOREIGN = 9;
+   */
+  PERMIT_FOREIGN = 9,
+
+  /**
+   * FAILED_PRECONDITION: the permit is older than the circuit's permit_ttl;
+   * its outcome can no longer count (a probe permit has already been counted
+   * as a timeout). Report sooner, or raise permit_ttl. Do not retry.
+   * Metadata: circuit, permitTtl (e.g. "30s").
+   *
+   * @generated from enum value: ERROR_REASON_PERMIT_EXPIRED = 10;
+   */
+  PERMIT_EXPIRED = 10,
+
+  /**
+   * FAILED_PRECONDITION: the circuit did not issue this permit, or the probe
+   * permit is no longer outstanding, or the circuit no longer exists. Do not
+   * retry. Metadata: circuit.
+   *
+   * @generated from enum value: ERROR_REASON_PERMIT_UNKNOWN = 11;
+   */
+  PERMIT_UNKNOWN = 11,
+
+  /**
+   * FAILED_PRECONDITION: the permit's signature does not verify (it was
+   * altered, or signed with a key this server does not hold). Do not retry.
+   * Reserved: produced once permits are signed.
+   *
+   * @generated from enum value: ERROR_REASON_PERMIT_BAD_SIGNATURE = 12;
+   */
+  PERMIT_BAD_SIGNATURE = 12,
+
+  /**
+   * FAILED_PRECONDITION: the pattern rule comes from the config file and
+   * cannot be deleted at runtime. Metadata: pattern.
+   *
+   * @generated from enum value: ERROR_REASON_PATTERN_RULE_FROM_FILE = 13;
+   */
+  PATTERN_RULE_FROM_FILE = 13,
+
+  /**
+   * RESOURCE_EXHAUSTED: the server holds its maximum of Watch streams. Retry
+   * after RetryInfo.retry_delay, or share one stream between watchers.
+   * Metadata: limit.
+   *
+   * @generated from enum value: ERROR_REASON_TOO_MANY_WATCHERS = 14;
+   */
+  TOO_MANY_WATCHERS = 14,
+
+  /**
+   * RESOURCE_EXHAUSTED: this Watch stream fell too far behind and was closed.
+   * Reconnect at once with the last resume_token received (RetryInfo.
+   * retry_delay is 0): nothing is lost while the token is retained.
+   * Metadata: limit.
+   *
+   * @generated from enum value: ERROR_REASON_WATCHER_TOO_SLOW = 15;
+   */
+  WATCHER_TOO_SLOW = 15,
+
+  /**
+   * RESOURCE_EXHAUSTED: the store holds its maximum number of circuits and
+   * this call would create another. Retry after RetryInfo.retry_delay.
+   * Reserved: produced once the circuit count is capped.
+   *
+   * @generated from enum value: ERROR_REASON_CIRCUIT_CAP_REACHED = 16;
+   */
+  CIRCUIT_CAP_REACHED = 16,
+
+  /**
+   * UNAVAILABLE: the backing store cannot be reached. Retry after
+   * RetryInfo.retry_delay (with backoff), on this or another replica.
+   *
+   * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 17;
+   */
+  STORE_UNAVAILABLE = 17,
+
+  /**
+   * UNAVAILABLE: this replica is shutting down. Retry at once on another
+   * replica, or after RetryInfo.retry_delay here.
+   *
+   * @generated from enum value: ERROR_REASON_SHUTTING_DOWN = 18;
+   */
+  SHUTTING_DOWN = 18,
+
+  /**
+   * UNAUTHENTICATED: the call carries no API key. Send
+   * `authorization: Bearer <key>`.
+   *
+   * @generated from enum value: ERROR_REASON_CREDENTIALS_MISSING = 19;
+   */
+  CREDENTIALS_MISSING = 19,
+
+  /**
+   * UNAUTHENTICATED: the API key is not one the server knows (mistyped,
+   * rotated out).
+   *
+   * @generated from enum value: ERROR_REASON_CREDENTIALS_INVALID = 20;
+   */
+  CREDENTIALS_INVALID = 20,
+
+  /**
+   * PERMISSION_DENIED: the API key's role may not call this RPC. Metadata:
+   * method, requiredRole, role.
+   *
+   * @generated from enum value: ERROR_REASON_ROLE_INSUFFICIENT = 21;
+   */
+  ROLE_INSUFFICIENT = 21,
+
+  /**
+   * INTERNAL: a bug in the server; the server logged it. Retrying may help
+   * if it was transient.
+   *
+   * @generated from enum value: ERROR_REASON_INTERNAL = 22;
+   */
+  INTERNAL = 22,
+}
+
+/**
+ * Describes the enum breakerbox.v1.ErrorReason.
+ */
+export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
+  enumDesc(file_breakerbox_v1_breakerbox, 10);
+
+/**
  * CircuitService is the whole Breakerbox API: the agent hot path (Acquire,
  * AcquireAny, Report), reads (GetState, ListCircuits, GetHistory, Watch) and
  * admin actions (Reset, ForceState, Configure).
@@ -1520,8 +2599,13 @@ export const CircuitService: GenService<{
   },
   /**
    * Report records the outcome of a call made under a permit. A permit's
-   * outcome counts once: retrying a Report is safe and answers duplicate=true.
-   * An unknown, expired or foreign permit is FAILED_PRECONDITION.
+   * outcome counts once: retrying a Report is safe and answers
+   * disposition=REPORT_DISPOSITION_DUPLICATE (or _CONFLICT when the retry
+   * names a different outcome; the first outcome stands). The server remembers
+   * a reported permit until the permit's permit_ttl has passed since its
+   * Acquire; after that a retry is FAILED_PRECONDITION PERMIT_EXPIRED, like
+   * any late report. A malformed, foreign, expired or unknown permit is
+   * FAILED_PRECONDITION with the matching PERMIT_* reason.
    *
    * @generated from rpc breakerbox.v1.CircuitService.Report
    */
@@ -1529,6 +2613,21 @@ export const CircuitService: GenService<{
     methodKind: "unary";
     input: typeof ReportRequestSchema;
     output: typeof ReportResponseSchema;
+  },
+  /**
+   * BatchReport records several outcomes in one call, for agents that buffer
+   * their reports. It is not atomic: each report is applied on its own, in
+   * request order, exactly as Report would, and `results` answers each in the
+   * same order, with a ReportResponse or the google.rpc.Status that Report
+   * would have failed with. The call itself fails only when the request as a
+   * whole is invalid (no reports, more than 100) or the caller may not Report.
+   *
+   * @generated from rpc breakerbox.v1.CircuitService.BatchReport
+   */
+  batchReport: {
+    methodKind: "unary";
+    input: typeof BatchReportRequestSchema;
+    output: typeof BatchReportResponseSchema;
   },
   /**
    * GetState returns a circuit's state, resolved config and stats.
@@ -1588,9 +2687,10 @@ export const CircuitService: GenService<{
     output: typeof ForceStateResponseSchema;
   },
   /**
-   * Configure changes the config of one circuit, or of every circuit whose name
-   * matches a glob pattern (admin). A live circuit keeps its state and
-   * counters; the change is recorded in its history.
+   * Configure changes the config of one circuit, or writes the pattern rule
+   * that governs every circuit whose name matches a glob (admin). A live
+   * circuit keeps its state and counters; the change is recorded in its
+   * history and sent to its watchers.
    *
    * @generated from rpc breakerbox.v1.CircuitService.Configure
    */
@@ -1600,11 +2700,40 @@ export const CircuitService: GenService<{
     output: typeof ConfigureResponseSchema;
   },
   /**
+   * ListPatternRules pages through the pattern rules in the order they are
+   * consulted: runtime rules (set by Configure) by precedence, then the
+   * config file's rules in file order.
+   *
+   * @generated from rpc breakerbox.v1.CircuitService.ListPatternRules
+   */
+  listPatternRules: {
+    methodKind: "unary";
+    input: typeof ListPatternRulesRequestSchema;
+    output: typeof ListPatternRulesResponseSchema;
+  },
+  /**
+   * DeletePatternRule removes a runtime pattern rule (admin); the circuits it
+   * governed fall back to the next matching rule, preset and defaults, and
+   * record the change. NOT_FOUND PATTERN_RULE_NOT_FOUND if no runtime rule
+   * has this pattern; FAILED_PRECONDITION PATTERN_RULE_FROM_FILE if only the
+   * config file has it (edit the file instead).
+   *
+   * @generated from rpc breakerbox.v1.CircuitService.DeletePatternRule
+   */
+  deletePatternRule: {
+    methodKind: "unary";
+    input: typeof DeletePatternRuleRequestSchema;
+    output: typeof DeletePatternRuleResponseSchema;
+  },
+  /**
    * Watch streams the matching circuits: first one snapshot message per
-   * circuit, then a snapshot_complete marker, then every transition in order,
-   * with heartbeats while idle. A watcher that reconnects with the last
-   * event_id it saw as resume_token gets exactly the events it missed and no
-   * snapshot; OUT_OF_RANGE if those events are no longer retained. With
+   * circuit, then a snapshot_complete marker, then every transition, config
+   * change and removal in order, with heartbeats while idle. Every message
+   * after the snapshot carries a resume_token; a watcher that reconnects with
+   * the last one it received (and the same filter) gets exactly what it missed
+   * and no snapshot. Heartbeats carry one too, so a quiet watcher's position
+   * keeps up with the log. OUT_OF_RANGE RESUME_TOKEN_EXPIRED if what it missed
+   * is no longer retained (re-snapshot: watch without a token). With
    * status_interval set it also sends each circuit's live status whenever it
    * changed, at most once per interval.
    *
