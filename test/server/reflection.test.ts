@@ -93,10 +93,16 @@ describe("server reflection", () => {
       it("answers file_containing_symbol with the commented file and its dependencies", async () => {
         const stream = openReflection(client, version);
         const files = filesOf(await stream.ask({ case: "fileContainingSymbol", value: "breakerbox.v1.CircuitService" }));
+        // The file and its transitive imports, dependencies first after it.
         expect(files.map((f) => f.name)).toEqual([
           "breakerbox/v1/breakerbox.proto",
+          "google/api/field_behavior.proto",
           "google/protobuf/duration.proto",
+          "google/protobuf/field_mask.proto",
           "google/protobuf/timestamp.proto",
+          "google/rpc/status.proto",
+          "google/protobuf/descriptor.proto",
+          "google/protobuf/any.proto",
         ]);
         const [breakerbox] = files;
         expect(leadingComments(breakerbox!).some((c) => c.includes("Acquire asks whether a call to the dependency behind `circuit` may go ahead."))).toBe(true);
@@ -174,8 +180,13 @@ describe("server reflection", () => {
       expect(echo.map((f) => f.name)).toEqual([
         "test/v1/echo.proto",
         "breakerbox/v1/breakerbox.proto",
+        "google/api/field_behavior.proto",
         "google/protobuf/duration.proto",
+        "google/protobuf/field_mask.proto",
         "google/protobuf/timestamp.proto",
+        "google/rpc/status.proto",
+        "google/protobuf/descriptor.proto",
+        "google/protobuf/any.proto",
       ]);
       expect(echo[1]?.sourceCodeInfo?.location.length).toBeGreaterThan(0);
       stream.close();
