@@ -70,11 +70,11 @@ describe("AccessControl", () => {
   it("lets an agent key call the agent RPCs and an admin key call everything", () => {
     const agent = access.authenticate(AGENT_KEY);
     const admin = access.authenticate(ADMIN_KEY);
-    for (const method of ["Acquire", "AcquireAny", "Report", "GetState", "ListCircuits", "GetHistory", "Watch"]) {
+    for (const method of ["Acquire", "AcquireAny", "Report", "BatchReport", "GetState", "ListCircuits", "GetHistory", "Watch", "ListPatternRules"]) {
       expect(() => access.authorize(agent, method)).not.toThrow();
       expect(() => access.authorize(admin, method)).not.toThrow();
     }
-    for (const method of ["Reset", "ForceState", "Configure"]) {
+    for (const method of ["Reset", "ForceState", "Configure", "DeletePatternRule"]) {
       expect(() => access.authorize(admin, method)).not.toThrow();
       const err = thrown(() => access.authorize(agent, method));
       expect(err).toBeInstanceOf(PermissionDeniedError);
@@ -92,7 +92,7 @@ describe("AccessControl", () => {
     const unclassified = CircuitService.methods.map((m) => m.name).filter((name) => !Object.hasOwn(REQUIRED_ROLE, name));
     expect(unclassified).toEqual([]);
     const admin = Object.keys(REQUIRED_ROLE).filter((name) => REQUIRED_ROLE[name] === "admin");
-    expect(admin.sort()).toEqual(["Configure", "ForceState", "Reset"]);
+    expect(admin.sort()).toEqual(["Configure", "DeletePatternRule", "ForceState", "Reset"]);
   });
 
   it("does not keep the keys themselves, only their digests", () => {

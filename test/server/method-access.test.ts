@@ -33,8 +33,8 @@ describe("declared access", () => {
       Object.fromEntries(service.methods.map((m) => [m.name, requiredAccessOf(m as never)]));
     const roles = declared(CircuitService);
     const withRole = (role: string): string[] => Object.keys(roles).filter((name) => roles[name] === role).sort();
-    expect(withRole("agent")).toEqual(["Acquire", "AcquireAny", "GetHistory", "GetState", "ListCircuits", "Report", "Watch"]);
-    expect(withRole("admin")).toEqual(["Configure", "ForceState", "Reset"]);
+    expect(withRole("agent")).toEqual(["Acquire", "AcquireAny", "BatchReport", "GetHistory", "GetState", "ListCircuits", "ListPatternRules", "Report", "Watch"]);
+    expect(withRole("admin")).toEqual(["Configure", "DeletePatternRule", "ForceState", "Reset"]);
     expect(Object.keys(roles)).toHaveLength(CircuitService.methods.length);
     for (const service of [Health, ServerReflectionV1, ServerReflectionV1alpha]) {
       expect(new Set(Object.values(declared(service))), service.typeName).toEqual(new Set([OPEN]));
