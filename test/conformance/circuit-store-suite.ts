@@ -314,7 +314,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         });
         // The run went on through the IGNORED reports: the next failure is the third.
         expect(await call(name, "FAILURE")).toMatchObject({ state: "OPEN" });
-        expect(await store().history(name, 1)).toMatchObject([{ kind: "transition", event: { reason: "consecutive_failures" } }]);
+        expect((await store().history(name, 1))?.entries).toMatchObject([{ kind: "transition", event: { reason: "consecutive_failures" } }]);
       });
     });
 
@@ -328,7 +328,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
           stats: stats({ windowCalls: 3, windowFailures: 3, failureRate: 1, consecutiveFailures: 3, totalFailures: 3 }),
         });
         expect(await call(name, "FAILURE")).toMatchObject({ state: "OPEN" });
-        expect(await store().history(name, 1)).toMatchObject([{ kind: "transition", event: { from: "CLOSED", to: "OPEN", reason: "failure_rate" } }]);
+        expect((await store().history(name, 1))?.entries).toMatchObject([{ kind: "transition", event: { from: "CLOSED", to: "OPEN", reason: "failure_rate" } }]);
       });
 
       it("opens exactly when the rate reaches the threshold, not below", async () => {
@@ -899,7 +899,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         // The permit expired long ago; the circuit turned HALF_OPEN meanwhile.
         expect(await rejection(report(name, p, "FAILURE"))).toBe("expired");
         expect(await eventsOf(rec)).toEqual(["CLOSED>OPEN consecutive_failures", "OPEN>HALF_OPEN open_duration_elapsed"]);
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history!.map((e) => (e.kind === "transition" ? e.event.reason : "config"))).toEqual(["open_duration_elapsed", "consecutive_failures"]);
       });
 
@@ -1052,7 +1052,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
           { reason: "consecutive_failures" },
           { reason: "reset", actor: "carol" },
         ]);
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history!.map((e) => (e.kind === "transition" ? e.event.actor ?? "" : "config"))).toEqual(["carol", "", "bob", "alice"]);
       });
 
@@ -1253,7 +1253,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await view(name)).toMatchObject({ state: "CLOSED", stats: { consecutiveFailures: 4 } });
         await fail(name, 1);
         expect(await stateOf(name)).toBe("OPEN");
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history).toHaveLength(2);
         expect(history![0]).toMatchObject({ kind: "transition", event: { from: "CLOSED", to: "OPEN", reason: "consecutive_failures" } });
         expect(history![1]).toEqual({
@@ -1281,7 +1281,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const replaced = await store().configureCircuit(name, { patch: { jitter: 0.1 }, replace: true }, "bob");
         expect(replaced.configSources).toEqual(["circuit", "defaults"]);
         expect(replaced.config).toEqual({ ...SUITE_DEFAULTS, jitter: 0.1 });
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history!.map((e) => (e.kind === "config" ? e.change.actor : e.kind))).toEqual(["bob", "alice", "alice"]);
       });
 
@@ -1299,7 +1299,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await fail(n("a.1"), 1);
         await fail(n("b.1"), 1);
         expect([await stateOf(n("a.1")), await stateOf(n("b.1"))]).toEqual(["OPEN", "CLOSED"]);
-        expect(await store().history(n("a.1"), 10)).toEqual([
+        expect((await store().history(n("a.1"), 10))?.entries).toEqual([
           expect.objectContaining({ kind: "transition" }),
           { kind: "config", change: { target: `${prefix}a.*`, actor: "carol", at: t, oldConfig: SUITE_DEFAULTS, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 } } },
         ]);
@@ -1337,7 +1337,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await refused(store().configureCircuit(name, { patch: { openDurationMs: 100_000 }, replace: false }, "alice"));
         await refused(store().configurePattern(`${prefix}*`, { patch: { openDurationMs: 100_000 }, replace: false }, "alice"));
         expect(await view(name)).toMatchObject({ config: SUITE_DEFAULTS, configSources: ["defaults"], stats: { consecutiveFailures: 1 } });
-        expect(await store().history(name, 10)).toEqual([]);
+        expect((await store().history(name, 10))?.entries).toEqual([]);
         await permit(n("b"));
         expect((await view(n("b"))).config).toEqual(SUITE_DEFAULTS);
       });
@@ -1360,7 +1360,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         ]);
         // The rule was not stored: the circuit keeps its config and history, a new circuit gets the defaults.
         expect(await view(name)).toMatchObject({ config: { ...defaults, ...own }, configSources: ["circuit", "defaults"] });
-        expect(await store().history(name, 10)).toEqual([
+        expect((await store().history(name, 10))?.entries).toEqual([
           { kind: "config", change: { target: name, actor: "alice", at: t, oldConfig: defaults, newConfig: { ...defaults, ...own } } },
         ]);
         await permit(n("agent.y"));
@@ -1402,13 +1402,13 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await stateOf(name)).toBe("HALF_OPEN");
         const summary = (entries: HistoryEntry[] | undefined) =>
           entries!.map((e) => (e.kind === "transition" ? `${describeEvent(e.event)} @${e.event.at - t0}` : `config by ${e.change.actor} @${e.change.at - t0}`));
-        expect(summary(await store().history(name, 10))).toEqual([
+        expect(summary((await store().history(name, 10))?.entries)).toEqual([
           "OPEN>HALF_OPEN open_duration_elapsed @10000",
           "config by alice @1000",
           "CLOSED>OPEN consecutive_failures @0",
         ]);
-        expect(summary(await store().history(name, 2))).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000", "config by alice @1000"]);
-        expect(summary(await store().history(name, 1))).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000"]);
+        expect(summary((await store().history(name, 2))?.entries)).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000", "config by alice @1000"]);
+        expect(summary((await store().history(name, 1))?.entries)).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000"]);
       });
 
       it("carries the same event ids watchers saw", async () => {
@@ -1418,7 +1418,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await fail(name);
         await store().reset(name, "ops");
         await h!.settle?.();
-        const ids = (await store().history(name, 10))!.flatMap((e) => (e.kind === "transition" ? [e.event.eventId] : []));
+        const ids = (await store().history(name, 10))!.entries.flatMap((e) => (e.kind === "transition" ? [e.event.eventId] : []));
         expect(ids).toEqual(rec.events.map((e) => e.eventId).reverse());
         expect(ids).toHaveLength(2);
       });

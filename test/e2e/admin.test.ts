@@ -627,7 +627,7 @@ const steps: Step[] = [
     exit: exitFor(grpc.status.DEADLINE_EXCEEDED),
     check: async (r) => {
       expect(r.stderr).toContain("Code: DeadlineExceeded");
-      const history = await server.store.history("llm.mistral", 10);
+      const history = (await server.store.history("llm.mistral", 10))?.entries;
       const ids = history!.flatMap((h) => (h.kind === "transition" ? [h.event.eventId] : []));
       // Newest first: CLOSED (probes), HALF_OPEN, OPEN (the one the watch saw).
       expect(ids[2]).toBe(watchEnd);
@@ -718,7 +718,7 @@ describe("docs/admin.md claims beside the recipes", () => {
     const r = await run(reset, plain, { env: { BREAKERBOX_ADMIN_KEY: "" } });
     expect([r.code, r.stderr]).toEqual([0, ""]);
     expect(jsonDocs(r.stdout)[0].status).toMatchObject({ circuit: "llm.openai.gpt", state: "STATE_CLOSED" });
-    const history = await plain.store.history("llm.openai.gpt", 1);
+    const history = (await plain.store.history("llm.openai.gpt", 1))?.entries;
     expect(history?.[0]).toMatchObject({ kind: "transition", event: { reason: "reset", actor: "anonymous" } });
 
     // "replace:true alone drops all of a circuit's own settings."
