@@ -42,6 +42,7 @@ import {
   type WatchItem,
   type WatchSubscription,
 } from "../../src/store/store.js";
+import type { HistoryPosition } from "../../src/store/history-page.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
 /** What the suite needs from a store under test. */
@@ -1426,6 +1427,88 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       it("of a circuit that never existed is undefined", async () => {
         await start({});
         expect(await store().history(names().n("ghost"), 10)).toBeUndefined();
+      });
+    });
+
+    // --------------------------------------------------------- history paging
+
+    describe("history paging", () => {
+      /** Records `count` transitions of `name`, 1 ms apart (ForceState toggles: DISABLED, CLOSED, ...). */
+      async function record(name: string, count: number): Promise<void> {
+        for (let i = 0; i < count; i++) {
+          await h!.advance(1);
+          const current = await store().get(name);
+          await store().force(name, current?.state === "DISABLED" ? "CLOSED" : "DISABLED", "ops");
+        }
+      }
+
+      /** A page as "<ms after t0>" per entry ("c<ms>" for a config change) and whether a next position came with it. */
+      async function page(name: string, t0: number, limit: number, before?: HistoryPosition) {
+        const p = await store().history(name, limit, before);
+        expect(p, `history of ${name}`).toBeDefined();
+        const at = p!.entries.map((e) => (e.kind === "transition" ? `${e.event.at - t0}` : `c${e.change.at - t0}`));
+        return { at, next: p!.next };
+      }
+
+      it("pages newest first: each page continues strictly older than the last entry returned; the last page has no next", async () => {
+        const h = await start({});
+        const name = names().n("a");
+        const t0 = h.now();
+        await record(name, 7);
+        const p1 = await page(name, t0, 3);
+        expect(p1.at).toEqual(["7", "6", "5"]);
+        const p2 = await page(name, t0, 3, p1.next!);
+        expect(p2.at).toEqual(["4", "3", "2"]);
+        const p3 = await page(name, t0, 3, p2.next!);
+        expect(p3).toEqual({ at: ["1"], next: undefined });
+        // A page that ends exactly at the oldest entry has no next either.
+        expect(await page(name, t0, 7)).toEqual({ at: ["7", "6", "5", "4", "3", "2", "1"], next: undefined });
+        expect((await page(name, t0, 4, p1.next!)).at).toEqual(["4", "3", "2", "1"]);
+        expect((await page(name, t0, 4, p1.next!)).next).toBeUndefined();
+        // Asking again with the same position answers the same page.
+        expect(await page(name, t0, 3, p1.next!)).toEqual(p2);
+      });
+
+      it("does not shift when entries are recorded between pages, config changes by a pattern rule included", async () => {
+        const h = await start({});
+        const { n, prefix } = names();
+        const name = n("a");
+        const t0 = h.now();
+        await record(name, 5);
+        const p1 = await page(name, t0, 2);
+        expect(p1.at).toEqual(["5", "4"]);
+        await record(name, 2);
+        await h.advance(1);
+        expect(await store().configurePattern(`${prefix}*`, { patch: { failureThreshold: 9 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        const p2 = await page(name, t0, 2, p1.next!);
+        expect(p2.at).toEqual(["3", "2"]);
+        expect(await page(name, t0, 2, p2.next!)).toEqual({ at: ["1"], next: undefined });
+        // A listing started now sees the new entries first, then continues the same way.
+        const fresh = await page(name, t0, 3);
+        expect(fresh.at).toEqual(["c8", "7", "6"]);
+        expect((await page(name, t0, 3, fresh.next!)).at).toEqual(["5", "4", "3"]);
+      });
+
+      it("keeps positions when the oldest entries are trimmed, and ends a listing whose older entries were all trimmed", async () => {
+        const h = await start({});
+        const name = names().n("a");
+        const t0 = h.now();
+        await record(name, 5);
+        const p1 = await page(name, t0, 2);
+        expect(p1.at).toEqual(["5", "4"]);
+        await record(name, 100); // 6..105; the store keeps the newest 100: 1..5 are gone
+        expect(await page(name, t0, 2, p1.next!)).toEqual({ at: [], next: undefined });
+        const seen: string[] = [];
+        let next: HistoryPosition | undefined;
+        let pages = 0;
+        do {
+          const p = await page(name, t0, 40, next);
+          seen.push(...p.at);
+          next = p.next;
+          pages += 1;
+        } while (next !== undefined);
+        expect(pages).toBe(3);
+        expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `${105 - i}`));
       });
     });
 
