@@ -83,6 +83,22 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
       expect(await store.history("idle.a", 10)).toBeUndefined();
     });
 
+    it("ends a history listing across an eviction: the re-created circuit's entries are not returned as older", async () => {
+      const store = makeStore({ idleTtlMs: 1_000 });
+      for (let i = 0; i < 4; i++) await store.force("idle.h", i % 2 === 0 ? "DISABLED" : "CLOSED", "ops");
+      const first = await store.history("idle.h", 2);
+      expect(first?.next).toEqual({ life: T0, seq: 3 });
+      now = T0 + 1_000;
+      expect(store.evictIdle(now)).toBe(1);
+      expect(await store.history("idle.h", 2, first!.next)).toBeUndefined();
+      for (let i = 0; i < 6; i++) await store.force("idle.h", i % 2 === 0 ? "DISABLED" : "CLOSED", "ops");
+      expect(await store.history("idle.h", 2, first!.next)).toEqual({ entries: [] });
+      const fresh = await store.history("idle.h", 10);
+      expect(fresh?.entries).toHaveLength(6);
+      expect(fresh?.next).toBeUndefined();
+      expect((await store.history("idle.h", 1))?.next).toEqual({ life: T0 + 1_000, seq: 6 });
+    });
+
     it("counts a report as use", async () => {
       const store = makeStore({ idleTtlMs: 60_000 });
       const d = await store.acquire("idle.a");
