@@ -136,8 +136,8 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
     },
 
     async getHistory(req) {
-      const entries = await service.getHistory(req.circuit, req.pageSize);
-      return create(GetHistoryResponseSchema, { entries: entries.map(historyEntryToProto) });
+      const page = await service.getHistory({ circuit: req.circuit, pageSize: req.pageSize, pageToken: req.pageToken });
+      return create(GetHistoryResponseSchema, { entries: page.entries.map(historyEntryToProto), nextPageToken: page.nextPageToken });
     },
 
     async reset(req, ctx) {

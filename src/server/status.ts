@@ -13,6 +13,7 @@ import { PermissionDeniedError, UnauthenticatedError } from "../service/access.j
 import {
   CircuitNotFoundError,
   InvalidArgumentError,
+  PageTokenError,
   ResourceExhaustedError,
   ShuttingDownError,
 } from "../service/errors.js";
@@ -24,6 +25,7 @@ import {
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   if (InvalidArgumentError.is(err)) return new ConnectError(err.message, Code.InvalidArgument);
+  if (PageTokenError.is(err)) return new ConnectError(err.message, Code.InvalidArgument);
   if (InvalidConfigError.is(err)) {
     return new ConnectError(err.issues.map((i) => `config.${i.message}`).join("; "), Code.InvalidArgument);
   }

@@ -13,7 +13,9 @@ import {
   validatePatch,
 } from "../engine/index.js";
 import type { AcquireDecision, CircuitStore, CircuitView, HistoryEntry, ReportAck } from "../store/store.js";
+import { formatHistoryPosition, parseHistoryPosition } from "../store/history-page.js";
 import { CircuitNotFoundError, InvalidArgumentError } from "./errors.js";
+import { effectivePageSize, readPageToken, writePageToken } from "./paging.js";
 import { WatchHub, type WatchMessage, type WatchOptions } from "./watch-hub.js";
 
 /** The caller of an RPC, as the transport established it. */
@@ -51,6 +53,18 @@ export interface ListResult {
   nextPageToken: string;
 }
 
+export interface HistoryRequest {
+  circuit: string;
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface HistoryResult {
+  /** Newest first. */
+  entries: HistoryEntry[];
+  nextPageToken: string;
+}
+
 export interface ConfigureRequest {
   target: { kind: "circuit"; circuit: string } | { kind: "pattern"; pattern: string } | undefined;
   patch: ConfigPatch;
@@ -77,10 +91,6 @@ export interface BreakerboxOptions extends WatchOptions {
 
 /** AcquireAny takes 1 to this many candidates. */
 export const MAX_ACQUIRE_ANY_CANDIDATES = 16;
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 1000;
-const DEFAULT_HISTORY_LIMIT = 100;
-const MAX_HISTORY_LIMIT = 1000;
 const MAX_WATCH_CIRCUITS = 1000;
 /**
  * Shortest Watch status interval: every interval costs one read of the
@@ -159,34 +169,43 @@ export class Breakerbox {
     return view;
   }
 
-  /** ListCircuits: one page in name order. The page token is the last name, base64url-encoded. */
+  /**
+   * ListCircuits: one page in name order (page size per src/service/paging.ts).
+   * The page token holds the page's last name, bound to the prefix and state:
+   * the next page starts strictly after that name, so circuits created or
+   * removed meanwhile never make one that exists throughout repeat or go
+   * missing. Throws PageTokenError for a token from elsewhere.
+   */
   async listCircuits(request: ListRequest): Promise<ListResult> {
-    if (request.pageSize > MAX_PAGE_SIZE) {
-      throw new InvalidArgumentError("page_size", `is ${request.pageSize}; at most ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`);
-    }
-    let after: string | undefined;
-    if (request.pageToken !== "") {
-      after = Buffer.from(request.pageToken, "base64url").toString("utf8");
-      if (circuitNameProblem(after) !== undefined) {
-        throw new InvalidArgumentError("page_token", "is not a token from ListCircuitsResponse.next_page_token; pass it unchanged");
-      }
-    }
-    const limit = request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize;
-    const query = { prefix: request.prefix, limit, ...(after === undefined ? {} : { after }), ...(request.state === undefined ? {} : { state: request.state }) };
+    const scope = [request.prefix, request.state ?? ""];
+    const after = readPageToken("circuits", scope, request.pageToken, (name) => (circuitNameProblem(name) === undefined ? name : undefined));
+    const query = {
+      prefix: request.prefix,
+      limit: effectivePageSize(request.pageSize),
+      ...(after === undefined ? {} : { after }),
+      ...(request.state === undefined ? {} : { state: request.state }),
+    };
     const page = await this.store.list(query);
-    const last = page.circuits[page.circuits.length - 1];
-    const nextPageToken = page.more && last !== undefined ? Buffer.from(last.circuit, "utf8").toString("base64url") : "";
-    return { circuits: page.circuits, nextPageToken };
+    const last = page.circuits.at(-1);
+    return { circuits: page.circuits, nextPageToken: writePageToken("circuits", scope, page.more ? last?.circuit : undefined) };
   }
 
-  async getHistory(circuit: string, limit: number): Promise<HistoryEntry[]> {
+  /**
+   * GetHistory: one page of a circuit's history, newest first. The page
+   * token holds the position of the page's last entry, bound to the circuit:
+   * the next page continues with the entries older than it however many are
+   * recorded meanwhile, and ends (empty, no token) if the circuit's history
+   * restarted since (src/store/history-page.ts). Throws PageTokenError for a
+   * token from elsewhere, CircuitNotFoundError when the circuit does not exist.
+   */
+  async getHistory(request: HistoryRequest): Promise<HistoryResult> {
+    const { circuit } = request;
     requireCircuitName("circuit", circuit);
-    if (limit > MAX_HISTORY_LIMIT) {
-      throw new InvalidArgumentError("limit", `is ${limit}; at most ${MAX_HISTORY_LIMIT} (0 means ${DEFAULT_HISTORY_LIMIT})`);
-    }
-    const entries = await this.store.history(circuit, limit === 0 ? DEFAULT_HISTORY_LIMIT : limit);
-    if (entries === undefined) throw new CircuitNotFoundError(circuit);
-    return entries;
+    const before = readPageToken("history", [circuit], request.pageToken, parseHistoryPosition);
+    const page = await this.store.history(circuit, effectivePageSize(request.pageSize), before);
+    if (page === undefined) throw new CircuitNotFoundError(circuit);
+    const next = page.next === undefined ? undefined : formatHistoryPosition(page.next);
+    return { entries: page.entries, nextPageToken: writePageToken("history", [circuit], next) };
   }
 
   async reset(circuit: string, caller: Caller): Promise<CircuitView> {

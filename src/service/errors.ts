@@ -25,6 +25,27 @@ export class InvalidArgumentError extends Error {
   }
 }
 
+/**
+ * A page_token this server did not write ("malformed"), or wrote for another
+ * request: another filter, another circuit, another RPC ("mismatch"). The
+ * client restarts its listing without page_token.
+ */
+export class PageTokenError extends Error {
+  override readonly name = "PageTokenError";
+  /** The request field, as clients spell it. */
+  readonly field = "page_token";
+  constructor(readonly problem: "malformed" | "mismatch") {
+    super(
+      problem === "malformed"
+        ? "page_token is not a next_page_token this server issued; pass it unchanged, or restart the listing without it"
+        : "page_token was issued for another request (another filter, circuit or RPC); restart the listing without page_token",
+    );
+  }
+  static is(e: unknown): e is PageTokenError {
+    return e instanceof PageTokenError;
+  }
+}
+
 /** The circuit named in the request does not exist. */
 export class CircuitNotFoundError extends Error {
   override readonly name = "CircuitNotFoundError";

@@ -47,6 +47,7 @@ import {
   matchesFilter,
 } from "./store.js";
 import { createStoreListeners } from "./store-listeners.js";
+import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, nextHistoryPosition, pageOfHistory } from "./history-page.js";
 import { type MemoryEventLog, createMemoryEventLog } from "./memory-event-log.js";
 import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "./config-decisions.js";
 
@@ -76,7 +77,8 @@ interface Entry {
   resolved: ResolvedConfig;
   /** rulesVersion the resolution was made at. */
   resolvedAt: number;
-  history: HistoryEntry[];
+  /** Oldest first, each with its position (history-page.ts). */
+  history: PositionedHistoryEntry[];
 }
 
 interface Watcher {
@@ -189,13 +191,11 @@ export class MemoryStore implements CircuitStore {
     return { circuits, more: false };
   }
 
-  async history(name: string, limit: number): Promise<HistoryEntry[] | undefined> {
+  async history(name: string, limit: number, before?: HistoryPosition): Promise<HistoryPage | undefined> {
     const entry = this.entries.get(name);
     if (entry === undefined) return undefined;
     this.advanceEntry(entry);
-    // slice(-0) would be the whole history.
-    if (limit <= 0) return [];
-    return entry.history.slice(-limit).reverse();
+    return pageOfHistory(entry.history.toReversed(), limit, before);
   }
 
   // ---- admin -----------------------------------------------------------------
@@ -382,7 +382,7 @@ export class MemoryStore implements CircuitStore {
   private publish(entry: Entry, transitions: Transition[]): void {
     for (const t of transitions) {
       const event = this.eventLog.append(t);
-      this.pushHistory(entry, { kind: "transition", event });
+      this.pushHistory(entry, { kind: "transition", event }, event.at);
       for (const w of this.watchers) if (matchesFilter(w.filter, event.circuit)) w.sink({ kind: "event", event });
       this.listeners.transitions.emit(event);
     }
@@ -391,12 +391,14 @@ export class MemoryStore implements CircuitStore {
   }
 
   private recordConfigChange(entry: Entry, change: ConfigChangeRecord): void {
-    this.pushHistory(entry, { kind: "config", change });
+    this.pushHistory(entry, { kind: "config", change }, change.at);
     this.listeners.configChanges.emit(change);
   }
 
-  private pushHistory(entry: Entry, item: HistoryEntry): void {
-    entry.history.push(item);
+  /** Records `item` (which happened at `at`, store ms) with its position, like push_history in Lua. */
+  private pushHistory(entry: Entry, item: HistoryEntry, at: number): void {
+    const position = nextHistoryPosition(entry.history.at(-1)?.position, at);
+    entry.history.push({ entry: item, position });
     if (entry.history.length > this.historyLimit) entry.history.shift();
   }
 }

@@ -31,6 +31,7 @@ import type {
   State,
   Transition,
 } from "../engine/index.js";
+import type { HistoryPage, HistoryPosition } from "./history-page.js";
 
 /** Everything known about one circuit, as of one instant. */
 export interface CircuitView {
@@ -162,8 +163,14 @@ export interface CircuitStore {
   /** Circuits in name order. */
   list(query: ListQuery): Promise<ListPage>;
 
-  /** Newest first, at most `limit`; undefined if the circuit does not exist. */
-  history(circuit: string, limit: number): Promise<HistoryEntry[] | undefined>;
+  /**
+   * At most `limit` history entries, newest first: the newest ones, or with
+   * `before` (a page's `next`) the ones strictly older than it, however many
+   * were recorded since (see src/store/history-page.ts pageOfHistory, which
+   * both stores use: a `before` from an earlier life of the circuit ends the
+   * listing). Undefined if the circuit does not exist.
+   */
+  history(circuit: string, limit: number, before?: HistoryPosition): Promise<HistoryPage | undefined>;
 
   /** Resets to CLOSED; undefined if the circuit does not exist. */
   reset(circuit: string, actor: string): Promise<CircuitView | undefined>;

@@ -42,6 +42,7 @@ import {
   type WatchItem,
   type WatchSubscription,
 } from "../../src/store/store.js";
+import type { HistoryPosition } from "../../src/store/history-page.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
 /** What the suite needs from a store under test. */
@@ -314,7 +315,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         });
         // The run went on through the IGNORED reports: the next failure is the third.
         expect(await call(name, "FAILURE")).toMatchObject({ state: "OPEN" });
-        expect(await store().history(name, 1)).toMatchObject([{ kind: "transition", event: { reason: "consecutive_failures" } }]);
+        expect((await store().history(name, 1))?.entries).toMatchObject([{ kind: "transition", event: { reason: "consecutive_failures" } }]);
       });
     });
 
@@ -328,7 +329,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
           stats: stats({ windowCalls: 3, windowFailures: 3, failureRate: 1, consecutiveFailures: 3, totalFailures: 3 }),
         });
         expect(await call(name, "FAILURE")).toMatchObject({ state: "OPEN" });
-        expect(await store().history(name, 1)).toMatchObject([{ kind: "transition", event: { from: "CLOSED", to: "OPEN", reason: "failure_rate" } }]);
+        expect((await store().history(name, 1))?.entries).toMatchObject([{ kind: "transition", event: { from: "CLOSED", to: "OPEN", reason: "failure_rate" } }]);
       });
 
       it("opens exactly when the rate reaches the threshold, not below", async () => {
@@ -899,7 +900,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         // The permit expired long ago; the circuit turned HALF_OPEN meanwhile.
         expect(await rejection(report(name, p, "FAILURE"))).toBe("expired");
         expect(await eventsOf(rec)).toEqual(["CLOSED>OPEN consecutive_failures", "OPEN>HALF_OPEN open_duration_elapsed"]);
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history!.map((e) => (e.kind === "transition" ? e.event.reason : "config"))).toEqual(["open_duration_elapsed", "consecutive_failures"]);
       });
 
@@ -1052,7 +1053,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
           { reason: "consecutive_failures" },
           { reason: "reset", actor: "carol" },
         ]);
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history!.map((e) => (e.kind === "transition" ? e.event.actor ?? "" : "config"))).toEqual(["carol", "", "bob", "alice"]);
       });
 
@@ -1253,7 +1254,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await view(name)).toMatchObject({ state: "CLOSED", stats: { consecutiveFailures: 4 } });
         await fail(name, 1);
         expect(await stateOf(name)).toBe("OPEN");
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history).toHaveLength(2);
         expect(history![0]).toMatchObject({ kind: "transition", event: { from: "CLOSED", to: "OPEN", reason: "consecutive_failures" } });
         expect(history![1]).toEqual({
@@ -1281,7 +1282,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const replaced = await store().configureCircuit(name, { patch: { jitter: 0.1 }, replace: true }, "bob");
         expect(replaced.configSources).toEqual(["circuit", "defaults"]);
         expect(replaced.config).toEqual({ ...SUITE_DEFAULTS, jitter: 0.1 });
-        const history = await store().history(name, 10);
+        const history = (await store().history(name, 10))?.entries;
         expect(history!.map((e) => (e.kind === "config" ? e.change.actor : e.kind))).toEqual(["bob", "alice", "alice"]);
       });
 
@@ -1299,7 +1300,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await fail(n("a.1"), 1);
         await fail(n("b.1"), 1);
         expect([await stateOf(n("a.1")), await stateOf(n("b.1"))]).toEqual(["OPEN", "CLOSED"]);
-        expect(await store().history(n("a.1"), 10)).toEqual([
+        expect((await store().history(n("a.1"), 10))?.entries).toEqual([
           expect.objectContaining({ kind: "transition" }),
           { kind: "config", change: { target: `${prefix}a.*`, actor: "carol", at: t, oldConfig: SUITE_DEFAULTS, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 } } },
         ]);
@@ -1337,7 +1338,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await refused(store().configureCircuit(name, { patch: { openDurationMs: 100_000 }, replace: false }, "alice"));
         await refused(store().configurePattern(`${prefix}*`, { patch: { openDurationMs: 100_000 }, replace: false }, "alice"));
         expect(await view(name)).toMatchObject({ config: SUITE_DEFAULTS, configSources: ["defaults"], stats: { consecutiveFailures: 1 } });
-        expect(await store().history(name, 10)).toEqual([]);
+        expect((await store().history(name, 10))?.entries).toEqual([]);
         await permit(n("b"));
         expect((await view(n("b"))).config).toEqual(SUITE_DEFAULTS);
       });
@@ -1360,7 +1361,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         ]);
         // The rule was not stored: the circuit keeps its config and history, a new circuit gets the defaults.
         expect(await view(name)).toMatchObject({ config: { ...defaults, ...own }, configSources: ["circuit", "defaults"] });
-        expect(await store().history(name, 10)).toEqual([
+        expect((await store().history(name, 10))?.entries).toEqual([
           { kind: "config", change: { target: name, actor: "alice", at: t, oldConfig: defaults, newConfig: { ...defaults, ...own } } },
         ]);
         await permit(n("agent.y"));
@@ -1402,13 +1403,13 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await stateOf(name)).toBe("HALF_OPEN");
         const summary = (entries: HistoryEntry[] | undefined) =>
           entries!.map((e) => (e.kind === "transition" ? `${describeEvent(e.event)} @${e.event.at - t0}` : `config by ${e.change.actor} @${e.change.at - t0}`));
-        expect(summary(await store().history(name, 10))).toEqual([
+        expect(summary((await store().history(name, 10))?.entries)).toEqual([
           "OPEN>HALF_OPEN open_duration_elapsed @10000",
           "config by alice @1000",
           "CLOSED>OPEN consecutive_failures @0",
         ]);
-        expect(summary(await store().history(name, 2))).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000", "config by alice @1000"]);
-        expect(summary(await store().history(name, 1))).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000"]);
+        expect(summary((await store().history(name, 2))?.entries)).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000", "config by alice @1000"]);
+        expect(summary((await store().history(name, 1))?.entries)).toEqual(["OPEN>HALF_OPEN open_duration_elapsed @10000"]);
       });
 
       it("carries the same event ids watchers saw", async () => {
@@ -1418,7 +1419,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await fail(name);
         await store().reset(name, "ops");
         await h!.settle?.();
-        const ids = (await store().history(name, 10))!.flatMap((e) => (e.kind === "transition" ? [e.event.eventId] : []));
+        const ids = (await store().history(name, 10))!.entries.flatMap((e) => (e.kind === "transition" ? [e.event.eventId] : []));
         expect(ids).toEqual(rec.events.map((e) => e.eventId).reverse());
         expect(ids).toHaveLength(2);
       });
@@ -1426,6 +1427,88 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       it("of a circuit that never existed is undefined", async () => {
         await start({});
         expect(await store().history(names().n("ghost"), 10)).toBeUndefined();
+      });
+    });
+
+    // --------------------------------------------------------- history paging
+
+    describe("history paging", () => {
+      /** Records `count` transitions of `name`, 1 ms apart (ForceState toggles: DISABLED, CLOSED, ...). */
+      async function record(name: string, count: number): Promise<void> {
+        for (let i = 0; i < count; i++) {
+          await h!.advance(1);
+          const current = await store().get(name);
+          await store().force(name, current?.state === "DISABLED" ? "CLOSED" : "DISABLED", "ops");
+        }
+      }
+
+      /** A page as "<ms after t0>" per entry ("c<ms>" for a config change) and whether a next position came with it. */
+      async function page(name: string, t0: number, limit: number, before?: HistoryPosition) {
+        const p = await store().history(name, limit, before);
+        expect(p, `history of ${name}`).toBeDefined();
+        const at = p!.entries.map((e) => (e.kind === "transition" ? `${e.event.at - t0}` : `c${e.change.at - t0}`));
+        return { at, next: p!.next };
+      }
+
+      it("pages newest first: each page continues strictly older than the last entry returned; the last page has no next", async () => {
+        const h = await start({});
+        const name = names().n("a");
+        const t0 = h.now();
+        await record(name, 7);
+        const p1 = await page(name, t0, 3);
+        expect(p1.at).toEqual(["7", "6", "5"]);
+        const p2 = await page(name, t0, 3, p1.next!);
+        expect(p2.at).toEqual(["4", "3", "2"]);
+        const p3 = await page(name, t0, 3, p2.next!);
+        expect(p3).toEqual({ at: ["1"], next: undefined });
+        // A page that ends exactly at the oldest entry has no next either.
+        expect(await page(name, t0, 7)).toEqual({ at: ["7", "6", "5", "4", "3", "2", "1"], next: undefined });
+        expect((await page(name, t0, 4, p1.next!)).at).toEqual(["4", "3", "2", "1"]);
+        expect((await page(name, t0, 4, p1.next!)).next).toBeUndefined();
+        // Asking again with the same position answers the same page.
+        expect(await page(name, t0, 3, p1.next!)).toEqual(p2);
+      });
+
+      it("does not shift when entries are recorded between pages, config changes by a pattern rule included", async () => {
+        const h = await start({});
+        const { n, prefix } = names();
+        const name = n("a");
+        const t0 = h.now();
+        await record(name, 5);
+        const p1 = await page(name, t0, 2);
+        expect(p1.at).toEqual(["5", "4"]);
+        await record(name, 2);
+        await h.advance(1);
+        expect(await store().configurePattern(`${prefix}*`, { patch: { failureThreshold: 9 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        const p2 = await page(name, t0, 2, p1.next!);
+        expect(p2.at).toEqual(["3", "2"]);
+        expect(await page(name, t0, 2, p2.next!)).toEqual({ at: ["1"], next: undefined });
+        // A listing started now sees the new entries first, then continues the same way.
+        const fresh = await page(name, t0, 3);
+        expect(fresh.at).toEqual(["c8", "7", "6"]);
+        expect((await page(name, t0, 3, fresh.next!)).at).toEqual(["5", "4", "3"]);
+      });
+
+      it("keeps positions when the oldest entries are trimmed, and ends a listing whose older entries were all trimmed", async () => {
+        const h = await start({});
+        const name = names().n("a");
+        const t0 = h.now();
+        await record(name, 5);
+        const p1 = await page(name, t0, 2);
+        expect(p1.at).toEqual(["5", "4"]);
+        await record(name, 100); // 6..105; the store keeps the newest 100: 1..5 are gone
+        expect(await page(name, t0, 2, p1.next!)).toEqual({ at: [], next: undefined });
+        const seen: string[] = [];
+        let next: HistoryPosition | undefined;
+        let pages = 0;
+        do {
+          const p = await page(name, t0, 40, next);
+          seen.push(...p.at);
+          next = p.next;
+          pages += 1;
+        } while (next !== undefined);
+        expect(pages).toBe(3);
+        expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `${105 - i}`));
       });
     });
 

@@ -154,8 +154,8 @@ describe(`differential: memory store vs Redis store (${seedLabel(TEST_SEED)}, ${
       }
       if (STEPS >= 1000) expect([...configured].sort(), "fields configured in the run").toEqual([...CONFIG_KEYS].sort());
       for (const c of CIRCUITS) {
-        expect(await red.history(c, 100), `history of ${c}`).toEqual(
-          (await memory.history(c, 100))?.map((h) =>
+        expect((await red.history(c, 100))?.entries, `history of ${c}`).toEqual(
+          (await memory.history(c, 100))?.entries.map((h) =>
             h.kind === "transition" ? { ...h, event: { ...h.event, eventId: expect.any(String) } } : h,
           ),
         );

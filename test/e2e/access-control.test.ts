@@ -267,7 +267,7 @@ describe("with access control off", () => {
         expect(await client.call(name, await requestFor(name, server), {}), name).toEqual({ code: 0, message: "" });
       }
       expect(await client.call("reset", { circuit: "off.x" }, HEADERS["unknown key"])).toEqual({ code: 0, message: "" });
-      const history = await server.store.history("off.x", 10);
+      const history = (await server.store.history("off.x", 10))?.entries;
       expect(history?.map((h) => (h.kind === "transition" ? h.event.actor : h.change.actor))).toEqual(["anonymous"]);
     } finally {
       client.close();
@@ -389,7 +389,7 @@ describe("the operator's examples in docs/operations.md", () => {
     expect(all).toContain("  Code: PermissionDenied\n  Message: API key 'agents' has role agent; Reset needs role admin");
     expect(all).toContain('"state":"STATE_CLOSED"');
     expect(all).toContain('{"code":"unauthenticated","message":"missing API key: send \'authorization: Bearer <key>\'"}');
-    const history = await server.store.history("llm.openai.gpt", 10);
+    const history = (await server.store.history("llm.openai.gpt", 10))?.entries;
     expect(history?.map((h) => (h.kind === "transition" ? [h.event.to, h.event.actor] : ["config", h.change.actor]))).toEqual([
       ["CLOSED", "ops"],
       ["FORCED_OPEN", "ops"],

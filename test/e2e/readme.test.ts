@@ -69,7 +69,7 @@ describe("README examples", () => {
     expect(gpt?.config.failureThreshold).toBe(3);
     const fenced = await server.store.get("tool.search");
     expect(fenced?.state).toBe("CLOSED");
-    const history = await server.store.history("tool.search", 10);
+    const history = (await server.store.history("tool.search", 10))?.entries;
     expect(history?.map((h) => (h.kind === "transition" ? `${h.event.from}->${h.event.to}` : "config"))).toEqual([
       "FORCED_OPEN->CLOSED",
       "CLOSED->FORCED_OPEN",

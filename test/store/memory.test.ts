@@ -83,6 +83,22 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
       expect(await store.history("idle.a", 10)).toBeUndefined();
     });
 
+    it("ends a history listing across an eviction: the re-created circuit's entries are not returned as older", async () => {
+      const store = makeStore({ idleTtlMs: 1_000 });
+      for (let i = 0; i < 4; i++) await store.force("idle.h", i % 2 === 0 ? "DISABLED" : "CLOSED", "ops");
+      const first = await store.history("idle.h", 2);
+      expect(first?.next).toEqual({ life: T0, seq: 3 });
+      now = T0 + 1_000;
+      expect(store.evictIdle(now)).toBe(1);
+      expect(await store.history("idle.h", 2, first!.next)).toBeUndefined();
+      for (let i = 0; i < 6; i++) await store.force("idle.h", i % 2 === 0 ? "DISABLED" : "CLOSED", "ops");
+      expect(await store.history("idle.h", 2, first!.next)).toEqual({ entries: [] });
+      const fresh = await store.history("idle.h", 10);
+      expect(fresh?.entries).toHaveLength(6);
+      expect(fresh?.next).toBeUndefined();
+      expect((await store.history("idle.h", 1))?.next).toEqual({ life: T0 + 1_000, seq: 6 });
+    });
+
     it("counts a report as use", async () => {
       const store = makeStore({ idleTtlMs: 60_000 });
       const d = await store.acquire("idle.a");
@@ -213,7 +229,7 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
       await store.acquire("cfg.a");
       await store.configureCircuit("cfg.b", { patch: { failureThreshold: 2 }, replace: false }, "alice");
       expect(await store.configurePattern("cfg.*", { patch: { failureThreshold: 1 }, replace: false }, "bob")).toEqual({ matchedCircuits: 2 });
-      const actors = async (name: string) => (await store.history(name, 10))!.map((e) => (e.kind === "config" ? e.change.actor : e.kind));
+      const actors = async (name: string) => (await store.history(name, 10))!.entries.map((e) => (e.kind === "config" ? e.change.actor : e.kind));
       expect(await actors("cfg.a")).toEqual(["bob"]);
       expect(await actors("cfg.b")).toEqual(["alice"]); // its explicit failure_threshold still wins: nothing changed
       await store.configurePattern("cfg.*", { patch: { failureThreshold: 1 }, replace: false }, "bob"); // same again
@@ -276,7 +292,7 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
       const store = makeStore({ historyLimit: 3 });
       await store.configureCircuit("h.a", { patch: { jitter: 0.1 }, replace: false }, "alice"); // dropped
       for (let i = 0; i < 4; i++) await store.force("h.a", i % 2 === 0 ? "DISABLED" : "CLOSED", "ops"); // first dropped
-      const history = await store.history("h.a", 100);
+      const history = (await store.history("h.a", 100))?.entries;
       expect(history!.map((e) => (e.kind === "transition" ? `${e.event.from}>${e.event.to}` : "config"))).toEqual([
         "DISABLED>CLOSED",
         "CLOSED>DISABLED",
@@ -287,7 +303,7 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
     it("answers no entries for limit 0", async () => {
       const store = makeStore();
       await trip(store, "h.a");
-      expect(await store.history("h.a", 0)).toEqual([]);
+      expect((await store.history("h.a", 0))?.entries).toEqual([]);
     });
   });
 

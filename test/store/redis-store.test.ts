@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
+import type { HistoryEntry } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
 
 let redis: RedisServer;
@@ -137,6 +138,53 @@ describe("redis store expiry", () => {
       await new Promise((r) => setTimeout(r, 400));
       expect(await store.get("idle.closed")).toBeUndefined();
       expect((await store.get("idle.open"))?.state).toBe("OPEN");
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("redis store history positions", () => {
+  /** Records `count` ForceState toggles of `name` (DISABLED, CLOSED, ...), ending CLOSED when `count` is even. */
+  async function toggle(store: RedisStore, name: string, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await store.force(name, i % 2 === 0 ? "DISABLED" : "CLOSED", "ops");
+  }
+
+  it("ends a listing when the circuit expired and came back: its new history is not older than the old position", async () => {
+    const { store, close } = await makeStore({ idleTtlMs: 300 });
+    try {
+      await toggle(store, "life.a", 4);
+      const first = await store.history("life.a", 2);
+      expect(first?.entries).toHaveLength(2);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await store.history("life.a", 2, first!.next)).toBeUndefined();
+      await toggle(store, "life.a", 6);
+      expect(await store.history("life.a", 2, first!.next)).toEqual({ entries: [] });
+      const fresh = await store.history("life.a", 10);
+      expect(fresh?.entries).toHaveLength(6);
+      expect(fresh?.next).toBeUndefined();
+    } finally {
+      await close();
+    }
+  });
+
+  it("pages through entries written before positions existed, numbered below the first positioned one", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      await store.acquire("legacy.a");
+      // What the previous version wrote: entries without life and seq, newest first.
+      for (const actor of ["old-1", "old-2", "old-3"]) {
+        const change = { target: "legacy.a", actor, at: 1, oldConfig: {}, newConfig: {} };
+        await admin.lpush(`${keyPrefix}{legacy.a}:h`, JSON.stringify({ kind: "config", change }));
+      }
+      await toggle(store, "legacy.a", 2);
+      const who = (p: { entries: HistoryEntry[] } | undefined) => p!.entries.map((e) => (e.kind === "config" ? e.change.actor : `${e.event.from}>${e.event.to}`));
+      const p1 = await store.history("legacy.a", 3);
+      expect(who(p1)).toEqual(["DISABLED>CLOSED", "CLOSED>DISABLED", "old-3"]);
+      await toggle(store, "legacy.a", 2); // recorded meanwhile: the next page does not move
+      const p2 = await store.history("legacy.a", 3, p1!.next);
+      expect(who(p2)).toEqual(["old-2", "old-1"]);
+      expect(p2!.next).toBeUndefined();
     } finally {
       await close();
     }

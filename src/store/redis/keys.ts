@@ -5,7 +5,8 @@
  *   <prefix>{<circuit>}       hash    the circuit (state, counters, window)
  *   <prefix>{<circuit>}:p     zset    outstanding half-open probes → expiry ms
  *   <prefix>{<circuit>}:r     zset    permits already reported → expiry ms
- *   <prefix>{<circuit>}:h     list    history, newest first (JSON entries)
+ *   <prefix>{<circuit>}:h     list    history, newest first (JSON entries, each with its
+ *                                     position life/seq: lua/includes/history.lua)
  *   <prefix>{<circuit>}:x     hash    explicit settings {v: version, s: JSON}; never expires
  *   <prefix>events            stream  every transition, for Watch and logs
  *   <prefix>rules             hash    runtime pattern rules {v: version, s: JSON list}

@@ -28,6 +28,7 @@ import {
 } from "../../engine/index.js";
 import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "../config-decisions.js";
 import { createStoreListeners } from "../store-listeners.js";
+import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, pageOfHistory } from "../history-page.js";
 import {
   type AcquireDecision,
   type CircuitEvent,
@@ -56,6 +57,7 @@ import {
   type ScriptEvent,
   type StaleConfig,
   decodeHistoryEntry,
+  decodeHistoryPosition,
   toCircuitEvent,
   toCircuitView,
 } from "./script-replies.js";
@@ -225,7 +227,7 @@ export class RedisStore implements CircuitStore {
   // ---- reads --------------------------------------------------------------
 
   async get(name: string): Promise<CircuitView | undefined> {
-    const { reply: r, resolved } = await this.run(name, (call) => this.scripts.read(call, "view", 0));
+    const { reply: r, resolved } = await this.run(name, (call) => this.scripts.read(call, "view"));
     return r.kind === "missing" ? undefined : toCircuitView(r.view, resolved);
   }
 
@@ -244,13 +246,16 @@ export class RedisStore implements CircuitStore {
     return { circuits, more: false };
   }
 
-  async history(name: string, limit: number): Promise<HistoryEntry[] | undefined> {
-    const { reply: r } = await this.run(name, (call) => this.scripts.read(call, "history", limit));
+  async history(name: string, limit: number, before?: HistoryPosition): Promise<HistoryPage | undefined> {
+    const { reply: r } = await this.run(name, (call) => this.scripts.read(call, "history"));
     if (r.kind === "missing") return undefined;
-    return (r.history ?? []).map((json): HistoryEntry => {
-      const entry = decodeHistoryEntry(json);
-      return entry.kind === "transition" ? { kind: "transition", event: toCircuitEvent(entry.event) } : entry;
+    const stored = (r.history ?? []).map((json): PositionedHistoryEntry => {
+      const decoded = decodeHistoryEntry(json);
+      const entry: HistoryEntry = decoded.kind === "transition" ? { kind: "transition", event: toCircuitEvent(decoded.event) } : decoded;
+      const position = decodeHistoryPosition(json);
+      return position === undefined ? { entry } : { entry, position };
     });
+    return pageOfHistory(stored, limit, before);
   }
 
   // ---- admin -----------------------------------------------------------------

@@ -62,8 +62,8 @@ export interface ScriptClient {
   readonly guard: Guard;
   acquire(call: CircuitCall, circuitHash: string, nonce: string): Promise<AcquireReply | StaleConfig>;
   report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
-  /** read.lua: the view, and with `history` its newest `limit` history entries. */
-  read(call: CircuitCall, what: "view" | "history", limit: number): Promise<ViewReply | StaleConfig>;
+  /** read.lua: the view, and with `history` its whole retained history (newest first). */
+  read(call: CircuitCall, what: "view" | "history"): Promise<ViewReply | StaleConfig>;
   admin(call: CircuitCall, action: "reset" | ForceTarget, actor: string): Promise<ViewReply | StaleConfig>;
   configure(call: CircuitCall, settings: ConfigSettings, change: ConfigChangeRecord): Promise<ConfigureReply | StaleConfig>;
   /** Cluster mode: stamps a transition's stream id into its history entry. */
@@ -140,7 +140,7 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
     report: async (call, a) =>
       decodeReportReply(await run("bbReport", call, [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs])),
-    read: async (call, what, limit) => decodeViewReply(await run("bbRead", call, [what, limit])),
+    read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
     admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
     configure: async (call, settings, change) =>
       decodeConfigureReply(await run("bbConfigure", call, [JSON.stringify(settings), JSON.stringify({ kind: "config", change })])),
@@ -158,10 +158,7 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     },
     async appendConfigChange(circuit, change) {
       const history = keys.circuit(circuit).history;
-      await guard(async () => {
-        await client.lpush(history, JSON.stringify({ kind: "config", change }));
-        await client.ltrim(history, 0, options.historyLimit - 1);
-      });
+      await guard(() => scripts.bbAppendHistory.call(client, history, JSON.stringify({ kind: "config", change }), options.historyLimit));
     },
     async exists(circuit) {
       return (await guard(() => client.exists(keys.circuit(circuit).circuit))) === 1;

@@ -19,6 +19,7 @@ import {
   type TransitionReason,
 } from "../../engine/index.js";
 import type { AcquireDecision, CircuitEvent, CircuitView, ConfigChangeRecord } from "../store.js";
+import type { HistoryPosition } from "../history-page.js";
 
 /** A script answered something its caller does not understand (a bug, not an outage). */
 export class ScriptReplyError extends Error {
@@ -304,6 +305,18 @@ export function decodeHistoryEntry(json: string): StoredHistoryEntry {
       newConfig: decodeConfig(c["newConfig"], "change.newConfig"),
     },
   };
+}
+
+/**
+ * The position push_history (includes/history.lua) gave a stored history
+ * entry; undefined for an entry written before positions existed. A second
+ * parse of the entry, kept apart from decodeHistoryEntry: GetHistory is not
+ * a hot path.
+ */
+export function decodeHistoryPosition(json: string): HistoryPosition | undefined {
+  const o = fields(JSON.parse(json), "history entry");
+  if (o["seq"] === undefined) return undefined;
+  return { life: num(o, "life", "history entry"), seq: num(o, "seq", "history entry") };
 }
 
 /** A script's transition as watchers and listeners see it (no event id yet in Cluster mode: ""). */

@@ -26,6 +26,7 @@ export const CIRCUIT_COMMANDS = {
 export const SINGLE_KEY_COMMANDS = {
   bbSetHistoryEventId: "set-history-event-id",
   bbSetRules: "set-rules",
+  bbAppendHistory: "append-history",
 } as const;
 
 export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS;

@@ -18,9 +18,8 @@ redis.call("HSET", ctx.keys.explicit, "v", version, "s", ARGV[9])
 c.dirty = true
 local entry = cjson.decode(ARGV[10])
 entry.change.at = ctx.now
-redis.call("LPUSH", ctx.keys.history, cjson.encode(entry))
+push_history(ctx.keys.history, entry, ctx.now, history_limit)
 ctx.history_pushed = true
-redis.call("LTRIM", ctx.keys.history, 0, history_limit - 1)
 advance(ctx, c)
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
 -- Tell every replica to drop its copy of this circuit's settings and view.

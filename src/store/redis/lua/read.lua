@@ -2,7 +2,8 @@
   Reads a circuit as of now, applying due time-driven transitions first
   (engine advance()), like every read of the memory store.
   KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
-  ARGV[9] what: "view" or "history"   ARGV[10] history limit (for "history")
+  ARGV[9] what: "view" or "history" (the view and the whole retained history:
+  history-page.ts pages it, as the memory store does)
   Returns JSON {missing = true}, {view, history?, events} or {staleConfig}.
 ]]
 --- @include "includes/config"
@@ -14,7 +15,6 @@ advance(ctx, c)
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
 local res = { view = view_of(ctx, c), events = ctx.out }
 if ARGV[9] == "history" then
-  local limit = tonumber(ARGV[10])
-  res.history = limit > 0 and redis.call("LRANGE", ctx.keys.history, 0, limit - 1) or {}
+  res.history = redis.call("LRANGE", ctx.keys.history, 0, history_limit - 1)
 end
 return cjson.encode(res)

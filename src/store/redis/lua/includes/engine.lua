@@ -7,7 +7,7 @@
   Defines: BUCKETS, clock_ms, load_circuit, save_circuit, record_call,
   window_counts, clear_window, visible_state, stats_of, transition,
   clear_counters, open, reopen_from_half_open, advance, view_of,
-  touch_side_key, commit. `cfg` everywhere is the table read_config
+  touch_side_key, commit (and push_history, from includes/history). `cfg` everywhere is the table read_config
   (includes/config) returns: every config field by its name in
   CONFIG_FIELD_LIST, durations in ms (cfg.open_duration = 60000).
 
@@ -25,6 +25,8 @@
   the fields away from their default, later calls only the fields they
   changed.
 ]]
+
+--- @include "includes/history"
 
 local BUCKETS = 10
 
@@ -244,8 +246,7 @@ local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_max
     if events_key ~= nil then
       t.eventId = redis.call("XADD", events_key, "MAXLEN", "~", events_maxlen, "*", "e", cjson.encode(t))
     end
-    redis.call("LPUSH", ctx.keys.history, cjson.encode({ kind = "transition", event = t }))
-    redis.call("LTRIM", ctx.keys.history, 0, history_limit - 1)
+    push_history(ctx.keys.history, { kind = "transition", event = t }, t.at, history_limit)
   end
   -- Expiry: a CLOSED circuit's keys expire after idle_ttl_ms without use,
   -- refreshed at most every tenth of it (so they expire 90-100 % of the idle

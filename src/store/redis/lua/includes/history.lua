@@ -1,0 +1,26 @@
+--[[
+  A circuit's history list (newest first, JSON entries). push_history is the
+  Lua twin of src/store/history-page.ts nextHistoryPosition: each entry gets
+  `life` (the time the history's first entry was recorded) and `seq` (one
+  more than the newest entry's), which never change afterwards, so a
+  GetHistory page token stays valid while entries are recorded. Reading the
+  newest entry and pushing happen in one script, so positions are unique.
+
+  Defines: push_history.
+]]
+
+-- Pushes `entry` (a table, recorded at `at` ms) and trims the list to `limit` entries.
+local function push_history(key, entry, at, limit)
+  local head = redis.call("LINDEX", key, 0)
+  local newest = head and cjson.decode(head)
+  if newest and newest.seq then
+    entry.life = newest.life
+    entry.seq = newest.seq + 1
+  else
+    -- An empty history (or one written before positions existed) starts a new life.
+    entry.life = at
+    entry.seq = 1
+  end
+  redis.call("LPUSH", key, cjson.encode(entry))
+  redis.call("LTRIM", key, 0, limit - 1)
+end
