@@ -5,9 +5,10 @@
  * RPC's name, and answers who is calling or why not.
  *
  * Roles:
- * - `agent`: Acquire, AcquireAny, Report and the reads (GetState,
- *   ListCircuits, GetHistory, Watch);
- * - `admin`: everything an agent may, plus Reset, ForceState and Configure.
+ * - `agent`: Acquire, AcquireAny, Report, BatchReport and the reads
+ *   (GetState, ListCircuits, GetHistory, Watch, ListPatternRules);
+ * - `admin`: everything an agent may, plus Reset, ForceState, Configure and
+ *   DeletePatternRule.
  *
  * Keys are compared without leaking their content through timing: the table
  * is keyed by the SHA-256 digest of each key, and a presented token is hashed
