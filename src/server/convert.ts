@@ -107,36 +107,31 @@ const PROTO_TO_PIN: Readonly<Record<number, ForceTarget>> = {
   [ProtoPin.NONE]: "CLOSED",
 };
 
-/** A ForceState pin: undefined for PIN_UNSPECIFIED, the force target otherwise (PIN_NONE releases: CLOSED); throws for an unknown number. */
-export function pinFromProto(value: ProtoPin): ForceTarget | undefined {
-  if (value === ProtoPin.UNSPECIFIED) return undefined;
-  const target = PROTO_TO_PIN[value];
-  if (target === undefined) throw new InvalidArgumentError("pin", `has unknown value ${value}; use PIN_FORCED_OPEN, PIN_DISABLED or PIN_NONE`);
-  return target;
+/**
+ * An enum value a client sent: undefined for its UNSPECIFIED value (0), the
+ * engine's value from `table` otherwise; a number the table lacks throws
+ * InvalidArgumentError on `field` saying what to `use`.
+ */
+function enumFromProto<T>(field: string, value: number, table: Readonly<Record<number, T>>, use: string): T | undefined {
+  if (value === 0) return undefined;
+  const known = Object.hasOwn(table, value) ? table[value] : undefined;
+  if (known === undefined) throw new InvalidArgumentError(field, `has unknown value ${value}; use ${use}`);
+  return known;
 }
 
-/**
- * A State filter or target: undefined for STATE_UNSPECIFIED, throws for a
- * number no State has.
- */
+/** A ForceState pin: undefined for PIN_UNSPECIFIED, the force target otherwise (PIN_NONE releases: CLOSED). */
+export function pinFromProto(value: ProtoPin): ForceTarget | undefined {
+  return enumFromProto("pin", value, PROTO_TO_PIN, "PIN_FORCED_OPEN, PIN_DISABLED or PIN_NONE");
+}
+
+/** A State filter or target: undefined for STATE_UNSPECIFIED, throws for a number no State has. */
 export function stateFromProto(field: string, value: ProtoState): State | undefined {
-  if (value === ProtoState.UNSPECIFIED) return undefined;
-  const state = PROTO_TO_STATE[value];
-  if (state === undefined) throw new InvalidArgumentError(field, `has unknown value ${value}; use a STATE_* value`);
-  return state;
+  return enumFromProto(field, value, PROTO_TO_STATE, "a STATE_* value");
 }
 
 /** An Outcome: undefined for OUTCOME_UNSPECIFIED, throws for an unknown number. */
 export function outcomeFromProto(value: ProtoOutcome): Outcome | undefined {
-  if (value === ProtoOutcome.UNSPECIFIED) return undefined;
-  const outcome = PROTO_TO_OUTCOME[value];
-  if (outcome === undefined) {
-    throw new InvalidArgumentError(
-      "outcome",
-      `has unknown value ${value}; use OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT or OUTCOME_IGNORED`,
-    );
-  }
-  return outcome;
+  return enumFromProto("outcome", value, PROTO_TO_OUTCOME, "OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT or OUTCOME_IGNORED");
 }
 
 /** Milliseconds of an optional Duration (unset is 0); a malformed Duration throws. */
