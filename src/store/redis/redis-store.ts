@@ -1,3 +1,4 @@
+// Over 400 lines: the facade has one method per store operation, each a few lines delegating to its parts (listed below).
 /**
  * The Redis store: every circuit in Redis, shared by any number of replicas.
  * A thin facade over its parts:
