@@ -9,6 +9,7 @@ import YAML from "yaml";
 import {
   BUILTIN_PRESETS,
   resolveConfig,
+  sourceLabel,
   validateConfig,
   type CircuitConfig,
   type ConfigLayers,
@@ -121,7 +122,7 @@ function buildLayers(
 
   const checkResolved = (path: readonly PropertyKey[], resolved: ResolvedConfig, sources = resolved.sources) => {
     for (const issue of validateConfig(resolved.config)) {
-      problems.push(at(file, path, `resolves (${sources.join(" > ")}) to an invalid config: ${issue.message}`));
+      problems.push(at(file, path, `resolves (${sources.map(sourceLabel).join(" > ")}) to an invalid config: ${issue.message}`));
     }
   };
   // File presets are checked on their own, as Configure may apply one to any
@@ -132,7 +133,7 @@ function buildLayers(
     // Resolved as explicit settings naming the preset; the sources then say
     // "circuit", which is not the case here.
     const resolved = resolveConfig(noRules, "", { preset: name, patch: {} });
-    checkResolved(["presets", name], resolved, resolved.sources.filter((source) => source !== "circuit"));
+    checkResolved(["presets", name], resolved, resolved.sources.filter((source) => source.kind !== "circuit"));
   }
   // A rule alone gives the config of every circuit it matches that has no
   // settings of its own. Any name the glob matches will do: wildcards read as

@@ -208,11 +208,35 @@ export interface ConfigLayers {
   rules: readonly PatternRule[];
 }
 
+/**
+ * One source of a resolved config: the circuit's own explicit settings, the
+ * pattern rule that governs it (name: its pattern), a preset (name: the
+ * preset) or the defaults.
+ */
+export interface ConfigSource {
+  kind: "circuit" | "pattern_rule" | "preset" | "defaults";
+  /** The pattern of a pattern_rule, the preset of a preset; "" otherwise. */
+  name: string;
+}
+
 /** A resolved config and where it came from, most specific first. */
 export interface ResolvedConfig {
   config: CircuitConfig;
-  /** e.g. ["circuit", "pattern:agent.*", "preset:llm", "defaults"]. */
-  sources: string[];
+  /** e.g. circuit, pattern_rule agent.*, preset llm, defaults. */
+  sources: ConfigSource[];
+}
+
+/** The text form of a source, as CircuitStatus.config_sources shows it: "circuit", "pattern:agent.*", "preset:llm", "defaults". */
+export function sourceLabel(source: ConfigSource): string {
+  switch (source.kind) {
+    case "circuit":
+    case "defaults":
+      return source.kind;
+    case "pattern_rule":
+      return `pattern:${source.name}`;
+    case "preset":
+      return `preset:${source.name}`;
+  }
 }
 
 const globCache = new Map<string, RegExp>();
@@ -253,15 +277,15 @@ export function resolveConfig(
   // Settings emptied by a `replace` with nothing new are no source at all.
   const own = explicit !== undefined && (explicit.preset !== undefined || Object.keys(explicit.patch).length > 0);
   const presetName = explicit?.preset ?? rule?.preset;
-  const sources: string[] = [];
+  const sources: ConfigSource[] = [];
   let config = layers.defaults;
   if (presetName !== undefined) config = applyPatch(config, presetPatch(layers, presetName));
   if (rule !== undefined) config = applyPatch(config, rule.patch);
   if (explicit !== undefined) config = applyPatch(config, explicit.patch);
-  if (own) sources.push("circuit");
-  if (rule !== undefined) sources.push(`pattern:${rule.pattern}`);
-  if (presetName !== undefined) sources.push(`preset:${presetName}`);
-  sources.push("defaults");
+  if (own) sources.push({ kind: "circuit", name: "" });
+  if (rule !== undefined) sources.push({ kind: "pattern_rule", name: rule.pattern });
+  if (presetName !== undefined) sources.push({ kind: "preset", name: presetName });
+  sources.push({ kind: "defaults", name: "" });
   return { config, sources };
 }
 

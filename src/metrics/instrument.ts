@@ -11,7 +11,13 @@
  */
 import { performance } from "node:perf_hooks";
 import { InvalidConfigError, PermitRejectedError, UnknownPresetError } from "../engine/index.js";
-import { ResumeTokenError, StoreUnavailableError, type CircuitStore } from "../store/store.js";
+import {
+  PatternRuleFromFileError,
+  PatternRuleNotFoundError,
+  ResumeTokenError,
+  StoreUnavailableError,
+  type CircuitStore,
+} from "../store/store.js";
 import type { HistogramSeries, LatencyHistogram } from "./latency-histogram.js";
 import type { BreakerboxMetrics } from "./metrics.js";
 
@@ -50,6 +56,8 @@ export const STORE_OPERATIONS = Object.freeze({
   force: "force",
   configureCircuit: "configure_circuit",
   configurePattern: "configure_pattern",
+  listPatternRules: "list_pattern_rules",
+  deletePatternRule: "delete_pattern_rule",
 } as const);
 
 /** Seconds since `startMs` (a performance.now() reading). */
@@ -62,7 +70,9 @@ export function storeResultOf(err: unknown): StoreResult {
     PermitRejectedError.is(err) ||
     InvalidConfigError.is(err) ||
     err instanceof UnknownPresetError ||
-    ResumeTokenError.is(err)
+    ResumeTokenError.is(err) ||
+    PatternRuleNotFoundError.is(err) ||
+    PatternRuleFromFileError.is(err)
   ) {
     return "refused";
   }
@@ -145,6 +155,8 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
       op.configureCircuit.time(store.configureCircuit(circuit, command, actor), performance.now()),
     configurePattern: (pattern, command, actor) =>
       op.configurePattern.time(store.configurePattern(pattern, command, actor), performance.now()),
+    listPatternRules: () => op.listPatternRules.time(store.listPatternRules(), performance.now()),
+    deletePatternRule: (pattern, actor) => op.deletePatternRule.time(store.deletePatternRule(pattern, actor), performance.now()),
     watch: (filter, resumeToken, sink) => store.watch(filter, resumeToken, sink),
     onTransition: (listener) => store.onTransition(listener),
     onConfigChange: (listener) => store.onConfigChange(listener),

@@ -12,6 +12,7 @@ import {
   AcquireResponseSchema,
   CircuitService,
   ConfigureResponseSchema,
+  DeletePatternRuleResponseSchema,
   DenialSchema,
   DenyReason as ProtoDenyReason,
   ForceStateResponseSchema,
@@ -19,13 +20,14 @@ import {
   GetStateResponseSchema,
   HeartbeatSchema,
   ListCircuitsResponseSchema,
+  ListPatternRulesResponseSchema,
   ReportResponseSchema,
   ResetResponseSchema,
   SnapshotCompleteSchema,
   WatchResponseSchema,
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { Breakerbox } from "../service/breakerbox.js";
+import type { Breakerbox, ConfigureRequest } from "../service/breakerbox.js";
 import type { WatchMessage } from "../service/watch-hub.js";
 import {
   DENY_REASON_TO_PROTO,
@@ -35,6 +37,8 @@ import {
   msFromDuration,
   outcomeFromProto,
   patchFromProto,
+  patternRuleToProto,
+  pinFromProto,
   retryAfterToProto,
   stateFromProto,
   statusToProto,
@@ -147,7 +151,11 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
 
     async forceState(req, ctx) {
       const caller = callerOf(ctx);
-      const view = await service.forceState(req.circuit, stateFromProto("state", req.state), caller);
+      const view = await service.forceState(
+        // `state` is deprecated in favour of `pin`, and still honoured.
+        { circuit: req.circuit, pin: pinFromProto(req.pin), state: stateFromProto("state", req.state) },
+        caller,
+      );
       return create(ForceStateResponseSchema, { status: statusToProto(view) });
     },
 
@@ -160,24 +168,29 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
           : t.case === "pattern"
             ? { kind: "pattern" as const, pattern: t.value }
             : undefined;
-      const result = await service.configure(
-        { target, patch: patchFromProto(req.config), preset: req.preset, replace: req.replace },
-        caller,
-      );
+      const request: ConfigureRequest = { target, patch: patchFromProto(req.config), preset: req.preset, replace: req.replace };
+      if (req.precedence !== undefined) request.precedence = req.precedence;
+      if (req.updateMask !== undefined) request.updateMask = req.updateMask.paths;
+      const result = await service.configure(request, caller);
       const res = create(ConfigureResponseSchema, { matchedCircuits: result.matchedCircuits });
       if (result.status !== undefined) res.status = statusToProto(result.status);
+      if (result.rule !== undefined) res.rule = patternRuleToProto(result.rule);
       return res;
+    },
+
+    async listPatternRules(req) {
+      const page = await service.listPatternRules(req.pageSize, req.pageToken);
+      return create(ListPatternRulesResponseSchema, { rules: page.rules.map(patternRuleToProto), nextPageToken: page.nextPageToken });
+    },
+
+    async deletePatternRule(req, ctx) {
+      const deleted = await service.deletePatternRule(req.pattern, callerOf(ctx));
+      return create(DeletePatternRuleResponseSchema, { rule: patternRuleToProto(deleted.rule), matchedCircuits: deleted.matchedCircuits });
     },
 
     // Placeholders while issue 10 lands (each is replaced by its own change).
     batchReport() {
       throw new ConnectError("BatchReport is not implemented yet", Code.Unimplemented);
-    },
-    listPatternRules() {
-      throw new ConnectError("ListPatternRules is not implemented yet", Code.Unimplemented);
-    },
-    deletePatternRule() {
-      throw new ConnectError("DeletePatternRule is not implemented yet", Code.Unimplemented);
     },
 
     async *watch(req, ctx) {

@@ -16,13 +16,31 @@ import {
   CircuitStatsSchema,
   CircuitStatusSchema,
   ConfigChangeSchema,
+  ConfigSourceKind as ProtoConfigSourceKind,
+  ConfigSourceSchema,
   DenyReason as ProtoDenyReason,
   HistoryEntrySchema,
   Outcome as ProtoOutcome,
+  PatternRuleOrigin as ProtoPatternRuleOrigin,
+  PatternRuleSchema,
+  Pin as ProtoPin,
+  PrincipalSchema,
   State as ProtoState,
+  TransitionCause as ProtoTransitionCause,
+  type PatternRule as ProtoPatternRule,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { CircuitConfig, CircuitStats, ConfigPatch, DenyReason, Outcome, State } from "../engine/index.js";
-import type { CircuitEvent, CircuitView, HistoryEntry } from "../store/store.js";
+import type {
+  CircuitConfig,
+  CircuitStats,
+  ConfigPatch,
+  ConfigSource,
+  DenyReason,
+  ForceTarget,
+  Outcome,
+  State,
+  TransitionReason,
+} from "../engine/index.js";
+import type { CircuitEvent, CircuitView, HistoryEntry, PatternRuleOrigin, PatternRuleRecord } from "../store/store.js";
 import { InvalidArgumentError } from "../service/errors.js";
 import { PROTO_CONFIG_FIELDS } from "./proto-config-fields.js";
 
@@ -55,28 +73,65 @@ export const DENY_REASON_TO_PROTO: Readonly<Record<DenyReason, ProtoDenyReason>>
   HALF_OPEN_FULL: ProtoDenyReason.HALF_OPEN_FULL,
 };
 
+/** CircuitEvent.cause for each transition reason: a reason without its enum value does not compile. */
+export const TRANSITION_CAUSE_TO_PROTO: Readonly<Record<TransitionReason, ProtoTransitionCause>> = {
+  consecutive_failures: ProtoTransitionCause.CONSECUTIVE_FAILURES,
+  failure_rate: ProtoTransitionCause.FAILURE_RATE,
+  slow_call_rate: ProtoTransitionCause.SLOW_CALL_RATE,
+  open_duration_elapsed: ProtoTransitionCause.OPEN_DURATION_ELAPSED,
+  probe_failed: ProtoTransitionCause.PROBE_FAILED,
+  probe_timeout: ProtoTransitionCause.PROBE_TIMEOUT,
+  probes_succeeded: ProtoTransitionCause.PROBES_SUCCEEDED,
+  reset: ProtoTransitionCause.RESET,
+  forced_open: ProtoTransitionCause.FORCED_OPEN,
+  disabled: ProtoTransitionCause.DISABLED,
+  released: ProtoTransitionCause.RELEASED,
+};
+
+/** ConfigSource.kind for each kind of source. */
+export const CONFIG_SOURCE_KIND_TO_PROTO: Readonly<Record<ConfigSource["kind"], ProtoConfigSourceKind>> = {
+  circuit: ProtoConfigSourceKind.CIRCUIT,
+  pattern_rule: ProtoConfigSourceKind.PATTERN_RULE,
+  preset: ProtoConfigSourceKind.PRESET,
+  defaults: ProtoConfigSourceKind.DEFAULTS,
+};
+
+const PATTERN_RULE_ORIGIN_TO_PROTO: Readonly<Record<PatternRuleOrigin, ProtoPatternRuleOrigin>> = {
+  runtime: ProtoPatternRuleOrigin.RUNTIME,
+  config_file: ProtoPatternRuleOrigin.CONFIG_FILE,
+};
+
+const PROTO_TO_PIN: Readonly<Record<number, ForceTarget>> = {
+  [ProtoPin.FORCED_OPEN]: "FORCED_OPEN",
+  [ProtoPin.DISABLED]: "DISABLED",
+  [ProtoPin.NONE]: "CLOSED",
+};
+
 /**
- * A State filter or target: undefined for STATE_UNSPECIFIED, throws for a
- * number no State has.
+ * An enum value a client sent: undefined for its UNSPECIFIED value (0), the
+ * engine's value from `table` otherwise; a number the table lacks throws
+ * InvalidArgumentError on `field` saying what to `use`.
  */
+function enumFromProto<T>(field: string, value: number, table: Readonly<Record<number, T>>, use: string): T | undefined {
+  if (value === 0) return undefined;
+  const known = Object.hasOwn(table, value) ? table[value] : undefined;
+  if (known === undefined) throw new InvalidArgumentError(field, `has unknown value ${value}; use ${use}`);
+  return known;
+}
+
+/** A ForceState pin: undefined for PIN_UNSPECIFIED, the force target otherwise (PIN_NONE releases: CLOSED). */
+export function pinFromProto(value: ProtoPin): ForceTarget | undefined {
+  return enumFromProto("pin", value, PROTO_TO_PIN, "PIN_FORCED_OPEN, PIN_DISABLED or PIN_NONE");
+}
+
+/** A State filter or target: undefined for STATE_UNSPECIFIED, throws for a number no State has. */
 export function stateFromProto(field: string, value: ProtoState): State | undefined {
-  if (value === ProtoState.UNSPECIFIED) return undefined;
-  const state = PROTO_TO_STATE[value];
-  if (state === undefined) throw new InvalidArgumentError(field, `has unknown value ${value}; use a STATE_* value`);
-  return state;
+  return enumFromProto(field, value, PROTO_TO_STATE, "a STATE_* value");
 }
 
 /** An Outcome: undefined for OUTCOME_UNSPECIFIED, throws for an unknown number. */
 export function outcomeFromProto(value: ProtoOutcome): Outcome | undefined {
-  if (value === ProtoOutcome.UNSPECIFIED) return undefined;
-  const outcome = PROTO_TO_OUTCOME[value];
-  if (outcome === undefined) {
-    throw new InvalidArgumentError(
-      "outcome",
-      `has unknown value ${value}; use OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT or OUTCOME_IGNORED`,
-    );
-  }
-  return outcome;
+  return enumFromProto("outcome", value, PROTO_TO_OUTCOME, "OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT or OUTCOME_IGNORED");
 }
 
 /** Milliseconds of an optional Duration (unset is 0); a malformed Duration throws. */
@@ -118,13 +173,19 @@ export function patchFromProto(c: ProtoConfig | undefined): ConfigPatch {
 
 /** A resolved config as the proto carries it: every field set, durations as Durations, enums as their numbers. */
 export function configToProto(c: CircuitConfig): ProtoConfig {
+  return patchToProto(c);
+}
+
+/** A config patch as the proto carries it: only the fields the patch sets (the inverse of patchFromProto). */
+export function patchToProto(patch: ConfigPatch): ProtoConfig {
   const message = create(CircuitConfigSchema);
   // Set on the created message rather than passed to create(): that would
   // walk the schema a second time to copy an init object (List and Watch
   // snapshots convert one config per circuit).
   const fields = message as unknown as Record<string, unknown>;
   for (const { spec, localName, enum: values } of PROTO_CONFIG_FIELDS) {
-    const value = c[spec.key];
+    const value = patch[spec.key];
+    if (value === undefined) continue;
     if (spec.kind === "duration") fields[localName] = durationFromMs(value as number);
     else if (values !== undefined) fields[localName] = values.numberOf.get(value as string) ?? values.numberOf.get(spec.default as string);
     else fields[localName] = value;
@@ -160,6 +221,7 @@ export function statusToProto(v: CircuitView): CircuitStatus {
     generation: BigInt(v.generation),
     since: timestampFromMs(v.since),
     configSources: v.configSources,
+    configSourceDetails: v.configSourceDetails.map((d) => create(ConfigSourceSchema, { kind: CONFIG_SOURCE_KIND_TO_PROTO[d.kind], name: d.name })),
   });
   if (v.openUntil !== undefined) status.openUntil = timestampFromMs(v.openUntil);
   return status;
@@ -176,6 +238,7 @@ export function eventToProto(e: CircuitEvent): ProtoEvent {
     generation: BigInt(e.generation),
     stats: statsToProto(e.stats),
     actor: e.actor ?? "",
+    cause: TRANSITION_CAUSE_TO_PROTO[e.reason],
   });
   if (e.openUntil !== undefined) event.openUntil = timestampFromMs(e.openUntil);
   return event;
@@ -198,6 +261,20 @@ export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
       }),
     },
   });
+}
+
+/** A pattern rule: its explicit settings as a config patch, and for runtime rules when and by whom it was last written. */
+export function patternRuleToProto(r: PatternRuleRecord): ProtoPatternRule {
+  const rule = create(PatternRuleSchema, {
+    pattern: r.pattern,
+    precedence: r.precedence,
+    config: patchToProto(r.patch),
+    preset: r.preset ?? "",
+    origin: PATTERN_RULE_ORIGIN_TO_PROTO[r.origin],
+  });
+  if (r.updateTime !== undefined) rule.updateTime = timestampFromMs(r.updateTime);
+  if (r.updatedBy !== undefined) rule.updatedBy = create(PrincipalSchema, { keyName: r.updatedBy });
+  return rule;
 }
 
 export function retryAfterToProto(ms: number): Duration | undefined {

@@ -8,7 +8,7 @@ import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { StatusSchema, type Status } from "../../gen/ts/google/rpc/status_pb.js";
 import { InvalidConfigError, PermitRejectedError, UnknownPresetError } from "../engine/index.js";
-import { ResumeTokenError, StoreUnavailableError } from "../store/store.js";
+import { PatternRuleFromFileError, PatternRuleNotFoundError, ResumeTokenError, StoreUnavailableError } from "../store/store.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../service/access.js";
 import {
   CircuitNotFoundError,
@@ -31,6 +31,8 @@ export function toConnectError(err: unknown): ConnectError {
   }
   if (err instanceof UnknownPresetError) return new ConnectError(`preset ${err.message}`, Code.InvalidArgument);
   if (CircuitNotFoundError.is(err)) return new ConnectError(err.message, Code.NotFound);
+  if (PatternRuleNotFoundError.is(err)) return new ConnectError(err.message, Code.NotFound);
+  if (PatternRuleFromFileError.is(err)) return new ConnectError(err.message, Code.FailedPrecondition);
   if (PermitRejectedError.is(err)) return new ConnectError(err.message, Code.FailedPrecondition);
   if (ResumeTokenError.is(err)) {
     return new ConnectError(err.message, err.problem === "malformed" ? Code.InvalidArgument : Code.OutOfRange);

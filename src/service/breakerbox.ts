@@ -3,19 +3,21 @@
  * validates its input (naming the bad field), then calls the store. It knows
  * nothing of grpc-js, Connect or protobuf; src/server adapts it.
  */
-import {
-  type ConfigPatch,
-  type ForceTarget,
-  type Outcome,
-  type State,
-  circuitNameProblem,
-  patternProblem,
-  validatePatch,
-} from "../engine/index.js";
-import type { AcquireDecision, CircuitStore, CircuitView, HistoryEntry, ReportAck } from "../store/store.js";
+import { type ForceTarget, type Outcome, type State, circuitNameProblem, patternProblem } from "../engine/index.js";
+import type {
+  AcquireDecision,
+  CircuitStore,
+  CircuitView,
+  HistoryEntry,
+  PatternRuleChange,
+  PatternRuleRecord,
+  ReportAck,
+} from "../store/store.js";
 import { formatHistoryPosition, parseHistoryPosition } from "../store/history-page.js";
+import { type ConfigureRequest, judgeConfigure } from "./configure-request.js";
 import { CircuitNotFoundError, InvalidArgumentError } from "./errors.js";
 import { effectivePageSize, readPageToken, writePageToken } from "./paging.js";
+import { type RulePage, pageOfRules } from "./rule-pages.js";
 import { WatchHub, type WatchMessage, type WatchOptions } from "./watch-hub.js";
 
 /** The caller of an RPC, as the transport established it. */
@@ -65,16 +67,18 @@ export interface HistoryResult {
   nextPageToken: string;
 }
 
-export interface ConfigureRequest {
-  target: { kind: "circuit"; circuit: string } | { kind: "pattern"; pattern: string } | undefined;
-  patch: ConfigPatch;
-  preset: string;
-  replace: boolean;
-}
-
 export interface ConfigureResult {
   status?: CircuitView;
   matchedCircuits: number;
+  /** For a pattern target: the rule as written. */
+  rule?: PatternRuleRecord;
+}
+
+/** ForceState's target as sent: the pin, and the deprecated state (undefined when unset). */
+export interface ForceStateRequest {
+  circuit: string;
+  pin: ForceTarget | undefined;
+  state: State | undefined;
 }
 
 export interface WatchRequest {
@@ -98,6 +102,11 @@ const MAX_WATCH_CIRCUITS = 1000;
  * poll of the store.
  */
 export const MIN_STATUS_INTERVAL_MS = 1000;
+
+/** The Pin value names, for messages. */
+const PIN_NAMES: Readonly<Record<ForceTarget, string>> = { FORCED_OPEN: "PIN_FORCED_OPEN", DISABLED: "PIN_DISABLED", CLOSED: "PIN_NONE" };
+
+export type { ConfigureRequest } from "./configure-request.js";
 
 function requireCircuitName(field: string, name: string): void {
   const problem = circuitNameProblem(name);
@@ -215,41 +224,47 @@ export class Breakerbox {
     return view;
   }
 
-  forceState(circuit: string, state: State | undefined, caller: Caller): Promise<CircuitView> {
-    requireCircuitName("circuit", circuit);
-    if (state !== "FORCED_OPEN" && state !== "DISABLED" && state !== "CLOSED") {
-      throw new InvalidArgumentError(
-        "state",
-        `must be STATE_FORCED_OPEN, STATE_DISABLED or STATE_CLOSED (to release)${state === undefined ? "" : `, got STATE_${state}`}`,
-      );
+  /**
+   * ForceState: `pin` wins; the deprecated `state` is honoured when `pin` is
+   * unset (STATE_CLOSED as PIN_NONE); both set must agree.
+   */
+  forceState(request: ForceStateRequest, caller: Caller): Promise<CircuitView> {
+    requireCircuitName("circuit", request.circuit);
+    const { pin, state } = request;
+    if (state !== undefined && state !== "FORCED_OPEN" && state !== "DISABLED" && state !== "CLOSED") {
+      throw new InvalidArgumentError("state", `must be STATE_FORCED_OPEN, STATE_DISABLED or STATE_CLOSED (to release), got STATE_${state}`);
     }
-    return this.store.force(circuit, state as ForceTarget, caller.actor);
+    if (pin === undefined && state === undefined) {
+      throw new InvalidArgumentError("pin", "is required: PIN_FORCED_OPEN, PIN_DISABLED or PIN_NONE (to release)");
+    }
+    if (pin !== undefined && state !== undefined && pin !== state) {
+      throw new InvalidArgumentError("pin", `is ${PIN_NAMES[pin]} but the deprecated state is STATE_${state}; set pin alone`);
+    }
+    return this.store.force(request.circuit, (pin ?? state) as ForceTarget, caller.actor);
   }
 
+  /** Configure: one circuit's explicit settings, or a pattern rule (see configure-request.ts). */
   async configure(request: ConfigureRequest, caller: Caller): Promise<ConfigureResult> {
-    const target = request.target;
-    if (target === undefined) throw new InvalidArgumentError("target", "is required: set circuit or pattern");
-    const issues = validatePatch(request.patch);
-    if (issues.length > 0) {
-      const first = issues[0]!;
-      throw new InvalidArgumentError(`config.${first.field}`, issues.map((i) => i.message.replace(`${i.field} `, "")).join("; "));
-    }
-    if (Object.keys(request.patch).length === 0 && request.preset === "" && !request.replace) {
-      throw new InvalidArgumentError("config", "sets no field; set at least one config field, a preset, or replace=true");
-    }
-    const command = {
-      patch: request.patch,
-      replace: request.replace,
-      ...(request.preset === "" ? {} : { preset: request.preset }),
-    };
-    if (target.kind === "circuit") {
-      requireCircuitName("circuit", target.circuit);
-      const status = await this.store.configureCircuit(target.circuit, command, caller.actor);
+    const judged = judgeConfigure(request);
+    if (judged.kind === "circuit") {
+      const status = await this.store.configureCircuit(judged.circuit, judged.command, caller.actor);
       return { status, matchedCircuits: 1 };
     }
-    const problem = patternProblem(target.pattern);
+    return this.store.configurePattern(judged.pattern, judged.command, caller.actor);
+  }
+
+  /** ListPatternRules: one page of the rules in the order they are consulted. */
+  async listPatternRules(pageSize: number, pageToken: string): Promise<RulePage> {
+    // Judge the token before reading the store: a bad one costs no store call.
+    if (pageToken !== "") pageOfRules([], pageSize, pageToken);
+    return pageOfRules(await this.store.listPatternRules(), pageSize, pageToken);
+  }
+
+  /** DeletePatternRule: removes a runtime rule; its circuits fall back to the next rule, preset and defaults. */
+  deletePatternRule(pattern: string, caller: Caller): Promise<PatternRuleChange> {
+    const problem = patternProblem(pattern);
     if (problem !== undefined) throw new InvalidArgumentError("pattern", problem);
-    return this.store.configurePattern(target.pattern, command, caller.actor);
+    return this.store.deletePatternRule(pattern, caller.actor);
   }
 
   /**

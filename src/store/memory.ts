@@ -1,3 +1,4 @@
+// Over 400 lines: one class holding all of the embedded store's state; its decisions live in the engine and config-decisions.ts.
 /**
  * The embedded store: every circuit in this process's memory, driven by the
  * engine directly. One replica only; state is lost on restart.
@@ -11,7 +12,6 @@ import {
   type CircuitConfig,
   type ConfigSettings,
   type ForceTarget,
-  type PatternRule,
   type ResolvedConfig,
   type Tick,
   type Transition,
@@ -38,6 +38,8 @@ import {
   type HistoryEntry,
   type ListPage,
   type ListQuery,
+  type PatternRuleChange,
+  type PatternRuleRecord,
   type ReportAck,
   type ReportCommand,
   type StoreHealth,
@@ -49,7 +51,15 @@ import {
 import { createStoreListeners } from "./store-listeners.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, nextHistoryPosition, pageOfHistory } from "./history-page.js";
 import { type MemoryEventLog, createMemoryEventLog } from "./memory-event-log.js";
-import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "./config-decisions.js";
+import {
+  type ConfigDecisions,
+  type FileConfig,
+  type RuleDecision,
+  createConfigDecisions,
+  governedBy,
+  sameConfig,
+  viewSources,
+} from "./config-decisions.js";
 
 /** The config file's layers and circuits (FileConfig), and: */
 export interface MemoryStoreOptions extends FileConfig {
@@ -99,7 +109,8 @@ export class MemoryStore implements CircuitStore {
   private readonly idleTtlMs: number;
   private readonly historyLimit: number;
   private readonly decisions: ConfigDecisions;
-  private runtimeRules: PatternRule[] = [];
+  /** In the order they are consulted (config-decisions.ts orderRules). */
+  private runtimeRules: PatternRuleRecord[] = [];
   private rulesVersion = 0;
   /** Settings stored by Configure, by circuit; kept when an idle circuit is evicted. */
   private readonly stored = new Map<string, ConfigSettings>();
@@ -231,24 +242,44 @@ export class MemoryStore implements CircuitStore {
     return this.viewOf(entry);
   }
 
-  async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }> {
-    const rules = this.decisions.configurePattern(this.runtimeRules, pattern, command, this.stored);
+  async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<PatternRuleChange> {
+    const decision = this.decisions.configurePattern(this.runtimeRules, pattern, command, this.stored, { at: this.clock(), actor });
+    return { rule: decision.rule, matchedCircuits: this.replaceRules(pattern, decision, actor, "after") };
+  }
+
+  async listPatternRules(): Promise<PatternRuleRecord[]> {
+    return this.decisions.listRules(this.runtimeRules);
+  }
+
+  async deletePatternRule(pattern: string, actor: string): Promise<PatternRuleChange> {
+    const decision = this.decisions.deletePattern(this.runtimeRules, pattern, this.stored);
+    return { rule: decision.rule, matchedCircuits: this.replaceRules(pattern, decision, actor, "before") };
+  }
+
+  /**
+   * Puts the decided runtime rules in force; every live circuit `pattern`
+   * matches whose config changes records it. Answers how many of them the
+   * rule governs `after` the change (a write) or governed `before` it (a delete).
+   */
+  private replaceRules(pattern: string, decision: RuleDecision, actor: string, counted: "before" | "after"): number {
     const now = this.clock();
-    const changes: [Entry, CircuitConfig][] = [];
+    const changes: [Entry, CircuitConfig, boolean][] = [];
     for (const entry of this.entries.values()) {
-      if (globMatches(pattern, entry.circuit.name)) changes.push([entry, this.configOf(entry)]);
+      if (!globMatches(pattern, entry.circuit.name)) continue;
+      const oldConfig = this.configOf(entry);
+      changes.push([entry, oldConfig, governedBy(entry.resolved, pattern)]);
     }
-    this.runtimeRules = rules;
+    this.runtimeRules = decision.rules;
     this.rulesVersion += 1;
     let matched = 0;
-    for (const [entry, oldConfig] of changes) {
+    for (const [entry, oldConfig, governedBefore] of changes) {
       const newConfig = this.configOf(entry);
-      if (entry.resolved.sources.includes(`pattern:${pattern}`)) matched += 1;
+      if (counted === "before" ? governedBefore : governedBy(entry.resolved, pattern)) matched += 1;
       if (!sameConfig(oldConfig, newConfig)) {
         this.recordConfigChange(entry, { target: pattern, actor, at: now, oldConfig, newConfig });
       }
     }
-    return { matchedCircuits: matched };
+    return matched;
   }
 
   // ---- watch -------------------------------------------------------------
@@ -365,7 +396,7 @@ export class MemoryStore implements CircuitStore {
       circuit: c.name,
       state: visibleState(c, config),
       config,
-      configSources: entry.resolved.sources,
+      ...viewSources(entry.resolved),
       stats: statsOf(c, config, this.clock()),
       generation: c.generation,
       since: c.since,

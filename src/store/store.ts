@@ -25,9 +25,11 @@ import type {
   CircuitConfig,
   CircuitStats,
   ConfigPatch,
+  ConfigSource,
   DenyReason,
   ForceTarget,
   Outcome,
+  PatternRule,
   State,
   Transition,
 } from "../engine/index.js";
@@ -39,8 +41,10 @@ export interface CircuitView {
   /** The state callers see (DISABLED when the config disables the circuit). */
   state: State;
   config: CircuitConfig;
-  /** Where the config came from, most specific first. */
+  /** Where the config came from, most specific first, as text: sourceLabel of each of configSourceDetails. */
   configSources: string[];
+  /** Where the config came from, most specific first. */
+  configSourceDetails: ConfigSource[];
   stats: CircuitStats;
   generation: number;
   /** When it entered its current state. */
@@ -94,7 +98,11 @@ export interface ReportAck {
   stale: boolean;
 }
 
-/** A validated Configure. */
+/**
+ * A validated Configure. Applied to the target's explicit settings in this
+ * order: `replace` drops them all; `clear` and `clearPreset` drop the named
+ * ones; `patch` and `preset` set theirs. Fields named nowhere are kept.
+ */
 export interface ConfigureCommand {
   /** Start from this preset (must exist). */
   preset?: string;
@@ -102,6 +110,40 @@ export interface ConfigureCommand {
   patch: ConfigPatch;
   /** Drop earlier explicit settings of the target first. */
   replace: boolean;
+  /** Fields to drop from the explicit settings (an update_mask naming a field that `patch` leaves unset). */
+  clear?: readonly (keyof CircuitConfig)[];
+  /** Drop the explicit preset (an update_mask naming "preset" with no preset given). */
+  clearPreset?: boolean;
+  /**
+   * Pattern targets only: the rule's precedence among the runtime rules.
+   * Unset keeps an existing rule's, and puts a new rule after every runtime
+   * rule (the highest precedence + 1, or 1).
+   */
+  precedence?: number;
+}
+
+/** Where a pattern rule was set: by Configure at runtime, or in the config file. */
+export type PatternRuleOrigin = "runtime" | "config_file";
+
+/**
+ * A pattern rule as stores hold and list it. Rules are consulted runtime
+ * rules first, by precedence ascending and equal precedences by pattern,
+ * then the config file's rules in file order.
+ */
+export interface PatternRuleRecord extends PatternRule {
+  origin: PatternRuleOrigin;
+  /** Runtime rules: 0 and up. Config file rules: 0. */
+  precedence: number;
+  /** Runtime rules: when last written, by the store's clock (ms). Absent for file rules. */
+  updateTime?: number;
+  /** Runtime rules: the caller (API key name) that last wrote it. Absent for file rules. */
+  updatedBy?: string;
+}
+
+/** A pattern rule a Configure wrote or a DeletePatternRule removed, and how many existing circuits it governs (or governed). */
+export interface PatternRuleChange {
+  rule: PatternRuleRecord;
+  matchedCircuits: number;
 }
 
 export interface ListQuery {
@@ -186,11 +228,29 @@ export interface CircuitStore {
   configureCircuit(circuit: string, command: ConfigureCommand, actor: string): Promise<CircuitView>;
 
   /**
-   * Sets a runtime pattern rule (ahead of the file's rules; an existing rule
-   * with the same pattern is updated in place). Every live circuit it now
-   * governs records the change in its history.
+   * Sets a runtime pattern rule (ahead of the file's rules, at its
+   * precedence; an existing rule with the same pattern is updated). Every
+   * live circuit whose resolved config changes records the change in its
+   * history. Answers the rule as stored and how many live circuits it
+   * governs. Rejects like configureCircuit when the rule alone, or any
+   * circuit with explicit settings it matches, would resolve to an invalid
+   * config.
    */
-  configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }>;
+  configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<PatternRuleChange>;
+
+  /** Every pattern rule, in the order they are consulted (see PatternRuleRecord). */
+  listPatternRules(): Promise<PatternRuleRecord[]>;
+
+  /**
+   * Removes the runtime rule with this pattern; the circuits it governed
+   * fall back to the next matching rule, preset and defaults, and each whose
+   * config changes records it in its history. Answers the rule as it was and
+   * how many live circuits it governed. Rejects with PatternRuleNotFoundError
+   * when no rule has the pattern, PatternRuleFromFileError when only the
+   * config file has it, InvalidConfigError when a circuit with explicit
+   * settings it matches would fall back to an invalid config.
+   */
+  deletePatternRule(pattern: string, actor: string): Promise<PatternRuleChange>;
 
   /**
    * Starts delivering to `sink`: without a resume token, one snapshot item per
@@ -237,6 +297,28 @@ export class ResumeTokenError extends Error {
   }
   static is(e: unknown): e is ResumeTokenError {
     return e instanceof ResumeTokenError;
+  }
+}
+
+/** No runtime pattern rule (nor a config file rule) has this pattern. */
+export class PatternRuleNotFoundError extends Error {
+  override readonly name = "PatternRuleNotFoundError";
+  constructor(readonly pattern: string) {
+    super(`pattern rule ${JSON.stringify(pattern)} does not exist (ListPatternRules lists the rules)`);
+  }
+  static is(e: unknown): e is PatternRuleNotFoundError {
+    return e instanceof PatternRuleNotFoundError;
+  }
+}
+
+/** The pattern rule to delete comes from the config file, which only an edit of the file changes. */
+export class PatternRuleFromFileError extends Error {
+  override readonly name = "PatternRuleFromFileError";
+  constructor(readonly pattern: string) {
+    super(`pattern rule ${JSON.stringify(pattern)} comes from the config file; remove it there (only runtime rules can be deleted)`);
+  }
+  static is(e: unknown): e is PatternRuleFromFileError {
+    return e instanceof PatternRuleFromFileError;
   }
 }
 

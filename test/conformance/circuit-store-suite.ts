@@ -1293,7 +1293,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await store().configureCircuit(n("a.2"), { patch: { failureThreshold: 2 }, replace: false }, "alice");
         await permit(n("b.1"));
         const t = h.now();
-        expect(await store().configurePattern(`${prefix}a.*`, { patch: { failureThreshold: 1 }, replace: false }, "carol")).toEqual({ matchedCircuits: 2 });
+        expect(await store().configurePattern(`${prefix}a.*`, { patch: { failureThreshold: 1 }, replace: false }, "carol")).toMatchObject({ matchedCircuits: 2 });
         expect(await view(n("a.1"))).toMatchObject({ config: { failureThreshold: 1 }, configSources: [`pattern:${prefix}a.*`, "defaults"] });
         expect(await view(n("a.2"))).toMatchObject({ config: { failureThreshold: 2 }, configSources: ["circuit", `pattern:${prefix}a.*`, "defaults"] });
         expect(await view(n("b.1"))).toMatchObject({ config: { failureThreshold: 3 }, configSources: ["defaults"] });
@@ -1315,12 +1315,12 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const { n, prefix } = names();
         await permit(n("x.1"));
         await permit(n("x.2"));
-        expect(await store().configurePattern(`${prefix}x.1`, { patch: { failureThreshold: 5 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
-        expect(await store().configurePattern(`${prefix}x.*`, { patch: { failureThreshold: 1 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        expect(await store().configurePattern(`${prefix}x.1`, { patch: { failureThreshold: 5 }, replace: false }, "carol")).toMatchObject({ matchedCircuits: 1 });
+        expect(await store().configurePattern(`${prefix}x.*`, { patch: { failureThreshold: 1 }, replace: false }, "carol")).toMatchObject({ matchedCircuits: 1 });
         expect(await view(n("x.1"))).toMatchObject({ config: { failureThreshold: 5 }, configSources: [`pattern:${prefix}x.1`, "defaults"] });
         expect(await view(n("x.2"))).toMatchObject({ config: { failureThreshold: 1 }, configSources: [`pattern:${prefix}x.*`, "defaults"] });
         // Updating the first rule in place keeps it first.
-        expect(await store().configurePattern(`${prefix}x.1`, { patch: { jitter: 0.1 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        expect(await store().configurePattern(`${prefix}x.1`, { patch: { jitter: 0.1 }, replace: false }, "carol")).toMatchObject({ matchedCircuits: 1 });
         expect(await view(n("x.1"))).toMatchObject({ config: { failureThreshold: 5, jitter: 0.1 }, configSources: [`pattern:${prefix}x.1`, "defaults"] });
       });
 

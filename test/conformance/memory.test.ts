@@ -1,12 +1,13 @@
 /** The conformance suite on the embedded store, with a frozen clock the suite advances. */
 import { createMemoryStore } from "../../src/store/memory.js";
-import { describeCircuitStoreConformance } from "./circuit-store-suite.js";
+import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
+import { describePatternRuleConformance } from "./pattern-rules-suite.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
 /** A round start instant, so bucket and second boundaries are easy to read in failures. */
 const T0 = 1_700_000_000_000;
 
-describeCircuitStoreConformance(`memory store (${seedLabel(TEST_SEED)})`, async ({ layers, circuits, random }) => {
+const factory: HarnessFactory = async ({ layers, circuits, random }) => {
   let now = T0;
   const store = createMemoryStore({
     layers,
@@ -24,4 +25,7 @@ describeCircuitStoreConformance(`memory store (${seedLabel(TEST_SEED)})`, async 
     },
     close: () => store.close(),
   };
-});
+};
+
+describeCircuitStoreConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);
+describePatternRuleConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);

@@ -6,7 +6,8 @@
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { startRedisCluster, type RedisCluster } from "../support/redis-servers.js";
-import { describeCircuitStoreConformance } from "./circuit-store-suite.js";
+import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
+import { describePatternRuleConformance } from "./pattern-rules-suite.js";
 import { seedLabel, TEST_SEED } from "./random.js";
 import { redisHarness } from "./redis-harness.js";
 
@@ -20,6 +21,8 @@ afterAll(async () => {
   await cluster.stop();
 });
 
-describeCircuitStoreConformance(`redis cluster store (${seedLabel(TEST_SEED)})`, (options) =>
-  redisHarness(() => new Cluster(cluster.nodes), true, options),
-);
+const factory: HarnessFactory = (options) =>
+  redisHarness(() => new Cluster(cluster.nodes), true, options);
+
+describeCircuitStoreConformance(`redis cluster store (${seedLabel(TEST_SEED)})`, factory);
+describePatternRuleConformance(`redis cluster store (${seedLabel(TEST_SEED)})`, factory);

@@ -2,7 +2,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
-import { describeCircuitStoreConformance } from "./circuit-store-suite.js";
+import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
+import { describePatternRuleConformance } from "./pattern-rules-suite.js";
 import { seedLabel, TEST_SEED } from "./random.js";
 import { redisHarness } from "./redis-harness.js";
 
@@ -16,6 +17,8 @@ afterAll(async () => {
   await redis.stop();
 });
 
-describeCircuitStoreConformance(`redis store (${seedLabel(TEST_SEED)})`, (options) =>
-  redisHarness(() => new Redis({ host: redis.host, port: redis.port, maxRetriesPerRequest: 1 }), false, options),
-);
+const factory: HarnessFactory = (options) =>
+  redisHarness(() => new Redis({ host: redis.host, port: redis.port, maxRetriesPerRequest: 1 }), false, options);
+
+describeCircuitStoreConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
+describePatternRuleConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);

@@ -260,7 +260,21 @@ const steps: Step[] = [
           "grpc.health.v1.Health",
           "grpc.reflection.v1.ServerReflection",
           "grpc.reflection.v1alpha.ServerReflection",
-          ...["Acquire", "AcquireAny", "Configure", "ForceState", "GetHistory", "GetState", "ListCircuits", "Report", "Reset", "Watch"].map(
+          ...[
+            "Acquire",
+            "AcquireAny",
+            "BatchReport",
+            "Configure",
+            "DeletePatternRule",
+            "ForceState",
+            "GetHistory",
+            "GetState",
+            "ListCircuits",
+            "ListPatternRules",
+            "Report",
+            "Reset",
+            "Watch",
+          ].map(
             (m) => `breakerbox.v1.CircuitService.${m}`,
           ),
           "",
@@ -291,7 +305,7 @@ const steps: Step[] = [
     check: (r) => {
       expect(r.stdout).toMatch(/^breakerbox\.v1\.ConfigureRequest is a message:\n\/\/ Request of Configure\.\nmessage ConfigureRequest \{\n/);
       expect(r.stdout).toContain("  oneof target {\n");
-      expect(r.stdout).toContain("  // True drops the earlier explicit settings of this target first, so unset\n");
+      expect(r.stdout).toContain("  // True drops every earlier explicit setting of this target first, so unset\n");
       expect(r.stdout).toContain("  bool replace = 5;\n");
       expect(r.stdout).toContain("breakerbox.v1.State is an enum:\n// State of a circuit.\nenum State {\n");
       expect(r.stdout).toContain("  // Admin state: every call is denied until released.\n  STATE_FORCED_OPEN = 4;\n");
@@ -382,6 +396,7 @@ const steps: Step[] = [
         since: at("03:12:05"),
         openUntil: at("03:13:05"),
         configSources: ["defaults"],
+        configSourceDetails: [{ kind: "CONFIG_SOURCE_KIND_DEFAULTS" }],
       });
     },
   },
@@ -456,7 +471,18 @@ const steps: Step[] = [
     check: async (r) => {
       const docs = jsonDocs(r.stdout);
       expect(docs).toHaveLength(2);
-      expect(docs[0]).toEqual({ matchedCircuits: 3 });
+      expect(docs[0]).toEqual({
+        matchedCircuits: 3,
+        rule: {
+          pattern: "llm.*",
+          precedence: 1,
+          config: { openDuration: "20s" },
+          preset: "llm",
+          origin: "PATTERN_RULE_ORIGIN_RUNTIME",
+          updateTime: at("03:12:40"),
+          updatedBy: { keyName: "oncall" },
+        },
+      });
       expect(docs[1].status).toMatchObject({
         circuit: "llm.anthropic",
         state: "STATE_OPEN",
@@ -486,8 +512,68 @@ const steps: Step[] = [
     },
   },
   {
+    title: "ListPatternRules: the rules in the order they are consulted",
+    contains: "CircuitService/ListPatternRules",
+    check: (r) => {
+      expect(jsonDocs(r.stdout)).toEqual([{ rules: [{ pattern: "llm.*", precedence: 1, config: { openDuration: "20s" }, preset: "llm", origin: "PATTERN_RULE_ORIGIN_RUNTIME", updateTime: at("03:12:40"), updatedBy: { keyName: "oncall" } }] }]);
+    },
+  },
+  {
+    title: "a pattern rule consulted first: precedence",
+    contains: `{"pattern":"tool.s*","precedence":0,"config":{"failure_threshold":6}}`,
+    check: async (r) => {
+      // Precedence 0 is a zero value: grpcurl leaves it out.
+      expect(jsonDocs(r.stdout)).toEqual([
+        { matchedCircuits: 1, rule: { pattern: "tool.*", precedence: 2, config: { failureThreshold: 4 }, origin: "PATTERN_RULE_ORIGIN_RUNTIME", updateTime: at("03:12:40"), updatedBy: { keyName: "oncall" } } },
+        { matchedCircuits: 1, rule: { pattern: "tool.s*", config: { failureThreshold: 6 }, origin: "PATTERN_RULE_ORIGIN_RUNTIME", updateTime: at("03:12:40"), updatedBy: { keyName: "oncall" } } },
+      ]);
+      const rules = (await client.call("listPatternRules", {}, AGENT)).rules.map((rule) => [rule.pattern, rule.precedence]);
+      expect(rules).toEqual([["tool.s*", 0], ["llm.*", 1], ["tool.*", 2]]);
+      const search = (await client.call("getState", { circuit: "tool.search" }, AGENT)).status!;
+      expect([search.configSources, search.config?.failureThreshold]).toEqual([["circuit", "pattern:tool.s*", "preset:io", "defaults"], 6]);
+    },
+  },
+  {
+    title: "DeletePatternRule: its circuits fall back",
+    contains: "CircuitService/DeletePatternRule",
+    check: async (r) => {
+      expect(jsonDocs(r.stdout)).toEqual([{ rule: { pattern: "tool.s*", config: { failureThreshold: 6 }, origin: "PATTERN_RULE_ORIGIN_RUNTIME", updateTime: at("03:12:40"), updatedBy: { keyName: "oncall" } }, matchedCircuits: 1 }]);
+      const search = (await client.call("getState", { circuit: "tool.search" }, AGENT)).status!;
+      expect([search.configSources, search.config?.failureThreshold]).toEqual([["circuit", "pattern:tool.*", "preset:io", "defaults"], 4]);
+      const changes = (await client.call("getHistory", { circuit: "tool.search" }, AGENT)).entries.flatMap((e) =>
+        e.entry.case === "configChange" ? [[e.entry.value.target, e.entry.value.newConfig?.failureThreshold]] : [],
+      );
+      // Newest first: the delete, the tool.s* rule, the tool.* rule, the preset.
+      expect(changes).toEqual([["tool.s*", 4], ["tool.s*", 6], ["tool.*", 4], ["tool.search", 5]]);
+    },
+  },
+  {
+    title: "update_mask: set some settings, clear others, keep the rest",
+    contains: `"update_mask":{"paths":["jitter","preset"]}`,
+    check: (r) => {
+      const [res] = jsonDocs(r.stdout);
+      expect(res.status.config).toEqual({
+        ...IO_CONFIG,
+        failureThreshold: 4,
+        slowCallDuration: "0s",
+        slowCallRateThreshold: 1,
+        openDuration: "60s",
+        backoffMultiplier: 1,
+        maxOpenDuration: "600s",
+        permitTtl: "30s",
+        jitter: 0,
+      });
+      expect(res.status.configSources).toEqual(["circuit", "pattern:tool.*", "defaults"]);
+      expect(res.status.configSourceDetails).toEqual([
+        { kind: "CONFIG_SOURCE_KIND_CIRCUIT" },
+        { kind: "CONFIG_SOURCE_KIND_PATTERN_RULE", name: "tool.*" },
+        { kind: "CONFIG_SOURCE_KIND_DEFAULTS" },
+      ]);
+    },
+  },
+  {
     title: "ForceState FORCED_OPEN, and what an agent's Acquire gets",
-    contains: `"state":"STATE_FORCED_OPEN"`,
+    contains: `"pin":"PIN_FORCED_OPEN"`,
     check: (r) => {
       const docs = jsonDocs(r.stdout);
       expect(docs).toHaveLength(2);
@@ -498,7 +584,7 @@ const steps: Step[] = [
   },
   {
     title: "ForceState DISABLED",
-    contains: `"state":"STATE_DISABLED"`,
+    contains: `"pin":"PIN_DISABLED"`,
     check: (r) => {
       const [res] = jsonDocs(r.stdout);
       expect(res.status).toMatchObject({ circuit: "tool.search", state: "STATE_DISABLED", generation: "2" });
@@ -507,7 +593,7 @@ const steps: Step[] = [
   },
   {
     title: "ForceState CLOSED releases",
-    contains: `{"circuit":"tool.search","state":"STATE_CLOSED"}`,
+    contains: `{"circuit":"tool.search","pin":"PIN_NONE"}`,
     check: (r) => {
       const [res] = jsonDocs(r.stdout);
       expect(res.status).toMatchObject({ circuit: "tool.search", state: "STATE_CLOSED", generation: "3" });

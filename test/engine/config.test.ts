@@ -8,6 +8,7 @@ import {
   matchRule,
   mergePatches,
   resolveConfig,
+  sourceLabel,
   UnknownPresetError,
   validateConfig,
   validatePatch,
@@ -285,7 +286,17 @@ describe("resolveConfig", () => {
     ["explicit settings alone", "solo", { patch: { failureThreshold: 8 } }, ["circuit", "defaults"], { ...defaults, failureThreshold: 8 }],
     ["explicit settings emptied by a replace are no source", "agent.x", { patch: {} }, ["pattern:agent.*", "preset:strict", "defaults"], { ...applyPatch(defaults, strict), openDurationMs: 20_000 }],
   ])("%s", (_what, name, explicit, sources, config) => {
-    expect(resolveConfig(layers, name, explicit)).toEqual({ config, sources });
+    const resolved = resolveConfig(layers, name, explicit);
+    expect({ config: resolved.config, sources: resolved.sources.map(sourceLabel) }).toEqual({ config, sources });
+  });
+
+  it("answers its sources structured, most specific first (the labels are derived from them)", () => {
+    expect(resolveConfig(layers, "agent.llm", { preset: "llm", patch: {} }).sources).toEqual([
+      { kind: "circuit", name: "" },
+      { kind: "pattern_rule", name: "agent.*" },
+      { kind: "preset", name: "llm" },
+      { kind: "defaults", name: "" },
+    ]);
   });
 
   it("refuses an unknown preset with UnknownPresetError listing the known ones", () => {

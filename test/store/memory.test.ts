@@ -228,7 +228,7 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
       const store = makeStore();
       await store.acquire("cfg.a");
       await store.configureCircuit("cfg.b", { patch: { failureThreshold: 2 }, replace: false }, "alice");
-      expect(await store.configurePattern("cfg.*", { patch: { failureThreshold: 1 }, replace: false }, "bob")).toEqual({ matchedCircuits: 2 });
+      expect(await store.configurePattern("cfg.*", { patch: { failureThreshold: 1 }, replace: false }, "bob")).toMatchObject({ matchedCircuits: 2 });
       const actors = async (name: string) => (await store.history(name, 10))!.entries.map((e) => (e.kind === "config" ? e.change.actor : e.kind));
       expect(await actors("cfg.a")).toEqual(["bob"]);
       expect(await actors("cfg.b")).toEqual(["alice"]); // its explicit failure_threshold still wins: nothing changed

@@ -3,7 +3,8 @@
  * operation (counted by Redis itself), no round trip for a CLOSED Acquire
  * on a fresh local view, scripts reloaded after SCRIPT FLUSH, a Report
  * retried with the stored settings when this replica's copy is stale, idle
- * CLOSED circuits expiring while OPEN ones do not.
+ * CLOSED circuits expiring while OPEN ones do not, pattern rules written on
+ * one replica listed, moved and deleted on another.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -115,6 +116,36 @@ describe("redis store settings", () => {
       expect(ack).toEqual({ state: "OPEN", duplicate: false, stale: false });
       expect(b.sent).toEqual(["evalsha", "evalsha"]);
       expect((await a.store.get("stale.r"))?.stats).toMatchObject({ totalFailures: 1, consecutiveFailures: 1 });
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
+
+describe("redis store pattern rules across replicas", () => {
+  it("lists, reorders and deletes rules another replica wrote, and reads a list stored before rules had a precedence", async () => {
+    const a = await makeStore();
+    const b = await makeStore({ keyPrefix: a.keyPrefix });
+    try {
+      // A list as stored before v1: no precedence, order = consulted order.
+      await admin.hset(`${a.keyPrefix}rules`, "v", 1, "s", JSON.stringify([{ pattern: "old.b*", patch: { failureThreshold: 2 } }, { pattern: "old.*", patch: { failureThreshold: 3 } }]));
+      expect((await a.store.listPatternRules()).map((r) => [r.pattern, r.precedence, r.updateTime])).toEqual([
+        ["old.b*", 1, undefined],
+        ["old.*", 2, undefined],
+      ]);
+      const written = await a.store.configurePattern("new.*", { patch: { jitter: 0.2 }, replace: false }, "alice");
+      expect(written.rule).toMatchObject({ pattern: "new.*", precedence: 3, origin: "runtime", updatedBy: "alice" });
+      // B lists from Redis, moves A's rule first and deletes a legacy one; A sees both at once.
+      expect((await b.store.listPatternRules()).map((r) => r.pattern)).toEqual(["old.b*", "old.*", "new.*"]);
+      await b.store.configurePattern("old.*", { patch: {}, replace: false, precedence: 0 }, "bob");
+      await b.store.deletePatternRule("old.b*", "bob");
+      expect((await a.store.listPatternRules()).map((r) => [r.pattern, r.precedence, r.updatedBy])).toEqual([
+        ["old.*", 0, "bob"],
+        ["new.*", 3, "alice"],
+      ]);
+      await a.store.acquire("old.bx");
+      expect((await a.store.get("old.bx"))?.configSources).toEqual(["pattern:old.*", "defaults"]);
     } finally {
       await b.close();
       await a.close();

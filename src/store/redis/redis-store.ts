@@ -1,3 +1,4 @@
+// Over 400 lines: the facade has one method per store operation, each a few lines delegating to its parts (listed below).
 /**
  * The Redis store: every circuit in Redis, shared by any number of replicas.
  * A thin facade over its parts:
@@ -26,7 +27,7 @@ import {
   decodePermit,
   permitRefusal,
 } from "../../engine/index.js";
-import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "../config-decisions.js";
+import { type ConfigDecisions, type FileConfig, createConfigDecisions, governedBy, sameConfig } from "../config-decisions.js";
 import { createStoreListeners } from "../store-listeners.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, pageOfHistory } from "../history-page.js";
 import {
@@ -39,6 +40,8 @@ import {
   type HistoryEntry,
   type ListPage,
   type ListQuery,
+  type PatternRuleChange,
+  type PatternRuleRecord,
   type ReportAck,
   type ReportCommand,
   type StoreHealth,
@@ -295,25 +298,73 @@ export class RedisStore implements CircuitStore {
     }
   }
 
-  async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<{ matchedCircuits: number }> {
+  async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<PatternRuleChange> {
     await this.start();
-    const before = this.settings.runtimeRules;
-    // Every circuit with stored settings that the pattern matches, for the decision to check the rule against.
+    const stored = await this.storedMatching(pattern);
+    const stamp = { at: await this.now(), actor };
+    let rule: PatternRuleRecord | undefined;
+    const change = await this.updateRules(pattern, actor, "after", (rules) => {
+      const decision = this.decisions.configurePattern(rules, pattern, command, stored, stamp);
+      rule = decision.rule;
+      return decision.rules;
+    });
+    return { rule: rule!, matchedCircuits: change };
+  }
+
+  async listPatternRules(): Promise<PatternRuleRecord[]> {
+    await this.start();
+    await this.settings.reloadRules();
+    return this.decisions.listRules(this.settings.runtimeRules);
+  }
+
+  async deletePatternRule(pattern: string, actor: string): Promise<PatternRuleChange> {
+    await this.start();
+    const stored = await this.storedMatching(pattern);
+    let rule: PatternRuleRecord | undefined;
+    const change = await this.updateRules(pattern, actor, "before", (rules) => {
+      const decision = this.decisions.deletePattern(rules, pattern, stored);
+      rule = decision.rule;
+      return decision.rules;
+    });
+    return { rule: rule!, matchedCircuits: change };
+  }
+
+  /** Every circuit with stored settings that `pattern` matches, for the decisions to check a rule change against. */
+  private async storedMatching(pattern: string): Promise<[string, ConfigSettings | undefined][]> {
     const stored: [string, ConfigSettings | undefined][] = [];
     for (const name of await this.names.matching(pattern, "explicit")) stored.push([name, (await this.settings.read(name)).settings]);
-    const rules = await this.settings.updateRules((rules) => this.decisions.configurePattern(rules, pattern, command, stored));
+    return stored;
+  }
+
+  /**
+   * Changes the runtime rules by compare-and-set (`decide` may throw to
+   * refuse); every live circuit `pattern` matches whose config changes
+   * records it. Answers how many of them the rule governs `after` the change
+   * (a write) or governed `before` it (a delete).
+   */
+  private async updateRules(
+    pattern: string,
+    actor: string,
+    counted: "before" | "after",
+    decide: (rules: readonly PatternRuleRecord[]) => PatternRuleRecord[],
+  ): Promise<number> {
+    let before: readonly PatternRuleRecord[] = [];
+    const rules = await this.settings.updateRules((current) => {
+      before = current;
+      return decide(current);
+    });
     let matched = 0;
     for (const name of await this.names.matching(pattern, "circuit")) {
       const settings = (await this.settings.read(name)).settings;
-      const oldConfig = this.decisions.resolve(before, name, settings).config;
+      const old = this.decisions.resolve(before, name, settings);
       const resolved = this.decisions.resolve(rules, name, settings);
-      if (resolved.sources.includes(`pattern:${pattern}`)) matched += 1;
-      if (sameConfig(oldConfig, resolved.config)) continue;
-      const record: ConfigChangeRecord = { target: pattern, actor, at: await this.now(), oldConfig, newConfig: resolved.config };
+      if (governedBy(counted === "before" ? old : resolved, pattern)) matched += 1;
+      if (sameConfig(old.config, resolved.config)) continue;
+      const record: ConfigChangeRecord = { target: pattern, actor, at: await this.now(), oldConfig: old.config, newConfig: resolved.config };
       await this.scripts.appendConfigChange(name, record);
       this.listeners.configChanges.emit(record);
     }
-    return { matchedCircuits: matched };
+    return matched;
   }
 
   // ---- watch -------------------------------------------------------------

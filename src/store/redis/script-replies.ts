@@ -18,8 +18,9 @@ import {
   type Transition,
   type TransitionReason,
 } from "../../engine/index.js";
-import type { AcquireDecision, CircuitEvent, CircuitView, ConfigChangeRecord } from "../store.js";
+import type { AcquireDecision, CircuitEvent, CircuitView, ConfigChangeRecord, PatternRuleRecord } from "../store.js";
 import type { HistoryPosition } from "../history-page.js";
+import { orderRules, viewSources } from "../config-decisions.js";
 
 /** A script answered something its caller does not understand (a bug, not an outage). */
 export class ScriptReplyError extends Error {
@@ -169,13 +170,36 @@ function decodeField(f: ConfigFieldSpec, v: unknown, what: string): boolean | nu
 /** Explicit settings as stored (JSON; "" or absent for none), fields checked against CONFIG_FIELD_LIST. */
 export function decodeSettings(json: string | null | undefined): ConfigSettings | undefined {
   if (json == null || json === "") return undefined;
-  const o = fields(JSON.parse(json), "settings");
-  const patch = fields(o["patch"], "settings.patch");
+  return settingsOf(fields(JSON.parse(json), "settings"), "settings");
+}
+
+/** The explicit settings in `o` (its patch and preset). */
+function settingsOf(o: Fields, what: string): ConfigSettings {
+  const patch = fields(o["patch"], `${what}.patch`);
   const settings: ConfigSettings = { patch: {} };
   const out: Fields = settings.patch;
-  for (const f of CONFIG_FIELD_LIST) if (patch[f.key] !== undefined) out[f.key] = decodeField(f, patch[f.key], `settings.patch.${f.key}`);
-  if (o["preset"] !== undefined) settings.preset = str(o, "preset", "settings");
+  for (const f of CONFIG_FIELD_LIST) if (patch[f.key] !== undefined) out[f.key] = decodeField(f, patch[f.key], `${what}.patch.${f.key}`);
+  if (o["preset"] !== undefined) settings.preset = str(o, "preset", what);
   return settings;
+}
+
+/**
+ * The runtime pattern rules as stored (JSON list; absent for none), checked
+ * like explicit settings, and ordered. Rules stored before rules had a
+ * precedence take their place in the list as it (1, 2, ...), which keeps
+ * their order.
+ */
+export function decodeRuntimeRules(json: string | null | undefined): PatternRuleRecord[] {
+  if (json == null || json === "") return [];
+  const rules = list(JSON.parse(json), (v, what) => {
+    const o = fields(v, what);
+    const settings = settingsOf(o, what);
+    const rule: PatternRuleRecord = { ...settings, pattern: str(o, "pattern", what), origin: "runtime", precedence: 0 };
+    if (o["updateTime"] !== undefined) rule.updateTime = num(o, "updateTime", what);
+    if (o["updatedBy"] !== undefined) rule.updatedBy = str(o, "updatedBy", what);
+    return { rule, precedence: o["precedence"] };
+  }, "rules");
+  return orderRules(rules.map(({ rule, precedence }, i) => ({ ...rule, precedence: precedence === undefined ? i + 1 : asNum(precedence, `rules[${i}].precedence`) })));
 }
 
 /** Parses a script's JSON reply and answers the stale-config retry, or hands the reply to `decode`. */
@@ -326,5 +350,5 @@ export function toCircuitEvent(e: ScriptEvent): CircuitEvent {
 
 /** A script's view of a circuit with the config this replica resolved for it. */
 export function toCircuitView(v: ScriptView, resolved: ResolvedConfig): CircuitView {
-  return { ...v, config: resolved.config, configSources: resolved.sources };
+  return { ...v, config: resolved.config, ...viewSources(resolved) };
 }

@@ -11,12 +11,12 @@
  * back, since pub/sub does not replay what was published while away.
  */
 import type { Cluster, Redis } from "ioredis";
-import type { ConfigSettings, PatternRule, ResolvedConfig } from "../../engine/index.js";
+import type { ConfigSettings, ResolvedConfig } from "../../engine/index.js";
 import type { ConfigDecisions } from "../config-decisions.js";
-import { StoreUnavailableError } from "../store.js";
+import { type PatternRuleRecord, StoreUnavailableError } from "../store.js";
 import type { KeySpace } from "./keys.js";
 import type { ScriptClient } from "./script-client.js";
-import { decodeSettings } from "./script-replies.js";
+import { decodeRuntimeRules, decodeSettings } from "./script-replies.js";
 
 /** A circuit's settings as stored by Configure, and their version (0: never configured). */
 export interface StoredSettings {
@@ -41,9 +41,11 @@ export interface SettingsCacheOptions {
 export interface SettingsCache {
   /** Loads the rules and subscribes to their changes. */
   start(): Promise<void>;
+  /** Reads the rules from Redis now (a listing must not answer a copy that pub/sub has not refreshed yet). */
+  reloadRules(): Promise<void>;
   close(): void;
-  /** The runtime rules as this replica knows them. */
-  readonly runtimeRules: readonly PatternRule[];
+  /** The runtime rules as this replica knows them, in the order they are consulted. */
+  readonly runtimeRules: readonly PatternRuleRecord[];
   /** The circuit's config as this replica knows it (no round trip). */
   resolved(name: string): VersionedConfig;
   /** Reads the circuit's stored settings from Redis (Configure and pattern checks; not the hot path). */
@@ -57,7 +59,7 @@ export interface SettingsCache {
    * the stored one (it may throw to refuse), retried on a concurrent change;
    * publishes the change. Answers the rules stored.
    */
-  updateRules(change: (rules: readonly PatternRule[]) => PatternRule[]): Promise<PatternRule[]>;
+  updateRules(change: (rules: readonly PatternRuleRecord[]) => PatternRuleRecord[]): Promise<PatternRuleRecord[]>;
 }
 
 const MAX_RULE_RETRIES = 10;
@@ -67,7 +69,7 @@ export function createSettingsCache(options: SettingsCacheOptions): SettingsCach
   const guard = scripts.guard;
   const explicit = new Map<string, StoredSettings>();
   const resolvedByName = new Map<string, VersionedConfig>();
-  let runtimeRules: readonly PatternRule[] = [];
+  let runtimeRules: readonly PatternRuleRecord[] = [];
   let rulesVersion = 0;
 
   const forget = (name: string): void => {
@@ -76,7 +78,7 @@ export function createSettingsCache(options: SettingsCacheOptions): SettingsCach
     options.onChange(name);
   };
 
-  const rulesChanged = (version: number, rules: readonly PatternRule[]): void => {
+  const rulesChanged = (version: number, rules: readonly PatternRuleRecord[]): void => {
     rulesVersion = version;
     runtimeRules = rules;
     resolvedByName.clear();
@@ -87,8 +89,8 @@ export function createSettingsCache(options: SettingsCacheOptions): SettingsCach
     const [v, s] = await guard(() => client.hmget(keys.rules, "v", "s"));
     const version = v == null ? 0 : Number(v);
     if (version > rulesVersion || (version === rulesVersion && runtimeRules.length === 0 && s != null)) {
-      // Only set-rules.lua writes them, from the list decisions.configurePattern made.
-      rulesChanged(version, s == null ? [] : (JSON.parse(s) as PatternRule[]));
+      // Only set-rules.lua writes them, from the list decisions.configurePattern or deletePattern made.
+      rulesChanged(version, decodeRuntimeRules(s));
     }
   };
 
@@ -104,6 +106,7 @@ export function createSettingsCache(options: SettingsCacheOptions): SettingsCach
       await loadRules();
       await guard(() => subscriber.subscribe(keys.rulesChannel));
     },
+    reloadRules: loadRules,
     close: () => subscriber.disconnect(),
     get runtimeRules() {
       return runtimeRules;
