@@ -8,14 +8,8 @@
  * file), not as an index: rules written or deleted while a client pages do
  * not shift the pages, and a rule that exists throughout is returned once.
  */
-import { decodeToken, encodeToken } from "./opaque-token.js";
-import { InvalidArgumentError } from "./errors.js";
+import { effectivePageSize, readPageToken, writePageToken } from "./paging.js";
 import type { PatternRuleRecord } from "../store/store.js";
-
-/** page_size 0 reads as this. */
-export const DEFAULT_RULES_PAGE_SIZE = 100;
-/** A larger page_size reads as this. */
-export const MAX_RULES_PAGE_SIZE = 1000;
 
 /** One page of pattern rules. */
 export interface RulePage {
@@ -36,42 +30,34 @@ function keysOf(rules: readonly PatternRuleRecord[]): RuleKey[] {
   return rules.map((r) => (r.origin === "runtime" ? [0, r.precedence, r.pattern] : [1, filePosition++, r.pattern]));
 }
 
-function readKey(token: string): RuleKey {
-  const refuse = (): never => {
-    throw new InvalidArgumentError("page_token", "is not a token from ListPatternRulesResponse.next_page_token; pass it unchanged, or omit it for the first page");
-  };
-  const decoded = decodeToken("rules", [], token);
-  if ("problem" in decoded) return refuse();
+/** The key a token's position holds, undefined when it is not one. */
+function parseKey(position: string): RuleKey | undefined {
   let key: unknown;
   try {
-    key = JSON.parse(decoded.position);
+    key = JSON.parse(position);
   } catch {
-    return refuse();
+    return undefined;
   }
-  if (!Array.isArray(key) || key.length !== 3 || typeof key[0] !== "number" || typeof key[1] !== "number" || typeof key[2] !== "string") {
-    return refuse();
-  }
-  return key as RuleKey;
+  const ok = Array.isArray(key) && key.length === 3 && typeof key[0] === "number" && typeof key[1] === "number" && typeof key[2] === "string";
+  return ok ? (key as RuleKey) : undefined;
 }
 
 /**
  * The page of `rules` (every rule, in the consulted order) after
- * `pageToken` ("" for the first page), at most `pageSize` long (0 reads as
- * {@link DEFAULT_RULES_PAGE_SIZE}, more than {@link MAX_RULES_PAGE_SIZE} as
- * that). Throws InvalidArgumentError on page_token for a token this RPC did
- * not issue.
+ * `pageToken` ("" for the first page), at most `pageSize` long (the shared
+ * paging rules, src/service/paging.ts). Throws PageTokenError for a token
+ * this RPC did not issue.
  */
 export function pageOfRules(rules: readonly PatternRuleRecord[], pageSize: number, pageToken: string): RulePage {
-  const limit = pageSize === 0 ? DEFAULT_RULES_PAGE_SIZE : Math.min(pageSize, MAX_RULES_PAGE_SIZE);
+  const limit = effectivePageSize(pageSize);
   const keys = keysOf(rules);
+  const after = readPageToken("rules", [], pageToken, parseKey);
   let start = 0;
-  if (pageToken !== "") {
-    const after = readKey(pageToken);
+  if (after !== undefined) {
     start = keys.findIndex((k) => compareKeys(k, after) > 0);
     if (start < 0) start = keys.length;
   }
   const end = Math.min(start + limit, rules.length);
   const last = keys[end - 1];
-  const nextPageToken = end < rules.length && last !== undefined ? encodeToken("rules", [], JSON.stringify(last)) : "";
-  return { rules: rules.slice(start, end), nextPageToken };
+  return { rules: rules.slice(start, end), nextPageToken: writePageToken("rules", [], end < rules.length && last !== undefined ? JSON.stringify(last) : undefined) };
 }

@@ -86,7 +86,7 @@ describe("pattern rules over gRPC", () => {
     const bad = await failure(client.call("listPatternRules", { pageToken: "garbage" }, AGENT));
     expect([bad.code, bad.details]).toEqual([
       Status.INVALID_ARGUMENT,
-      "page_token is not a token from ListPatternRulesResponse.next_page_token; pass it unchanged, or omit it for the first page",
+      "page_token is not a next_page_token this server issued; pass it unchanged, or restart the listing without it",
     ]);
   });
 

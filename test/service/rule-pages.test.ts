@@ -1,7 +1,7 @@
 /** ListPatternRules paging: page sizes, and pages that do not shift while rules are written and deleted. */
 import { describe, expect, it } from "vitest";
 import { encodeToken } from "../../src/service/opaque-token.js";
-import { InvalidArgumentError } from "../../src/service/errors.js";
+import { PageTokenError } from "../../src/service/errors.js";
 import { pageOfRules } from "../../src/service/rule-pages.js";
 import type { PatternRuleRecord } from "../../src/store/store.js";
 
@@ -30,11 +30,11 @@ describe("pageOfRules", () => {
   });
 
   it.each([
-    ["not base64url", "%%%"],
-    ["another RPC's token", encodeToken("circuits", [], "a")],
-    ["a position that is not a rule's", encodeToken("rules", [], '{"a":1}')],
-  ])("refuses %s on page_token", (_what, token) => {
-    expect(() => pageOfRules(rules, 2, token)).toThrow(InvalidArgumentError);
-    expect(() => pageOfRules(rules, 2, token)).toThrow(/^page_token is not a token from ListPatternRulesResponse\.next_page_token/);
+    ["not base64url", "%%%", "malformed"],
+    ["another RPC's token", encodeToken("circuits", [], "a"), "mismatch"],
+    ["a position that is not a rule's", encodeToken("rules", [], '{"a":1}'), "malformed"],
+  ])("refuses %s on page_token", (_what, token, problem) => {
+    expect(() => pageOfRules(rules, 2, token)).toThrow(PageTokenError);
+    expect(() => pageOfRules(rules, 2, token)).toThrow(expect.objectContaining({ field: "page_token", problem }));
   });
 });
