@@ -73,7 +73,7 @@ describe("redis store round trips", () => {
       expect(sent).toEqual([]);
       for (const permit of permits) {
         const ack = await store.report("rt.a", { permit, outcome: "SUCCESS", durationMs: 3, retryAfterMs: 0 });
-        expect(ack).toEqual({ state: "CLOSED", duplicate: false, stale: false });
+        expect(ack).toEqual({ state: "CLOSED", disposition: "RECORDED", recordedOutcome: "SUCCESS", duplicate: false, stale: false });
       }
       expect(sent).toEqual(new Array(50).fill("evalsha"));
       // An Acquire that Redis must decide (not CLOSED: FORCED_OPEN here) is one round trip too.
@@ -92,7 +92,7 @@ describe("redis store round trips", () => {
       const a = await store.acquire("flush.a");
       await admin.script("FLUSH");
       const ack = await store.report("flush.a", { permit: a.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
-      expect(ack).toEqual({ state: "CLOSED", duplicate: false, stale: false });
+      expect(ack).toEqual({ state: "CLOSED", disposition: "RECORDED", recordedOutcome: "FAILURE", duplicate: false, stale: false });
       expect((await store.get("flush.a"))?.stats.totalFailures).toBe(1);
     } finally {
       await close();
@@ -111,7 +111,7 @@ describe("redis store settings", () => {
       // B sends version 0, the script answers staleConfig, B takes version 1 and sends the Report again:
       // under failure_threshold 1 this one failure opens the circuit (under 5 it would not).
       const ack = await b.store.report("stale.r", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
-      expect(ack).toEqual({ state: "OPEN", duplicate: false, stale: false });
+      expect(ack).toEqual({ state: "OPEN", disposition: "RECORDED", recordedOutcome: "FAILURE", duplicate: false, stale: false });
       expect(b.sent).toEqual(["evalsha", "evalsha"]);
       expect((await a.store.get("stale.r"))?.stats).toMatchObject({ totalFailures: 1, consecutiveFailures: 1 });
     } finally {
