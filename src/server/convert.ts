@@ -11,6 +11,8 @@ import {
   type CircuitStats as ProtoStats,
   type CircuitStatus,
   type HistoryEntry as ProtoHistoryEntry,
+  type Principal as ProtoPrincipal,
+  type ReportResponse,
   CircuitConfigSchema,
   CircuitEventSchema,
   CircuitStatsSchema,
@@ -19,10 +21,23 @@ import {
   DenyReason as ProtoDenyReason,
   HistoryEntrySchema,
   Outcome as ProtoOutcome,
+  PrincipalSchema,
+  ReportDisposition as ProtoReportDisposition,
+  ReportResponseSchema,
   State as ProtoState,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { CircuitConfig, CircuitStats, ConfigPatch, DenyReason, Outcome, State } from "../engine/index.js";
-import type { CircuitEvent, CircuitView, HistoryEntry } from "../store/store.js";
+import {
+  type CircuitConfig,
+  type CircuitStats,
+  type ConfigPatch,
+  type DenyReason,
+  type Outcome,
+  type Principal,
+  type ReportDisposition,
+  type State,
+  adminPrincipal,
+} from "../engine/index.js";
+import type { CircuitEvent, CircuitView, HistoryEntry, ReportAck } from "../store/store.js";
 import { InvalidArgumentError } from "../service/errors.js";
 import { PROTO_CONFIG_FIELDS } from "./proto-config-fields.js";
 
@@ -42,11 +57,25 @@ const PROTO_TO_STATE: Readonly<Record<number, State>> = {
   [ProtoState.DISABLED]: "DISABLED",
 };
 
+const OUTCOME_TO_PROTO: Readonly<Record<Outcome, ProtoOutcome>> = {
+  SUCCESS: ProtoOutcome.SUCCESS,
+  FAILURE: ProtoOutcome.FAILURE,
+  TIMEOUT: ProtoOutcome.TIMEOUT,
+  IGNORED: ProtoOutcome.IGNORED,
+};
+
 const PROTO_TO_OUTCOME: Readonly<Record<number, Outcome>> = {
   [ProtoOutcome.SUCCESS]: "SUCCESS",
   [ProtoOutcome.FAILURE]: "FAILURE",
   [ProtoOutcome.TIMEOUT]: "TIMEOUT",
   [ProtoOutcome.IGNORED]: "IGNORED",
+};
+
+const DISPOSITION_TO_PROTO: Readonly<Record<ReportDisposition, ProtoReportDisposition>> = {
+  RECORDED: ProtoReportDisposition.RECORDED,
+  STALE: ProtoReportDisposition.STALE,
+  DUPLICATE: ProtoReportDisposition.DUPLICATE,
+  CONFLICT: ProtoReportDisposition.CONFLICT,
 };
 
 export const DENY_REASON_TO_PROTO: Readonly<Record<DenyReason, ProtoDenyReason>> = {
@@ -66,13 +95,13 @@ export function stateFromProto(field: string, value: ProtoState): State | undefi
   return state;
 }
 
-/** An Outcome: undefined for OUTCOME_UNSPECIFIED, throws for an unknown number. */
-export function outcomeFromProto(value: ProtoOutcome): Outcome | undefined {
+/** An Outcome: undefined for OUTCOME_UNSPECIFIED, throws for an unknown number (naming `field`). */
+export function outcomeFromProto(value: ProtoOutcome, field = "outcome"): Outcome | undefined {
   if (value === ProtoOutcome.UNSPECIFIED) return undefined;
   const outcome = PROTO_TO_OUTCOME[value];
   if (outcome === undefined) {
     throw new InvalidArgumentError(
-      "outcome",
+      field,
       `has unknown value ${value}; use OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT or OUTCOME_IGNORED`,
     );
   }
@@ -178,7 +207,25 @@ export function eventToProto(e: CircuitEvent): ProtoEvent {
     actor: e.actor ?? "",
   });
   if (e.openUntil !== undefined) event.openUntil = timestampFromMs(e.openUntil);
+  // An admin transition recorded before principals were kept has only its actor.
+  const principal = e.principal ?? (e.actor === undefined ? undefined : adminPrincipal(e.actor));
+  if (principal !== undefined) event.principal = principalToProto(principal);
   return event;
+}
+
+export function principalToProto(p: Principal): ProtoPrincipal {
+  return create(PrincipalSchema, { keyName: p.keyName, agentInstanceId: p.agentInstanceId });
+}
+
+/** A Report's answer; `duplicate` and `stale` kept beside `disposition` for older clients. */
+export function reportAckToProto(ack: ReportAck): ReportResponse {
+  return create(ReportResponseSchema, {
+    state: STATE_TO_PROTO[ack.state],
+    duplicate: ack.duplicate,
+    stale: ack.stale,
+    disposition: DISPOSITION_TO_PROTO[ack.disposition],
+    recordedOutcome: OUTCOME_TO_PROTO[ack.recordedOutcome],
+  });
 }
 
 export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
@@ -192,6 +239,8 @@ export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
       value: create(ConfigChangeSchema, {
         target: c.target,
         actor: c.actor,
+        // A config change is always an admin's act: its principal is the actor's key.
+        principal: principalToProto(adminPrincipal(c.actor)),
         at: timestampFromMs(c.at),
         oldConfig: configToProto(c.oldConfig),
         newConfig: configToProto(c.newConfig),
