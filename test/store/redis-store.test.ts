@@ -3,7 +3,8 @@
  * operation (counted by Redis itself), no round trip for a CLOSED Acquire
  * on a fresh local view, scripts reloaded after SCRIPT FLUSH, a Report
  * retried with the stored settings when this replica's copy is stale, idle
- * CLOSED circuits expiring while OPEN ones do not.
+ * CLOSED circuits expiring while OPEN ones do not, a reported permit's
+ * outcome kept in its score.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,6 +160,45 @@ describe("redis store event stream", () => {
       expect(seen).toEqual(["poison.a CLOSED->OPEN"]);
       expect(store.health()).toEqual({ ready: true });
       sub.close();
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("redis store reported permits", () => {
+  it("keeps each reported permit's outcome in its score (expiry + code / 8) until the permit expires", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      const p = (await store.acquire("kept.a")).permit!;
+      const expiresAt = parseInt(p.split(".")[3]!, 36);
+      await store.report("kept.a", { permit: p, outcome: "TIMEOUT", durationMs: 1, retryAfterMs: 0 });
+      expect(await admin.zscore(`${keyPrefix}{kept.a}:r`, p)).toBe(`${expiresAt}.375`);
+      expect(await store.report("kept.a", { permit: p, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 })).toEqual({
+        state: "CLOSED",
+        disposition: "CONFLICT",
+        recordedOutcome: "TIMEOUT",
+        duplicate: true,
+        stale: false,
+      });
+    } finally {
+      await close();
+    }
+  });
+
+  it("answers a permit an older replica recorded without its outcome (a whole score) as a DUPLICATE of this report", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      const p = (await store.acquire("legacy.a")).permit!;
+      await admin.zadd(`${keyPrefix}{legacy.a}:r`, parseInt(p.split(".")[3]!, 36), p);
+      expect(await store.report("legacy.a", { permit: p, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 })).toEqual({
+        state: "CLOSED",
+        disposition: "DUPLICATE",
+        recordedOutcome: "FAILURE",
+        duplicate: true,
+        stale: false,
+      });
+      expect((await store.get("legacy.a"))?.stats).toMatchObject({ totalFailures: 0, totalSuccesses: 0 });
     } finally {
       await close();
     }
