@@ -11,40 +11,18 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, PermitRejectedError, type ConfigLayers, type Outcome } from "../../src/engine/index.js";
+import { PermitRejectedError } from "../../src/engine/index.js";
 import { Breakerbox, type Caller, type ReportRequest } from "../../src/service/breakerbox.js";
 import { InvalidArgumentError } from "../../src/service/errors.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import type { CircuitStore } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { CIRCUITS, layers, OUTCOMES } from "./differential-setup.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
 const ROUNDS = Number(process.env.BATCH_DIFF_ROUNDS ?? 300);
-const CIRCUITS = ["llm.a", "llm.b", "tool.c", "agent.d"];
-const OUTCOMES: Outcome[] = ["SUCCESS", "FAILURE", "TIMEOUT", "IGNORED"];
 const INSTANCES = ["", "pod-1", "pod-2", "worker/7"];
-
-const layers: ConfigLayers = {
-  defaults: {
-    ...BUILTIN_DEFAULTS,
-    failureThreshold: 3,
-    failureRateThreshold: 0.5,
-    minimumCalls: 4,
-    windowMs: 10_000,
-    slowCallDurationMs: 500,
-    slowCallRateThreshold: 0.8,
-    openDurationMs: 2_000,
-    backoffMultiplier: 2,
-    maxOpenDurationMs: 9_000,
-    halfOpenMaxCalls: 2,
-    successThreshold: 2,
-    permitTtlMs: 3_000,
-    jitter: 0.2,
-  },
-  presets: { default: {} },
-  rules: [],
-};
 
 /** A store on the test's clock and random source; `done` releases it. */
 type StoreFactory = (clock: () => number, random: () => number, tag: string) => Promise<{ store: CircuitStore; done: () => Promise<void> }>;

@@ -32,15 +32,12 @@ const { client } = useTestServer({
 
 type ReportInit = MessageInitShape<typeof ReportRequestSchema>;
 
-async function failure(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CallError) return e;
-    throw e;
-  }
-  throw new Error("expected the call to fail");
-}
+/** The CallError `call` fails with. */
+const failure = (call: Promise<unknown>): Promise<CallError> =>
+  call.then(
+    () => Promise.reject(new Error("expected the call to fail")),
+    (e: unknown) => (e instanceof CallError ? e : Promise.reject(e)),
+  );
 
 async function permit(circuit: string, agentInstanceId = ""): Promise<string> {
   const r = await client.call("acquire", { circuit, agentInstanceId }, AGENT);
