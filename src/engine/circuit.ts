@@ -328,6 +328,12 @@ function countWindow(c: Circuit, config: CircuitConfig, input: ReportInput): voi
   c.consecutiveFailures = failed ? c.consecutiveFailures + 1 : 0;
 }
 
+/** `t`, a transition the report `input` drove, attributed to its reporter. */
+function drivenBy(input: ReportInput, t: Transition): Transition {
+  if (input.principal !== undefined) t.principal = input.principal;
+  return t;
+}
+
 /** Which CLOSED-state rule, if any, says the circuit must open now. */
 function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionReason | undefined {
   if (config.failureThreshold > 0 && c.consecutiveFailures >= config.failureThreshold) return "consecutive_failures";
@@ -397,11 +403,6 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
     stale,
     transitions,
   });
-  // Every transition from here on is this report's doing.
-  const driven = (t: Transition): void => {
-    if (input.principal !== undefined) t.principal = input.principal;
-    transitions.push(t);
-  };
 
   if (phase.state === "HALF_OPEN" && probeIndex >= 0) phase.probes.splice(probeIndex, 1);
   if (input.outcome === "IGNORED") return done(!current);
@@ -416,19 +417,20 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
     case "closed": {
       countWindow(c, config, input);
       const reason = phase.state === "CLOSED" && config.enabled ? tripReason(c, config, input.now) : undefined;
-      if (reason !== undefined) driven(open(c, config, input, reason, input.retryAfterMs));
+      if (reason !== undefined) transitions.push(drivenBy(input, open(c, config, input, reason, input.retryAfterMs)));
       return done(false);
     }
     case "probe": {
       if (phase.state !== "HALF_OPEN") return done(false);
       if (isFailure(input.outcome)) {
-        driven(reopenFromHalfOpen(c, config, input, input.outcome === "TIMEOUT" ? "probe_timeout" : "probe_failed", input.retryAfterMs));
+        const reason = input.outcome === "TIMEOUT" ? "probe_timeout" : "probe_failed";
+        transitions.push(drivenBy(input, reopenFromHalfOpen(c, config, input, reason, input.retryAfterMs)));
         return done(false);
       }
       phase.successes += 1;
       if (phase.successes >= config.successThreshold) {
         clearCounters(c);
-        driven(transition(c, config, input.now, { state: "CLOSED" }, "probes_succeeded"));
+        transitions.push(drivenBy(input, transition(c, config, input.now, { state: "CLOSED" }, "probes_succeeded")));
       }
       return done(false);
     }

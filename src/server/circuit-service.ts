@@ -49,6 +49,12 @@ import { toStatusProto } from "./status.js";
 export interface CircuitServiceImplOptions {
   /** The transport-free service every handler calls. */
   service: Breakerbox;
+  /**
+   * Called with a BatchReport report's error when its result is INTERNAL (a
+   * bug, not a bad request): the error interceptor never sees it, since the
+   * call itself succeeds. Default: ignore.
+   */
+  onBatchReportError?: (err: unknown, index: number) => void;
 }
 
 function watchMessageToProto(m: WatchMessage): WatchResponse {
@@ -142,11 +148,12 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       const caller = callerOf(ctx);
       const results = await service.batchReport(req.reports, (report, field) => reportCallFromProto(report, caller, field));
       return create(BatchReportResponseSchema, {
-        results: results.map((r) =>
-          create(BatchReportResultSchema, {
-            result: "ack" in r ? { case: "response", value: reportAckToProto(r.ack) } : { case: "error", value: toStatusProto(r.error) },
-          }),
-        ),
+        results: results.map((r, i) => {
+          if ("ack" in r) return create(BatchReportResultSchema, { result: { case: "response", value: reportAckToProto(r.ack) } });
+          const status = toStatusProto(r.error);
+          if (status.code === Code.Internal) options.onBatchReportError?.(r.error, i);
+          return create(BatchReportResultSchema, { result: { case: "error", value: status } });
+        }),
       });
     },
 

@@ -17,6 +17,7 @@ const AGENT_INSTANCE_ID = /^[A-Za-z0-9._:/@-]*$/;
  * declared) or up to 128 characters from [A-Za-z0-9._:/@-].
  */
 export function requireAgentInstanceId(field: string, id: string): void {
+  if (id === "") return;
   if (id.length > MAX_AGENT_INSTANCE_ID_LENGTH) {
     throw new InvalidArgumentError(field, `is ${id.length} characters long; at most ${MAX_AGENT_INSTANCE_ID_LENGTH} are allowed`);
   }
