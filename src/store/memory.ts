@@ -161,14 +161,9 @@ export class MemoryStore implements CircuitStore {
       if (PermitRejectedError.is(err) && err.transitions.length > 0) this.publish(entry, err.transitions);
       throw err;
     }
-    if (result.transitions.length > 0) this.publish(entry, result.transitions);
-    return {
-      state: result.state,
-      disposition: result.disposition,
-      recordedOutcome: result.recordedOutcome,
-      duplicate: result.duplicate,
-      stale: result.stale,
-    };
+    const { transitions, ...ack } = result;
+    if (transitions.length > 0) this.publish(entry, transitions);
+    return ack;
   }
 
   // ---- reads --------------------------------------------------------------

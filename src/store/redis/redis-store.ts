@@ -210,9 +210,7 @@ export class RedisStore implements CircuitStore {
         principal: command.principal,
       }),
     );
-    if (r.kind === "recorded") {
-      return { state: r.state, disposition: r.disposition, recordedOutcome: r.recordedOutcome, duplicate: r.duplicate, stale: r.stale };
-    }
+    if (r.kind === "recorded") return { state: r.state, disposition: r.disposition, recordedOutcome: r.recordedOutcome, duplicate: r.duplicate, stale: r.stale };
     switch (r.problem) {
       case "missing":
         throw permitRefusal.noSuchCircuit(name);
