@@ -160,7 +160,11 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     forService(CircuitService, createErrorInterceptor({ logger })),
     createAccessInterceptor(access),
   ];
-  const impl = createCircuitServiceImpl({ service });
+  const impl = createCircuitServiceImpl({
+    service,
+    // One report of a batch failing unexpectedly is answered INTERNAL in its result, not by the error boundary.
+    onBatchReportError: (err, index) => logger.error({ method: "BatchReport", index, err }, "report of a batch failed"),
+  });
   // Plain HTTP paths besides the Connect routes, tried in order; a route
   // returns false for paths that are not its own (then 404).
   const httpRoutes: HttpRoute[] = [

@@ -15,7 +15,7 @@
  */
 import type { Outcome } from "../engine/types.js";
 import type { Clock } from "./classify.js";
-import { denialOf, reportRequestOf, stateOf } from "./convert.js";
+import { denialOf, reportRequestOf, reportResultOf, stateOf } from "./convert.js";
 import { DegradedMode } from "./degraded.js";
 import { soonestRetryMs, type CircuitDenial } from "./errors.js";
 import { createGrpcTransport, type Transport } from "./grpc-transport.js";
@@ -41,6 +41,8 @@ class Client implements Breakerbox {
   /** What `guarded` needs of this client. */
   private readonly callContext: { clock: Clock; defaultTimeoutMs: number | undefined };
   private readonly closing = new AbortController();
+  /** Sent as agent_instance_id with Acquire, AcquireAny and Report ("" for none). */
+  private readonly agentInstanceId: string;
 
   constructor(private readonly options: BreakerboxOptions) {
     if (options.transport !== undefined && options.transport !== "grpc") throw new Error(`unsupported transport ${String(options.transport)}`);
@@ -53,6 +55,7 @@ class Client implements Breakerbox {
       ...(options.rpcTimeoutMs !== undefined && { rpcTimeoutMs: options.rpcTimeoutMs }),
       ...(options.channelOptions !== undefined && { channelOptions: options.channelOptions }),
     });
+    this.agentInstanceId = options.agentInstanceId ?? "";
     const clock = options.clock ?? Date;
     this.callContext = { clock, defaultTimeoutMs: options.defaultTimeoutMs };
     this.known = new KnownOpen(clock, options.failFast !== false);
@@ -69,7 +72,7 @@ class Client implements Breakerbox {
   async acquire(circuit: string, options: { signal?: AbortSignal } = {}): Promise<AcquireResult> {
     const local = this.known.denial(circuit);
     if (local !== undefined) return { allowed: false, ...local };
-    const r = await this.transport.unary("acquire", { circuit }, options.signal);
+    const r = await this.transport.unary("acquire", { circuit, agentInstanceId: this.agentInstanceId }, options.signal);
     if (r.allowed) {
       this.known.admitted(circuit);
       return { allowed: true, circuit, permit: r.permit, state: stateOf(r.state), shadowDenied: r.shadowDenied };
@@ -88,7 +91,7 @@ class Client implements Breakerbox {
       else ask.push(c);
     }
     if (ask.length === 0) return { allowed: false, denials: localDenials, retryAfterMs: soonestRetryMs(localDenials) };
-    const r = await this.transport.unary("acquireAny", { circuits: ask }, options.signal);
+    const r = await this.transport.unary("acquireAny", { circuits: ask, agentInstanceId: this.agentInstanceId }, options.signal);
     const remote = r.denials.map((d) => denialOf(d.circuit, d));
     for (const d of remote) this.known.denied(d);
     // In the caller's order of candidates.
@@ -101,8 +104,8 @@ class Client implements Breakerbox {
   }
 
   async report(circuit: string, permit: string, outcome: Outcome, options: ReportOptions = {}): Promise<ReportResult> {
-    const r = await this.transport.unary("report", reportRequestOf(circuit, permit, outcome, options));
-    return { state: stateOf(r.state), duplicate: r.duplicate, stale: r.stale };
+    const request = { ...reportRequestOf(circuit, permit, outcome, options), agentInstanceId: this.agentInstanceId };
+    return reportResultOf(await this.transport.unary("report", request));
   }
 
   async run<T>(circuit: string, fn: (signal: AbortSignal) => Promise<T>, options: RunOptions<T> = {}): Promise<T> {

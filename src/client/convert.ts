@@ -8,15 +8,17 @@ import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   DenyReason as PbDenyReason,
   Outcome as PbOutcome,
+  ReportDisposition as PbReportDisposition,
   State as PbState,
+  type ReportResponse as PbReportResponse,
   type CircuitStatus as PbCircuitStatus,
   type ReportRequestSchema,
   type WatchRequestSchema,
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { DenyReason, Outcome, State } from "../engine/types.js";
+import type { DenyReason, Outcome, ReportDisposition, State } from "../engine/types.js";
 import type { CircuitDenial } from "./errors.js";
-import type { ReportOptions, WatchCircuitStatus, WatchOptions, WatchUpdate } from "./types.js";
+import type { ReportOptions, ReportResult, WatchCircuitStatus, WatchOptions, WatchUpdate } from "./types.js";
 
 const STATES: Record<number, State> = {
   [PbState.CLOSED]: "CLOSED",
@@ -36,6 +38,25 @@ const OUTCOMES: Record<Outcome, PbOutcome> = {
   TIMEOUT: PbOutcome.TIMEOUT,
   IGNORED: PbOutcome.IGNORED,
 };
+
+const FROM_PB_OUTCOME: Record<number, Outcome> = Object.fromEntries(Object.entries(OUTCOMES).map(([o, pb]) => [pb, o as Outcome]));
+const DISPOSITIONS: Record<number, ReportDisposition> = {
+  [PbReportDisposition.RECORDED]: "RECORDED",
+  [PbReportDisposition.STALE]: "STALE",
+  [PbReportDisposition.DUPLICATE]: "DUPLICATE",
+  [PbReportDisposition.CONFLICT]: "CONFLICT",
+};
+
+/** A ReportResponse for `report()`; a disposition or outcome this SDK does not know (or none) is undefined. */
+export function reportResultOf(r: PbReportResponse): ReportResult {
+  return {
+    state: stateOf(r.state),
+    disposition: DISPOSITIONS[r.disposition],
+    recordedOutcome: FROM_PB_OUTCOME[r.recordedOutcome],
+    duplicate: r.duplicate,
+    stale: r.stale,
+  };
+}
 
 /** The SDK's state for a protobuf state; CLOSED for UNSPECIFIED or a value this SDK does not know. */
 export const stateOf = (s: PbState): State => STATES[s] ?? "CLOSED";

@@ -17,6 +17,7 @@ export type {
   WatchSnapshotComplete,
   State,
   Outcome,
+  ReportDisposition,
   DenyReason,
   ClientTlsOptions,
 } from "./types.js";

@@ -5,12 +5,12 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { CircuitEvent as PbCircuitEvent, CircuitStatus as PbCircuitStatus } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { ConfigPatch, DenyReason, Outcome, State } from "../engine/types.js";
+import type { ConfigPatch, DenyReason, Outcome, ReportDisposition, State } from "../engine/types.js";
 import type { Clock } from "./classify.js";
 import type { CircuitDenial, CircuitOpenError } from "./errors.js";
 import type { ClientTlsOptions } from "./grpc-transport.js";
 
-export type { DenyReason, Outcome, State, ClientTlsOptions };
+export type { DenyReason, Outcome, ReportDisposition, State, ClientTlsOptions };
 
 /** Options of `createBreakerbox`. */
 export interface BreakerboxOptions {
@@ -27,6 +27,15 @@ export interface BreakerboxOptions {
    * PERMISSION_DENIED (neither starts degraded mode: the service is up).
    */
   apiKey?: string;
+  /**
+   * Which instance of the agent this client is (a pod name, a process id):
+   * sent as `agent_instance_id` with every Acquire, AcquireAny and Report, so
+   * history and Watch name it, with the API key's name, as the principal of
+   * the transitions its reports cause. Up to 128 characters from
+   * [A-Za-z0-9._:/@-] (the service refuses others with INVALID_ARGUMENT).
+   * Default: none.
+   */
+  agentInstanceId?: string;
   /**
    * TLS to the service: `true` trusts the system CAs, `{ rootCert }` trusts
    * that CA (PEM); `clientCert`/`clientKey` for servers that require client
@@ -108,7 +117,16 @@ export interface ReportOptions {
 export interface ReportResult {
   /** The circuit's state after the report. */
   state: State;
-  /** This permit's outcome had already been counted; nothing changed. */
+  /**
+   * How it was counted: RECORDED, STALE, DUPLICATE (counted before, same
+   * outcome) or CONFLICT (counted before with another outcome, which stands).
+   * Undefined from a server that predates dispositions or sends one this SDK
+   * does not know: the report was accepted, nothing to do.
+   */
+  disposition: ReportDisposition | undefined;
+  /** The outcome that counts for this permit: this report's, or the first one's for DUPLICATE and CONFLICT. */
+  recordedOutcome: Outcome | undefined;
+  /** This permit's outcome had already been counted (DUPLICATE or CONFLICT); nothing changed. */
   duplicate: boolean;
   /** The permit came from an older generation: counted, drove no transition. */
   stale: boolean;
@@ -266,7 +284,7 @@ export interface Breakerbox {
   acquireAny(circuits: readonly string[], options?: { signal?: AbortSignal }): Promise<AcquireAnyResult>;
   /**
    * Manual flow: reports the outcome of a call made under `permit`. Safe to
-   * retry (a repeated Report answers duplicate=true). Throws
+   * retry (a repeated Report answers DUPLICATE, or CONFLICT for another outcome). Throws
    * `BreakerboxRpcError` (FAILED_PRECONDITION for an unknown/expired/foreign permit).
    */
   report(circuit: string, permit: string, outcome: Outcome, options?: ReportOptions): Promise<ReportResult>;

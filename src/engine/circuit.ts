@@ -25,6 +25,8 @@ import type {
   CircuitStats,
   DenyReason,
   Outcome,
+  Principal,
+  ReportDisposition,
   State,
   Transition,
   TransitionReason,
@@ -66,13 +68,18 @@ export interface ReportInput extends Tick {
   durationMs: number;
   /** The dependency's own Retry-After hint; 0 when it gave none. */
   retryAfterMs: number;
+  /** The reporter: the transitions this report drives carry it. Absent: they carry none. */
+  principal?: Principal;
 }
 
 export interface ReportResult {
   state: State;
-  /** This permit's outcome had been counted before; nothing changed. */
+  disposition: ReportDisposition;
+  /** The outcome that counts for this permit: this report's (RECORDED, STALE) or the first one's (DUPLICATE, CONFLICT). */
+  recordedOutcome: Outcome;
+  /** DUPLICATE or CONFLICT (kept for clients that predate `disposition`). */
   duplicate: boolean;
-  /** The permit came from an older generation: counted in totals, drove nothing. */
+  /** STALE (kept for clients that predate `disposition`). */
   stale: boolean;
   transitions: Transition[];
 }
@@ -216,8 +223,8 @@ export function advance(c: Circuit, config: CircuitConfig, tick: Tick): Transiti
 
 /** Forgets reported permits that have expired (a Report of one is refused as expired anyway). */
 function pruneReported(c: Circuit, now: number): void {
-  for (const [id, expiresAt] of c.reported) {
-    if (expiresAt > now) break;
+  for (const [id, reported] of c.reported) {
+    if (reported.expiresAt > now) break;
     c.reported.delete(id);
   }
 }
@@ -321,6 +328,12 @@ function countWindow(c: Circuit, config: CircuitConfig, input: ReportInput): voi
   c.consecutiveFailures = failed ? c.consecutiveFailures + 1 : 0;
 }
 
+/** `t`, a transition the report `input` drove, attributed to its reporter. */
+function drivenBy(input: ReportInput, t: Transition): Transition {
+  if (input.principal !== undefined) t.principal = input.principal;
+  return t;
+}
+
 /** Which CLOSED-state rule, if any, says the circuit must open now. */
 function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionReason | undefined {
   if (config.failureThreshold > 0 && c.consecutiveFailures >= config.failureThreshold) return "consecutive_failures";
@@ -338,10 +351,14 @@ function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionR
  * first, in `transitions`) for a token that is not a permit, was
  * issued for another circuit, is past its permit_ttl (even one reported
  * before), or is a probe this circuit no longer knows. A permit already
- * counted answers duplicate=true and changes nothing. A permit from an older
- * generation (issued before the last transition, e.g. a slow call started
- * before the circuit opened) is counted in the totals but drives no
- * transition and answers stale=true.
+ * counted changes nothing and answers DUPLICATE (same outcome as the first
+ * report) or CONFLICT (another outcome; the first stands), with the first
+ * outcome as recordedOutcome: the circuit remembers a reported permit until
+ * the permit expires. A permit from an older generation (issued before the
+ * last transition, e.g. a slow call started before the circuit opened) is
+ * counted in the totals but drives no transition and answers STALE. The
+ * transitions a report drives carry `input.principal`; those time made due
+ * first carry none.
  */
 export function report(c: Circuit, config: CircuitConfig, input: ReportInput): ReportResult {
   const permit = decodePermit(input.permit);
@@ -362,8 +379,10 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   if (input.now >= permit.expiresAt) {
     throw refusedAfter(transitions, permitRefusal.expired(input.now - permit.expiresAt, config.permitTtlMs));
   }
-  if (c.reported.has(input.permit)) {
-    return { state: visibleState(c, config), duplicate: true, stale: false, transitions };
+  const first = c.reported.get(input.permit);
+  if (first !== undefined) {
+    const disposition = first.outcome === input.outcome ? "DUPLICATE" : "CONFLICT";
+    return { state: visibleState(c, config), disposition, recordedOutcome: first.outcome, duplicate: true, stale: false, transitions };
   }
   const phase = c.phase;
   const current = permit.generation === c.generation;
@@ -374,9 +393,16 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
       throw refusedAfter(transitions, permitRefusal.probeNotOutstanding(c.name));
     }
   }
-  c.reported.set(input.permit, permit.expiresAt);
+  c.reported.set(input.permit, { expiresAt: permit.expiresAt, outcome: input.outcome });
   countTotals(c, input.outcome);
-  const done = (stale: boolean): ReportResult => ({ state: visibleState(c, config), duplicate: false, stale, transitions });
+  const done = (stale: boolean): ReportResult => ({
+    state: visibleState(c, config),
+    disposition: stale ? "STALE" : "RECORDED",
+    recordedOutcome: input.outcome,
+    duplicate: false,
+    stale,
+    transitions,
+  });
 
   if (phase.state === "HALF_OPEN" && probeIndex >= 0) phase.probes.splice(probeIndex, 1);
   if (input.outcome === "IGNORED") return done(!current);
@@ -391,21 +417,20 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
     case "closed": {
       countWindow(c, config, input);
       const reason = phase.state === "CLOSED" && config.enabled ? tripReason(c, config, input.now) : undefined;
-      if (reason !== undefined) transitions.push(open(c, config, input, reason, input.retryAfterMs));
+      if (reason !== undefined) transitions.push(drivenBy(input, open(c, config, input, reason, input.retryAfterMs)));
       return done(false);
     }
     case "probe": {
       if (phase.state !== "HALF_OPEN") return done(false);
       if (isFailure(input.outcome)) {
-        transitions.push(
-          reopenFromHalfOpen(c, config, input, input.outcome === "TIMEOUT" ? "probe_timeout" : "probe_failed", input.retryAfterMs),
-        );
+        const reason = input.outcome === "TIMEOUT" ? "probe_timeout" : "probe_failed";
+        transitions.push(drivenBy(input, reopenFromHalfOpen(c, config, input, reason, input.retryAfterMs)));
         return done(false);
       }
       phase.successes += 1;
       if (phase.successes >= config.successThreshold) {
         clearCounters(c);
-        transitions.push(transition(c, config, input.now, { state: "CLOSED" }, "probes_succeeded"));
+        transitions.push(drivenBy(input, transition(c, config, input.now, { state: "CLOSED" }, "probes_succeeded")));
       }
       return done(false);
     }

@@ -7,3 +7,4 @@ export * from "./errors.js";
 export * from "./permit.js";
 export * from "./window.js";
 export * from "./names.js";
+export * from "./principal.js";

@@ -38,6 +38,12 @@ export interface CircuitConfig {
   permitTtlMs: number;
   jitter: number;
   mode: Mode;
+  /**
+   * Distinct reporters whose failures must be in the window before failures
+   * may open the circuit; 0 or 1: a single reporter may. Accepted, stored and
+   * returned, not yet enforced (CONFIG_FIELDS marks it `enforcedFrom`).
+   */
+  minDistinctReporters: number;
 }
 
 /** A partial config: the fields an operator set explicitly. */
@@ -101,11 +107,39 @@ export interface Circuit {
   window: Window;
   totals: Totals;
   /**
-   * Permits already reported, with the instant they expire. A Map keeps
-   * insertion order, which is (nearly) expiry order, so pruning stops at the
-   * first live entry.
+   * Permits already reported, with the instant they expire and the outcome
+   * that counted. A Map keeps insertion order, which is (nearly) expiry
+   * order, so pruning stops at the first live entry.
    */
-  reported: Map<string, number>;
+  reported: Map<string, ReportedPermit>;
+}
+
+/** A permit whose outcome has been counted, remembered until it expires. */
+export interface ReportedPermit {
+  expiresAt: number;
+  /** The outcome of its first Report: the one that counted. */
+  outcome: Outcome;
+}
+
+/**
+ * How a Report was counted:
+ * - `RECORDED`: counted, and it may have driven a transition;
+ * - `STALE`: the permit came from an older generation: counted in the
+ *   totals, drove nothing;
+ * - `DUPLICATE`: this permit's outcome had been counted already, with the
+ *   same outcome: nothing changed;
+ * - `CONFLICT`: it had been counted with a different outcome: nothing
+ *   changed, the first outcome stands.
+ */
+export type ReportDisposition = "RECORDED" | "STALE" | "DUPLICATE" | "CONFLICT";
+
+/**
+ * Who caused something: the API key's name (from the credential) and the
+ * agent instance the caller declared ("" when it declared none).
+ */
+export interface Principal {
+  keyName: string;
+  agentInstanceId: string;
 }
 
 /** Counters derived from a circuit at an instant. */
@@ -139,6 +173,11 @@ export interface Transition {
   stats: CircuitStats;
   /** Who caused it, for admin transitions (set by the store, which knows the caller). */
   actor?: string;
+  /**
+   * Who caused it: the reporter whose Report drove a traffic transition, the
+   * admin of an admin transition; absent for transitions time drove.
+   */
+  principal?: Principal;
 }
 
 export type TransitionReason =

@@ -6,7 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, type ServiceImpl } from "@connectrpc/connect";
 import {
   AcquireAnyResponseSchema,
   AcquireResponseSchema,
@@ -21,13 +21,15 @@ import {
   HeartbeatSchema,
   ListCircuitsResponseSchema,
   ListPatternRulesResponseSchema,
-  ReportResponseSchema,
+  type ReportRequest as ProtoReportRequest,
+  BatchReportResponseSchema,
+  BatchReportResultSchema,
   ResetResponseSchema,
   SnapshotCompleteSchema,
   WatchResponseSchema,
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { Breakerbox, ConfigureRequest } from "../service/breakerbox.js";
+import type { Breakerbox, Caller, ConfigureRequest, ReportCall } from "../service/breakerbox.js";
 import type { WatchMessage } from "../service/watch-hub.js";
 import {
   DENY_REASON_TO_PROTO,
@@ -39,16 +41,24 @@ import {
   patchFromProto,
   patternRuleToProto,
   pinFromProto,
+  reportAckToProto,
   retryAfterToProto,
   stateFromProto,
   statusToProto,
 } from "./convert.js";
 import { callerOf } from "./auth.js";
+import { toStatusProto } from "./status.js";
 
 /** Options of {@link createCircuitServiceImpl}. */
 export interface CircuitServiceImplOptions {
   /** The transport-free service every handler calls. */
   service: Breakerbox;
+  /**
+   * Called with a BatchReport report's error when its result is INTERNAL (a
+   * bug, not a bad request): the error interceptor never sees it, since the
+   * call itself succeeds. Default: ignore.
+   */
+  onBatchReportError?: (err: unknown, index: number) => void;
 }
 
 function watchMessageToProto(m: WatchMessage): WatchResponse {
@@ -70,6 +80,28 @@ function watchMessageToProto(m: WatchMessage): WatchResponse {
   }
 }
 
+/** The caller with the agent instance its request declares (only from that field). */
+function withAgentInstance(caller: Caller, agentInstanceId: string): Caller {
+  return agentInstanceId === "" ? caller : { ...caller, agentInstanceId };
+}
+
+/**
+ * A ReportRequest for the service; `field` prefixes the request fields a
+ * conversion error names (BatchReport's "reports[i].").
+ */
+function reportCallFromProto(req: ProtoReportRequest, caller: Caller, field = ""): ReportCall {
+  return {
+    request: {
+      circuit: req.circuit,
+      permit: req.permit,
+      outcome: outcomeFromProto(req.outcome, `${field}outcome`),
+      durationMs: msFromDuration(`${field}duration`, req.duration),
+      retryAfterMs: msFromDuration(`${field}retry_after`, req.retryAfter),
+    },
+    caller: withAgentInstance(caller, req.agentInstanceId),
+  };
+}
+
 /**
  * Builds the implementation. Handlers translate between protobuf messages and
  * the service and throw the service's errors as they are: access control,
@@ -80,8 +112,8 @@ function watchMessageToProto(m: WatchMessage): WatchResponse {
 export function createCircuitServiceImpl(options: CircuitServiceImplOptions): ServiceImpl<typeof CircuitService> {
   const { service } = options;
   return {
-    async acquire(req) {
-      const d = await service.acquire(req.circuit);
+    async acquire(req, ctx) {
+      const d = await service.acquire(req.circuit, withAgentInstance(callerOf(ctx), req.agentInstanceId));
       return create(AcquireResponseSchema, {
         allowed: d.allowed,
         permit: d.permit ?? "",
@@ -92,8 +124,8 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       });
     },
 
-    async acquireAny(req) {
-      const r = await service.acquireAny(req.circuits);
+    async acquireAny(req, ctx) {
+      const r = await service.acquireAny(req.circuits, withAgentInstance(callerOf(ctx), req.agentInstanceId));
       return create(AcquireAnyResponseSchema, {
         allowed: r.chosen !== undefined,
         circuit: r.chosen?.circuit ?? "",
@@ -111,15 +143,22 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       });
     },
 
-    async report(req) {
-      const ack = await service.report({
-        circuit: req.circuit,
-        permit: req.permit,
-        outcome: outcomeFromProto(req.outcome),
-        durationMs: msFromDuration("duration", req.duration),
-        retryAfterMs: msFromDuration("retry_after", req.retryAfter),
+    async report(req, ctx) {
+      const { request, caller } = reportCallFromProto(req, callerOf(ctx));
+      return reportAckToProto(await service.report(request, caller));
+    },
+
+    async batchReport(req, ctx) {
+      const caller = callerOf(ctx);
+      const results = await service.batchReport(req.reports, (report, field) => reportCallFromProto(report, caller, field));
+      return create(BatchReportResponseSchema, {
+        results: results.map((r, i) => {
+          if ("ack" in r) return create(BatchReportResultSchema, { result: { case: "response", value: reportAckToProto(r.ack) } });
+          const status = toStatusProto(r.error);
+          if (status.code === Code.Internal) options.onBatchReportError?.(r.error, i);
+          return create(BatchReportResultSchema, { result: { case: "error", value: status } });
+        }),
       });
-      return create(ReportResponseSchema, { state: STATE_TO_PROTO[ack.state], duplicate: ack.duplicate, stale: ack.stale });
     },
 
     async getState(req) {
@@ -186,11 +225,6 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
     async deletePatternRule(req, ctx) {
       const deleted = await service.deletePatternRule(req.pattern, callerOf(ctx));
       return create(DeletePatternRuleResponseSchema, { rule: patternRuleToProto(deleted.rule), matchedCircuits: deleted.matchedCircuits });
-    },
-
-    // Placeholders while issue 10 lands (each is replaced by its own change).
-    batchReport() {
-      throw new ConnectError("BatchReport is not implemented yet", Code.Unimplemented);
     },
 
     async *watch(req, ctx) {

@@ -11,6 +11,8 @@ import {
   type CircuitStats as ProtoStats,
   type CircuitStatus,
   type HistoryEntry as ProtoHistoryEntry,
+  type Principal as ProtoPrincipal,
+  type ReportResponse,
   CircuitConfigSchema,
   CircuitEventSchema,
   CircuitStatsSchema,
@@ -25,22 +27,27 @@ import {
   PatternRuleSchema,
   Pin as ProtoPin,
   PrincipalSchema,
+  ReportDisposition as ProtoReportDisposition,
+  ReportResponseSchema,
   State as ProtoState,
   TransitionCause as ProtoTransitionCause,
   type PatternRule as ProtoPatternRule,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type {
-  CircuitConfig,
-  CircuitStats,
-  ConfigPatch,
-  ConfigSource,
-  DenyReason,
-  ForceTarget,
-  Outcome,
-  State,
-  TransitionReason,
+import {
+  type CircuitConfig,
+  type CircuitStats,
+  type ConfigPatch,
+  type ConfigSource,
+  type DenyReason,
+  type ForceTarget,
+  type Outcome,
+  type Principal,
+  type ReportDisposition,
+  type State,
+  type TransitionReason,
+  adminPrincipal,
 } from "../engine/index.js";
-import type { CircuitEvent, CircuitView, HistoryEntry, PatternRuleOrigin, PatternRuleRecord } from "../store/store.js";
+import type { CircuitEvent, CircuitView, HistoryEntry, PatternRuleOrigin, PatternRuleRecord, ReportAck } from "../store/store.js";
 import { InvalidArgumentError } from "../service/errors.js";
 import { PROTO_CONFIG_FIELDS } from "./proto-config-fields.js";
 
@@ -60,11 +67,25 @@ const PROTO_TO_STATE: Readonly<Record<number, State>> = {
   [ProtoState.DISABLED]: "DISABLED",
 };
 
+const OUTCOME_TO_PROTO: Readonly<Record<Outcome, ProtoOutcome>> = {
+  SUCCESS: ProtoOutcome.SUCCESS,
+  FAILURE: ProtoOutcome.FAILURE,
+  TIMEOUT: ProtoOutcome.TIMEOUT,
+  IGNORED: ProtoOutcome.IGNORED,
+};
+
 const PROTO_TO_OUTCOME: Readonly<Record<number, Outcome>> = {
   [ProtoOutcome.SUCCESS]: "SUCCESS",
   [ProtoOutcome.FAILURE]: "FAILURE",
   [ProtoOutcome.TIMEOUT]: "TIMEOUT",
   [ProtoOutcome.IGNORED]: "IGNORED",
+};
+
+const DISPOSITION_TO_PROTO: Readonly<Record<ReportDisposition, ProtoReportDisposition>> = {
+  RECORDED: ProtoReportDisposition.RECORDED,
+  STALE: ProtoReportDisposition.STALE,
+  DUPLICATE: ProtoReportDisposition.DUPLICATE,
+  CONFLICT: ProtoReportDisposition.CONFLICT,
 };
 
 export const DENY_REASON_TO_PROTO: Readonly<Record<DenyReason, ProtoDenyReason>> = {
@@ -129,9 +150,9 @@ export function stateFromProto(field: string, value: ProtoState): State | undefi
   return enumFromProto(field, value, PROTO_TO_STATE, "a STATE_* value");
 }
 
-/** An Outcome: undefined for OUTCOME_UNSPECIFIED, throws for an unknown number. */
-export function outcomeFromProto(value: ProtoOutcome): Outcome | undefined {
-  return enumFromProto("outcome", value, PROTO_TO_OUTCOME, "OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT or OUTCOME_IGNORED");
+/** An Outcome: undefined for OUTCOME_UNSPECIFIED, throws for an unknown number (naming `field`). */
+export function outcomeFromProto(value: ProtoOutcome, field = "outcome"): Outcome | undefined {
+  return enumFromProto(field, value, PROTO_TO_OUTCOME, "OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT or OUTCOME_IGNORED");
 }
 
 /** Milliseconds of an optional Duration (unset is 0); a malformed Duration throws. */
@@ -241,7 +262,25 @@ export function eventToProto(e: CircuitEvent): ProtoEvent {
     cause: TRANSITION_CAUSE_TO_PROTO[e.reason],
   });
   if (e.openUntil !== undefined) event.openUntil = timestampFromMs(e.openUntil);
+  // An admin transition recorded before principals were kept has only its actor.
+  const principal = e.principal ?? (e.actor === undefined ? undefined : adminPrincipal(e.actor));
+  if (principal !== undefined) event.principal = principalToProto(principal);
   return event;
+}
+
+export function principalToProto(p: Principal): ProtoPrincipal {
+  return create(PrincipalSchema, { keyName: p.keyName, agentInstanceId: p.agentInstanceId });
+}
+
+/** A Report's answer; `duplicate` and `stale` kept beside `disposition` for older clients. */
+export function reportAckToProto(ack: ReportAck): ReportResponse {
+  return create(ReportResponseSchema, {
+    state: STATE_TO_PROTO[ack.state],
+    duplicate: ack.duplicate,
+    stale: ack.stale,
+    disposition: DISPOSITION_TO_PROTO[ack.disposition],
+    recordedOutcome: OUTCOME_TO_PROTO[ack.recordedOutcome],
+  });
 }
 
 export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
@@ -255,6 +294,8 @@ export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
       value: create(ConfigChangeSchema, {
         target: c.target,
         actor: c.actor,
+        // A config change is always an admin's act: its principal is the actor's key.
+        principal: principalToProto(adminPrincipal(c.actor)),
         at: timestampFromMs(c.at),
         oldConfig: configToProto(c.oldConfig),
         newConfig: configToProto(c.newConfig),

@@ -102,7 +102,12 @@ export function encodeAcquireResponse(m: AcquireResponse): Buffer {
 }
 
 export function encodeReportResponse(m: ReportResponse): Buffer {
-  const size = (m.state !== 0 ? 1 + int32Size(m.state) : 0) + (m.duplicate ? 2 : 0) + (m.stale ? 2 : 0);
+  const size =
+    (m.state !== 0 ? 1 + int32Size(m.state) : 0) +
+    (m.duplicate ? 2 : 0) +
+    (m.stale ? 2 : 0) +
+    (m.disposition !== 0 ? 1 + int32Size(m.disposition) : 0) +
+    (m.recordedOutcome !== 0 ? 1 + int32Size(m.recordedOutcome) : 0);
   const buf = Buffer.allocUnsafe(size);
   let pos = 0;
   if (m.state !== 0) {
@@ -116,6 +121,14 @@ export function encodeReportResponse(m: ReportResponse): Buffer {
   if (m.stale) {
     buf[pos++] = 0x18;
     buf[pos++] = 1;
+  }
+  if (m.disposition !== 0) {
+    buf[pos++] = 0x20;
+    pos = writeInt32(buf, pos, m.disposition);
+  }
+  if (m.recordedOutcome !== 0) {
+    buf[pos++] = 0x28;
+    writeInt32(buf, pos, m.recordedOutcome);
   }
   return buf;
 }

@@ -15,6 +15,8 @@ import type {
 } from "../store/store.js";
 import { formatHistoryPosition, parseHistoryPosition } from "../store/history-page.js";
 import { type ConfigureRequest, judgeConfigure } from "./configure-request.js";
+import { principalOf, requireAgentInstanceId } from "./agent-instance.js";
+import { runBatch, type BatchResult } from "./batch-report.js";
 import { CircuitNotFoundError, InvalidArgumentError } from "./errors.js";
 import { effectivePageSize, readPageToken, writePageToken } from "./paging.js";
 import { type RulePage, pageOfRules } from "./rule-pages.js";
@@ -24,6 +26,13 @@ import { WatchHub, type WatchMessage, type WatchOptions } from "./watch-hub.js";
 export interface Caller {
   /** Who is calling, for history and logs: the API key's name, or "anonymous" when access control is off. */
   actor: string;
+  /**
+   * The request's agent_instance_id (Acquire, AcquireAny, Report): which
+   * instance of the agent is calling, as it declares. Taken from that field
+   * and no other; empty or absent when it declared none. With `actor` it is
+   * the Principal of what the call causes.
+   */
+  agentInstanceId?: string;
 }
 
 export interface ReportRequest {
@@ -32,6 +41,12 @@ export interface ReportRequest {
   outcome: Outcome | undefined;
   durationMs: number;
   retryAfterMs: number;
+}
+
+/** One report and who sends it: what BatchReport's decode makes of each item. */
+export interface ReportCall {
+  request: ReportRequest;
+  caller: Caller;
 }
 
 export interface AcquireAnyResult {
@@ -95,6 +110,8 @@ export interface BreakerboxOptions extends WatchOptions {
 
 /** AcquireAny takes 1 to this many candidates. */
 export const MAX_ACQUIRE_ANY_CANDIDATES = 16;
+/** BatchReport takes 1 to this many reports. */
+export const MAX_BATCH_REPORTS = 100;
 const MAX_WATCH_CIRCUITS = 1000;
 /**
  * Shortest Watch status interval: every interval costs one read of the
@@ -123,8 +140,9 @@ export class Breakerbox {
   }
 
   /** Acquire: allow or deny one call. A denial is an answer, not an error. */
-  acquire(circuit: string): Promise<AcquireDecision> {
+  acquire(circuit: string, caller: Caller): Promise<AcquireDecision> {
     requireCircuitName("circuit", circuit);
+    requireAgentInstanceId("agent_instance_id", caller.agentInstanceId ?? "");
     return this.store.acquire(circuit);
   }
 
@@ -133,7 +151,7 @@ export class Breakerbox {
    * admits; candidates after it are not touched (no permit taken, no
    * rejection counted).
    */
-  async acquireAny(circuits: string[]): Promise<AcquireAnyResult> {
+  async acquireAny(circuits: string[], caller: Caller): Promise<AcquireAnyResult> {
     if (circuits.length === 0) throw new InvalidArgumentError("circuits", "must name at least one candidate circuit");
     if (circuits.length > MAX_ACQUIRE_ANY_CANDIDATES) {
       throw new InvalidArgumentError("circuits", `has ${circuits.length} candidates; at most ${MAX_ACQUIRE_ANY_CANDIDATES} are allowed`);
@@ -144,6 +162,7 @@ export class Breakerbox {
       if (seen.has(name)) throw new InvalidArgumentError(`circuits[${i}]`, `repeats ${JSON.stringify(name)}; list each candidate once`);
       seen.add(name);
     });
+    requireAgentInstanceId("agent_instance_id", caller.agentInstanceId ?? "");
     const denials: AcquireAnyResult["denials"] = [];
     for (const circuit of circuits) {
       const decision = await this.store.acquire(circuit);
@@ -154,21 +173,46 @@ export class Breakerbox {
     return { denials, retryAfterMs: known.length === 0 ? 0 : Math.min(...known) };
   }
 
-  /** Report: record one outcome. Retrying is safe (duplicate=true). */
-  report(request: ReportRequest): Promise<ReportAck> {
-    requireCircuitName("circuit", request.circuit);
-    if (request.permit === "") throw new InvalidArgumentError("permit", "is required: pass the permit from AcquireResponse");
+  /**
+   * Report: record one outcome; the transitions it drives carry the caller's
+   * principal. Retrying is safe (DUPLICATE, or CONFLICT for another outcome).
+   * `field` prefixes the request field an InvalidArgumentError names
+   * (BatchReport's "reports[3].").
+   */
+  report(request: ReportRequest, caller: Caller, field = ""): Promise<ReportAck> {
+    requireCircuitName(`${field}circuit`, request.circuit);
+    if (request.permit === "") throw new InvalidArgumentError(`${field}permit`, "is required: pass the permit from AcquireResponse");
     if (request.outcome === undefined) {
-      throw new InvalidArgumentError("outcome", "is required: one of OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT, OUTCOME_IGNORED");
+      throw new InvalidArgumentError(`${field}outcome`, "is required: one of OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_TIMEOUT, OUTCOME_IGNORED");
     }
-    if (!(request.durationMs >= 0)) throw new InvalidArgumentError("duration", "must not be negative");
-    if (!(request.retryAfterMs >= 0)) throw new InvalidArgumentError("retry_after", "must not be negative");
+    if (!(request.durationMs >= 0)) throw new InvalidArgumentError(`${field}duration`, "must not be negative");
+    if (!(request.retryAfterMs >= 0)) throw new InvalidArgumentError(`${field}retry_after`, "must not be negative");
+    requireAgentInstanceId(`${field}agent_instance_id`, caller.agentInstanceId ?? "");
     return this.store.report(request.circuit, {
       permit: request.permit,
       outcome: request.outcome,
       durationMs: request.durationMs,
       retryAfterMs: request.retryAfterMs,
+      principal: principalOf(caller.actor, caller.agentInstanceId),
     });
+  }
+
+  /**
+   * BatchReport: 1 to {@link MAX_BATCH_REPORTS} reports, each decoded,
+   * validated and applied on its own exactly as {@link report} (fields named
+   * `reports[i].<field>`), reports of one circuit in request order. Results
+   * come in request order: the ack, or the error Report would have thrown.
+   * Throws only for the batch as a whole (no reports, too many), before
+   * anything is applied. `decode` turns one transport message into the
+   * request and its caller (whose agentInstanceId is that report's); it may
+   * throw InvalidArgumentError naming `${field}<name>`.
+   */
+  batchReport<T>(reports: readonly T[], decode: (report: T, field: string) => ReportCall): Promise<BatchResult[]> {
+    if (reports.length === 0) throw new InvalidArgumentError("reports", "must hold at least one report");
+    if (reports.length > MAX_BATCH_REPORTS) {
+      throw new InvalidArgumentError("reports", `has ${reports.length} reports; at most ${MAX_BATCH_REPORTS} per call`);
+    }
+    return runBatch(reports, decode, (call, field) => this.report(call.request, call.caller, field));
   }
 
   async getState(circuit: string): Promise<CircuitView> {

@@ -18,6 +18,7 @@ import {
   permitRefusal,
   PermitRejectedError,
   acquire as engineAcquire,
+  adminPrincipal,
   advance,
   force as engineForce,
   isEvictable,
@@ -173,8 +174,9 @@ export class MemoryStore implements CircuitStore {
       if (PermitRejectedError.is(err) && err.transitions.length > 0) this.publish(entry, err.transitions);
       throw err;
     }
-    if (result.transitions.length > 0) this.publish(entry, result.transitions);
-    return { state: result.state, duplicate: result.duplicate, stale: result.stale };
+    const { transitions, ...ack } = result;
+    if (transitions.length > 0) this.publish(entry, transitions);
+    return ack;
   }
 
   // ---- reads --------------------------------------------------------------
@@ -215,7 +217,7 @@ export class MemoryStore implements CircuitStore {
     const entry = this.entries.get(name);
     if (entry === undefined) return undefined;
     const config = this.configOf(entry);
-    this.publish(entry, [{ ...engineReset(entry.circuit, config, this.clock()), actor }]);
+    this.publish(entry, [{ ...engineReset(entry.circuit, config, this.clock()), actor, principal: adminPrincipal(actor) }]);
     return this.viewOf(entry);
   }
 
@@ -225,7 +227,7 @@ export class MemoryStore implements CircuitStore {
     const now = this.clock();
     const transitions = advance(entry.circuit, config, { now, rand: this.random() });
     const forced = engineForce(entry.circuit, config, now, target);
-    if (forced !== undefined) transitions.push({ ...forced, actor });
+    if (forced !== undefined) transitions.push({ ...forced, actor, principal: adminPrincipal(actor) });
     this.publish(entry, transitions);
     return this.viewOf(entry);
   }

@@ -30,6 +30,8 @@ import type {
   ForceTarget,
   Outcome,
   PatternRule,
+  Principal,
+  ReportDisposition,
   State,
   Transition,
 } from "../engine/index.js";
@@ -90,11 +92,22 @@ export interface ReportCommand {
   durationMs: number;
   /** The dependency's Retry-After hint; 0 when none. */
   retryAfterMs: number;
+  /**
+   * The reporter: every transition this report drives carries it (those
+   * time made due first carry none). Absent: they carry none.
+   */
+  principal?: Principal;
 }
 
+/** How a Report was counted (engine ReportResult without its transitions). */
 export interface ReportAck {
   state: State;
+  disposition: ReportDisposition;
+  /** This report's outcome (RECORDED, STALE) or the first report's (DUPLICATE, CONFLICT). */
+  recordedOutcome: Outcome;
+  /** DUPLICATE or CONFLICT. */
   duplicate: boolean;
+  /** STALE. */
   stale: boolean;
 }
 
@@ -196,6 +209,8 @@ export interface CircuitStore {
   /**
    * Records an outcome. Rejects with PermitRejectedError for a malformed,
    * foreign, expired or unknown permit (also when the circuit does not exist).
+   * Remembers a reported permit's outcome until the permit expires, and
+   * answers a repeat within that time DUPLICATE or CONFLICT, changing nothing.
    */
   report(circuit: string, command: ReportCommand): Promise<ReportAck>;
 
@@ -214,10 +229,13 @@ export interface CircuitStore {
    */
   history(circuit: string, limit: number, before?: HistoryPosition): Promise<HistoryPage | undefined>;
 
-  /** Resets to CLOSED; undefined if the circuit does not exist. */
+  /**
+   * Resets to CLOSED; undefined if the circuit does not exist. The
+   * transition carries `actor` and the principal {keyName: actor}.
+   */
   reset(circuit: string, actor: string): Promise<CircuitView | undefined>;
 
-  /** Pins or releases; creates the circuit if needed. */
+  /** Pins or releases; creates the circuit if needed. The transition carries actor and principal as reset's. */
   force(circuit: string, target: ForceTarget, actor: string): Promise<CircuitView>;
 
   /**

@@ -249,14 +249,47 @@ describe("Retry-After hint", () => {
 });
 
 describe("manual flow", () => {
+  it("sends agentInstanceId with Acquire, AcquireAny and Report: the transitions it causes name it", async () => {
+    const pod = createBreakerbox({ address: server.grpcAddress, clock: server.clock, agentInstanceId: "pod-7" });
+    const refused = createBreakerbox({ address: server.grpcAddress, clock: server.clock, agentInstanceId: "pod 7" });
+    try {
+      const c = "manual.instance";
+      for (let i = 0; i < 3; i++) {
+        const a = i === 0 ? await pod.acquireAny([c]) : await pod.acquire(c);
+        if (!a.allowed) throw new Error("denied");
+        await pod.report(c, a.permit, "FAILURE");
+      }
+      const history = await server.store.history(c, 10);
+      expect(history!.entries.map((h) => (h.kind === "transition" ? [h.event.reason, h.event.principal] : h.kind))).toEqual([
+        ["consecutive_failures", { keyName: "anonymous", agentInstanceId: "pod-7" }],
+      ]);
+      await expect(refused.acquire(c)).rejects.toMatchObject({ message: expect.stringContaining("agent_instance_id may hold only") });
+    } finally {
+      pod.close();
+      refused.close();
+    }
+  });
+
   it("acquire() then report(); a repeated report is a duplicate", async () => {
     const a = await bb.acquire("manual.ok");
     expect(a.allowed).toBe(true);
     if (!a.allowed) throw new Error("unreachable");
     expect(a.state).toBe("CLOSED");
     expect(a.permit).not.toBe("");
-    expect(await bb.report("manual.ok", a.permit, "FAILURE", { durationMs: 12 })).toEqual({ state: "CLOSED", duplicate: false, stale: false });
-    expect(await bb.report("manual.ok", a.permit, "FAILURE")).toEqual({ state: "CLOSED", duplicate: true, stale: false });
+    expect(await bb.report("manual.ok", a.permit, "FAILURE", { durationMs: 12 })).toEqual({
+      state: "CLOSED",
+      disposition: "RECORDED",
+      recordedOutcome: "FAILURE",
+      duplicate: false,
+      stale: false,
+    });
+    expect(await bb.report("manual.ok", a.permit, "FAILURE")).toEqual({
+      state: "CLOSED",
+      disposition: "DUPLICATE",
+      recordedOutcome: "FAILURE",
+      duplicate: true,
+      stale: false,
+    });
     expect((await stats("manual.ok")).totalFailures).toBe(1);
   });
 

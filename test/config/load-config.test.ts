@@ -149,6 +149,7 @@ describe("loadConfig: CIRCUIT_BREAKER_* variables", () => {
     ["CIRCUIT_BREAKER_JITTER", "0.2", "jitter", 0.2],
     ["CIRCUIT_BREAKER_MODE", "shadow", "mode", "shadow"],
     ["CIRCUIT_BREAKER_MODE", " Enforce ", "mode", "enforce"],
+    ["CIRCUIT_BREAKER_MIN_DISTINCT_REPORTERS", "3", "minDistinctReporters", 3],
   ];
 
   it.each(cases)("%s=%j sets %s to %j and nothing else", (variable, value, field, expected) => {
@@ -446,7 +447,7 @@ circuits:
 
 describe("loadConfig: bad config files", () => {
   const acceptedKeys =
-    "enabled, failure_threshold, failure_rate_threshold, minimum_calls, window, slow_call_duration, slow_call_rate_threshold, open_duration, backoff_multiplier, max_open_duration, half_open_max_calls, success_threshold, permit_ttl, jitter, mode";
+    "enabled, failure_threshold, failure_rate_threshold, minimum_calls, window, slow_call_duration, slow_call_rate_threshold, open_duration, backoff_multiplier, max_open_duration, half_open_max_calls, success_threshold, permit_ttl, jitter, mode, min_distinct_reporters";
   const knownPresets = "default, strict, lenient, fast_recovery, llm, io";
 
   // Each row: the YAML text and the problems it must produce, after "<path>: ".

@@ -29,6 +29,7 @@ import {
   type Outcome,
   type PatternRule,
   type PermitProblem,
+  type Principal,
   type State,
 } from "../../src/engine/index.js";
 import {
@@ -114,7 +115,18 @@ function stats(counters: Partial<CircuitStats>): CircuitStats {
   return { ...ZERO, ...counters };
 }
 
-const OK: ReportAck = { state: "CLOSED", duplicate: false, stale: false };
+/** The ack of a counted report: RECORDED (STALE when `stale`), with this report's outcome. */
+function recorded(state: State, outcome: Outcome, stale = false): ReportAck {
+  return { state, disposition: stale ? "STALE" : "RECORDED", recordedOutcome: outcome, duplicate: false, stale };
+}
+
+/** The ack of a repeated report: nothing changed; the first outcome stands. */
+function repeated(state: State, first: Outcome, outcome: Outcome): ReportAck {
+  return { state, disposition: first === outcome ? "DUPLICATE" : "CONFLICT", recordedOutcome: first, duplicate: true, stale: false };
+}
+
+/** A report counted on a CLOSED circuit that stays CLOSED. */
+const OK = (outcome: Outcome): ReportAck => recorded("CLOSED", outcome);
 
 /** "FROM>TO reason", the shape event assertions compare. */
 function describeEvent(e: CircuitEvent): string {
@@ -189,8 +201,14 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       return d.permit!;
     }
 
-    async function report(name: string, p: string, outcome: Outcome, opts: { durationMs?: number; retryAfterMs?: number } = {}): Promise<ReportAck> {
-      return store().report(name, { permit: p, outcome, durationMs: opts.durationMs ?? 10, retryAfterMs: opts.retryAfterMs ?? 0 });
+    async function report(
+      name: string,
+      p: string,
+      outcome: Outcome,
+      opts: { durationMs?: number; retryAfterMs?: number; principal?: Principal } = {},
+    ): Promise<ReportAck> {
+      const command = { permit: p, outcome, durationMs: opts.durationMs ?? 10, retryAfterMs: opts.retryAfterMs ?? 0 };
+      return store().report(name, opts.principal === undefined ? command : { ...command, principal: opts.principal });
     }
 
     /** One call: acquire (must be allowed), then report. */
@@ -253,7 +271,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = names().n("a");
         const rec = await watch({ circuits: [name] });
         const t0 = h.now();
-        expect(await calls(name, ["FAILURE", "FAILURE"])).toEqual([OK, OK]);
+        expect(await calls(name, ["FAILURE", "FAILURE"])).toEqual([OK("FAILURE"), OK("FAILURE")]);
         expect(await view(name)).toMatchObject({
           state: "CLOSED",
           generation: 0,
@@ -261,7 +279,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         });
         expect(await eventsOf(rec)).toEqual([]);
 
-        expect(await call(name, "FAILURE")).toEqual({ state: "OPEN", duplicate: false, stale: false });
+        expect(await call(name, "FAILURE")).toEqual(recorded("OPEN", "FAILURE"));
         const v = await view(name);
         expect(v).toMatchObject({
           state: "OPEN",
@@ -298,7 +316,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       it("counts TIMEOUT as a failure, in totals.timeouts too", async () => {
         await start({ failureThreshold: 3 });
         const name = names().n("a");
-        expect(await calls(name, ["TIMEOUT", "FAILURE"])).toEqual([OK, OK]);
+        expect(await calls(name, ["TIMEOUT", "FAILURE"])).toEqual([OK("TIMEOUT"), OK("FAILURE")]);
         expect(await call(name, "TIMEOUT")).toMatchObject({ state: "OPEN" });
         expect(await statsNow(name)).toEqual(
           stats({ windowCalls: 3, windowFailures: 3, failureRate: 1, consecutiveFailures: 3, totalFailures: 3, totalTimeouts: 2 }),
@@ -308,7 +326,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       it("IGNORED neither breaks a failure run nor counts as a call", async () => {
         await start({ failureThreshold: 3, failureRateThreshold: 0.5, minimumCalls: 4 });
         const name = names().n("a");
-        expect(await calls(name, ["FAILURE", "FAILURE", "IGNORED", "IGNORED", "IGNORED"])).toEqual([OK, OK, OK, OK, OK]);
+        expect(await calls(name, ["FAILURE", "FAILURE", "IGNORED", "IGNORED", "IGNORED"])).toEqual([OK("FAILURE"), OK("FAILURE"), OK("IGNORED"), OK("IGNORED"), OK("IGNORED")]);
         expect(await view(name)).toMatchObject({
           state: "CLOSED", // five reports, but only 2 calls: below minimum_calls
           stats: stats({ windowCalls: 2, windowFailures: 2, failureRate: 1, consecutiveFailures: 2, totalFailures: 2, totalIgnored: 3 }),
@@ -436,7 +454,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await start({ failureThreshold: 0, failureRateThreshold: 0, slowCallDurationMs: 1_000, slowCallRateThreshold: 0.5, minimumCalls: 4 });
         const name = names().n("a");
         const rec = await watch({ circuits: [name] });
-        for (const durationMs of [1_001, 10, 10]) expect(await call(name, "SUCCESS", { durationMs })).toEqual(OK);
+        for (const durationMs of [1_001, 10, 10]) expect(await call(name, "SUCCESS", { durationMs })).toEqual(OK("SUCCESS"));
         expect(await call(name, "SUCCESS", { durationMs: last })).toMatchObject({ state });
         expect(await eventsOf(rec)).toEqual(state === "OPEN" ? ["CLOSED>OPEN slow_call_rate"] : []);
         expect((await statsNow(name)).slowCallRate).toBe(state === "OPEN" ? 0.5 : 0.25);
@@ -509,7 +527,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await store().acquire(name)).toEqual({ allowed: false, state: "HALF_OPEN", retryAfterMs: 0, reason: "HALF_OPEN_FULL", shadowDenied: false });
         expect(await statsNow(name)).toMatchObject({ halfOpenInFlight: 2, totalRejections: 1 });
         // Reporting a probe (even IGNORED) frees its slot.
-        expect(await report(name, p1, "IGNORED")).toEqual({ state: "HALF_OPEN", duplicate: false, stale: false });
+        expect(await report(name, p1, "IGNORED")).toEqual(recorded("HALF_OPEN", "IGNORED"));
         expect(await statsNow(name)).toMatchObject({ halfOpenInFlight: 1, halfOpenSuccesses: 0, totalIgnored: 1 });
         await permit(name);
         await denied(name);
@@ -522,9 +540,9 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await halfOpen(name);
         const t1 = h.now();
         const [p1, p2] = [await permit(name), await permit(name)];
-        expect(await report(name, p1, "SUCCESS")).toEqual({ state: "HALF_OPEN", duplicate: false, stale: false });
+        expect(await report(name, p1, "SUCCESS")).toEqual(recorded("HALF_OPEN", "SUCCESS"));
         expect(await statsNow(name)).toMatchObject({ halfOpenInFlight: 1, halfOpenSuccesses: 1 });
-        expect(await report(name, p2, "SUCCESS")).toEqual(OK);
+        expect(await report(name, p2, "SUCCESS")).toEqual(OK("SUCCESS"));
         expect(await view(name)).toMatchObject({
           state: "CLOSED",
           generation: 3,
@@ -550,10 +568,10 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const rec = await watch({ circuits: [name] });
         await halfOpen(name);
         const [p1, p2] = [await permit(name), await permit(name)];
-        expect(await report(name, p1, outcome)).toEqual({ state: "OPEN", duplicate: false, stale: false });
+        expect(await report(name, p1, outcome)).toEqual(recorded("OPEN", outcome));
         expect(await denied(name)).toMatchObject({ state: "OPEN", retryAfterMs: 20_000 });
         expect(await eventsOf(rec)).toEqual(["CLOSED>OPEN consecutive_failures", "OPEN>HALF_OPEN open_duration_elapsed", `HALF_OPEN>OPEN ${reason}`]);
-        expect(await report(name, p2, "SUCCESS")).toEqual({ state: "OPEN", duplicate: false, stale: true });
+        expect(await report(name, p2, "SUCCESS")).toEqual(recorded("OPEN", "SUCCESS", true));
         expect(await view(name)).toMatchObject({
           state: "OPEN",
           // The opening failures have left the 10 s window; probes never enter it.
@@ -599,7 +617,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await call(name, "FAILURE"); // 40 s
         expect(await denied(name)).toMatchObject({ retryAfterMs: 40_000 });
         await h.advance(40_000);
-        expect(await call(name, "SUCCESS")).toEqual(OK);
+        expect(await call(name, "SUCCESS")).toEqual(OK("SUCCESS"));
         expect((await statsNow(name)).reopenCount).toBe(0);
         await fail(name);
         expect(await denied(name)).toMatchObject({ retryAfterMs: 10_000 });
@@ -608,14 +626,18 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await denied(name)).toMatchObject({ retryAfterMs: 20_000 });
       });
 
-      it("a retried probe SUCCESS counts once toward success_threshold", async () => {
+      it("a retried probe SUCCESS counts once toward success_threshold; a retry as FAILURE is a CONFLICT and does not re-open", async () => {
         await start({ halfOpenMaxCalls: 2, successThreshold: 2 });
         const name = names().n("a");
         await halfOpen(name);
         const p = await permit(name);
-        expect(await report(name, p, "SUCCESS")).toEqual({ state: "HALF_OPEN", duplicate: false, stale: false });
-        expect(await report(name, p, "SUCCESS")).toEqual({ state: "HALF_OPEN", duplicate: true, stale: false });
-        expect(await view(name)).toMatchObject({ state: "HALF_OPEN", stats: { halfOpenSuccesses: 1, halfOpenInFlight: 0, totalSuccesses: 1 } });
+        expect(await report(name, p, "SUCCESS")).toEqual(recorded("HALF_OPEN", "SUCCESS"));
+        expect(await report(name, p, "SUCCESS")).toEqual(repeated("HALF_OPEN", "SUCCESS", "SUCCESS"));
+        expect(await report(name, p, "FAILURE")).toEqual(repeated("HALF_OPEN", "SUCCESS", "FAILURE"));
+        expect(await view(name)).toMatchObject({
+          state: "HALF_OPEN",
+          stats: { halfOpenSuccesses: 1, halfOpenInFlight: 0, totalSuccesses: 1, totalFailures: 3, reopenCount: 0 },
+        });
       });
 
       it("admits exactly half_open_max_calls of 200 concurrent acquires", async () => {
@@ -763,7 +785,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = names().n("a");
         const [a, b] = [await permit(name), await permit(name)];
         await h.advance(4_999);
-        expect(await report(name, a, "FAILURE")).toEqual(OK);
+        expect(await report(name, a, "FAILURE")).toEqual(OK("FAILURE"));
         await h.advance(1);
         expect(await rejection(report(name, b, "FAILURE"))).toBe("expired");
         expect(await statsNow(name)).toEqual(stats({ windowCalls: 1, windowFailures: 1, failureRate: 1, consecutiveFailures: 1, totalFailures: 1 }));
@@ -779,7 +801,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const rec = await watch({ circuits: [name] });
         const late = await permit(name);
         await halfOpen(name);
-        expect(await report(name, late, "SUCCESS")).toEqual({ state: "HALF_OPEN", duplicate: false, stale: true });
+        expect(await report(name, late, "SUCCESS")).toEqual(recorded("HALF_OPEN", "SUCCESS", true));
         expect(await view(name)).toMatchObject({
           state: "HALF_OPEN",
           // Counted in the totals only (the opening failures have left the 10 s window).
@@ -793,7 +815,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = names().n("a");
         const late = await permit(name);
         await halfOpen(name);
-        expect(await report(name, late, "FAILURE", { retryAfterMs: 50_000 })).toEqual({ state: "HALF_OPEN", duplicate: false, stale: true });
+        expect(await report(name, late, "FAILURE", { retryAfterMs: 50_000 })).toEqual(recorded("HALF_OPEN", "FAILURE", true));
         expect(await view(name)).toMatchObject({
           state: "HALF_OPEN",
           // Counted in the totals only: not in the window, not in the run.
@@ -806,7 +828,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = names().n("a");
         const late = await permit(name);
         await fail(name);
-        expect(await report(name, late, "FAILURE", { retryAfterMs: 50_000 })).toEqual({ state: "OPEN", duplicate: false, stale: true });
+        expect(await report(name, late, "FAILURE", { retryAfterMs: 50_000 })).toEqual(recorded("OPEN", "FAILURE", true));
         expect(await denied(name)).toMatchObject({ retryAfterMs: 10_000 });
       });
 
@@ -816,7 +838,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const late = await permit(name);
         await fail(name, 2);
         await store().reset(name, "ops");
-        expect(await report(name, late, "FAILURE")).toEqual({ state: "CLOSED", duplicate: false, stale: true });
+        expect(await report(name, late, "FAILURE")).toEqual(recorded("CLOSED", "FAILURE", true));
         expect(await view(name)).toMatchObject({ state: "CLOSED", stats: stats({ totalFailures: 3 }) });
       });
 
@@ -825,7 +847,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = names().n("a");
         const late = await permit(name);
         await fail(name);
-        expect(await report(name, late, "IGNORED")).toEqual({ state: "OPEN", duplicate: false, stale: true });
+        expect(await report(name, late, "IGNORED")).toEqual(recorded("OPEN", "IGNORED", true));
         expect((await statsNow(name)).totalIgnored).toBe(1);
       });
 
@@ -849,9 +871,9 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await start({});
         const name = names().n("a");
         const p = await permit(name);
-        expect(await report(name, p, "FAILURE")).toEqual(OK);
+        expect(await report(name, p, "FAILURE")).toEqual(OK("FAILURE"));
         const before = await statsNow(name);
-        expect(await report(name, p, "FAILURE")).toEqual({ state: "CLOSED", duplicate: true, stale: false });
+        expect(await report(name, p, "FAILURE")).toEqual(repeated("CLOSED", "FAILURE", "FAILURE"));
         expect(await statsNow(name)).toEqual(before);
         expect(before).toEqual(stats({ windowCalls: 1, windowFailures: 1, failureRate: 1, consecutiveFailures: 1, totalFailures: 1 }));
       });
@@ -861,8 +883,8 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = names().n("a");
         const p = await permit(name);
         await report(name, p, "FAILURE");
-        expect(await report(name, p, "SUCCESS")).toEqual({ state: "CLOSED", duplicate: true, stale: false });
-        expect(await report(name, p, "IGNORED")).toEqual({ state: "CLOSED", duplicate: true, stale: false });
+        expect(await report(name, p, "SUCCESS")).toEqual(repeated("CLOSED", "FAILURE", "SUCCESS"));
+        expect(await report(name, p, "IGNORED")).toEqual(repeated("CLOSED", "FAILURE", "IGNORED"));
         expect(await statsNow(name)).toEqual(stats({ windowCalls: 1, windowFailures: 1, failureRate: 1, consecutiveFailures: 1, totalFailures: 1 }));
       });
 
@@ -872,7 +894,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await fail(name, 2);
         const p = await permit(name);
         expect(await report(name, p, "FAILURE")).toMatchObject({ state: "OPEN", duplicate: false });
-        expect(await report(name, p, "FAILURE")).toEqual({ state: "OPEN", duplicate: true, stale: false });
+        expect(await report(name, p, "FAILURE")).toEqual(repeated("OPEN", "FAILURE", "FAILURE"));
         expect((await statsNow(name)).totalFailures).toBe(3);
       });
 
@@ -883,6 +905,180 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const acks = await Promise.all(Array.from({ length: 20 }, () => report(name, p, "FAILURE")));
         expect(acks.filter((a) => !a.duplicate)).toHaveLength(1);
         expect((await statsNow(name)).totalFailures).toBe(1);
+      });
+    });
+
+    // ------------------------------------------------ dispositions, principals
+
+    describe("report dispositions", () => {
+      it("a counted report answers RECORDED with its own outcome, for every outcome", async () => {
+        await start({ failureThreshold: 0 });
+        const name = names().n("a");
+        for (const outcome of ["SUCCESS", "FAILURE", "TIMEOUT", "IGNORED"] as const) {
+          expect(await call(name, outcome)).toEqual(recorded("CLOSED", outcome));
+        }
+      });
+
+      it("a repeat with another outcome answers CONFLICT with the first outcome, changes nothing and drives nothing", async () => {
+        await start({});
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await fail(name, 2);
+        const p = await permit(name);
+        expect(await report(name, p, "SUCCESS")).toEqual(OK("SUCCESS"));
+        const before = await statsNow(name);
+        // Three FAILUREs would open the circuit; as repeats of a SUCCESS they count nowhere.
+        for (const outcome of ["FAILURE", "TIMEOUT", "FAILURE"] as const) {
+          expect(await report(name, p, outcome)).toEqual(repeated("CLOSED", "SUCCESS", outcome));
+        }
+        expect(await report(name, p, "SUCCESS")).toEqual(repeated("CLOSED", "SUCCESS", "SUCCESS"));
+        expect(await statsNow(name)).toEqual(before);
+        expect(before).toEqual(stats({ windowCalls: 3, windowFailures: 2, failureRate: 2 / 3, totalFailures: 2, totalSuccesses: 1 }));
+        expect(await eventsOf(rec)).toEqual([]);
+      });
+
+      it("a stale permit answers STALE with its outcome, then DUPLICATE or CONFLICT", async () => {
+        await start({});
+        const name = names().n("a");
+        const late = await permit(name);
+        await fail(name);
+        expect(await report(name, late, "TIMEOUT")).toEqual(recorded("OPEN", "TIMEOUT", true));
+        expect(await report(name, late, "TIMEOUT")).toEqual(repeated("OPEN", "TIMEOUT", "TIMEOUT"));
+        expect(await report(name, late, "SUCCESS")).toEqual(repeated("OPEN", "TIMEOUT", "SUCCESS"));
+        expect(await statsNow(name)).toMatchObject({ totalFailures: 4, totalTimeouts: 1, totalSuccesses: 0 });
+      });
+
+      it("remembers a reported permit until permit_ttl after its Acquire; a retry after that is PERMIT_EXPIRED", async () => {
+        await start({ permitTtlMs: 30_000 });
+        const name = names().n("a");
+        const p = await permit(name);
+        await h!.advance(10_000);
+        expect(await report(name, p, "FAILURE")).toEqual(OK("FAILURE"));
+        await h!.advance(19_999);
+        expect(await report(name, p, "SUCCESS")).toEqual(repeated("CLOSED", "FAILURE", "SUCCESS"));
+        await h!.advance(1);
+        expect(await rejection(report(name, p, "FAILURE"))).toBe("expired");
+        expect(await rejection(report(name, p, "SUCCESS"))).toBe("expired");
+        expect(await statsNow(name)).toMatchObject({ totalFailures: 1, totalSuccesses: 0 });
+      });
+    });
+
+    describe("principals", () => {
+      const ann: Principal = { keyName: "agents", agentInstanceId: "pod-a" };
+      const bob: Principal = { keyName: "agents", agentInstanceId: "pod-b" };
+      const admin = (actor: string): Principal => ({ keyName: actor, agentInstanceId: "" });
+
+      /** Each transition as "reason by key/instance" ("by -" without a principal), from a watcher and from history (oldest first). */
+      async function attributed(name: string, rec: Recorder): Promise<{ watched: string[]; history: string[] }> {
+        await h!.settle?.();
+        const show = (e: CircuitEvent): string =>
+          `${e.reason} by ${e.principal === undefined ? "-" : `${e.principal.keyName}/${e.principal.agentInstanceId}`}${e.actor === undefined ? "" : ` actor ${e.actor}`}`;
+        const history = (await store().history(name, 100))!.entries.flatMap((x) => (x.kind === "transition" ? [show(x.event)] : [])).reverse();
+        return { watched: rec.events.map(show), history };
+      }
+
+      it("a transition a Report drives carries its reporter; time-driven ones carry none", async () => {
+        await start({ failureThreshold: 3, halfOpenMaxCalls: 2, successThreshold: 2 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await report(name, await permit(name), "FAILURE", { principal: ann });
+        await report(name, await permit(name), "FAILURE", { principal: ann });
+        await report(name, await permit(name), "FAILURE", { principal: bob }); // opens
+        await h!.advance(10_000);
+        const probe = await permit(name); // HALF_OPEN by time, on this Acquire
+        await report(name, probe, "FAILURE", { principal: ann }); // probe_failed
+        await h!.advance(10_000);
+        const t = await permit(name); // HALF_OPEN again
+        await report(name, t, "TIMEOUT", { principal: bob }); // probe_timeout, reported
+        await h!.advance(10_000);
+        const [p1, p2] = [await permit(name), await permit(name)];
+        await report(name, p1, "SUCCESS", { principal: ann });
+        await report(name, p2, "SUCCESS", { principal: bob }); // probes_succeeded
+        const expected = [
+          "consecutive_failures by agents/pod-b",
+          "open_duration_elapsed by -",
+          "probe_failed by agents/pod-a",
+          "open_duration_elapsed by -",
+          "probe_timeout by agents/pod-b",
+          "open_duration_elapsed by -",
+          "probes_succeeded by agents/pod-b",
+        ];
+        expect(await attributed(name, rec)).toEqual({ watched: expected, history: expected });
+      });
+
+      it("the failure-rate rule credits the reporter whose report tripped it", async () => {
+        await start({ failureThreshold: 0, failureRateThreshold: 0.5, minimumCalls: 4 });
+        const rate = names().n("rate");
+        const recRate = await watch({ circuits: [rate] });
+        for (const [outcome, who] of [["SUCCESS", ann], ["SUCCESS", ann], ["FAILURE", ann], ["FAILURE", bob]] as const) {
+          await report(rate, await permit(rate), outcome, { principal: who });
+        }
+        expect(await attributed(rate, recRate)).toEqual({ watched: ["failure_rate by agents/pod-b"], history: ["failure_rate by agents/pod-b"] });
+      });
+
+      it("the slow-call rule credits the reporter whose report tripped it", async () => {
+        await start({ failureThreshold: 0, failureRateThreshold: 0, slowCallDurationMs: 100, slowCallRateThreshold: 0.5, minimumCalls: 2 });
+        const slow = names().n("slow");
+        const recSlow = await watch({ circuits: [slow] });
+        await report(slow, await permit(slow), "SUCCESS", { durationMs: 500, principal: bob });
+        await report(slow, await permit(slow), "SUCCESS", { durationMs: 500, principal: ann });
+        expect(await attributed(slow, recSlow)).toEqual({ watched: ["slow_call_rate by agents/pod-a"], history: ["slow_call_rate by agents/pod-a"] });
+      });
+
+      it("a probe that times out unreported re-opens with no principal, even when a Report applies it", async () => {
+        await start({ permitTtlMs: 1_000 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        const closed = await permit(name);
+        await report(name, closed, "FAILURE", { principal: ann });
+        await fail(name, 2);
+        await h!.advance(10_000);
+        await permit(name); // a probe nobody reports
+        const other = await permit(name);
+        await h!.advance(1_000);
+        // The Report finds the probes expired: time re-opens the circuit before the report is judged.
+        expect(await rejection(report(name, other, "SUCCESS", { principal: bob }))).toBe("expired");
+        expect((await attributed(name, rec)).history).toEqual([
+          "consecutive_failures by -",
+          "open_duration_elapsed by -",
+          "probe_timeout by -",
+        ]);
+      });
+
+      it("admin transitions carry the admin as principal (key name = actor, no agent instance)", async () => {
+        await start({});
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await store().force(name, "FORCED_OPEN", "alice");
+        await store().force(name, "DISABLED", "alice");
+        await store().force(name, "CLOSED", "bob");
+        await fail(name);
+        await h!.advance(10_000);
+        await store().reset(name, "carol");
+        const expected = [
+          "forced_open by alice/ actor alice",
+          "disabled by alice/ actor alice",
+          "released by bob/ actor bob",
+          "consecutive_failures by -",
+          "reset by carol/ actor carol",
+        ];
+        expect(await attributed(name, rec)).toEqual({ watched: expected, history: expected });
+        const events = (await store().history(name, 1))!.entries;
+        expect(events[0]).toMatchObject({ kind: "transition", event: { principal: admin("carol") } });
+      });
+
+      it("a ForceState applies due time-driven transitions without the admin's principal", async () => {
+        await start({});
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await fail(name);
+        await h!.advance(10_000);
+        await store().force(name, "FORCED_OPEN", "alice");
+        expect((await attributed(name, rec)).watched).toEqual([
+          "consecutive_failures by -",
+          "open_duration_elapsed by -",
+          "forced_open by alice/ actor alice",
+        ]);
       });
     });
 
@@ -1081,7 +1277,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const rec = await watch({ circuits: [name] });
         expect(await store().force(name, "DISABLED", "ops")).toMatchObject({ state: "DISABLED" });
         expect(await store().acquire(name)).toEqual({ allowed: true, permit: expect.any(String), state: "DISABLED", retryAfterMs: 0, shadowDenied: false });
-        for (let i = 0; i < 10; i++) expect(await call(name, "FAILURE")).toEqual({ state: "DISABLED", duplicate: false, stale: false });
+        for (let i = 0; i < 10; i++) expect(await call(name, "FAILURE")).toEqual(recorded("DISABLED", "FAILURE"));
         expect(await view(name)).toMatchObject({
           state: "DISABLED",
           stats: stats({ windowCalls: 10, windowFailures: 10, failureRate: 1, consecutiveFailures: 10, totalFailures: 10 }),
@@ -1131,7 +1327,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = n("a");
         const rec = await watch({ circuits: [name] });
         expect(await store().acquire(name)).toEqual({ allowed: true, permit: expect.any(String), state: "DISABLED", retryAfterMs: 0, shadowDenied: false });
-        for (let i = 0; i < 5; i++) expect(await call(name, "FAILURE")).toEqual({ state: "DISABLED", duplicate: false, stale: false });
+        for (let i = 0; i < 5; i++) expect(await call(name, "FAILURE")).toEqual(recorded("DISABLED", "FAILURE"));
         expect(await view(name)).toMatchObject({
           state: "DISABLED",
           generation: 0,
@@ -1160,7 +1356,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const d = await store().acquire(name);
         expect(d).toEqual({ allowed: true, permit: expect.any(String), state: "OPEN", retryAfterMs: 0, reason: "OPEN", shadowDenied: true });
         // Its outcome counts in the totals only: no window, no run, no reopening.
-        expect(await report(name, d.permit!, "FAILURE")).toEqual({ state: "OPEN", duplicate: false, stale: false });
+        expect(await report(name, d.permit!, "FAILURE")).toEqual(recorded("OPEN", "FAILURE"));
         expect(await view(name)).toMatchObject({
           state: "OPEN",
           stats: stats({ windowCalls: 3, windowFailures: 3, failureRate: 1, consecutiveFailures: 3, totalFailures: 4, totalRejections: 1 }),
@@ -1176,10 +1372,10 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const [p1, p2] = [await permit(name), await permit(name)];
         const extra = await store().acquire(name);
         expect(extra).toEqual({ allowed: true, permit: expect.any(String), state: "HALF_OPEN", retryAfterMs: 0, reason: "HALF_OPEN_FULL", shadowDenied: true });
-        expect(await report(name, extra.permit!, "SUCCESS")).toEqual({ state: "HALF_OPEN", duplicate: false, stale: false });
+        expect(await report(name, extra.permit!, "SUCCESS")).toEqual(recorded("HALF_OPEN", "SUCCESS"));
         expect(await statsNow(name)).toMatchObject({ halfOpenSuccesses: 0, halfOpenInFlight: 2, totalSuccesses: 1 });
         await report(name, p1, "SUCCESS");
-        expect(await report(name, p2, "SUCCESS")).toEqual(OK);
+        expect(await report(name, p2, "SUCCESS")).toEqual(OK("SUCCESS"));
         expect(await eventsOf(rec)).toEqual([
           "CLOSED>OPEN consecutive_failures",
           "OPEN>HALF_OPEN open_duration_elapsed",
@@ -1194,7 +1390,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await permit(name);
         const extra = await store().acquire(name);
         expect(extra).toMatchObject({ allowed: true, shadowDenied: true, reason: "HALF_OPEN_FULL" });
-        expect(await report(name, extra.permit!, "FAILURE")).toEqual({ state: "HALF_OPEN", duplicate: false, stale: false });
+        expect(await report(name, extra.permit!, "FAILURE")).toEqual(recorded("HALF_OPEN", "FAILURE"));
         expect(await statsNow(name)).toMatchObject({ totalFailures: 4, reopenCount: 0, halfOpenInFlight: 1 });
       });
     });

@@ -8,38 +8,16 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, CONFIG_KEYS, PermitRejectedError, type ConfigLayers, type Outcome } from "../../src/engine/index.js";
+import { CONFIG_KEYS, PermitRejectedError } from "../../src/engine/index.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import type { CircuitStore, CircuitView } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { CIRCUITS, layers, OUTCOMES } from "./differential-setup.js";
 import { randomPatch } from "./random-config.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
 const STEPS = Number(process.env.DIFF_STEPS ?? 3000);
-const CIRCUITS = ["llm.a", "llm.b", "tool.c", "agent.d"];
-const OUTCOMES: Outcome[] = ["SUCCESS", "FAILURE", "TIMEOUT", "IGNORED"];
-
-const layers: ConfigLayers = {
-  defaults: {
-    ...BUILTIN_DEFAULTS,
-    failureThreshold: 3,
-    failureRateThreshold: 0.5,
-    minimumCalls: 4,
-    windowMs: 10_000,
-    slowCallDurationMs: 500,
-    slowCallRateThreshold: 0.8,
-    openDurationMs: 2_000,
-    backoffMultiplier: 2,
-    maxOpenDurationMs: 9_000,
-    halfOpenMaxCalls: 2,
-    successThreshold: 2,
-    permitTtlMs: 3_000,
-    jitter: 0.2,
-  },
-  presets: { default: {}, fast: { openDurationMs: 500, successThreshold: 1 } },
-  rules: [{ pattern: "llm.*", patch: { failureThreshold: 2 } }],
-};
 
 let redis: RedisServer;
 beforeAll(async () => {

@@ -137,6 +137,7 @@ describe("config field names", () => {
       "permit_ttl",
       "jitter",
       "mode",
+      "min_distinct_reporters",
     ]);
   });
 
@@ -157,6 +158,7 @@ describe("config field names", () => {
       permitTtlMs: 30_000,
       jitter: 0,
       mode: "enforce",
+      minDistinctReporters: 0,
     } satisfies CircuitConfig);
     expect(Object.keys(BUILTIN_PRESETS)).toEqual(["default", "strict", "lenient", "fast_recovery", "llm", "io"]);
   });

@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest";
 import {
   AcquireResponseSchema,
   DenyReason,
+  Outcome,
+  ReportDisposition,
   ReportResponseSchema,
   State,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
@@ -44,11 +46,20 @@ describe("hot-path encoders", () => {
   });
 
   it("encode ReportResponse exactly as toBinary does", () => {
+    const dispositions = [ReportDisposition.UNSPECIFIED, ReportDisposition.RECORDED, ReportDisposition.STALE, ReportDisposition.DUPLICATE, ReportDisposition.CONFLICT, 300, -2];
+    const outcomes = [Outcome.UNSPECIFIED, Outcome.SUCCESS, Outcome.FAILURE, Outcome.TIMEOUT, Outcome.IGNORED, 128, -1];
+    let cases = 0;
     for (const state of states)
       for (const duplicate of [false, true])
-        for (const stale of [false, true]) {
-          const m = create(ReportResponseSchema, { state, duplicate, stale });
-          expect(encodeReportResponse(m)).toEqual(Buffer.from(toBinary(ReportResponseSchema, m)));
-        }
+        for (const stale of [false, true])
+          for (const disposition of dispositions)
+            for (const recordedOutcome of outcomes) {
+              const m = create(ReportResponseSchema, { state, duplicate, stale, disposition, recordedOutcome });
+              expect(encodeReportResponse(m), JSON.stringify({ state, duplicate, stale, disposition, recordedOutcome })).toEqual(
+                Buffer.from(toBinary(ReportResponseSchema, m)),
+              );
+              cases += 1;
+            }
+    expect(cases).toBe(states.length * 4 * dispositions.length * outcomes.length);
   });
 });

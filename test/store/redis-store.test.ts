@@ -4,7 +4,8 @@
  * on a fresh local view, scripts reloaded after SCRIPT FLUSH, a Report
  * retried with the stored settings when this replica's copy is stale, idle
  * CLOSED circuits expiring while OPEN ones do not, pattern rules written on
- * one replica listed, moved and deleted on another.
+ * one replica listed, moved and deleted on another, a reported permit's
+ * outcome kept in its score.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,7 +76,7 @@ describe("redis store round trips", () => {
       expect(sent).toEqual([]);
       for (const permit of permits) {
         const ack = await store.report("rt.a", { permit, outcome: "SUCCESS", durationMs: 3, retryAfterMs: 0 });
-        expect(ack).toEqual({ state: "CLOSED", duplicate: false, stale: false });
+        expect(ack).toEqual({ state: "CLOSED", disposition: "RECORDED", recordedOutcome: "SUCCESS", duplicate: false, stale: false });
       }
       expect(sent).toEqual(new Array(50).fill("evalsha"));
       // An Acquire that Redis must decide (not CLOSED: FORCED_OPEN here) is one round trip too.
@@ -94,7 +95,7 @@ describe("redis store round trips", () => {
       const a = await store.acquire("flush.a");
       await admin.script("FLUSH");
       const ack = await store.report("flush.a", { permit: a.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
-      expect(ack).toEqual({ state: "CLOSED", duplicate: false, stale: false });
+      expect(ack).toEqual({ state: "CLOSED", disposition: "RECORDED", recordedOutcome: "FAILURE", duplicate: false, stale: false });
       expect((await store.get("flush.a"))?.stats.totalFailures).toBe(1);
     } finally {
       await close();
@@ -113,7 +114,7 @@ describe("redis store settings", () => {
       // B sends version 0, the script answers staleConfig, B takes version 1 and sends the Report again:
       // under failure_threshold 1 this one failure opens the circuit (under 5 it would not).
       const ack = await b.store.report("stale.r", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
-      expect(ack).toEqual({ state: "OPEN", duplicate: false, stale: false });
+      expect(ack).toEqual({ state: "OPEN", disposition: "RECORDED", recordedOutcome: "FAILURE", duplicate: false, stale: false });
       expect(b.sent).toEqual(["evalsha", "evalsha"]);
       expect((await a.store.get("stale.r"))?.stats).toMatchObject({ totalFailures: 1, consecutiveFailures: 1 });
     } finally {
@@ -238,6 +239,45 @@ describe("redis store event stream", () => {
       expect(seen).toEqual(["poison.a CLOSED->OPEN"]);
       expect(store.health()).toEqual({ ready: true });
       sub.close();
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("redis store reported permits", () => {
+  it("keeps each reported permit's outcome in its score (expiry + code / 8) until the permit expires", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      const p = (await store.acquire("kept.a")).permit!;
+      const expiresAt = parseInt(p.split(".")[3]!, 36);
+      await store.report("kept.a", { permit: p, outcome: "TIMEOUT", durationMs: 1, retryAfterMs: 0 });
+      expect(await admin.zscore(`${keyPrefix}{kept.a}:r`, p)).toBe(`${expiresAt}.375`);
+      expect(await store.report("kept.a", { permit: p, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 })).toEqual({
+        state: "CLOSED",
+        disposition: "CONFLICT",
+        recordedOutcome: "TIMEOUT",
+        duplicate: true,
+        stale: false,
+      });
+    } finally {
+      await close();
+    }
+  });
+
+  it("answers a permit an older replica recorded without its outcome (a whole score) as a DUPLICATE of this report", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      const p = (await store.acquire("legacy.a")).permit!;
+      await admin.zadd(`${keyPrefix}{legacy.a}:r`, parseInt(p.split(".")[3]!, 36), p);
+      expect(await store.report("legacy.a", { permit: p, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 })).toEqual({
+        state: "CLOSED",
+        disposition: "DUPLICATE",
+        recordedOutcome: "FAILURE",
+        duplicate: true,
+        stale: false,
+      });
+      expect((await store.get("legacy.a"))?.stats).toMatchObject({ totalFailures: 0, totalSuccesses: 0 });
     } finally {
       await close();
     }

@@ -212,9 +212,10 @@ export class RedisStore implements CircuitStore {
         outcome: command.outcome,
         durationMs: command.durationMs,
         retryAfterMs: command.retryAfterMs,
+        principal: command.principal,
       }),
     );
-    if (r.kind === "recorded") return { state: r.state, duplicate: r.duplicate, stale: r.stale };
+    if (r.kind === "recorded") return { state: r.state, disposition: r.disposition, recordedOutcome: r.recordedOutcome, duplicate: r.duplicate, stale: r.stale };
     switch (r.problem) {
       case "missing":
         throw permitRefusal.noSuchCircuit(name);

@@ -7,7 +7,7 @@
  * connection failures to StoreUnavailableError.
  */
 import type { Cluster, Redis } from "ioredis";
-import type { CircuitConfig, ConfigSettings, ForceTarget, Outcome, PermitKind } from "../../engine/index.js";
+import type { CircuitConfig, ConfigSettings, ForceTarget, Outcome, PermitKind, Principal } from "../../engine/index.js";
 import type { ConfigChangeRecord } from "../store.js";
 import type { KeySpace } from "./keys.js";
 import { packConfig } from "./lua-config.js";
@@ -42,6 +42,8 @@ export interface ReportArgs {
   outcome: Outcome;
   durationMs: number;
   retryAfterMs: number;
+  /** The reporter; absent: the transitions it drives carry no principal. */
+  principal: Principal | undefined;
 }
 
 export interface ScriptClientOptions {
@@ -139,7 +141,19 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     guard,
     acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
     report: async (call, a) =>
-      decodeReportReply(await run("bbReport", call, [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs])),
+      decodeReportReply(
+        await run("bbReport", call, [
+          a.permit,
+          a.generation,
+          KIND_CODE[a.kind],
+          a.expiresAt,
+          a.outcome,
+          a.durationMs,
+          a.retryAfterMs,
+          a.principal?.keyName ?? "",
+          a.principal?.agentInstanceId ?? "",
+        ]),
+      ),
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
     admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
     configure: async (call, settings, change) =>

@@ -13,6 +13,9 @@ import {
   type CircuitStats,
   type ConfigSettings,
   type DenyReason,
+  type Outcome,
+  type Principal,
+  type ReportDisposition,
   type ResolvedConfig,
   type State,
   type Transition,
@@ -68,6 +71,8 @@ function list<T>(value: unknown, item: (v: unknown, what: string) => T, what: st
 
 const STATES: readonly State[] = ["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"];
 const DENY_REASONS: readonly DenyReason[] = ["OPEN", "FORCED_OPEN", "HALF_OPEN_FULL"];
+const OUTCOMES: readonly Outcome[] = ["SUCCESS", "FAILURE", "TIMEOUT", "IGNORED"];
+const DISPOSITIONS: readonly ReportDisposition[] = ["RECORDED", "STALE", "DUPLICATE", "CONFLICT"];
 /** Every TransitionReason; the record type makes a reason missing here a compile error. */
 const TRANSITION_REASONS = Object.keys({
   consecutive_failures: 1,
@@ -126,8 +131,14 @@ export function decodeEvent(value: unknown, what = "event"): ScriptEvent {
   };
   if (o["openUntil"] !== undefined) e.openUntil = num(o, "openUntil", what);
   if (o["actor"] !== undefined) e.actor = str(o, "actor", what);
+  if (o["principal"] !== undefined) e.principal = decodePrincipal(o["principal"], `${what}.principal`);
   if (o["eventId"] !== undefined) e.eventId = str(o, "eventId", what);
   return e;
+}
+
+function decodePrincipal(value: unknown, what: string): Principal {
+  const o = fields(value, what);
+  return { keyName: str(o, "keyName", what), agentInstanceId: str(o, "agentInstanceId", what) };
 }
 
 /** A circuit as a script sees it (the store adds the config). */
@@ -249,7 +260,15 @@ export function decodeAcquireReply(json: unknown): AcquireReply | StaleConfig {
 export type ReportRefusal = "missing" | "unknown" | "probe" | "expired";
 
 export type ReportReply =
-  | { kind: "recorded"; state: State; duplicate: boolean; stale: boolean; events: ScriptEvent[] }
+  | {
+      kind: "recorded";
+      state: State;
+      disposition: ReportDisposition;
+      recordedOutcome: Outcome;
+      duplicate: boolean;
+      stale: boolean;
+      events: ScriptEvent[];
+    }
   | { kind: "refused"; problem: ReportRefusal; events: ScriptEvent[]; now: number | undefined };
 
 export function decodeReportReply(json: unknown): ReportReply | StaleConfig {
@@ -261,6 +280,8 @@ export function decodeReportReply(json: unknown): ReportReply | StaleConfig {
     return {
       kind: "recorded",
       state: oneOf(o, "state", STATES, "report"),
+      disposition: oneOf(o, "disposition", DISPOSITIONS, "report"),
+      recordedOutcome: oneOf(o, "recordedOutcome", OUTCOMES, "report"),
       duplicate: bool(o, "duplicate", "report"),
       stale: bool(o, "stale", "report"),
       events: events(o, "report"),

@@ -2,7 +2,7 @@
   Admin changes (engine reset() and force()).
   KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] action: "reset", "FORCED_OPEN", "DISABLED" or "CLOSED" (release)
-  ARGV[10] actor
+  ARGV[10] actor: the admin's key name, also its principal's (admins declare no agent instance)
   Reset of a circuit that does not exist returns {missing = true}; ForceState
   creates it. Returns JSON {view, events} or {staleConfig}.
 ]]
@@ -12,16 +12,17 @@
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 local action = ARGV[9]
 ctx.actor = ARGV[10]
+ctx.principal = { keyName = ARGV[10], agentInstanceId = "" }
 if action == "reset" then
   if not c.exists then return cjson.encode({ missing = true }) end
   clear_counters(c)
   transition(ctx, c, "CLOSED", "reset")
 else
   -- Time-driven transitions are not the admin's doing.
-  local actor = ctx.actor
-  ctx.actor = nil
+  local actor, principal = ctx.actor, ctx.principal
+  ctx.actor, ctx.principal = nil, nil
   advance(ctx, c)
-  ctx.actor = actor
+  ctx.actor, ctx.principal = actor, principal
   if action == "CLOSED" then
     if c.s == "FORCED_OPEN" or c.s == "DISABLED" then
       clear_counters(c)

@@ -5,7 +5,9 @@
   ARGV[9] permit token  ARGV[10] permit generation  ARGV[11] kind (c p s d)
   ARGV[12] expires at ms ARGV[13] outcome (SUCCESS FAILURE TIMEOUT IGNORED)
   ARGV[14] duration ms   ARGV[15] retry-after hint ms
-  Returns JSON {state, duplicate, stale, events}, {rejected = problem, ...} or {staleConfig}.
+  ARGV[16] reporter's key name ("": no principal)  ARGV[17] reporter's agent instance id
+  Returns JSON {state, disposition, recordedOutcome, duplicate, stale, events},
+  {rejected = problem, ...} or {staleConfig}.
 ]]
 --- @include "includes/config"
 --- @include "includes/engine"
@@ -21,6 +23,8 @@ local duration, hint = tonumber(ARGV[14]), tonumber(ARGV[15])
 
 if gen > c.g then return cjson.encode({ rejected = "unknown" }) end
 advance(ctx, c)
+-- Every transition from here on is this report's doing (time's came above).
+if ARGV[16] ~= "" then ctx.principal = { keyName = ARGV[16], agentInstanceId = ARGV[17] } end
 
 local function finish(res)
   commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
@@ -32,24 +36,34 @@ if ctx.now >= expires then
   commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
   return cjson.encode({ rejected = "expired", now = ctx.now, events = ctx.out })
 end
+-- A permit reported before: nothing changes; the first outcome stands.
+local function repeated(score)
+  -- A permit reported before outcomes were kept answers as a duplicate.
+  local first = reported_outcome(score) or outcome
+  return finish({
+    state = visible_state(c, cfg), disposition = first == outcome and "DUPLICATE" or "CONFLICT",
+    recordedOutcome = first, duplicate = true, stale = false,
+  })
+end
+
 local current = gen == c.g
 local is_probe = false
+local score = reported_score(expires, outcome)
 if kind == "p" and current then
   -- Asked before the probe check, so a repeated probe report answers
-  -- duplicate rather than "not outstanding" (its slot is already free).
-  if redis.call("ZSCORE", ctx.keys.reported, permit) then
-    return finish({ state = visible_state(c, cfg), duplicate = true, stale = false })
-  end
+  -- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
+  local first = redis.call("ZSCORE", ctx.keys.reported, permit)
+  if first then return repeated(first) end
   if c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit) then
     commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
     return cjson.encode({ rejected = "probe", events = ctx.out })
   end
   is_probe = true
-  redis.call("ZADD", ctx.keys.reported, expires, permit)
+  redis.call("ZADD", ctx.keys.reported, score, permit)
 -- Any other permit: record it once; ZADD NX adds nothing (answers 0) when
 -- it was reported before, so one call both checks and records.
-elseif redis.call("ZADD", ctx.keys.reported, "NX", expires, permit) == 0 then
-  return finish({ state = visible_state(c, cfg), duplicate = true, stale = false })
+elseif redis.call("ZADD", ctx.keys.reported, "NX", score, permit) == 0 then
+  return repeated(redis.call("ZSCORE", ctx.keys.reported, permit))
 end
 touch_side_key(ctx, c, ctx.keys.reported, idle_ttl_ms)
 c.dirty = true
@@ -59,7 +73,10 @@ elseif outcome == "TIMEOUT" then c.tf = c.tf + 1; c.tt = c.tt + 1
 else c.ti = c.ti + 1 end
 
 local function done(stale)
-  return finish({ state = visible_state(c, cfg), duplicate = false, stale = stale })
+  return finish({
+    state = visible_state(c, cfg), disposition = stale and "STALE" or "RECORDED",
+    recordedOutcome = outcome, duplicate = false, stale = stale,
+  })
 end
 
 if is_probe then redis.call("ZREM", ctx.keys.probes, permit) end

@@ -7,14 +7,15 @@
   Defines: BUCKETS, clock_ms, load_circuit, save_circuit, record_call,
   window_counts, clear_window, visible_state, stats_of, transition,
   clear_counters, open, reopen_from_half_open, advance, view_of,
-  touch_side_key, commit (and push_history, from includes/history). `cfg` everywhere is the table read_config
+  touch_side_key, commit (and push_history, from includes/history), reported_score, reported_outcome. `cfg` everywhere is the table read_config
   (includes/config) returns: every config field by its name in
   CONFIG_FIELD_LIST, durations in ms (cfg.open_duration = 60000).
 
   A circuit is the hash KEYS[1] (fields below), its outstanding probes the
   sorted set KEYS[2] (member permit, score expiry ms), the permits already
-  reported the sorted set KEYS[3] (same), its history the list KEYS[4]. The
-  circuit's explicit settings live in KEYS[5] and never expire.
+  reported the sorted set KEYS[3] (member permit, score expiry ms plus the
+  counted outcome's code / 8: see reported_score), its history the list
+  KEYS[4]. The circuit's explicit settings live in KEYS[5] and never expire.
 
   Hash fields: s state, g generation, sn since, cf consecutive failures,
   ro reopen count, ou open until, hs half-open successes, ts tf tt ti tr
@@ -69,6 +70,25 @@ local function clock_ms(arg)
 end
 
 local function round(x) return math.floor(x + 0.5) end
+
+-- A reported permit's score carries the outcome that counted (engine
+-- ReportedPermit) in its fraction: expiry ms + code / 8, an exact binary
+-- fraction of a double below 2^49 ms (year 19800). Formatted by hand: Lua
+-- would print the number with 14 significant digits and lose the fraction.
+-- Code 0 (a whole score) is a permit a replica reported before outcomes were
+-- kept; its outcome is unknown.
+local OUTCOME_CODES = { SUCCESS = 1, FAILURE = 2, TIMEOUT = 3, IGNORED = 4 }
+local OUTCOMES = { "SUCCESS", "FAILURE", "TIMEOUT", "IGNORED" }
+
+local function reported_score(expires, outcome)
+  return string.format("%.3f", expires + OUTCOME_CODES[outcome] / 8)
+end
+
+-- The outcome a reported permit's score (ZSCORE's reply) carries; nil if unknown.
+local function reported_outcome(score)
+  local n = tonumber(score)
+  return OUTCOMES[round((n - math.floor(n)) * 8)]
+end
 
 local function load_circuit(key, now)
   local raw = redis.call("HGETALL", key)
@@ -170,7 +190,9 @@ local function open_duration_for(cfg, reopen_count, rand, hint_ms)
   return math.max(1, round(math.max(jittered, hint)))
 end
 
--- ctx: { name, cfg, now, rand, keys = {circuit, probes, reported, history}, out = {} }
+-- ctx: { name, cfg, now, rand, keys = {circuit, probes, reported, history}, out = {} },
+-- and while the command's own transitions are made: actor (admin) and
+-- principal ({keyName, agentInstanceId}: the admin or the reporter).
 local function transition(ctx, c, to, reason, open_until)
   local from = c.s
   c.s = to
@@ -187,6 +209,7 @@ local function transition(ctx, c, to, reason, open_until)
   }
   if to == "OPEN" then t.openUntil = open_until end
   if ctx.actor ~= nil and ctx.actor ~= "" then t.actor = ctx.actor end
+  if ctx.principal ~= nil then t.principal = ctx.principal end
   ctx.out[#ctx.out + 1] = t
   return t
 end
@@ -207,9 +230,10 @@ local function reopen_from_half_open(ctx, c, reason, hint_ms)
   return open(ctx, c, reason, hint_ms)
 end
 
--- advance(): lazy OPEN -> HALF_OPEN and probe expiry; prunes reported permits.
+-- advance(): lazy OPEN -> HALF_OPEN and probe expiry; prunes reported permits
+-- that have expired (expiry <= now, whatever the outcome fraction).
 local function advance(ctx, c)
-  redis.call("ZREMRANGEBYSCORE", ctx.keys.reported, "-inf", ctx.now)
+  redis.call("ZREMRANGEBYSCORE", ctx.keys.reported, "-inf", "(" .. (ctx.now + 1))
   if c.s == "OPEN" and ctx.now >= c.ou then
     transition(ctx, c, "HALF_OPEN", "open_duration_elapsed")
   elseif c.s == "HALF_OPEN" then
