@@ -1675,7 +1675,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(p1.at).toEqual(["5", "4"]);
         await record(name, 2);
         await h.advance(1);
-        expect(await store().configurePattern(`${prefix}*`, { patch: { failureThreshold: 9 }, replace: false }, "carol")).toEqual({ matchedCircuits: 1 });
+        expect(await store().configurePattern(`${prefix}*`, { patch: { failureThreshold: 9 }, replace: false }, "carol")).toMatchObject({ matchedCircuits: 1 });
         const p2 = await page(name, t0, 2, p1.next!);
         expect(p2.at).toEqual(["3", "2"]);
         expect(await page(name, t0, 2, p2.next!)).toEqual({ at: ["1"], next: undefined });

@@ -112,18 +112,18 @@ export function describePatternRuleConformance(label: string, harness: HarnessFa
       const moved = await store.configurePattern("x.1", set({}, { precedence: 0 }), "dave");
       expect(moved).toEqual({ rule: runtime("x.1", 0, { failureThreshold: 5 }, t, "dave"), matchedCircuits: 1 });
       expect(await store.get("x.1")).toMatchObject({ config: { failureThreshold: 5 }, configSources: ["pattern:x.1", "defaults"] });
-      expect(await store.history("x.1", 10)).toEqual([
+      expect((await store.history("x.1", 10))?.entries).toEqual([
         {
           kind: "config",
           change: { target: "x.1", actor: "dave", at: t, oldConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 }, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 5 } },
         },
       ]);
       expect(await store.get("x.2")).toMatchObject({ config: { failureThreshold: 1 }, configSources: ["pattern:x.*", "defaults"] });
-      expect(await store.history("x.2", 10)).toEqual([]);
+      expect((await store.history("x.2", 10))?.entries).toEqual([]);
       // Moving it back hands x.1 to x.* again.
       expect((await store.configurePattern("x.1", set({}, { precedence: 9 }), "dave")).matchedCircuits).toBe(0);
       expect((await store.get("x.1"))!.config.failureThreshold).toBe(1);
-      expect(await store.history("x.1", 10)).toHaveLength(2);
+      expect((await store.history("x.1", 10))?.entries).toHaveLength(2);
     });
 
     it("refuses a precedence change that gives a circuit with explicit settings an invalid config, changing nothing", async () => {
@@ -154,7 +154,7 @@ export function describePatternRuleConformance(label: string, harness: HarnessFa
       expect(await store.deletePatternRule("d.a.*", "dave")).toEqual({ rule: written, matchedCircuits: 2 });
       // The next runtime rule governs now (runtime rules come before the file's).
       expect(await store.get("d.a.1")).toMatchObject({ config: { failureThreshold: 2 }, configSources: ["pattern:d.*", "defaults"] });
-      expect(await store.history("d.a.1", 10)).toEqual([
+      expect((await store.history("d.a.1", 10))?.entries).toEqual([
         {
           kind: "config",
           change: { target: "d.a.*", actor: "dave", at: t, oldConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 }, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 2 } },
@@ -162,8 +162,8 @@ export function describePatternRuleConformance(label: string, harness: HarnessFa
       ]);
       // Its own settings win either way: no change to record.
       expect((await store.get("d.a.2"))!.config.failureThreshold).toBe(4);
-      expect(await store.history("d.a.2", 10)).toHaveLength(1);
-      expect(await store.history("d.b.1", 10)).toEqual([]);
+      expect((await store.history("d.a.2", 10))?.entries).toHaveLength(1);
+      expect((await store.history("d.b.1", 10))?.entries).toEqual([]);
       expect(await patterns(store)).toEqual(["runtime:d.*@2", "config_file:d.a.*@0"]);
 
       // Only the file has "d.a.*" now: it cannot be deleted at runtime.
@@ -173,7 +173,7 @@ export function describePatternRuleConformance(label: string, harness: HarnessFa
       expect((await store.deletePatternRule("d.*", "dave")).matchedCircuits).toBe(3);
       expect(await store.get("d.a.1")).toMatchObject({ config: { failureThreshold: 7 }, configSources: ["pattern:d.a.*", "defaults"] });
       expect(await store.get("d.b.1")).toMatchObject({ config: SUITE_DEFAULTS, configSources: ["defaults"] });
-      expect(await store.history("d.b.1", 10)).toMatchObject([{ kind: "config", change: { target: "d.*", actor: "dave" } }]);
+      expect((await store.history("d.b.1", 10))?.entries).toMatchObject([{ kind: "config", change: { target: "d.*", actor: "dave" } }]);
       expect(await patterns(store)).toEqual(["config_file:d.a.*@0"]);
     });
 
