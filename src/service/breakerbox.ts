@@ -213,7 +213,8 @@ export class Breakerbox {
     const issues = validatePatch(request.patch);
     if (issues.length > 0) {
       const first = issues[0]!;
-      throw new InvalidArgumentError(`config.${first.field}`, issues.map((i) => i.message.replace(`${i.field} `, "")).join("; "));
+      const violations = issues.map((i) => ({ field: `config.${i.field}`, description: i.message }));
+      throw new InvalidArgumentError(`config.${first.field}`, issues.map((i) => i.message.replace(`${i.field} `, "")).join("; "), violations);
     }
     if (Object.keys(request.patch).length === 0 && request.preset === "" && !request.replace) {
       throw new InvalidArgumentError("config", "sets no field; set at least one config field, a preset, or replace=true");

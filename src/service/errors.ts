@@ -14,11 +14,19 @@ export class InvalidArgumentError extends Error {
    * @param problem what is wrong and what is accepted; the message is
    *   `${field} ${problem}`
    */
+  /** Every bad field, each sent as one BadRequest field violation; `field` and the problem when not given. */
+  readonly violations: readonly { field: string; description: string }[];
+  /**
+   * @param violations one per bad field when several are wrong (e.g. each
+   *   bad config field); default: `field` with `problem`
+   */
   constructor(
     readonly field: string,
     problem: string,
+    violations?: readonly { field: string; description: string }[],
   ) {
     super(`${field} ${problem}`);
+    this.violations = violations ?? [{ field, description: problem }];
   }
   static is(e: unknown): e is InvalidArgumentError {
     return e instanceof InvalidArgumentError;
@@ -36,11 +44,47 @@ export class CircuitNotFoundError extends Error {
   }
 }
 
+/** Which server-side limit a {@link ResourceExhaustedError} hit. */
+export type ExhaustedResource = "too_many_watchers" | "watcher_too_slow";
+
 /** A server-side limit was reached (too many Watch streams, a watcher too slow). */
 export class ResourceExhaustedError extends Error {
   override readonly name = "ResourceExhaustedError";
+  /**
+   * @param resource the limit hit
+   * @param limit its value (streams, or messages of backlog), sent as metadata
+   */
+  constructor(
+    readonly resource: ExhaustedResource,
+    readonly limit: number,
+    message: string,
+  ) {
+    super(message);
+  }
   static is(e: unknown): e is ResourceExhaustedError {
     return e instanceof ResourceExhaustedError;
+  }
+}
+
+/** A runtime pattern rule that does not exist (DeletePatternRule). Maps to NOT_FOUND. */
+export class PatternRuleNotFoundError extends Error {
+  override readonly name = "PatternRuleNotFoundError";
+  constructor(readonly pattern: string) {
+    super(`no runtime pattern rule has pattern ${JSON.stringify(pattern)}`);
+  }
+  static is(e: unknown): e is PatternRuleNotFoundError {
+    return e instanceof PatternRuleNotFoundError;
+  }
+}
+
+/** A pattern rule from the config file, which runtime calls cannot delete. Maps to FAILED_PRECONDITION. */
+export class PatternRuleFromFileError extends Error {
+  override readonly name = "PatternRuleFromFileError";
+  constructor(readonly pattern: string) {
+    super(`pattern rule ${JSON.stringify(pattern)} comes from the config file; change the file to remove it`);
+  }
+  static is(e: unknown): e is PatternRuleFromFileError {
+    return e instanceof PatternRuleFromFileError;
   }
 }
 
