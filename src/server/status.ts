@@ -28,7 +28,9 @@ import { durationText, reasonedError, statusProtoOf, type ReasonName } from "./e
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (InvalidArgumentError.is(err)) return reasonedError(err.message, "INVALID_FIELD", { violations: err.violations });
+  if (InvalidArgumentError.is(err)) {
+    return reasonedError(err.message, TOKEN_FIELD_REASONS[err.field] ?? "INVALID_FIELD", { violations: err.violations });
+  }
   if (InvalidConfigError.is(err)) {
     const violations = err.issues.map((i) => ({ field: `config.${i.field}`, description: i.message }));
     return reasonedError(err.issues.map((i) => `config.${i.message}`).join("; "), "INVALID_FIELD", { violations });
@@ -43,7 +45,8 @@ export function toConnectError(err: unknown): ConnectError {
   if (ResumeTokenError.is(err)) {
     // "malformed", and a token bound to another filter, are invalid; only
     // "expired" (its events are gone) is OUT_OF_RANGE.
-    return reasonedError(err.message, err.problem === "expired" ? "RESUME_TOKEN_EXPIRED" : "RESUME_TOKEN_INVALID");
+    if (err.problem === "expired") return reasonedError(err.message, "RESUME_TOKEN_EXPIRED");
+    return reasonedError(err.message, "RESUME_TOKEN_INVALID", { violations: [{ field: "resume_token", description: err.message }] });
   }
   if (UnauthenticatedError.is(err)) {
     return reasonedError(err.message, err.problem === "missing" ? "CREDENTIALS_MISSING" : "CREDENTIALS_INVALID");
@@ -73,6 +76,16 @@ export function internalError(cause?: unknown): ConnectError {
 export function malformedRequestError(typeName: string, why: string | undefined): ConnectError {
   return reasonedError(`request could not be decoded as ${typeName}${why === undefined ? "" : `: ${why}`}`, "MALFORMED_REQUEST");
 }
+
+/**
+ * The request fields whose every problem has its own reason: a bad token
+ * means "start over without it", whatever else is wrong, so clients need not
+ * parse the field violation to know that.
+ */
+const TOKEN_FIELD_REASONS: Readonly<Record<string, ReasonName>> = Object.assign(Object.create(null) as Record<string, ReasonName>, {
+  page_token: "PAGE_TOKEN_INVALID",
+  resume_token: "RESUME_TOKEN_INVALID",
+});
 
 const PERMIT_REASONS = {
   malformed: "PERMIT_MALFORMED",
