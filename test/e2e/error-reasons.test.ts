@@ -17,14 +17,16 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AcquireRequestSchema, CircuitService, Outcome, WatchRequestSchema, WatchResponseSchema } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { CircuitService, WatchRequestSchema, WatchResponseSchema } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { ERROR_DOMAIN, ERROR_REASONS, type ReasonName } from "../../src/server/error-details.js";
 import { useRedis } from "../support/process-fixtures.js";
 import { useTestServer, useTestServers } from "../support/use-test-server.js";
 import {
   buildGoReader,
+  observedOfConnectError,
   observedOfGrpcJsError,
   READERS,
   type ErrorCall,
@@ -179,7 +181,7 @@ describe("requests refused for what they say (API keys on, manual clock)", () =>
 });
 
 describe("limits and failures of the server", () => {
-  const { server, client } = useTestServer({ env: { ...KEYS, BREAKERBOX_MAX_WATCH_STREAMS: "1" } });
+  const { server } = useTestServer({ env: { ...KEYS, BREAKERBOX_MAX_WATCH_STREAMS: "1" } });
   const watch: ErrorCall = { method: "Watch", request: { prefix: "w." }, metadata: AGENT };
 
   it("TOO_MANY_WATCHERS, then INTERNAL from a failing store, then SHUTTING_DOWN", async () => {
@@ -220,7 +222,7 @@ describe("limits and failures of the server", () => {
 });
 
 describe("a watcher that falls behind", () => {
-  const { server, client } = useTestServer();
+  const { server, connect } = useTestServer();
 
   it("is cut with WATCHER_TOO_SLOW, RetryInfo 0 and the backlog limit (grpc-js)", async () => {
     const grpcClient = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
@@ -250,6 +252,26 @@ describe("a watcher that falls behind", () => {
       grpcClient.close();
     }
   }, 60_000);
+
+  it("is cut with WATCHER_TOO_SLOW on the HTTP port too (Connect)", async () => {
+    const messages = connect.watch({ circuits: ["slow.http"] })[Symbol.asyncIterator]();
+    await messages.next();
+    // Not pulling: TCP backpressure stalls the server's writes.
+    for (let i = 0; i < 12_000; i++) await server.store.force("slow.http", i % 2 === 0 ? "FORCED_OPEN" : "CLOSED", "test");
+    let error: unknown;
+    try {
+      for (;;) if ((await messages.next()).done === true) break;
+    } catch (e) {
+      error = e;
+    }
+    expect(observedOfConnectError(ConnectError.from(error))).toEqual(
+      expected({ reason: "WATCHER_TOO_SLOW", call: { method: "Watch" }, metadata: { limit: "10000" } }),
+    );
+  }, 60_000);
+
+  // grpcurl, Python and Go read every message as it comes (their readers
+  // cannot be paused from here); they decode RESOURCE_EXHAUSTED details
+  // above (TOO_MANY_WATCHERS) the same way.
 });
 
 describe("a store that cannot be reached", () => {
