@@ -1,7 +1,8 @@
 /**
  * The error boundary: maps every engine, store and service error to a status
- * code (docs/design.md §Errors). Both transports throw what this returns; gRPC and
- * Connect share the numeric codes.
+ * code and an ErrorReason with its details (docs/design.md §Errors; the
+ * details themselves are built by error-details.ts). Both transports throw
+ * what this returns; gRPC and Connect share the numeric codes.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Status } from "../../gen/ts/google/rpc/status_pb.js";

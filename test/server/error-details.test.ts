@@ -14,14 +14,7 @@ import { UnknownPresetError } from "../../src/engine/config.js";
 import { ERROR_DOMAIN, ERROR_REASONS, RETRY_DELAY_MS, statusDetailsBin, type ReasonName } from "../../src/server/error-details.js";
 import { malformedRequestError, toConnectError, toStatusProto } from "../../src/server/status.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../../src/service/access.js";
-import {
-  CircuitNotFoundError,
-  InvalidArgumentError,
-  PatternRuleFromFileError,
-  PatternRuleNotFoundError,
-  ResourceExhaustedError,
-  ShuttingDownError,
-} from "../../src/service/errors.js";
+import * as service from "../../src/service/errors.js";
 import { ResumeTokenError, StoreUnavailableError } from "../../src/store/store.js";
 import { detailsOfStatusBytes } from "../../src/client/error-details.js";
 
@@ -45,16 +38,16 @@ function read(err: unknown) {
 
 const principal = { name: "bots", role: "agent" as const };
 const cases: [string, unknown, { code: Code; reason: ReasonName; metadata?: Record<string, string>; violations?: string[] }][] = [
-  ["InvalidArgumentError", new InvalidArgumentError("circuit", "is required"), { code: Code.InvalidArgument, reason: "INVALID_FIELD", violations: ["circuit"] }],
+  ["InvalidArgumentError", new service.InvalidArgumentError("circuit", "is required"), { code: Code.InvalidArgument, reason: "INVALID_FIELD", violations: ["circuit"] }],
   [
     "InvalidArgumentError with several violations",
-    new InvalidArgumentError("config.a", "x", [
+    new service.InvalidArgumentError("config.a", "x", [
       { field: "config.a", description: "x" },
       { field: "config.b", description: "y" },
     ]),
     { code: Code.InvalidArgument, reason: "INVALID_FIELD", violations: ["config.a", "config.b"] },
   ],
-  ["InvalidArgumentError page_token", new InvalidArgumentError("page_token", "is not a token"), { code: Code.InvalidArgument, reason: "PAGE_TOKEN_INVALID", violations: ["page_token"] }],
+  ["InvalidArgumentError page_token", new service.InvalidArgumentError("page_token", "is not a token"), { code: Code.InvalidArgument, reason: "PAGE_TOKEN_INVALID", violations: ["page_token"] }],
   [
     "InvalidConfigError",
     new InvalidConfigError([
@@ -66,19 +59,19 @@ const cases: [string, unknown, { code: Code; reason: ReasonName; metadata?: Reco
   ["UnknownPresetError", new UnknownPresetError("nope", ["default"]), { code: Code.InvalidArgument, reason: "INVALID_FIELD", violations: ["preset"] }],
   ["ResumeTokenError malformed", new ResumeTokenError("malformed", "bad"), { code: Code.InvalidArgument, reason: "RESUME_TOKEN_INVALID", violations: ["resume_token"] }],
   ["ResumeTokenError expired", new ResumeTokenError("expired", "gone"), { code: Code.OutOfRange, reason: "RESUME_TOKEN_EXPIRED" }],
-  ["CircuitNotFoundError", new CircuitNotFoundError("a.b"), { code: Code.NotFound, reason: "CIRCUIT_NOT_FOUND", metadata: { circuit: "a.b" } }],
-  ["PatternRuleNotFoundError", new PatternRuleNotFoundError("a.*"), { code: Code.NotFound, reason: "PATTERN_RULE_NOT_FOUND", metadata: { pattern: "a.*" } }],
-  ["PatternRuleFromFileError", new PatternRuleFromFileError("a.*"), { code: Code.FailedPrecondition, reason: "PATTERN_RULE_FROM_FILE", metadata: { pattern: "a.*" } }],
+  ["CircuitNotFoundError", new service.CircuitNotFoundError("a.b"), { code: Code.NotFound, reason: "CIRCUIT_NOT_FOUND", metadata: { circuit: "a.b" } }],
+  ["PatternRuleNotFoundError", new service.PatternRuleNotFoundError("a.*"), { code: Code.NotFound, reason: "PATTERN_RULE_NOT_FOUND", metadata: { pattern: "a.*" } }],
+  ["PatternRuleFromFileError", new service.PatternRuleFromFileError("a.*"), { code: Code.FailedPrecondition, reason: "PATTERN_RULE_FROM_FILE", metadata: { pattern: "a.*" } }],
   ["permit malformed", permitRefusal.malformed(), { code: Code.FailedPrecondition, reason: "PERMIT_MALFORMED" }],
   ["permit foreign", permitRefusal.foreign("c"), { code: Code.FailedPrecondition, reason: "PERMIT_FOREIGN", metadata: { circuit: "c" } }],
   ["permit expired", permitRefusal.expired(5, 1500, "c"), { code: Code.FailedPrecondition, reason: "PERMIT_EXPIRED", metadata: { circuit: "c", permitTtl: "1.5s" } }],
   ["permit not issued", permitRefusal.notIssued("c"), { code: Code.FailedPrecondition, reason: "PERMIT_UNKNOWN", metadata: { circuit: "c" } }],
   ["probe not outstanding", permitRefusal.probeNotOutstanding("c"), { code: Code.FailedPrecondition, reason: "PERMIT_UNKNOWN", metadata: { circuit: "c" } }],
   ["no such circuit", permitRefusal.noSuchCircuit("c"), { code: Code.FailedPrecondition, reason: "PERMIT_UNKNOWN", metadata: { circuit: "c" } }],
-  ["too many watchers", new ResourceExhaustedError("too_many_watchers", 7, "m"), { code: Code.ResourceExhausted, reason: "TOO_MANY_WATCHERS", metadata: { limit: "7" } }],
-  ["watcher too slow", new ResourceExhaustedError("watcher_too_slow", 9, "m"), { code: Code.ResourceExhausted, reason: "WATCHER_TOO_SLOW", metadata: { limit: "9" } }],
+  ["too many watchers", new service.ResourceExhaustedError("too_many_watchers", 7, "m"), { code: Code.ResourceExhausted, reason: "TOO_MANY_WATCHERS", metadata: { limit: "7" } }],
+  ["watcher too slow", new service.ResourceExhaustedError("watcher_too_slow", 9, "m"), { code: Code.ResourceExhausted, reason: "WATCHER_TOO_SLOW", metadata: { limit: "9" } }],
   ["StoreUnavailableError", new StoreUnavailableError("down"), { code: Code.Unavailable, reason: "STORE_UNAVAILABLE" }],
-  ["ShuttingDownError", new ShuttingDownError("bye"), { code: Code.Unavailable, reason: "SHUTTING_DOWN" }],
+  ["ShuttingDownError", new service.ShuttingDownError("bye"), { code: Code.Unavailable, reason: "SHUTTING_DOWN" }],
   ["no key", new UnauthenticatedError("missing", "m"), { code: Code.Unauthenticated, reason: "CREDENTIALS_MISSING" }],
   ["unknown key", new UnauthenticatedError("invalid", "m"), { code: Code.Unauthenticated, reason: "CREDENTIALS_INVALID" }],
   [
@@ -104,7 +97,7 @@ describe("toConnectError", () => {
   });
 
   it("keeps messages as they were", () => {
-    expect(toConnectError(new InvalidArgumentError("circuit", "is required")).rawMessage).toBe("circuit is required");
+    expect(toConnectError(new service.InvalidArgumentError("circuit", "is required")).rawMessage).toBe("circuit is required");
     expect(toConnectError(new UnknownPresetError("nope", ["default"])).rawMessage).toBe('preset unknown preset "nope"; known presets: default');
     expect(toConnectError(new Error("secret")).rawMessage).toBe("internal error");
   });
