@@ -72,7 +72,7 @@ export class DegradedMode {
       a = await acquire();
     } catch (e) {
       if (this.options.policy === "off" || !isUnreachable(e)) throw e;
-      this.markDown();
+      this.markDown(e);
       return this.admitLocally(circuit);
     }
     if (a.allowed || !a.local) this.markUp();
@@ -91,7 +91,7 @@ export class DegradedMode {
       a = await acquireAny();
     } catch (e) {
       if (this.options.policy === "off" || !isUnreachable(e)) throw e;
-      this.markDown();
+      this.markDown(e);
       return this.admitAnyLocally(circuits);
     }
     if (!a.allowed) {
@@ -112,8 +112,10 @@ export class DegradedMode {
     return this.options.clock.now() < this.downUntil;
   }
 
-  private markDown(): void {
-    this.downUntil = this.options.clock.now() + this.options.serviceRetryMs;
+  /** Down for serviceRetryMs, or longer when the server's RetryInfo asks (STORE_UNAVAILABLE, SHUTTING_DOWN). */
+  private markDown(e: unknown): void {
+    const asked = BreakerboxRpcError.is(e) ? (e.retryDelayMs ?? 0) : 0;
+    this.downUntil = this.options.clock.now() + Math.max(this.options.serviceRetryMs, asked);
   }
 
   /** The service answered: leave degraded mode and re-send unsent Reports. */
@@ -151,7 +153,7 @@ export class DegradedMode {
       } catch (e) {
         if (isUnreachable(e) && this.options.policy !== "off") {
           this.pending.set(permit, { circuit, permit, outcome, options });
-          this.markDown();
+          this.markDown(e);
         } else this.options.onReportError(e, circuit);
       }
     };
@@ -169,7 +171,7 @@ export class DegradedMode {
         this.pending.delete(permit);
       } catch (e) {
         if (isUnreachable(e)) {
-          this.markDown();
+          this.markDown(e);
           return;
         }
         this.pending.delete(permit); // refused (e.g. expired permit): it cannot count anymore

@@ -1,5 +1,6 @@
 /** Errors thrown by the Breakerbox TypeScript SDK. */
 import type { DenyReason, State } from "../engine/types.js";
+import { NO_DETAILS, type RpcErrorDetails } from "./error-details.js";
 
 /** One candidate's denial (from AcquireAny, or a local fail-fast denial). */
 export interface CircuitDenial {
@@ -93,17 +94,35 @@ export class CallTimeoutError extends Error {
 /**
  * A failed call to the Breakerbox service itself (not to the dependency):
  * `code` is the gRPC status code (e.g. 14 UNAVAILABLE, 9 FAILED_PRECONDITION
- * for an unknown/expired permit), `codeName` its name, `details` the message.
+ * for an unknown/expired permit), `codeName` its name, `details` the message
+ * (for people: decide on `reason`, not on it).
+ *
+ * From the error details the server sends (docs/clients.md §Errors):
+ * `reason` is the ErrorReason name without its prefix (e.g. "PERMIT_EXPIRED",
+ * "STORE_UNAVAILABLE"), undefined when the error did not come from a
+ * Breakerbox server (a proxy, the client library itself); `retryDelayMs` the
+ * server's RetryInfo (UNAVAILABLE and RESOURCE_EXHAUSTED); `fieldViolations`
+ * each bad request field (INVALID_ARGUMENT); `metadata` the ErrorInfo
+ * metadata (e.g. circuit, permitTtl, limit).
  */
 export class BreakerboxRpcError extends Error {
   override readonly name = "BreakerboxRpcError";
   readonly [RPC_BRAND] = true;
+  readonly reason: string | undefined;
+  readonly retryDelayMs: number | undefined;
+  readonly fieldViolations: readonly { field: string; description: string }[];
+  readonly metadata: Readonly<Record<string, string>>;
   constructor(
     readonly code: number,
     readonly codeName: string,
     readonly details: string,
+    errorDetails: RpcErrorDetails = NO_DETAILS,
   ) {
     super(`${codeName}: ${details}`);
+    this.reason = errorDetails.reason;
+    this.retryDelayMs = errorDetails.retryDelayMs;
+    this.fieldViolations = errorDetails.fieldViolations;
+    this.metadata = errorDetails.metadata;
   }
 
   /** Type guard that also works across duplicated copies of this package. */

@@ -6,6 +6,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { detailsOfStatusBytes } from "./error-details.js";
 import { BreakerboxRpcError } from "./errors.js";
 
 type Methods = typeof CircuitService.method;
@@ -89,12 +90,20 @@ function pathOf(method: DescMethod): string {
 const encoder = (schema: DescMessage) => (m: MessageShape<DescMessage>): Buffer => Buffer.from(toBinary(schema, m));
 const decoder = (schema: DescMessage) => (b: Buffer) => fromBinary(schema, b);
 
-/** Converts a grpc-js ServiceError to a BreakerboxRpcError; other values pass through. */
+/**
+ * Converts a grpc-js ServiceError to a BreakerboxRpcError, with the details of
+ * its `grpc-status-details-bin` trailer; other values pass through.
+ */
 export function rpcError(e: unknown): unknown {
   const err = e as Partial<grpc.ServiceError>;
   if (typeof err?.code !== "number") return e;
-  return new BreakerboxRpcError(err.code, grpc.status[err.code] ?? String(err.code), err.details ?? "");
+  const bin = err.metadata?.get(STATUS_DETAILS_KEY)[0];
+  const details = detailsOfStatusBytes(Buffer.isBuffer(bin) ? bin : undefined);
+  return new BreakerboxRpcError(err.code, grpc.status[err.code] ?? String(err.code), err.details ?? "", details);
 }
+
+/** The trailer a gRPC server sends error details in (a binary google.rpc.Status). */
+const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 
 /** Creates the grpc-js transport (one channel for every call). */
 export function createGrpcTransport(options: GrpcTransportOptions): Transport {

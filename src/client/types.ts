@@ -293,9 +293,11 @@ export interface Breakerbox {
    * live status with `statusIntervalMs`). On a transient error (UNAVAILABLE,
    * RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, DEADLINE_EXCEEDED, CANCELLED by
    * the other side, or the stream ending) it reconnects with the last
-   * event_id after a bounded exponential backoff, so no transition is missed;
-   * if the service no longer retains those events (OUT_OF_RANGE) it starts
-   * over with a fresh snapshot. Other errors end the iteration by throwing.
+   * event_id after a bounded exponential backoff (never sooner than the
+   * server's RetryInfo asks), so no transition is missed; a stream cut for
+   * falling behind (WATCHER_TOO_SLOW) resumes at once. If the service no
+   * longer retains those events (RESUME_TOKEN_EXPIRED) it starts over with a
+   * fresh snapshot. Other errors end the iteration by throwing.
    * Breaking out of the loop, aborting `signal` or `close()` ends it.
    * Transitions seen here also feed local fail-fast. The stream opens on the
    * first `next()` (the first turn of `for await`), not when `watch()` is

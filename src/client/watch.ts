@@ -12,6 +12,12 @@ import type { WatchOptions, WatchTransition, WatchUpdate } from "./types.js";
 const TRANSIENT = new Set([1, 2, 4, 8, 13, 14]);
 const OUT_OF_RANGE = 11;
 
+/** The service no longer has the events after the token: start over with a snapshot. */
+function isResumeTokenExpired(e: BreakerboxRpcError): boolean {
+  // By reason from a Breakerbox server; by code from anything in between.
+  return e.reason === "RESUME_TOKEN_EXPIRED" || (e.reason === undefined && e.code === OUT_OF_RANGE);
+}
+
 /** What a watch needs besides its options. */
 export interface WatchContext {
   transport: Transport;
@@ -35,6 +41,7 @@ export function watchUpdates(options: WatchOptions, context: WatchContext): Asyn
     try {
       let resumeToken = options.resumeToken ?? "";
       let attempt = 0;
+      let serverDelayMs = 0;
       while (!ended.aborted) {
         try {
           for await (const m of context.transport.watch(watchRequestOf(options, resumeToken), ended)) {
@@ -50,11 +57,19 @@ export function watchUpdates(options: WatchOptions, context: WatchContext): Asyn
           // A Watch never ends by itself: the service went away. Reconnect.
         } catch (e) {
           if (ended.aborted) return;
-          if (BreakerboxRpcError.is(e) && e.code === OUT_OF_RANGE && resumeToken !== "") resumeToken = "";
-          else if (!(BreakerboxRpcError.is(e) && TRANSIENT.has(e.code))) throw e;
+          if (!BreakerboxRpcError.is(e)) throw e;
+          if (isResumeTokenExpired(e) && resumeToken !== "") resumeToken = "";
+          else if (e.reason === "WATCHER_TOO_SLOW") {
+            // Cut to bound the server's memory, not because it is busy: resume
+            // at once with the last token; nothing is lost.
+            continue;
+          } else if (!TRANSIENT.has(e.code)) throw e;
+          serverDelayMs = e.retryDelayMs ?? 0;
         }
         if (ended.aborted) return;
-        const delay = Math.min(context.backoff.maxMs, context.backoff.initialMs * 2 ** attempt);
+        // The server's RetryInfo (e.g. STORE_UNAVAILABLE 1 s, TOO_MANY_WATCHERS 5 s) is a floor under the backoff.
+        const delay = Math.max(serverDelayMs, Math.min(context.backoff.maxMs, context.backoff.initialMs * 2 ** attempt));
+        serverDelayMs = 0;
         attempt++;
         await sleep(delay, ended);
       }

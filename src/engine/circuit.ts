@@ -377,7 +377,7 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   // Expiry first: a permit past its permit_ttl is refused whether or not it was
   // reported before, so the answer does not depend on when `reported` was pruned.
   if (input.now >= permit.expiresAt) {
-    throw refusedAfter(transitions, permitRefusal.expired(input.now - permit.expiresAt, config.permitTtlMs));
+    throw refusedAfter(transitions, permitRefusal.expired(input.now - permit.expiresAt, config.permitTtlMs, c.name));
   }
   const first = c.reported.get(input.permit);
   if (first !== undefined) {

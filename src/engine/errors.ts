@@ -16,20 +16,23 @@ export const permitRefusal = {
   malformed: () =>
     new PermitRejectedError("malformed", "permit is not a Breakerbox permit; pass the permit string from AcquireResponse unchanged"),
   foreign: (circuit: string) =>
-    new PermitRejectedError("foreign", `permit was issued for another circuit, not ${JSON.stringify(circuit)}`),
+    new PermitRejectedError("foreign", `permit was issued for another circuit, not ${JSON.stringify(circuit)}`, circuit),
   notIssued: (circuit: string) =>
-    new PermitRejectedError("unknown", `permit was not issued by circuit ${JSON.stringify(circuit)}`),
+    new PermitRejectedError("unknown", `permit was not issued by circuit ${JSON.stringify(circuit)}`, circuit),
   probeNotOutstanding: (circuit: string) =>
-    new PermitRejectedError("unknown", `probe permit is not outstanding on circuit ${JSON.stringify(circuit)}`),
+    new PermitRejectedError("unknown", `probe permit is not outstanding on circuit ${JSON.stringify(circuit)}`, circuit),
   noSuchCircuit: (circuit: string) =>
     new PermitRejectedError(
       "unknown",
       `circuit ${JSON.stringify(circuit)} does not exist (it was never acquired, or was evicted while idle); the permit cannot be reported`,
+      circuit,
     ),
-  expired: (agoMs: number, permitTtlMs: number) =>
+  expired: (agoMs: number, permitTtlMs: number, circuit: string) =>
     new PermitRejectedError(
       "expired",
       `permit expired ${agoMs} ms ago (permit_ttl is ${permitTtlMs} ms; field permit_ttl); report sooner or raise permit_ttl`,
+      circuit,
+      permitTtlMs,
     ),
 };
 
@@ -46,9 +49,16 @@ export class PermitRejectedError extends Error {
    * publish them even though the Report failed.
    */
   transitions: Transition[] = [];
+  /**
+   * @param circuit the circuit the Report named (every problem but
+   *   `malformed`), sent as error metadata
+   * @param permitTtlMs the circuit's permit_ttl (`expired` only)
+   */
   constructor(
     readonly problem: PermitProblem,
     message: string,
+    readonly circuit?: string,
+    readonly permitTtlMs?: number,
   ) {
     super(message);
   }

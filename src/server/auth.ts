@@ -42,7 +42,7 @@ export function bearerToken(header: string | null | undefined): string | undefin
   const value = header.trim();
   if (value === "") return undefined;
   if (value.length < 6 || value.slice(0, 6).toLowerCase() !== "bearer" || (value.length > 6 && !/\s/.test(value.charAt(6)))) {
-    throw new UnauthenticatedError(`the authorization header must use the Bearer scheme: ${KEY_HINT}`);
+    throw new UnauthenticatedError("missing", `the authorization header must use the Bearer scheme: ${KEY_HINT}`);
   }
   const token = value.slice(7).trim();
   return token === "" ? undefined : token;

@@ -35,7 +35,9 @@ import type {
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Readable, Writable } from "node:stream";
+import { statusDetailsBin } from "./error-details.js";
 import { interceptMethod, isThenable, type Interceptor, type MethodHandler } from "./interceptor.js";
+import { internalError, malformedRequestError } from "./status.js";
 
 /** How near its deadline a cancelled call counts as having hit the deadline. */
 const DEADLINE_SLACK_MS = 100;
@@ -134,13 +136,16 @@ export function contextValueOf<T>(ctx: HandlerContext, key: ContextKey<T>): T {
  * - Methods absent from `impl` answer UNIMPLEMENTED "<service>.<Method> is not
  *   implemented", the wording of Connect's router.
  * - A request that protobuf-es cannot decode answers INVALID_ARGUMENT "request
- *   could not be decoded as <type>: <reason>"; the handler is not called (for
- *   streamed requests the request iterable throws that ConnectError instead).
+ *   could not be decoded as <type>: <reason>" with ErrorInfo reason
+ *   MALFORMED_REQUEST; the handler is not called (for streamed requests the
+ *   request iterable throws that ConnectError instead).
  * - A thrown ConnectError answers with status = `err.code` (Connect codes equal
  *   gRPC status numbers), details = `err.rawMessage`, and `err.metadata` added
- *   to the trailers. Error details (`err.details`) are not transmitted.
- * - Anything else thrown answers INTERNAL "internal error" and is passed to
- *   `options.onInternalError`.
+ *   to the trailers. Its error details (`err.details`) travel as the
+ *   `grpc-status-details-bin` trailer, a binary google.rpc.Status, as
+ *   connect-node sends them on the HTTP port (error-details.ts).
+ * - Anything else thrown answers INTERNAL "internal error" (ErrorInfo reason
+ *   INTERNAL) and is passed to `options.onInternalError`.
  * - Handlers may return init objects instead of messages; they are completed
  *   with `create()`.
  * - Streaming responses honour backpressure (each write waits for 'drain' when
@@ -233,11 +238,7 @@ function decode(spec: MethodSpec, bytes: Buffer): Message {
   try {
     return fromBinary(spec.method.input, bytes);
   } catch (err) {
-    const reason = err instanceof Error ? `: ${err.message}` : "";
-    throw new ConnectError(
-      `request could not be decoded as ${spec.method.input.typeName}${reason}`,
-      Code.InvalidArgument,
-    );
+    throw malformedRequestError(spec.method.input.typeName, err instanceof Error ? err.message : undefined);
   }
 }
 
@@ -468,25 +469,27 @@ function endStreamWithError(call: WritableCall, status: StatusResponse): void {
   call.emit("error", status);
 }
 
+/** The status a failed call ends with. Runs only on failure: the success path never builds details. */
 function errorStatus(spec: MethodSpec, ctx: CallContext | undefined, err: unknown): StatusResponse {
-  const trailers = ctx?.trailerMetadata();
-  if (err instanceof ConnectError) {
-    const metadata = trailers ?? new Metadata();
-    appendHeaders(metadata, err.metadata);
-    // Connect's Code numbers are gRPC's status numbers by definition.
-    return { code: err.code as number as GrpcStatus, details: err.rawMessage, metadata };
+  if (!(err instanceof ConnectError)) {
+    try {
+      spec.onInternalError?.(err, spec.method);
+    } catch {
+      // A failing logger must not turn into an unanswered call.
+    }
+    err = internalError();
   }
-  try {
-    spec.onInternalError?.(err, spec.method);
-  } catch {
-    // A failing logger must not turn into an unanswered call.
-  }
-  return {
-    code: GrpcStatus.INTERNAL,
-    details: "internal error",
-    ...(trailers !== undefined ? { metadata: trailers } : {}),
-  };
+  const ce = err as ConnectError;
+  const metadata = ctx?.trailerMetadata() ?? new Metadata();
+  appendHeaders(metadata, ce.metadata);
+  const details = statusDetailsBin(ce);
+  if (details !== undefined) metadata.set(STATUS_DETAILS_KEY, details);
+  // Connect's Code numbers are gRPC's status numbers by definition.
+  return { code: ce.code as number as GrpcStatus, details: ce.rawMessage, metadata };
 }
+
+/** The trailer gRPC clients (grpcio-status, Go's status.FromError, grpcurl) read error details from. */
+const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 
 function appendHeaders(target: Metadata, headers: Headers): void {
   headers.forEach((value, key) => {

@@ -11,6 +11,7 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ServerOptions } from "@grpc/grpc-js";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
+import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { addService } from "./grpc-adapter.js";
@@ -145,6 +146,10 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const index = reflectionEnabled
     ? new DescriptorIndex(options.descriptorFiles ?? loadDescriptorFiles())
     : undefined;
+  // Error details travel as Any (grpc-status-details-bin); grpcurl resolves
+  // their types through reflection, and breakerbox.proto does not import
+  // error_details.proto, so serve it explicitly.
+  index?.addFile(file_google_rpc_error_details);
 
   function register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>, registerOptions: RegisterServiceOptions = {}): void {
     addService(server, service, impl, { ...adapterOptions, interceptors: registerOptions.interceptors ?? options.interceptors ?? [] });

@@ -15,10 +15,12 @@ import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connec
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
+import { reasonedError } from "./error-details.js";
 import { peerKey } from "./grpc-adapter.js";
 import { interceptService, type Interceptor as MethodInterceptor } from "./interceptor.js";
 import type { ServerTlsOptions } from "./grpc.js";
 import { createHealthImpl, HealthRegistry } from "./health.js";
+import { internalError } from "./status.js";
 
 /** The answer of a readiness check. */
 export interface Readiness {
@@ -193,7 +195,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         });
         server.closeIdleConnections();
         if (await settlesWithin(closed, graceMs)) return;
-        shutdownController.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+        shutdownController.abort(reasonedError("the server is shutting down", "SHUTTING_DOWN"));
         if (await settlesWithin(closed, ABORT_GRACE_MS)) return;
         server.closeAllConnections();
         await closed;
@@ -265,7 +267,7 @@ function hideInternalErrors(onInternalError: HttpServerOptions["onInternalError"
     } catch {
       // A failing logger must not replace the answer.
     }
-    return new ConnectError("internal error", Code.Internal);
+    return internalError();
   };
   async function* guard<T>(messages: AsyncIterable<T>, method: DescMethod, signal: AbortSignal): AsyncGenerator<T> {
     try {

@@ -1,12 +1,11 @@
 /**
  * The error boundary: maps every engine, store and service error to a status
- * code (docs/design.md §Errors). Both transports throw what this returns; gRPC and
- * Connect share the numeric codes.
+ * code and an ErrorReason with its details (docs/design.md §Errors; the
+ * details themselves are built by error-details.ts). Both transports throw
+ * what this returns; gRPC and Connect share the numeric codes.
  */
-import { create } from "@bufbuild/protobuf";
-import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { StatusSchema, type Status } from "../../gen/ts/google/rpc/status_pb.js";
+import type { Status } from "../../gen/ts/google/rpc/status_pb.js";
 import { InvalidConfigError, PermitRejectedError, UnknownPresetError } from "../engine/index.js";
 import { PatternRuleFromFileError, PatternRuleNotFoundError, ResumeTokenError, StoreUnavailableError } from "../store/store.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../service/access.js";
@@ -17,32 +16,92 @@ import {
   ResourceExhaustedError,
   ShuttingDownError,
 } from "../service/errors.js";
+import { durationText, reasonedError, statusProtoOf, type ReasonName } from "./error-details.js";
 
 /**
- * The status for `err`. Unknown errors become INTERNAL with a generic
- * message (the caller logs the original); ConnectErrors pass through.
+ * The status for `err`, with the details of docs/design.md §Errors: every
+ * error gets ErrorInfo (domain "breakerbox.v1", its reason and metadata),
+ * UNAVAILABLE and RESOURCE_EXHAUSTED get RetryInfo, INVALID_ARGUMENT gets
+ * BadRequest naming each bad field (error-details.ts builds them). Unknown
+ * errors become INTERNAL with a generic message (the caller logs the
+ * original, kept as `cause`); ConnectErrors pass through.
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (InvalidArgumentError.is(err)) return new ConnectError(err.message, Code.InvalidArgument);
-  if (PageTokenError.is(err)) return new ConnectError(err.message, Code.InvalidArgument);
+  if (InvalidArgumentError.is(err)) {
+    return reasonedError(err.message, TOKEN_FIELD_REASONS[err.field] ?? "INVALID_FIELD", { violations: err.violations });
+  }
+  if (PageTokenError.is(err)) {
+    return reasonedError(err.message, "PAGE_TOKEN_INVALID", { violations: [{ field: err.field, description: err.message }] });
+  }
   if (InvalidConfigError.is(err)) {
-    return new ConnectError(err.issues.map((i) => `config.${i.message}`).join("; "), Code.InvalidArgument);
+    const violations = err.issues.map((i) => ({ field: `config.${i.field}`, description: i.message }));
+    return reasonedError(err.issues.map((i) => `config.${i.message}`).join("; "), "INVALID_FIELD", { violations });
   }
-  if (err instanceof UnknownPresetError) return new ConnectError(`preset ${err.message}`, Code.InvalidArgument);
-  if (CircuitNotFoundError.is(err)) return new ConnectError(err.message, Code.NotFound);
-  if (PatternRuleNotFoundError.is(err)) return new ConnectError(err.message, Code.NotFound);
-  if (PatternRuleFromFileError.is(err)) return new ConnectError(err.message, Code.FailedPrecondition);
-  if (PermitRejectedError.is(err)) return new ConnectError(err.message, Code.FailedPrecondition);
+  if (err instanceof UnknownPresetError) {
+    return reasonedError(`preset ${err.message}`, "INVALID_FIELD", { violations: [{ field: "preset", description: err.message }] });
+  }
+  if (CircuitNotFoundError.is(err)) return reasonedError(err.message, "CIRCUIT_NOT_FOUND", { metadata: { circuit: err.circuit } });
+  if (PatternRuleNotFoundError.is(err)) return reasonedError(err.message, "PATTERN_RULE_NOT_FOUND", { metadata: { pattern: err.pattern } });
+  if (PatternRuleFromFileError.is(err)) return reasonedError(err.message, "PATTERN_RULE_FROM_FILE", { metadata: { pattern: err.pattern } });
+  if (PermitRejectedError.is(err)) return reasonedError(err.message, PERMIT_REASONS[err.problem], { metadata: permitMetadata(err) });
   if (ResumeTokenError.is(err)) {
-    return new ConnectError(err.message, err.problem === "malformed" ? Code.InvalidArgument : Code.OutOfRange);
+    // "malformed", and a token bound to another filter, are invalid; only
+    // "expired" (its events are gone) is OUT_OF_RANGE.
+    if (err.problem === "expired") return reasonedError(err.message, "RESUME_TOKEN_EXPIRED");
+    return reasonedError(err.message, "RESUME_TOKEN_INVALID", { violations: [{ field: "resume_token", description: err.message }] });
   }
-  if (UnauthenticatedError.is(err)) return new ConnectError(err.message, Code.Unauthenticated);
-  if (PermissionDeniedError.is(err)) return new ConnectError(err.message, Code.PermissionDenied);
-  if (ResourceExhaustedError.is(err)) return new ConnectError(err.message, Code.ResourceExhausted);
-  if (StoreUnavailableError.is(err)) return new ConnectError(err.message, Code.Unavailable);
-  if (ShuttingDownError.is(err)) return new ConnectError(err.message, Code.Unavailable);
-  return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+  if (UnauthenticatedError.is(err)) {
+    return reasonedError(err.message, err.problem === "missing" ? "CREDENTIALS_MISSING" : "CREDENTIALS_INVALID");
+  }
+  if (PermissionDeniedError.is(err)) {
+    const metadata = { method: err.method, requiredRole: err.requiredRole, role: err.principal.role };
+    return reasonedError(err.message, "ROLE_INSUFFICIENT", { metadata });
+  }
+  if (ResourceExhaustedError.is(err)) {
+    const reason = err.resource === "too_many_watchers" ? "TOO_MANY_WATCHERS" : "WATCHER_TOO_SLOW";
+    return reasonedError(err.message, reason, { metadata: { limit: String(err.limit) } });
+  }
+  if (StoreUnavailableError.is(err)) return reasonedError(err.message, "STORE_UNAVAILABLE");
+  if (ShuttingDownError.is(err)) return reasonedError(err.message, "SHUTTING_DOWN");
+  return internalError(err);
+}
+
+/** INTERNAL "internal error" with ErrorInfo INTERNAL; `cause` is kept for logs, never sent. */
+export function internalError(cause?: unknown): ConnectError {
+  return reasonedError("internal error", "INTERNAL", { cause });
+}
+
+/**
+ * INVALID_ARGUMENT MALFORMED_REQUEST for a request body that does not decode
+ * as `typeName`; `why` is the decoder's message.
+ */
+export function malformedRequestError(typeName: string, why: string | undefined): ConnectError {
+  return reasonedError(`request could not be decoded as ${typeName}${why === undefined ? "" : `: ${why}`}`, "MALFORMED_REQUEST");
+}
+
+/**
+ * The request fields whose every problem has its own reason: a bad token
+ * means "start over without it", whatever else is wrong, so clients need not
+ * parse the field violation to know that.
+ */
+const TOKEN_FIELD_REASONS: Readonly<Record<string, ReasonName>> = Object.assign(Object.create(null) as Record<string, ReasonName>, {
+  page_token: "PAGE_TOKEN_INVALID",
+  resume_token: "RESUME_TOKEN_INVALID",
+});
+
+const PERMIT_REASONS = {
+  malformed: "PERMIT_MALFORMED",
+  foreign: "PERMIT_FOREIGN",
+  expired: "PERMIT_EXPIRED",
+  unknown: "PERMIT_UNKNOWN",
+} as const satisfies Record<PermitRejectedError["problem"], ReasonName>;
+
+function permitMetadata(err: PermitRejectedError): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (err.circuit !== undefined) metadata.circuit = err.circuit;
+  if (err.permitTtlMs !== undefined) metadata.permitTtl = durationText(err.permitTtlMs);
+  return metadata;
 }
 
 /** True for codes that mean the caller sent something wrong (logged as warnings, not errors). */
@@ -65,14 +124,5 @@ export function isClientError(code: Code): boolean {
  * this.
  */
 export function toStatusProto(err: unknown): Status {
-  const ce = toConnectError(err);
-  return create(StatusSchema, {
-    code: ce.code,
-    message: ce.rawMessage,
-    details: ce.details.map((d) =>
-      "desc" in d
-        ? anyPack(d.desc, create(d.desc, d.value))
-        : create(AnySchema, { typeUrl: `type.googleapis.com/${d.type}`, value: d.value }),
-    ),
-  });
+  return statusProtoOf(toConnectError(err));
 }

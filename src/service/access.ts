@@ -58,9 +58,18 @@ export const REQUIRED_ROLE: Readonly<Record<string, Role>> = Object.freeze(
 /** How to send a key, quoted in the UNAUTHENTICATED message for a call without one. */
 export const KEY_HINT = "send 'authorization: Bearer <key>'";
 
-/** The call carries no API key, or one that is not configured. Maps to UNAUTHENTICATED. */
+/**
+ * The call carries no API key (`missing`: none, or not in the Bearer scheme),
+ * or one that is not configured (`invalid`). Maps to UNAUTHENTICATED.
+ */
 export class UnauthenticatedError extends Error {
   override readonly name = "UnauthenticatedError";
+  constructor(
+    readonly problem: "missing" | "invalid",
+    message: string,
+  ) {
+    super(message);
+  }
   static is(e: unknown): e is UnauthenticatedError {
     return e instanceof UnauthenticatedError;
   }
@@ -123,9 +132,9 @@ export class AccessControl {
    * never repeats the token.
    */
   authenticate(token: string | undefined): Principal {
-    if (token === undefined || token === "") throw new UnauthenticatedError(`missing API key: ${KEY_HINT}`);
+    if (token === undefined || token === "") throw new UnauthenticatedError("missing", `missing API key: ${KEY_HINT}`);
     const principal = this.byDigest.get(digest(token));
-    if (principal === undefined) throw new UnauthenticatedError("unknown API key");
+    if (principal === undefined) throw new UnauthenticatedError("invalid", "unknown API key");
     return principal;
   }
 

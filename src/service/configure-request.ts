@@ -52,7 +52,8 @@ function requireValidPatch(patch: ConfigPatch): void {
   const issues = validatePatch(patch);
   if (issues.length > 0) {
     const first = issues[0]!;
-    throw new InvalidArgumentError(`config.${first.field}`, issues.map((i) => i.message.replace(`${i.field} `, "")).join("; "));
+    const violations = issues.map((i) => ({ field: `config.${i.field}`, description: i.message }));
+    throw new InvalidArgumentError(`config.${first.field}`, issues.map((i) => i.message.replace(`${i.field} `, "")).join("; "), violations);
   }
 }
 

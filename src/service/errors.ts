@@ -14,11 +14,19 @@ export class InvalidArgumentError extends Error {
    * @param problem what is wrong and what is accepted; the message is
    *   `${field} ${problem}`
    */
+  /** Every bad field, each sent as one BadRequest field violation; `field` and the problem when not given. */
+  readonly violations: readonly { field: string; description: string }[];
+  /**
+   * @param violations one per bad field when several are wrong (e.g. each
+   *   bad config field); default: `field` with `problem`
+   */
   constructor(
     readonly field: string,
     problem: string,
+    violations?: readonly { field: string; description: string }[],
   ) {
     super(`${field} ${problem}`);
+    this.violations = violations ?? [{ field, description: problem }];
   }
   static is(e: unknown): e is InvalidArgumentError {
     return e instanceof InvalidArgumentError;
@@ -57,9 +65,23 @@ export class CircuitNotFoundError extends Error {
   }
 }
 
+/** Which server-side limit a {@link ResourceExhaustedError} hit. */
+export type ExhaustedResource = "too_many_watchers" | "watcher_too_slow";
+
 /** A server-side limit was reached (too many Watch streams, a watcher too slow). */
 export class ResourceExhaustedError extends Error {
   override readonly name = "ResourceExhaustedError";
+  /**
+   * @param resource the limit hit
+   * @param limit its value (streams, or messages of backlog), sent as metadata
+   */
+  constructor(
+    readonly resource: ExhaustedResource,
+    readonly limit: number,
+    message: string,
+  ) {
+    super(message);
+  }
   static is(e: unknown): e is ResourceExhaustedError {
     return e instanceof ResourceExhaustedError;
   }

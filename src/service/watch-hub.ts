@@ -88,6 +88,8 @@ export class WatchHub {
     if (this.closing) throw new ShuttingDownError("server is shutting down; reconnect to another replica");
     if (this.stops.size >= this.maxWatchers) {
       throw new ResourceExhaustedError(
+        "too_many_watchers",
+        this.maxWatchers,
         `too many Watch streams (${this.maxWatchers}, BREAKERBOX_MAX_WATCH_STREAMS); close unused streams or watch with a prefix`,
       );
     }
@@ -177,6 +179,8 @@ export class WatchHub {
         }
         if (overflowed) {
           throw new ResourceExhaustedError(
+            "watcher_too_slow",
+            this.maxBacklog,
             `watcher fell ${this.maxBacklog} messages behind; reconnect with the last event_id as resume_token`,
           );
         }

@@ -388,7 +388,9 @@ describe("the operator's examples in docs/operations.md", () => {
     expect(all).toContain("  Code: Unauthenticated\n  Message: missing API key: send 'authorization: Bearer <key>'");
     expect(all).toContain("  Code: PermissionDenied\n  Message: API key 'agents' has role agent; Reset needs role admin");
     expect(all).toContain('"state":"STATE_CLOSED"');
-    expect(all).toContain('{"code":"unauthenticated","message":"missing API key: send \'authorization: Bearer <key>\'"}');
+    expect(all).toContain(
+      '{"code":"unauthenticated","message":"missing API key: send \'authorization: Bearer <key>\'","details":[{"type":"google.rpc.ErrorInfo","debug":{"reason":"CREDENTIALS_MISSING","domain":"breakerbox.v1"}',
+    );
     const history = (await server.store.history("llm.openai.gpt", 10))?.entries;
     expect(history?.map((h) => (h.kind === "transition" ? [h.event.to, h.event.actor] : ["config", h.change.actor]))).toEqual([
       ["CLOSED", "ops"],

@@ -771,8 +771,29 @@ const steps: Step[] = [
     exit: exitFor(grpc.status.INVALID_ARGUMENT),
     check: (r) => {
       expect(r.stdout).toBe("");
+      // The details name the reason and the field (docs/clients.md §Errors).
       expect(r.stderr).toBe(
-        "ERROR:\n  Code: InvalidArgument\n  Message: state must be STATE_FORCED_OPEN, STATE_DISABLED or STATE_CLOSED (to release), got STATE_OPEN\n",
+        [
+          "ERROR:",
+          "  Code: InvalidArgument",
+          "  Message: state must be STATE_FORCED_OPEN, STATE_DISABLED or STATE_CLOSED (to release), got STATE_OPEN",
+          "  Details:",
+          "  1)\t{",
+          '    \t  "@type": "type.googleapis.com/google.rpc.ErrorInfo",',
+          '    \t  "domain": "breakerbox.v1",',
+          '    \t  "reason": "INVALID_FIELD"',
+          "    \t}",
+          "  2)\t{",
+          '    \t  "@type": "type.googleapis.com/google.rpc.BadRequest",',
+          '    \t  "fieldViolations": [',
+          "    \t    {",
+          '    \t      "field": "state",',
+          '    \t      "description": "must be STATE_FORCED_OPEN, STATE_DISABLED or STATE_CLOSED (to release), got STATE_OPEN"',
+          "    \t    }",
+          "    \t  ]",
+          "    \t}",
+          "",
+        ].join("\n"),
       );
     },
   },

@@ -52,7 +52,18 @@ describe("HTTP listener", () => {
   it("hides other errors behind internal and reports them", async () => {
     const res = await post(base, "/breakerbox.v1.CircuitService/Acquire", { circuit: "boom" });
     expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ code: "internal", message: "internal error" });
+    // The ErrorInfo says INTERNAL and nothing of the original error.
+    expect(await res.json()).toEqual({
+      code: "internal",
+      message: "internal error",
+      details: [
+        {
+          type: "google.rpc.ErrorInfo",
+          value: "CghJTlRFUk5BTBINYnJlYWtlcmJveC52MQ",
+          debug: { domain: "breakerbox.v1", reason: "INTERNAL" },
+        },
+      ],
+    });
     expect(String(internalErrors.at(-1))).toContain("hunter2");
   });
 

@@ -224,7 +224,7 @@ export class RedisStore implements CircuitStore {
       case "probe":
         throw permitRefusal.probeNotOutstanding(name);
       case "expired":
-        throw permitRefusal.expired((r.now ?? permit.expiresAt) - permit.expiresAt, resolved.config.permitTtlMs);
+        throw permitRefusal.expired((r.now ?? permit.expiresAt) - permit.expiresAt, resolved.config.permitTtlMs, name);
     }
   }
 
