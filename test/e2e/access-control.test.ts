@@ -197,7 +197,7 @@ describe("with API keys: every RPC on both ports", () => {
 
   it("covers every RPC of the proto", () => {
     expect(NAMES.sort()).toEqual(
-      ["acquire", "acquireAny", "configure", "forceState", "getHistory", "getState", "listCircuits", "report", "reset", "watch"].sort(),
+      ["acquire", "acquireAny", "batchReport", "configure", "deletePatternRule", "forceState", "getHistory", "getState", "listCircuits", "listPatternRules", "report", "reset", "watch"].sort(),
     );
   });
 
