@@ -10,6 +10,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   AcquireAnyResponseSchema,
   AcquireResponseSchema,
+  CircuitRemovedSchema,
   CircuitService,
   ConfigureResponseSchema,
   DenialSchema,
@@ -19,6 +20,7 @@ import {
   GetStateResponseSchema,
   HeartbeatSchema,
   ListCircuitsResponseSchema,
+  RemovalCause as ProtoRemovalCause,
   ReportResponseSchema,
   ResetResponseSchema,
   SnapshotCompleteSchema,
@@ -27,9 +29,11 @@ import {
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { Breakerbox } from "../service/breakerbox.js";
 import type { WatchMessage } from "../service/watch-hub.js";
+import type { RemovalCause } from "../store/store.js";
 import {
   DENY_REASON_TO_PROTO,
   STATE_TO_PROTO,
+  configChangeToProto,
   eventToProto,
   historyEntryToProto,
   msFromDuration,
@@ -47,24 +51,34 @@ export interface CircuitServiceImplOptions {
   service: Breakerbox;
 }
 
+/** One Watch message, with its resume token ("" on snapshot and status). */
 function watchMessageToProto(m: WatchMessage): WatchResponse {
+  return create(WatchResponseSchema, { kind: watchKindToProto(m), resumeToken: m.resumeToken });
+}
+
+function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {
   switch (m.kind) {
     case "snapshot":
-      return create(WatchResponseSchema, { kind: { case: "snapshot", value: statusToProto(m.status) } });
+      return { case: "snapshot", value: statusToProto(m.status) };
     case "event":
-      return create(WatchResponseSchema, { kind: { case: "event", value: eventToProto(m.event) } });
+      return { case: "event", value: eventToProto(m.event) };
     case "snapshot_complete":
-      return create(WatchResponseSchema, {
-        kind: { case: "snapshotComplete", value: create(SnapshotCompleteSchema, { resumeToken: m.resumeToken }) },
-      });
+      return { case: "snapshotComplete", value: create(SnapshotCompleteSchema, { resumeToken: m.resumeToken }) };
     case "heartbeat":
-      return create(WatchResponseSchema, {
-        kind: { case: "heartbeat", value: create(HeartbeatSchema, { at: timestampFromMs(m.at) }) },
-      });
+      return { case: "heartbeat", value: create(HeartbeatSchema, { at: timestampFromMs(m.at), resumeToken: m.resumeToken }) };
     case "status":
-      return create(WatchResponseSchema, { kind: { case: "status", value: statusToProto(m.status) } });
+      return { case: "status", value: statusToProto(m.status) };
+    case "config_change":
+      return { case: "configChange", value: Object.assign(configChangeToProto(m.change), { circuit: m.circuit }) };
+    case "circuit_removed":
+      return {
+        case: "circuitRemoved",
+        value: create(CircuitRemovedSchema, { circuit: m.circuit, cause: REMOVAL_CAUSE_TO_PROTO[m.cause], removalTime: timestampFromMs(m.at) }),
+      };
   }
 }
+
+const REMOVAL_CAUSE_TO_PROTO: Readonly<Record<RemovalCause, ProtoRemovalCause>> = { idle_evicted: ProtoRemovalCause.IDLE_EVICTED };
 
 /**
  * Builds the implementation. Handlers translate between protobuf messages and

@@ -10,6 +10,7 @@ import {
   type CircuitEvent as ProtoEvent,
   type CircuitStats as ProtoStats,
   type CircuitStatus,
+  type ConfigChange as ProtoConfigChange,
   type HistoryEntry as ProtoHistoryEntry,
   CircuitConfigSchema,
   CircuitEventSchema,
@@ -22,7 +23,7 @@ import {
   State as ProtoState,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { CircuitConfig, CircuitStats, ConfigPatch, DenyReason, Outcome, State } from "../engine/index.js";
-import type { CircuitEvent, CircuitView, HistoryEntry } from "../store/store.js";
+import type { CircuitEvent, CircuitView, ConfigChangeRecord, HistoryEntry } from "../store/store.js";
 import { InvalidArgumentError } from "../service/errors.js";
 import { PROTO_CONFIG_FIELDS } from "./proto-config-fields.js";
 
@@ -185,18 +186,17 @@ export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
   if (h.kind === "transition") {
     return create(HistoryEntrySchema, { entry: { case: "transition", value: eventToProto(h.event) } });
   }
-  const c = h.change;
-  return create(HistoryEntrySchema, {
-    entry: {
-      case: "configChange",
-      value: create(ConfigChangeSchema, {
-        target: c.target,
-        actor: c.actor,
-        at: timestampFromMs(c.at),
-        oldConfig: configToProto(c.oldConfig),
-        newConfig: configToProto(c.newConfig),
-      }),
-    },
+  return create(HistoryEntrySchema, { entry: { case: "configChange", value: configChangeToProto(h.change) } });
+}
+
+/** A recorded config change (History and Watch); Watch sets `circuit`. */
+export function configChangeToProto(c: ConfigChangeRecord): ProtoConfigChange {
+  return create(ConfigChangeSchema, {
+    target: c.target,
+    actor: c.actor,
+    at: timestampFromMs(c.at),
+    oldConfig: configToProto(c.oldConfig),
+    newConfig: configToProto(c.newConfig),
   });
 }
 

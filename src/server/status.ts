@@ -31,7 +31,7 @@ export function toConnectError(err: unknown): ConnectError {
   if (CircuitNotFoundError.is(err)) return new ConnectError(err.message, Code.NotFound);
   if (PermitRejectedError.is(err)) return new ConnectError(err.message, Code.FailedPrecondition);
   if (ResumeTokenError.is(err)) {
-    return new ConnectError(err.message, err.problem === "malformed" ? Code.InvalidArgument : Code.OutOfRange);
+    return new ConnectError(err.message, err.problem === "expired" ? Code.OutOfRange : Code.InvalidArgument);
   }
   if (UnauthenticatedError.is(err)) return new ConnectError(err.message, Code.Unauthenticated);
   if (PermissionDeniedError.is(err)) return new ConnectError(err.message, Code.PermissionDenied);

@@ -44,10 +44,11 @@ import {
   type WatchFilter,
   type WatchItem,
   type WatchSubscription,
+  circuitOf,
   matchesFilter,
 } from "./store.js";
 import { createStoreListeners } from "./store-listeners.js";
-import { type MemoryEventLog, createMemoryEventLog } from "./memory-event-log.js";
+import { type MemoryEventLog, type MemoryLogEntry, type UnloggedChange, createMemoryEventLog } from "./memory-event-log.js";
 import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "./config-decisions.js";
 
 /** The config file's layers and circuits (FileConfig), and: */
@@ -259,8 +260,8 @@ export class MemoryStore implements CircuitStore {
     sink: (item: WatchItem) => void,
   ): Promise<WatchSubscription> {
     if (resumeToken !== undefined && resumeToken !== "") {
-      const replay = this.eventLog.after(resumeToken).filter((event) => matchesFilter(filter, event.circuit));
-      for (const event of replay) sink({ kind: "event", event });
+      const replay = this.eventLog.after(resumeToken).filter((entry) => matchesFilter(filter, circuitOf(entry)));
+      for (const entry of replay) sink(entry);
     } else {
       // Apply due transitions first, so they reach existing watchers as events
       // and the snapshot shows the circuits as they are now.
@@ -272,7 +273,9 @@ export class MemoryStore implements CircuitStore {
     }
     const watcher: Watcher = { filter, sink };
     this.watchers.add(watcher);
-    return { close: () => void this.watchers.delete(watcher) };
+    // Delivery is synchronous: every matching entry up to the log's head has
+    // reached the sink, so the head is this watcher's position.
+    return { close: () => void this.watchers.delete(watcher), position: () => this.eventLog.currentToken() };
   }
 
   onTransition(listener: (event: CircuitEvent) => void): () => void {
@@ -310,12 +313,16 @@ export class MemoryStore implements CircuitStore {
     if (this.ticks % EVICTION_EVERY_TICKS === 0) this.evictIdle(now);
   }
 
-  /** Forgets CLOSED circuits unused for idleTtlMs. Returns how many were evicted. */
+  /**
+   * Forgets CLOSED circuits unused for idleTtlMs, each announced to watchers
+   * as circuit_removed (idle_evicted). Returns how many were evicted.
+   */
   evictIdle(now: number = this.clock()): number {
     let evicted = 0;
     for (const [name, entry] of this.entries) {
       if (isEvictable(entry.circuit, now, this.idleTtlMs)) {
         this.entries.delete(name);
+        this.logChange({ kind: "circuit_removed", circuit: name, cause: "idle_evicted", at: now });
         evicted += 1;
       }
     }
@@ -383,16 +390,32 @@ export class MemoryStore implements CircuitStore {
     for (const t of transitions) {
       const event = this.eventLog.append(t);
       this.pushHistory(entry, { kind: "transition", event });
-      for (const w of this.watchers) if (matchesFilter(w.filter, event.circuit)) w.sink({ kind: "event", event });
+      this.deliver({ kind: "event", event });
       this.listeners.transitions.emit(event);
     }
     if (entry.circuit.phase.state === "CLOSED") this.active.delete(entry);
     else this.active.add(entry);
   }
 
+  /**
+   * Records a config change of one circuit: in its history and in the event
+   * log for watchers. Every path that changes a circuit's config comes here,
+   * so none can record one without watchers seeing it.
+   */
   private recordConfigChange(entry: Entry, change: ConfigChangeRecord): void {
     this.pushHistory(entry, { kind: "config", change });
+    this.logChange({ kind: "config_change", circuit: entry.circuit.name, change });
     this.listeners.configChanges.emit(change);
+  }
+
+  /** Appends a config change or removal to the event log and hands it to the matching watchers. */
+  private logChange(change: UnloggedChange): void {
+    this.deliver(this.eventLog.appendChange(change));
+  }
+
+  private deliver(item: MemoryLogEntry): void {
+    const circuit = circuitOf(item);
+    for (const w of this.watchers) if (matchesFilter(w.filter, circuit)) w.sink(item);
   }
 
   private pushHistory(entry: Entry, item: HistoryEntry): void {
