@@ -236,10 +236,16 @@ export class EventFeed {
     const field = (name: string): unknown => (info === null ? undefined : info[info.indexOf(name) + 1]);
     const lastGenerated = (field("last-generated-id") as string | undefined) ?? "0-0";
     const maxDeleted = (field("max-deleted-entry-id") as string | undefined) ?? "0-0";
+    // Trimming (MAXLEN ~) does not move max-deleted-entry-id, only XDEL does:
+    // once entries were trimmed, a position before the first one kept may
+    // have lost entries after it. (A position that is exactly the last
+    // trimmed entry is refused too: a needless snapshot, never a silent gap.)
+    const trimmed = Number(field("entries-added") ?? 0) > Number(field("length") ?? 0);
+    const firstKept = (field("recorded-first-entry-id") as string | undefined) ?? lastGenerated;
     if (compareStreamIds(after, lastGenerated) > 0) {
       throw new ResumeTokenError("expired", "resume_token is ahead of the event stream (a different Redis?); watch again without resume_token for a fresh snapshot");
     }
-    if (compareStreamIds(after, maxDeleted) < 0) {
+    if (compareStreamIds(after, maxDeleted) < 0 || (trimmed && compareStreamIds(after, firstKept) < 0)) {
       throw new ResumeTokenError(
         "expired",
         `resume_token is older than the ~${retention} events kept (BREAKERBOX_EVENT_LOG_SIZE); watch again without resume_token for a fresh snapshot`,
