@@ -198,7 +198,7 @@ export class DetailView {
     if (name === undefined) return;
     const token = ++this.historyToken;
     try {
-      const res = await api.getHistory({ circuit: name, limit: 50 });
+      const res = await api.getHistory({ circuit: name, pageSize: 50 });
       if (token !== this.historyToken || this.name !== name) return;
       $("history").replaceChildren(...res.entries.map((e) => historyRow(e)));
       $("history-note").textContent = res.entries.length === 0 ? "No transitions or config changes yet." : `Newest first, last ${res.entries.length}.`;
