@@ -1,4 +1,7 @@
 /**
+ * (Over 400 lines: every CircuitStore command on one in-memory map; the event
+ * log, the watchers and config decisions are modules of their own.)
+ *
  * The embedded store: every circuit in this process's memory, driven by the
  * engine directly. One replica only; state is lost on restart.
  *
@@ -48,7 +51,8 @@ import {
   matchesFilter,
 } from "./store.js";
 import { createStoreListeners } from "./store-listeners.js";
-import { type MemoryEventLog, type MemoryLogEntry, type UnloggedChange, createMemoryEventLog } from "./memory-event-log.js";
+import { type MemoryEventLog, type UnloggedChange, createMemoryEventLog } from "./memory-event-log.js";
+import { createMemoryWatchers } from "./memory-watchers.js";
 import { type ConfigDecisions, type FileConfig, createConfigDecisions, sameConfig } from "./config-decisions.js";
 
 /** The config file's layers and circuits (FileConfig), and: */
@@ -80,11 +84,6 @@ interface Entry {
   history: HistoryEntry[];
 }
 
-interface Watcher {
-  filter: WatchFilter;
-  sink: (item: WatchItem) => void;
-}
-
 const EVICTION_EVERY_TICKS = 60;
 
 /** Creates the embedded store. Call close() to stop its background tick. */
@@ -108,7 +107,7 @@ export class MemoryStore implements CircuitStore {
   private readonly eventLog: MemoryEventLog;
   private readonly noncePrefix = randomBytes(3).toString("hex");
   private nonceCounter = 0;
-  private readonly watchers = new Set<Watcher>();
+  private readonly watchers = createMemoryWatchers();
   private readonly listeners = createStoreListeners();
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
@@ -271,11 +270,7 @@ export class MemoryStore implements CircuitStore {
       for (const entry of matching) sink({ kind: "snapshot", status: this.viewOf(entry) });
       sink({ kind: "snapshot_complete", resumeToken: this.eventLog.currentToken() });
     }
-    const watcher: Watcher = { filter, sink };
-    this.watchers.add(watcher);
-    // Delivery is synchronous: every matching entry up to the log's head has
-    // reached the sink, so the head is this watcher's position.
-    return { close: () => void this.watchers.delete(watcher), position: () => this.eventLog.currentToken() };
+    return this.watchers.open(filter, sink, () => this.eventLog.currentToken());
   }
 
   onTransition(listener: (event: CircuitEvent) => void): () => void {
@@ -390,7 +385,7 @@ export class MemoryStore implements CircuitStore {
     for (const t of transitions) {
       const event = this.eventLog.append(t);
       this.pushHistory(entry, { kind: "transition", event });
-      this.deliver({ kind: "event", event });
+      this.watchers.deliver({ kind: "event", event });
       this.listeners.transitions.emit(event);
     }
     if (entry.circuit.phase.state === "CLOSED") this.active.delete(entry);
@@ -410,12 +405,7 @@ export class MemoryStore implements CircuitStore {
 
   /** Appends a config change or removal to the event log and hands it to the matching watchers. */
   private logChange(change: UnloggedChange): void {
-    this.deliver(this.eventLog.appendChange(change));
-  }
-
-  private deliver(item: MemoryLogEntry): void {
-    const circuit = circuitOf(item);
-    for (const w of this.watchers) if (matchesFilter(w.filter, circuit)) w.sink(item);
+    this.watchers.deliver(this.eventLog.appendChange(change));
   }
 
   private pushHistory(entry: Entry, item: HistoryEntry): void {
