@@ -54,6 +54,15 @@ export async function runLiveFeed(model: Model, onConnection: (c: Connection) =>
           case "heartbeat":
             model.heartbeat(ms(m.kind.value.at));
             break;
+          // The next status message carries the new config; the detail
+          // panel's history lists the change itself.
+          case "configChange":
+          // An idle CLOSED circuit evicted (memory store): its tile keeps its
+          // last status until the next snapshot; it is re-created on next use.
+          case "circuitRemoved":
+          // Kinds this page does not know yet (the API may add some): skipped.
+          default:
+            break;
         }
       }
     } catch (err) {

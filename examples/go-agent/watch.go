@@ -14,8 +14,8 @@ import (
 
 // Watcher follows a Breakerbox Watch stream and hands every transition to
 // OnEvent, in order. When the stream breaks (Breakerbox restarting, a
-// network blip) it reconnects with the last event_id it saw as resume_token,
-// so it misses nothing; if the server no longer holds those events
+// network blip) it reconnects with the last WatchResponse.resume_token it
+// received (heartbeats and kinds it skips carry one too), so it misses nothing; if the server no longer holds those events
 // (OUT_OF_RANGE) it starts over with a fresh snapshot.
 type Watcher struct {
 	client  breakerboxv1.CircuitServiceClient
@@ -105,14 +105,16 @@ func (w *Watcher) stream(ctx context.Context, token *string) (received bool, err
 			return received, err
 		}
 		received = true
+		// Empty only on snapshot and status messages.
+		if t := msg.GetResumeToken(); t != "" {
+			*token = t
+		}
 		switch kind := msg.GetKind().(type) {
 		case *breakerboxv1.WatchResponse_Snapshot:
 			w.saw(kind.Snapshot.GetCircuit(), kind.Snapshot.GetGeneration())
 		case *breakerboxv1.WatchResponse_SnapshotComplete:
-			*token = kind.SnapshotComplete.GetResumeToken()
 			w.readyOnce.Do(func() { close(w.ready) })
 		case *breakerboxv1.WatchResponse_Event:
-			*token = kind.Event.GetEventId()
 			w.onEvent(kind.Event)
 			w.saw(kind.Event.GetCircuit(), kind.Event.GetGeneration())
 		case *breakerboxv1.WatchResponse_Heartbeat:

@@ -390,19 +390,23 @@ class Watcher:
             backoff = min(backoff * 2, 5.0)
 
     def _handle(self, message: pb.WatchResponse) -> None:
+        # Every message after the snapshot (heartbeats and kinds newer than
+        # this file included) carries the stream's position: resume from the
+        # last one, so a quiet watch keeps a fresh token.
+        if message.resume_token:
+            self._resume_token = message.resume_token
         kind = message.WhichOneof("kind")
         if kind == "snapshot":
             self._advance(message.snapshot.circuit, message.snapshot.generation)
         elif kind == "snapshot_complete":
-            self._resume_token = message.snapshot_complete.resume_token
             self._ready.set()
         elif kind == "event":
             event = message.event
-            self._resume_token = event.event_id
             self._on_event(event)
             self._advance(event.circuit, event.generation)
             self._ready.set()  # a resumed stream sends no snapshot
-        # heartbeat, and kinds newer than this file: nothing to do.
+        # heartbeat, config_change, circuit_removed, and kinds newer than this
+        # file: nothing more to do.
 
     def _advance(self, circuit: str, generation: int) -> None:
         with self._changed:

@@ -9,6 +9,7 @@ import {
   DenyReason as PbDenyReason,
   Outcome as PbOutcome,
   ReportDisposition as PbReportDisposition,
+  RemovalCause as PbRemovalCause,
   State as PbState,
   type ReportResponse as PbReportResponse,
   type CircuitStatus as PbCircuitStatus,
@@ -125,6 +126,7 @@ function statusOf(s: PbCircuitStatus): WatchCircuitStatus {
 
 /** What `watch()` yields for a Watch message; undefined for heartbeats and kinds this SDK does not know. */
 export function watchUpdateOf(m: WatchResponse): WatchUpdate | undefined {
+  const resumeToken = m.resumeToken;
   switch (m.kind.case) {
     case "snapshot":
       return { type: "snapshot", ...statusOf(m.kind.value) };
@@ -144,11 +146,21 @@ export function watchUpdateOf(m: WatchResponse): WatchUpdate | undefined {
         generation: Number(e.generation),
         ...(openUntil !== undefined && { openUntil }),
         actor: e.actor,
+        resumeToken,
         raw: e,
       };
     }
     case "snapshotComplete":
       return { type: "snapshot_complete", resumeToken: m.kind.value.resumeToken };
+    case "configChange": {
+      const c = m.kind.value;
+      return { type: "config_change", circuit: c.circuit, target: c.target, actor: c.actor, at: tsOf(c.at) ?? 0, resumeToken, raw: c };
+    }
+    case "circuitRemoved": {
+      const r = m.kind.value;
+      const cause = r.cause === PbRemovalCause.IDLE_EVICTED ? "idle_evicted" : "unspecified";
+      return { type: "circuit_removed", circuit: r.circuit, cause, at: tsOf(r.removalTime) ?? 0, resumeToken };
+    }
     default:
       return undefined;
   }

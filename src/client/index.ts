@@ -15,6 +15,8 @@ export type {
   WatchStatus,
   WatchTransition,
   WatchSnapshotComplete,
+  WatchConfigChange,
+  WatchCircuitRemoved,
   State,
   Outcome,
   ReportDisposition,

@@ -4,7 +4,11 @@
  * interface itself. No code lives here.
  */
 import type * as grpc from "@grpc/grpc-js";
-import type { CircuitEvent as PbCircuitEvent, CircuitStatus as PbCircuitStatus } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import type {
+  CircuitEvent as PbCircuitEvent,
+  CircuitStatus as PbCircuitStatus,
+  ConfigChange as PbConfigChange,
+} from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { ConfigPatch, DenyReason, Outcome, ReportDisposition, State } from "../engine/types.js";
 import type { Clock } from "./classify.js";
 import type { CircuitDenial, CircuitOpenError } from "./errors.js";
@@ -205,6 +209,8 @@ export interface WatchTransition {
   /** While OPEN: when it will let probes through (service clock, epoch ms). */
   openUntil?: number;
   actor: string;
+  /** The stream's position after this update: pass it as `WatchOptions.resumeToken` to resume after it. */
+  resumeToken: string;
   raw: PbCircuitEvent;
 }
 
@@ -214,8 +220,38 @@ export interface WatchSnapshotComplete {
   resumeToken: string;
 }
 
-/** What `watch()` yields. Heartbeats are consumed by the SDK. */
-export type WatchUpdate = WatchSnapshot | WatchTransition | WatchSnapshotComplete | WatchStatus;
+/** A config change of a watched circuit (Configure on it, or on a pattern rule that governs it). */
+export interface WatchConfigChange {
+  type: "config_change";
+  circuit: string;
+  /** The circuit name or the pattern that was configured. */
+  target: string;
+  actor: string;
+  /** When (service clock, epoch ms). */
+  at: number;
+  /** The stream's position after this update. */
+  resumeToken: string;
+  /** The message as received: old and new config. */
+  raw: PbConfigChange;
+}
+
+/** A watched circuit left the service (e.g. evicted while idle; it is re-created on next use). */
+export interface WatchCircuitRemoved {
+  type: "circuit_removed";
+  circuit: string;
+  /** "idle_evicted", or "unspecified" for a cause this SDK does not know. */
+  cause: "idle_evicted" | "unspecified";
+  /** When (service clock, epoch ms). */
+  at: number;
+  /** The stream's position after this update. */
+  resumeToken: string;
+}
+
+/**
+ * What `watch()` yields. Heartbeats, and message kinds this SDK does not know,
+ * are consumed by the SDK (their resume token is kept for reconnects).
+ */
+export type WatchUpdate = WatchSnapshot | WatchTransition | WatchSnapshotComplete | WatchStatus | WatchConfigChange | WatchCircuitRemoved;
 
 /** Options of `watch`. */
 export interface WatchOptions {
@@ -223,7 +259,12 @@ export interface WatchOptions {
   circuits?: string[];
   /** Watch every circuit whose name starts with this. */
   prefix?: string;
-  /** Resume after this event_id / snapshot_complete token (no snapshot is sent then). */
+  /**
+   * Resume after this point: the `resumeToken` of the last update received
+   * by a watch with the same circuits and prefix (no snapshot is sent then).
+   * Opaque; a token of another filter makes the first `next()` throw
+   * INVALID_ARGUMENT.
+   */
   resumeToken?: string;
   /**
    * Also yield each matching circuit's live status (`WatchStatus`) whenever

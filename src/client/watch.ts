@@ -1,7 +1,9 @@
 /**
  * `watch()`: one Watch stream that outlives its connections. It reconnects
- * after transient errors with the last resume token, so no transition is
- * missed, and starts over when the service no longer has the events.
+ * after transient errors with the last WatchResponse.resume_token received
+ * (heartbeats and kinds it does not know included, so a quiet watch keeps a
+ * fresh position), so no transition is missed, and starts over when the
+ * service no longer has the events.
  */
 import { watchUpdateOf, watchRequestOf } from "./convert.js";
 import { BreakerboxRpcError } from "./errors.js";
@@ -46,12 +48,12 @@ export function watchUpdates(options: WatchOptions, context: WatchContext): Asyn
         try {
           for await (const m of context.transport.watch(watchRequestOf(options, resumeToken), ended)) {
             attempt = 0;
+            // Every positional message carries the stream's position, the
+            // ones this SDK skips too; snapshot and status carry none.
+            if (m.resumeToken !== "") resumeToken = m.resumeToken;
             const u = watchUpdateOf(m);
             if (u === undefined) continue;
-            if (u.type === "transition") {
-              resumeToken = u.eventId;
-              context.onTransition(u);
-            } else if (u.type === "snapshot_complete") resumeToken = u.resumeToken;
+            if (u.type === "transition") context.onTransition(u);
             yield u;
           }
           // A Watch never ends by itself: the service went away. Reconnect.

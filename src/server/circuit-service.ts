@@ -10,6 +10,7 @@ import { Code, type ServiceImpl } from "@connectrpc/connect";
 import {
   AcquireAnyResponseSchema,
   AcquireResponseSchema,
+  CircuitRemovedSchema,
   CircuitService,
   ConfigureResponseSchema,
   DeletePatternRuleResponseSchema,
@@ -24,6 +25,7 @@ import {
   type ReportRequest as ProtoReportRequest,
   BatchReportResponseSchema,
   BatchReportResultSchema,
+  RemovalCause as ProtoRemovalCause,
   ResetResponseSchema,
   SnapshotCompleteSchema,
   WatchResponseSchema,
@@ -31,9 +33,11 @@ import {
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { Breakerbox, Caller, ConfigureRequest, ReportCall } from "../service/breakerbox.js";
 import type { WatchMessage } from "../service/watch-hub.js";
+import type { RemovalCause } from "../store/store.js";
 import {
   DENY_REASON_TO_PROTO,
   STATE_TO_PROTO,
+  configChangeToProto,
   eventToProto,
   historyEntryToProto,
   msFromDuration,
@@ -61,22 +65,30 @@ export interface CircuitServiceImplOptions {
   onBatchReportError?: (err: unknown, index: number) => void;
 }
 
+/** One Watch message, with its resume token ("" on snapshot and status). */
 function watchMessageToProto(m: WatchMessage): WatchResponse {
+  return create(WatchResponseSchema, { kind: watchKindToProto(m), resumeToken: m.resumeToken });
+}
+
+function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {
   switch (m.kind) {
     case "snapshot":
-      return create(WatchResponseSchema, { kind: { case: "snapshot", value: statusToProto(m.status) } });
+      return { case: "snapshot", value: statusToProto(m.status) };
     case "event":
-      return create(WatchResponseSchema, { kind: { case: "event", value: eventToProto(m.event) } });
+      return { case: "event", value: eventToProto(m.event) };
     case "snapshot_complete":
-      return create(WatchResponseSchema, {
-        kind: { case: "snapshotComplete", value: create(SnapshotCompleteSchema, { resumeToken: m.resumeToken }) },
-      });
+      return { case: "snapshotComplete", value: create(SnapshotCompleteSchema, { resumeToken: m.resumeToken }) };
     case "heartbeat":
-      return create(WatchResponseSchema, {
-        kind: { case: "heartbeat", value: create(HeartbeatSchema, { at: timestampFromMs(m.at) }) },
-      });
+      return { case: "heartbeat", value: create(HeartbeatSchema, { at: timestampFromMs(m.at), resumeToken: m.resumeToken }) };
     case "status":
-      return create(WatchResponseSchema, { kind: { case: "status", value: statusToProto(m.status) } });
+      return { case: "status", value: statusToProto(m.status) };
+    case "config_change":
+      return { case: "configChange", value: Object.assign(configChangeToProto(m.change), { circuit: m.circuit }) };
+    case "circuit_removed":
+      return {
+        case: "circuitRemoved",
+        value: create(CircuitRemovedSchema, { circuit: m.circuit, cause: REMOVAL_CAUSE_TO_PROTO[m.cause], removalTime: timestampFromMs(m.at) }),
+      };
   }
 }
 
@@ -101,6 +113,8 @@ function reportCallFromProto(req: ProtoReportRequest, caller: Caller, field = ""
     caller: withAgentInstance(caller, req.agentInstanceId),
   };
 }
+
+const REMOVAL_CAUSE_TO_PROTO: Readonly<Record<RemovalCause, ProtoRemovalCause>> = { idle_evicted: ProtoRemovalCause.IDLE_EVICTED };
 
 /**
  * Builds the implementation. Handlers translate between protobuf messages and

@@ -10,6 +10,7 @@ import {
   type CircuitEvent as ProtoEvent,
   type CircuitStats as ProtoStats,
   type CircuitStatus,
+  type ConfigChange as ProtoConfigChange,
   type HistoryEntry as ProtoHistoryEntry,
   type Principal as ProtoPrincipal,
   type ReportResponse,
@@ -47,7 +48,7 @@ import {
   type TransitionReason,
   adminPrincipal,
 } from "../engine/index.js";
-import type { CircuitEvent, CircuitView, HistoryEntry, PatternRuleOrigin, PatternRuleRecord, ReportAck } from "../store/store.js";
+import type { CircuitEvent, CircuitView, ConfigChangeRecord, HistoryEntry, PatternRuleOrigin, PatternRuleRecord, ReportAck } from "../store/store.js";
 import { InvalidArgumentError } from "../service/errors.js";
 import { PROTO_CONFIG_FIELDS } from "./proto-config-fields.js";
 
@@ -287,20 +288,19 @@ export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
   if (h.kind === "transition") {
     return create(HistoryEntrySchema, { entry: { case: "transition", value: eventToProto(h.event) } });
   }
-  const c = h.change;
-  return create(HistoryEntrySchema, {
-    entry: {
-      case: "configChange",
-      value: create(ConfigChangeSchema, {
-        target: c.target,
-        actor: c.actor,
-        // A config change is always an admin's act: its principal is the actor's key.
-        principal: principalToProto(adminPrincipal(c.actor)),
-        at: timestampFromMs(c.at),
-        oldConfig: configToProto(c.oldConfig),
-        newConfig: configToProto(c.newConfig),
-      }),
-    },
+  return create(HistoryEntrySchema, { entry: { case: "configChange", value: configChangeToProto(h.change) } });
+}
+
+/** A recorded config change (History and Watch); Watch sets `circuit`. */
+export function configChangeToProto(c: ConfigChangeRecord): ProtoConfigChange {
+  return create(ConfigChangeSchema, {
+    target: c.target,
+    actor: c.actor,
+    // A config change is always an admin's act: its principal is the actor's key.
+    principal: principalToProto(adminPrincipal(c.actor)),
+    at: timestampFromMs(c.at),
+    oldConfig: configToProto(c.oldConfig),
+    newConfig: configToProto(c.newConfig),
   });
 }
 

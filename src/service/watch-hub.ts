@@ -1,18 +1,25 @@
 /**
  * Watch streams: turns the store's push-style watch into pull-style async
  * iterables for the transports, adds heartbeats and (on request) periodic
- * live status, bounds the number of concurrent streams and how far a slow
- * watcher may fall behind, and ends every stream cleanly at shutdown.
+ * live status, wraps log positions in filter-bound resume tokens, bounds the
+ * number of concurrent streams and how far a slow watcher may fall behind,
+ * and ends every stream cleanly at shutdown.
  */
-import type { CircuitStore, CircuitView, WatchFilter, WatchItem } from "../store/store.js";
+import { type CircuitStore, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, positionOf } from "../store/store.js";
 import { ResourceExhaustedError, ShuttingDownError } from "./errors.js";
+import { decodeWatchToken, encodeWatchToken } from "./watch-token.js";
 
 /**
  * What a Watch stream yields: the store's items, heartbeats, and, when the
  * stream asked for them, `status` messages (a circuit's live view, sent when
- * it changed since last sent).
+ * it changed since last sent). Each carries `resumeToken`: the stream's
+ * position after it (watch-token.ts), on every positional message (event,
+ * config_change, circuit_removed, snapshot_complete, heartbeat); "" on
+ * snapshot and status.
  */
-export type WatchMessage = WatchItem | { kind: "heartbeat"; at: number } | { kind: "status"; status: CircuitView };
+export type WatchMessage = (WatchItem | { kind: "heartbeat"; at: number } | { kind: "status"; status: CircuitView }) & {
+  resumeToken: string;
+};
 
 /** Per-stream options of {@link WatchHub.open}. */
 export interface WatchStreamOptions {
@@ -35,7 +42,7 @@ export interface WatchOptions {
   heartbeatMs?: number;
   /**
    * Messages a watcher may leave unread before its stream is ended with
-   * RESOURCE_EXHAUSTED (it can resume with its last event_id). Default 10 000.
+   * RESOURCE_EXHAUSTED (it can resume with its last resume_token). Default 10 000.
    */
   maxBacklog?: number;
   /** Clock for heartbeat timestamps. Default Date.now. */
@@ -66,9 +73,10 @@ export class WatchHub {
   }
 
   /**
-   * Opens one stream. The limit check and the store subscription happen when
-   * iteration starts; errors (too many streams, bad resume token) surface from
-   * the first next().
+   * Opens one stream. `resumeToken` is a token this hub wrote for the same
+   * filter (watch-token.ts). The limit check, the token check and the store
+   * subscription happen when iteration starts; errors (too many streams, bad
+   * resume token) surface from the first next().
    */
   open(
     filter: WatchFilter,
@@ -93,6 +101,8 @@ export class WatchHub {
         `too many Watch streams (${this.maxWatchers}, BREAKERBOX_MAX_WATCH_STREAMS); close unused streams or watch with a prefix`,
       );
     }
+    const resumeFrom = resumeToken === undefined ? undefined : decodeWatchToken(filter, resumeToken);
+    const tokenOf = (position: string | undefined): string => (position === undefined ? "" : encodeWatchToken(filter, position));
     const queue: WatchMessage[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
@@ -126,7 +136,7 @@ export class WatchHub {
     let statusReady = resumeToken !== undefined;
     let statusQueued = 0;
     let statusReading = false;
-    let subscription: { close(): void } | undefined;
+    let subscription: WatchSubscription | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
     const sendStatus = async (): Promise<void> => {
@@ -142,7 +152,7 @@ export class WatchHub {
           if (lastSent.get(view.circuit) === fingerprint) continue;
           lastSent.set(view.circuit, fingerprint);
           statusQueued += 1;
-          push({ kind: "status", status: view });
+          push({ kind: "status", status: view, resumeToken: "" });
         }
       } catch {
         // The store is unreachable (or closing): the stream stays open and
@@ -152,20 +162,26 @@ export class WatchHub {
       }
     };
     try {
-      subscription = await this.store.watch(filter, resumeToken, (item) => {
+      subscription = await this.store.watch(filter, resumeFrom, (item) => {
         if (item.kind === "snapshot") lastSent.set(item.status.circuit, JSON.stringify(item.status));
         else if (item.kind === "snapshot_complete") statusReady = true;
-        else eventGeneration.set(item.event.circuit, Math.max(item.event.generation, eventGeneration.get(item.event.circuit) ?? -1));
-        push(item);
+        else if (item.kind === "event") {
+          eventGeneration.set(item.event.circuit, Math.max(item.event.generation, eventGeneration.get(item.event.circuit) ?? -1));
+        }
+        push({ ...item, resumeToken: tokenOf(positionOf(item)) });
       });
+      const served = subscription;
       if (statusIntervalMs > 0) {
         statusTimer = setInterval(() => void sendStatus(), statusIntervalMs);
         statusTimer.unref();
       }
       let lastMessageAt = this.clock();
       heartbeat = setInterval(() => {
+        // Only with nothing queued: every matching entry up to the store's
+        // position for this watcher has then been yielded, so the token never
+        // skips an entry the watcher has not received.
         if (this.clock() - lastMessageAt >= this.heartbeatMs && queue.length === 0) {
-          queue.push({ kind: "heartbeat", at: this.clock() });
+          queue.push({ kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(served.position()) });
           notify();
         }
       }, Math.max(10, Math.floor(this.heartbeatMs / 2)));
@@ -181,7 +197,7 @@ export class WatchHub {
           throw new ResourceExhaustedError(
             "watcher_too_slow",
             this.maxBacklog,
-            `watcher fell ${this.maxBacklog} messages behind; reconnect with the last event_id as resume_token`,
+            `watcher fell ${this.maxBacklog} messages behind; reconnect with the last resume_token received`,
           );
         }
         if (ended || signal.aborted) return;

@@ -1,5 +1,8 @@
 // Over 400 lines: one class holding all of the embedded store's state; its decisions live in the engine and config-decisions.ts.
 /**
+ * (Over 400 lines: every CircuitStore command on one in-memory map; the event
+ * log, the watchers and config decisions are modules of their own.)
+ *
  * The embedded store: every circuit in this process's memory, driven by the
  * engine directly. One replica only; state is lost on restart.
  *
@@ -47,11 +50,13 @@ import {
   type WatchFilter,
   type WatchItem,
   type WatchSubscription,
+  circuitOf,
   matchesFilter,
 } from "./store.js";
 import { createStoreListeners } from "./store-listeners.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, nextHistoryPosition, pageOfHistory } from "./history-page.js";
-import { type MemoryEventLog, createMemoryEventLog } from "./memory-event-log.js";
+import { type MemoryEventLog, type UnloggedChange, createMemoryEventLog } from "./memory-event-log.js";
+import { createMemoryWatchers } from "./memory-watchers.js";
 import {
   type ConfigDecisions,
   type FileConfig,
@@ -92,11 +97,6 @@ interface Entry {
   history: PositionedHistoryEntry[];
 }
 
-interface Watcher {
-  filter: WatchFilter;
-  sink: (item: WatchItem) => void;
-}
-
 const EVICTION_EVERY_TICKS = 60;
 
 /** Creates the embedded store. Call close() to stop its background tick. */
@@ -121,7 +121,7 @@ export class MemoryStore implements CircuitStore {
   private readonly eventLog: MemoryEventLog;
   private readonly noncePrefix = randomBytes(3).toString("hex");
   private nonceCounter = 0;
-  private readonly watchers = new Set<Watcher>();
+  private readonly watchers = createMemoryWatchers();
   private readonly listeners = createStoreListeners();
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
@@ -292,8 +292,8 @@ export class MemoryStore implements CircuitStore {
     sink: (item: WatchItem) => void,
   ): Promise<WatchSubscription> {
     if (resumeToken !== undefined && resumeToken !== "") {
-      const replay = this.eventLog.after(resumeToken).filter((event) => matchesFilter(filter, event.circuit));
-      for (const event of replay) sink({ kind: "event", event });
+      const replay = this.eventLog.after(resumeToken).filter((entry) => matchesFilter(filter, circuitOf(entry)));
+      for (const entry of replay) sink(entry);
     } else {
       // Apply due transitions first, so they reach existing watchers as events
       // and the snapshot shows the circuits as they are now.
@@ -303,9 +303,7 @@ export class MemoryStore implements CircuitStore {
       for (const entry of matching) sink({ kind: "snapshot", status: this.viewOf(entry) });
       sink({ kind: "snapshot_complete", resumeToken: this.eventLog.currentToken() });
     }
-    const watcher: Watcher = { filter, sink };
-    this.watchers.add(watcher);
-    return { close: () => void this.watchers.delete(watcher) };
+    return this.watchers.open(filter, sink, () => this.eventLog.currentToken());
   }
 
   onTransition(listener: (event: CircuitEvent) => void): () => void {
@@ -343,12 +341,16 @@ export class MemoryStore implements CircuitStore {
     if (this.ticks % EVICTION_EVERY_TICKS === 0) this.evictIdle(now);
   }
 
-  /** Forgets CLOSED circuits unused for idleTtlMs. Returns how many were evicted. */
+  /**
+   * Forgets CLOSED circuits unused for idleTtlMs, each announced to watchers
+   * as circuit_removed (idle_evicted). Returns how many were evicted.
+   */
   evictIdle(now: number = this.clock()): number {
     let evicted = 0;
     for (const [name, entry] of this.entries) {
       if (isEvictable(entry.circuit, now, this.idleTtlMs)) {
         this.entries.delete(name);
+        this.logChange({ kind: "circuit_removed", circuit: name, cause: "idle_evicted", at: now });
         evicted += 1;
       }
     }
@@ -416,16 +418,27 @@ export class MemoryStore implements CircuitStore {
     for (const t of transitions) {
       const event = this.eventLog.append(t);
       this.pushHistory(entry, { kind: "transition", event }, event.at);
-      for (const w of this.watchers) if (matchesFilter(w.filter, event.circuit)) w.sink({ kind: "event", event });
+      this.watchers.deliver({ kind: "event", event });
       this.listeners.transitions.emit(event);
     }
     if (entry.circuit.phase.state === "CLOSED") this.active.delete(entry);
     else this.active.add(entry);
   }
 
+  /**
+   * Records a config change of one circuit: in its history and in the event
+   * log for watchers. Every path that changes a circuit's config comes here,
+   * so none can record one without watchers seeing it.
+   */
   private recordConfigChange(entry: Entry, change: ConfigChangeRecord): void {
     this.pushHistory(entry, { kind: "config", change }, change.at);
+    this.logChange({ kind: "config_change", circuit: entry.circuit.name, change });
     this.listeners.configChanges.emit(change);
+  }
+
+  /** Appends a config change or removal to the event log and hands it to the matching watchers. */
+  private logChange(change: UnloggedChange): void {
+    this.watchers.deliver(this.eventLog.appendChange(change));
   }
 
   /** Records `item` (which happened at `at`, store ms) with its position, like push_history in Lua. */

@@ -13,9 +13,11 @@
  * - Expiry: a CLOSED circuit idle for the configured time may be forgotten,
  *   with its counters and history; its explicit settings survive. An OPEN,
  *   HALF_OPEN, FORCED_OPEN or DISABLED circuit is never forgotten.
- * - Events: every transition gets an event id, increasing in the order the
- *   transitions happened, and is delivered to every watcher whose filter
- *   matches, exactly once and in order, including watchers on other replicas.
+ * - Events: every transition, config change and removal of a circuit enters
+ *   the event log at a position, increasing in the order they happened (a
+ *   transition's position is its event id), and is delivered to every
+ *   watcher whose filter matches, exactly once and in order, including
+ *   watchers on other replicas.
  *
  * Inputs are validated by the service before they reach the store: names,
  * enum values and config ranges. The store still refuses what only it can
@@ -180,15 +182,60 @@ export interface WatchFilter {
   prefix: string;
 }
 
-/** One item delivered to a watcher, in order. */
+/** Why a circuit left the store. */
+export type RemovalCause = "idle_evicted";
+
+/**
+ * An entry of the event log other than a transition, with its position
+ * (`position` plays the part of a transition's eventId): a config change of
+ * one circuit (Configure on it, or on a pattern rule that governs it), or the
+ * removal of a circuit.
+ */
+export type LoggedChange =
+  | { kind: "config_change"; position: string; circuit: string; change: ConfigChangeRecord }
+  | { kind: "circuit_removed"; position: string; circuit: string; cause: RemovalCause; at: number };
+
+/**
+ * One item delivered to a watcher, in order. Positions (an event's eventId,
+ * a logged change's position, snapshot_complete's resumeToken) are the
+ * store's raw log positions; the service wraps them in filter-bound opaque
+ * tokens.
+ */
 export type WatchItem =
   | { kind: "snapshot"; status: CircuitView }
   | { kind: "snapshot_complete"; resumeToken: string }
-  | { kind: "event"; event: CircuitEvent };
+  | { kind: "event"; event: CircuitEvent }
+  | LoggedChange;
+
+/** The log position of a positional item; undefined for a snapshot. */
+export function positionOf(item: WatchItem): string | undefined {
+  switch (item.kind) {
+    case "snapshot":
+      return undefined;
+    case "snapshot_complete":
+      return item.resumeToken;
+    case "event":
+      return item.event.eventId;
+    default:
+      return item.position;
+  }
+}
+
+/** The circuit a log entry is about. */
+export function circuitOf(entry: { kind: "event"; event: CircuitEvent } | LoggedChange): string {
+  return entry.kind === "event" ? entry.event.circuit : entry.circuit;
+}
 
 /** An open watch; close() stops delivery and frees it. Idempotent. */
 export interface WatchSubscription {
   close(): void;
+  /**
+   * How far in the WHOLE event log (entries of circuits this watcher does not
+   * match included) the watcher has been served: every matching entry up to
+   * here has already been handed to its sink. Resuming from it misses nothing
+   * and replays nothing, however long the watcher was quiet.
+   */
+  position(): string;
 }
 
 export interface StoreHealth {
@@ -272,8 +319,9 @@ export interface CircuitStore {
 
   /**
    * Starts delivering to `sink`: without a resume token, one snapshot item per
-   * matching circuit then snapshot_complete, then every matching event; with a
-   * resume token, exactly the matching events after it. Rejects with
+   * matching circuit then snapshot_complete, then every matching log entry
+   * (event, config_change, circuit_removed); with a resume token (a raw log
+   * position), exactly the matching entries after it. Rejects with
    * ResumeTokenError when the token is malformed or its events are no longer
    * retained. `sink` is called synchronously from the store's event source
    * and must not throw.
@@ -304,11 +352,14 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** A Watch resume token that is malformed, or whose events are gone. */
+/**
+ * A Watch resume token that is malformed, was issued for another filter
+ * ("mismatch"), or whose events are gone ("expired").
+ */
 export class ResumeTokenError extends Error {
   override readonly name = "ResumeTokenError";
   constructor(
-    readonly problem: "malformed" | "expired",
+    readonly problem: "malformed" | "mismatch" | "expired",
     message: string,
   ) {
     super(message);

@@ -38,6 +38,8 @@ function summary(u: WatchUpdate): Record<string, unknown> {
       return { type: u.type, circuit: u.circuit, from: u.from, to: u.to, reason: u.reason, generation: u.generation, at: u.at, openUntil: u.openUntil };
     case "snapshot_complete":
       return { type: u.type };
+    default:
+      return { type: u.type };
   }
 }
 

@@ -42,6 +42,7 @@ import {
   type WatchFilter,
   type WatchItem,
   type WatchSubscription,
+  positionOf,
 } from "../../src/store/store.js";
 import type { HistoryPosition } from "../../src/store/history-page.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
@@ -67,6 +68,8 @@ export interface HarnessOptions {
   circuits?: Record<string, ConfigSettings>;
   /** The store's uniform [0, 1) source for jitter; the harness picks a seeded one if absent. */
   random?: () => number;
+  /** Entries the event log keeps (Redis: MAXLEN ~, trimmed by whole stream nodes of 100). */
+  eventLogSize?: number;
 }
 
 export type HarnessFactory = (options: HarnessOptions) => Promise<Harness>;
@@ -167,13 +170,14 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
 
     async function start(
       config: ConfigPatch = {},
-      more: { rules?: PatternRule[]; circuits?: Record<string, ConfigSettings>; random?: () => number } = {},
+      more: { rules?: PatternRule[]; circuits?: Record<string, ConfigSettings>; random?: () => number; eventLogSize?: number } = {},
     ): Promise<Harness> {
       const options: HarnessOptions = {
         layers: { defaults: applyPatch(SUITE_DEFAULTS, config), presets: BUILTIN_PRESETS, rules: more.rules ?? [] },
       };
       if (more.circuits !== undefined) options.circuits = more.circuits;
       if (more.random !== undefined) options.random = more.random;
+      if (more.eventLogSize !== undefined) options.eventLogSize = more.eventLogSize;
       h = await harness(options);
       return h;
     }
@@ -1804,6 +1808,92 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await fail(name);
         await h!.settle?.();
         expect(rec.events).toEqual([]);
+      });
+
+      it("a quiet watcher's position moves over other circuits' entries: resuming from it after more entries than the log keeps replays exactly the missed matching ones", async () => {
+        // 10 kept (Redis trims whole stream nodes of 100, so 300 entries are needed to trim for sure).
+        await start({}, { eventLogSize: 10 });
+        const { n } = names();
+        const busy = names().n("busy");
+        await permit(n("a"));
+        const quiet = await watch({ circuits: [n("a")] });
+        const sub = subscriptions[subscriptions.length - 1]!;
+        const snapshotToken = (quiet.items.find((i) => i.kind === "snapshot_complete") as { resumeToken: string }).resumeToken;
+        expect(sub.position()).toBe(snapshotToken);
+        for (let i = 0; i < 150; i++) {
+          await store().force(busy, "FORCED_OPEN", "ops");
+          await store().force(busy, "CLOSED", "ops");
+        }
+        await h!.settle?.();
+        expect(quiet.items.map((i) => i.kind)).toEqual(["snapshot", "snapshot_complete"]);
+        const position = sub.position();
+        expect(position).not.toBe(snapshotToken);
+        subscriptions.pop()!.close();
+
+        await fail(n("a"));
+        await store().force(busy, "FORCED_OPEN", "ops");
+
+        // The snapshot's position is long gone from the log; the quiet watcher's is not.
+        const err = await store()
+          .watch({ circuits: [n("a")], prefix: "" }, snapshotToken, () => undefined)
+          .then(() => undefined, (e: unknown) => e);
+        expect(err).toMatchObject({ problem: "expired" });
+        const resumed = await watch({ circuits: [n("a")] }, position);
+        await h!.settle?.();
+        expect(resumed.items.map((i) => i.kind)).toEqual(["event"]);
+        expect(resumed.events.map((e) => `${e.circuit} ${describeEvent(e)}`)).toEqual([`${n("a")} CLOSED>OPEN consecutive_failures`]);
+      });
+
+      it("delivers a matching circuit's config changes in order with its events, at their own positions, and replays them on resume", async () => {
+        const h = await start({});
+        const { n, prefix } = names();
+        const t0 = h.now();
+        await permit(n("a"));
+        await permit(n("b"));
+        const rec = await watch({ circuits: [n("a")] });
+        await fail(n("a"));
+        await h.advance(5_000);
+        await store().configureCircuit(n("a"), { patch: { openDurationMs: 1_000 }, replace: false }, "alice");
+        await store().configureCircuit(n("b"), { patch: { openDurationMs: 2_000 }, replace: false }, "alice");
+        await h.advance(5_000);
+        expect(await stateOf(n("a"))).toBe("HALF_OPEN");
+        await store().configurePattern(`${prefix}*`, { patch: { successThreshold: 5 }, replace: false }, "bob");
+        await store().reset(n("a"), "ops");
+        await h.settle?.();
+        const summary = (items: WatchItem[]) =>
+          items.flatMap((i) => {
+            if (i.kind === "event") return [`event ${i.event.circuit.slice(prefix.length)} ${describeEvent(i.event)}`];
+            if (i.kind === "config_change") {
+              const c = i.change;
+              return [`config ${i.circuit.slice(prefix.length)} ${c.target === n("a") ? "a" : c.target.slice(prefix.length)} by ${c.actor} @${c.at - t0} open ${c.oldConfig.openDurationMs}->${c.newConfig.openDurationMs} success ${c.oldConfig.successThreshold}->${c.newConfig.successThreshold}`];
+            }
+            return [i.kind];
+          });
+        const expected = [
+          "event a CLOSED>OPEN consecutive_failures",
+          "config a a by alice @5000 open 10000->1000 success 2->2",
+          "event a OPEN>HALF_OPEN open_duration_elapsed",
+          "config a * by bob @10000 open 1000->1000 success 2->5",
+          "event a HALF_OPEN>CLOSED reset",
+        ];
+        expect(summary(rec.items)).toEqual(["snapshot", "snapshot_complete", ...expected]);
+        const positions = rec.items.slice(2).map((i) => positionOf(i)!);
+        expect(new Set(positions).size).toBe(5);
+
+        const snapshotToken = positionOf(rec.items[1]!)!;
+        const replay = await watch({ circuits: [n("a")] }, snapshotToken);
+        await h.settle?.();
+        expect(summary(replay.items)).toEqual(expected);
+        expect(replay.items.map((i) => positionOf(i))).toEqual(positions);
+        // From a config change's position: what followed it.
+        const fromChange = await watch({ circuits: [n("a")] }, positions[1]);
+        await h.settle?.();
+        expect(summary(fromChange.items)).toEqual(expected.slice(2));
+        // The history holds the same change.
+        const history = (await store().history(n("a"), 10))!.entries.filter((e) => e.kind === "config");
+        expect(history.map((e) => (e.kind === "config" ? e.change : undefined))).toEqual(
+          [...rec.items].reverse().flatMap((i) => (i.kind === "config_change" ? [i.change] : [])),
+        );
       });
     });
 

@@ -14,7 +14,7 @@ let harnesses = 0;
 export async function redisHarness(
   connect: () => Redis | Cluster,
   cluster: boolean,
-  { layers, circuits, random }: HarnessOptions,
+  { layers, circuits, random, eventLogSize }: HarnessOptions,
 ): Promise<Harness> {
   let now = T0;
   const client = connect();
@@ -24,6 +24,7 @@ export async function redisHarness(
     cluster,
     layers,
     ...(circuits === undefined ? {} : { circuits }),
+    ...(eventLogSize === undefined ? {} : { eventLogSize }),
     keyPrefix: `${cluster ? "c" : "t"}${++harnesses}:`,
     random: random ?? mulberry32(TEST_SEED),
     testClock: () => now,

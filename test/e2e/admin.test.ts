@@ -706,6 +706,8 @@ const steps: Step[] = [
       ).toEqual(["llm.anthropic STATE_OPEN", "llm.mistral STATE_CLOSED", "llm.openai.gpt STATE_CLOSED"]);
       const token: string = docs[3].snapshotComplete.resumeToken;
       expect(token).not.toBe("");
+      expect(docs[3].resumeToken).toBe(token);
+      expect(docs.slice(0, 3).map((d) => d.resumeToken)).toEqual([undefined, undefined, undefined]);
       const event = docs[4].event;
       expect(event).toMatchObject({
         circuit: "llm.mistral",
@@ -718,13 +720,16 @@ const steps: Step[] = [
       });
       expect(event.actor).toBeUndefined();
       expect(event.eventId).not.toBe(token);
+      // The resume token is opaque: not the event id.
+      expect(docs[4].resumeToken).toEqual(expect.any(String));
+      expect([token, event.eventId]).not.toContain(docs[4].resumeToken);
       // tee kept the same for the resume recipe.
       expect(readFileSync(join(workDir, "watch.log"), "utf8")).toBe(r.stdout);
       watchEnd = event.eventId;
     },
   },
   {
-    title: "Watch resumed from the last eventId: exactly the missed events, no snapshot",
+    title: "Watch resumed from the last resumeToken: exactly the missed events, no snapshot",
     contains: "resume_token",
     exit: exitFor(grpc.status.DEADLINE_EXCEEDED),
     check: async (r) => {

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { CallError, nextWithin } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
+import { encodeWatchToken } from "../../src/service/watch-token.js";
 
 const { server, client } = useTestServer({ env: { BREAKERBOX_MAX_WATCH_STREAMS: "2" } });
 
@@ -151,7 +152,8 @@ describe("Watch limits", () => {
     const bad = client.stream("watch", { resumeToken: "not-a-token" });
     const e1 = await failure(bad.messages[Symbol.asyncIterator]().next());
     expect(e1.code).toBe(Status.INVALID_ARGUMENT);
-    const stale = client.stream("watch", { resumeToken: "00000000-1" });
+    // A well-formed token of a log position from an earlier run (raw positions are refused as malformed).
+    const stale = client.stream("watch", { resumeToken: encodeWatchToken({ circuits: [], prefix: "" }, "00000000-1") });
     const e2 = await failure(stale.messages[Symbol.asyncIterator]().next());
     expect(e2.code).toBe(Status.OUT_OF_RANGE);
     expect(e2.details).toContain("watch again without resume_token");

@@ -24,7 +24,14 @@ import { waitFor } from "../support/replicas.js";
 
 const redis = useRedis();
 // Defaults for circuits nobody configures; every test configures its own.
-const replicas = useReplicas(3, () => ({ REDIS_URL: redis.url, CIRCUIT_BREAKER_TIMEOUT_SECONDS: "1", CIRCUIT_BREAKER_PERMIT_TTL_SECONDS: "1" }));
+// A short event log and heartbeat for the quiet-watcher test (Redis trims the stream by whole nodes of 100 entries).
+const replicas = useReplicas(3, () => ({
+  REDIS_URL: redis.url,
+  CIRCUIT_BREAKER_TIMEOUT_SECONDS: "1",
+  CIRCUIT_BREAKER_PERMIT_TTL_SECONDS: "1",
+  BREAKERBOX_EVENT_LOG_SIZE: "10",
+  BREAKERBOX_WATCH_HEARTBEAT_SECONDS: "1",
+}));
 const [A, B, C] = replicas.map((r, i) => lateBound(`replica ${"ABC"[i]}'s client`, () => r.client)) as [
   CircuitClient,
   CircuitClient,
@@ -69,12 +76,12 @@ async function nextMessage(it: AsyncIterator<WatchResponse>, what: string, ms = 
   }
 }
 
-/** The next Watch message, which must be an event; as "FROM->TO:reason" and its id. */
-async function nextEvent(it: AsyncIterator<WatchResponse>, what: string): Promise<{ t: string; id: string }> {
+/** The next Watch message, which must be an event; as "FROM->TO:reason", its id and the message's resume token. */
+async function nextEvent(it: AsyncIterator<WatchResponse>, what: string): Promise<{ t: string; id: string; token: string }> {
   const m = await nextMessage(it, what);
   if (m.kind.case !== "event") throw new Error(`expected ${what} as an event, got ${m.kind.case}: ${JSON.stringify(m.kind.value)}`);
   const e = m.kind.value;
-  return { t: `${State[e.fromState]}->${State[e.toState]}:${e.reason}`, id: e.eventId };
+  return { t: `${State[e.fromState]}->${State[e.toState]}:${e.reason}`, id: e.eventId, token: m.resumeToken };
 }
 
 /** Orders Redis stream ids. */
@@ -299,24 +306,26 @@ describe("three replicas on one Redis", () => {
     expect((await A.call("report", { circuit, permit: probe.permit, outcome: Outcome.SUCCESS })).state).toBe(State.CLOSED);
 
     const expected = ["CLOSED->OPEN:consecutive_failures", "OPEN->HALF_OPEN:open_duration_elapsed", "HALF_OPEN->CLOSED:probes_succeeded"];
-    const seenB: { t: string; id: string }[] = [];
-    const seenC: { t: string; id: string }[] = [];
+    const seenB: { t: string; id: string; token: string }[] = [];
+    const seenC: { t: string; id: string; token: string }[] = [];
     for (let i = 0; i < 3; i++) seenB.push(await nextEvent(onB.it, `B: event ${i + 1}`));
     for (let i = 0; i < 3; i++) seenC.push(await nextEvent(onC.it, `C: event ${i + 1}`));
     expect(seenB.map((e) => e.t)).toEqual(expected);
     expect(seenC.map((e) => e.t)).toEqual(expected);
     expect(seenC.map((e) => e.id)).toEqual(seenB.map((e) => e.id));
+    // Same filter, same position: the same token on every replica.
+    expect(seenC.map((e) => e.token)).toEqual(seenB.map((e) => e.token));
     expect(streamIdLess(seenB[0]!.id, seenB[1]!.id) && streamIdLess(seenB[1]!.id, seenB[2]!.id)).toBe(true);
 
     // B's watcher goes away; two transitions happen through A meanwhile.
     onB.w.cancel();
-    const resumeToken = seenB[2]!.id;
+    const resumeToken = seenB[2]!.token;
     expect((await call(A, circuit, Outcome.FAILURE)).state).toBe(State.OPEN);
     expect((await A.call("reset", { circuit })).status!.state).toBe(State.CLOSED);
     const missed = [await nextEvent(onC.it, "C: missed event 1"), await nextEvent(onC.it, "C: missed event 2")];
     expect(missed.map((e) => e.t)).toEqual(["CLOSED->OPEN:consecutive_failures", "OPEN->CLOSED:reset"]);
 
-    // B reconnects with its last event_id: exactly the two missed events, no snapshot, then live ones.
+    // B reconnects with its last resume_token (was: its last event_id, no longer a token): exactly the two missed events, no snapshot, then live ones.
     const again = B.stream("watch", { circuits: [circuit], resumeToken });
     const it = again.messages[Symbol.asyncIterator]();
     const replayed = [await nextMessage(it, "B: replayed event 1"), await nextMessage(it, "B: replayed event 2")];
@@ -329,6 +338,64 @@ describe("three replicas on one Redis", () => {
     expect(await nextEvent(onC.it, "C: the live FORCED_OPEN event")).toEqual(live);
     again.cancel();
     onC.w.cancel();
+  });
+
+  it("a quiet watcher on B resumes on C from its heartbeat's token after more transitions of other circuits than the stream keeps, then sees config changes in order", async () => {
+    const quiet = "rep.quiet";
+    await configure(A, quiet, { failureThreshold: 1, openDuration: durationFromMs(60_000) });
+    const w = B.stream("watch", { circuits: [quiet] });
+    const it = w.messages[Symbol.asyncIterator]();
+    expect((await nextMessage(it, "quiet: snapshot")).kind.case).toBe("snapshot");
+    const complete = await nextMessage(it, "quiet: snapshot_complete");
+    expect(complete.kind.case).toBe("snapshotComplete");
+
+    // 300 transitions of another circuit, through A (the stream keeps ~10, trimmed by whole nodes).
+    for (let i = 0; i < 150; i++) {
+      await A.call("forceState", { circuit: "rep.busy", state: State.FORCED_OPEN });
+      await A.call("forceState", { circuit: "rep.busy", state: State.CLOSED });
+    }
+    // Once B has read a transition made after them, every heartbeat created later is past them too.
+    const marker = B.stream("watch", { circuits: ["rep.marker"] });
+    const markerIt = marker.messages[Symbol.asyncIterator]();
+    expect((await nextMessage(markerIt, "marker: snapshot_complete")).kind.case).toBe("snapshotComplete");
+    await A.call("forceState", { circuit: "rep.marker", state: State.FORCED_OPEN });
+    expect((await nextEvent(markerIt, "marker: its event")).t).toBe("CLOSED->FORCED_OPEN:forced_open");
+    marker.cancel();
+    let heartbeat: WatchResponse | undefined;
+    for (let beats = 0; beats < 2; ) {
+      const m = await nextWithin(it, 5_000, "quiet: heartbeat");
+      expect(m.kind.case, "the quiet watcher gets nothing but heartbeats").toBe("heartbeat");
+      expect(m.kind.case === "heartbeat" && m.kind.value.resumeToken).toBe(m.resumeToken);
+      heartbeat = m;
+      beats += 1;
+    }
+    w.cancel();
+    expect(heartbeat!.resumeToken).not.toBe(complete.resumeToken);
+
+    expect((await call(A, quiet, Outcome.FAILURE)).state).toBe(State.OPEN);
+    await A.call("forceState", { circuit: "rep.busy", state: State.FORCED_OPEN });
+
+    // The snapshot's position was trimmed away; the heartbeat's was not.
+    const expired = C.stream("watch", { circuits: [quiet], resumeToken: complete.resumeToken });
+    await expect(expired.messages[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: Status.OUT_OF_RANGE });
+    const otherFilter = C.stream("watch", { circuits: [quiet, "rep.busy"], resumeToken: heartbeat!.resumeToken });
+    await expect(otherFilter.messages[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+
+    const again = C.stream("watch", { circuits: [quiet], resumeToken: heartbeat!.resumeToken });
+    const resumed = again.messages[Symbol.asyncIterator]();
+    expect((await nextEvent(resumed, "C: the missed event")).t).toBe("CLOSED->OPEN:consecutive_failures");
+    // Live: a config change through A, then a reset, in order on C.
+    await configure(A, quiet, { failureThreshold: 2 });
+    await A.call("reset", { circuit: quiet });
+    const change = await nextMessage(resumed, "C: the config change");
+    expect(change.kind.case).toBe("configChange");
+    if (change.kind.case === "configChange") {
+      expect(change.kind.value).toMatchObject({ circuit: quiet, target: quiet });
+      expect([change.kind.value.oldConfig?.failureThreshold, change.kind.value.newConfig?.failureThreshold]).toEqual([1, 2]);
+    }
+    expect(change.resumeToken).not.toBe("");
+    expect((await nextEvent(resumed, "C: the reset")).t).toBe("OPEN->CLOSED:reset");
+    again.cancel();
   });
 
   it("left no error in any replica's log and every replica still running", () => {

@@ -10,6 +10,7 @@ import { applyPatch, BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/
 import { Breakerbox, MIN_STATUS_INTERVAL_MS } from "../../src/service/breakerbox.js";
 import { InvalidArgumentError } from "../../src/service/errors.js";
 import { WatchHub, type WatchMessage } from "../../src/service/watch-hub.js";
+import { encodeWatchToken } from "../../src/service/watch-token.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
 import type { CircuitStore, CircuitView, ListPage, ListQuery } from "../../src/store/store.js";
 
@@ -198,7 +199,8 @@ describe("Watch status messages", () => {
     await call(memory, "dash.b", "FAILURE");
     const token = await new Promise<string>((resolve) => {
       void memory.watch({ circuits: [], prefix: "" }, undefined, (item) => {
-        if (item.kind === "snapshot_complete") resolve(item.resumeToken);
+        // The hub takes its own filter-bound tokens, not raw store positions.
+        if (item.kind === "snapshot_complete") resolve(encodeWatchToken({ circuits: [], prefix: "dash." }, item.resumeToken));
       });
     });
     const r = reader(open(new WatchHub(memory, {}), { prefix: "dash." }, token));

@@ -13,7 +13,7 @@ import {
   type State,
 } from "../../src/engine/index.js";
 import { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "../../src/store/memory.js";
-import { ResumeTokenError, type CircuitEvent, type WatchItem } from "../../src/store/store.js";
+import { ResumeTokenError, positionOf, type CircuitEvent, type WatchItem } from "../../src/store/store.js";
 import { mulberry32, seedLabel, TEST_SEED } from "../conformance/random.js";
 
 const T0 = 1_700_000_000_000;
@@ -97,6 +97,30 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
       expect(fresh?.entries).toHaveLength(6);
       expect(fresh?.next).toBeUndefined();
       expect((await store.history("idle.h", 1))?.next).toEqual({ life: T0 + 1_000, seq: 6 });
+    });
+
+    it("announces each eviction to matching watchers as circuit_removed (idle_evicted), at its own log position, replayed on resume", async () => {
+      const store = makeStore({ idleTtlMs: 60_000 });
+      await call(store, "idle.a", "SUCCESS");
+      await call(store, "idle.b", "SUCCESS");
+      await call(store, "other.c", "SUCCESS");
+      const rec = recorder();
+      const sub = await store.watch({ circuits: ["idle.b"], prefix: "idle." }, undefined, rec.sink);
+      const start = (rec.items[2] as { resumeToken: string }).resumeToken;
+      expect(store.evictIdle(T0 + 60_000)).toBe(3);
+      const removed = rec.items.slice(3);
+      expect(removed).toEqual([
+        { kind: "circuit_removed", circuit: "idle.a", cause: "idle_evicted", at: T0 + 60_000, position: expect.any(String) },
+        { kind: "circuit_removed", circuit: "idle.b", cause: "idle_evicted", at: T0 + 60_000, position: expect.any(String) },
+      ]);
+      // other.c's removal is in the log too: the watcher's position is past it.
+      expect(sub.position()).not.toBe(positionOf(removed[1]!));
+      const replay = recorder();
+      await store.watch({ circuits: [], prefix: "idle." }, start, replay.sink);
+      expect(replay.items).toEqual(removed);
+      const after = recorder();
+      await store.watch({ circuits: [], prefix: "idle." }, sub.position(), after.sink);
+      expect(after.items).toEqual([]);
     });
 
     it("counts a report as use", async () => {

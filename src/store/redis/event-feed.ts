@@ -6,11 +6,12 @@
  * watcher. A watcher joins at a position: it buffers live events while it
  * replays what came after its position (XRANGE) or takes its snapshot, then
  * drains the buffer past the last id it delivered, so nothing is missed or
- * repeated at the seam.
+ * repeated at the seam. A follower's position moves over every entry, its
+ * own circuits' or not, so a quiet watcher's position stays fresh.
  */
 import type { Cluster, Redis } from "ioredis";
-import { ResumeTokenError } from "../store.js";
-import { type ScriptEvent, decodeEvent } from "./script-replies.js";
+import { type LoggedChange, ResumeTokenError } from "../store.js";
+import { type ScriptEvent, decodeEvent, decodeHistoryEntry } from "./script-replies.js";
 
 /** True for a Redis stream id, "<ms>-<seq>". */
 export function isStreamId(s: string): boolean {
@@ -28,11 +29,14 @@ export function compareStreamIds(a: string, b: string): number {
 /** A transition read from the stream, decoded once for every follower, with its stream id. */
 export type StreamEvent = ScriptEvent & { eventId: string };
 
+/** What a follower is handed: a transition or a config change (markers only move its position). */
+export type FeedItem = { kind: "event"; event: StreamEvent } | Extract<LoggedChange, { kind: "config_change" }>;
+
 interface Follower {
   position: string;
   live: boolean;
-  buffer: StreamEvent[];
-  deliver: (e: StreamEvent) => void;
+  buffer: Entry[];
+  deliver: (item: FeedItem) => void;
 }
 
 type StreamEntries = [id: string, fields: string[]][];
@@ -59,14 +63,18 @@ export interface EventFeedOptions {
 }
 
 /**
- * Stream entries are transitions (field "e": the event as JSON) or config
- * markers (field "c": the name of a circuit whose settings changed). An
- * entry that does not decode (written by a newer replica during a rolling
- * upgrade, say) is passed over rather than retried for ever, which would
- * wedge the reader and every watcher behind it.
+ * Stream entries are transitions (field "e": the event as JSON), config
+ * changes for watchers ("cc": the circuit, then "h": the history entry
+ * JSON, written where the history entry is: includes/config-history.lua) or
+ * config markers (field "c": the name of a circuit whose settings changed,
+ * for the replicas' settings caches). An entry that does not decode (written
+ * by a newer replica during a rolling upgrade, say) is passed over rather
+ * than retried for ever, which would wedge the reader and every watcher
+ * behind it.
  */
 type Entry = { id: string } & (
   | { kind: "event"; event: StreamEvent }
+  | { kind: "config_change"; change: FeedItem }
   | { kind: "config"; circuit: string; version: number }
   | { kind: "unreadable" }
 );
@@ -75,6 +83,11 @@ function parseEntries(entries: StreamEntries): Entry[] {
   return entries.map(([id, fields]): Entry => {
     if (fields[0] === "c") return { kind: "config", circuit: fields[1] ?? "", version: Number(fields[3] ?? 0), id };
     try {
+      if (fields[0] === "cc") {
+        const stored = decodeHistoryEntry(fields[3] ?? "{}");
+        if (stored.kind !== "config") return { kind: "unreadable", id };
+        return { kind: "config_change", change: { kind: "config_change", position: id, circuit: fields[1] ?? "", change: stored.change }, id };
+      }
       const json = fields[fields.indexOf("e") + 1] ?? "{}";
       return { kind: "event", event: { ...decodeEvent(JSON.parse(json)), eventId: id }, id };
     } catch {
@@ -83,9 +96,10 @@ function parseEntries(entries: StreamEntries): Entry[] {
   });
 }
 
-/** The transitions among the entries (replays skip config markers). */
-function eventsOf(entries: Entry[]): StreamEvent[] {
-  return entries.flatMap((e) => (e.kind === "event" ? [e.event] : []));
+/** What a follower is handed for an entry; undefined for entries that only move its position. */
+function feedItemOf(entry: Entry): FeedItem | undefined {
+  if (entry.kind === "event") return { kind: "event", event: entry.event };
+  return entry.kind === "config_change" ? entry.change : undefined;
 }
 
 export class EventFeed {
@@ -148,18 +162,20 @@ export class EventFeed {
   }
 
   /**
-   * Delivers every event after `after`, then every new one, until closed.
-   * With `beforeLive` (a snapshot), nothing is replayed: `after` is the
-   * position the snapshot was taken at, and live events wait until it is
-   * done. Without it, rejects with ResumeTokenError when events after
-   * `after` were trimmed from the stream (or `after` is ahead of it).
+   * Delivers every event and config change after `after`, then every new
+   * one, until closed; position() is how far in the stream the follower has
+   * been served (every entry counts, delivered or not). With `beforeLive` (a
+   * snapshot), nothing is replayed: `after` is the position the snapshot was
+   * taken at, and live entries wait until it is done. Without it, rejects
+   * with ResumeTokenError when entries after `after` were trimmed from the
+   * stream (or `after` is ahead of it).
    */
   async follow(
     after: string,
-    deliver: (e: StreamEvent) => void,
+    deliver: (item: FeedItem) => void,
     retention: number,
     beforeLive?: () => Promise<void>,
-  ): Promise<{ close(): void }> {
+  ): Promise<{ close(): void; position(): string }> {
     const follower: Follower = { position: after, live: false, buffer: [], deliver };
     this.followers.add(follower);
     const close = (): void => void this.followers.delete(follower);
@@ -170,10 +186,8 @@ export class EventFeed {
         await this.checkRetained(after, retention);
         for (;;) {
           const entries = parseEntries((await this.client.xrange(this.key, `(${follower.position}`, "+", "COUNT", 500)) as StreamEntries);
-          for (const e of eventsOf(entries)) this.offerTo(follower, e, true);
+          for (const e of entries) this.offerTo(follower, e, true);
           if (entries.length < 500) break;
-          const last = entries[entries.length - 1]!;
-          follower.position = last.id;
         }
       }
       const buffered = follower.buffer;
@@ -184,7 +198,7 @@ export class EventFeed {
       close();
       throw err;
     }
-    return { close };
+    return { close, position: () => follower.position };
   }
 
   /** Resolves once every event written before the call has been read (and handed to followers). */
@@ -200,14 +214,21 @@ export class EventFeed {
     await this.loop?.catch(() => undefined);
   }
 
-  private offerTo(f: Follower, e: StreamEvent, replay: boolean): void {
+  /**
+   * Hands one entry to a follower (or buffers it while the follower is not
+   * live yet). The position moves before delivery, in the same synchronous
+   * step, so position() is never behind what was delivered nor ahead of an
+   * entry not yet delivered.
+   */
+  private offerTo(f: Follower, e: Entry, replay: boolean): void {
     if (!f.live && !replay) {
       f.buffer.push(e);
       return;
     }
-    if (compareStreamIds(e.eventId, f.position) <= 0) return;
-    f.position = e.eventId;
-    f.deliver(e);
+    if (compareStreamIds(e.id, f.position) <= 0) return;
+    f.position = e.id;
+    const item = feedItemOf(e);
+    if (item !== undefined) f.deliver(item);
   }
 
   private async checkRetained(after: string, retention: number): Promise<void> {
@@ -215,10 +236,16 @@ export class EventFeed {
     const field = (name: string): unknown => (info === null ? undefined : info[info.indexOf(name) + 1]);
     const lastGenerated = (field("last-generated-id") as string | undefined) ?? "0-0";
     const maxDeleted = (field("max-deleted-entry-id") as string | undefined) ?? "0-0";
+    // Trimming (MAXLEN ~) does not move max-deleted-entry-id, only XDEL does:
+    // once entries were trimmed, a position before the first one kept may
+    // have lost entries after it. (A position that is exactly the last
+    // trimmed entry is refused too: a needless snapshot, never a silent gap.)
+    const trimmed = Number(field("entries-added") ?? 0) > Number(field("length") ?? 0);
+    const firstKept = (field("recorded-first-entry-id") as string | undefined) ?? lastGenerated;
     if (compareStreamIds(after, lastGenerated) > 0) {
       throw new ResumeTokenError("expired", "resume_token is ahead of the event stream (a different Redis?); watch again without resume_token for a fresh snapshot");
     }
-    if (compareStreamIds(after, maxDeleted) < 0) {
+    if (compareStreamIds(after, maxDeleted) < 0 || (trimmed && compareStreamIds(after, firstKept) < 0)) {
       throw new ResumeTokenError(
         "expired",
         `resume_token is older than the ~${retention} events kept (BREAKERBOX_EVENT_LOG_SIZE); watch again without resume_token for a fresh snapshot`,
@@ -238,12 +265,9 @@ export class EventFeed {
         for (const [, entries] of reply) {
           for (const entry of parseEntries(entries)) {
             this.lastId = entry.id;
-            if (entry.kind === "config") {
-              this.onConfigChanged?.(entry.circuit, entry.version);
-            } else if (entry.kind === "event") {
-              this.onEvent?.(entry.event);
-              for (const f of this.followers) this.offerTo(f, entry.event, false);
-            }
+            if (entry.kind === "config") this.onConfigChanged?.(entry.circuit, entry.version);
+            else if (entry.kind === "event") this.onEvent?.(entry.event);
+            for (const f of this.followers) this.offerTo(f, entry, false);
           }
         }
         this.heardAt = Date.now();

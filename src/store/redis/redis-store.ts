@@ -288,12 +288,15 @@ export class RedisStore implements CircuitStore {
         continue;
       }
       this.settings.adopt(name, { version: r.version, settings });
+      const record = { ...change, at: r.now };
+      // Cluster mode: the script could not reach the stream's slot; the change
+      // goes in before the transitions it made due, as the script would have.
+      if (this.cluster) await this.scripts.streamConfigChange(name, record);
       await this.deliver(r.events);
       if (this.cluster) {
         // The script could not reach the stream's slot: tell the other replicas here.
         await this.scripts.appendConfigMarker(name, r.version);
       }
-      const record = { ...change, at: r.now };
       this.listeners.configChanges.emit(record);
       return toCircuitView(r.view, resolved);
     }

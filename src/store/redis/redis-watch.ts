@@ -1,12 +1,13 @@
 /**
- * Watch on the Redis store: with a resume token, exactly the matching events
- * after it (replayed from the stream, then live); without one, a snapshot of
- * every matching circuit read at a stream position, then the events after
- * that position. The event feed joins the two without a gap or a repeat.
+ * Watch on the Redis store: with a resume token (a stream id), exactly the
+ * matching entries after it (replayed from the stream, then live); without
+ * one, a snapshot of every matching circuit read at a stream position, then
+ * the entries after that position. The event feed joins the two without a
+ * gap or a repeat.
  */
-import { ResumeTokenError, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, matchesFilter } from "../store.js";
+import { ResumeTokenError, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, circuitOf, matchesFilter } from "../store.js";
 import type { CircuitNames } from "./circuit-names.js";
-import { type EventFeed, type StreamEvent, isStreamId } from "./event-feed.js";
+import { type EventFeed, type FeedItem, isStreamId } from "./event-feed.js";
 import { toCircuitEvent } from "./script-replies.js";
 import type { Guard } from "./unavailable.js";
 
@@ -28,12 +29,13 @@ export async function openRedisWatch(
   sink: (item: WatchItem) => void,
 ): Promise<WatchSubscription> {
   const { feed, guard, eventLogSize } = source;
-  const deliver = (e: StreamEvent): void => {
-    if (matchesFilter(filter, e.circuit)) sink({ kind: "event", event: toCircuitEvent(e) });
+  const deliver = (item: FeedItem): void => {
+    if (!matchesFilter(filter, circuitOf(item))) return;
+    sink(item.kind === "event" ? { kind: "event", event: toCircuitEvent(item.event) } : item);
   };
   if (resumeToken !== undefined && resumeToken !== "") {
     if (!isStreamId(resumeToken)) {
-      throw new ResumeTokenError("malformed", "resume_token is not a token this server issued; pass an event_id or snapshot_complete.resume_token unchanged");
+      throw new ResumeTokenError("malformed", "resume_token is not a token this server issued; pass the last WatchResponse.resume_token unchanged");
     }
     return guard(() => feed.follow(resumeToken, deliver, eventLogSize));
   }

@@ -76,8 +76,18 @@ export interface ScriptClient {
   appendEvent(event: ScriptEvent): Promise<string>;
   /** Cluster mode: appends the marker telling every replica that a circuit's settings are now at `version`. */
   appendConfigMarker(circuit: string, version: number): Promise<void>;
-  /** Adds a config change to a circuit's history (a pattern rule changed its config). */
+  /**
+   * Records a config change of a circuit made outside configure.lua (a
+   * pattern rule changed its config): in its history and in the event stream
+   * for watchers (append-config-change.lua; in Cluster mode the stream entry
+   * follows the script).
+   */
   appendConfigChange(circuit: string, change: ConfigChangeRecord): Promise<void>;
+  /**
+   * Cluster mode: appends the stream entry of a config change configure.lua
+   * recorded in history (the script could not reach the stream's slot).
+   */
+  streamConfigChange(circuit: string, change: ConfigChangeRecord): Promise<void>;
   /** Redis TIME in ms. */
   time(): Promise<number>;
   /** True when the circuit exists; reads it without applying due transitions (unlike read.lua). */
@@ -137,6 +147,12 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     return guard(() => scripts[command].call(client, keyList.length, ...keyList, ...shared, ...extra));
   };
 
+  /** The "cc" stream entry includes/config-history.lua writes, from this replica (Cluster mode). */
+  const streamConfigChange = async (circuit: string, change: ConfigChangeRecord): Promise<void> => {
+    const entry = JSON.stringify({ kind: "config", change });
+    await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "cc", circuit, "h", entry));
+  };
+
   return {
     guard,
     acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
@@ -171,9 +187,12 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
       await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "c", circuit, "v", String(version)));
     },
     async appendConfigChange(circuit, change) {
-      const history = keys.circuit(circuit).history;
-      await guard(() => scripts.bbAppendHistory.call(client, history, JSON.stringify({ kind: "config", change }), options.historyLimit));
+      const keyList = cluster ? [keys.circuit(circuit).history] : [keys.circuit(circuit).history, keys.events];
+      const entry = JSON.stringify({ kind: "config", change });
+      await guard(() => scripts.bbAppendConfigChange.call(client, keyList.length, ...keyList, circuit, entry, options.historyLimit, options.eventLogSize));
+      if (cluster) await streamConfigChange(circuit, change);
     },
+    streamConfigChange: (circuit, change) => streamConfigChange(circuit, change),
     async exists(circuit) {
       return (await guard(() => client.exists(keys.circuit(circuit).circuit))) === 1;
     },

@@ -26,10 +26,18 @@ export const CIRCUIT_COMMANDS = {
 export const SINGLE_KEY_COMMANDS = {
   bbSetHistoryEventId: "set-history-event-id",
   bbSetRules: "set-rules",
-  bbAppendHistory: "append-history",
 } as const;
 
-export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS;
+/**
+ * Scripts that write a circuit's history and the event stream, by command
+ * name: 2 keys, or 1 in Cluster mode (the stream is in another slot), so the
+ * caller passes the count.
+ */
+export const HISTORY_COMMANDS = {
+  bbAppendConfigChange: "append-config-change",
+} as const;
+
+export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS | keyof typeof HISTORY_COMMANDS;
 export type SingleKeyCommand = keyof typeof SINGLE_KEY_COMMANDS;
 
 /** Includes rendered in code: the config accessor derived from CONFIG_FIELD_LIST. */
@@ -43,7 +51,7 @@ let sources: Record<CircuitCommand | SingleKeyCommand, string> | undefined;
 export function commandSources(): Record<CircuitCommand | SingleKeyCommand, string> {
   if (sources !== undefined) return sources;
   const out: Partial<Record<CircuitCommand | SingleKeyCommand, string>> = {};
-  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...SINGLE_KEY_COMMANDS })) {
+  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS })) {
     out[command as CircuitCommand | SingleKeyCommand] = loadLuaScript(file, { generated: GENERATED_INCLUDES });
   }
   sources = out as Record<CircuitCommand | SingleKeyCommand, string>;
@@ -53,6 +61,6 @@ export function commandSources(): Record<CircuitCommand | SingleKeyCommand, stri
 /** Registers every command on `client`. */
 export function defineCommands(client: Redis | Cluster): void {
   const all = commandSources();
-  for (const command of Object.keys(CIRCUIT_COMMANDS) as CircuitCommand[]) client.defineCommand(command, { lua: all[command] });
+  for (const command of Object.keys({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS }) as CircuitCommand[]) client.defineCommand(command, { lua: all[command] });
   for (const command of Object.keys(SINGLE_KEY_COMMANDS) as SingleKeyCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 1 });
 }

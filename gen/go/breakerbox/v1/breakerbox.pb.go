@@ -627,7 +627,10 @@ const (
 	RemovalCause_REMOVAL_CAUSE_UNSPECIFIED RemovalCause = 0
 	// The circuit was CLOSED and idle for longer than the idle TTL; it is
 	// forgotten with its counters and history (explicit settings survive) and
-	// re-created on next use.
+	// re-created on next use. Sent by the memory store; the Redis store does
+	// not send it yet (its idle circuits expire by key TTL, which no replica
+	// observes): there an evicted circuit is only absent from the next
+	// snapshot.
 	RemovalCause_REMOVAL_CAUSE_IDLE_EVICTED RemovalCause = 1
 )
 
@@ -3784,7 +3787,8 @@ func (x *Heartbeat) GetResumeToken() string {
 	return ""
 }
 
-// A watched circuit left the store.
+// A watched circuit left the store. Only the memory store sends it so far
+// (see REMOVAL_CAUSE_IDLE_EVICTED).
 type CircuitRemoved struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The circuit.

@@ -1731,7 +1731,8 @@ export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_breakerbox_v1_breakerbox, 37);
 
 /**
- * A watched circuit left the store.
+ * A watched circuit left the store. Only the memory store sends it so far
+ * (see REMOVAL_CAUSE_IDLE_EVICTED).
  *
  * @generated from message breakerbox.v1.CircuitRemoved
  */
@@ -2338,7 +2339,10 @@ export enum RemovalCause {
   /**
    * The circuit was CLOSED and idle for longer than the idle TTL; it is
    * forgotten with its counters and history (explicit settings survive) and
-   * re-created on next use.
+   * re-created on next use. Sent by the memory store; the Redis store does
+   * not send it yet (its idle circuits expire by key TTL, which no replica
+   * observes): there an evicted circuit is only absent from the next
+   * snapshot.
    *
    * @generated from enum value: REMOVAL_CAUSE_IDLE_EVICTED = 1;
    */

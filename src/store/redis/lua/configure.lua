@@ -6,19 +6,22 @@
   circuit.
   KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] explicit settings JSON   ARGV[10] config-change history entry JSON
-  Appends a config marker {c = name, v = version} to the event stream (not a transition).
+  Records the change in history and the event stream (includes/config-history)
+  before the transitions it makes due, then appends a config marker
+  {c = name, v = version} to the event stream (for the replicas' settings caches).
   Returns JSON {view, version, events, now} or {staleConfig}.
 ]]
 --- @include "includes/config"
 --- @include "includes/engine"
 --- @include "includes/prelude"
+--- @include "includes/config-history"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 local version = tonumber(ARGV[4]) + 1
 redis.call("HSET", ctx.keys.explicit, "v", version, "s", ARGV[9])
 c.dirty = true
 local entry = cjson.decode(ARGV[10])
 entry.change.at = ctx.now
-push_history(ctx.keys.history, entry, ctx.now, history_limit)
+record_config_change(ctx.keys.history, history_limit, events_key, events_maxlen, ctx.name, entry)
 ctx.history_pushed = true
 advance(ctx, c)
 commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
