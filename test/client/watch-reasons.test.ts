@@ -12,7 +12,9 @@ import { BreakerboxRpcError } from "../../src/client/errors.js";
 import type { Transport } from "../../src/client/grpc-transport.js";
 import { watchUpdates } from "../../src/client/watch.js";
 
-const complete = (token: string): WatchResponse => create(WatchResponseSchema, { kind: { case: "snapshotComplete", value: { resumeToken: token } } });
+/** snapshot_complete as the server sends it: the token in the marker and on the message. */
+const complete = (token: string): WatchResponse =>
+  create(WatchResponseSchema, { kind: { case: "snapshotComplete", value: { resumeToken: token } }, resumeToken: token });
 
 function rpcError(code: number, codeName: string, reason: string, retryDelayMs?: number): BreakerboxRpcError {
   return new BreakerboxRpcError(code, codeName, "m", { reason, retryDelayMs, fieldViolations: [], metadata: {} });
