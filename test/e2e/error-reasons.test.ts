@@ -22,6 +22,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CircuitService, WatchRequestSchema, WatchResponseSchema } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { ERROR_DOMAIN, ERROR_REASONS, type ReasonName } from "../../src/server/error-details.js";
+import { encodeWatchToken } from "../../src/service/watch-token.js";
 import { useRedis } from "../support/process-fixtures.js";
 import { useTestServer, useTestServers } from "../support/use-test-server.js";
 import {
@@ -146,7 +147,8 @@ describe("requests refused for what they say (API keys on, manual clock)", () =>
       },
       { reason: "PAGE_TOKEN_INVALID", call: { method: "ListCircuits", request: { pageToken: "garbage" }, metadata: AGENT }, fieldViolations: ["page_token"] },
       { reason: "RESUME_TOKEN_INVALID", call: { method: "Watch", request: { resumeToken: "not-a-token" }, metadata: AGENT }, fieldViolations: ["resume_token"] },
-      { reason: "RESUME_TOKEN_EXPIRED", call: { method: "Watch", request: { resumeToken: "00000000-1" }, metadata: AGENT } },
+      // A token this server could have written, for a position the log no longer holds.
+      { reason: "RESUME_TOKEN_EXPIRED", call: { method: "Watch", request: { resumeToken: encodeWatchToken({ circuits: [], prefix: "" }, "00000000-1") }, metadata: AGENT } },
       { reason: "CIRCUIT_NOT_FOUND", call: { method: "GetState", request: { circuit: "never.seen" }, metadata: AGENT }, metadata: { circuit: "never.seen" } },
       { reason: "PATTERN_RULE_NOT_FOUND", call: { method: "DeletePatternRule", request: { pattern: "nope.*" }, metadata: ADMIN }, metadata: { pattern: "nope.*" } },
       { reason: "PATTERN_RULE_FROM_FILE", call: { method: "DeletePatternRule", request: { pattern: "file.*" }, metadata: ADMIN }, metadata: { pattern: "file.*" } },
