@@ -21,6 +21,7 @@ import {
   ConfigChangeSchema,
   ConfigSourceKind as ProtoConfigSourceKind,
   ConfigSourceSchema,
+  type ConfigSource as ProtoConfigSource,
   DenyReason as ProtoDenyReason,
   HistoryEntrySchema,
   Outcome as ProtoOutcome,
@@ -243,7 +244,7 @@ export function statusToProto(v: CircuitView): CircuitStatus {
     generation: BigInt(v.generation),
     since: timestampFromMs(v.since),
     configSources: v.configSources,
-    configSourceDetails: v.configSourceDetails.map((d) => create(ConfigSourceSchema, { kind: CONFIG_SOURCE_KIND_TO_PROTO[d.kind], name: d.name })),
+    configSourceDetails: v.configSourceDetails.map(configSourceToProto),
   });
   if (v.openUntil !== undefined) status.openUntil = timestampFromMs(v.openUntil);
   return status;
@@ -284,15 +285,20 @@ export function reportAckToProto(ack: ReportAck): ReportResponse {
   });
 }
 
-export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
+function configSourceToProto(source: ConfigSource): ProtoConfigSource {
+  return create(ConfigSourceSchema, { kind: CONFIG_SOURCE_KIND_TO_PROTO[source.kind], name: source.name });
+}
+
+/** An entry of `circuit`'s history. */
+export function historyEntryToProto(h: HistoryEntry, circuit: string): ProtoHistoryEntry {
   if (h.kind === "transition") {
     return create(HistoryEntrySchema, { entry: { case: "transition", value: eventToProto(h.event) } });
   }
-  return create(HistoryEntrySchema, { entry: { case: "configChange", value: configChangeToProto(h.change) } });
+  return create(HistoryEntrySchema, { entry: { case: "configChange", value: configChangeToProto(h.change, circuit) } });
 }
 
-/** A recorded config change (History and Watch); Watch sets `circuit`. */
-export function configChangeToProto(c: ConfigChangeRecord): ProtoConfigChange {
+/** A recorded config change of `circuit` (History and Watch). */
+export function configChangeToProto(c: ConfigChangeRecord, circuit: string): ProtoConfigChange {
   return create(ConfigChangeSchema, {
     target: c.target,
     actor: c.actor,
@@ -301,6 +307,8 @@ export function configChangeToProto(c: ConfigChangeRecord): ProtoConfigChange {
     at: timestampFromMs(c.at),
     oldConfig: configToProto(c.oldConfig),
     newConfig: configToProto(c.newConfig),
+    circuit,
+    newConfigSources: (c.newSources ?? []).map(configSourceToProto),
   });
 }
 

@@ -239,7 +239,8 @@ export class MemoryStore implements CircuitStore {
     this.stored.set(name, decision.settings);
     entry.resolved = decision.resolved;
     entry.resolvedAt = this.rulesVersion;
-    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig: decision.resolved.config });
+    const { config: newConfig, sources: newSources } = decision.resolved;
+    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig, newSources });
     this.advanceEntry(entry);
     return this.viewOf(entry);
   }
@@ -278,7 +279,7 @@ export class MemoryStore implements CircuitStore {
       const newConfig = this.configOf(entry);
       if (counted === "before" ? governedBefore : governedBy(entry.resolved, pattern)) matched += 1;
       if (!sameConfig(oldConfig, newConfig)) {
-        this.recordConfigChange(entry, { target: pattern, actor, at: now, oldConfig, newConfig });
+        this.recordConfigChange(entry, { target: pattern, actor, at: now, oldConfig, newConfig, newSources: entry.resolved.sources });
       }
     }
     return matched;

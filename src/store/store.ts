@@ -71,6 +71,8 @@ export interface ConfigChangeRecord {
   at: number;
   oldConfig: CircuitConfig;
   newConfig: CircuitConfig;
+  /** Where the new config comes from, most specific first; absent on entries recorded before v1. */
+  newSources?: ConfigSource[];
 }
 
 export type HistoryEntry =

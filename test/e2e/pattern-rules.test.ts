@@ -100,7 +100,13 @@ describe("pattern rules over gRPC", () => {
     expect(status.configSources).toEqual(["defaults"]);
     expect(status.configSourceDetails).toMatchObject([{ kind: ConfigSourceKind.DEFAULTS, name: "" }]);
     const history = (await client.call("getHistory", { circuit: "del.one" }, AGENT)).entries;
-    expect(history[0]!.entry).toMatchObject({ case: "configChange", value: { target: "del.*", actor: "oncall" } });
+    expect(history[0]!.entry).toMatchObject({
+      case: "configChange",
+      value: { target: "del.*", actor: "oncall", circuit: "del.one", principal: { keyName: "oncall", agentInstanceId: "" } },
+    });
+    // Where the circuit's config comes from once the rule is gone.
+    const change = history[0]!.entry.case === "configChange" ? history[0]!.entry.value : undefined;
+    expect(change?.newConfigSources.map((s) => [s.kind, s.name])).toEqual([[ConfigSourceKind.DEFAULTS, ""]]);
 
     const missing = await failure(client.call("deletePatternRule", { pattern: "del.*" }, ADMIN));
     expect([missing.code, missing.details]).toEqual([Status.NOT_FOUND, 'pattern rule "del.*" does not exist (ListPatternRules lists the rules)']);

@@ -12,6 +12,7 @@ import {
   type ConfigFieldSpec,
   type CircuitStats,
   type ConfigSettings,
+  type ConfigSource,
   type DenyReason,
   type Outcome,
   type Principal,
@@ -348,8 +349,19 @@ export function decodeHistoryEntry(json: string): StoredHistoryEntry {
       at: num(c, "at", "change"),
       oldConfig: decodeConfig(c["oldConfig"], "change.oldConfig"),
       newConfig: decodeConfig(c["newConfig"], "change.newConfig"),
+      ...(c["newSources"] === undefined ? {} : { newSources: decodeSources(c["newSources"], "change.newSources") }),
     },
   };
+}
+
+const SOURCE_KINDS: readonly ConfigSource["kind"][] = ["circuit", "pattern_rule", "preset", "defaults"];
+
+/** A recorded change's structured config sources (as the store wrote them). */
+function decodeSources(value: unknown, what: string): ConfigSource[] {
+  return list(value, (v, w) => {
+    const o = fields(v, w);
+    return { kind: oneOf(o, "kind", SOURCE_KINDS, w), name: str(o, "name", w) };
+  }, what);
 }
 
 /**
