@@ -6,7 +6,7 @@
  * key dialog and are retried with the key given.
  */
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { State, type CircuitConfig, type CircuitStatus, type HistoryEntry } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { Pin, type CircuitConfig, type CircuitStatus, type HistoryEntry } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { PROTO_CONFIG_FIELDS, type ProtoConfigField } from "../src/server/proto-config-fields.js";
 import { api, describeError, keyProblem } from "./api.js";
 import { clockTime, count, duration, ms, percent, stateLabel, stateName } from "./format.js";
@@ -22,14 +22,14 @@ const ACTIONS: Readonly<Record<Action, { what: string; done: string; run: (circu
   "force-open": {
     what: "force the circuit open",
     done: "Forced open: every call is denied until released",
-    run: (circuit) => api.forceState({ circuit, state: State.FORCED_OPEN }),
+    run: (circuit) => api.forceState({ circuit, pin: Pin.FORCED_OPEN }),
   },
   disable: {
     what: "disable the circuit",
     done: "Disabled: every call is allowed until released",
-    run: (circuit) => api.forceState({ circuit, state: State.DISABLED }),
+    run: (circuit) => api.forceState({ circuit, pin: Pin.DISABLED }),
   },
-  release: { what: "release the circuit", done: "Released to CLOSED", run: (circuit) => api.forceState({ circuit, state: State.CLOSED }) },
+  release: { what: "release the circuit", done: "Released to CLOSED", run: (circuit) => api.forceState({ circuit, pin: Pin.NONE }) },
 };
 
 function $(id: string): HTMLElement {
