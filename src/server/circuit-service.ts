@@ -83,7 +83,7 @@ function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {
     case "status":
       return { case: "status", value: statusToProto(m.status) };
     case "config_change":
-      return { case: "configChange", value: Object.assign(configChangeToProto(m.change), { circuit: m.circuit }) };
+      return { case: "configChange", value: configChangeToProto(m.circuit, m.change) };
     case "circuit_removed":
       return {
         case: "circuitRemoved",
@@ -194,7 +194,8 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
 
     async getHistory(req) {
       const page = await service.getHistory({ circuit: req.circuit, pageSize: req.pageSize, pageToken: req.pageToken });
-      return create(GetHistoryResponseSchema, { entries: page.entries.map(historyEntryToProto), nextPageToken: page.nextPageToken });
+      const entries = page.entries.map((entry) => historyEntryToProto(req.circuit, entry));
+      return create(GetHistoryResponseSchema, { entries, nextPageToken: page.nextPageToken });
     },
 
     async reset(req, ctx) {

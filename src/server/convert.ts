@@ -284,18 +284,24 @@ export function reportAckToProto(ack: ReportAck): ReportResponse {
   });
 }
 
-export function historyEntryToProto(h: HistoryEntry): ProtoHistoryEntry {
+/** One entry of `circuit`'s history. */
+export function historyEntryToProto(circuit: string, h: HistoryEntry): ProtoHistoryEntry {
   if (h.kind === "transition") {
     return create(HistoryEntrySchema, { entry: { case: "transition", value: eventToProto(h.event) } });
   }
-  return create(HistoryEntrySchema, { entry: { case: "configChange", value: configChangeToProto(h.change) } });
+  return create(HistoryEntrySchema, { entry: { case: "configChange", value: configChangeToProto(circuit, h.change) } });
 }
 
-/** A recorded config change (History and Watch); Watch sets `circuit`. */
-export function configChangeToProto(c: ConfigChangeRecord): ProtoConfigChange {
+/**
+ * A recorded config change of `circuit` (History and Watch). The record keeps
+ * only its target (the circuit or a pattern), so the caller names the circuit
+ * whose config changed: the proto promises `circuit` on every ConfigChange.
+ */
+export function configChangeToProto(circuit: string, c: ConfigChangeRecord): ProtoConfigChange {
   return create(ConfigChangeSchema, {
     target: c.target,
     actor: c.actor,
+    circuit,
     // A config change is always an admin's act: its principal is the actor's key.
     principal: principalToProto(adminPrincipal(c.actor)),
     at: timestampFromMs(c.at),
