@@ -12,6 +12,7 @@ import {
   type CircuitStatus,
   type ConfigChange as ProtoConfigChange,
   type HistoryEntry as ProtoHistoryEntry,
+  type ConfigSource as ProtoConfigSource,
   type Principal as ProtoPrincipal,
   type ReportResponse,
   CircuitConfigSchema,
@@ -243,7 +244,7 @@ export function statusToProto(v: CircuitView): CircuitStatus {
     generation: BigInt(v.generation),
     since: timestampFromMs(v.since),
     configSources: v.configSources,
-    configSourceDetails: v.configSourceDetails.map((d) => create(ConfigSourceSchema, { kind: CONFIG_SOURCE_KIND_TO_PROTO[d.kind], name: d.name })),
+    configSourceDetails: v.configSourceDetails.map(configSourceToProto),
   });
   if (v.openUntil !== undefined) status.openUntil = timestampFromMs(v.openUntil);
   return status;
@@ -267,6 +268,10 @@ export function eventToProto(e: CircuitEvent): ProtoEvent {
   const principal = e.principal ?? (e.actor === undefined ? undefined : adminPrincipal(e.actor));
   if (principal !== undefined) event.principal = principalToProto(principal);
   return event;
+}
+
+export function configSourceToProto(source: ConfigSource): ProtoConfigSource {
+  return create(ConfigSourceSchema, { kind: CONFIG_SOURCE_KIND_TO_PROTO[source.kind], name: source.name });
 }
 
 export function principalToProto(p: Principal): ProtoPrincipal {
@@ -307,6 +312,7 @@ export function configChangeToProto(circuit: string, c: ConfigChangeRecord): Pro
     at: timestampFromMs(c.at),
     oldConfig: configToProto(c.oldConfig),
     newConfig: configToProto(c.newConfig),
+    newConfigSources: c.newConfigSources.map(configSourceToProto),
   });
 }
 

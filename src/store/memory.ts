@@ -239,7 +239,8 @@ export class MemoryStore implements CircuitStore {
     this.stored.set(name, decision.settings);
     entry.resolved = decision.resolved;
     entry.resolvedAt = this.rulesVersion;
-    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig: decision.resolved.config });
+    const { config: newConfig, sources: newConfigSources } = decision.resolved;
+    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig, newConfigSources });
     this.advanceEntry(entry);
     return this.viewOf(entry);
   }
@@ -278,7 +279,8 @@ export class MemoryStore implements CircuitStore {
       const newConfig = this.configOf(entry);
       if (counted === "before" ? governedBefore : governedBy(entry.resolved, pattern)) matched += 1;
       if (!sameConfig(oldConfig, newConfig)) {
-        this.recordConfigChange(entry, { target: pattern, actor, at: now, oldConfig, newConfig });
+        // configOf resolved the entry under the new rules: its sources are the new ones.
+        this.recordConfigChange(entry, { target: pattern, actor, at: now, oldConfig, newConfig, newConfigSources: entry.resolved.sources });
       }
     }
     return matched;

@@ -71,6 +71,12 @@ export interface ConfigChangeRecord {
   at: number;
   oldConfig: CircuitConfig;
   newConfig: CircuitConfig;
+  /**
+   * Where the circuit's config comes from after the change, most specific
+   * first (ConfigChange.new_config_sources). Empty in a change Redis recorded
+   * before the sources were kept.
+   */
+  newConfigSources: ConfigSource[];
 }
 
 export type HistoryEntry =

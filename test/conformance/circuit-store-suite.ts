@@ -1459,7 +1459,14 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(history![0]).toMatchObject({ kind: "transition", event: { from: "CLOSED", to: "OPEN", reason: "consecutive_failures" } });
         expect(history![1]).toEqual({
           kind: "config",
-          change: { target: name, actor: "alice", at: t, oldConfig: SUITE_DEFAULTS, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 5 } },
+          change: {
+            target: name,
+            actor: "alice",
+            at: t,
+            oldConfig: SUITE_DEFAULTS,
+            newConfig: { ...SUITE_DEFAULTS, failureThreshold: 5 },
+            newConfigSources: [{ kind: "circuit", name: "" }, { kind: "defaults", name: "" }],
+          },
         });
       });
 
@@ -1502,7 +1509,17 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect([await stateOf(n("a.1")), await stateOf(n("b.1"))]).toEqual(["OPEN", "CLOSED"]);
         expect((await store().history(n("a.1"), 10))?.entries).toEqual([
           expect.objectContaining({ kind: "transition" }),
-          { kind: "config", change: { target: `${prefix}a.*`, actor: "carol", at: t, oldConfig: SUITE_DEFAULTS, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 } } },
+          {
+            kind: "config",
+            change: {
+              target: `${prefix}a.*`,
+              actor: "carol",
+              at: t,
+              oldConfig: SUITE_DEFAULTS,
+              newConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 },
+              newConfigSources: [{ kind: "pattern_rule", name: `${prefix}a.*` }, { kind: "defaults", name: "" }],
+            },
+          },
         ]);
         // A circuit created later picks the rule up; updating the rule merges fields.
         await store().configurePattern(`${prefix}a.*`, { patch: { openDurationMs: 20_000 }, replace: false }, "carol");
@@ -1562,7 +1579,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         // The rule was not stored: the circuit keeps its config and history, a new circuit gets the defaults.
         expect(await view(name)).toMatchObject({ config: { ...defaults, ...own }, configSources: ["circuit", "defaults"] });
         expect((await store().history(name, 10))?.entries).toEqual([
-          { kind: "config", change: { target: name, actor: "alice", at: t, oldConfig: defaults, newConfig: { ...defaults, ...own } } },
+          { kind: "config", change: { target: name, actor: "alice", at: t, oldConfig: defaults, newConfig: { ...defaults, ...own }, newConfigSources: [{ kind: "circuit", name: "" }, { kind: "defaults", name: "" }] } },
         ]);
         await permit(n("agent.y"));
         expect(await view(n("agent.y"))).toMatchObject({ config: defaults, configSources: ["defaults"] });

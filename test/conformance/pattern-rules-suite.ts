@@ -115,7 +115,15 @@ export function describePatternRuleConformance(label: string, harness: HarnessFa
       expect((await store.history("x.1", 10))?.entries).toEqual([
         {
           kind: "config",
-          change: { target: "x.1", actor: "dave", at: t, oldConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 }, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 5 } },
+          change: {
+            target: "x.1",
+            actor: "dave",
+            at: t,
+            oldConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 },
+            newConfig: { ...SUITE_DEFAULTS, failureThreshold: 5 },
+            // x.1 moved from the x.* rule to its own.
+            newConfigSources: [{ kind: "pattern_rule", name: "x.1" }, { kind: "defaults", name: "" }],
+          },
         },
       ]);
       expect(await store.get("x.2")).toMatchObject({ config: { failureThreshold: 1 }, configSources: ["pattern:x.*", "defaults"] });
@@ -157,7 +165,15 @@ export function describePatternRuleConformance(label: string, harness: HarnessFa
       expect((await store.history("d.a.1", 10))?.entries).toEqual([
         {
           kind: "config",
-          change: { target: "d.a.*", actor: "dave", at: t, oldConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 }, newConfig: { ...SUITE_DEFAULTS, failureThreshold: 2 } },
+          change: {
+            target: "d.a.*",
+            actor: "dave",
+            at: t,
+            oldConfig: { ...SUITE_DEFAULTS, failureThreshold: 1 },
+            newConfig: { ...SUITE_DEFAULTS, failureThreshold: 2 },
+            // The deleted rule's circuit fell back to the next matching rule.
+            newConfigSources: [{ kind: "pattern_rule", name: "d.*" }, { kind: "defaults", name: "" }],
+          },
         },
       ]);
       // Its own settings win either way: no change to record.

@@ -643,8 +643,15 @@ const steps: Step[] = [
       const patch = entries[3].configChange;
       expect([patch.oldConfig.failureThreshold, patch.newConfig.failureThreshold]).toEqual([5, 8]);
       expect([patch.oldConfig.openDuration, patch.newConfig.openDuration]).toEqual(["60s", "30s"]);
+      expect(patch.newConfigSources).toEqual([{ kind: "CONFIG_SOURCE_KIND_CIRCUIT" }, { kind: "CONFIG_SOURCE_KIND_DEFAULTS" }]);
       const replaced = entries[1].configChange;
       expect([replaced.oldConfig.failureThreshold, replaced.newConfig.failureThreshold]).toEqual([8, 3]);
+      expect(replaced.newConfigSources.map((s: Json) => `${s.kind} ${s.name ?? ""}`)).toEqual([
+        "CONFIG_SOURCE_KIND_CIRCUIT ",
+        "CONFIG_SOURCE_KIND_PATTERN_RULE llm.*",
+        "CONFIG_SOURCE_KIND_PRESET llm",
+        "CONFIG_SOURCE_KIND_DEFAULTS ",
+      ]);
       expect([replaced.oldConfig.openDuration, replaced.newConfig.openDuration]).toEqual(["30s", "45s"]);
     },
   },

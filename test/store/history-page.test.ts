@@ -15,7 +15,7 @@ import type { HistoryEntry } from "../../src/store/store.js";
 
 /** A config-change entry told apart by its actor. */
 function entry(actor: string): HistoryEntry {
-  return { kind: "config", change: { target: "c", actor, at: 0, oldConfig: {} as never, newConfig: {} as never } };
+  return { kind: "config", change: { target: "c", actor, at: 0, oldConfig: {} as never, newConfig: {} as never, newConfigSources: [] } };
 }
 
 /** Newest first: `actors` with positions life/seq counting down from `top`; `legacy` more without positions. */

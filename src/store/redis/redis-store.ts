@@ -281,7 +281,14 @@ export class RedisStore implements CircuitStore {
       const current = await this.settings.read(name);
       const decision = this.decisions.configureCircuit(this.settings.runtimeRules, name, current.settings, command);
       const { settings, resolved } = decision;
-      const change: ConfigChangeRecord = { target: name, actor, at: 0, oldConfig: decision.oldConfig, newConfig: resolved.config };
+      const change: ConfigChangeRecord = {
+        target: name,
+        actor,
+        at: 0,
+        oldConfig: decision.oldConfig,
+        newConfig: resolved.config,
+        newConfigSources: resolved.sources,
+      };
       const r = await this.scripts.configure({ name, config: resolved.config, version: current.version }, settings, change);
       if (r.kind === "stale") {
         if (attempt >= MAX_STALE_RETRIES) throw new StoreUnavailableError("circuit settings keep changing concurrently; retry");
@@ -364,7 +371,14 @@ export class RedisStore implements CircuitStore {
       const resolved = this.decisions.resolve(rules, name, settings);
       if (governedBy(counted === "before" ? old : resolved, pattern)) matched += 1;
       if (sameConfig(old.config, resolved.config)) continue;
-      const record: ConfigChangeRecord = { target: pattern, actor, at: await this.now(), oldConfig: old.config, newConfig: resolved.config };
+      const record: ConfigChangeRecord = {
+        target: pattern,
+        actor,
+        at: await this.now(),
+        oldConfig: old.config,
+        newConfig: resolved.config,
+        newConfigSources: resolved.sources,
+      };
       await this.scripts.appendConfigChange(name, record);
       this.listeners.configChanges.emit(record);
     }

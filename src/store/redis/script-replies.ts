@@ -10,6 +10,7 @@ import {
   tableDefaults,
   type CircuitConfig,
   type ConfigFieldSpec,
+  type ConfigSource,
   type CircuitStats,
   type ConfigSettings,
   type DenyReason,
@@ -70,6 +71,7 @@ function list<T>(value: unknown, item: (v: unknown, what: string) => T, what: st
 }
 
 const STATES: readonly State[] = ["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"];
+const SOURCE_KINDS: readonly ConfigSource["kind"][] = ["circuit", "pattern_rule", "preset", "defaults"];
 const DENY_REASONS: readonly DenyReason[] = ["OPEN", "FORCED_OPEN", "HALF_OPEN_FULL"];
 const OUTCOMES: readonly Outcome[] = ["SUCCESS", "FAILURE", "TIMEOUT", "IGNORED"];
 const DISPOSITIONS: readonly ReportDisposition[] = ["RECORDED", "STALE", "DUPLICATE", "CONFLICT"];
@@ -333,6 +335,11 @@ function decodeConfig(value: unknown, what: string): CircuitConfig {
   return config as unknown as CircuitConfig;
 }
 
+function decodeSource(value: unknown, what: string): ConfigSource {
+  const o = fields(value, what);
+  return { kind: oneOf(o, "kind", SOURCE_KINDS, what), name: str(o, "name", what) };
+}
+
 /** A history entry as stored (JSON, newest first in the list). */
 export type StoredHistoryEntry = { kind: "transition"; event: ScriptEvent } | { kind: "config"; change: ConfigChangeRecord };
 
@@ -348,6 +355,8 @@ export function decodeHistoryEntry(json: string): StoredHistoryEntry {
       at: num(c, "at", "change"),
       oldConfig: decodeConfig(c["oldConfig"], "change.oldConfig"),
       newConfig: decodeConfig(c["newConfig"], "change.newConfig"),
+      // Absent in a change recorded before the sources were kept.
+      newConfigSources: c["newConfigSources"] === undefined ? [] : list(c["newConfigSources"], decodeSource, "change.newConfigSources"),
     },
   };
 }
