@@ -356,8 +356,10 @@ const steps: Step[] = [
         generation: "1",
         stats: { consecutiveFailures: 5, windowFailures: "5" },
       });
-      // Traffic opened it: no actor.
+      // Traffic opened it: no actor; the principal is the agents' key whose Report drove it.
       expect(anthropic![0].entries[0].transition.actor).toBeUndefined();
+      expect(anthropic![0].entries[0].transition.principal).toEqual({ keyName: "fleet" });
+      expect(anthropic![0].entries[0].transition.cause).toBe("TRANSITION_CAUSE_CONSECUTIVE_FAILURES");
       expect(openai![0].entries).toHaveLength(1);
       expect(openai![0].entries[0].transition).toMatchObject({
         circuit: "llm.openai.gpt",
@@ -633,12 +635,23 @@ const steps: Step[] = [
         `config llm.openai.gpt ${actor}`,
         "STATE_CLOSED->STATE_OPEN consecutive_failures -",
       ]);
-      expect(entries[0].transition).toMatchObject({ at: at("03:12:40"), generation: "2", stats: { totalFailures: "5" } });
+      expect(entries[0].transition).toMatchObject({ at: at("03:12:40"), generation: "2", stats: { totalFailures: "5" }, principal: { keyName: actor } });
+      // Every config change names the circuit it changed, a pattern's too.
+      expect(entries.flatMap((e) => (e.configChange === undefined ? [] : [[e.configChange.circuit, e.configChange.principal]]))).toEqual(
+        [1, 2, 3].map(() => ["llm.openai.gpt", { keyName: actor }]),
+      );
       const patch = entries[3].configChange;
       expect([patch.oldConfig.failureThreshold, patch.newConfig.failureThreshold]).toEqual([5, 8]);
       expect([patch.oldConfig.openDuration, patch.newConfig.openDuration]).toEqual(["60s", "30s"]);
+      expect(patch.newConfigSources).toEqual([{ kind: "CONFIG_SOURCE_KIND_CIRCUIT" }, { kind: "CONFIG_SOURCE_KIND_DEFAULTS" }]);
       const replaced = entries[1].configChange;
       expect([replaced.oldConfig.failureThreshold, replaced.newConfig.failureThreshold]).toEqual([8, 3]);
+      expect(replaced.newConfigSources.map((s: Json) => `${s.kind} ${s.name ?? ""}`)).toEqual([
+        "CONFIG_SOURCE_KIND_CIRCUIT ",
+        "CONFIG_SOURCE_KIND_PATTERN_RULE llm.*",
+        "CONFIG_SOURCE_KIND_PRESET llm",
+        "CONFIG_SOURCE_KIND_DEFAULTS ",
+      ]);
       expect([replaced.oldConfig.openDuration, replaced.newConfig.openDuration]).toEqual(["30s", "45s"]);
     },
   },
@@ -664,6 +677,11 @@ const steps: Step[] = [
           `${at("03:12:40")} STATE_DISABLED -> STATE_CLOSED (released) by ${actor}`,
           `${at("03:12:40")} STATE_FORCED_OPEN -> STATE_DISABLED (disabled) by ${actor}`,
           `${at("03:12:40")} STATE_CLOSED -> STATE_FORCED_OPEN (forced_open) by ${actor}`,
+          // Newest first: the update_mask, the tool.s* delete and write, the tool.* rule, the preset.
+          `${at("03:12:40")} config of tool.search changed by ${actor}`,
+          `${at("03:12:40")} config of tool.s* changed by ${actor}`,
+          `${at("03:12:40")} config of tool.s* changed by ${actor}`,
+          `${at("03:12:40")} config of tool.* changed by ${actor}`,
           `${at("03:12:40")} config of tool.search changed by ${actor}`,
           "",
         ].join("\n"),
@@ -717,6 +735,9 @@ const steps: Step[] = [
         at: at("03:12:40"),
         openUntil: at("03:13:00"),
         stats: { consecutiveFailures: 3 },
+        // The agents' Report drove it: their key, no actor.
+        principal: { keyName: "fleet" },
+        cause: "TRANSITION_CAUSE_CONSECUTIVE_FAILURES",
       });
       expect(event.actor).toBeUndefined();
       expect(event.eventId).not.toBe(token);
