@@ -48,7 +48,7 @@ end
 
 local current = gen == c.g
 local is_probe = false
-local score = reported_score(expires, outcome)
+local score = reported_score(ARGV[12], outcome)
 if kind == "p" and current then
   -- Asked before the probe check, so a repeated probe report answers
   -- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
