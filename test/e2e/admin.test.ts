@@ -792,8 +792,8 @@ const steps: Step[] = [
     },
   },
   {
-    title: "a state ForceState does not take: InvalidArgument naming the field",
-    contains: `{"circuit":"tool.search","state":"STATE_OPEN"}`,
+    title: "a ForceState without a pin: InvalidArgument naming the field",
+    contains: `{"circuit":"tool.search","pin":"PIN_UNSPECIFIED"}`,
     exit: exitFor(grpc.status.INVALID_ARGUMENT),
     check: (r) => {
       expect(r.stdout).toBe("");
@@ -802,7 +802,7 @@ const steps: Step[] = [
         [
           "ERROR:",
           "  Code: InvalidArgument",
-          "  Message: state must be STATE_FORCED_OPEN, STATE_DISABLED or STATE_CLOSED (to release), got STATE_OPEN",
+          "  Message: pin is required: PIN_FORCED_OPEN, PIN_DISABLED or PIN_NONE (to release)",
           "  Details:",
           "  1)\t{",
           '    \t  "@type": "type.googleapis.com/google.rpc.ErrorInfo",',
@@ -813,8 +813,8 @@ const steps: Step[] = [
           '    \t  "@type": "type.googleapis.com/google.rpc.BadRequest",',
           '    \t  "fieldViolations": [',
           "    \t    {",
-          '    \t      "field": "state",',
-          '    \t      "description": "must be STATE_FORCED_OPEN, STATE_DISABLED or STATE_CLOSED (to release), got STATE_OPEN"',
+          '    \t      "field": "pin",',
+          '    \t      "description": "is required: PIN_FORCED_OPEN, PIN_DISABLED or PIN_NONE (to release)"',
           "    \t    }",
           "    \t  ]",
           "    \t}",
