@@ -12,7 +12,7 @@ import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
 import { publishesExpiredKeyEvents, withExpiredKeyEvents } from "../../src/store/redis/removal-announcer.js";
 import type { WatchItem } from "../../src/store/store.js";
-import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { startRedis, startRedisSentinel, type RedisServer } from "../support/redis-servers.js";
 
 const IDLE_TTL_MS = 300;
 
@@ -36,8 +36,12 @@ interface Replica {
   close(): Promise<void>;
 }
 
-async function makeReplica(server: RedisServer, keyPrefix: string, idleTtlMs = IDLE_TTL_MS): Promise<Replica> {
-  const connect = (): Redis => new Redis({ host: server.host, port: server.port });
+async function makeReplica(
+  server: RedisServer | { connect: () => Redis },
+  keyPrefix: string,
+  idleTtlMs = IDLE_TTL_MS,
+): Promise<Replica> {
+  const connect = "connect" in server ? server.connect : (): Redis => new Redis({ host: server.host, port: server.port });
   const client = connect();
   const warnings: string[] = [];
   const store = createRedisStore({
@@ -203,4 +207,38 @@ describe("redis store idle removals", () => {
       await locked.stop();
     }
   });
+
+  it("behind Sentinel, turns the notifications on again on the new master after a failover", async () => {
+    const setup = await startRedisSentinel();
+    const connect = (): Redis => new Redis({ sentinels: setup.sentinels, name: setup.name }).on("error", () => undefined);
+    const onReplica = new Redis({ host: setup.replica.host, port: setup.replica.port });
+    const replica = await makeReplica({ connect }, "sent:");
+    try {
+      // CONFIG SET is not replicated: the replica does not publish expired-key events yet.
+      expect(((await onReplica.config("GET", "notify-keyspace-events")) as string[])[1]).toBe("");
+      await setup.killMaster();
+      await setup.waitForFailover();
+      await until("the store on the new master", () => replica.store.health().ready);
+      let watched = recorder();
+      for (const deadline = Date.now() + 10_000; ; ) {
+        // The store's connections come back one by one: retry until a watch and an Acquire go through.
+        try {
+          watched = recorder();
+          await replica.store.watch({ circuits: [], prefix: "" }, undefined, watched.sink);
+          await replica.store.acquire("sent.a");
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      await until("the removal", () => removals(watched.items).length > 0);
+      expect(publishesExpiredKeyEvents(((await onReplica.config("GET", "notify-keyspace-events")) as string[])[1]!)).toBe(true);
+      expect(removals(watched.items).map((i) => (i as { circuit: string }).circuit)).toEqual(["sent.a"]);
+    } finally {
+      await replica.close();
+      onReplica.disconnect();
+      await setup.stop();
+    }
+  }, 60_000);
 });

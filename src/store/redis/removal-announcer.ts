@@ -82,11 +82,15 @@ export function createRemovalAnnouncer(options: RemovalAnnouncerOptions): Remova
     if (circuit !== undefined) void options.announce(circuit).catch(() => undefined);
   });
   // After a reconnect (a Sentinel failover reaches a server that may not have
-  // the notifications on), check them again; ioredis resubscribes by itself.
+  // the notifications on: CONFIG SET is not replicated), check them again,
+  // when either connection is back (CONFIG goes on the command connection);
+  // ioredis resubscribes by itself.
   let started = false;
-  subscriber.on("ready", () => {
+  const recheck = (): void => {
     if (started) void ensureNotifications().catch(() => undefined);
-  });
+  };
+  subscriber.on("ready", recheck);
+  client.on("ready", recheck);
 
   return {
     async start() {
@@ -94,6 +98,10 @@ export function createRemovalAnnouncer(options: RemovalAnnouncerOptions): Remova
       await subscriber.subscribe(channel);
       started = true;
     },
-    close: () => subscriber.disconnect(),
+    close() {
+      started = false;
+      client.off("ready", recheck);
+      subscriber.disconnect();
+    },
   };
 }
