@@ -7,28 +7,20 @@
  * that refuses CONFIG gets a warning and a working store.
  */
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
 import { publishesExpiredKeyEvents, withExpiredKeyEvents } from "../../src/store/redis/removal-announcer.js";
 import type { WatchItem } from "../../src/store/store.js";
+import { useFixture } from "../support/fixture.js";
+import { useRedis } from "../support/process-fixtures.js";
 import { startRedis, startRedisSentinel, type RedisServer } from "../support/redis-servers.js";
 
 const IDLE_TTL_MS = 300;
 
-let redis: RedisServer;
-let admin: Redis;
+const redis = useRedis();
+const admin = useFixture("an admin connection", async () => new Redis({ host: redis.host, port: redis.port }), (c) => c.disconnect());
 let prefixes = 0;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = new Redis({ host: redis.host, port: redis.port });
-});
-
-afterAll(async () => {
-  admin.disconnect();
-  await redis.stop();
-});
 
 interface Replica {
   store: RedisStore;
