@@ -10,7 +10,7 @@
  *   <prefix>{<circuit>}:x     hash    explicit settings {v: version, s: JSON}; never expires
  *   <prefix>{<circuit>}:rm    string  set while the circuit's idle expiry is being announced
  *                                     (lua/announce-removal.lua); expires after idle TTL / 2
- *   <prefix>events            stream  every transition, for Watch and logs
+ *   <prefix>events            stream  every transition, config change and idle removal, for Watch and logs
  *   <prefix>rules             hash    runtime pattern rules {v: version, s: JSON list}
  *   <prefix>rules-changed     pub/sub channel: a replica changed the rules
  */
