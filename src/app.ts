@@ -85,6 +85,7 @@ function buildStore(config: AppConfig, logger: Logger): CircuitStore {
         ...clients,
         keyPrefix: config.store.keyPrefix,
         commandTimeoutMs: config.store.commandTimeoutMs,
+        onWarning: (message, details) => logger.warn(details, message),
       });
     }
   }

@@ -29,8 +29,8 @@ export function compareStreamIds(a: string, b: string): number {
 /** A transition read from the stream, decoded once for every follower, with its stream id. */
 export type StreamEvent = ScriptEvent & { eventId: string };
 
-/** What a follower is handed: a transition or a config change (markers only move its position). */
-export type FeedItem = { kind: "event"; event: StreamEvent } | Extract<LoggedChange, { kind: "config_change" }>;
+/** What a follower is handed: a transition, a config change or a circuit's removal (markers only move its position). */
+export type FeedItem = { kind: "event"; event: StreamEvent } | LoggedChange;
 
 interface Follower {
   position: string;
@@ -65,16 +65,18 @@ export interface EventFeedOptions {
 /**
  * Stream entries are transitions (field "e": the event as JSON), config
  * changes for watchers ("cc": the circuit, then "h": the history entry
- * JSON, written where the history entry is: includes/config-history.lua) or
- * config markers (field "c": the name of a circuit whose settings changed,
- * for the replicas' settings caches). An entry that does not decode (written
+ * JSON, written where the history entry is: includes/config-history.lua),
+ * removals of idle circuits ("rm": the circuit, then "cause" and "at",
+ * written by lua/announce-removal.lua) or config markers (field "c": the
+ * name of a circuit whose settings changed, for the replicas' settings
+ * caches). An entry that does not decode (written
  * by a newer replica during a rolling upgrade, say) is passed over rather
  * than retried for ever, which would wedge the reader and every watcher
  * behind it.
  */
 type Entry = { id: string } & (
   | { kind: "event"; event: StreamEvent }
-  | { kind: "config_change"; change: FeedItem }
+  | { kind: "logged"; change: LoggedChange }
   | { kind: "config"; circuit: string; version: number }
   | { kind: "unreadable" }
 );
@@ -86,8 +88,9 @@ function parseEntries(entries: StreamEntries): Entry[] {
       if (fields[0] === "cc") {
         const stored = decodeHistoryEntry(fields[3] ?? "{}");
         if (stored.kind !== "config") return { kind: "unreadable", id };
-        return { kind: "config_change", change: { kind: "config_change", position: id, circuit: fields[1] ?? "", change: stored.change }, id };
+        return { kind: "logged", change: { kind: "config_change", position: id, circuit: fields[1] ?? "", change: stored.change }, id };
       }
+      if (fields[0] === "rm") return removalEntry(id, fields);
       const json = fields[fields.indexOf("e") + 1] ?? "{}";
       return { kind: "event", event: { ...decodeEvent(JSON.parse(json)), eventId: id }, id };
     } catch {
@@ -96,10 +99,17 @@ function parseEntries(entries: StreamEntries): Entry[] {
   });
 }
 
+/** An "rm" entry: ["rm", circuit, "cause", cause, "at", ms]; unreadable when its cause is one this replica does not know. */
+function removalEntry(id: string, fields: string[]): Entry {
+  const [, circuit, , cause, , at] = fields;
+  if (circuit === undefined || cause !== "idle_evicted" || at === undefined || !/^\d{1,16}$/.test(at)) return { kind: "unreadable", id };
+  return { kind: "logged", change: { kind: "circuit_removed", position: id, circuit, cause, at: Number(at) }, id };
+}
+
 /** What a follower is handed for an entry; undefined for entries that only move its position. */
 function feedItemOf(entry: Entry): FeedItem | undefined {
   if (entry.kind === "event") return { kind: "event", event: entry.event };
-  return entry.kind === "config_change" ? entry.change : undefined;
+  return entry.kind === "logged" ? entry.change : undefined;
 }
 
 export class EventFeed {

@@ -8,7 +8,9 @@
  *   <prefix>{<circuit>}:h     list    history, newest first (JSON entries, each with its
  *                                     position life/seq: lua/includes/history.lua)
  *   <prefix>{<circuit>}:x     hash    explicit settings {v: version, s: JSON}; never expires
- *   <prefix>events            stream  every transition, for Watch and logs
+ *   <prefix>{<circuit>}:rm    string  set while the circuit's idle expiry is being announced
+ *                                     (lua/announce-removal.lua); expires after idle TTL / 2
+ *   <prefix>events            stream  every transition, config change and idle removal, for Watch and logs
  *   <prefix>rules             hash    runtime pattern rules {v: version, s: JSON list}
  *   <prefix>rules-changed     pub/sub channel: a replica changed the rules
  */
@@ -19,6 +21,7 @@ export interface CircuitKeys {
   reported: string;
   history: string;
   explicit: string;
+  removalMarker: string;
 }
 
 export interface KeySpace {
@@ -51,7 +54,7 @@ export function createKeySpace(prefix = "bb:"): KeySpace {
     prefix,
     circuit(name) {
       const base = `${prefix}{${name}}`;
-      return { circuit: base, probes: `${base}:p`, reported: `${base}:r`, history: `${base}:h`, explicit: `${base}:x` };
+      return { circuit: base, probes: `${base}:p`, reported: `${base}:r`, history: `${base}:h`, explicit: `${base}:x`, removalMarker: `${base}:rm` };
     },
     events: `${prefix}events`,
     rules: `${prefix}rules`,

@@ -13,7 +13,9 @@
  * - the local view (local-views.ts): Acquire on a CLOSED circuit without a
  *   round trip while this replica's view is fresh;
  * - the settings cache (settings-cache.ts): explicit settings checked by
- *   version inside each script, runtime rules by compare-and-set and pub/sub.
+ *   version inside each script, runtime rules by compare-and-set and pub/sub;
+ * - the removal announcer (removal-announcer.ts): idle circuits Redis
+ *   expired, written to the event stream for watchers (not in Cluster mode).
  * What a config resolves to and whether a Configure is valid is decided by
  * config-decisions.ts, as for every store.
  */
@@ -52,6 +54,7 @@ import {
 } from "../store.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
 import { EventFeed } from "./event-feed.js";
+import { type RemovalAnnouncer, createRemovalAnnouncer } from "./removal-announcer.js";
 import { openRedisWatch } from "./redis-watch.js";
 import { createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
@@ -92,6 +95,15 @@ export interface RedisStoreOptions extends FileConfig {
   commandTimeoutMs?: number;
   random?: () => number;
   /**
+   * Announce each idle CLOSED circuit that Redis expires to every replica's
+   * watchers (circuit_removed): turns on keyspace notifications for expired
+   * keys (notify-keyspace-events gains "Ex") and listens on one more
+   * connection. Default true; always false in Cluster mode (not supported).
+   */
+  announceRemovals?: boolean;
+  /** Told of conditions an operator should fix, e.g. CONFIG refused so removals may not be announced. */
+  onWarning?: (message: string, details: Record<string, unknown>) => void;
+  /**
    * Replaces Redis TIME inside the scripts. Only tests set it, to move and
    * freeze circuits' time without sleeping; it is not reachable from config.
    */
@@ -117,6 +129,7 @@ export class RedisStore implements CircuitStore {
   private readonly settings: SettingsCache;
   private readonly feed: EventFeed;
   private readonly names: CircuitNames;
+  private readonly removals: RemovalAnnouncer | undefined;
   private readonly noncePrefix = randomBytes(4).toString("hex");
   private nonceCounter = 0;
   private readonly listeners = createStoreListeners();
@@ -161,6 +174,15 @@ export class RedisStore implements CircuitStore {
       scripts: this.scripts,
       onChange: (name) => this.views.forget(name),
     });
+    if (!this.cluster && (options.announceRemovals ?? true)) {
+      this.removals = createRemovalAnnouncer({
+        client: this.client as Redis,
+        subscriber: options.duplicate() as Redis,
+        keys,
+        announce: (circuit) => this.scripts.announceRemoval(circuit),
+        onWarning: options.onWarning ?? (() => undefined),
+      });
+    }
   }
 
   /**
@@ -173,6 +195,7 @@ export class RedisStore implements CircuitStore {
     this.started ??= (async () => {
       await this.settings.start();
       await this.guard(() => this.feed.start());
+      if (this.removals !== undefined) await this.guard(() => this.removals!.start());
     })().catch((err: unknown) => {
       this.started = undefined;
       throw err;
@@ -421,6 +444,7 @@ export class RedisStore implements CircuitStore {
     this.closed = true;
     await this.feed.stop();
     this.settings.close();
+    this.removals?.close();
   }
 
   // ---- internals ---------------------------------------------------------

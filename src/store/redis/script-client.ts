@@ -23,7 +23,7 @@ import {
   decodeReportReply,
   decodeViewReply,
 } from "./script-replies.js";
-import { type CircuitCommand, type SingleKeyCommand, defineCommands } from "./scripts.js";
+import { type CircuitCommand, type RemovalCommand, type SingleKeyCommand, defineCommands } from "./scripts.js";
 import { type Guard, createGuard } from "./unavailable.js";
 
 /** Which circuit a command runs on, with the config this replica resolved for it and the settings version it rests on. */
@@ -88,6 +88,12 @@ export interface ScriptClient {
    * recorded in history (the script could not reach the stream's slot).
    */
   streamConfigChange(circuit: string, change: ConfigChangeRecord): Promise<void>;
+  /**
+   * announce-removal.lua: writes the "rm" stream entry for a circuit whose
+   * hash expired, unless another replica did or the circuit exists again;
+   * answers whether this call wrote it. Not in Cluster mode.
+   */
+  announceRemoval(circuit: string): Promise<boolean>;
   /** Redis TIME in ms. */
   time(): Promise<number>;
   /** True when the circuit exists; reads it without applying due transitions (unlike read.lua). */
@@ -105,7 +111,7 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
   defineCommands(client);
   const guard = createGuard(client);
   // defineCommand adds one method per script to the client.
-  const scripts = client as unknown as Record<CircuitCommand | SingleKeyCommand, ScriptFunction>;
+  const scripts = client as unknown as Record<CircuitCommand | SingleKeyCommand | RemovalCommand, ScriptFunction>;
   let corked: Redis["stream"] | undefined;
 
   /**
@@ -195,6 +201,17 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     streamConfigChange: (circuit, change) => streamConfigChange(circuit, change),
     async exists(circuit) {
       return (await guard(() => client.exists(keys.circuit(circuit).circuit))) === 1;
+    },
+    async announceRemoval(circuit) {
+      const k = keys.circuit(circuit);
+      // The marker outlives every replica's handling of one notification and
+      // no re-created circuit's next expiry (see the script).
+      const markerMs = Math.max(1, Math.floor(options.idleTtlMs / 2));
+      const clock = options.testClock === undefined ? "" : `@${options.testClock()}`;
+      const reply = await guard(() =>
+        scripts.bbAnnounceRemoval.call(client, k.circuit, k.removalMarker, keys.events, circuit, markerMs, options.eventLogSize, clock),
+      );
+      return reply === 1;
     },
     async time() {
       const [s, us] = await guard(() => client.time());

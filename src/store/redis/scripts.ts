@@ -37,7 +37,17 @@ export const HISTORY_COMMANDS = {
   bbAppendConfigChange: "append-config-change",
 } as const;
 
+/**
+ * The script that writes a circuit's idle removal to the event stream, by
+ * command name: 3 keys (circuit, removal marker, stream); never in Cluster
+ * mode.
+ */
+export const REMOVAL_COMMANDS = {
+  bbAnnounceRemoval: "announce-removal",
+} as const;
+
 export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS | keyof typeof HISTORY_COMMANDS;
+export type RemovalCommand = keyof typeof REMOVAL_COMMANDS;
 export type SingleKeyCommand = keyof typeof SINGLE_KEY_COMMANDS;
 
 /** Includes rendered in code: the config accessor derived from CONFIG_FIELD_LIST. */
@@ -45,16 +55,18 @@ export const GENERATED_INCLUDES: Readonly<Record<string, () => string>> = Object
   "includes/config": renderConfigInclude,
 });
 
-let sources: Record<CircuitCommand | SingleKeyCommand, string> | undefined;
+type Command = CircuitCommand | SingleKeyCommand | RemovalCommand;
+
+let sources: Record<Command, string> | undefined;
 
 /** The full source of each command, includes resolved; read once per process. */
-export function commandSources(): Record<CircuitCommand | SingleKeyCommand, string> {
+export function commandSources(): Record<Command, string> {
   if (sources !== undefined) return sources;
-  const out: Partial<Record<CircuitCommand | SingleKeyCommand, string>> = {};
-  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS })) {
-    out[command as CircuitCommand | SingleKeyCommand] = loadLuaScript(file, { generated: GENERATED_INCLUDES });
+  const out: Partial<Record<Command, string>> = {};
+  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS })) {
+    out[command as Command] = loadLuaScript(file, { generated: GENERATED_INCLUDES });
   }
-  sources = out as Record<CircuitCommand | SingleKeyCommand, string>;
+  sources = out as Record<Command, string>;
   return sources;
 }
 
@@ -63,4 +75,5 @@ export function defineCommands(client: Redis | Cluster): void {
   const all = commandSources();
   for (const command of Object.keys({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS }) as CircuitCommand[]) client.defineCommand(command, { lua: all[command] });
   for (const command of Object.keys(SINGLE_KEY_COMMANDS) as SingleKeyCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 1 });
+  for (const command of Object.keys(REMOVAL_COMMANDS) as RemovalCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 3 });
 }

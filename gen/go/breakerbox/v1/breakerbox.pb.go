@@ -627,10 +627,12 @@ const (
 	RemovalCause_REMOVAL_CAUSE_UNSPECIFIED RemovalCause = 0
 	// The circuit was CLOSED and idle for longer than the idle TTL; it is
 	// forgotten with its counters and history (explicit settings survive) and
-	// re-created on next use. Sent by the memory store; the Redis store does
-	// not send it yet (its idle circuits expire by key TTL, which no replica
-	// observes): there an evicted circuit is only absent from the next
-	// snapshot.
+	// re-created on next use. Sent by the memory store, and by the Redis store
+	// (one server, Sentinel) when Redis publishes expired-key events (it turns
+	// on notify-keyspace-events Ex where CONFIG is allowed): at most once per
+	// expiry, and not for one that happens while no replica is connected.
+	// Redis Cluster does not send it yet. Where it is not sent, an evicted
+	// circuit is only absent from the next snapshot.
 	RemovalCause_REMOVAL_CAUSE_IDLE_EVICTED RemovalCause = 1
 )
 
@@ -3787,8 +3789,8 @@ func (x *Heartbeat) GetResumeToken() string {
 	return ""
 }
 
-// A watched circuit left the store. Only the memory store sends it so far
-// (see REMOVAL_CAUSE_IDLE_EVICTED).
+// A watched circuit left the store. Which stores send it, and how reliably:
+// see REMOVAL_CAUSE_IDLE_EVICTED.
 type CircuitRemoved struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The circuit.

@@ -1731,8 +1731,8 @@ export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_breakerbox_v1_breakerbox, 37);
 
 /**
- * A watched circuit left the store. Only the memory store sends it so far
- * (see REMOVAL_CAUSE_IDLE_EVICTED).
+ * A watched circuit left the store. Which stores send it, and how reliably:
+ * see REMOVAL_CAUSE_IDLE_EVICTED.
  *
  * @generated from message breakerbox.v1.CircuitRemoved
  */
@@ -2339,10 +2339,12 @@ export enum RemovalCause {
   /**
    * The circuit was CLOSED and idle for longer than the idle TTL; it is
    * forgotten with its counters and history (explicit settings survive) and
-   * re-created on next use. Sent by the memory store; the Redis store does
-   * not send it yet (its idle circuits expire by key TTL, which no replica
-   * observes): there an evicted circuit is only absent from the next
-   * snapshot.
+   * re-created on next use. Sent by the memory store, and by the Redis store
+   * (one server, Sentinel) when Redis publishes expired-key events (it turns
+   * on notify-keyspace-events Ex where CONFIG is allowed): at most once per
+   * expiry, and not for one that happens while no replica is connected.
+   * Redis Cluster does not send it yet. Where it is not sent, an evicted
+   * circuit is only absent from the next snapshot.
    *
    * @generated from enum value: REMOVAL_CAUSE_IDLE_EVICTED = 1;
    */
