@@ -15,7 +15,9 @@
  * - the settings cache (settings-cache.ts): explicit settings checked by
  *   version inside each script, runtime rules by compare-and-set and pub/sub;
  * - the removal announcer (removal-announcer.ts): idle circuits Redis
- *   expired, written to the event stream for watchers (not in Cluster mode).
+ *   expired, written to the event stream for watchers (not in Cluster mode);
+ * - the config operations (redis-config-ops.ts): Configure and the pattern
+ *   rules, by compare-and-set on the stored settings and rule list.
  * What a config resolves to and whether a Configure is valid is decided by
  * config-decisions.ts, as for every store.
  */
@@ -23,13 +25,12 @@ import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import {
   type CircuitConfig,
-  type ConfigSettings,
   type ForceTarget,
   circuitHash,
   decodePermit,
   permitRefusal,
 } from "../../engine/index.js";
-import { type ConfigDecisions, type FileConfig, createConfigDecisions, governedBy, sameConfig } from "../config-decisions.js";
+import { type ConfigDecisions, type FileConfig, createConfigDecisions } from "../config-decisions.js";
 import { createStoreListeners } from "../store-listeners.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, pageOfHistory } from "../history-page.js";
 import {
@@ -55,11 +56,13 @@ import {
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
 import { EventFeed } from "./event-feed.js";
 import { type RemovalAnnouncer, createRemovalAnnouncer } from "./removal-announcer.js";
+import { type RedisConfigOps, createRedisConfigOps } from "./redis-config-ops.js";
 import { openRedisWatch } from "./redis-watch.js";
 import { createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
 import { type CircuitCall, type ScriptClient, createScriptClient } from "./script-client.js";
 import {
+  MAX_STALE_RETRIES,
   type ScriptEvent,
   type StaleConfig,
   decodeHistoryEntry,
@@ -110,9 +113,6 @@ export interface RedisStoreOptions extends FileConfig {
   testClock?: () => number;
 }
 
-/** How often a command is retried with the stored settings after a staleConfig answer. */
-const MAX_STALE_RETRIES = 3;
-
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   return new RedisStore(options);
 }
@@ -130,6 +130,7 @@ export class RedisStore implements CircuitStore {
   private readonly feed: EventFeed;
   private readonly names: CircuitNames;
   private readonly removals: RemovalAnnouncer | undefined;
+  private readonly config: RedisConfigOps;
   private readonly noncePrefix = randomBytes(4).toString("hex");
   private nonceCounter = 0;
   private readonly listeners = createStoreListeners();
@@ -173,6 +174,17 @@ export class RedisStore implements CircuitStore {
       decisions: this.decisions,
       scripts: this.scripts,
       onChange: (name) => this.views.forget(name),
+    });
+    this.config = createRedisConfigOps({
+      cluster: this.cluster,
+      decisions: this.decisions,
+      scripts: this.scripts,
+      settings: this.settings,
+      names: this.names,
+      listeners: this.listeners,
+      start: () => this.start(),
+      now: () => this.now(),
+      deliver: (events) => this.deliver(events),
     });
     if (!this.cluster && (options.announceRemovals ?? true)) {
       this.removals = createRemovalAnnouncer({
@@ -298,114 +310,20 @@ export class RedisStore implements CircuitStore {
     return toCircuitView(r.view, resolved);
   }
 
-  async configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
-    await this.start();
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.settings.read(name);
-      const decision = this.decisions.configureCircuit(this.settings.runtimeRules, name, current.settings, command);
-      const { settings, resolved } = decision;
-      const change: ConfigChangeRecord = {
-        target: name,
-        actor,
-        at: 0,
-        oldConfig: decision.oldConfig,
-        newConfig: resolved.config,
-        newSources: resolved.sources,
-      };
-      const r = await this.scripts.configure({ name, config: resolved.config, version: current.version }, settings, change);
-      if (r.kind === "stale") {
-        if (attempt >= MAX_STALE_RETRIES) throw new StoreUnavailableError("circuit settings keep changing concurrently; retry");
-        continue;
-      }
-      this.settings.adopt(name, { version: r.version, settings });
-      const record = { ...change, at: r.now };
-      // Cluster mode: the script could not reach the stream's slot; the change
-      // goes in before the transitions it made due, as the script would have.
-      if (this.cluster) await this.scripts.streamConfigChange(name, record);
-      await this.deliver(r.events);
-      if (this.cluster) {
-        // The script could not reach the stream's slot: tell the other replicas here.
-        await this.scripts.appendConfigMarker(name, r.version);
-      }
-      this.listeners.configChanges.emit(record);
-      return toCircuitView(r.view, resolved);
-    }
+  configureCircuit(name: string, command: ConfigureCommand, actor: string): Promise<CircuitView> {
+    return this.config.configureCircuit(name, command, actor);
   }
 
-  async configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<PatternRuleChange> {
-    await this.start();
-    const stored = await this.storedMatching(pattern);
-    const stamp = { at: await this.now(), actor };
-    let rule: PatternRuleRecord | undefined;
-    const change = await this.updateRules(pattern, actor, "after", (rules) => {
-      const decision = this.decisions.configurePattern(rules, pattern, command, stored, stamp);
-      rule = decision.rule;
-      return decision.rules;
-    });
-    return { rule: rule!, matchedCircuits: change };
+  configurePattern(pattern: string, command: ConfigureCommand, actor: string): Promise<PatternRuleChange> {
+    return this.config.configurePattern(pattern, command, actor);
   }
 
-  async listPatternRules(): Promise<PatternRuleRecord[]> {
-    await this.start();
-    await this.settings.reloadRules();
-    return this.decisions.listRules(this.settings.runtimeRules);
+  listPatternRules(): Promise<PatternRuleRecord[]> {
+    return this.config.listPatternRules();
   }
 
-  async deletePatternRule(pattern: string, actor: string): Promise<PatternRuleChange> {
-    await this.start();
-    const stored = await this.storedMatching(pattern);
-    let rule: PatternRuleRecord | undefined;
-    const change = await this.updateRules(pattern, actor, "before", (rules) => {
-      const decision = this.decisions.deletePattern(rules, pattern, stored);
-      rule = decision.rule;
-      return decision.rules;
-    });
-    return { rule: rule!, matchedCircuits: change };
-  }
-
-  /** Every circuit with stored settings that `pattern` matches, for the decisions to check a rule change against. */
-  private async storedMatching(pattern: string): Promise<[string, ConfigSettings | undefined][]> {
-    const stored: [string, ConfigSettings | undefined][] = [];
-    for (const name of await this.names.matching(pattern, "explicit")) stored.push([name, (await this.settings.read(name)).settings]);
-    return stored;
-  }
-
-  /**
-   * Changes the runtime rules by compare-and-set (`decide` may throw to
-   * refuse); every live circuit `pattern` matches whose config changes
-   * records it. Answers how many of them the rule governs `after` the change
-   * (a write) or governed `before` it (a delete).
-   */
-  private async updateRules(
-    pattern: string,
-    actor: string,
-    counted: "before" | "after",
-    decide: (rules: readonly PatternRuleRecord[]) => PatternRuleRecord[],
-  ): Promise<number> {
-    let before: readonly PatternRuleRecord[] = [];
-    const rules = await this.settings.updateRules((current) => {
-      before = current;
-      return decide(current);
-    });
-    let matched = 0;
-    for (const name of await this.names.matching(pattern, "circuit")) {
-      const settings = (await this.settings.read(name)).settings;
-      const old = this.decisions.resolve(before, name, settings);
-      const resolved = this.decisions.resolve(rules, name, settings);
-      if (governedBy(counted === "before" ? old : resolved, pattern)) matched += 1;
-      if (sameConfig(old.config, resolved.config)) continue;
-      const record: ConfigChangeRecord = {
-        target: pattern,
-        actor,
-        at: await this.now(),
-        oldConfig: old.config,
-        newConfig: resolved.config,
-        newSources: resolved.sources,
-      };
-      await this.scripts.appendConfigChange(name, record);
-      this.listeners.configChanges.emit(record);
-    }
-    return matched;
+  deletePatternRule(pattern: string, actor: string): Promise<PatternRuleChange> {
+    return this.config.deletePatternRule(pattern, actor);
   }
 
   // ---- watch -------------------------------------------------------------

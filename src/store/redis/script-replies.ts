@@ -27,6 +27,9 @@ import type { HistoryPosition } from "../history-page.js";
 import { orderRules, viewSources } from "../config-decisions.js";
 
 /** A script answered something its caller does not understand (a bug, not an outage). */
+/** How often a command is retried with the stored settings after a staleConfig answer. */
+export const MAX_STALE_RETRIES = 3;
+
 export class ScriptReplyError extends Error {
   override readonly name = "ScriptReplyError";
 }
