@@ -443,6 +443,7 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
  * CLOSED, so permits issued before it become stale.
  */
 export function reset(c: Circuit, config: CircuitConfig, now: number): Transition {
+  c.lastUsed = now;
   clearCounters(c);
   return transition(c, config, now, { state: "CLOSED" }, "reset");
 }
@@ -457,6 +458,8 @@ export type ForceTarget = "FORCED_OPEN" | "DISABLED" | "CLOSED";
  * circuit). Returns undefined when the circuit is already where asked.
  */
 export function force(c: Circuit, config: CircuitConfig, now: number, target: ForceTarget): Transition | undefined {
+  // An admin write is a use, even one that changes nothing (Redis: admin.lua commits as any command).
+  c.lastUsed = now;
   const state = c.phase.state;
   if (target === "CLOSED") {
     if (state !== "FORCED_OPEN" && state !== "DISABLED") return undefined;
@@ -468,7 +471,9 @@ export function force(c: Circuit, config: CircuitConfig, now: number, target: Fo
 }
 
 /**
- * Whether an idle circuit may be forgotten: CLOSED, unused for `idleMs`. An
+ * Whether an idle circuit may be forgotten: CLOSED, unused for `idleMs`
+ * (used: acquire, report, reset, force, and the store's Configure of this
+ * circuit; reads and advance() are not uses). An
  * OPEN, HALF_OPEN or pinned circuit is never evicted, so forgetting cannot
  * reopen traffic to a dead dependency.
  */

@@ -99,7 +99,7 @@ export interface Circuit {
   generation: number;
   /** When the circuit entered its current state. */
   since: number;
-  /** Last Acquire or Report, for idle eviction. */
+  /** Last use, for idle eviction: Acquire, Report, reset, force or a Configure of this circuit (reads are none). */
   lastUsed: number;
   consecutiveFailures: number;
   /** Re-openings from HALF_OPEN since the circuit last closed; drives backoff. */

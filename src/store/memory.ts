@@ -240,7 +240,10 @@ export class MemoryStore implements CircuitStore {
     entry.resolved = decision.resolved;
     entry.resolvedAt = this.rulesVersion;
     const { config: newConfig, sources: newSources } = decision.resolved;
-    this.recordConfigChange(entry, { target: name, actor, at: this.clock(), oldConfig, newConfig, newSources });
+    const now = this.clock();
+    // Configuring a circuit is a use (a pattern rule's change of it is not: replaceRules).
+    entry.circuit.lastUsed = now;
+    this.recordConfigChange(entry, { target: name, actor, at: now, oldConfig, newConfig, newSources });
     this.advanceEntry(entry);
     return this.viewOf(entry);
   }

@@ -132,6 +132,51 @@ describe(`memory store (${seedLabel(TEST_SEED)})`, () => {
       expect(store.evictIdle(T0 + 64_000)).toBe(1);
     });
 
+    it("does not count reads as use: a CLOSED circuit read constantly goes one idle TTL after its last Acquire", async () => {
+      const store = makeStore({ idleTtlMs: 60_000 });
+      await store.acquire("idle.a");
+      for (now = T0 + 10_000; now < T0 + 60_000; now += 10_000) {
+        await store.get("idle.a");
+        await store.list({ prefix: "idle.", limit: 10 });
+        await store.history("idle.a", 10);
+        (await store.watch({ circuits: [], prefix: "idle." }, undefined, () => {})).close();
+      }
+      expect(store.evictIdle(T0 + 60_000)).toBe(1);
+    });
+
+    const acquired = async (store: MemoryStore): Promise<unknown> => store.acquire("idle.a");
+    it.each([
+      ["reset", acquired, (store: MemoryStore) => store.reset("idle.a", "ops")],
+      ["a release", (store: MemoryStore) => store.force("idle.a", "DISABLED", "ops"), (store: MemoryStore) => store.force("idle.a", "CLOSED", "ops")],
+      ["a force to where it is", acquired, (store: MemoryStore) => store.force("idle.a", "CLOSED", "ops")],
+      ["a Configure of the circuit", acquired, (store: MemoryStore) => store.configureCircuit("idle.a", { patch: { failureThreshold: 2 }, replace: false }, "ops")],
+    ])("counts %s as use", async (_what, setup, write) => {
+      const store = makeStore({ idleTtlMs: 60_000 });
+      await setup(store);
+      now = T0 + 50_000;
+      await write(store);
+      expect(store.evictIdle(T0 + 109_999)).toBe(0);
+      expect(store.evictIdle(T0 + 110_000)).toBe(1);
+    });
+
+    it("gives a circuit reset after a long OPEN spell a whole idle TTL", async () => {
+      const store = makeStore({ idleTtlMs: 60_000 });
+      await trip(store, "idle.a");
+      now = T0 + 3_600_000;
+      expect((await store.reset("idle.a", "ops"))!.state).toBe("CLOSED");
+      expect(store.evictIdle(now + 59_999)).toBe(0);
+      expect(store.evictIdle(now + 60_000)).toBe(1);
+    });
+
+    it("does not count a pattern rule's config change of a circuit as use", async () => {
+      const store = makeStore({ idleTtlMs: 60_000 });
+      await store.acquire("idle.a");
+      now = T0 + 50_000;
+      await store.configurePattern("idle.*", { patch: { failureThreshold: 2 }, replace: false }, "ops");
+      expect((await store.history("idle.a", 10))!.entries.map((e) => e.kind)).toEqual(["config"]);
+      expect(store.evictIdle(T0 + 60_000)).toBe(1);
+    });
+
     it("starts an evicted circuit afresh: clean counters, generation 0; its old permits are unknown", async () => {
       const store = makeStore({ idleTtlMs: 1_000 });
       await call(store, "idle.a", "FAILURE");

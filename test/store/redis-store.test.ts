@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 async function makeStore(
-  overrides: { idleTtlMs?: number; failureThreshold?: number; keyPrefix?: string } = {},
+  overrides: { idleTtlMs?: number; failureThreshold?: number; keyPrefix?: string; testClock?: () => number } = {},
 ): Promise<{ store: RedisStore; sent: string[]; keyPrefix: string; close(): Promise<void> }> {
   const connect = (): Redis => new Redis({ host: redis.host, port: redis.port });
   const client = connect();
@@ -48,6 +48,7 @@ async function makeStore(
     layers: { defaults: { ...BUILTIN_DEFAULTS, failureThreshold: overrides.failureThreshold ?? 5 }, presets: BUILTIN_PRESETS, rules: [] },
     keyPrefix,
     ...(overrides.idleTtlMs === undefined ? {} : { idleTtlMs: overrides.idleTtlMs }),
+    ...(overrides.testClock === undefined ? {} : { testClock: overrides.testClock }),
   });
   await store.start();
   return {
@@ -170,6 +171,143 @@ describe("redis store expiry", () => {
       await new Promise((r) => setTimeout(r, 400));
       expect(await store.get("idle.closed")).toBeUndefined();
       expect((await store.get("idle.open"))?.state).toBe("OPEN");
+    } finally {
+      await close();
+    }
+  });
+});
+
+/**
+ * What postpones an idle CLOSED circuit's expiry. Redis expires keys in real
+ * time, so these read each key's expiry instant (PEXPIRETIME, exact) rather
+ * than wait for it; the scripts' clock (a test clock) moves past the tenth of
+ * the idle TTL after which a use refreshes the expiry. A few real ms pass
+ * before each step, so a refresh would move the instant.
+ */
+describe("redis store idle expiry: what counts as use", () => {
+  const IDLE = 60_000;
+  const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 3));
+  async function clocked(): Promise<{ store: RedisStore; expiry(name: string, key?: string): Promise<number>; later(ms?: number): Promise<void>; close(): Promise<void> }> {
+    let now = 1_700_000_000_000;
+    const made = await makeStore({ idleTtlMs: IDLE, failureThreshold: 1, testClock: () => now });
+    return {
+      store: made.store,
+      expiry: async (name, key = "") => Number(await admin.call("PEXPIRETIME", `${made.keyPrefix}{${name}}${key}`)),
+      // By default the tenth of the idle TTL after which a use refreshes the expiry.
+      later: async (ms = IDLE / 10) => {
+        await pause();
+        now += ms;
+      },
+      close: made.close,
+    };
+  }
+
+  it("does not postpone it for reads: get, list, history, a Watch snapshot", async () => {
+    const { store, expiry, later, close } = await clocked();
+    try {
+      await store.force("use.read", "DISABLED", "ops");
+      await store.force("use.read", "CLOSED", "ops"); // CLOSED, with history
+      const at = await expiry("use.read");
+      const historyAt = await expiry("use.read", ":h");
+      expect(at).toBeGreaterThan(0);
+      expect(historyAt).toBeGreaterThan(0);
+      expect(historyAt).toBeLessThanOrEqual(at);
+      await later();
+      expect((await store.get("use.read"))?.state).toBe("CLOSED");
+      expect((await store.list({ prefix: "use.", limit: 10 })).circuits).toHaveLength(1);
+      expect((await store.history("use.read", 10))?.entries).toHaveLength(2);
+      (await store.watch({ circuits: [], prefix: "use." }, undefined, () => {})).close();
+      expect(await expiry("use.read")).toBe(at);
+      expect(await expiry("use.read", ":h")).toBe(historyAt);
+    } finally {
+      await close();
+    }
+  });
+
+  it("postpones it for Acquire, Report and admin writes, and the side keys with it", async () => {
+    const { store, expiry, later, close } = await clocked();
+    try {
+      const p = await store.acquire("use.busy");
+      let at = await expiry("use.busy");
+      const uses: [string, () => Promise<unknown>][] = [
+        ["acquire", () => store.acquire("use.busy")],
+        ["report", () => store.report("use.busy", { permit: p.permit!, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 })],
+        ["reset", () => store.reset("use.busy", "ops")],
+        ["force", () => store.force("use.busy", "CLOSED", "ops")],
+        ["configure", () => store.configureCircuit("use.busy", { patch: { failureThreshold: 2 }, replace: false }, "ops")],
+      ];
+      for (const [what, use] of uses) {
+        await later();
+        await use();
+        const next = await expiry("use.busy");
+        expect({ what, later: next > at }).toEqual({ what, later: true });
+        // The reported permits (pruned once the permit expires) and the history expire with the circuit, not after it.
+        for (const key of what === "report" ? [":r"] : what === "acquire" ? [] : [":h"]) {
+          const sideAt = await expiry("use.busy", key);
+          expect({ what, key, expires: sideAt > 0, notAfterCircuit: sideAt <= next }).toEqual({ what, key, expires: true, notAfterCircuit: true });
+        }
+        at = next;
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  it("gives the history a pattern rule's change creates the circuit's remaining time, not more", async () => {
+    const { store, expiry, later, close } = await clocked();
+    try {
+      await store.acquire("use.pat");
+      const at = await expiry("use.pat");
+      await later();
+      await store.configurePattern("use.*", { patch: { failureThreshold: 2 }, replace: false }, "ops");
+      expect((await store.history("use.pat", 10))?.entries.map((e) => e.kind)).toEqual(["config"]);
+      expect(await expiry("use.pat")).toBe(at);
+      const historyAt = await expiry("use.pat", ":h");
+      expect(historyAt).toBeGreaterThan(0);
+      expect(historyAt).toBeLessThanOrEqual(at);
+    } finally {
+      await close();
+    }
+  });
+
+  it("keeps an OPEN circuit read repeatedly, through its lazy move to HALF_OPEN, without expiry", async () => {
+    const { store, expiry, later, close } = await clocked();
+    try {
+      const p = await store.acquire("use.open");
+      await store.report("use.open", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
+      for (let i = 0; i < 3; i++) {
+        await later(IDLE); // past the open duration: the first read moves it to HALF_OPEN
+        await store.get("use.open");
+        await store.list({ prefix: "use.", limit: 10 });
+        await store.history("use.open", 10);
+      }
+      expect((await store.get("use.open"))?.state).toBe("HALF_OPEN");
+      for (const key of ["", ":h"]) expect(await expiry("use.open", key)).toBe(-1);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("redis store idle expiry: no key outlives its circuit", () => {
+  it("leaves only the explicit settings once CLOSED circuits with pattern-rule history expire", async () => {
+    const { store, keyPrefix, close } = await makeStore({ idleTtlMs: 300 });
+    try {
+      await store.configureCircuit("gone.set", { patch: { failureThreshold: 2 }, replace: false }, "ops");
+      await store.acquire("gone.plain");
+      const p = await store.acquire("gone.plain");
+      await store.report("gone.plain", { permit: p.permit!, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 });
+      await store.configurePattern("gone.*", { patch: { minimumCalls: 7 }, replace: false }, "ops");
+      for (const name of ["gone.set", "gone.plain"]) expect((await store.history(name, 10))?.entries[0]?.kind).toBe("config");
+      // Wait for Redis to expire both circuits (read with EXISTS, which is no store read).
+      for (let i = 0; i < 100 && (await admin.exists(`${keyPrefix}{gone.set}`, `${keyPrefix}{gone.plain}`)) > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const left = (await admin.keys(`${keyPrefix}{gone.*`)).sort();
+      // Besides the settings, only the removal markers of the announced expiries, which go by themselves.
+      const markers = left.filter((k) => k.endsWith(":rm"));
+      for (const k of markers) expect(await admin.pttl(k)).toBeGreaterThan(0);
+      expect(left.filter((k) => !k.endsWith(":rm"))).toEqual([`${keyPrefix}{gone.set}:x`]);
     } finally {
       await close();
     }

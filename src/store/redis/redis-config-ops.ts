@@ -153,8 +153,8 @@ export function createRedisConfigOps(deps: RedisConfigOpsDeps): RedisConfigOps {
         newConfig: resolved.config,
         newSources: resolved.sources,
       };
-      await deps.scripts.appendConfigChange(name, record);
-      deps.listeners.configChanges.emit(record);
+      // A circuit that expired since it was listed has no config to change, as in the memory store.
+      if (await deps.scripts.appendConfigChange(name, record)) deps.listeners.configChanges.emit(record);
     }
     return matched;
   }

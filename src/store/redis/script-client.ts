@@ -80,9 +80,11 @@ export interface ScriptClient {
    * Records a config change of a circuit made outside configure.lua (a
    * pattern rule changed its config): in its history and in the event stream
    * for watchers (append-config-change.lua; in Cluster mode the stream entry
-   * follows the script).
+   * follows the script). Not a use of the circuit: its idle expiry stays, and
+   * the history gets the circuit's remaining time. Answers false, recording
+   * nothing, when the circuit is gone (it expired since it was listed).
    */
-  appendConfigChange(circuit: string, change: ConfigChangeRecord): Promise<void>;
+  appendConfigChange(circuit: string, change: ConfigChangeRecord): Promise<boolean>;
   /**
    * Cluster mode: appends the stream entry of a config change configure.lua
    * recorded in history (the script could not reach the stream's slot).
@@ -193,10 +195,15 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
       await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "c", circuit, "v", String(version)));
     },
     async appendConfigChange(circuit, change) {
-      const keyList = cluster ? [keys.circuit(circuit).history] : [keys.circuit(circuit).history, keys.events];
+      const k = keys.circuit(circuit);
+      const keyList = cluster ? [k.circuit, k.history] : [k.circuit, k.history, keys.events];
       const entry = JSON.stringify({ kind: "config", change });
-      await guard(() => scripts.bbAppendConfigChange.call(client, keyList.length, ...keyList, circuit, entry, options.historyLimit, options.eventLogSize));
+      const recorded = await guard(() =>
+        scripts.bbAppendConfigChange.call(client, keyList.length, ...keyList, circuit, entry, options.historyLimit, options.eventLogSize),
+      );
+      if (recorded === null) return false;
       if (cluster) await streamConfigChange(circuit, change);
+      return true;
     },
     streamConfigChange: (circuit, change) => streamConfigChange(circuit, change),
     async exists(circuit) {

@@ -65,7 +65,7 @@ if kind == "p" and current then
 elseif redis.call("ZADD", ctx.keys.reported, "NX", score, permit) == 0 then
   return repeated(redis.call("ZSCORE", ctx.keys.reported, permit))
 end
-touch_side_key(ctx, c, ctx.keys.reported, idle_ttl_ms)
+touch_side_key(ctx, c, ctx.keys.reported)
 c.dirty = true
 if outcome == "SUCCESS" then c.ts = c.ts + 1
 elseif outcome == "FAILURE" then c.tf = c.tf + 1

@@ -7,7 +7,8 @@
   Defines: BUCKETS, clock_ms, load_circuit, save_circuit, record_call,
   window_counts, clear_window, visible_state, stats_of, transition,
   clear_counters, open, reopen_from_half_open, advance, view_of,
-  touch_side_key, commit (and push_history, from includes/history), reported_score, reported_outcome. `cfg` everywhere is the table read_config
+  touch_side_key, commit (and push_history and expire_with_circuit, from
+  includes/history), reported_score, reported_outcome. `cfg` everywhere is the table read_config
   (includes/config) returns: every config field by its name in
   CONFIG_FIELD_LIST, durations in ms (cfg.open_duration = 60000).
 
@@ -259,10 +260,16 @@ local function view_of(ctx, c)
   return v
 end
 
--- Adds to a circuit's side key (reported, probes, history), which may be
--- created by this call: it must expire with the circuit.
-local function touch_side_key(ctx, c, key, idle_ttl_ms)
-  if c.s == "CLOSED" and c.ex ~= -1 then redis.call("PEXPIRE", key, idle_ttl_ms) end
+-- After a write to one of the circuit's side keys (reported, probes,
+-- history): a key this call created has no expiry yet and gets the circuit's
+-- remaining time, so it expires with the circuit and never after it. An
+-- existing side key already has its time: every expiry refresh (commit) sets
+-- all the keys at once, and writing to a key keeps its expiry. So the common
+-- case costs one PTTL, as the PEXPIRE it replaces did.
+local function touch_side_key(ctx, c, key)
+  if c.s == "CLOSED" and c.ex ~= -1 and redis.call("PTTL", key) == -1 then
+    expire_with_circuit(ctx.keys.circuit, key)
+  end
 end
 
 -- Writes the circuit back and appends its transitions to history and the
@@ -277,10 +284,15 @@ local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_max
   end
   -- Expiry: a CLOSED circuit's keys expire after idle_ttl_ms without use,
   -- refreshed at most every tenth of it (so they expire 90-100 % of the idle
-  -- time after the last use); any other state never expires.
-  local keys = { ctx.keys.circuit, ctx.keys.probes, ctx.keys.reported, ctx.keys.history }
+  -- time after the last use); any other state never expires. Use is an
+  -- Acquire, a Report or an admin write (ctx.use); a read (read.lua) is
+  -- not, even when it applies a due transition: that is time's doing, and
+  -- only moves OPEN to HALF_OPEN or back, states that do not expire.
+  -- The circuit last: a Redis that reads its clock per command (7.0) then
+  -- expires no side key after it.
+  local keys = { ctx.keys.probes, ctx.keys.reported, ctx.keys.history, ctx.keys.circuit }
   if c.s == "CLOSED" then
-    if c.ex == -1 or ctx.now - c.ex >= idle_ttl_ms / 10 or ctx.now < c.ex then
+    if ctx.use and (c.ex == -1 or ctx.now - c.ex >= idle_ttl_ms / 10 or ctx.now < c.ex) then
       c.ex = ctx.now
       redis.call("HSET", ctx.keys.circuit, "ex", c.ex)
       for _, k in ipairs(keys) do redis.call("PEXPIRE", k, idle_ttl_ms) end
@@ -290,6 +302,6 @@ local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_max
     redis.call("HSET", ctx.keys.circuit, "ex", -1)
     for _, k in ipairs(keys) do redis.call("PERSIST", k) end
   end
-  if #ctx.out > 0 or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history, idle_ttl_ms) end
+  if #ctx.out > 0 or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history) end
 end
 

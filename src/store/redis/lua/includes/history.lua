@@ -6,8 +6,18 @@
   GetHistory page token stays valid while entries are recorded. Reading the
   newest entry and pushing happen in one script, so positions are unique.
 
-  Defines: push_history.
+  Defines: push_history, expire_with_circuit.
 ]]
+
+-- Gives `key`, one of a circuit's side keys, the circuit hash's remaining
+-- time, so it goes no later than the circuit; nothing when the circuit does
+-- not expire (or is gone). One ms less: a Redis that reads its clock per
+-- command (7.0) would otherwise count the time from the PEXPIRE, a moment
+-- after the PTTL, and could keep the key a ms longer than the circuit.
+local function expire_with_circuit(circuit_key, key)
+  local ttl = redis.call("PTTL", circuit_key)
+  if ttl > 0 then redis.call("PEXPIRE", key, math.max(1, ttl - 1)) end
+end
 
 -- Pushes `entry` (a table, recorded at `at` ms) and trims the list to `limit` entries.
 local function push_history(key, entry, at, limit)

@@ -15,7 +15,7 @@
   ARGV[8] resolved config, packed (lua-config.ts packConfig; read_config reads it)
   ARGV[9..] command arguments
 
-  Defines: ctx {name, now, rand, cfg, keys, out}, idle_ttl_ms, history_limit,
+  Defines: ctx {name, now, rand, cfg, keys, out, use}, idle_ttl_ms, history_limit,
   events_key (nil in Cluster mode), events_maxlen.
 
   A caller whose explicit-settings version is stale gets
@@ -28,6 +28,9 @@ local ctx = {
   cfg = read_config(ARGV[8]),
   keys = { circuit = KEYS[1], probes = KEYS[2], reported = KEYS[3], history = KEYS[4], explicit = KEYS[5] },
   out = {},
+  -- Whether this command is a use of the circuit, which keeps an idle CLOSED
+  -- circuit from expiring (includes/engine commit); read.lua clears it.
+  use = true,
 }
 local idle_ttl_ms = tonumber(ARGV[5])
 local history_limit = tonumber(ARGV[6])
