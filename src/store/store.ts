@@ -12,7 +12,12 @@
  *   replicas with skewed clocks agree.
  * - Expiry: a CLOSED circuit idle for the configured time may be forgotten,
  *   with its counters and history; its explicit settings survive. An OPEN,
- *   HALF_OPEN, FORCED_OPEN or DISABLED circuit is never forgotten.
+ *   HALF_OPEN, FORCED_OPEN or DISABLED circuit is never forgotten. Idle means
+ *   unused: only acquire, report, reset, force and configureCircuit of the
+ *   circuit are uses. Reads (get, list, history, watch) never are, even when
+ *   they apply a due transition (time's, between states that do not
+ *   expire), nor is a pattern rule's config change of the circuit. Nothing
+ *   of a forgotten circuit but its explicit settings remains.
  * - Events: every transition, config change and removal of a circuit enters
  *   the event log at a position, increasing in the order they happened (a
  *   transition's position is its event id), and is delivered to every

@@ -3,7 +3,8 @@
  * operation (counted by Redis itself), no round trip for a CLOSED Acquire
  * on a fresh local view, scripts reloaded after SCRIPT FLUSH, a Report
  * retried with the stored settings when this replica's copy is stale, idle
- * CLOSED circuits expiring while OPEN ones do not, pattern rules written on
+ * CLOSED circuits expiring while OPEN ones do not (only a use postpones it,
+ * and no side key outlives its circuit), pattern rules written on
  * one replica listed, moved and deleted on another, a reported permit's
  * outcome kept in its score.
  */
