@@ -268,8 +268,8 @@ export interface WatchOptions {
   resumeToken?: string;
   /**
    * Also yield each matching circuit's live status (`WatchStatus`) whenever
-   * it changed, at most once per this many ms. Default 0: off. Otherwise at
-   * least 1000; anything else makes the first `next()` throw
+   * it changed, at most once per this many ms. Default 0: off. Otherwise
+   * 1000 to 3600000 (1 h); anything else makes the first `next()` throw
    * `BreakerboxRpcError` INVALID_ARGUMENT. Each interval costs the service
    * one read of the matching circuits, so keep it long and the filter narrow.
    * After a reconnect that resumes, the first round sends every matching

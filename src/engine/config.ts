@@ -7,6 +7,7 @@
  * the rule), over the defaults (the CIRCUIT_BREAKER_* environment).
  */
 import { CONFIG_FIELDS, CONFIG_FIELD_LIST, joinWithOr, tableDefaults } from "./config-fields.js";
+import { globMatches } from "./glob.js";
 import type { CircuitConfig, ConfigPatch } from "./types.js";
 
 const SECOND = 1000;
@@ -237,23 +238,6 @@ export function sourceLabel(source: ConfigSource): string {
     case "preset":
       return `preset:${source.name}`;
   }
-}
-
-const globCache = new Map<string, RegExp>();
-
-/**
- * Glob match on a circuit name: `*` any run of characters (dots included),
- * `?` exactly one character, everything else literal.
- */
-export function globMatches(pattern: string, name: string): boolean {
-  let re = globCache.get(pattern);
-  if (re === undefined) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-    re = new RegExp(`^${body}$`);
-    if (globCache.size > 10_000) globCache.clear();
-    globCache.set(pattern, re);
-  }
-  return re.test(name);
 }
 
 /** Finds the first rule whose pattern matches `name`. */

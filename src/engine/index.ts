@@ -1,6 +1,7 @@
 /** The pure engine: state machine, config resolution, presets. No I/O. */
 export * from "./types.js";
 export * from "./config.js";
+export * from "./glob.js";
 export * from "./config-fields.js";
 export * from "./circuit.js";
 export * from "./errors.js";

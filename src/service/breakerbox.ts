@@ -100,7 +100,7 @@ export interface WatchRequest {
   circuits: string[];
   prefix: string;
   resumeToken: string;
-  /** Live status every this many ms: 0 = off, else at least {@link MIN_STATUS_INTERVAL_MS}. */
+  /** Live status every this many ms: 0 = off, else {@link MIN_STATUS_INTERVAL_MS} to {@link MAX_STATUS_INTERVAL_MS}. */
   statusIntervalMs?: number;
 }
 
@@ -119,6 +119,12 @@ const MAX_WATCH_CIRCUITS = 1000;
  * poll of the store.
  */
 export const MIN_STATUS_INTERVAL_MS = 1000;
+/**
+ * Longest Watch status interval (1 h). The interval becomes a setInterval
+ * delay, and Node turns any delay above 2^31-1 ms into 1 ms: without a
+ * maximum, a huge interval was the tightest poll of all.
+ */
+export const MAX_STATUS_INTERVAL_MS = 3_600_000;
 
 /** The Pin value names, for messages. */
 const PIN_NAMES: Readonly<Record<ForceTarget, string>> = { FORCED_OPEN: "PIN_FORCED_OPEN", DISABLED: "PIN_DISABLED", CLOSED: "PIN_NONE" };
@@ -323,10 +329,10 @@ export class Breakerbox {
     }
     request.circuits.forEach((name, i) => requireCircuitName(`circuits[${i}]`, name));
     const statusIntervalMs = request.statusIntervalMs ?? 0;
-    if (!(statusIntervalMs === 0 || statusIntervalMs >= MIN_STATUS_INTERVAL_MS)) {
+    if (!(statusIntervalMs === 0 || (statusIntervalMs >= MIN_STATUS_INTERVAL_MS && statusIntervalMs <= MAX_STATUS_INTERVAL_MS))) {
       throw new InvalidArgumentError(
         "status_interval",
-        `is ${statusIntervalMs} ms; use 0 (no status messages) or at least ${MIN_STATUS_INTERVAL_MS / 1000}s`,
+        `is ${statusIntervalMs} ms; use 0 (no status messages) or ${MIN_STATUS_INTERVAL_MS / 1000}s to ${MAX_STATUS_INTERVAL_MS / 1000}s`,
       );
     }
     return this.watches.open(

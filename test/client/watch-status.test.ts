@@ -114,7 +114,7 @@ describe("watch statusIntervalMs", () => {
     await expect(it.next()).rejects.toMatchObject({
       name: "BreakerboxRpcError",
       codeName: "INVALID_ARGUMENT",
-      details: "status_interval is 500 ms; use 0 (no status messages) or at least 1s",
+      details: "status_interval is 500 ms; use 0 (no status messages) or 1s to 3600s",
     });
   });
 });

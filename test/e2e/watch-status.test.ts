@@ -49,8 +49,12 @@ async function readUntil(
 
 describe("Watch status_interval over gRPC", () => {
   it.each([
-    [{ seconds: 0n, nanos: 500_000_000 }, "status_interval is 500 ms; use 0 (no status messages) or at least 1s"],
-    [{ seconds: -2n, nanos: 0 }, "status_interval is -2000 ms; use 0 (no status messages) or at least 1s"],
+    [{ seconds: 0n, nanos: 500_000_000 }, "status_interval is 500 ms; use 0 (no status messages) or 1s to 3600s"],
+    [{ seconds: -2n, nanos: 0 }, "status_interval is -2000 ms; use 0 (no status messages) or 1s to 3600s"],
+    [{ seconds: 3600n, nanos: 1_000_000 }, "status_interval is 3600001 ms; use 0 (no status messages) or 1s to 3600s"],
+    // Just above 2^31-1 ms, which setInterval once turned into a 1 ms poll of the store.
+    [{ seconds: 2_147_484n, nanos: 0 }, "status_interval is 2147484000 ms; use 0 (no status messages) or 1s to 3600s"],
+    [{ seconds: 315_576_000_000n, nanos: 0 }, "status_interval is 315576000000000 ms; use 0 (no status messages) or 1s to 3600s"],
     [
       { seconds: 1n, nanos: -5 },
       "status_interval is not a valid google.protobuf.Duration (nanos out of range or of the other sign)",
@@ -61,6 +65,16 @@ describe("Watch status_interval over gRPC", () => {
     expect(err).toBeInstanceOf(CallError);
     expect((err as CallError).code).toBe(grpc.status.INVALID_ARGUMENT);
     expect((err as CallError).details).toBe(message);
+  });
+
+  it("accepts the longest interval, 3600 s", async () => {
+    const watch = client.stream("watch", { prefix: "x.", statusInterval: durationFromMs(3_600_000) });
+    try {
+      const it = watch.messages[Symbol.asyncIterator]();
+      await readUntil(it, [], "snapshot_complete", (m) => m.kind.case === "snapshotComplete");
+    } finally {
+      watch.cancel();
+    }
   });
 
   it("streams counters between transitions, and the status read turns a due OPEN circuit HALF_OPEN", async () => {

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { applyPatch, BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
-import { Breakerbox, MIN_STATUS_INTERVAL_MS } from "../../src/service/breakerbox.js";
+import { Breakerbox, MAX_STATUS_INTERVAL_MS, MIN_STATUS_INTERVAL_MS } from "../../src/service/breakerbox.js";
 import { InvalidArgumentError } from "../../src/service/errors.js";
 import { WatchHub, type WatchMessage } from "../../src/service/watch-hub.js";
 import { encodeWatchToken } from "../../src/service/watch-token.js";
@@ -276,9 +276,13 @@ describe("Watch status messages", () => {
 
 describe("Breakerbox.watch status_interval", () => {
   it.each([
-    [1, "status_interval is 1 ms; use 0 (no status messages) or at least 1s"],
-    [999, "status_interval is 999 ms; use 0 (no status messages) or at least 1s"],
-    [-1000, "status_interval is -1000 ms; use 0 (no status messages) or at least 1s"],
+    [1, "status_interval is 1 ms; use 0 (no status messages) or 1s to 3600s"],
+    [999, "status_interval is 999 ms; use 0 (no status messages) or 1s to 3600s"],
+    [-1000, "status_interval is -1000 ms; use 0 (no status messages) or 1s to 3600s"],
+    [MAX_STATUS_INTERVAL_MS + 1, "status_interval is 3600001 ms; use 0 (no status messages) or 1s to 3600s"],
+    // Above 2^31-1 ms setInterval fires every 1 ms: these once made a tight poll of the store.
+    [2 ** 31, "status_interval is 2147483648 ms; use 0 (no status messages) or 1s to 3600s"],
+    [315_576_000_000_000, "status_interval is 315576000000000 ms; use 0 (no status messages) or 1s to 3600s"],
   ])("refuses %i ms naming the field", (ms, message) => {
     const service = new Breakerbox({ store: makeStore() });
     const signal = new AbortController().signal;
@@ -293,12 +297,16 @@ describe("Breakerbox.watch status_interval", () => {
     expect((error as Error).message).toBe(message);
   });
 
-  it("accepts 0 (off) and the minimum", () => {
+  it("accepts 0 (off), the minimum and the maximum", () => {
     const service = new Breakerbox({ store: makeStore() });
     const signal = new AbortController().signal;
     expect(() => service.watch({ circuits: [], prefix: "", resumeToken: "", statusIntervalMs: 0 }, signal)).not.toThrow();
     expect(() =>
       service.watch({ circuits: [], prefix: "", resumeToken: "", statusIntervalMs: MIN_STATUS_INTERVAL_MS }, signal),
     ).not.toThrow();
+    expect(() =>
+      service.watch({ circuits: [], prefix: "", resumeToken: "", statusIntervalMs: MAX_STATUS_INTERVAL_MS }, signal),
+    ).not.toThrow();
+    expect(MAX_STATUS_INTERVAL_MS).toBe(3_600_000);
   });
 });

@@ -3614,7 +3614,8 @@ type WatchRequest struct {
 	ResumeToken string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// How often to send live status (WatchResponse.status) of the matching
 	// circuits, for dashboards that show counters between transitions. Unset
-	// or 0 turns status messages off; otherwise at least 1s.
+	// or 0 turns status messages off; otherwise from 1s to 1h (3600s).
+	// INVALID_ARGUMENT INVALID_FIELD outside that range.
 	//
 	// Cost: every interval the server reads the matching circuits once for this
 	// stream (a ListCircuits over the prefix, or a GetState per listed name;

@@ -1657,7 +1657,8 @@ export type WatchRequest = Message<"breakerbox.v1.WatchRequest"> & {
   /**
    * How often to send live status (WatchResponse.status) of the matching
    * circuits, for dashboards that show counters between transitions. Unset
-   * or 0 turns status messages off; otherwise at least 1s.
+   * or 0 turns status messages off; otherwise from 1s to 1h (3600s).
+   * INVALID_ARGUMENT INVALID_FIELD outside that range.
    *
    * Cost: every interval the server reads the matching circuits once for this
    * stream (a ListCircuits over the prefix, or a GetState per listed name;
