@@ -63,6 +63,14 @@ function recorder(): { items: WatchItem[]; sink: (item: WatchItem) => void } {
 
 const removals = (items: WatchItem[]): WatchItem[] => items.filter((i) => i.kind === "circuit_removed");
 
+async function untilAsync(what: string, done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function until(what: string, done: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
@@ -211,6 +219,17 @@ describe("redis store idle removals", () => {
       await setup.killMaster();
       await setup.waitForFailover();
       await until("the store on the new master", () => replica.store.health().ready);
+      // The store turns the notifications on at the new master once it reaches it: wait for that
+      // (what this test is about) before making a circuit that will expire.
+      await untilAsync("expired-key events on the new master", async () =>
+        publishesExpiredKeyEvents(((await onReplica.config("GET", "notify-keyspace-events")) as string[])[1] ?? ""),
+      );
+      // Pub/sub keeps nothing for a subscriber that is not connected (at most once, as documented):
+      // wait for the store's subscription to reach the new master too.
+      await untilAsync("the store's subscription on the new master", async () => {
+        const [, count] = (await onReplica.pubsub("NUMSUB", "__keyevent@0__:expired")) as [string, number];
+        return count >= 1;
+      });
       let watched = recorder();
       for (const deadline = Date.now() + 10_000; ; ) {
         // The store's connections come back one by one: retry until a watch and an Acquire go through.

@@ -48,6 +48,9 @@ export function withExpiredKeyEvents(flags: string): string {
   return publishesExpiredKeyEvents(flags) ? flags : `${flags}Ex`;
 }
 
+/** How soon a notification check that could not reach Redis is tried again. */
+const RECHECK_RETRY_MS = 500;
+
 export function createRemovalAnnouncer(options: RemovalAnnouncerOptions): RemovalAnnouncer {
   const { client, subscriber, keys } = options;
   const channel = `__keyevent@${client.options.db ?? 0}__:expired`;
@@ -85,9 +88,19 @@ export function createRemovalAnnouncer(options: RemovalAnnouncerOptions): Remova
   // the notifications on: CONFIG SET is not replicated), check them again,
   // when either connection is back (CONFIG goes on the command connection);
   // ioredis resubscribes by itself.
+  // A check that fails for want of a connection (the failover is still
+  // settling) is tried again every RECHECK_RETRY_MS until one goes through,
+  // so the new master gets the notifications within a bounded time of the
+  // store reaching it, not only at the next reconnect.
   let started = false;
+  let retry: NodeJS.Timeout | undefined;
   const recheck = (): void => {
-    if (started) void ensureNotifications().catch(() => undefined);
+    if (!started) return;
+    if (retry !== undefined) clearTimeout(retry);
+    retry = undefined;
+    ensureNotifications().catch(() => {
+      if (started) retry = setTimeout(recheck, RECHECK_RETRY_MS).unref();
+    });
   };
   subscriber.on("ready", recheck);
   client.on("ready", recheck);
@@ -100,6 +113,7 @@ export function createRemovalAnnouncer(options: RemovalAnnouncerOptions): Remova
     },
     close() {
       started = false;
+      if (retry !== undefined) clearTimeout(retry);
       client.off("ready", recheck);
       subscriber.disconnect();
     },
