@@ -67,6 +67,13 @@ export interface AppConfig {
   store: StoreConfig;
   /** CLOSED circuits unused this long are evicted (BREAKERBOX_IDLE_TTL_SECONDS, default 1 day). */
   idleTtlMs: number;
+  /**
+   * Signs permits (BREAKERBOX_PERMIT_SECRET, at least 32 bytes). Absent: the
+   * memory store draws one per process, the Redis store shares one it keeps in Redis.
+   */
+  permitSecret?: Buffer;
+  /** Still accepted on reported permits while rotating (BREAKERBOX_PERMIT_SECRET_PREVIOUS). */
+  previousPermitSecret?: Buffer;
   /** Most Watch streams open at once per replica (BREAKERBOX_MAX_WATCH_STREAMS, default 1000). */
   maxWatchers: number;
   /** Interval of keep-alive messages on idle Watch streams (BREAKERBOX_WATCH_HEARTBEAT_SECONDS, default 15 s). */
@@ -166,6 +173,8 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     logLevel: vars.LOG_LEVEL,
     store,
     idleTtlMs: vars.BREAKERBOX_IDLE_TTL_SECONDS,
+    ...(vars.BREAKERBOX_PERMIT_SECRET === undefined ? {} : { permitSecret: vars.BREAKERBOX_PERMIT_SECRET }),
+    ...(vars.BREAKERBOX_PERMIT_SECRET_PREVIOUS === undefined ? {} : { previousPermitSecret: vars.BREAKERBOX_PERMIT_SECRET_PREVIOUS }),
     maxWatchers: vars.BREAKERBOX_MAX_WATCH_STREAMS,
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,
     shutdownGraceMs: vars.BREAKERBOX_SHUTDOWN_GRACE_SECONDS,
