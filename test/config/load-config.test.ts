@@ -121,6 +121,24 @@ describe("loadConfig: server variables", () => {
   });
 });
 
+describe("loadConfig: permit secrets", () => {
+  const secret = "0123456789abcdef0123456789abcdef";
+
+  it("reads BREAKERBOX_PERMIT_SECRET and _PREVIOUS as their UTF-8 bytes; unset leaves both out", () => {
+    const config = loadConfig({ BREAKERBOX_PERMIT_SECRET: secret, BREAKERBOX_PERMIT_SECRET_PREVIOUS: `${secret}!` });
+    expect(config.permitSecret).toEqual(Buffer.from(secret));
+    expect(config.previousPermitSecret).toEqual(Buffer.from(`${secret}!`));
+    expect("permitSecret" in loadConfig({})).toBe(false);
+    expect("previousPermitSecret" in loadConfig({})).toBe(false);
+  });
+
+  it.each(["BREAKERBOX_PERMIT_SECRET", "BREAKERBOX_PERMIT_SECRET_PREVIOUS"])("refuses %s shorter than 32 bytes without quoting it", (variable) => {
+    const error = configError({ [variable]: secret.slice(1) });
+    expect(error.problems).toEqual([`${variable}: must be at least 32 bytes (e.g. openssl rand -base64 32), got 31`]);
+    expect(error.message).not.toContain(secret.slice(1));
+  });
+});
+
 describe("loadConfig: CIRCUIT_BREAKER_* variables", () => {
   const cases: [variable: string, value: string, field: keyof CircuitConfig, expected: unknown][] = [
     ["CIRCUIT_BREAKER_ENABLED", "false", "enabled", false],

@@ -16,7 +16,7 @@ import {
   State,
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { decodePermit } from "../../src/engine/index.js";
+import { decodePermit, splitPermit } from "../../src/engine/index.js";
 import { lateBound } from "../support/fixture.js";
 import { nextWithin, type CircuitClient } from "../support/grpc-client.js";
 import { useRedis, useReplicas } from "../support/process-fixtures.js";
@@ -148,7 +148,7 @@ describe("three replicas on one Redis", () => {
     const denied = answers.filter((a) => !a.allowed);
     expect(granted).toHaveLength(3);
     expect(new Set(granted.map((a) => a.permit)).size).toBe(3);
-    expect(granted.every((a) => a.state === State.HALF_OPEN && decodePermit(a.permit)?.kind === "probe")).toBe(true);
+    expect(granted.every((a) => a.state === State.HALF_OPEN && decodePermit(splitPermit(a.permit)?.body ?? "")?.kind === "probe")).toBe(true);
     expect(denied).toHaveLength(297);
     expect(denied.every((a) => a.state === State.HALF_OPEN && a.reason === DenyReason.HALF_OPEN_FULL)).toBe(true);
 

@@ -305,13 +305,22 @@ describe("redis store permit secret", () => {
     const two = await makeStore({ keyPrefix: "ps1:" });
     try {
       const stored = await admin.get("ps1:permit-secret");
-      expect(Buffer.from(stored!, "base64url")).toHaveLength(32);
+      // 32 random bytes as base64url text, used as its UTF-8 bytes like the variable's value.
+      expect(stored).toMatch(/^[A-Za-z0-9_-]{43}$/);
       const p = (await one.store.acquire("shared.a")).permit!;
       expect(await report(two.store, "shared.a", p)).toMatchObject({ disposition: "RECORDED" });
       // A restart reads the same secret back rather than drawing a new one.
       const three = await makeStore({ keyPrefix: "ps1:" });
       await three.close();
       expect(await admin.get("ps1:permit-secret")).toBe(stored);
+      // Rotating away from it: the stored text, passed as the previous secret, still opens its permits.
+      const rotated = await makeStore({ keyPrefix: "ps1:", permitSecret: Buffer.alloc(32, 9), previousPermitSecret: Buffer.from(stored!, "utf8") });
+      try {
+        const q = (await one.store.acquire("shared.a")).permit!;
+        expect(await report(rotated.store, "shared.a", q)).toMatchObject({ disposition: "RECORDED" });
+      } finally {
+        await rotated.close();
+      }
     } finally {
       await one.close();
       await two.close();
