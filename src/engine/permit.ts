@@ -58,7 +58,7 @@ const PERMIT_RE = /^(0|[1-9a-z][0-9a-z]{0,6})\.(0|[1-9a-z][0-9a-z]{0,10})\.([cps
 /** Shortest permit secret, in bytes (the HMAC key of src/store/permit-signer.ts). */
 export const MIN_PERMIT_SECRET_BYTES = 32;
 
-/** Length of a permit's MAC: 128 bits in unpadded base64url. */
+/** Length of a permit's MAC: 22 base64url characters, 132 bits. */
 export const PERMIT_MAC_LENGTH = 22;
 
 const SIGNED_RE = /^(.{9,80})\.([A-Za-z0-9_-]{22})$/s;
