@@ -64,6 +64,8 @@ function buildStore(config: AppConfig, logger: Logger): CircuitStore {
     layers: config.layers,
     circuits: config.circuits,
     idleTtlMs: config.idleTtlMs,
+    ...(config.permitSecret === undefined ? {} : { permitSecret: config.permitSecret }),
+    ...(config.previousPermitSecret === undefined ? {} : { previousPermitSecret: config.previousPermitSecret }),
     eventLogSize: config.eventLogSize,
     historyLimit: config.historyLimit,
   };

@@ -4,6 +4,7 @@
  * issues become problems naming the variable.
  */
 import * as z from "zod";
+import { MIN_PERMIT_SECRET_BYTES } from "../engine/permit.js";
 import { parseDecimal } from "./durations.js";
 
 /** The environment as read: `process.env` or a test's object. */
@@ -58,4 +59,19 @@ export function secondsVar(min: number, max: number, fallbackSeconds: number) {
 /** One problem per issue, naming the variable. */
 export function formatEnvIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`);
+}
+
+/**
+ * A permit secret: its UTF-8 bytes, at least 32 of them; undefined when
+ * unset. The refusal never quotes the value, so a secret stays out of logs.
+ */
+export function permitSecretVar() {
+  return envText.transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const bytes = Buffer.from(text, "utf8");
+    if (bytes.length < MIN_PERMIT_SECRET_BYTES) {
+      return reject(ctx, "(hidden)", `must be at least ${MIN_PERMIT_SECRET_BYTES} bytes (e.g. openssl rand -base64 32), got ${bytes.length}`);
+    }
+    return bytes;
+  });
 }

@@ -7,7 +7,7 @@
 import * as z from "zod";
 import { LOG_LEVELS, type LogLevel } from "../logger.js";
 import { CIRCUIT_ENV_VARS } from "./circuit-env.js";
-import { envText, integerVar, reject, secondsVar, type RawEnv } from "./env-vars.js";
+import { envText, integerVar, permitSecretVar, reject, secondsVar, type RawEnv } from "./env-vars.js";
 import { API_KEYS_ENV_SHAPE } from "./keys.js";
 import { REDIS_ENV_SHAPE } from "./redis.js";
 import { TLS_ENV_SHAPE } from "./tls.js";
@@ -41,6 +41,8 @@ export const processEnvSchema = z.object({
   BREAKERBOX_HISTORY_LIMIT: integerVar(1, 10_000, 100),
   BREAKERBOX_METRICS_MAX_CIRCUITS: integerVar(0, 100_000, 1000),
   BREAKERBOX_METRICS_RESYNC_SECONDS: secondsVar(0, 7 * SECONDS_PER_DAY, 300),
+  BREAKERBOX_PERMIT_SECRET: permitSecretVar(),
+  BREAKERBOX_PERMIT_SECRET_PREVIOUS: permitSecretVar(),
   ...REDIS_ENV_SHAPE,
   ...API_KEYS_ENV_SHAPE,
   ...TLS_ENV_SHAPE,

@@ -1,5 +1,5 @@
 /**
- * The shape of the config file (presets, rules, circuits, api_keys), as zod
+ * The shape of the config file (presets, rules, circuits, api_keys, permit secrets), as zod
  * schemas, and how their issues become problems naming the file and the key.
  * Config keys are the names of the config table (src/engine/config-fields.ts);
  * the values' ranges are the engine's.
@@ -120,6 +120,9 @@ export const fileSchema = strictKeys(
         { error: "must be a list of API keys ({name, role, key})" },
       )
       .nullish(),
+    // Checked for length in file.ts, whose refusal never quotes the value.
+    permit_secret: z.string({ error: "must be a string (the permit secret, at least 32 bytes)" }).nullish(),
+    permit_secret_previous: z.string({ error: "must be a string (the previous permit secret, at least 32 bytes)" }).nullish(),
   },
   "a mapping",
 );

@@ -8,6 +8,7 @@ import { extname } from "node:path";
 import YAML from "yaml";
 import {
   BUILTIN_PRESETS,
+  MIN_PERMIT_SECRET_BYTES,
   resolveConfig,
   sourceLabel,
   validateConfig,
@@ -159,6 +160,9 @@ export interface LoadedConfigFile {
   circuits: Record<string, ConfigSettings>;
   /** The file's `api_keys` that are well formed, each with where it was configured. */
   apiKeys: SourcedKey[];
+  /** `permit_secret` and `permit_secret_previous`, as UTF-8 bytes, when set and long enough. */
+  permitSecret?: Buffer;
+  previousPermitSecret?: Buffer;
   problems: string[];
 }
 
@@ -192,5 +196,16 @@ export function loadConfigFile(
     problems.push(...keyProblems);
     if (keyProblems.length === 0) apiKeys.push({ name: k.name, role: k.role as Role, key: k.key, where });
   });
-  return { layers, circuits, apiKeys, problems };
+  const loaded: LoadedConfigFile = { layers, circuits, apiKeys, problems };
+  for (const [key, field] of [
+    ["permit_secret", "permitSecret"],
+    ["permit_secret_previous", "previousPermitSecret"],
+  ] as const) {
+    const text = parsed.data[key]?.trim();
+    if (text === undefined || text === "") continue;
+    const bytes = Buffer.from(text, "utf8");
+    if (bytes.length >= MIN_PERMIT_SECRET_BYTES) loaded[field] = bytes;
+    else problems.push(at(file, [key], `must be at least ${MIN_PERMIT_SECRET_BYTES} bytes (e.g. openssl rand -base64 32), got ${bytes.length}`));
+  }
+  return loaded;
 }

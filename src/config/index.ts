@@ -26,9 +26,9 @@ import type { LogLevel } from "../logger.js";
 import type { ApiKey, Role } from "../roles.js";
 import { circuitDefaults } from "./circuit-env.js";
 import { ConfigError } from "./config-error.js";
-import { CONFIG_FILE_VAR, processEnvSchema, unknownVarWarnings } from "./env.js";
+import { CONFIG_FILE_VAR, processEnvSchema, unknownVarWarnings, type ProcessVars } from "./env.js";
 import { envText, formatEnvIssues, type RawEnv } from "./env-vars.js";
-import { loadConfigFile, presetTable } from "./file.js";
+import { loadConfigFile, presetTable, type LoadedConfigFile } from "./file.js";
 import { duplicateKeyProblems } from "./keys.js";
 import { storeConfig, type StoreConfig } from "./redis.js";
 import { tlsFromEnv, type TlsConfig } from "./tls.js";
@@ -67,6 +67,14 @@ export interface AppConfig {
   store: StoreConfig;
   /** CLOSED circuits unused this long are evicted (BREAKERBOX_IDLE_TTL_SECONDS, default 1 day). */
   idleTtlMs: number;
+  /**
+   * Signs permits (BREAKERBOX_PERMIT_SECRET, else the config file's
+   * `permit_secret`; at least 32 bytes). Absent: the memory store draws one
+   * per process, the Redis store shares one it keeps in Redis.
+   */
+  permitSecret?: Buffer;
+  /** Still accepted on reported permits while rotating (BREAKERBOX_PERMIT_SECRET_PREVIOUS, else `permit_secret_previous`). */
+  previousPermitSecret?: Buffer;
   /** Most Watch streams open at once per replica (BREAKERBOX_MAX_WATCH_STREAMS, default 1000). */
   maxWatchers: number;
   /** Interval of keep-alive messages on idle Watch streams (BREAKERBOX_WATCH_HEARTBEAT_SECONDS, default 15 s). */
@@ -110,6 +118,16 @@ export interface AppConfig {
    * logs them once the logger exists.
    */
   warnings: string[];
+}
+
+/** The permit secrets: each variable, when set, over the config file's key. */
+function permitSecrets(vars: ProcessVars, file: LoadedConfigFile | undefined): { permitSecret?: Buffer; previousPermitSecret?: Buffer } {
+  const permitSecret = vars.BREAKERBOX_PERMIT_SECRET ?? file?.permitSecret;
+  const previousPermitSecret = vars.BREAKERBOX_PERMIT_SECRET_PREVIOUS ?? file?.previousPermitSecret;
+  return {
+    ...(permitSecret === undefined ? {} : { permitSecret }),
+    ...(previousPermitSecret === undefined ? {} : { previousPermitSecret }),
+  };
 }
 
 /** Options of {@link loadConfig}. */
@@ -166,6 +184,7 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     logLevel: vars.LOG_LEVEL,
     store,
     idleTtlMs: vars.BREAKERBOX_IDLE_TTL_SECONDS,
+    ...permitSecrets(vars, file),
     maxWatchers: vars.BREAKERBOX_MAX_WATCH_STREAMS,
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,
     shutdownGraceMs: vars.BREAKERBOX_SHUTDOWN_GRACE_SECONDS,

@@ -6,7 +6,7 @@ import type { Transition } from "./types.js";
  */
 
 /** Why a Report's permit was refused. */
-export type PermitProblem = "malformed" | "foreign" | "expired" | "unknown";
+export type PermitProblem = "malformed" | "foreign" | "bad-signature" | "expired" | "unknown";
 
 /**
  * The refusal of a Report's permit, one factory per case, so every store
@@ -17,6 +17,11 @@ export const permitRefusal = {
     new PermitRejectedError("malformed", "permit is not a Breakerbox permit; pass the permit string from AcquireResponse unchanged"),
   foreign: (circuit: string) =>
     new PermitRejectedError("foreign", `permit was issued for another circuit, not ${JSON.stringify(circuit)}`, circuit),
+  badSignature: () =>
+    new PermitRejectedError(
+      "bad-signature",
+      "permit signature does not match: it was altered, made up, or signed with a secret this server no longer holds; pass the permit string from AcquireResponse unchanged",
+    ),
   notIssued: (circuit: string) =>
     new PermitRejectedError("unknown", `permit was not issued by circuit ${JSON.stringify(circuit)}`, circuit),
   probeNotOutstanding: (circuit: string) =>
@@ -38,7 +43,7 @@ export const permitRefusal = {
 
 /**
  * A Report whose permit cannot be accepted: not a permit at all, issued for
- * another circuit, past its permit_ttl, or never issued by this circuit.
+ * another circuit, not signed by this service (altered or made up), past its permit_ttl, or never issued by this circuit.
  * (An already-counted permit is not an error: the report answers duplicate.)
  */
 export class PermitRejectedError extends Error {

@@ -73,7 +73,7 @@ export const ERROR_REASONS: Readonly<Record<ReasonName, ReasonSpec>> = Object.fr
   PERMIT_FOREIGN: { code: Code.FailedPrecondition, metadata: ["circuit"] },
   PERMIT_EXPIRED: { code: Code.FailedPrecondition, metadata: ["circuit", "permitTtl"] },
   PERMIT_UNKNOWN: { code: Code.FailedPrecondition, metadata: ["circuit"] },
-  PERMIT_BAD_SIGNATURE: { code: Code.FailedPrecondition, metadata: [], reserved: true },
+  PERMIT_BAD_SIGNATURE: { code: Code.FailedPrecondition, metadata: [] },
   PATTERN_RULE_FROM_FILE: { code: Code.FailedPrecondition, metadata: ["pattern"] },
   TOO_MANY_WATCHERS: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.TOO_MANY_WATCHERS, metadata: ["limit"] },
   WATCHER_TOO_SLOW: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.WATCHER_TOO_SLOW, metadata: ["limit"] },

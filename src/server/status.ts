@@ -93,6 +93,7 @@ const TOKEN_FIELD_REASONS: Readonly<Record<string, ReasonName>> = Object.assign(
 const PERMIT_REASONS = {
   malformed: "PERMIT_MALFORMED",
   foreign: "PERMIT_FOREIGN",
+  "bad-signature": "PERMIT_BAD_SIGNATURE",
   expired: "PERMIT_EXPIRED",
   unknown: "PERMIT_UNKNOWN",
 } as const satisfies Record<PermitRejectedError["problem"], ReasonName>;

@@ -10,6 +10,7 @@
  * circuit without locks. Time comes from the injected clock.
  */
 import { randomBytes } from "node:crypto";
+import { type PermitSecrets, type PermitSigner, createPermitSigner, randomPermitSecret } from "./permit-signer.js";
 import {
   type Circuit,
   type CircuitConfig,
@@ -68,7 +69,7 @@ import {
 } from "./config-decisions.js";
 
 /** The config file's layers and circuits (FileConfig), and: */
-export interface MemoryStoreOptions extends FileConfig {
+export interface MemoryStoreOptions extends FileConfig, PermitSecrets {
   /** The store's clock, ms since the epoch. Default Date.now. */
   clock?: () => number;
   /** Uniform [0, 1) source for jitter. Default Math.random. */
@@ -108,6 +109,7 @@ export class MemoryStore implements CircuitStore {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly idleTtlMs: number;
+  private readonly signer: PermitSigner;
   private readonly historyLimit: number;
   private readonly decisions: ConfigDecisions;
   /** In the order they are consulted (config-decisions.ts orderRules). */
@@ -131,6 +133,8 @@ export class MemoryStore implements CircuitStore {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.idleTtlMs = options.idleTtlMs ?? 86_400_000;
+    // No shared secret needed: this store's permits die with the process.
+    this.signer = createPermitSigner(options.permitSecret ?? randomPermitSecret(), options.previousPermitSecret);
     this.eventLog = createMemoryEventLog(options.eventLogSize ?? 10_000);
     this.historyLimit = options.historyLimit ?? 100;
     this.decisions = createConfigDecisions(options);
@@ -155,7 +159,7 @@ export class MemoryStore implements CircuitStore {
       retryAfterMs: result.retryAfterMs,
       shadowDenied: result.shadowDenied,
     };
-    if (result.permit !== undefined) decision.permit = result.permit;
+    if (result.permit !== undefined) decision.permit = this.signer.sign(name, result.permit);
     if (result.reason !== undefined) decision.reason = result.reason;
     return decision;
   }
@@ -165,10 +169,12 @@ export class MemoryStore implements CircuitStore {
     if (entry === undefined) {
       throw permitRefusal.noSuchCircuit(name);
     }
+    // Before the circuit is touched: a token that is not ours changes nothing.
+    const { body } = this.signer.open(name, command.permit);
     const config = this.configOf(entry);
     let result;
     try {
-      result = engineReport(entry.circuit, config, { ...command, now: this.clock(), rand: this.random() });
+      result = engineReport(entry.circuit, config, { ...command, permit: body, now: this.clock(), rand: this.random() });
     } catch (err) {
       // Transitions time made due stand even when the permit is refused.
       if (PermitRejectedError.is(err) && err.transitions.length > 0) this.publish(entry, err.transitions);

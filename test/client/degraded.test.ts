@@ -9,6 +9,8 @@ import { BreakerboxRpcError, CircuitOpenError, createBreakerbox, type Breakerbox
 import { manualClock, type TestServer } from "../support/test-server.js";
 import { useTestServers } from "../support/use-test-server.js";
 
+const SECRET = "degraded-test-permit-secret-0123456789";
+
 const FAST_RECONNECT = {
   "grpc.initial_reconnect_backoff_ms": 20,
   "grpc.min_reconnect_backoff_ms": 20,
@@ -28,7 +30,9 @@ async function successesOn(server: TestServer, circuit: string): Promise<number>
 describe("degraded mode", () => {
   it("failOpen: a local breaker guards the dependency while the service is down; the SDK returns by itself; nothing lost or double-counted", async () => {
     const c = "degraded.llm";
-    const { server: a } = await servers.start();
+    // One permit secret for both processes, so the Report re-sent to the restarted service is one it
+    // signed (without it, each memory-store process draws its own and refuses the other's permits).
+    const { server: a } = await servers.start({ env: { BREAKERBOX_PERMIT_SECRET: SECRET } });
     const port = a.app.grpcPort;
     const clock = manualClock();
     const bb = createBreakerbox({
@@ -73,7 +77,7 @@ describe("degraded mode", () => {
     expect(calls).toBe(7);
 
     // 4. The service comes back (a fresh process on the same port).
-    const { server: b } = await servers.start({ env: { BREAKERBOX_GRPC_PORT: String(port) } });
+    const { server: b } = await servers.start({ env: { BREAKERBOX_GRPC_PORT: String(port), BREAKERBOX_PERMIT_SECRET: SECRET } });
     // Bounded polling: each round lets degraded mode ask again; rounds before the
     // channel reconnects stay local (denied by the local breaker, or run locally).
     let ranLocally = 0;

@@ -121,6 +121,40 @@ describe("loadConfig: server variables", () => {
   });
 });
 
+describe("loadConfig: permit secrets", () => {
+  const secret = "0123456789abcdef0123456789abcdef";
+
+  it("reads BREAKERBOX_PERMIT_SECRET and _PREVIOUS as their UTF-8 bytes; unset leaves both out", () => {
+    const config = loadConfig({ BREAKERBOX_PERMIT_SECRET: secret, BREAKERBOX_PERMIT_SECRET_PREVIOUS: `${secret}!` });
+    expect(config.permitSecret).toEqual(Buffer.from(secret));
+    expect(config.previousPermitSecret).toEqual(Buffer.from(`${secret}!`));
+    expect("permitSecret" in loadConfig({})).toBe(false);
+    expect("previousPermitSecret" in loadConfig({})).toBe(false);
+  });
+
+  it.each(["BREAKERBOX_PERMIT_SECRET", "BREAKERBOX_PERMIT_SECRET_PREVIOUS"])("refuses %s shorter than 32 bytes without quoting it", (variable) => {
+    const error = configError({ [variable]: secret.slice(1) });
+    expect(error.problems).toEqual([`${variable}: must be at least 32 bytes (e.g. openssl rand -base64 32), got 31`]);
+    expect(error.message).not.toContain(secret.slice(1));
+  });
+  it("reads permit_secret and permit_secret_previous from the config file; each variable, when set, wins", () => {
+    const text = JSON.stringify({ permit_secret: `${secret}-file`, permit_secret_previous: `${secret}-old` });
+    expect(loadFile(".json", text)).toMatchObject({ permitSecret: Buffer.from(`${secret}-file`), previousPermitSecret: Buffer.from(`${secret}-old`) });
+    expect(loadFile(".json", text, { BREAKERBOX_PERMIT_SECRET: secret })).toMatchObject({
+      permitSecret: Buffer.from(secret),
+      previousPermitSecret: Buffer.from(`${secret}-old`),
+    });
+  });
+
+  it("refuses a config-file permit secret shorter than 32 bytes without quoting it", () => {
+    const { path, error } = fileError(".yaml", "permit_secret: short-secret\npermit_secret_previous: 12\n");
+    expect(error.problems).toEqual([`${path}: permit_secret_previous: must be a string (the previous permit secret, at least 32 bytes)`]);
+    const second = fileError(".yaml", "permit_secret: short-secret\n");
+    expect(second.error.problems).toEqual([`${second.path}: permit_secret: must be at least 32 bytes (e.g. openssl rand -base64 32), got 12`]);
+    expect(second.error.message).not.toContain("short-secret");
+  });
+});
+
 describe("loadConfig: CIRCUIT_BREAKER_* variables", () => {
   const cases: [variable: string, value: string, field: keyof CircuitConfig, expected: unknown][] = [
     ["CIRCUIT_BREAKER_ENABLED", "false", "enabled", false],
@@ -460,7 +494,7 @@ describe("loadConfig: bad config files", () => {
     [
       "unknown keys in a rule and at the top",
       "rule: []\nrules:\n  - pattern: a.*\n    presets: llm\n",
-      ["rules[0].presets: unknown key; accepted: pattern, preset, config", "rule: unknown key; accepted: presets, rules, circuits, api_keys"],
+      ["rules[0].presets: unknown key; accepted: pattern, preset, config", "rule: unknown key; accepted: presets, rules, circuits, api_keys, permit_secret, permit_secret_previous"],
     ],
     [
       "an unknown preset in a rule",
@@ -536,7 +570,7 @@ describe("loadConfig: bad config files", () => {
       "rules:\n  - pattern: a.*\n  - pattern: b.*\n  - pattern: a.*\n    preset: strict\n",
       ['rules[2].pattern: "a.*" repeats rules[0].pattern; only the first rule with a pattern can ever match'],
     ],
-    ["a list at the top", "- pattern: a.*\n", ["must be a mapping with keys presets, rules, circuits, api_keys"]],
+    ["a list at the top", "- pattern: a.*\n", ["must be a mapping with keys presets, rules, circuits, api_keys, permit_secret, permit_secret_previous"]],
     [
       "sections of the wrong kind",
       "presets: [1]\nrules: { pattern: a }\ncircuits: 3\n",

@@ -45,7 +45,11 @@ import {
   positionOf,
 } from "../../src/store/store.js";
 import type { HistoryPosition } from "../../src/store/history-page.js";
+import { createPermitSigner } from "../../src/store/permit-signer.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
+
+/** A permit secret the suite knows, for tests that sign permits the store did not issue. */
+const SUITE_SECRET = Buffer.alloc(32, 7);
 
 /** What the suite needs from a store under test. */
 export interface Harness {
@@ -70,6 +74,8 @@ export interface HarnessOptions {
   random?: () => number;
   /** Entries the event log keeps (Redis: MAXLEN ~, trimmed by whole stream nodes of 100). */
   eventLogSize?: number;
+  /** The store's permit secret; absent: the store's own (memory: per process; Redis: shared in Redis). */
+  permitSecret?: Uint8Array;
 }
 
 export type HarnessFactory = (options: HarnessOptions) => Promise<Harness>;
@@ -170,7 +176,13 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
 
     async function start(
       config: ConfigPatch = {},
-      more: { rules?: PatternRule[]; circuits?: Record<string, ConfigSettings>; random?: () => number; eventLogSize?: number } = {},
+      more: {
+        rules?: PatternRule[];
+        circuits?: Record<string, ConfigSettings>;
+        random?: () => number;
+        eventLogSize?: number;
+        permitSecret?: Uint8Array;
+      } = {},
     ): Promise<Harness> {
       const options: HarnessOptions = {
         layers: { defaults: applyPatch(SUITE_DEFAULTS, config), presets: BUILTIN_PRESETS, rules: more.rules ?? [] },
@@ -178,6 +190,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       if (more.circuits !== undefined) options.circuits = more.circuits;
       if (more.random !== undefined) options.random = more.random;
       if (more.eventLogSize !== undefined) options.eventLogSize = more.eventLogSize;
+      if (more.permitSecret !== undefined) options.permitSecret = more.permitSecret;
       h = await harness(options);
       return h;
     }
@@ -1110,14 +1123,16 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         ["a permit of another circuit", "foreign", "other"],
         ["a permit from a generation the circuit never reached", "unknown", "future"],
       ] as const)("%s is rejected as %s and changes nothing", async (_what, problem, kind) => {
-        await start({});
+        await start({}, { permitSecret: SUITE_SECRET });
         const { n } = names();
         const name = n("a");
         await fail(name, 1);
         let token: string = kind; // the malformed rows report the text itself
         if (kind === "other") token = await permit(n("b"));
         if (kind === "future") {
-          token = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h!.now() + 30_000, nonce: "x1" });
+          // Signed with the store's secret: a genuine permit of a generation this circuit has not reached.
+          const body = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h!.now() + 30_000, nonce: "x1" });
+          token = createPermitSigner(SUITE_SECRET).sign(name, body);
         }
         expect(await rejection(report(name, token, "FAILURE"))).toBe(problem);
         expect(await statsNow(name)).toEqual(stats({ windowCalls: 1, windowFailures: 1, failureRate: 1, consecutiveFailures: 1, totalFailures: 1 }));
@@ -1126,9 +1141,10 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       it.each([
         ["malformed", "not-a-permit"],
         ["foreign", "other"],
+        ["bad-signature", "forged"],
         ["unknown", "future"],
       ] as const)("a %s permit is refused before time is applied: the due transition happens at the next use", async (problem, kind) => {
-        const h = await start({ failureThreshold: 1, openDurationMs: 10_000 });
+        const h = await start({ failureThreshold: 1, openDurationMs: 10_000 }, { permitSecret: SUITE_SECRET });
         const { n } = names();
         const name = n("a");
         const rec = await watch({ circuits: [name] });
@@ -1136,8 +1152,10 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await h.advance(10_000);
         let token: string = kind;
         if (kind === "other") token = await permit(n("b"));
+        if (kind === "forged") token = `${encodePermit({ circuitHash: circuitHash(name), generation: 1, kind: "closed", expiresAt: h.now() + 30_000, nonce: "x1" })}.${"A".repeat(21)}w`;
         if (kind === "future") {
-          token = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h.now() + 30_000, nonce: "x1" });
+          const body = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h.now() + 30_000, nonce: "x1" });
+          token = createPermitSigner(SUITE_SECRET).sign(name, body);
         }
         expect(await rejection(report(name, token, "FAILURE"))).toBe(problem);
         await h.advance(1_000);
@@ -1156,6 +1174,99 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const p = await permit(n("real"));
         expect(await rejection(report(n("ghost"), p, "FAILURE"))).toBe("unknown");
         expect(await store().get(n("ghost"))).toBeUndefined();
+      });
+
+      /** `token` with the character at `at` (negative: from the end) replaced by another of its alphabet. */
+      function changeChar(token: string, at: number): string {
+        const i = at < 0 ? token.length + at : at;
+        const alphabet = i >= token.length - 22 ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" : "0123456789abcdefghijklmnopqrstuvwxyz";
+        const next = alphabet[(alphabet.indexOf(token[i]!) + 1) % alphabet.length]!;
+        return token.slice(0, i) + next + token.slice(i + 1);
+      }
+
+      /** The permit's fields as text: hash, generation, kind, expiry, nonce, MAC. */
+      function fieldsOf(token: string): string[] {
+        return token.split(".");
+      }
+
+      it.each([
+        ["one character of its MAC changed", (t: string) => changeChar(t, -5)],
+        ["the last character of its MAC changed", (t: string) => changeChar(t, -1)],
+        ["the last character of its nonce changed", (t: string) => changeChar(t, -24)],
+        ["another circuit's MAC", (t: string, other: string) => [...fieldsOf(t).slice(0, 5), fieldsOf(other)[5]].join(".")],
+        ["a later expiry", (t: string) => fieldsOf(t).map((f, i) => (i === 3 ? (parseInt(f, 36) + 86_400_000).toString(36) : f)).join(".")],
+      ])("a permit with %s is PERMIT_BAD_SIGNATURE and changes nothing", async (_what, mutate) => {
+        await start({ failureThreshold: 3 });
+        const { n } = names();
+        const name = n("a");
+        const rec = await watch({ circuits: [name] });
+        await fail(name, 1);
+        const p = await permit(name);
+        const before = await view(name);
+        const forged = mutate(p, await permit(n("b")));
+        expect(forged).not.toBe(p);
+        expect(await rejection(report(name, forged, "FAILURE"))).toBe("bad-signature");
+        expect(await view(name)).toEqual(before);
+        expect(await eventsOf(rec)).toEqual([]);
+        // The genuine permit is still unreported: it counts once.
+        expect(await report(name, p, "SUCCESS")).toMatchObject({ disposition: "RECORDED" });
+      });
+
+      it.each([
+        ["a leading zero on the generation", 1],
+        ["a leading zero on the expiry", 3],
+        ["a leading zero on the hash", 0],
+      ])("a re-encoded variant of a real permit (%s) is PERMIT_MALFORMED and changes nothing", async (_what, field) => {
+        await start({});
+        const { n } = names();
+        const name = n("a");
+        await fail(name, 1);
+        const p = await permit(name);
+        const before = await view(name);
+        const variant = fieldsOf(p).map((f, i) => (i === field ? `0${f}` : f)).join(".");
+        expect(await rejection(report(name, variant, "FAILURE"))).toBe("malformed");
+        expect(await view(name)).toEqual(before);
+      });
+
+      it("a made-up permit is refused: unsigned as PERMIT_MALFORMED, with a made-up MAC as PERMIT_BAD_SIGNATURE", async () => {
+        await start({});
+        const { n } = names();
+        const name = n("a");
+        await fail(name, 1);
+        const before = await view(name);
+        const body = encodePermit({ circuitHash: circuitHash(name), generation: 0, kind: "closed", expiresAt: h!.now() + 10_000, nonce: "made1up" });
+        expect(await rejection(report(name, body, "FAILURE"))).toBe("malformed");
+        expect(await rejection(report(name, `${body}.${"A".repeat(21)}w`, "FAILURE"))).toBe("bad-signature");
+        expect(await view(name)).toEqual(before);
+      });
+
+      it("permits of tool.7899e4ea0aef (same 32-bit hash) reported on tool.e2afc2b32253 are refused and do not count", async () => {
+        // The FNV collision of issue 11: the hash field cannot tell them apart, the MAC over the full name does.
+        await start({ failureThreshold: 3 });
+        const [a, b] = ["tool.7899e4ea0aef", "tool.e2afc2b32253"];
+        expect(circuitHash(a)).toBe(circuitHash(b));
+        await call(b, "SUCCESS");
+        const before = await view(b);
+        for (let i = 0; i < 5; i++) expect(await rejection(report(b, await permit(a), "FAILURE"))).toBe("bad-signature");
+        expect(await view(b)).toEqual(before);
+        expect(await stateOf(b)).toBe("CLOSED");
+      });
+
+      it("three mutated reports of one real permit cannot open a threshold-3 circuit", async () => {
+        // Issue 11's reproduction: one Acquire, then FAILURE reports of the permit's variants.
+        await start({ failureThreshold: 3 });
+        const { n } = names();
+        const name = n("a");
+        const p = await permit(name);
+        expect(await report(name, p, "FAILURE")).toMatchObject({ disposition: "RECORDED" });
+        const counted = await statsNow(name);
+        const variants = [changeChar(p, -24), fieldsOf(p).map((f, i) => (i === 3 ? `0${f}` : f)).join("."), changeChar(p, -1)];
+        const problems = [];
+        for (const v of variants) problems.push(await rejection(report(name, v, "FAILURE")));
+        expect(problems).toEqual(["bad-signature", "malformed", "bad-signature"]);
+        expect(await stateOf(name)).toBe("CLOSED");
+        expect(await statsNow(name)).toEqual(counted);
+        expect(counted).toMatchObject({ consecutiveFailures: 1, totalFailures: 1, windowFailures: 1 });
       });
     });
 

@@ -7,12 +7,13 @@ import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 /** A round start instant, so bucket and second boundaries are easy to read in failures. */
 const T0 = 1_700_000_000_000;
 
-const factory: HarnessFactory = async ({ layers, circuits, random, eventLogSize }) => {
+const factory: HarnessFactory = async ({ layers, circuits, random, eventLogSize, permitSecret }) => {
   let now = T0;
   const store = createMemoryStore({
     layers,
     ...(circuits === undefined ? {} : { circuits }),
     ...(eventLogSize === undefined ? {} : { eventLogSize }),
+    ...(permitSecret === undefined ? {} : { permitSecret }),
     clock: () => now,
     random: random ?? mulberry32(TEST_SEED),
     tickIntervalMs: 0,

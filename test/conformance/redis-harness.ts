@@ -14,7 +14,7 @@ let harnesses = 0;
 export async function redisHarness(
   connect: () => Redis | Cluster,
   cluster: boolean,
-  { layers, circuits, random, eventLogSize }: HarnessOptions,
+  { layers, circuits, random, eventLogSize, permitSecret }: HarnessOptions,
 ): Promise<Harness> {
   let now = T0;
   const client = connect();
@@ -25,6 +25,7 @@ export async function redisHarness(
     layers,
     ...(circuits === undefined ? {} : { circuits }),
     ...(eventLogSize === undefined ? {} : { eventLogSize }),
+    ...(permitSecret === undefined ? {} : { permitSecret }),
     keyPrefix: `${cluster ? "c" : "t"}${++harnesses}:`,
     random: random ?? mulberry32(TEST_SEED),
     testClock: () => now,

@@ -106,6 +106,12 @@ afterAll(async () => {
 });
 
 
+/** `permit` with the last character of its nonce (the field before the MAC) changed. */
+function mutateNonce(permit: string): string {
+  const at = permit.lastIndexOf(".") - 1;
+  return permit.slice(0, at) + (permit[at] === "z" ? "y" : "z") + permit.slice(at + 1);
+}
+
 /** A config file with one pattern rule, which DeletePatternRule must refuse to delete. */
 const configDir = mkdtempSync(join(tmpdir(), "error-reasons-"));
 writeFileSync(join(configDir, "breakerbox.json"), JSON.stringify({ rules: [{ pattern: "file.*", config: { failure_threshold: 3 } }] }));
@@ -117,7 +123,7 @@ describe("requests refused for what they say (API keys on, manual clock)", () =>
   it("every client reads code, reason, domain and details", async () => {
     const acquire = (circuit: string) => client.call("acquire", { circuit }, ADMIN);
     const other = await acquire("p.other");
-    await acquire("p.b");
+    const own = await acquire("p.b");
     await client.call("configure", { target: { case: "circuit", value: "p.exp" }, config: { permitTtl: durationFromMs(1000) } }, ADMIN);
     const stale = await acquire("p.exp");
     server.clock.advance(1000);
@@ -154,6 +160,8 @@ describe("requests refused for what they say (API keys on, manual clock)", () =>
       { reason: "PATTERN_RULE_FROM_FILE", call: { method: "DeletePatternRule", request: { pattern: "file.*" }, metadata: ADMIN }, metadata: { pattern: "file.*" } },
       { reason: "PERMIT_MALFORMED", call: report("p.b", "made-up") },
       { reason: "PERMIT_FOREIGN", call: report("p.b", permitOf(other)), metadata: { circuit: "p.b" } },
+      // p.b's own permit with the last character of its nonce changed: the MAC no longer matches.
+      { reason: "PERMIT_BAD_SIGNATURE", call: report("p.b", mutateNonce(permitOf(own))) },
       { reason: "PERMIT_EXPIRED", call: report("p.exp", permitOf(stale)), metadata: { circuit: "p.exp", permitTtl: "1s" } },
       { reason: "PERMIT_UNKNOWN", call: report("p.never", permitOf(other)), metadata: { circuit: "p.never" } },
       { reason: "CREDENTIALS_MISSING", call: { method: "GetState", request: { circuit: "p.b" } } },

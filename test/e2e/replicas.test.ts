@@ -16,7 +16,7 @@ import {
   State,
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { decodePermit } from "../../src/engine/index.js";
+import { decodePermit, splitPermit } from "../../src/engine/index.js";
 import { lateBound } from "../support/fixture.js";
 import { nextWithin, type CircuitClient } from "../support/grpc-client.js";
 import { useRedis, useReplicas } from "../support/process-fixtures.js";
@@ -148,7 +148,7 @@ describe("three replicas on one Redis", () => {
     const denied = answers.filter((a) => !a.allowed);
     expect(granted).toHaveLength(3);
     expect(new Set(granted.map((a) => a.permit)).size).toBe(3);
-    expect(granted.every((a) => a.state === State.HALF_OPEN && decodePermit(a.permit)?.kind === "probe")).toBe(true);
+    expect(granted.every((a) => a.state === State.HALF_OPEN && decodePermit(splitPermit(a.permit)?.body ?? "")?.kind === "probe")).toBe(true);
     expect(denied).toHaveLength(297);
     expect(denied.every((a) => a.state === State.HALF_OPEN && a.reason === DenyReason.HALF_OPEN_FULL)).toBe(true);
 
@@ -178,7 +178,7 @@ describe("three replicas on one Redis", () => {
     // The agent on A takes the only probe slot and is never heard from again.
     const probe = await A.call("acquire", { circuit });
     expect(probe).toMatchObject({ allowed: true, state: State.HALF_OPEN });
-    const expiresAt = decodePermit(probe.permit)!.expiresAt;
+    const expiresAt = decodePermit(splitPermit(probe.permit)!.body)!.expiresAt;
     expect(await B.call("acquire", { circuit })).toMatchObject({ allowed: false, state: State.HALF_OPEN, reason: DenyReason.HALF_OPEN_FULL });
 
     let last: CircuitStatus | undefined;

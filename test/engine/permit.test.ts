@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { circuitHash, decodePermit, encodePermit, type Permit, type PermitKind } from "../../src/engine/index.js";
+import { circuitHash, decodePermit, encodePermit, splitPermit, type Permit, type PermitKind } from "../../src/engine/index.js";
 import { mulberry32, seedLabel, TEST_SEED } from "../conformance/random.js";
 
 describe("circuitHash", () => {
@@ -86,5 +86,35 @@ describe("permit tokens", () => {
     ["a JSON object", '{"permit":"evdnn2.16.p.loyw4i7k.abc123"}'],
   ])("rejects %s", (_what, token) => {
     expect(decodePermit(token)).toBeUndefined();
+  });
+
+  // Each decodes under parseInt to the sample permit: accepting any would make
+  // one permit many strings, each counted as a new outcome.
+  it.each([
+    ["a leading zero on the hash", "0evdnn2.16.p.loyw4i7k.abc123"],
+    ["a leading zero on the generation", "evdnn2.016.p.loyw4i7k.abc123"],
+    ["a leading zero on the expiry", "evdnn2.16.p.0loyw4i7k.abc123"],
+    ["generation zero spelled 00", "evdnn2.00.p.loyw4i7k.abc123"],
+  ])("rejects a non-canonical spelling: %s", (_what, token) => {
+    expect(decodePermit(token)).toBeUndefined();
+  });
+
+  it("rejects a number past 2^53 that would not re-encode to the same text", () => {
+    expect(decodePermit("evdnn2.zzzzzzzzzzz.p.loyw4i7k.abc123")).toBeUndefined();
+  });
+});
+
+describe("splitPermit", () => {
+  const mac = "A".repeat(21) + "w";
+  it("splits a signed token into body and 22-character MAC", () => {
+    expect(splitPermit(`evdnn2.16.p.loyw4i7k.abc123.${mac}`)).toEqual({ body: "evdnn2.16.p.loyw4i7k.abc123", mac });
+  });
+  it.each([
+    ["no MAC", "evdnn2.16.p.loyw4i7k.abc123"],
+    ["a 21-character MAC", `evdnn2.16.p.loyw4i7k.abc123.${mac.slice(1)}`],
+    ["a 23-character MAC", `evdnn2.16.p.loyw4i7k.abc123.${mac}A`],
+    ["padding", `evdnn2.16.p.loyw4i7k.abc123.${mac.slice(2)}==`],
+  ])("refuses %s", (_what, token) => {
+    expect(splitPermit(token)).toBeUndefined();
   });
 });

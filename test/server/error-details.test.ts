@@ -125,8 +125,8 @@ describe("the reasons table", () => {
     expect(RETRY_DELAY_MS).toEqual({ STORE_UNAVAILABLE: 1000, SHUTTING_DOWN: 1000, TOO_MANY_WATCHERS: 5000, WATCHER_TOO_SLOW: 0 });
   });
 
-  it("marks CIRCUIT_CAP_REACHED and PERMIT_BAD_SIGNATURE reserved, and nothing else", () => {
+  it("marks CIRCUIT_CAP_REACHED reserved, and nothing else", () => {
     const reserved = Object.entries(ERROR_REASONS).filter(([, s]) => s.reserved === true).map(([r]) => r);
-    expect(reserved.sort()).toEqual(["CIRCUIT_CAP_REACHED", "PERMIT_BAD_SIGNATURE"]);
+    expect(reserved.sort()).toEqual(["CIRCUIT_CAP_REACHED"]);
   });
 });

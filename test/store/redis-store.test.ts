@@ -10,7 +10,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
+import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, PermitRejectedError } from "../../src/engine/index.js";
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
 import type { HistoryEntry } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
@@ -30,7 +30,14 @@ afterAll(async () => {
 });
 
 async function makeStore(
-  overrides: { idleTtlMs?: number; failureThreshold?: number; keyPrefix?: string; testClock?: () => number } = {},
+  overrides: {
+    idleTtlMs?: number;
+    failureThreshold?: number;
+    keyPrefix?: string;
+    testClock?: () => number;
+    permitSecret?: Buffer;
+    previousPermitSecret?: Buffer;
+  } = {},
 ): Promise<{ store: RedisStore; sent: string[]; keyPrefix: string; close(): Promise<void> }> {
   const connect = (): Redis => new Redis({ host: redis.host, port: redis.port });
   const client = connect();
@@ -50,6 +57,8 @@ async function makeStore(
     keyPrefix,
     ...(overrides.idleTtlMs === undefined ? {} : { idleTtlMs: overrides.idleTtlMs }),
     ...(overrides.testClock === undefined ? {} : { testClock: overrides.testClock }),
+    ...(overrides.permitSecret === undefined ? {} : { permitSecret: overrides.permitSecret }),
+    ...(overrides.previousPermitSecret === undefined ? {} : { previousPermitSecret: overrides.previousPermitSecret }),
   });
   await store.start();
   return {
@@ -61,6 +70,11 @@ async function makeStore(
       client.disconnect();
     },
   };
+}
+
+/** A permit token without its MAC: what the scripts remember it by. */
+function bodyOf(token: string): string {
+  return token.slice(0, token.lastIndexOf("."));
 }
 
 describe("redis store round trips", () => {
@@ -391,7 +405,8 @@ describe("redis store reported permits", () => {
       const p = (await store.acquire("kept.a")).permit!;
       const expiresAt = parseInt(p.split(".")[3]!, 36);
       await store.report("kept.a", { permit: p, outcome: "TIMEOUT", durationMs: 1, retryAfterMs: 0 });
-      expect(await admin.zscore(`${keyPrefix}{kept.a}:r`, p)).toBe(`${expiresAt}.375`);
+      // Remembered by its body (the token without its MAC): the permit's one identity.
+      expect(await admin.zscore(`${keyPrefix}{kept.a}:r`, bodyOf(p))).toBe(`${expiresAt}.375`);
       expect(await store.report("kept.a", { permit: p, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 })).toEqual({
         state: "CLOSED",
         disposition: "CONFLICT",
@@ -408,7 +423,7 @@ describe("redis store reported permits", () => {
     const { store, keyPrefix, close } = await makeStore();
     try {
       const p = (await store.acquire("legacy.a")).permit!;
-      await admin.zadd(`${keyPrefix}{legacy.a}:r`, parseInt(p.split(".")[3]!, 36), p);
+      await admin.zadd(`${keyPrefix}{legacy.a}:r`, parseInt(p.split(".")[3]!, 36), bodyOf(p));
       expect(await store.report("legacy.a", { permit: p, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 })).toEqual({
         state: "CLOSED",
         disposition: "DUPLICATE",
@@ -420,5 +435,81 @@ describe("redis store reported permits", () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe("redis store permit secret", () => {
+  const report = (store: RedisStore, name: string, permit: string) => store.report(name, { permit, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 });
+  const problemOf = (p: Promise<unknown>) =>
+    p.then(
+      () => "accepted",
+      (e: unknown) => (e instanceof PermitRejectedError ? e.problem : String(e)),
+    );
+
+  it("without a configured secret, generates one in Redis (SET NX) that every replica shares", async () => {
+    const one = await makeStore({ keyPrefix: "ps1:" });
+    const two = await makeStore({ keyPrefix: "ps1:" });
+    try {
+      const stored = await admin.get("ps1:permit-secret");
+      // 32 random bytes as base64url text, used as its UTF-8 bytes like the variable's value.
+      expect(stored).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const p = (await one.store.acquire("shared.a")).permit!;
+      expect(await report(two.store, "shared.a", p)).toMatchObject({ disposition: "RECORDED" });
+      // A restart reads the same secret back rather than drawing a new one.
+      const three = await makeStore({ keyPrefix: "ps1:" });
+      await three.close();
+      expect(await admin.get("ps1:permit-secret")).toBe(stored);
+      // Rotating away from it: the stored text, passed as the previous secret, still opens its permits.
+      const rotated = await makeStore({ keyPrefix: "ps1:", permitSecret: Buffer.alloc(32, 9), previousPermitSecret: Buffer.from(stored!, "utf8") });
+      try {
+        const q = (await one.store.acquire("shared.a")).permit!;
+        expect(await report(rotated.store, "shared.a", q)).toMatchObject({ disposition: "RECORDED" });
+      } finally {
+        await rotated.close();
+      }
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it("with a configured secret, stores nothing in Redis", async () => {
+    const { store, close } = await makeStore({ keyPrefix: "ps2:", permitSecret: Buffer.alloc(32, 1) });
+    try {
+      const p = (await store.acquire("configured.a")).permit!;
+      expect(await report(store, "configured.a", p)).toMatchObject({ disposition: "RECORDED" });
+      expect(await admin.exists("ps2:permit-secret")).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+
+  it("after a rotation, accepts permits signed with the previous secret and refuses those of an unknown one", async () => {
+    const [older, newer] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    const before = await makeStore({ keyPrefix: "ps3:", permitSecret: older });
+    const rotated = await makeStore({ keyPrefix: "ps3:", permitSecret: newer, previousPermitSecret: older });
+    const after = await makeStore({ keyPrefix: "ps3:", permitSecret: newer });
+    try {
+      const [p1, p2] = [(await before.store.acquire("rot.a")).permit!, (await before.store.acquire("rot.a")).permit!];
+      expect(await report(rotated.store, "rot.a", p1)).toMatchObject({ disposition: "RECORDED" });
+      expect(await problemOf(report(after.store, "rot.a", p2))).toBe("bad-signature");
+      expect(await report(after.store, "rot.a", (await rotated.store.acquire("rot.a")).permit!)).toMatchObject({ disposition: "RECORDED" });
+    } finally {
+      await before.close();
+      await rotated.close();
+      await after.close();
+    }
+  });
+
+  it("refuses a configured secret shorter than 32 bytes when built", () => {
+    expect(() =>
+      createRedisStore({
+        client: admin,
+        duplicate: () => admin,
+        cluster: false,
+        layers: { defaults: BUILTIN_DEFAULTS, presets: BUILTIN_PRESETS, rules: [] },
+        permitSecret: Buffer.alloc(31),
+      }),
+    ).toThrow(/at least 32 bytes, got 31/);
   });
 });

@@ -75,6 +75,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     tickIntervalMs: 0,
     eventLogSize: config.eventLogSize,
     historyLimit: config.historyLimit,
+    ...(config.permitSecret === undefined ? {} : { permitSecret: config.permitSecret }),
+    ...(config.previousPermitSecret === undefined ? {} : { previousPermitSecret: config.previousPermitSecret }),
   });
   const app = await startBreakerbox(config, { logger: options.logger ?? pino({ level: "silent" }), store, clock: clock.now });
   return { ...runningOf(app, config), store, clock };

@@ -13,6 +13,8 @@
  *   <prefix>events            stream  every transition, config change and idle removal, for Watch and logs
  *   <prefix>rules             hash    runtime pattern rules {v: version, s: JSON list}
  *   <prefix>rules-changed     pub/sub channel: a replica changed the rules
+ *   <prefix>permit-secret     string  the shared permit secret when none is configured
+ *                                     (permit-secret.ts); never expires
  */
 
 export interface CircuitKeys {
@@ -30,6 +32,7 @@ export interface KeySpace {
   events: string;
   rules: string;
   rulesChannel: string;
+  permitSecret: string;
   /** SCAN pattern for the main hashes of circuits whose names start with `namePrefix`. */
   scanPattern(namePrefix: string): string;
   /** The circuit name of a main-hash key, or undefined for other keys. */
@@ -59,6 +62,7 @@ export function createKeySpace(prefix = "bb:"): KeySpace {
     events: `${prefix}events`,
     rules: `${prefix}rules`,
     rulesChannel: `${prefix}rules-changed`,
+    permitSecret: `${prefix}permit-secret`,
     scanPattern: (namePrefix) => `${escapeGlob(prefix)}{${escapeGlob(namePrefix)}*}`,
     circuitOf(key) {
       return mainKey.exec(key)?.[1];

@@ -27,9 +27,10 @@ import {
   type CircuitConfig,
   type ForceTarget,
   circuitHash,
-  decodePermit,
   permitRefusal,
 } from "../../engine/index.js";
+import { type PermitSecrets, type PermitSigner, createPermitSigner } from "../permit-signer.js";
+import { sharedPermitSecret } from "./permit-secret.js";
 import { type ConfigDecisions, type FileConfig, createConfigDecisions } from "../config-decisions.js";
 import { createStoreListeners } from "../store-listeners.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, pageOfHistory } from "../history-page.js";
@@ -76,7 +77,7 @@ import type { Guard } from "./unavailable.js";
 export { FEED_CURRENT_MS, VIEW_TTL_MS } from "./local-views.js";
 
 /** The config file's layers and circuits (FileConfig), and: */
-export interface RedisStoreOptions extends FileConfig {
+export interface RedisStoreOptions extends FileConfig, PermitSecrets {
   /** Connection for commands (scripts are registered on it). */
   client: Redis | Cluster;
   /** Makes a further connection of the same kind, for the blocking stream reader and pub/sub. */
@@ -128,6 +129,9 @@ export class RedisStore implements CircuitStore {
   private readonly views: LocalViews;
   private readonly settings: SettingsCache;
   private readonly feed: EventFeed;
+  private readonly secrets: PermitSecrets & { key: string };
+  /** Set by start(): the shared secret may have to be read from Redis first. */
+  private signer: PermitSigner | undefined;
   private readonly names: CircuitNames;
   private readonly removals: RemovalAnnouncer | undefined;
   private readonly config: RedisConfigOps;
@@ -142,6 +146,9 @@ export class RedisStore implements CircuitStore {
   constructor(options: RedisStoreOptions) {
     this.client = options.client;
     const keys = createKeySpace(options.keyPrefix);
+    this.secrets = { ...options, key: keys.permitSecret };
+    // A configured secret is checked now, so a short one fails at start, not at the first call.
+    if (options.permitSecret !== undefined) this.signer = createPermitSigner(options.permitSecret, options.previousPermitSecret);
     this.cluster = options.cluster;
     this.eventLogSize = options.eventLogSize ?? 10_000;
     this.testClock = options.testClock;
@@ -205,6 +212,8 @@ export class RedisStore implements CircuitStore {
   start(): Promise<void> {
     // A failed start (Redis away) is forgotten, so the next operation tries again.
     this.started ??= (async () => {
+      const { permitSecret, previousPermitSecret, key } = this.secrets;
+      this.signer ??= createPermitSigner(permitSecret ?? (await this.guard(() => sharedPermitSecret(this.client, key))), previousPermitSecret);
       await this.settings.start();
       await this.guard(() => this.feed.start());
       if (this.removals !== undefined) await this.guard(() => this.removals!.start());
@@ -219,7 +228,7 @@ export class RedisStore implements CircuitStore {
 
   async acquire(name: string): Promise<AcquireDecision> {
     const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
-    return this.views.acquire(name, nonce, this.configOf, async () => {
+    const decision = await this.views.acquire(name, nonce, this.configOf, async () => {
       const { reply: r } = await this.run(name, (call) => this.scripts.acquire(call, circuitHash(name), nonce));
       this.views.confirm(name, r.phase, r.generation, r.now);
       const decision: AcquireDecision = { allowed: r.allowed, state: r.state, retryAfterMs: r.retryAfterMs, shadowDenied: r.shadowDenied };
@@ -227,20 +236,27 @@ export class RedisStore implements CircuitStore {
       if (r.reason !== undefined) decision.reason = r.reason;
       return decision;
     });
+    // The views and acquire.lua build the body; a local grant implies start() has run (it needs a confirmed view).
+    if (decision.permit !== undefined) decision.permit = this.signer!.sign(name, decision.permit);
+    return decision;
   }
 
   async report(name: string, command: ReportCommand): Promise<ReportAck> {
-    const permit = decodePermit(command.permit);
-    if (permit === undefined || permit.circuitHash !== circuitHash(name)) {
-      // Off the hot path: say what a missing circuit is before judging the token, as the engine does;
-      // like the engine, a refused token applies no due transition.
-      await this.start();
+    await this.start();
+    let opened;
+    try {
+      // Before any script runs: a token that is not ours changes nothing.
+      opened = this.signer!.open(name, command.permit);
+    } catch (refusal) {
+      // Off the hot path: say what a missing circuit is before judging the token, as the memory store does;
+      // like it, a refused token applies no due transition.
       if (!(await this.scripts.exists(name))) throw permitRefusal.noSuchCircuit(name);
-      throw permit === undefined ? permitRefusal.malformed() : permitRefusal.foreign(name);
+      throw refusal;
     }
+    const { body, permit } = opened;
     const { reply: r, resolved } = await this.run(name, (call) =>
       this.scripts.report(call, {
-        permit: command.permit,
+        permit: body,
         generation: permit.generation,
         kind: permit.kind,
         expiresAt: permit.expiresAt,

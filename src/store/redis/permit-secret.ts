@@ -1,0 +1,24 @@
+/**
+ * The permit secret every replica on one Redis shares when none is
+ * configured: the first replica to start stores a random one under
+ * `<prefix>permit-secret` (SET NX, so racing replicas agree on the first),
+ * and every replica reads it back. It never expires: a replica must be able
+ * to open the permits another issued. A configured secret is never stored.
+ * The stored value is text used as its UTF-8 bytes, exactly as
+ * BREAKERBOX_PERMIT_SECRET is, so an operator rotating away from it passes
+ * `GET <prefix>permit-secret` as BREAKERBOX_PERMIT_SECRET_PREVIOUS unchanged.
+ */
+import type { Cluster, Redis } from "ioredis";
+import { MIN_PERMIT_SECRET_BYTES } from "../../engine/index.js";
+import { randomPermitSecret } from "../permit-signer.js";
+
+/** The shared secret under `key`, created when absent. Throws when a stored one is too short (someone wrote it by hand). */
+export async function sharedPermitSecret(client: Redis | Cluster, key: string): Promise<Buffer> {
+  await client.set(key, randomPermitSecret().toString("base64url"), "NX");
+  const stored = await client.get(key);
+  const secret = stored === null ? undefined : Buffer.from(stored, "utf8");
+  if (secret === undefined || secret.length < MIN_PERMIT_SECRET_BYTES) {
+    throw new Error(`the permit secret in Redis key ${key} is missing or shorter than ${MIN_PERMIT_SECRET_BYTES} bytes; delete the key to have one generated`);
+  }
+  return secret;
+}
