@@ -15,6 +15,7 @@
 // To see where one handler's time goes:
 //   node --cpu-prof --cpu-prof-dir /tmp/prof bench/handlers.mjs --only report && node bench/profile.mjs /tmp/prof
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { createContextValues } from "@connectrpc/connect";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../dist/src/config/index.js";
 import { createCircuitServiceImpl } from "../dist/src/server/circuit-service.js";
@@ -55,7 +56,10 @@ const service = new Breakerbox({ store, maxWatchers: config.maxWatchers, heartbe
 // The bare handlers: the interceptors the listeners add (access control, error
 // boundary, RPC timing; see src/app.ts) are not included.
 const impl = createCircuitServiceImpl({ service });
-const ctx = {}; // Acquire and Report read nothing from the context.
+// Acquire and Report read only the caller from the context (for the
+// reporter's principal): an empty value set gives them the default caller,
+// as a call without access control has.
+const ctx = { values: createContextValues() };
 
 const PingResponseSchema = NoopService.method.ping.output;
 const names = Array.from({ length: circuits }, (_, i) => `bench.c${String(i).padStart(3, "0")}`);
