@@ -10,7 +10,6 @@ import { Code, type ServiceImpl } from "@connectrpc/connect";
 import {
   AcquireAnyResponseSchema,
   AcquireResponseSchema,
-  CircuitRemovedSchema,
   CircuitService,
   ConfigureResponseSchema,
   DeletePatternRuleResponseSchema,
@@ -25,7 +24,6 @@ import {
   type ReportRequest as ProtoReportRequest,
   BatchReportResponseSchema,
   BatchReportResultSchema,
-  RemovalCause as ProtoRemovalCause,
   ResetResponseSchema,
   SnapshotCompleteSchema,
   WatchResponseSchema,
@@ -33,10 +31,10 @@ import {
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { Breakerbox, Caller, ConfigureRequest, ReportCall } from "../service/breakerbox.js";
 import type { WatchMessage } from "../service/watch-hub.js";
-import type { RemovalCause } from "../store/store.js";
 import {
   DENY_REASON_TO_PROTO,
   STATE_TO_PROTO,
+  circuitRemovedToProto,
   configChangeToProto,
   eventToProto,
   historyEntryToProto,
@@ -85,10 +83,7 @@ function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {
     case "config_change":
       return { case: "configChange", value: configChangeToProto(m.change, m.circuit) };
     case "circuit_removed":
-      return {
-        case: "circuitRemoved",
-        value: create(CircuitRemovedSchema, { circuit: m.circuit, cause: REMOVAL_CAUSE_TO_PROTO[m.cause], removalTime: timestampFromMs(m.at) }),
-      };
+      return { case: "circuitRemoved", value: circuitRemovedToProto(m.circuit, m.cause, m.at) };
   }
 }
 
@@ -113,8 +108,6 @@ function reportCallFromProto(req: ProtoReportRequest, caller: Caller, field = ""
     caller: withAgentInstance(caller, req.agentInstanceId),
   };
 }
-
-const REMOVAL_CAUSE_TO_PROTO: Readonly<Record<RemovalCause, ProtoRemovalCause>> = { idle_evicted: ProtoRemovalCause.IDLE_EVICTED };
 
 /**
  * Builds the implementation. Handlers translate between protobuf messages and

@@ -6,6 +6,9 @@
 import { create } from "@bufbuild/protobuf";
 import { type Duration, durationFromMs, durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
+  CircuitRemovedSchema,
+  type CircuitRemoved as ProtoCircuitRemoved,
+  RemovalCause as ProtoRemovalCause,
   type CircuitConfig as ProtoConfig,
   type CircuitEvent as ProtoEvent,
   type CircuitStats as ProtoStats,
@@ -49,7 +52,16 @@ import {
   type TransitionReason,
   adminPrincipal,
 } from "../engine/index.js";
-import type { CircuitEvent, CircuitView, ConfigChangeRecord, HistoryEntry, PatternRuleOrigin, PatternRuleRecord, ReportAck } from "../store/store.js";
+import type {
+  CircuitEvent,
+  CircuitView,
+  ConfigChangeRecord,
+  HistoryEntry,
+  PatternRuleOrigin,
+  PatternRuleRecord,
+  RemovalCause,
+  ReportAck,
+} from "../store/store.js";
 import { InvalidArgumentError } from "../service/errors.js";
 import { PROTO_CONFIG_FIELDS } from "./proto-config-fields.js";
 
@@ -89,6 +101,13 @@ const DISPOSITION_TO_PROTO: Readonly<Record<ReportDisposition, ProtoReportDispos
   DUPLICATE: ProtoReportDisposition.DUPLICATE,
   CONFLICT: ProtoReportDisposition.CONFLICT,
 };
+
+const REMOVAL_CAUSE_TO_PROTO: Readonly<Record<RemovalCause, ProtoRemovalCause>> = { idle_evicted: ProtoRemovalCause.IDLE_EVICTED };
+
+/** A circuit's removal (Watch), at `at` (store ms). */
+export function circuitRemovedToProto(circuit: string, cause: RemovalCause, at: number): ProtoCircuitRemoved {
+  return create(CircuitRemovedSchema, { circuit, cause: REMOVAL_CAUSE_TO_PROTO[cause], removalTime: timestampFromMs(at) });
+}
 
 export const DENY_REASON_TO_PROTO: Readonly<Record<DenyReason, ProtoDenyReason>> = {
   OPEN: ProtoDenyReason.OPEN,

@@ -8,15 +8,13 @@
 /** A request field that is missing, malformed or out of range. */
 export class InvalidArgumentError extends Error {
   override readonly name = "InvalidArgumentError";
+  /** Every bad field, each sent as one BadRequest field violation; `field` and the problem when not given. */
+  readonly violations: readonly { field: string; description: string }[];
   /**
    * @param field the request field as clients spell it, e.g. "circuit" or
    *   "config.failure_rate_threshold"
    * @param problem what is wrong and what is accepted; the message is
    *   `${field} ${problem}`
-   */
-  /** Every bad field, each sent as one BadRequest field violation; `field` and the problem when not given. */
-  readonly violations: readonly { field: string; description: string }[];
-  /**
    * @param violations one per bad field when several are wrong (e.g. each
    *   bad config field); default: `field` with `problem`
    */
