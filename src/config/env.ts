@@ -34,6 +34,7 @@ export const processEnvSchema = z.object({
   // CLOSED on next use), and a week stays under Node's 24.8-day timer limit,
   // so a store may schedule its sweep with setTimeout.
   BREAKERBOX_IDLE_TTL_SECONDS: secondsVar(1, 7 * SECONDS_PER_DAY, SECONDS_PER_DAY),
+  BREAKERBOX_MAX_CIRCUITS: integerVar(1, 100_000_000, 1_000_000),
   BREAKERBOX_MAX_WATCH_STREAMS: integerVar(1, 100_000, 1000),
   BREAKERBOX_WATCH_HEARTBEAT_SECONDS: secondsVar(1, 3600, 15),
   BREAKERBOX_SHUTDOWN_GRACE_SECONDS: secondsVar(0, 300, 5),

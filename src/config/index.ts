@@ -68,6 +68,11 @@ export interface AppConfig {
   /** CLOSED circuits unused this long are evicted (BREAKERBOX_IDLE_TTL_SECONDS, default 1 day). */
   idleTtlMs: number;
   /**
+   * Most circuits a store holds (BREAKERBOX_MAX_CIRCUITS, default 1,000,000);
+   * creating one more answers RESOURCE_EXHAUSTED (CIRCUIT_CAP_REACHED).
+   */
+  maxCircuits: number;
+  /**
    * Signs permits (BREAKERBOX_PERMIT_SECRET, else the config file's
    * `permit_secret`; at least 32 bytes). Absent: the memory store draws one
    * per process, the Redis store shares one it keeps in Redis.
@@ -184,6 +189,7 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     logLevel: vars.LOG_LEVEL,
     store,
     idleTtlMs: vars.BREAKERBOX_IDLE_TTL_SECONDS,
+    maxCircuits: vars.BREAKERBOX_MAX_CIRCUITS,
     ...permitSecrets(vars, file),
     maxWatchers: vars.BREAKERBOX_MAX_WATCH_STREAMS,
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,

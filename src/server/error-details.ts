@@ -48,12 +48,15 @@ export interface ReasonSpec {
  * - WATCHER_TOO_SLOW 0 s: the stream was cut to bound memory, not because
  *   the server is busy; resuming at once with the last resume token loses
  *   nothing while the token is retained.
+ * - CIRCUIT_CAP_REACHED 60 s: room comes back only as idle circuits are
+ *   evicted (their idle TTL), so a quick retry only adds load.
  */
 export const RETRY_DELAY_MS = Object.freeze({
   STORE_UNAVAILABLE: 1000,
   SHUTTING_DOWN: 1000,
   TOO_MANY_WATCHERS: 5000,
   WATCHER_TOO_SLOW: 0,
+  CIRCUIT_CAP_REACHED: 60_000,
 } satisfies Partial<Record<ReasonName, number>>);
 
 /**
@@ -77,8 +80,8 @@ export const ERROR_REASONS: Readonly<Record<ReasonName, ReasonSpec>> = Object.fr
   PATTERN_RULE_FROM_FILE: { code: Code.FailedPrecondition, metadata: ["pattern"] },
   TOO_MANY_WATCHERS: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.TOO_MANY_WATCHERS, metadata: ["limit"] },
   WATCHER_TOO_SLOW: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.WATCHER_TOO_SLOW, metadata: ["limit"] },
-  // Reserved: its retry delay is decided when the circuit cap lands.
-  CIRCUIT_CAP_REACHED: { code: Code.ResourceExhausted, metadata: [], reserved: true },
+  // Reserved until the stores enforce BREAKERBOX_MAX_CIRCUITS (issue 11).
+  CIRCUIT_CAP_REACHED: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.CIRCUIT_CAP_REACHED, metadata: ["circuit", "limit"], reserved: true },
   STORE_UNAVAILABLE: { code: Code.Unavailable, retryDelayMs: RETRY_DELAY_MS.STORE_UNAVAILABLE, metadata: [] },
   SHUTTING_DOWN: { code: Code.Unavailable, retryDelayMs: RETRY_DELAY_MS.SHUTTING_DOWN, metadata: [] },
   CREDENTIALS_MISSING: { code: Code.Unauthenticated, metadata: [] },

@@ -7,7 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Status } from "../../gen/ts/google/rpc/status_pb.js";
 import { InvalidConfigError, PermitRejectedError, UnknownPresetError } from "../engine/index.js";
-import { PatternRuleFromFileError, PatternRuleNotFoundError, ResumeTokenError, StoreUnavailableError } from "../store/store.js";
+import { CircuitCapError, PatternRuleFromFileError, PatternRuleNotFoundError, ResumeTokenError, StoreUnavailableError } from "../store/store.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../service/access.js";
 import {
   CircuitNotFoundError,
@@ -62,6 +62,7 @@ export function toConnectError(err: unknown): ConnectError {
     const reason = err.resource === "too_many_watchers" ? "TOO_MANY_WATCHERS" : "WATCHER_TOO_SLOW";
     return reasonedError(err.message, reason, { metadata: { limit: String(err.limit) } });
   }
+  if (CircuitCapError.is(err)) return reasonedError(err.message, "CIRCUIT_CAP_REACHED", { metadata: { circuit: err.circuit, limit: String(err.cap) } });
   if (StoreUnavailableError.is(err)) return reasonedError(err.message, "STORE_UNAVAILABLE");
   if (ShuttingDownError.is(err)) return reasonedError(err.message, "SHUTTING_DOWN");
   return internalError(err);

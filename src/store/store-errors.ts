@@ -49,3 +49,21 @@ export class PatternRuleFromFileError extends Error {
     return e instanceof PatternRuleFromFileError;
   }
 }
+
+/**
+ * Creating this circuit would take the store past its circuit cap
+ * (BREAKERBOX_MAX_CIRCUITS). Existing circuits keep working; idle ones are
+ * evicted, which makes room again.
+ */
+export class CircuitCapError extends Error {
+  override readonly name = "CircuitCapError";
+  constructor(
+    readonly circuit: string,
+    readonly cap: number,
+  ) {
+    super(`circuit ${JSON.stringify(circuit)} cannot be created: the store holds its cap of ${cap} circuits (BREAKERBOX_MAX_CIRCUITS); retry after idle circuits are evicted`);
+  }
+  static is(e: unknown): e is CircuitCapError {
+    return e instanceof CircuitCapError;
+  }
+}

@@ -44,7 +44,7 @@ import type {
 } from "../engine/index.js";
 import type { HistoryPage, HistoryPosition } from "./history-page.js";
 
-export { PatternRuleFromFileError, PatternRuleNotFoundError, ResumeTokenError, StoreUnavailableError } from "./store-errors.js";
+export { CircuitCapError, PatternRuleFromFileError, PatternRuleNotFoundError, ResumeTokenError, StoreUnavailableError } from "./store-errors.js";
 
 /** Everything known about one circuit, as of one instant. */
 export interface CircuitView {

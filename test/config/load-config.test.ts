@@ -69,6 +69,7 @@ describe("loadConfig: defaults", () => {
       logLevel: "info",
       store: { kind: "memory" },
       idleTtlMs: 86_400_000,
+      maxCircuits: 1_000_000,
       maxWatchers: 1000,
       heartbeatMs: 15_000,
       shutdownGraceMs: 5000,

@@ -116,13 +116,19 @@ describe("the reasons table", () => {
     expect(Object.keys(ERROR_REASONS).sort()).toEqual(proto.sort());
   });
 
-  it("gives RetryInfo to exactly the UNAVAILABLE and RESOURCE_EXHAUSTED reasons (the reserved cap decides its own later)", () => {
+  it("gives RetryInfo to exactly the UNAVAILABLE and RESOURCE_EXHAUSTED reasons", () => {
     const withDelay = Object.entries(ERROR_REASONS).filter(([, s]) => s.retryDelayMs !== undefined).map(([r]) => r);
     const retryable = Object.entries(ERROR_REASONS)
-      .filter(([, s]) => (s.code === Code.Unavailable || s.code === Code.ResourceExhausted) && s.reserved !== true)
+      .filter(([, s]) => s.code === Code.Unavailable || s.code === Code.ResourceExhausted)
       .map(([r]) => r);
     expect(withDelay.sort()).toEqual(retryable.sort());
-    expect(RETRY_DELAY_MS).toEqual({ STORE_UNAVAILABLE: 1000, SHUTTING_DOWN: 1000, TOO_MANY_WATCHERS: 5000, WATCHER_TOO_SLOW: 0 });
+    expect(RETRY_DELAY_MS).toEqual({
+      STORE_UNAVAILABLE: 1000,
+      SHUTTING_DOWN: 1000,
+      TOO_MANY_WATCHERS: 5000,
+      WATCHER_TOO_SLOW: 0,
+      CIRCUIT_CAP_REACHED: 60_000,
+    });
   });
 
   it("marks CIRCUIT_CAP_REACHED reserved, and nothing else", () => {
