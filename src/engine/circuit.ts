@@ -12,7 +12,7 @@
  * applied lazily by {@link advance}, which every operation calls first; there
  * are no timers.
  *
- * Why one file of ~450 lines: it is one state machine. acquire, report,
+ * Why one file of ~490 lines: it is one state machine. acquire, report,
  * advance, reset and force share the private steps (transition, open, grant,
  * deny) that keep generations, counters and permits consistent; splitting it
  * would export those steps and let a caller change state without them.
@@ -471,12 +471,21 @@ export function force(c: Circuit, config: CircuitConfig, now: number, target: Fo
 }
 
 /**
- * Whether an idle circuit may be forgotten: CLOSED, unused for `idleMs`
+ * Whether an idle circuit may be forgotten at `now`: unused for `idleMs`
  * (used: acquire, report, reset, force, and the store's Configure of this
- * circuit; reads and advance() are not uses). An
- * OPEN, HALF_OPEN or pinned circuit is never evicted, so forgetting cannot
- * reopen traffic to a dead dependency.
+ * circuit; reads and advance() are not uses) and CLOSED, or HALF_OPEN with no
+ * probe out. Call advance() first: an OPEN circuit is not evictable, but time
+ * turns it HALF_OPEN at its open_until, so one nobody uses is gone at
+ * max(last use + idleMs, open_until). A HALF_OPEN circuit whose probe is out
+ * waits for the probe's outcome or timeout (which reopens it). Forgetting
+ * such a circuit lets the next call through as CLOSED, as a HALF_OPEN circuit
+ * would let a probe through: after a whole idle TTL without a call, the
+ * dependency is as unknown as a new one. FORCED_OPEN and DISABLED are an
+ * operator's orders and never evicted (only admin keys can pin, so their
+ * number is bounded by what operators do).
  */
 export function isEvictable(c: Circuit, now: number, idleMs: number): boolean {
-  return c.phase.state === "CLOSED" && now - c.lastUsed >= idleMs;
+  if (now - c.lastUsed < idleMs) return false;
+  const phase = c.phase;
+  return phase.state === "CLOSED" || (phase.state === "HALF_OPEN" && phase.probes.length === 0);
 }

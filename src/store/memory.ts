@@ -25,8 +25,10 @@ import {
   adminPrincipal,
   advance,
   force as engineForce,
+  idleExpiryAt,
   isEvictable,
   newCircuit,
+  nextDueAt,
   report as engineReport,
   reset as engineReset,
   statsOf,
@@ -55,6 +57,8 @@ import {
   matchesFilter,
 } from "./store.js";
 import { createStoreListeners } from "./store-listeners.js";
+import { CircuitCapError } from "./store-errors.js";
+import { DueHeap } from "./due-heap.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, nextHistoryPosition, pageOfHistory } from "./history-page.js";
 import { type MemoryEventLog, type UnloggedChange, createMemoryEventLog } from "./memory-event-log.js";
 import { createMemoryWatchers } from "./memory-watchers.js";
@@ -74,8 +78,10 @@ export interface MemoryStoreOptions extends FileConfig, PermitSecrets {
   clock?: () => number;
   /** Uniform [0, 1) source for jitter. Default Math.random. */
   random?: () => number;
-  /** CLOSED circuits unused this long are forgotten. Default 24 h. */
+  /** Circuits unused this long are forgotten once CLOSED or HALF_OPEN with no probe out (engine isEvictable). Default 24 h. */
   idleTtlMs?: number;
+  /** Most circuits held; creating one more throws CircuitCapError. Default 1 000 000. */
+  maxCircuits?: number;
   /** Events kept for Watch resume. Default 10 000. */
   eventLogSize?: number;
   /** History entries kept per circuit. Default 100. */
@@ -83,7 +89,7 @@ export interface MemoryStoreOptions extends FileConfig, PermitSecrets {
   /**
    * How often a background tick applies due time-driven transitions (so
    * watchers see OPEN → HALF_OPEN without waiting for traffic) and evicts idle
-   * circuits. Default 1000 ms; 0 turns it off (tests with a frozen clock call
+   * circuits; each tick looks only at the circuits due (two due-time heaps). Default 1000 ms; 0 turns it off (tests with a frozen clock call
    * {@link MemoryStore.tick} themselves).
    */
   tickIntervalMs?: number;
@@ -96,9 +102,9 @@ interface Entry {
   resolvedAt: number;
   /** Oldest first, each with its position (history-page.ts). */
   history: PositionedHistoryEntry[];
+  /** When its item in the store's time queue is due (engine nextDueAt), if it has one. */
+  timeDue: number | undefined;
 }
-
-const EVICTION_EVERY_TICKS = 60;
 
 /** Creates the embedded store. Call close() to stop its background tick. */
 export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
@@ -118,21 +124,28 @@ export class MemoryStore implements CircuitStore {
   /** Settings stored by Configure, by circuit; kept when an idle circuit is evicted. */
   private readonly stored = new Map<string, ConfigSettings>();
   private readonly entries = new Map<string, Entry>();
-  /** Circuits not CLOSED: the only ones a tick has to look at for due transitions. */
-  private readonly active = new Set<Entry>();
+  private readonly maxCircuits: number;
+  /** Circuits with a time-driven transition due (OPEN, HALF_OPEN with probes out), by when. */
+  private readonly timeQueue = new DueHeap<Entry>();
+  /**
+   * Every circuit, by the earliest instant it may be evictable (engine
+   * idleExpiryAt, computed when it was queued: uses since only postpone it,
+   * so an item that comes out early is queued again at the new instant).
+   */
+  private readonly idleQueue = new DueHeap<Entry>();
   private readonly eventLog: MemoryEventLog;
   private readonly noncePrefix = randomBytes(3).toString("hex");
   private nonceCounter = 0;
   private readonly watchers = createMemoryWatchers();
   private readonly listeners = createStoreListeners();
   private timer: NodeJS.Timeout | undefined;
-  private ticks = 0;
   private closed = false;
 
   constructor(options: MemoryStoreOptions) {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.idleTtlMs = options.idleTtlMs ?? 86_400_000;
+    this.maxCircuits = options.maxCircuits ?? 1_000_000;
     // No shared secret needed: this store's permits die with the process.
     this.signer = createPermitSigner(options.permitSecret ?? randomPermitSecret(), options.previousPermitSecret);
     this.eventLog = createMemoryEventLog(options.eventLogSize ?? 10_000);
@@ -153,6 +166,7 @@ export class MemoryStore implements CircuitStore {
     const now = this.clock();
     const result = engineAcquire(entry.circuit, config, { now, rand: this.random(), nonce: this.nextNonce() });
     if (result.transitions.length > 0) this.publish(entry, result.transitions);
+    else if (entry.circuit.phase.state === "HALF_OPEN") this.scheduleTime(entry); // a probe went out
     const decision: AcquireDecision = {
       allowed: result.allowed,
       state: result.state,
@@ -340,28 +354,44 @@ export class MemoryStore implements CircuitStore {
   }
 
   /**
-   * Applies due time-driven transitions to circuits that are not CLOSED and,
-   * every 60th call, evicts idle CLOSED circuits. The background timer calls
-   * it; tests with a frozen clock call it directly.
+   * Applies the time-driven transitions due by now and evicts the circuits
+   * idle by now: O(due · log n), only the circuits whose queued instant has
+   * come are looked at. The background timer calls it; tests with a frozen
+   * clock call it directly.
    */
   tick(): void {
     const now = this.clock();
-    for (const entry of [...this.active]) this.advanceEntry(entry, now);
-    this.ticks += 1;
-    if (this.ticks % EVICTION_EVERY_TICKS === 0) this.evictIdle(now);
+    for (let item = this.timeQueue.popDue(now); item !== undefined; item = this.timeQueue.popDue(now)) {
+      const [at, entry] = item;
+      if (entry.timeDue !== at || this.entries.get(entry.circuit.name) !== entry) continue; // stale
+      entry.timeDue = undefined;
+      this.advanceEntry(entry, now);
+      this.scheduleTime(entry);
+    }
+    this.evictIdle(now);
   }
 
   /**
-   * Forgets CLOSED circuits unused for idleTtlMs, each announced to watchers
-   * as circuit_removed (idle_evicted). Returns how many were evicted.
+   * Forgets the circuits evictable at `now` (engine isEvictable, after their
+   * due transitions), each announced to watchers as circuit_removed
+   * (idle_evicted). Returns how many were evicted.
    */
   evictIdle(now: number = this.clock()): number {
     let evicted = 0;
-    for (const [name, entry] of this.entries) {
+    for (let item = this.idleQueue.popDue(now); item !== undefined; item = this.idleQueue.popDue(now)) {
+      const entry = item[1];
+      const name = entry.circuit.name;
+      if (this.entries.get(name) !== entry) continue; // evicted before, maybe re-created
+      this.advanceEntry(entry, now);
       if (isEvictable(entry.circuit, now, this.idleTtlMs)) {
         this.entries.delete(name);
         this.logChange({ kind: "circuit_removed", circuit: name, cause: "idle_evicted", at: now });
         evicted += 1;
+      } else {
+        // Used since it was queued, or not yet at rest: look again when it may be.
+        // A pinned circuit is looked at once per idle TTL (pins are admin writes, so few).
+        const next = idleExpiryAt(entry.circuit, this.idleTtlMs) ?? now + this.idleTtlMs;
+        this.idleQueue.push(Math.max(next, now + 1), entry);
       }
     }
     return evicted;
@@ -372,14 +402,18 @@ export class MemoryStore implements CircuitStore {
   private entryFor(name: string, create: true): Entry {
     let entry = this.entries.get(name);
     if (entry === undefined && create) {
+      // Before anything changes: at the cap a new name is refused, existing circuits keep working.
+      if (this.entries.size >= this.maxCircuits) throw new CircuitCapError(name, this.maxCircuits);
       const now = this.clock();
       entry = {
         circuit: newCircuit(name, now),
         resolved: this.resolve(name),
         resolvedAt: this.rulesVersion,
         history: [],
+        timeDue: undefined,
       };
       this.entries.set(name, entry);
+      this.idleQueue.push(now + this.idleTtlMs, entry);
     }
     return entry!;
   }
@@ -431,8 +465,19 @@ export class MemoryStore implements CircuitStore {
       this.watchers.deliver({ kind: "event", event });
       this.listeners.transitions.emit(event);
     }
-    if (entry.circuit.phase.state === "CLOSED") this.active.delete(entry);
-    else this.active.add(entry);
+    this.scheduleTime(entry);
+  }
+
+  /**
+   * Queues the entry's next time-driven transition, unless an item due no
+   * later is queued already (an early item only makes tick() look again).
+   */
+  private scheduleTime(entry: Entry): void {
+    // After advance() nothing is due any more, so `due` is always in the future.
+    const due = nextDueAt(entry.circuit);
+    if (due === undefined || (entry.timeDue !== undefined && entry.timeDue <= due)) return;
+    entry.timeDue = due;
+    this.timeQueue.push(due, entry);
   }
 
   /**

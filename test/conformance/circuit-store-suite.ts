@@ -76,6 +76,14 @@ export interface HarnessOptions {
   eventLogSize?: number;
   /** The store's permit secret; absent: the store's own (memory: per process; Redis: shared in Redis). */
   permitSecret?: Uint8Array;
+  /**
+   * The store's idle TTL. When set, `advance` also makes the store forget what
+   * went idle by the new instant (memory: evictIdle; Redis: key expiry moved
+   * along with the test clock), as real time would (idle-cap-suite.ts).
+   */
+  idleTtlMs?: number;
+  /** The store's circuit cap (BREAKERBOX_MAX_CIRCUITS). */
+  maxCircuits?: number;
 }
 
 export type HarnessFactory = (options: HarnessOptions) => Promise<Harness>;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll } from "vitest";
 import { startRedisCluster, type RedisCluster } from "../support/redis-servers.js";
 import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
 import { describePatternRuleConformance } from "./pattern-rules-suite.js";
+import { describeIdleExpiryConformance } from "./idle-cap-suite.js";
 import { seedLabel, TEST_SEED } from "./random.js";
 import { redisHarness } from "./redis-harness.js";
 
@@ -26,3 +27,5 @@ const factory: HarnessFactory = (options) =>
 
 describeCircuitStoreConformance(`redis cluster store (${seedLabel(TEST_SEED)})`, factory);
 describePatternRuleConformance(`redis cluster store (${seedLabel(TEST_SEED)})`, factory);
+describeIdleExpiryConformance(`redis cluster store (${seedLabel(TEST_SEED)})`, factory);
+// redis: branch indexes (the Redis store's circuit cap): add describeCircuitCapConformance here at merge.

@@ -14,10 +14,11 @@ let harnesses = 0;
 export async function redisHarness(
   connect: () => Redis | Cluster,
   cluster: boolean,
-  { layers, circuits, random, eventLogSize, permitSecret }: HarnessOptions,
+  { layers, circuits, random, eventLogSize, permitSecret, idleTtlMs, maxCircuits }: HarnessOptions,
 ): Promise<Harness> {
   let now = T0;
   const client = connect();
+  const keyPrefix = `${cluster ? "c" : "t"}${++harnesses}:`;
   const store = createRedisStore({
     client,
     duplicate: connect,
@@ -26,7 +27,9 @@ export async function redisHarness(
     ...(circuits === undefined ? {} : { circuits }),
     ...(eventLogSize === undefined ? {} : { eventLogSize }),
     ...(permitSecret === undefined ? {} : { permitSecret }),
-    keyPrefix: `${cluster ? "c" : "t"}${++harnesses}:`,
+    ...(idleTtlMs === undefined ? {} : { idleTtlMs }),
+    ...(maxCircuits === undefined ? {} : { maxCircuits }),
+    keyPrefix,
     random: random ?? mulberry32(TEST_SEED),
     testClock: () => now,
   });
@@ -37,6 +40,7 @@ export async function redisHarness(
     advance: async (ms) => {
       if (!(ms >= 0)) throw new Error(`advance(${ms}): time only moves forward`);
       now += ms;
+      if (idleTtlMs !== undefined) await moveExpiries(client, cluster, keyPrefix, ms);
     },
     settle: () => store.settle(),
     close: async () => {
@@ -44,4 +48,27 @@ export async function redisHarness(
       client.disconnect();
     },
   };
+}
+
+/**
+ * Redis expires keys by its own clock, not the test clock: brings every key
+ * of this harness `ms` closer to its expiry (PEXPIREAT its expiry instant
+ * less `ms`; one already due is deleted at once), so the idle TTL runs on the
+ * test clock while Redis's own expiry still does the forgetting. Real time
+ * passing meanwhile only brings expiries closer by a few ms; the idle tests
+ * keep margins of a minute.
+ */
+async function moveExpiries(client: Redis | Cluster, cluster: boolean, keyPrefix: string, ms: number): Promise<void> {
+  const nodes: Redis[] = cluster ? (client as Cluster).nodes("master") : [client as Redis];
+  for (const node of nodes) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await node.scan(cursor, "MATCH", `${keyPrefix}*`, "COUNT", 1000);
+      cursor = next;
+      for (const key of keys) {
+        const at = Number(await node.call("PEXPIRETIME", key));
+        if (at > 0) await node.pexpireat(key, at - ms);
+      }
+    } while (cursor !== "0");
+  }
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from "vitest";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
 import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
 import { describePatternRuleConformance } from "./pattern-rules-suite.js";
+import { describeIdleExpiryConformance } from "./idle-cap-suite.js";
 import { seedLabel, TEST_SEED } from "./random.js";
 import { redisHarness } from "./redis-harness.js";
 
@@ -22,3 +23,5 @@ const factory: HarnessFactory = (options) =>
 
 describeCircuitStoreConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
 describePatternRuleConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
+describeIdleExpiryConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
+// redis: branch indexes (the Redis store's circuit cap): add describeCircuitCapConformance here at merge.

@@ -171,7 +171,7 @@ describe("redis store pattern rules across replicas", () => {
 });
 
 describe("redis store expiry", () => {
-  it("lets an idle CLOSED circuit expire, and never an OPEN one", async () => {
+  it("lets an idle CLOSED circuit expire, and an OPEN one no sooner than its open_until", async () => {
     const { store, close } = await makeStore({ idleTtlMs: 300, failureThreshold: 1 });
     try {
       await store.acquire("idle.closed");
@@ -179,7 +179,8 @@ describe("redis store expiry", () => {
       await store.report("idle.open", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
       expect((await store.get("idle.open"))?.state).toBe("OPEN");
       const keyOf = (name: string): string => `rs${prefixes}:{${name}}`;
-      expect(await admin.pttl(keyOf("idle.open"))).toBe(-1);
+      // Open for the default 60 s (± jitter): it turns HALF_OPEN (then idle, it goes) no sooner.
+      expect(await admin.pttl(keyOf("idle.open"))).toBeGreaterThan(30_000);
       const ttl = await admin.pttl(keyOf("idle.closed"));
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(300);
@@ -285,19 +286,27 @@ describe("redis store idle expiry: what counts as use", () => {
     }
   });
 
-  it("keeps an OPEN circuit read repeatedly, through its lazy move to HALF_OPEN, without expiry", async () => {
+  it("expires an OPEN circuit one idle TTL after its last use once it is HALF_OPEN; reads (and the move they apply) never postpone it", async () => {
     const { store, expiry, later, close } = await clocked();
     try {
+      await store.configureCircuit("use.open", { patch: { openDurationMs: 10_000, jitter: 0 }, replace: false }, "ops");
       const p = await store.acquire("use.open");
       await store.report("use.open", { permit: p.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
+      expect((await store.get("use.open"))?.state).toBe("OPEN");
+      const at = await expiry("use.open");
+      expect(at).toBeGreaterThan(0);
+      await later(20_000); // past the open duration: the first read moves it to HALF_OPEN
       for (let i = 0; i < 3; i++) {
-        await later(IDLE); // past the open duration: the first read moves it to HALF_OPEN
         await store.get("use.open");
         await store.list({ prefix: "use.", limit: 10 });
         await store.history("use.open", 10);
+        await later(1_000);
       }
       expect((await store.get("use.open"))?.state).toBe("HALF_OPEN");
-      for (const key of ["", ":h"]) expect(await expiry("use.open", key)).toBe(-1);
+      expect(await expiry("use.open")).toBe(at);
+      const historyAt = await expiry("use.open", ":h");
+      expect(historyAt).toBeGreaterThan(0);
+      expect(historyAt).toBeLessThanOrEqual(at);
     } finally {
       await close();
     }

@@ -86,8 +86,10 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
   cluster: boolean;
   /** Key prefix, default "bb:". */
   keyPrefix?: string;
-  /** CLOSED circuits untouched this long expire. Default 24 h. */
+  /** Circuits unused this long expire once CLOSED or HALF_OPEN with no probe out (includes/engine.lua commit). Default 24 h. */
   idleTtlMs?: number;
+  /** Most circuits the store holds, all replicas together (BREAKERBOX_MAX_CIRCUITS). */
+  maxCircuits?: number;
   historyLimit?: number;
   /** Approximate length of the event stream (MAXLEN ~). Default 10 000. */
   eventLogSize?: number;

@@ -21,9 +21,10 @@
   Hash fields: s state, g generation, sn since, cf consecutive failures,
   ro reopen count, ou open until, hs half-open successes, ts tf tt ti tr
   totals (successes failures timeouts ignored rejections), ws<i> wc<i> wf<i>
-  wl<i> window bucket i (start, calls, failures, slow), i = 0..9, ex when
-  the keys' expiry was last set (-1: they do not expire). A field at its
-  default (0; -1 for ex and ws<i>) may be absent: a new circuit writes s and
+  wl<i> window bucket i (start, calls, failures, slow), i = 0..9, ex the
+  last use as recorded (refreshed at most every tenth of the idle TTL; -1:
+  none recorded), xe when the keys expire (script clock; -1: they do not).
+  A field at its default (0; -1 for ex, xe and ws<i>) may be absent: a new circuit writes s and
   the fields away from their default, later calls only the fields they
   changed.
 ]]
@@ -42,7 +43,7 @@ local WL = { "wl0", "wl1", "wl2", "wl3", "wl4", "wl5", "wl6", "wl7", "wl8", "wl9
 
 -- Every numeric field, in one list (save_circuit writes the changed ones).
 local NUMERIC = {
-  "g", "sn", "cf", "ro", "ou", "hs", "ts", "tf", "tt", "ti", "tr", "ex",
+  "g", "sn", "cf", "ro", "ou", "hs", "ts", "tf", "tt", "ti", "tr", "ex", "xe",
   "ws0", "wc0", "wf0", "wl0", "ws1", "wc1", "wf1", "wl1", "ws2", "wc2", "wf2", "wl2",
   "ws3", "wc3", "wf3", "wl3", "ws4", "wc4", "wf4", "wl4", "ws5", "wc5", "wf5", "wl5",
   "ws6", "wc6", "wf6", "wl6", "ws7", "wc7", "wf7", "wl7", "ws8", "wc8", "wf8", "wl8",
@@ -54,7 +55,7 @@ local NUMERIC = {
 -- (the last four fields, set by load_circuit, are in it for the same reason).
 local function defaults()
   return {
-    g = 0, sn = 0, cf = 0, ro = 0, ou = 0, hs = 0, ts = 0, tf = 0, tt = 0, ti = 0, tr = 0, ex = -1,
+    g = 0, sn = 0, cf = 0, ro = 0, ou = 0, hs = 0, ts = 0, tf = 0, tt = 0, ti = 0, tr = 0, ex = -1, xe = -1,
     ws0 = -1, wc0 = 0, wf0 = 0, wl0 = 0, ws1 = -1, wc1 = 0, wf1 = 0, wl1 = 0, ws2 = -1, wc2 = 0, wf2 = 0, wl2 = 0,
     ws3 = -1, wc3 = 0, wf3 = 0, wl3 = 0, ws4 = -1, wc4 = 0, wf4 = 0, wl4 = 0, ws5 = -1, wc5 = 0, wf5 = 0, wl5 = 0,
     ws6 = -1, wc6 = 0, wf6 = 0, wl6 = 0, ws7 = -1, wc7 = 0, wf7 = 0, wl7 = 0, ws8 = -1, wc8 = 0, wf8 = 0, wl8 = 0,
@@ -267,40 +268,64 @@ end
 -- all the keys at once, and writing to a key keeps its expiry. So the common
 -- case costs one PTTL, as the PEXPIRE it replaces did.
 local function touch_side_key(ctx, c, key)
-  if c.s == "CLOSED" and c.ex ~= -1 and redis.call("PTTL", key) == -1 then
+  if c.xe ~= -1 and redis.call("PTTL", key) == -1 then
     expire_with_circuit(ctx.keys.circuit, key)
   end
 end
 
+-- When the circuit's keys are to expire if nobody uses it (script clock), or
+-- -1: never. The twin of src/engine/schedule.ts idleExpiryAt and circuit.ts
+-- isEvictable: one idle TTL after the last use (c.ex) once CLOSED or
+-- HALF_OPEN with no probe out; an OPEN circuit turns HALF_OPEN at its open
+-- until, so no sooner than that; FORCED_OPEN and DISABLED never. With a probe
+-- out, the probe's timeout reopens the circuit for at most max_open_duration:
+-- that bound is used (nothing runs here when time passes, unlike the memory
+-- store's tick, so the exact instant is not known; a later script sets it).
+local function idle_expiry_at(ctx, c, idle_ttl_ms)
+  local idle = c.ex + idle_ttl_ms
+  if c.s == "CLOSED" then return idle end
+  if c.s == "OPEN" then return math.max(idle, c.ou) end
+  if c.s == "HALF_OPEN" then
+    local last = redis.call("ZRANGE", ctx.keys.probes, -1, -1, "WITHSCORES")
+    if #last == 0 then return idle end
+    return math.max(idle, tonumber(last[2]) + ctx.cfg.max_open_duration)
+  end
+  return -1
+end
+
 -- Writes the circuit back and appends its transitions to history and the
--- event stream; keeps an idle CLOSED circuit expiring and any other one not.
+-- event stream; sets its keys' expiry (idle_expiry_at) when that changed.
 local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
-  if c.dirty or #ctx.out > 0 then save_circuit(ctx.keys.circuit, c) end
+  -- The last use, refreshed at most every tenth of the idle TTL (so the keys
+  -- expire 90-100 % of the idle time after the last use). Use is an
+  -- Acquire, a Report or an admin write (ctx.use); a read (read.lua) is not,
+  -- even when it applies a due transition: that is time's doing. A circuit
+  -- written before ex was kept in every state (-1 when not CLOSED) starts
+  -- counting at the first script that sees it.
+  if ctx.use and (c.ex == -1 or ctx.now - c.ex >= idle_ttl_ms / 10 or ctx.now < c.ex) then
+    c.ex = ctx.now
+  elseif c.ex == -1 then
+    c.ex = ctx.now
+  end
+  c.xe = idle_expiry_at(ctx, c, idle_ttl_ms)
+  local expiry_changed = c.xe ~= c.stored.xe
+  if c.dirty or #ctx.out > 0 or expiry_changed or c.ex ~= c.stored.ex then save_circuit(ctx.keys.circuit, c) end
   for _, t in ipairs(ctx.out) do
     if events_key ~= nil then
       t.eventId = redis.call("XADD", events_key, "MAXLEN", "~", events_maxlen, "*", "e", cjson.encode(t))
     end
     push_history(ctx.keys.history, { kind = "transition", event = t }, t.at, history_limit)
   end
-  -- Expiry: a CLOSED circuit's keys expire after idle_ttl_ms without use,
-  -- refreshed at most every tenth of it (so they expire 90-100 % of the idle
-  -- time after the last use); any other state never expires. Use is an
-  -- Acquire, a Report or an admin write (ctx.use); a read (read.lua) is
-  -- not, even when it applies a due transition: that is time's doing, and
-  -- only moves OPEN to HALF_OPEN or back, states that do not expire.
   -- The circuit last: a Redis that reads its clock per command (7.0) then
   -- expires no side key after it.
-  local keys = { ctx.keys.probes, ctx.keys.reported, ctx.keys.history, ctx.keys.circuit }
-  if c.s == "CLOSED" then
-    if ctx.use and (c.ex == -1 or ctx.now - c.ex >= idle_ttl_ms / 10 or ctx.now < c.ex) then
-      c.ex = ctx.now
-      redis.call("HSET", ctx.keys.circuit, "ex", c.ex)
-      for _, k in ipairs(keys) do redis.call("PEXPIRE", k, idle_ttl_ms) end
+  if expiry_changed then
+    local keys = { ctx.keys.probes, ctx.keys.reported, ctx.keys.history, ctx.keys.circuit }
+    if c.xe == -1 then
+      for _, k in ipairs(keys) do redis.call("PERSIST", k) end
+    else
+      local ttl = math.max(1, c.xe - ctx.now)
+      for _, k in ipairs(keys) do redis.call("PEXPIRE", k, ttl) end
     end
-  elseif c.ex ~= -1 then
-    c.ex = -1
-    redis.call("HSET", ctx.keys.circuit, "ex", -1)
-    for _, k in ipairs(keys) do redis.call("PERSIST", k) end
   end
   if #ctx.out > 0 or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history) end
 end
