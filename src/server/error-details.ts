@@ -80,8 +80,7 @@ export const ERROR_REASONS: Readonly<Record<ReasonName, ReasonSpec>> = Object.fr
   PATTERN_RULE_FROM_FILE: { code: Code.FailedPrecondition, metadata: ["pattern"] },
   TOO_MANY_WATCHERS: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.TOO_MANY_WATCHERS, metadata: ["limit"] },
   WATCHER_TOO_SLOW: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.WATCHER_TOO_SLOW, metadata: ["limit"] },
-  // Reserved until the stores enforce BREAKERBOX_MAX_CIRCUITS (issue 11).
-  CIRCUIT_CAP_REACHED: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.CIRCUIT_CAP_REACHED, metadata: ["circuit", "limit"], reserved: true },
+  CIRCUIT_CAP_REACHED: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.CIRCUIT_CAP_REACHED, metadata: ["circuit", "limit"] },
   STORE_UNAVAILABLE: { code: Code.Unavailable, retryDelayMs: RETRY_DELAY_MS.STORE_UNAVAILABLE, metadata: [] },
   SHUTTING_DOWN: { code: Code.Unavailable, retryDelayMs: RETRY_DELAY_MS.SHUTTING_DOWN, metadata: [] },
   CREDENTIALS_MISSING: { code: Code.Unauthenticated, metadata: [] },

@@ -218,6 +218,21 @@ describe("limits and failures of the server", () => {
   }, 120_000);
 });
 
+describe("a store at its circuit cap", () => {
+  const servers = useTestServers();
+
+  it("CIRCUIT_CAP_REACHED with the circuit, the limit and RetryInfo 60 s on every client", async () => {
+    // The real clock: the store app.ts builds from BREAKERBOX_MAX_CIRCUITS, as `npm start` runs it.
+    const { server, client } = await servers.start({ clock: "real", env: { BREAKERBOX_MAX_CIRCUITS: "1" } });
+    expect((await client.call("acquire", { circuit: "cap.held" })).allowed).toBe(true);
+    const full = await runAll(
+      server,
+      cover([{ reason: "CIRCUIT_CAP_REACHED", call: { method: "Acquire", request: { circuit: "cap.new" } }, metadata: { circuit: "cap.new", limit: "1" } }]),
+    );
+    expect(full.actual).toEqual(full.wanted);
+  }, 120_000);
+});
+
 describe("a watcher that falls behind", () => {
   const { server, connect } = useTestServer();
 

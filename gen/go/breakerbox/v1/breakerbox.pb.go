@@ -743,8 +743,9 @@ const (
 	// Metadata: limit.
 	ErrorReason_ERROR_REASON_WATCHER_TOO_SLOW ErrorReason = 15
 	// RESOURCE_EXHAUSTED: the store holds its maximum number of circuits and
-	// this call would create another. Retry after RetryInfo.retry_delay.
-	// Reserved: produced once the circuit count is capped.
+	// this call would create another (BREAKERBOX_MAX_CIRCUITS); existing
+	// circuits keep working. Retry after RetryInfo.retry_delay, as idle
+	// circuits are evicted. Metadata: circuit, limit.
 	ErrorReason_ERROR_REASON_CIRCUIT_CAP_REACHED ErrorReason = 16
 	// UNAVAILABLE: the backing store cannot be reached. Retry after
 	// RetryInfo.retry_delay (with backoff), on this or another replica.

@@ -2509,8 +2509,9 @@ export enum ErrorReason {
 
   /**
    * RESOURCE_EXHAUSTED: the store holds its maximum number of circuits and
-   * this call would create another. Retry after RetryInfo.retry_delay.
-   * Reserved: produced once the circuit count is capped.
+   * this call would create another (BREAKERBOX_MAX_CIRCUITS); existing
+   * circuits keep working. Retry after RetryInfo.retry_delay, as idle
+   * circuits are evicted. Metadata: circuit, limit.
    *
    * @generated from enum value: ERROR_REASON_CIRCUIT_CAP_REACHED = 16;
    */
