@@ -28,23 +28,18 @@ export class DueHeap<T> {
 
   /** Adds `item`, due at `at` (ms). O(log n). */
   push(at: number, item: T): void {
-    const { at: times, items, seqs } = this;
     const seq = this.pushed++;
-    let i = times.length;
-    times.push(at);
-    items.push(item);
-    seqs.push(seq);
+    let i = this.at.length;
+    this.at.push(at);
+    this.items.push(item);
+    this.seqs.push(seq);
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (this.before(parent, at, seq)) break;
-      times[i] = times[parent]!;
-      items[i] = items[parent]!;
-      seqs[i] = seqs[parent]!;
+      this.move(parent, i);
       i = parent;
     }
-    times[i] = at;
-    items[i] = item;
-    seqs[i] = seq;
+    this.place(i, at, item, seq);
   }
 
   /**
@@ -52,30 +47,36 @@ export class DueHeap<T> {
    * instant, or undefined when none is due. O(log n).
    */
   popDue(now: number): [number, T] | undefined {
-    const { at: times, items, seqs } = this;
-    if (times.length === 0 || times[0]! > now) return undefined;
-    const top: [number, T] = [times[0]!, items[0]!];
-    const lastAt = times.pop()!;
-    const lastItem = items.pop()!;
-    const lastSeq = seqs.pop()!;
-    const n = times.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= n) break;
-        const right = left + 1;
-        const child = right < n && this.before(right, times[left]!, seqs[left]!) ? right : left;
-        if (!this.before(child, lastAt, lastSeq)) break;
-        times[i] = times[child]!;
-        items[i] = items[child]!;
-        seqs[i] = seqs[child]!;
-        i = child;
-      }
-      times[i] = lastAt;
-      items[i] = lastItem;
-      seqs[i] = lastSeq;
+    if (this.at.length === 0 || this.at[0]! > now) return undefined;
+    const top: [number, T] = [this.at[0]!, this.items[0]!];
+    const lastAt = this.at.pop()!;
+    const lastItem = this.items.pop()!;
+    const lastSeq = this.seqs.pop()!;
+    const n = this.at.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && this.before(right, this.at[left]!, this.seqs[left]!) ? right : left;
+      if (!this.before(child, lastAt, lastSeq)) break;
+      this.move(child, i);
+      i = child;
     }
+    this.place(i, lastAt, lastItem, lastSeq);
     return top;
+  }
+
+  private move(from: number, to: number): void {
+    this.at[to] = this.at[from]!;
+    this.items[to] = this.items[from]!;
+    this.seqs[to] = this.seqs[from]!;
+  }
+
+  private place(i: number, at: number, item: T, seq: number): void {
+    this.at[i] = at;
+    this.items[i] = item;
+    this.seqs[i] = seq;
   }
 }

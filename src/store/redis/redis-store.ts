@@ -101,7 +101,7 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
   commandTimeoutMs?: number;
   random?: () => number;
   /**
-   * Announce each idle CLOSED circuit that Redis expires to every replica's
+   * Announce each idle circuit that Redis expires to every replica's
    * watchers (circuit_removed): turns on keyspace notifications for expired
    * keys (notify-keyspace-events gains "Ex") and listens on one more
    * connection. Default true; always false in Cluster mode (not supported).

@@ -1,5 +1,5 @@
 /**
- * Announces idle CLOSED circuits that Redis expired (PEXPIRE, set by
+ * Announces idle circuits that Redis expired (PEXPIRE, set by
  * includes/engine.lua commit) to every replica's watchers: Redis tells no
  * one when a key expires unless keyspace notifications for expired keys are
  * on, so at start this turns them on (notify-keyspace-events gains "Ex"),

@@ -15,8 +15,10 @@
 -- lazily expired it and created it afresh) before this notification was
 -- handled: it exists now, so a removal entry written here would tell
 -- watchers it is gone from this stream position on, while a snapshot taken
--- at the same position lists it. Nothing a watcher saw of it changed either:
--- it was CLOSED and idle, and is CLOSED again.
+-- at the same position lists it. A watcher that saw it CLOSED sees no change
+-- (it is CLOSED again); one that saw it HALF_OPEN (it expires from there too)
+-- sees the new circuit at its next transition. The window is the few ms
+-- between the expiry and its notification.
 if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
 
 -- Every replica receives the notification within moments of the others, so
