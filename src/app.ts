@@ -13,6 +13,7 @@ import { createCircuitServiceImpl } from "./server/circuit-service.js";
 import { createDashboardHandler } from "./server/dashboard.js";
 import { createGrpcServer, type GrpcServer } from "./server/grpc.js";
 import { createHttpServer, type HttpServer } from "./server/http.js";
+import { originPolicyFor } from "./server/http-origin.js";
 import { createErrorInterceptor } from "./server/error-interceptor.js";
 import { HealthRegistry, ServingStatus } from "./server/health.js";
 import { forService, type Interceptor } from "./server/interceptor.js";
@@ -187,6 +188,7 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     onInternalError,
     readiness: () => service.health(),
     fallback: (req, res) => httpRoutes.some((route) => route(req, res)),
+    originPolicy: originPolicyFor(config.host, config.httpAllowedHosts, config.httpCorsOrigins),
     ...tls,
   });
 

@@ -80,6 +80,14 @@ export interface AppConfig {
   permitSecret?: Buffer;
   /** Still accepted on reported permits while rotating (BREAKERBOX_PERMIT_SECRET_PREVIOUS, else `permit_secret_previous`). */
   previousPermitSecret?: Buffer;
+  /**
+   * Host names the HTTP port answers to (BREAKERBOX_HTTP_ALLOWED_HOSTS);
+   * absent: the loopback names when bound to loopback, any otherwise
+   * (src/server/http-origin.ts). "*" means any.
+   */
+  httpAllowedHosts?: string[];
+  /** Origins whose browser scripts may call the HTTP port cross-origin (BREAKERBOX_HTTP_CORS_ORIGINS; default none). */
+  httpCorsOrigins: string[];
   /** Most Watch streams open at once per replica (BREAKERBOX_MAX_WATCH_STREAMS, default 1000). */
   maxWatchers: number;
   /** Interval of keep-alive messages on idle Watch streams (BREAKERBOX_WATCH_HEARTBEAT_SECONDS, default 15 s). */
@@ -190,6 +198,8 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     store,
     idleTtlMs: vars.BREAKERBOX_IDLE_TTL_SECONDS,
     maxCircuits: vars.BREAKERBOX_MAX_CIRCUITS,
+    ...(vars.BREAKERBOX_HTTP_ALLOWED_HOSTS === undefined ? {} : { httpAllowedHosts: vars.BREAKERBOX_HTTP_ALLOWED_HOSTS }),
+    httpCorsOrigins: vars.BREAKERBOX_HTTP_CORS_ORIGINS,
     ...permitSecrets(vars, file),
     maxWatchers: vars.BREAKERBOX_MAX_WATCH_STREAMS,
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,

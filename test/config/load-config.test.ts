@@ -70,6 +70,7 @@ describe("loadConfig: defaults", () => {
       store: { kind: "memory" },
       idleTtlMs: 86_400_000,
       maxCircuits: 1_000_000,
+      httpCorsOrigins: [],
       maxWatchers: 1000,
       heartbeatMs: 15_000,
       shutdownGraceMs: 5000,
@@ -114,6 +115,10 @@ describe("loadConfig: server variables", () => {
     ["BREAKERBOX_SHUTDOWN_GRACE_SECONDS", "0.1", "shutdownGraceMs", 100],
     ["BREAKERBOX_EVENT_LOG_SIZE", "1e5", "eventLogSize", 100_000],
     ["BREAKERBOX_HISTORY_LIMIT", "10", "historyLimit", 10],
+    ["BREAKERBOX_MAX_CIRCUITS", "5000", "maxCircuits", 5000],
+    ["BREAKERBOX_HTTP_ALLOWED_HOSTS", "breakerbox.internal, 10.0.0.7,[fd00::1]", "httpAllowedHosts", ["breakerbox.internal", "10.0.0.7", "[fd00::1]"]],
+    ["BREAKERBOX_HTTP_ALLOWED_HOSTS", "*", "httpAllowedHosts", ["*"]],
+    ["BREAKERBOX_HTTP_CORS_ORIGINS", "https://dash.example.com,http://localhost:3000", "httpCorsOrigins", ["https://dash.example.com", "http://localhost:3000"]],
   ];
   it.each(cases)("%s=%j sets %s to %j", (variable, value, field, expected) => {
     const config = loadConfig({ [variable]: value });
@@ -225,6 +230,9 @@ describe("loadConfig: empty variables", () => {
     "BREAKERBOX_SHUTDOWN_GRACE_SECONDS",
     "BREAKERBOX_EVENT_LOG_SIZE",
     "BREAKERBOX_HISTORY_LIMIT",
+    "BREAKERBOX_MAX_CIRCUITS",
+    "BREAKERBOX_HTTP_ALLOWED_HOSTS",
+    "BREAKERBOX_HTTP_CORS_ORIGINS",
     "BREAKERBOX_CONFIG",
     "BREAKERBOX_API_KEYS",
     "BREAKERBOX_TLS_CERT_FILE",
@@ -249,6 +257,15 @@ describe("loadConfig: bad variables", () => {
       { BREAKERBOX_HOST: "local host" },
       'BREAKERBOX_HOST: must be a host name or IP address to bind (e.g. 127.0.0.1, 0.0.0.0, ::), got "local host"',
     ],
+    [
+      { BREAKERBOX_HTTP_ALLOWED_HOSTS: "localhost:8080" },
+      'BREAKERBOX_HTTP_ALLOWED_HOSTS: must be comma-separated host names or IP addresses without ports, or *, got "localhost:8080"',
+    ],
+    [
+      { BREAKERBOX_HTTP_CORS_ORIGINS: "https://dash.example.com/app" },
+      'BREAKERBOX_HTTP_CORS_ORIGINS: must be comma-separated origins like https://dash.example.com or http://localhost:3000 (scheme, host, optional port; no path), got "https://dash.example.com/app"',
+    ],
+    [{ BREAKERBOX_MAX_CIRCUITS: "0" }, 'BREAKERBOX_MAX_CIRCUITS: must be an integer from 1 to 100000000, got "0"'],
     [{ LOG_LEVEL: "verbose" }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
     [{ BREAKERBOX_IDLE_TTL_SECONDS: "0" }, 'BREAKERBOX_IDLE_TTL_SECONDS: must be a number of seconds from 1 to 604800, got "0"'],
     [{ BREAKERBOX_MAX_WATCH_STREAMS: "0" }, 'BREAKERBOX_MAX_WATCH_STREAMS: must be an integer from 1 to 100000, got "0"'],
