@@ -12,7 +12,7 @@
  * applied lazily by {@link advance}, which every operation calls first; there
  * are no timers.
  *
- * Why one file of ~450 lines: it is one state machine. acquire, report,
+ * Why one file of ~520 lines: it is one state machine. acquire, report,
  * advance, reset and force share the private steps (transition, open, grant,
  * deny) that keep generations, counters and permits consistent; splitting it
  * would export those steps and let a caller change state without them.

@@ -1,8 +1,10 @@
 --[[
-  The engine's rules in Lua: the Redis twin of src/engine/circuit.ts.
-  Every rule here mirrors a function there, in the same order; the
-  conformance suite and the differential test hold the two to the same
-  answers step by step. Change both or neither.
+  The engine's rules in Lua: the Redis twin of src/engine/circuit.ts (and
+  of window.ts and reporters.ts). Every rule here mirrors a function there,
+  in the same order; the conformance suite and the differential test hold
+  the two to the same answers step by step. Change both or neither. One
+  file of ~400 lines, like circuit.ts: one state machine, whose private
+  steps every command script includes together.
 
   Defines: BUCKETS, clock_ms, load_circuit, save_circuit, record_call,
   window_counts, clear_window, record_reporter, trip_of, visible_state, stats_of, transition,
