@@ -90,6 +90,12 @@ export interface AppConfig {
   httpCorsOrigins: string[];
   /** Most Watch streams open at once per replica (BREAKERBOX_MAX_WATCH_STREAMS, default 1000). */
   maxWatchers: number;
+  /**
+   * Most Watch streams open at once per API key on one replica
+   * (BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY, default 100). Applies only when
+   * API keys are configured: without them every caller is the same anonymous one.
+   */
+  maxWatchersPerKey: number;
   /** Interval of keep-alive messages on idle Watch streams (BREAKERBOX_WATCH_HEARTBEAT_SECONDS, default 15 s). */
   heartbeatMs: number;
   /** How long shutdown waits for in-flight calls and streams (BREAKERBOX_SHUTDOWN_GRACE_SECONDS, default 5 s). */
@@ -202,6 +208,7 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     httpCorsOrigins: vars.BREAKERBOX_HTTP_CORS_ORIGINS,
     ...permitSecrets(vars, file),
     maxWatchers: vars.BREAKERBOX_MAX_WATCH_STREAMS,
+    maxWatchersPerKey: vars.BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY,
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,
     shutdownGraceMs: vars.BREAKERBOX_SHUTDOWN_GRACE_SECONDS,
     eventLogSize: vars.BREAKERBOX_EVENT_LOG_SIZE,

@@ -350,6 +350,11 @@ export class RedisStore implements CircuitStore {
     return openRedisWatch(source, filter, resumeToken, sink);
   }
 
+  async logPosition(): Promise<string> {
+    await this.start();
+    return this.guard(() => this.feed.position());
+  }
+
   /** Resolves once this replica has read every event written so far (watchers have them). */
   async settle(): Promise<void> {
     await this.start();

@@ -733,13 +733,17 @@ const (
 	// FAILED_PRECONDITION: the pattern rule comes from the config file and
 	// cannot be deleted at runtime. Metadata: pattern.
 	ErrorReason_ERROR_REASON_PATTERN_RULE_FROM_FILE ErrorReason = 13
-	// RESOURCE_EXHAUSTED: the server holds its maximum of Watch streams. Retry
-	// after RetryInfo.retry_delay, or share one stream between watchers.
-	// Metadata: limit.
+	// RESOURCE_EXHAUSTED: the replica holds its maximum of Watch streams
+	// (scope "replica"; Health.Watch streams count too), or the caller's API
+	// key holds its maximum (scope "key"). Retry after RetryInfo.retry_delay,
+	// or share one stream between watchers.
+	// Metadata: limit, scope.
 	ErrorReason_ERROR_REASON_TOO_MANY_WATCHERS ErrorReason = 14
 	// RESOURCE_EXHAUSTED: this Watch stream fell too far behind and was closed.
-	// Reconnect at once with the last resume_token received (RetryInfo.
-	// retry_delay is 0): nothing is lost while the token is retained.
+	// Before this error the stream delivers what it had queued and then a
+	// heartbeat whose resume_token covers all of it, so the client always
+	// holds a token. Reconnect at once with the last resume_token received
+	// (RetryInfo.retry_delay is 0): nothing is lost while the token is retained.
 	// Metadata: limit.
 	ErrorReason_ERROR_REASON_WATCHER_TOO_SLOW ErrorReason = 15
 	// RESOURCE_EXHAUSTED: the store holds its maximum number of circuits and

@@ -2504,9 +2504,11 @@ export enum ErrorReason {
   PATTERN_RULE_FROM_FILE = 13,
 
   /**
-   * RESOURCE_EXHAUSTED: the server holds its maximum of Watch streams. Retry
-   * after RetryInfo.retry_delay, or share one stream between watchers.
-   * Metadata: limit.
+   * RESOURCE_EXHAUSTED: the replica holds its maximum of Watch streams
+   * (scope "replica"; Health.Watch streams count too), or the caller's API
+   * key holds its maximum (scope "key"). Retry after RetryInfo.retry_delay,
+   * or share one stream between watchers.
+   * Metadata: limit, scope.
    *
    * @generated from enum value: ERROR_REASON_TOO_MANY_WATCHERS = 14;
    */
@@ -2514,8 +2516,10 @@ export enum ErrorReason {
 
   /**
    * RESOURCE_EXHAUSTED: this Watch stream fell too far behind and was closed.
-   * Reconnect at once with the last resume_token received (RetryInfo.
-   * retry_delay is 0): nothing is lost while the token is retained.
+   * Before this error the stream delivers what it had queued and then a
+   * heartbeat whose resume_token covers all of it, so the client always
+   * holds a token. Reconnect at once with the last resume_token received
+   * (RetryInfo.retry_delay is 0): nothing is lost while the token is retained.
    * Metadata: limit.
    *
    * @generated from enum value: ERROR_REASON_WATCHER_TOO_SLOW = 15;
