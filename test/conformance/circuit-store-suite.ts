@@ -2080,6 +2080,23 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(fromEvent.events.map((e) => e.eventId)).toEqual(resumed.events.slice(1).map((e) => e.eventId));
       });
 
+      it("logPosition is a resume token for now: watching from it delivers exactly the matching entries logged after the call, and no snapshot", async () => {
+        const h = await start({});
+        const { n, prefix } = names();
+        await fail(n("before"));
+        const position = await store().logPosition();
+        await fail(n("a"));
+        await fail(names().n("other"));
+        await store().reset(n("a"), "ops");
+        const rec = await watch({ prefix }, position);
+        await h.settle?.();
+        expect(rec.items.every((i) => i.kind === "event")).toBe(true);
+        expect(rec.events.map((e) => `${e.circuit.slice(prefix.length)} ${describeEvent(e)}`)).toEqual([
+          "a CLOSED>OPEN consecutive_failures",
+          "a OPEN>CLOSED reset",
+        ]);
+      });
+
       it.each(["garbage", "00000000", "not-a-token-1"])("refuses the malformed resume token %j", async (token) => {
         await start({});
         const err = await store()
