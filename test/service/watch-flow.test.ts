@@ -15,6 +15,7 @@ import { WatchHub, type WatchMessage } from "../../src/service/watch-hub.js";
 import { WatchSlots } from "../../src/service/watch-slots.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
 import type { WatchFilter } from "../../src/store/store.js";
+import { toggle } from "../support/toggle.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -70,15 +71,6 @@ async function rest(it: AsyncIterator<WatchMessage>, max = 20_000): Promise<{ me
 
 const describeMessage = (m: WatchMessage): string =>
   m.kind === "snapshot" ? `snapshot ${m.status.circuit}` : m.kind === "event" ? `event ${m.event.circuit} ${m.event.eventId}` : m.kind;
-
-/** `n` transitions of `circuit` (pinned open, released, ...); answers their event ids. */
-async function toggle(store: MemoryStore, circuit: string, n: number, first = 0): Promise<string[]> {
-  const ids: string[] = [];
-  const off = store.onTransition((e) => void (e.circuit === circuit && ids.push(e.eventId)));
-  for (let i = first; i < first + n; i++) await store.force(circuit, i % 2 === 0 ? "FORCED_OPEN" : "CLOSED", "test");
-  off();
-  return ids;
-}
 
 describe("WatchHub snapshot under flow control", () => {
   it("streams a snapshot 20 times the backlog in full, in name order, then snapshot_complete", async () => {
