@@ -183,6 +183,9 @@ export class WatchHub {
     const eventGeneration = new Map<string, number>();
     let statusQueued = 0;
     let statusReading = false;
+    // Where the status sweep goes on from (a round that ran out of room stops
+    // there); undefined: from the first circuit.
+    let statusCursor: string | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
     const sendStatus = async (): Promise<void> => {
@@ -190,17 +193,26 @@ export class WatchHub {
       // a slow reader gets fresher statuses later, not a growing backlog.
       if (!live || statusReading || statusQueued > 0 || stopping || overflowed) return;
       statusReading = true;
+      // A round fills at most half the backlog (what entries left free of it),
+      // so status alone never cuts a watcher: with more changed circuits
+      // than that (every one, after a resume), the sweep goes on from where
+      // it stopped next interval.
+      let room = Math.max(1, Math.floor(this.maxBacklog / 2)) - unread();
       try {
-        for await (const page of matchingViewPages(this.store, filter)) {
+        sweep: for await (const page of matchingViewPages(this.store, filter, statusCursor)) {
           for (const view of page) {
+            if (room <= 0) break sweep;
+            statusCursor = view.circuit;
             if (view.generation < (eventGeneration.get(view.circuit) ?? -1)) continue;
             const fingerprint = JSON.stringify(view);
             if (lastSent.get(view.circuit) === fingerprint) continue;
             lastSent.set(view.circuit, fingerprint);
             statusQueued += 1;
+            room -= 1;
             push({ kind: "status", status: view, resumeToken: "" });
           }
         }
+        if (room > 0) statusCursor = undefined; // the sweep reached the last circuit
       } catch {
         // The store is unreachable (or closing): the stream stays open and
         // the next interval tries again; transitions still arrive as events.

@@ -13,6 +13,7 @@ import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
 import { ResourceExhaustedError } from "../../src/service/errors.js";
 import { WatchHub, type WatchMessage } from "../../src/service/watch-hub.js";
 import { WatchSlots } from "../../src/service/watch-slots.js";
+import { encodeWatchToken } from "../../src/service/watch-token.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
 import type { WatchFilter } from "../../src/store/store.js";
 import { toggle } from "../support/toggle.js";
@@ -162,6 +163,26 @@ describe("WatchHub backlog limit", () => {
     const resumed = open(hub, { circuits: ["slow"], prefix: "" }, messages[10_000]!.resumeToken);
     const replay = await take(resumed, 500);
     expect(replay.map((m) => (m.kind === "event" ? m.event.eventId : m.kind))).toEqual(ids.slice(10_000));
+  });
+});
+
+describe("WatchHub status rounds", () => {
+  it("never cut a watcher for status alone: after a resume (every circuit's status due), each round sends at most half the backlog and the next goes on where it stopped, until every circuit was sent once", async () => {
+    const store = makeStore();
+    const names = Array.from({ length: 30 }, (_, i) => `st.${String(i).padStart(2, "0")}`);
+    for (const name of names) await store.acquire(name);
+    const filter = { circuits: [], prefix: "st." };
+    const hub = new WatchHub(store, { maxBacklog: 10 });
+    const controller = new AbortController();
+    cleanups.push(() => controller.abort());
+    const token = encodeWatchToken(filter, await store.logPosition());
+    const it = hub.open(filter, token, controller.signal, { statusIntervalMs: 10 })[Symbol.asyncIterator]();
+    const sent = await take(it, 30);
+    expect(sent.map((m) => (m.kind === "status" ? m.status.circuit : m.kind))).toEqual(names);
+    // Nothing changed since: the next message is the next transition, not a status.
+    const [id] = await toggle(store, "st.07", 1);
+    const next = await it.next();
+    expect(next.value).toMatchObject({ kind: "event", event: { eventId: id } });
   });
 });
 
