@@ -272,8 +272,12 @@ export class WatchHub {
         while (unread() > 0) {
           const message = backlog.items[backlog.head]!;
           backlog.head += 1;
+          // Drop what was read, so a queue that never quite empties does not grow.
           if (backlog.head === backlog.items.length) {
             backlog.items = [];
+            backlog.head = 0;
+          } else if (backlog.head >= 1024 && backlog.head * 2 >= backlog.items.length) {
+            backlog.items = backlog.items.slice(backlog.head);
             backlog.head = 0;
           }
           lastMessageAt = this.clock();
