@@ -228,9 +228,9 @@ export class RedisStore implements CircuitStore {
 
   async acquire(name: string): Promise<AcquireDecision> {
     const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
-    const decision = await this.views.acquire(name, nonce, this.configOf, async () => {
+    const decision = await this.views.acquire(name, nonce, this.configOf, async (sentAt) => {
       const { reply: r } = await this.run(name, (call) => this.scripts.acquire(call, circuitHash(name), nonce));
-      this.views.confirm(name, r.phase, r.generation, r.now);
+      this.views.confirm(name, r.phase, r.generation, r.now, sentAt);
       const decision: AcquireDecision = { allowed: r.allowed, state: r.state, retryAfterMs: r.retryAfterMs, shadowDenied: r.shadowDenied };
       if (r.permit !== undefined) decision.permit = r.permit;
       if (r.reason !== undefined) decision.reason = r.reason;
