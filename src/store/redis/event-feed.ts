@@ -127,6 +127,8 @@ export class EventFeed {
   private readonly onConfigChanged: ((circuit: string, version: number) => void) | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
+  /** Counts rewinds: a read sent before one is discarded (its entries are read again). */
+  private rewinds = 0;
 
   constructor(options: EventFeedOptions) {
     this.reader = options.reader;
@@ -217,6 +219,17 @@ export class EventFeed {
     while (!this.stopped && compareStreamIds(this.lastId, target) < 0) await new Promise((r) => setTimeout(r, 2));
   }
 
+  /**
+   * Redis lost its data: when the new stream's newest id is behind this
+   * reader's position (Redis's clock behind the lost entries' ids), reads it
+   * from its start, or its entries would be skipped until the ids catch up.
+   */
+  async afterDataLoss(): Promise<void> {
+    if (compareStreamIds(await this.position(), this.lastId) >= 0) return;
+    this.lastId = "0-0";
+    this.rewinds += 1;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.followers.clear();
@@ -266,12 +279,13 @@ export class EventFeed {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
+        const rewinds = this.rewinds;
         const reply = (await this.reader.xread("COUNT", 500, "BLOCK", this.blockMs, "STREAMS", this.key, this.lastId)) as
           | [string, StreamEntries][]
           | null;
         this.heardAt = Date.now();
         this.failing = false;
-        if (reply === null) continue;
+        if (reply === null || rewinds !== this.rewinds) continue;
         for (const [, entries] of reply) {
           for (const entry of parseEntries(entries)) {
             this.lastId = entry.id;

@@ -99,10 +99,16 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
     return Math.ceil(local + skewMs);
   };
 
-  /** Records what Redis said of a circuit, unless the view already knows a later generation. */
+  /**
+   * Records what Redis said of a circuit unless the view knows something
+   * later, ordered by Redis time, then generation: an answer from an earlier
+   * time is a reply or event read late; one from a later time with a lower
+   * generation is a circuit created anew (it expired idle, or Redis lost its
+   * data), which must replace the old view, or every Acquire would go to Redis.
+   */
   const see = (name: string, view: LocalView): void => {
     const known = views.get(name);
-    if (known !== undefined && known.generation > view.generation) return;
+    if (known !== undefined && (view.confirmedAt < known.confirmedAt || (view.confirmedAt === known.confirmedAt && view.generation < known.generation))) return;
     views.set(name, view);
   };
 

@@ -17,7 +17,10 @@
  * - the removal announcer (removal-announcer.ts): idle circuits Redis
  *   expired, written to the event stream for watchers (not in Cluster mode);
  * - the config operations (redis-config-ops.ts): Configure and the pattern
- *   rules, by compare-and-set on the stored settings and rule list.
+ *   rules, by compare-and-set on the stored settings and rule list;
+ * - the data epoch (data-epoch.ts): when Redis lost its data, the replica
+ *   drops its rules, settings versions and views, reloads the rules and the
+ *   shared permit secret, and rewinds its stream reader if need be.
  * What a config resolves to and whether a Configure is valid is decided by
  * config-decisions.ts, as for every store.
  */
@@ -55,6 +58,7 @@ import {
   StoreUnavailableError,
 } from "../store.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
+import { type DataEpoch, createDataEpoch } from "./data-epoch.js";
 import { EventFeed } from "./event-feed.js";
 import { type RemovalAnnouncer, createRemovalAnnouncer } from "./removal-announcer.js";
 import { type RedisConfigOps, createRedisConfigOps } from "./redis-config-ops.js";
@@ -132,6 +136,11 @@ export class RedisStore implements CircuitStore {
   private readonly secrets: PermitSecrets & { key: string };
   /** Set by start(): the shared secret may have to be read from Redis first. */
   private signer: PermitSigner | undefined;
+  /** The secret read from Redis (none configured), kept as the previous one when Redis loses it. */
+  private storedSecret: Buffer | undefined;
+  private readonly epoch: DataEpoch;
+  private readonly dataLossListeners = new Set<() => void>();
+  private readonly onWarning: (message: string, details: Record<string, unknown>) => void;
   private readonly names: CircuitNames;
   private readonly removals: RemovalAnnouncer | undefined;
   private readonly config: RedisConfigOps;
@@ -150,6 +159,7 @@ export class RedisStore implements CircuitStore {
     // A configured secret is checked now, so a short one fails at start, not at the first call.
     if (options.permitSecret !== undefined) this.signer = createPermitSigner(options.permitSecret, options.previousPermitSecret);
     this.cluster = options.cluster;
+    this.onWarning = options.onWarning ?? (() => undefined);
     this.eventLogSize = options.eventLogSize ?? 10_000;
     this.testClock = options.testClock;
     this.decisions = createConfigDecisions(options);
@@ -181,7 +191,9 @@ export class RedisStore implements CircuitStore {
       decisions: this.decisions,
       scripts: this.scripts,
       onChange: (name) => this.views.forget(name),
+      onBackwards: () => this.epoch.check(),
     });
+    this.epoch = createDataEpoch({ scripts: this.scripts, onLost: () => this.afterDataLoss() });
     this.config = createRedisConfigOps({
       cluster: this.cluster,
       decisions: this.decisions,
@@ -199,7 +211,7 @@ export class RedisStore implements CircuitStore {
         subscriber: options.duplicate() as Redis,
         keys,
         announce: (circuit) => this.scripts.announceRemoval(circuit),
-        onWarning: options.onWarning ?? (() => undefined),
+        onWarning: this.onWarning,
       });
     }
   }
@@ -212,8 +224,8 @@ export class RedisStore implements CircuitStore {
   start(): Promise<void> {
     // A failed start (Redis away) is forgotten, so the next operation tries again.
     this.started ??= (async () => {
-      const { permitSecret, previousPermitSecret, key } = this.secrets;
-      this.signer ??= createPermitSigner(permitSecret ?? (await this.guard(() => sharedPermitSecret(this.client, key))), previousPermitSecret);
+      await this.epoch.start();
+      if (this.signer === undefined) await this.readSharedSecret();
       await this.settings.start();
       await this.guard(() => this.feed.start());
       if (this.removals !== undefined) await this.guard(() => this.removals!.start());
@@ -364,6 +376,25 @@ export class RedisStore implements CircuitStore {
     return this.listeners.configChanges.on(listener);
   }
 
+  /**
+   * Calls `listener` each time this replica finds that Redis lost its data
+   * (after it dropped what Redis no longer holds); answers the unsubscribe.
+   */
+  onDataLoss(listener: () => void): () => void {
+    this.dataLossListeners.add(listener);
+    return () => void this.dataLossListeners.delete(listener);
+  }
+
+  /** How many times this replica found that Redis lost its data. */
+  get dataLosses(): number {
+    return this.epoch.losses;
+  }
+
+  /** Checks the data epoch now (it is checked every second anyway); true when Redis lost its data. */
+  checkDataEpoch(): Promise<boolean> {
+    return this.epoch.check();
+  }
+
   health(): StoreHealth {
     if (this.closed) return { ready: false, reason: "store closed" };
     const status = this.client.status;
@@ -376,12 +407,39 @@ export class RedisStore implements CircuitStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.epoch.close();
     await this.feed.stop();
     this.settings.close();
     this.removals?.close();
   }
 
   // ---- internals ---------------------------------------------------------
+
+  /** The signer for the secret kept in Redis (none configured); the one read before stays accepted as the previous. */
+  private async readSharedSecret(): Promise<void> {
+    const { permitSecret, previousPermitSecret, key } = this.secrets;
+    if (permitSecret !== undefined) return;
+    const secret = await this.guard(() => sharedPermitSecret(this.client, key));
+    this.signer = createPermitSigner(secret, previousPermitSecret ?? this.storedSecret);
+    this.storedSecret = secret;
+  }
+
+  /**
+   * Redis lost its data (data-epoch.ts): drop what it no longer holds (the
+   * views, every settings version and rule) and read what it holds now (the
+   * rules; the shared permit secret, which a replica may just have generated
+   * afresh: permits of the lost one stay accepted until the next loss).
+   */
+  private async afterDataLoss(): Promise<void> {
+    this.views.forget();
+    await this.settings.reset();
+    await this.readSharedSecret();
+    await this.guard(() => this.feed.afterDataLoss());
+    this.onWarning("Redis lost its data (the data epoch changed): this replica dropped its pattern rules, settings versions and local views and read them again", {
+      losses: this.epoch.losses,
+    });
+    for (const listener of this.dataLossListeners) listener();
+  }
 
   /** The store's time: Redis TIME (or the test clock). */
   private now(): Promise<number> {

@@ -26,6 +26,7 @@ export const CIRCUIT_COMMANDS = {
 export const SINGLE_KEY_COMMANDS = {
   bbSetHistoryEventId: "set-history-event-id",
   bbSetRules: "set-rules",
+  bbDataEpoch: "data-epoch",
 } as const;
 
 /**
