@@ -8,8 +8,9 @@
  *   Redis TIME as the clock: one round trip, no lock, no lost update;
  * - the event stream: the script appends each transition (in Cluster mode
  *   this replica appends it right after, since the stream lives in another
- *   slot); one reader per replica follows it and feeds every Watch
- *   (event-feed.ts);
+ *   slot, and the reader passes over one a later transition of its circuit
+ *   overtook: ../transition-order.ts); one reader per replica follows it and
+ *   feeds every Watch (event-feed.ts);
  * - the local view (local-views.ts): Acquire on a CLOSED circuit without a
  *   round trip while this replica's view is fresh;
  * - the settings cache (settings-cache.ts): explicit settings checked by
@@ -182,6 +183,7 @@ export class RedisStore implements CircuitStore {
       blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
       onEvent: (e) => this.views.learn(e),
       onConfigChanged: (circuit, version) => this.settings.changed(circuit, version),
+      ordered: this.cluster,
     });
     this.views = createLocalViews({ feedIsCurrent: (ms) => this.feed.isCurrent(ms), testClock: this.testClock });
     this.settings = createSettingsCache({
