@@ -89,12 +89,10 @@ describe("redis store after Redis loses its data", () => {
       fresh = await replica(keyPrefix);
       await pattern(fresh.store, 5);
 
-      // The old replica resolves what Redis holds now, not its threshold of 2.
-      await eventually(async () => {
-        await old.store.acquire("loss.b");
-        expect((await old.store.get("loss.b"))?.config.failureThreshold).toBe(5);
-      });
-      expect(old.store.dataLosses).toBe(1);
+      // The old replica notices (at its reader's first read once Redis is back) and resolves what Redis holds now, not its threshold of 2.
+      await eventually(async () => expect(old.store.dataLosses).toBe(1));
+      await old.store.acquire("loss.b");
+      expect((await old.store.get("loss.b"))?.config.failureThreshold).toBe(5);
       expect(old.warnings.filter((w) => w.startsWith("Redis lost its data"))).toHaveLength(1);
       expect(fresh.store.dataLosses).toBe(0);
 
@@ -136,6 +134,30 @@ describe("redis store after Redis loses its data", () => {
       for (let i = 0; i < 20; i++) expect((await old.store.acquire("gone.a")).allowed).toBe(true);
       expect(old.sent.filter((c) => c.includes("{gone.a}"))).toEqual([]);
       expect(old.store.dataLosses).toBe(0);
+    } finally {
+      admin.disconnect();
+      await old.close();
+    }
+  });
+
+  it("notices a FLUSHALL, which drops no connection, from the event reader's periodic check, and tells its listeners once", { timeout: 60_000 }, async () => {
+    const keyPrefix = `loss${++prefixes}:`;
+    const old = await replica(keyPrefix);
+    const admin = new Redis({ host: redis.host, port: redis.port });
+    let told = 0;
+    old.store.onDataLoss(() => (told += 1));
+    try {
+      await pattern(old.store, 2);
+      await admin.flushall();
+      await eventually(async () => expect(old.store.dataLosses).toBe(1));
+      expect(told).toBe(1);
+      await old.store.acquire("loss.f");
+      expect((await old.store.get("loss.f"))?.config.failureThreshold).toBe(9);
+      expect((await old.store.listPatternRules()).filter((r) => r.origin === "runtime")).toEqual([]);
+      // Checked again and again from now on: the same epoch, no further loss.
+      expect(await old.store.checkDataEpoch()).toBe(false);
+      expect(old.store.dataLosses).toBe(1);
+      expect(told).toBe(1);
     } finally {
       admin.disconnect();
       await old.close();

@@ -68,6 +68,12 @@ export interface EventFeedOptions {
    */
   ordered?: boolean;
   orderCapacity?: number;
+  /**
+   * Runs on the reader connection before each read (not while a read blocks):
+   * the store's data-epoch check. `afterFailure`: the last read failed (Redis
+   * may be back from a restart). Must not reject.
+   */
+  beforeRead?: (reader: Redis | Cluster, afterFailure: boolean) => Promise<void>;
 }
 
 /** Overtaken entries remembered by id, so a replay passes them over too. */
@@ -143,6 +149,7 @@ export class EventFeed {
   /** Cluster mode: the newest transition read per circuit, and the ids of those passed over. */
   private readonly order: TransitionOrder | undefined;
   private readonly overtaken = new Set<string>();
+  private readonly beforeRead: EventFeedOptions["beforeRead"];
 
   constructor(options: EventFeedOptions) {
     this.reader = options.reader;
@@ -152,6 +159,7 @@ export class EventFeed {
     this.blockMs = options.blockMs ?? 1000;
     this.onEvent = options.onEvent;
     this.onConfigChanged = options.onConfigChanged;
+    this.beforeRead = options.beforeRead;
     this.order = options.ordered === true ? new TransitionOrder(options.orderCapacity ?? 10_000) : undefined;
   }
 
@@ -307,6 +315,7 @@ export class EventFeed {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
+        await this.beforeRead?.(this.reader, this.failing);
         const rewinds = this.rewinds;
         const reply = (await this.reader.xread("COUNT", 500, "BLOCK", this.blockMs, "STREAMS", this.key, this.lastId)) as
           | [string, StreamEntries][]

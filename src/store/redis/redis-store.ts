@@ -33,8 +33,8 @@ import {
   circuitHash,
   permitRefusal,
 } from "../../engine/index.js";
-import { type PermitSecrets, type PermitSigner, createPermitSigner } from "../permit-signer.js";
-import { sharedPermitSecret } from "./permit-secret.js";
+import type { PermitSecrets } from "../permit-signer.js";
+import { type SharedSigner, createSharedSigner } from "./permit-secret.js";
 import { type ConfigDecisions, type FileConfig, createConfigDecisions } from "../config-decisions.js";
 import { createStoreListeners } from "../store-listeners.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, pageOfHistory } from "../history-page.js";
@@ -60,6 +60,7 @@ import {
 } from "../store.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
 import { type DataEpoch, createDataEpoch } from "./data-epoch.js";
+import { defineDataEpochCommand, readDataEpoch } from "./scripts.js";
 import { EventFeed } from "./event-feed.js";
 import { type RemovalAnnouncer, createRemovalAnnouncer } from "./removal-announcer.js";
 import { type RedisConfigOps, createRedisConfigOps } from "./redis-config-ops.js";
@@ -134,14 +135,12 @@ export class RedisStore implements CircuitStore {
   private readonly views: LocalViews;
   private readonly settings: SettingsCache;
   private readonly feed: EventFeed;
-  private readonly secrets: PermitSecrets & { key: string };
-  /** Set by start(): the shared secret may have to be read from Redis first. */
-  private signer: PermitSigner | undefined;
-  /** The secret read from Redis (none configured), kept as the previous one when Redis loses it. */
-  private storedSecret: Buffer | undefined;
+  /** Signs and opens permits; with no secret configured, set by start() (the shared one is read from Redis). */
+  private readonly permits: SharedSigner;
   private readonly epoch: DataEpoch;
   private readonly dataLossListeners = new Set<() => void>();
   private readonly onWarning: (message: string, details: Record<string, unknown>) => void;
+  private readonly keyPrefix: string;
   private readonly names: CircuitNames;
   private readonly removals: RemovalAnnouncer | undefined;
   private readonly config: RedisConfigOps;
@@ -156,11 +155,9 @@ export class RedisStore implements CircuitStore {
   constructor(options: RedisStoreOptions) {
     this.client = options.client;
     const keys = createKeySpace(options.keyPrefix);
-    this.secrets = { ...options, key: keys.permitSecret };
-    // A configured secret is checked now, so a short one fails at start, not at the first call.
-    if (options.permitSecret !== undefined) this.signer = createPermitSigner(options.permitSecret, options.previousPermitSecret);
     this.cluster = options.cluster;
     this.onWarning = options.onWarning ?? (() => undefined);
+    this.keyPrefix = keys.prefix;
     this.eventLogSize = options.eventLogSize ?? 10_000;
     this.testClock = options.testClock;
     this.decisions = createConfigDecisions(options);
@@ -175,15 +172,19 @@ export class RedisStore implements CircuitStore {
       testClock: this.testClock,
     });
     this.guard = this.scripts.guard;
+    this.permits = createSharedSigner(this.client, keys.permitSecret, options, this.guard);
     this.names = createCircuitNames(this.client, this.cluster, keys, this.guard);
+    const reader = options.duplicate();
+    defineDataEpochCommand(reader);
     this.feed = new EventFeed({
-      reader: options.duplicate(),
+      reader,
       client: this.client,
       streamKey: keys.events,
       blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
       onEvent: (e) => this.views.learn(e),
       onConfigChanged: (circuit, version) => this.settings.changed(circuit, version),
       ordered: this.cluster,
+      beforeRead: (connection, afterFailure) => this.epoch.whenDue(readDataEpoch(connection, keys.rules), afterFailure),
     });
     this.views = createLocalViews({ feedIsCurrent: (ms) => this.feed.isCurrent(ms), testClock: this.testClock });
     this.settings = createSettingsCache({
@@ -195,7 +196,7 @@ export class RedisStore implements CircuitStore {
       onChange: (name) => this.views.forget(name),
       onBackwards: () => this.epoch.check(),
     });
-    this.epoch = createDataEpoch({ scripts: this.scripts, onLost: () => this.afterDataLoss() });
+    this.epoch = createDataEpoch({ read: (candidate) => this.scripts.dataEpoch(candidate), onLost: () => this.afterDataLoss() });
     this.config = createRedisConfigOps({
       cluster: this.cluster,
       decisions: this.decisions,
@@ -227,7 +228,7 @@ export class RedisStore implements CircuitStore {
     // A failed start (Redis away) is forgotten, so the next operation tries again.
     this.started ??= (async () => {
       await this.epoch.start();
-      if (this.signer === undefined) await this.readSharedSecret();
+      if (this.permits.signer === undefined) await this.permits.load();
       await this.settings.start();
       await this.guard(() => this.feed.start());
       if (this.removals !== undefined) await this.guard(() => this.removals!.start());
@@ -251,7 +252,7 @@ export class RedisStore implements CircuitStore {
       return decision;
     });
     // The views and acquire.lua build the body; a local grant implies start() has run (it needs a confirmed view).
-    if (decision.permit !== undefined) decision.permit = this.signer!.sign(name, decision.permit);
+    if (decision.permit !== undefined) decision.permit = this.permits.signer!.sign(name, decision.permit);
     return decision;
   }
 
@@ -260,7 +261,7 @@ export class RedisStore implements CircuitStore {
     let opened;
     try {
       // Before any script runs: a token that is not ours changes nothing.
-      opened = this.signer!.open(name, command.permit);
+      opened = this.permits.signer!.open(name, command.permit);
     } catch (refusal) {
       // Off the hot path: say what a missing circuit is before judging the token, as the memory store does;
       // like it, a refused token applies no due transition.
@@ -392,7 +393,7 @@ export class RedisStore implements CircuitStore {
     return this.epoch.losses;
   }
 
-  /** Checks the data epoch now (it is checked every second anyway); true when Redis lost its data. */
+  /** Checks the data epoch now (the event reader checks it every 0.5-1.5 s anyway); true when Redis lost its data. */
   checkDataEpoch(): Promise<boolean> {
     return this.epoch.check();
   }
@@ -409,22 +410,12 @@ export class RedisStore implements CircuitStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.epoch.close();
     await this.feed.stop();
     this.settings.close();
     this.removals?.close();
   }
 
   // ---- internals ---------------------------------------------------------
-
-  /** The signer for the secret kept in Redis (none configured); the one read before stays accepted as the previous. */
-  private async readSharedSecret(): Promise<void> {
-    const { permitSecret, previousPermitSecret, key } = this.secrets;
-    if (permitSecret !== undefined) return;
-    const secret = await this.guard(() => sharedPermitSecret(this.client, key));
-    this.signer = createPermitSigner(secret, previousPermitSecret ?? this.storedSecret);
-    this.storedSecret = secret;
-  }
 
   /**
    * Redis lost its data (data-epoch.ts): drop what it no longer holds (the
@@ -435,11 +426,12 @@ export class RedisStore implements CircuitStore {
   private async afterDataLoss(): Promise<void> {
     this.views.forget();
     await this.settings.reset();
-    await this.readSharedSecret();
+    await this.permits.load();
     await this.guard(() => this.feed.afterDataLoss());
-    this.onWarning("Redis lost its data (the data epoch changed): this replica dropped its pattern rules, settings versions and local views and read them again", {
-      losses: this.epoch.losses,
-    });
+    this.onWarning(
+      "Redis lost its data (the data epoch changed): this replica dropped its pattern rules, settings versions and local views and read them again",
+      { keyPrefix: this.keyPrefix },
+    );
     for (const listener of this.dataLossListeners) listener();
   }
 
