@@ -29,7 +29,7 @@ beforeAll(async () => {
 const pattern = (value: string) => ({ case: "pattern" as const, value });
 
 async function thresholdOf(via: CircuitClient, circuit: string): Promise<number> {
-  return (await via.call("getState", { circuit })).status!.config!.failureThreshold;
+  return (await via.call("getState", { circuit })).status!.config!.failureThreshold!;
 }
 
 async function losses(replica: Replica): Promise<number | undefined> {
