@@ -163,4 +163,24 @@ describe("redis store after Redis loses its data", () => {
       await old.close();
     }
   });
+
+  it("writes a pattern rule at once after the loss: the rules version it finds below its own makes it check, not fail", async () => {
+    const keyPrefix = `loss${++prefixes}:`;
+    const old = await replica(keyPrefix);
+    const admin = new Redis({ host: redis.host, port: redis.port });
+    let fresh: Replica | undefined;
+    try {
+      for (const threshold of [4, 3, 2]) await pattern(old.store, threshold);
+      await admin.flushall();
+      fresh = await replica(keyPrefix);
+      await pattern(fresh.store, 5); // rules version 1 now, below the old replica's 3
+      expect((await pattern(old.store, 6)).rule.patch).toEqual({ failureThreshold: 6 });
+      expect(old.store.dataLosses).toBe(1);
+      expect((await fresh.store.listPatternRules()).filter((r) => r.origin === "runtime").map((r) => r.patch)).toEqual([{ failureThreshold: 6 }]);
+    } finally {
+      admin.disconnect();
+      await fresh?.close();
+      await old.close();
+    }
+  });
 });
