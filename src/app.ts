@@ -21,7 +21,7 @@ import { forService, type Interceptor } from "./server/interceptor.js";
 import { toConnectError } from "./server/status.js";
 import { createMemoryStore } from "./store/memory.js";
 import { connectRedis } from "./store/redis/connection.js";
-import { createRedisStore } from "./store/redis/redis-store.js";
+import { RedisStore, createRedisStore } from "./store/redis/redis-store.js";
 import type { CircuitStore } from "./store/store.js";
 import { CircuitStateTracker } from "./metrics/circuit-states.js";
 import { instrumentStore } from "./metrics/instrument.js";
@@ -147,6 +147,11 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   });
   metrics.trackStates(states);
   states.start();
+  if (store instanceof RedisStore) {
+    // Redis lost its data: the gauge must not keep the circuits it lost until the next resync.
+    metrics.trackDataLosses(() => store.dataLosses);
+    store.onDataLoss(() => void states.sync());
+  }
 
   store.onTransition((e) =>
     logger.info(
