@@ -706,6 +706,15 @@ class ManagedRedis implements RedisServer {
  * Creates the temp dir and claims ports, then launches; on "Address already
  * in use" (another program took the port after we probed it) starts over on
  * new ports. Returns the running server.
+ *
+ * This is the one place the tests probe a free port, free it and hand the
+ * number to a process: redis-server cannot bind port 0 and say which port it
+ * got (`--port 0` turns TCP off), so the race that every other test avoids
+ * by binding port 0 in the process under test (replicas.ts reads the bound
+ * ports from "breakerbox listening") or by keeping its own listener
+ * (tcp-forwarder.ts) is handled here by retrying on EADDRINUSE with a fresh
+ * port. restart() reuses its own port by design (an outage on the same
+ * address), kept claimed in the registry meanwhile, and retries the same way.
  */
 async function launchFresh(
   make: (port: number, dir: string) => Promise<ProcessSpec> | ProcessSpec,
