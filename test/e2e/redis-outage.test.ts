@@ -169,7 +169,7 @@ describe("a Redis outage", () => {
 
     expect(replica.problems()).toEqual([]);
     expect(replica.child.exitCode).toBe(null);
-  });
+  }, 120_000); // longer than its waits together: Watch 5 s, NOT_SERVING 10 s, Redis restart 20 s, Acquire 20 s, SERVING 10 s, event 10 s, and calls under the client's 10 s deadline
 
   it("hung Redis (SIGSTOP): UNAVAILABLE after BREAKERBOX_REDIS_TIMEOUT_SECONDS instead of hanging, NOT_SERVING, then recovery on SIGCONT", async () => {
     const c = replica.client;
@@ -215,5 +215,5 @@ describe("a Redis outage", () => {
     expect(dep.state).toBe(State.OPEN);
     expect(dep.stats).toMatchObject({ totalFailures: 1n, totalSuccesses: 0n, consecutiveFailures: 1 });
     expect(replica.problems()).toEqual([]);
-  });
+  }, 120_000); // longer than its waits together: Acquire 20 s twice, NOT_SERVING and SERVING 10 s each, and calls under the client's 10 s deadline
 });
