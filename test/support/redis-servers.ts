@@ -882,7 +882,11 @@ async function runRedisCli(args: string[], servers: ManagedRedis[]): Promise<str
     let out = "";
     child.stdout?.on("data", (c: Buffer) => (out += c.toString("utf8")));
     child.stderr?.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, 60_000);
     child.once("error", (err) => {
       clearTimeout(timer);
       children.delete(child);
@@ -893,7 +897,8 @@ async function runRedisCli(args: string[], servers: ManagedRedis[]): Promise<str
       children.delete(child);
       if (code === 0) return resolve(out);
       const logs = servers.map((s) => `--- ${s.host}:${s.port} log ---\n${s.logs()}`).join("\n");
-      reject(new Error(`redis-cli ${args.join(" ")} failed (${code ?? signal}):\n${out}\n${logs}`));
+      const how = timedOut ? "did not finish within 60 s and was killed" : `failed (${code ?? signal})`;
+      reject(new Error(`redis-cli ${args.join(" ")} ${how}:\n${out}\n${logs}`));
     });
   });
 }
