@@ -16,7 +16,10 @@
  *   - no over-granted probe: counted from the Acquire answers (probe permits
  *     carry circuit generation and expiry; see probeOvergrants for exactly
  *     what is counted), and from every Watch message's stats
- *     (half_open_in_flight never above half_open_max_calls);
+ *     (half_open_in_flight never above half_open_max_calls). Probes hold
+ *     their slot longer than other calls, so the slots fill up and agents
+ *     are denied HALF_OPEN_FULL before the first fault (waited for): with
+ *     acquire.lua granting one probe too many, this check fails;
  *   - every call answered OK or a documented code (Acquire: UNAVAILABLE while
  *     the store is away; Report: also FAILED_PRECONDITION for a permit the
  *     store no longer knows), and every replica answers an Acquire with OK
@@ -104,18 +107,23 @@ beforeAll(async () => {
   traffic = new ChaosTraffic(slots, {
     circuits: CIRCUITS,
     failureRate: (c) => FAILURE_RATE[c] ?? 0,
-    agents: 4,
+    agents: 6,
     random: mulberry32(seed),
     halfOpenMaxCalls: HALF_OPEN_MAX_CALLS,
     watchPrefix: "chaos.",
   });
   traffic.start();
-  // Not vacuous: the traffic does reach HALF_OPEN with probes out at once before the first fault.
-  await waitFor("two probes certainly out at once on some circuit (traffic reaching HALF_OPEN)", () => concurrentProbeGrants(traffic.probes) > 0, {
-    timeoutMs: POLL_TIMEOUT_MS,
-    intervalMs: 200,
-    describe: () => `${traffic.probes.length} probe grants, ${traffic.calls.length} calls`,
-  });
+  // Not vacuous: before the first fault the traffic has had both probe slots of a circuit certainly
+  // taken at once, and has asked for more while they were (HALF_OPEN_FULL denials).
+  await waitFor(
+    "two probes certainly out at once on some circuit, and 5 HALF_OPEN_FULL denials",
+    () => concurrentProbeGrants(traffic.probes) > 0 && traffic.halfOpenFullDenials >= 5,
+    {
+      timeoutMs: POLL_TIMEOUT_MS,
+      intervalMs: 200,
+      describe: () => `${traffic.probes.length} probe grants, ${traffic.halfOpenFullDenials} HALF_OPEN_FULL denials, ${traffic.calls.length} calls`,
+    },
+  );
 }, POLL_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
@@ -123,7 +131,7 @@ afterAll(async () => {
   await traffic?.stop();
   process.stdout.write(
     `chaos: ${seedLabel(seed)}; ${traffic?.calls.length ?? 0} calls, ${traffic?.probes.length ?? 0} probe grants, ` +
-      `${traffic?.watchMessages.join("/") ?? "-"} Watch messages per replica\n` +
+      `${traffic?.halfOpenFullDenials ?? 0} HALF_OPEN_FULL denials, ${traffic?.watchMessages.join("/") ?? "-"} Watch messages per replica\n` +
       measured.map((m) => `chaos: ${m}\n`).join(""),
   );
   await stopReplicas();

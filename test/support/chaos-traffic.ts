@@ -16,7 +16,7 @@
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { status as Status } from "@grpc/grpc-js";
-import { Outcome, type CircuitStats } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { DenyReason, Outcome, type CircuitStats } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { decodePermit, splitPermit } from "../../src/engine/index.js";
 import { CallError } from "./grpc-client.js";
 import type { Replica } from "./replicas.js";
@@ -88,6 +88,8 @@ export class ChaosTraffic {
   readonly probes: ProbeGrant[] = [];
   /** Every stats block a Watch message carried whose half_open_in_flight exceeds half_open_max_calls. */
   readonly watchOverflows: string[] = [];
+  /** Acquires denied because every probe slot was taken (HALF_OPEN_FULL): the limit was put to the test. */
+  halfOpenFullDenials = 0;
   /** Watch messages received, per replica slot. */
   readonly watchMessages: number[];
   /** How Watch streams ended ("replica 2: UNAVAILABLE ..."). */
@@ -204,6 +206,7 @@ export class ChaosTraffic {
     const doneSeq = ++this.seq;
     this.calls.push({ method: "acquire", replica: r, circuit, code: "OK", details: "" });
     if (!answer.allowed) {
+      if (answer.reason === DenyReason.HALF_OPEN_FULL) this.halfOpenFullDenials++;
       await sleep(30);
       return;
     }
@@ -224,7 +227,8 @@ export class ChaosTraffic {
       };
       this.probes.push(probe);
     }
-    await sleep(Math.floor(this.opts.random() * 15)); // the call to the dependency
+    // The call to the dependency; a probe's is slower (a recovering dependency), so the probe slots fill up.
+    await sleep(probe === undefined ? Math.floor(this.opts.random() * 15) : 30 + Math.floor(this.opts.random() * 70));
     const live = this.live();
     if (live.length === 0) return;
     const via = this.pick(live);
