@@ -19,6 +19,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { checkBuild, staleness } from "../../scripts/build-stamp.mjs";
 import { chromiumPath } from "../support/chromium.js";
 import { CallError, type CircuitClient } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
@@ -37,10 +38,12 @@ afterEach(() => {
 });
 
 beforeAll(async () => {
-  // `npm test` builds first; a lone run of this file builds the dashboard if it is missing.
-  if (!existsSync(join(root, "dist", "dashboard", "build.json"))) {
+  // `npm test` builds first; a lone run of this file builds the dashboard if it is missing or older than dashboard/.
+  if (!existsSync(join(root, "dist", "dashboard", "build.json")) || staleness(root, "dashboard") !== undefined) {
     execFileSync(process.execPath, [join(root, "dashboard", "build.mjs")], { stdio: "inherit" });
+    execFileSync(process.execPath, [join(root, "scripts", "build-stamp.mjs"), "dashboard"], { stdio: "inherit" });
   }
+  checkBuild("dashboard");
   mkdirSync(ARTIFACTS, { recursive: true });
   const executablePath = chromiumPath();
   if (executablePath === undefined) throw new Error("chromium not found: run scripts/install-chromium.sh (test/global-setup.ts does)");

@@ -14,6 +14,7 @@ import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, PermitRejectedError } from "../../sr
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
 import type { HistoryEntry } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { waitFor } from "../support/replicas.js";
 
 let redis: RedisServer;
 let admin: Redis;
@@ -315,9 +316,9 @@ describe("redis store idle expiry: no key outlives its circuit", () => {
       await store.configurePattern("gone.*", { patch: { minimumCalls: 7 }, replace: false }, "ops");
       for (const name of ["gone.set", "gone.plain"]) expect((await store.history(name, 10))?.entries[0]?.kind).toBe("config");
       // Wait for Redis to expire both circuits (read with EXISTS, which is no store read).
-      for (let i = 0; i < 100 && (await admin.exists(`${keyPrefix}{gone.set}`, `${keyPrefix}{gone.plain}`)) > 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor("Redis to expire gone.set and gone.plain", async () => (await admin.exists(`${keyPrefix}{gone.set}`, `${keyPrefix}{gone.plain}`)) === 0, {
+        timeoutMs: 20_000,
+      });
       const left = (await admin.keys(`${keyPrefix}{gone.*`)).sort();
       // Besides the settings, only the removal markers of the announced expiries, which go by themselves.
       const markers = left.filter((k) => k.endsWith(":rm"));
