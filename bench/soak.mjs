@@ -63,7 +63,6 @@ const server = spawn(process.execPath, [main], {
     BREAKERBOX_IDLE_TTL_SECONDS: args.idle,
     CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1",
     CIRCUIT_BREAKER_TIMEOUT_SECONDS: "5",
-    BREAKERBOX_LOG_LEVEL: "warn",
   },
   stdio: ["ignore", "pipe", "inherit"],
 });

@@ -10,3 +10,4 @@ export * from "./window.js";
 export * from "./names.js";
 export * from "./principal.js";
 export * from "./schedule.js";
+export * from "./reporters.js";
