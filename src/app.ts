@@ -64,6 +64,7 @@ function buildStore(config: AppConfig, logger: Logger): CircuitStore {
     layers: config.layers,
     circuits: config.circuits,
     idleTtlMs: config.idleTtlMs,
+    maxCircuits: config.maxCircuits,
     ...(config.permitSecret === undefined ? {} : { permitSecret: config.permitSecret }),
     ...(config.previousPermitSecret === undefined ? {} : { previousPermitSecret: config.previousPermitSecret }),
     eventLogSize: config.eventLogSize,

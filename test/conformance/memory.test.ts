@@ -1,6 +1,7 @@
 /** The conformance suite on the embedded store, with a frozen clock the suite advances. */
 import { createMemoryStore } from "../../src/store/memory.js";
 import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
+import { describeListIndexConformance } from "./list-index-suite.js";
 import { describePatternRuleConformance } from "./pattern-rules-suite.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
@@ -25,9 +26,11 @@ const factory: HarnessFactory = async ({ layers, circuits, random, eventLogSize,
       if (!(ms >= 0)) throw new Error(`advance(${ms}): time only moves forward`);
       now += ms;
     },
+    expireIdle: async () => void store.evictIdle(now),
     close: () => store.close(),
   };
 };
 
 describeCircuitStoreConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);
 describePatternRuleConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);
+describeListIndexConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);

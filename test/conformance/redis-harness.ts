@@ -18,6 +18,7 @@ export async function redisHarness(
 ): Promise<Harness> {
   let now = T0;
   const client = connect();
+  const keyPrefix = `${cluster ? "c" : "t"}${++harnesses}:`;
   const store = createRedisStore({
     client,
     duplicate: connect,
@@ -26,7 +27,7 @@ export async function redisHarness(
     ...(circuits === undefined ? {} : { circuits }),
     ...(eventLogSize === undefined ? {} : { eventLogSize }),
     ...(permitSecret === undefined ? {} : { permitSecret }),
-    keyPrefix: `${cluster ? "c" : "t"}${++harnesses}:`,
+    keyPrefix,
     random: random ?? mulberry32(TEST_SEED),
     testClock: () => now,
   });
@@ -39,9 +40,34 @@ export async function redisHarness(
       now += ms;
     },
     settle: () => store.settle(),
+    expireIdle: () => expireIdle(client, cluster, keyPrefix, now),
     close: async () => {
       await store.close();
       client.disconnect();
     },
   };
+}
+
+/** The default idle TTL the harness's stores run with. */
+const IDLE_TTL_MS = 86_400_000;
+
+/**
+ * Does what Redis does to circuits idle for the idle TTL on the test clock:
+ * their keys vanish (all but the explicit settings, which never expire), with
+ * no script run. The scripts' expiry refresh is recorded in the hash's `ex`
+ * field (-1: the circuit does not expire).
+ */
+async function expireIdle(client: Redis | Cluster, cluster: boolean, keyPrefix: string, now: number): Promise<void> {
+  const nodes = cluster ? (client as Cluster).nodes("master") : [client as Redis];
+  for (const node of nodes) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await node.scan(cursor, "MATCH", `${keyPrefix}{*}`, "COUNT", 1000);
+      cursor = next;
+      for (const key of keys) {
+        const ex = Number((await client.hget(key, "ex")) ?? "-1");
+        if (ex !== -1 && ex + IDLE_TTL_MS <= now) await client.del(key, `${key}:p`, `${key}:r`, `${key}:h`);
+      }
+    } while (cursor !== "0");
+  }
 }

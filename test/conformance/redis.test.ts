@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
 import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
+import { describeListIndexConformance } from "./list-index-suite.js";
 import { describePatternRuleConformance } from "./pattern-rules-suite.js";
 import { seedLabel, TEST_SEED } from "./random.js";
 import { redisHarness } from "./redis-harness.js";
@@ -22,3 +23,4 @@ const factory: HarnessFactory = (options) =>
 
 describeCircuitStoreConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
 describePatternRuleConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
+describeListIndexConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);

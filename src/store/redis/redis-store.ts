@@ -54,7 +54,9 @@ import {
   type WatchSubscription,
   StoreUnavailableError,
 } from "../store.js";
+import { type CircuitIndex, createCircuitIndex } from "./circuit-index.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
+import { listRedisCircuits } from "./redis-list.js";
 import { EventFeed } from "./event-feed.js";
 import { type RemovalAnnouncer, createRemovalAnnouncer } from "./removal-announcer.js";
 import { type RedisConfigOps, createRedisConfigOps } from "./redis-config-ops.js";
@@ -105,6 +107,13 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
    * connection. Default true; always false in Cluster mode (not supported).
    */
   announceRemovals?: boolean;
+  /**
+   * Most circuits the store holds (BREAKERBOX_MAX_CIRCUITS): creating one
+   * more throws CircuitCapError and writes nothing. Decided in the creating
+   * script on one server or Sentinel; from this replica's periodic count in
+   * Cluster mode (circuit-index.ts). Undefined: no cap.
+   */
+  maxCircuits?: number;
   /** Told of conditions an operator should fix, e.g. CONFIG refused so removals may not be announced. */
   onWarning?: (message: string, details: Record<string, unknown>) => void;
   /**
@@ -133,6 +142,7 @@ export class RedisStore implements CircuitStore {
   /** Set by start(): the shared secret may have to be read from Redis first. */
   private signer: PermitSigner | undefined;
   private readonly names: CircuitNames;
+  private readonly index: CircuitIndex;
   private readonly removals: RemovalAnnouncer | undefined;
   private readonly config: RedisConfigOps;
   private readonly noncePrefix = randomBytes(4).toString("hex");
@@ -162,9 +172,20 @@ export class RedisStore implements CircuitStore {
       eventLogSize: this.eventLogSize,
       random: options.random ?? Math.random,
       testClock: this.testClock,
+      maxCircuits: options.maxCircuits,
+      clusterFull: () => this.index.full(),
     });
     this.guard = this.scripts.guard;
     this.names = createCircuitNames(this.client, this.cluster, keys, this.guard);
+    this.index = createCircuitIndex({
+      client: this.client,
+      cluster: this.cluster,
+      keys,
+      guard: this.guard,
+      maxCircuits: options.maxCircuits,
+      testClock: this.testClock,
+      scanCount: async () => (await this.names.withPrefix("", "circuit")).length,
+    });
     this.feed = new EventFeed({
       reader: options.duplicate(),
       client: this.client,
@@ -215,6 +236,7 @@ export class RedisStore implements CircuitStore {
       const { permitSecret, previousPermitSecret, key } = this.secrets;
       this.signer ??= createPermitSigner(permitSecret ?? (await this.guard(() => sharedPermitSecret(this.client, key))), previousPermitSecret);
       await this.settings.start();
+      await this.index.backfill();
       await this.guard(() => this.feed.start());
       if (this.removals !== undefined) await this.guard(() => this.removals!.start());
     })().catch((err: unknown) => {
@@ -287,18 +309,13 @@ export class RedisStore implements CircuitStore {
   }
 
   async list(query: ListQuery): Promise<ListPage> {
-    const names = (await this.names.withPrefix(query.prefix, "circuit"))
-      .filter((n) => query.after === undefined || n > query.after)
-      .sort();
-    const circuits: CircuitView[] = [];
-    for (const name of names) {
-      const view = await this.get(name);
-      if (view === undefined) continue; // expired between SCAN and read
-      if (query.state !== undefined && view.state !== query.state) continue;
-      if (circuits.length === query.limit) return { circuits, more: true };
-      circuits.push(view);
-    }
-    return { circuits, more: false };
+    await this.start();
+    return listRedisCircuits({ index: this.index, names: this.names, get: (name) => this.get(name) }, query);
+  }
+
+  async countCircuits(): Promise<number> {
+    await this.start();
+    return this.index.count();
   }
 
   async history(name: string, limit: number, before?: HistoryPosition): Promise<HistoryPage | undefined> {
