@@ -76,7 +76,7 @@ describe("redis store circuit cap", () => {
       expect(refused).toMatchObject({ circuit: "d", cap: 3 });
       expect((refused as Error).message).toContain("BREAKERBOX_MAX_CIRCUITS");
       await expect(store.force("d", "FORCED_OPEN", "ops")).rejects.toBeInstanceOf(CircuitCapError);
-      await expect(store.configureCircuit("d", { settings: { failureThreshold: 2 } }, "ops")).rejects.toBeInstanceOf(CircuitCapError);
+      await expect(store.configureCircuit("d", { patch: { failureThreshold: 2 }, replace: false }, "ops")).rejects.toBeInstanceOf(CircuitCapError);
       expect(await keysOf(keyPrefix, "d")).toEqual([]);
       expect(await admin.zrange(`${keyPrefix}idx:names`, 0, -1)).toEqual(["a", "b", "c"]);
       // Existing circuits: every operation still works.
