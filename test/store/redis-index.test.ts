@@ -9,6 +9,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
+import { REPLICA_CACHE_IDLE_MS } from "../../src/store/redis/bounded-map.js";
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
 import { CircuitCapError } from "../../src/store/store-errors.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
@@ -149,6 +150,55 @@ describe("redis store listing indexes", () => {
       expect(await admin.get(`${keyPrefix}idx:built`)).toBe("1");
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe("redis store replica caches", () => {
+  it("hold at most their bound, and nothing of circuits Redis expired", async () => {
+    // A store of its own: a small cache bound, removals announced.
+    const connect = (): Redis => new Redis({ host: redis.host, port: redis.port });
+    const client = connect();
+    const keyPrefix = `ix${++prefixes}:`;
+    const bounded = createRedisStore({
+      client,
+      duplicate: connect,
+      cluster: false,
+      layers: { defaults: BUILTIN_DEFAULTS, presets: BUILTIN_PRESETS, rules: [] },
+      keyPrefix,
+      cacheEntries: 1000,
+    });
+    try {
+      await bounded.start();
+      for (let i = 0; i < 20_000; i += 500) {
+        await Promise.all(Array.from({ length: 500 }, (_, j) => bounded.acquire(`many.${i + j}`)));
+      }
+      expect(bounded.cacheSizes()).toEqual({ views: 1000, explicit: 0, resolved: 1000 });
+      // Redis expires them all (keys vanish, no script runs). Announcements of
+      // 20,000 removals may outrun the event stream's length, so the sweep of
+      // entries idle for REPLICA_CACHE_IDLE_MS is what is sure to clear them.
+      const expire = admin.pipeline();
+      for (let i = 0; i < 20_000; i++) for (const suffix of ["", ":r", ":h", ":p"]) expire.pexpire(`${keyPrefix}{many.${i}}${suffix}`, 1);
+      await expire.exec();
+      while ((await admin.keys(`${keyPrefix}{many.*}`)).length > 0) await new Promise((r) => setTimeout(r, 100));
+      bounded.sweepCaches(Date.now() + REPLICA_CACHE_IDLE_MS);
+      expect(bounded.cacheSizes()).toEqual({ views: 0, explicit: 0, resolved: 0 });
+    } finally {
+      await bounded.close();
+      client.disconnect();
+    }
+  }, 120_000);
+
+  it("drop what they hold of a circuit a read finds gone", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      for (let i = 0; i < 50; i++) await store.acquire(`few.${i}`);
+      expect(store.cacheSizes()).toEqual({ views: 50, explicit: 0, resolved: 50 });
+      await admin.del(...Array.from({ length: 25 }, (_, i) => `${keyPrefix}{few.${i}}`));
+      for (let i = 0; i < 25; i++) expect(await store.get(`few.${i}`)).toBeUndefined();
+      expect(store.cacheSizes()).toEqual({ views: 25, explicit: 0, resolved: 25 });
+    } finally {
+      await close();
     }
   });
 });

@@ -60,6 +60,8 @@ export interface EventFeedOptions {
   onEvent?: (e: StreamEvent) => void;
   /** A circuit's settings were changed (by any replica) to this version. */
   onConfigChanged?: (circuit: string, version: number) => void;
+  /** Called for each idle circuit Redis expired (an "rm" entry), before followers get it. */
+  onRemoved?: (circuit: string) => void;
 }
 
 /**
@@ -125,6 +127,7 @@ export class EventFeed {
   private failing = false;
   private readonly onEvent: ((e: StreamEvent) => void) | undefined;
   private readonly onConfigChanged: ((circuit: string, version: number) => void) | undefined;
+  private readonly onRemoved: ((circuit: string) => void) | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -136,6 +139,7 @@ export class EventFeed {
     this.blockMs = options.blockMs ?? 1000;
     this.onEvent = options.onEvent;
     this.onConfigChanged = options.onConfigChanged;
+    this.onRemoved = options.onRemoved;
   }
 
   /**
@@ -277,6 +281,7 @@ export class EventFeed {
             this.lastId = entry.id;
             if (entry.kind === "config") this.onConfigChanged?.(entry.circuit, entry.version);
             else if (entry.kind === "event") this.onEvent?.(entry.event);
+            else if (entry.kind === "logged" && entry.change.kind === "circuit_removed") this.onRemoved?.(entry.change.circuit);
             for (const f of this.followers) this.offerTo(f, entry, false);
           }
         }

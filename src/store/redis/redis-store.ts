@@ -54,6 +54,7 @@ import {
   type WatchSubscription,
   StoreUnavailableError,
 } from "../store.js";
+import { REPLICA_CACHE_IDLE_MS } from "./bounded-map.js";
 import { type CircuitIndex, createCircuitIndex } from "./circuit-index.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
 import { listRedisCircuits } from "./redis-list.js";
@@ -77,6 +78,9 @@ import { type SettingsCache, type VersionedConfig, createSettingsCache } from ".
 import type { Guard } from "./unavailable.js";
 
 export { FEED_CURRENT_MS, VIEW_TTL_MS } from "./local-views.js";
+
+/** How often the replica's caches drop entries idle for REPLICA_CACHE_IDLE_MS. */
+const CACHE_SWEEP_MS = 10_000;
 
 /** The config file's layers and circuits (FileConfig), and: */
 export interface RedisStoreOptions extends FileConfig, PermitSecrets {
@@ -114,6 +118,12 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
    * Cluster mode (circuit-index.ts). Undefined: no cap.
    */
   maxCircuits?: number;
+  /**
+   * Entries each per-circuit cache of this replica (local views, explicit
+   * settings, resolved configs) holds at most; least recently set dropped
+   * first. Default REPLICA_CACHE_ENTRIES (100 000).
+   */
+  cacheEntries?: number;
   /** Told of conditions an operator should fix, e.g. CONFIG refused so removals may not be announced. */
   onWarning?: (message: string, details: Record<string, unknown>) => void;
   /**
@@ -149,6 +159,7 @@ export class RedisStore implements CircuitStore {
   private nonceCounter = 0;
   private readonly listeners = createStoreListeners();
   private closed = false;
+  private sweeper: NodeJS.Timeout | undefined;
   /** The config this replica resolved for a circuit (no round trip). */
   private readonly configOf = (name: string): CircuitConfig => this.settings.resolved(name).config;
   private started: Promise<void> | undefined;
@@ -193,8 +204,13 @@ export class RedisStore implements CircuitStore {
       blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
       onEvent: (e) => this.views.learn(e),
       onConfigChanged: (circuit, version) => this.settings.changed(circuit, version),
+      onRemoved: (circuit) => this.forgetCircuit(circuit),
     });
-    this.views = createLocalViews({ feedIsCurrent: (ms) => this.feed.isCurrent(ms), testClock: this.testClock });
+    this.views = createLocalViews({
+      feedIsCurrent: (ms) => this.feed.isCurrent(ms),
+      testClock: this.testClock,
+      ...(options.cacheEntries === undefined ? {} : { maxEntries: options.cacheEntries }),
+    });
     this.settings = createSettingsCache({
       client: this.client,
       subscriber: options.duplicate(),
@@ -202,6 +218,7 @@ export class RedisStore implements CircuitStore {
       decisions: this.decisions,
       scripts: this.scripts,
       onChange: (name) => this.views.forget(name),
+      ...(options.cacheEntries === undefined ? {} : { maxEntries: options.cacheEntries }),
     });
     this.config = createRedisConfigOps({
       cluster: this.cluster,
@@ -239,6 +256,7 @@ export class RedisStore implements CircuitStore {
       await this.index.backfill();
       await this.guard(() => this.feed.start());
       if (this.removals !== undefined) await this.guard(() => this.removals!.start());
+      this.sweeper ??= setInterval(() => this.sweepCaches(), CACHE_SWEEP_MS).unref();
     })().catch((err: unknown) => {
       this.started = undefined;
       throw err;
@@ -305,7 +323,9 @@ export class RedisStore implements CircuitStore {
 
   async get(name: string): Promise<CircuitView | undefined> {
     const { reply: r, resolved } = await this.run(name, (call) => this.scripts.read(call, "view"));
-    return r.kind === "missing" ? undefined : toCircuitView(r.view, resolved);
+    if (r.kind !== "missing") return toCircuitView(r.view, resolved);
+    this.forgetCircuit(name);
+    return undefined;
   }
 
   async list(query: ListQuery): Promise<ListPage> {
@@ -393,12 +413,36 @@ export class RedisStore implements CircuitStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweeper);
     await this.feed.stop();
     this.settings.close();
     this.removals?.close();
   }
 
+  /** Entries in this replica's per-circuit caches (each bounded by cacheEntries). */
+  cacheSizes(): { views: number; explicit: number; resolved: number } {
+    return { views: this.views.size, ...this.settings.sizes };
+  }
+
+  /**
+   * Drops cache entries not set again for REPLICA_CACHE_IDLE_MS as of `now`
+   * (Date.now ms): those of circuits nobody uses any more, Redis expired
+   * them, or their removal announcement was missed. Runs every
+   * CACHE_SWEEP_MS; tests call it with a later `now`.
+   */
+  sweepCaches(now: number = Date.now()): void {
+    const cutoff = now - REPLICA_CACHE_IDLE_MS;
+    this.views.sweep(cutoff);
+    this.settings.sweep(cutoff);
+  }
+
   // ---- internals ---------------------------------------------------------
+
+  /** Redis no longer holds the circuit (announced expiry, or a read found it missing): drop what this replica cached of it. */
+  private forgetCircuit(name: string): void {
+    this.views.forget(name);
+    this.settings.drop(name);
+  }
 
   /** The store's time: Redis TIME (or the test clock). */
   private now(): Promise<number> {
