@@ -21,6 +21,7 @@
  * on every replica. The `circuit` label is capped (see circuit-series.ts).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { type CircuitCountSource, registerCircuitCountGauges } from "./circuit-count.js";
 import type { DenyReason, Outcome, State } from "../engine/index.js";
 import type { AcquireDecision, CircuitEvent, ReportAck } from "../store/store.js";
 import { CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES, type CircuitSeries } from "./circuit-series.js";
@@ -62,6 +63,7 @@ export class BreakerboxMetrics {
   private readonly transitions: Counter<"circuit" | "from" | "to">;
   private states: CircuitStateTracker | undefined;
   private storeReady: (() => boolean) | undefined;
+  private circuitCount: CircuitCountSource | undefined;
 
   constructor(options: MetricsOptions) {
     this.circuits = new CircuitSeriesTable(options.maxCircuits);
@@ -102,6 +104,7 @@ export class BreakerboxMetrics {
         this.set(metrics.storeReady === undefined || metrics.storeReady() ? 1 : 0);
       },
     });
+    registerCircuitCountGauges(this.registry, () => metrics.circuitCount);
     this.rpcDuration.registerIn(this.registry);
     this.storeDuration.registerIn(this.registry);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -125,6 +128,11 @@ export class BreakerboxMetrics {
   /** Feeds breakerbox_store_ready; `ready` is called on every scrape. */
   trackStoreReadiness(ready: () => boolean): void {
     this.storeReady = ready;
+  }
+
+  /** Feeds breakerbox_circuits (`count` is called on every scrape) and breakerbox_circuits_max. */
+  trackCircuitCount(count: () => Promise<number>, max: number): void {
+    this.circuitCount = { count, max };
   }
 
   /**
