@@ -94,6 +94,17 @@ describe("redis store listing indexes", () => {
     expect(reads).toHaveBeenCalledTimes(16);
   });
 
+  it("a circuit created again under its name loses the state entry its expired life left behind", async () => {
+    const { store, keyPrefix } = await makeStore();
+    await store.acquire("again");
+    // As if it had expired by TTL while HALF_OPEN, before any prune: the keys are gone, the entry not.
+    await redis().admin.zadd(`${keyPrefix}idx:HALF_OPEN`, 0, "again");
+    await redis().admin.del(`${keyPrefix}{again}`);
+    await store.acquire("again");
+    expect((await store.list({ prefix: "", state: "CLOSED", limit: 10 })).circuits.map((c) => c.circuit)).toEqual(["again"]);
+    expect(await redis().admin.zscore(`${keyPrefix}idx:HALF_OPEN`, "again")).toBeNull();
+  });
+
   it("indexes at start the circuits that predate the indexes", async () => {
     const first = await makeStore();
     await first.store.acquire("old.a");

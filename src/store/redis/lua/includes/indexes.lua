@@ -83,7 +83,12 @@ end
 local function index_commit(ctx, c, idle_ttl_ms)
   if not INDEXED then return end
   local was = c.stored.s
-  if not c.exists then redis.call("ZADD", IDX_NAMES, 0, ctx.name) end
+  if not c.exists then
+    redis.call("ZADD", IDX_NAMES, 0, ctx.name)
+    -- A name can be re-created before the prune dropped its old life's entries
+    -- (Redis expired it by TTL): a stale state entry would hide it from CLOSED listings.
+    for _, key in pairs(IDX_STATES) do redis.call("ZREM", key, ctx.name) end
+  end
   if was ~= c.s then
     if was and IDX_STATES[was] then redis.call("ZREM", IDX_STATES[was], ctx.name) end
     if IDX_STATES[c.s] then redis.call("ZADD", IDX_STATES[c.s], 0, ctx.name) end
