@@ -17,7 +17,10 @@
  * - the removal announcer (removal-announcer.ts): idle circuits Redis
  *   expired, written to the event stream for watchers (not in Cluster mode);
  * - the config operations (redis-config-ops.ts): Configure and the pattern
- *   rules, by compare-and-set on the stored settings and rule list.
+ *   rules, by compare-and-set on the stored settings and rule list;
+ * - the circuit indexes (circuit-index.ts, lua/includes/indexes.lua): the
+ *   count and the cap, and ListCircuits by name and state (redis-list.ts);
+ * - the bounded per-circuit caches (bounded-map.ts), swept every 10 s.
  * What a config resolves to and whether a Configure is valid is decided by
  * config-decisions.ts, as for every store.
  */
