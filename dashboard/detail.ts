@@ -9,7 +9,7 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { Pin, type CircuitConfig, type CircuitStatus, type HistoryEntry } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { PROTO_CONFIG_FIELDS, type ProtoConfigField } from "../src/server/proto-config-fields.js";
 import { api, describeError, keyProblem } from "./api.js";
-import { clockTime, count, duration, ms, percent, stateLabel, stateName } from "./format.js";
+import { clockTime, count, duration, ms, percent, stateLabel, stateName, transitionWho } from "./format.js";
 import { stateLine } from "./grid.js";
 import { askForKey, keyReason } from "./key-dialog.js";
 import type { Model } from "./model.js";
@@ -259,7 +259,7 @@ function historyRow(e: HistoryEntry): HTMLTableRowElement {
       cell(at === undefined ? "" : clockTime(at));
       const what = cell(`${stateLabel(stateName(t.fromState))} → ${stateLabel(stateName(t.toState))} (${t.reason})`);
       what.dataset.to = stateName(t.toState);
-      cell(t.actor === "" ? "traffic or time" : t.actor);
+      cell(transitionWho(t));
       break;
     }
     case "configChange": {

@@ -1,6 +1,6 @@
 /** Display helpers: numbers, rates, durations and times as operators read them. */
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { State } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { State, type CircuitEvent, type Principal } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 
 /** The engine's state names, as data attributes and CSS classes use them. */
 export type StateName = "CLOSED" | "OPEN" | "HALF_OPEN" | "FORCED_OPEN" | "DISABLED" | "UNKNOWN";
@@ -69,4 +69,24 @@ export function clockTime(at: number): string {
   const d = new Date(at);
   const time = d.toLocaleTimeString("en-GB", { hour12: false });
   return d.toDateString() === new Date().toDateString() ? time : `${d.toISOString().slice(0, 10)} ${time}`;
+}
+
+/** A principal as "key/instance", or the key alone when it declared no instance ("(unnamed)" for neither). */
+export function principalLabel(p: Pick<Principal, "keyName" | "agentInstanceId">): string {
+  if (p.agentInstanceId === "") return p.keyName === "" ? "(unnamed)" : p.keyName;
+  return `${p.keyName}/${p.agentInstanceId}`;
+}
+
+/**
+ * The "Who" of a transition in the history: its principal (the reporter
+ * whose Report drove it, or the admin), then, for an OPEN transition a
+ * Report drove, every reporter whose failures counted ("failures from a,
+ * b"), so an operator sees at once whether one agent or many saw them.
+ * A transition with neither principal nor actor (time, or recorded before
+ * principals were kept) reads "traffic or time".
+ */
+export function transitionWho(t: Pick<CircuitEvent, "actor" | "principal" | "failureReporters">): string {
+  const by = t.principal !== undefined ? principalLabel(t.principal) : t.actor !== "" ? t.actor : "traffic or time";
+  if (t.failureReporters.length === 0) return by;
+  return `${by}; failures from ${t.failureReporters.map(principalLabel).join(", ")}`;
 }

@@ -8,17 +8,20 @@ import type { Logger } from "pino";
 import type { AppConfig } from "./config/index.js";
 import { AccessControl } from "./service/access.js";
 import { Breakerbox } from "./service/breakerbox.js";
+import { WatchSlots } from "./service/watch-slots.js";
 import { createAccessInterceptor } from "./server/auth.js";
 import { createCircuitServiceImpl } from "./server/circuit-service.js";
 import { createDashboardHandler } from "./server/dashboard.js";
 import { createGrpcServer, type GrpcServer } from "./server/grpc.js";
 import { createHttpServer, type HttpServer } from "./server/http.js";
+import { originPolicyFor } from "./server/http-origin.js";
 import { createErrorInterceptor } from "./server/error-interceptor.js";
 import { HealthRegistry, ServingStatus } from "./server/health.js";
 import { forService, type Interceptor } from "./server/interceptor.js";
+import { toConnectError } from "./server/status.js";
 import { createMemoryStore } from "./store/memory.js";
 import { connectRedis } from "./store/redis/connection.js";
-import { createRedisStore } from "./store/redis/redis-store.js";
+import { RedisStore, createRedisStore } from "./store/redis/redis-store.js";
 import type { CircuitStore } from "./store/store.js";
 import { CircuitStateTracker } from "./metrics/circuit-states.js";
 import { instrumentStore } from "./metrics/instrument.js";
@@ -57,6 +60,15 @@ export interface RunningBreakerbox {
    * the store closes. Idempotent.
    */
   stop(): Promise<void>;
+}
+
+/** A Health.Watch stream's slot, or its refusal as the status clients see (Health is outside the error interceptor). */
+function takeOrRefuse(slots: WatchSlots): () => void {
+  try {
+    return slots.take(undefined);
+  } catch (err) {
+    throw toConnectError(err);
+  }
 }
 
 function buildStore(config: AppConfig, logger: Logger): CircuitStore {
@@ -101,9 +113,15 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   const metrics = createMetrics({ maxCircuits: config.metricsMaxCircuits });
   // The service sees the store through the metrics wrapper (round trips,
   // calls, rejections); transitions and the state feed come from the store.
+  // One stream budget for CircuitService.Watch and Health.Watch; the per-key
+  // limit only with keys (without them every caller is the one anonymous caller).
+  const watchSlots = new WatchSlots({
+    maxStreams: config.maxWatchers,
+    ...(config.apiKeys.length > 0 ? { maxPerKey: config.maxWatchersPerKey } : {}),
+  });
   const service = new Breakerbox({
     store: instrumentStore(store, metrics),
-    maxWatchers: config.maxWatchers,
+    slots: watchSlots,
     heartbeatMs: config.heartbeatMs,
   });
   store.onTransition((e) => metrics.countTransition(e));
@@ -131,6 +149,11 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   });
   metrics.trackStates(states);
   states.start();
+  if (store instanceof RedisStore) {
+    // Redis lost its data: the gauge must not keep the circuits it lost until the next resync.
+    metrics.trackDataLosses(() => store.dataLosses);
+    store.onDataLoss(() => void states.sync());
+  }
 
   store.onTransition((e) =>
     logger.info(
@@ -178,7 +201,11 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     createDashboardHandler(),
   ];
   const tls = config.tls === undefined ? {} : { tls: config.tls };
-  const health = new HealthRegistry({ "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING });
+  const health = new HealthRegistry(
+    { "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING },
+    // Health has no error boundary of its own: the refusal is mapped here (TOO_MANY_WATCHERS, scope replica).
+    { openWatch: () => takeOrRefuse(watchSlots) },
+  );
   const onInternalError = (err: unknown, method: { name: string }): void =>
     logger.error({ err, method: method.name }, "internal error");
   const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, interceptors, ...tls });
@@ -189,6 +216,7 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     onInternalError,
     readiness: () => service.health(),
     fallback: (req, res) => httpRoutes.some((route) => route(req, res)),
+    originPolicy: originPolicyFor(config.host, config.httpAllowedHosts, config.httpCorsOrigins),
     ...tls,
   });
 

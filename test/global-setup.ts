@@ -4,12 +4,14 @@
  * then makes sure the external tools the tests drive
  * (grpcurl; redis-server, redis-sentinel and redis-cli; chromium for the
  * dashboard's browser test) are installed,
- * installing them when missing and saying so. Afterwards it reaps Redis
+ * installing them when missing and saying so; says when dist/ is older than
+ * its sources (scripts/build-stamp.mjs). Afterwards it reaps Redis
  * processes left behind by test processes that died without cleaning up.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { staleness } from "../scripts/build-stamp.mjs";
 import { chromiumPath } from "./support/chromium.js";
 import { reapOrphanedRedis, redisBinary } from "./support/redis-servers.js";
 
@@ -49,6 +51,10 @@ export default function setup(): () => void {
     execFileSync("bash", [`${root}scripts/install-chromium.sh`], { stdio: "inherit" });
     if (chromiumPath() === undefined) throw new Error("test setup: chromium still missing after scripts/install-chromium.sh");
   }
+  // Tests that start dist/src/main.js refuse a stale build themselves (test/support/replicas.ts);
+  // say it here once, before they fail one by one.
+  const stale = staleness(root, "server");
+  if (stale !== undefined) process.stdout.write(`test setup: dist/ is stale (${stale}); tests that start dist/src/main.js will fail until \`npm run build\`\n`);
   reapOrphanedRedis();
   return () => {
     reapOrphanedRedis();

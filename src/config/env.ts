@@ -25,6 +25,24 @@ export const processEnvSchema = z.object({
     }
     return text;
   }),
+  BREAKERBOX_HTTP_ALLOWED_HOSTS: envText.transform((text, ctx) => {
+    if (text === undefined) return undefined; // the default depends on BREAKERBOX_HOST, see http-origin.ts
+    const names = text.split(",").map((n) => n.trim());
+    const bad = names.find((n) => n !== "*" && !/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*|[A-Za-z0-9.-]+)$/.test(n));
+    if (bad !== undefined) {
+      return reject(ctx, text, `must be comma-separated host names or IP addresses without ports, or *, got ${JSON.stringify(bad)}`);
+    }
+    return names;
+  }),
+  BREAKERBOX_HTTP_CORS_ORIGINS: envText.transform((text, ctx) => {
+    if (text === undefined) return [];
+    const origins = text.split(",").map((o) => o.trim());
+    const bad = origins.find((o) => !/^https?:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/.test(o));
+    if (bad !== undefined) {
+      return reject(ctx, text, `must be comma-separated origins like https://dash.example.com or http://localhost:3000 (scheme, host, optional port; no path), got ${JSON.stringify(bad)}`);
+    }
+    return origins;
+  }),
   LOG_LEVEL: envText.transform((text, ctx): LogLevel => {
     if (text === undefined) return "info";
     const level = LOG_LEVELS.find((l) => l === text.toLowerCase());
@@ -36,6 +54,7 @@ export const processEnvSchema = z.object({
   BREAKERBOX_IDLE_TTL_SECONDS: secondsVar(1, 7 * SECONDS_PER_DAY, SECONDS_PER_DAY),
   BREAKERBOX_MAX_CIRCUITS: integerVar(1, 100_000_000, 1_000_000),
   BREAKERBOX_MAX_WATCH_STREAMS: integerVar(1, 100_000, 1000),
+  BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY: integerVar(1, 100_000, 100),
   BREAKERBOX_WATCH_HEARTBEAT_SECONDS: secondsVar(1, 3600, 15),
   BREAKERBOX_SHUTDOWN_GRACE_SECONDS: secondsVar(0, 300, 5),
   BREAKERBOX_EVENT_LOG_SIZE: integerVar(1, 1_000_000, 10_000),

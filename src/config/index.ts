@@ -80,8 +80,22 @@ export interface AppConfig {
   permitSecret?: Buffer;
   /** Still accepted on reported permits while rotating (BREAKERBOX_PERMIT_SECRET_PREVIOUS, else `permit_secret_previous`). */
   previousPermitSecret?: Buffer;
+  /**
+   * Host names the HTTP port answers to (BREAKERBOX_HTTP_ALLOWED_HOSTS);
+   * absent: the loopback names when bound to loopback, any otherwise
+   * (src/server/http-origin.ts). "*" means any.
+   */
+  httpAllowedHosts?: string[];
+  /** Origins whose browser scripts may call the HTTP port cross-origin (BREAKERBOX_HTTP_CORS_ORIGINS; default none). */
+  httpCorsOrigins: string[];
   /** Most Watch streams open at once per replica (BREAKERBOX_MAX_WATCH_STREAMS, default 1000). */
   maxWatchers: number;
+  /**
+   * Most Watch streams open at once per API key on one replica
+   * (BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY, default 100). Applies only when
+   * API keys are configured: without them every caller is the same anonymous one.
+   */
+  maxWatchersPerKey: number;
   /** Interval of keep-alive messages on idle Watch streams (BREAKERBOX_WATCH_HEARTBEAT_SECONDS, default 15 s). */
   heartbeatMs: number;
   /** How long shutdown waits for in-flight calls and streams (BREAKERBOX_SHUTDOWN_GRACE_SECONDS, default 5 s). */
@@ -190,8 +204,11 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     store,
     idleTtlMs: vars.BREAKERBOX_IDLE_TTL_SECONDS,
     maxCircuits: vars.BREAKERBOX_MAX_CIRCUITS,
+    ...(vars.BREAKERBOX_HTTP_ALLOWED_HOSTS === undefined ? {} : { httpAllowedHosts: vars.BREAKERBOX_HTTP_ALLOWED_HOSTS }),
+    httpCorsOrigins: vars.BREAKERBOX_HTTP_CORS_ORIGINS,
     ...permitSecrets(vars, file),
     maxWatchers: vars.BREAKERBOX_MAX_WATCH_STREAMS,
+    maxWatchersPerKey: vars.BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY,
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,
     shutdownGraceMs: vars.BREAKERBOX_SHUTDOWN_GRACE_SECONDS,
     eventLogSize: vars.BREAKERBOX_EVENT_LOG_SIZE,

@@ -12,7 +12,7 @@
  * applied lazily by {@link advance}, which every operation calls first; there
  * are no timers.
  *
- * Why one file of ~450 lines: it is one state machine. acquire, report,
+ * Why one file of ~520 lines: it is one state machine. acquire, report,
  * advance, reset and force share the private steps (transition, open, grant,
  * deny) that keep generations, counters and permits consistent; splitting it
  * would export those steps and let a caller change state without them.
@@ -31,6 +31,15 @@ import type {
   Transition,
   TransitionReason,
 } from "./types.js";
+import {
+  emptyReporters,
+  liveReporters,
+  principalsOf,
+  recordReporter,
+  reporterOf,
+  reporterQuorum,
+  type ReporterEntry,
+} from "./reporters.js";
 import { emptyWindow, recordCall, windowCounts } from "./window.js";
 
 /** Inputs every operation may need besides the record and config. */
@@ -96,6 +105,7 @@ export function newCircuit(name: string, now: number): Circuit {
     consecutiveFailures: 0,
     reopenCount: 0,
     window: emptyWindow(),
+    reporters: emptyReporters(),
     totals: { successes: 0, failures: 0, timeouts: 0, ignored: 0, rejections: 0 },
     reported: new Map(),
   };
@@ -171,6 +181,7 @@ function transition(
 
 function clearCounters(c: Circuit): void {
   c.window = emptyWindow();
+  c.reporters = emptyReporters();
   c.consecutiveFailures = 0;
   c.reopenCount = 0;
 }
@@ -320,27 +331,55 @@ function countTotals(c: Circuit, outcome: Outcome): void {
   }
 }
 
-/** Records a counted outcome in the window and the consecutive-failure run. */
+/** Records a counted outcome in the window, the consecutive-failure run and the reporter lists. */
 function countWindow(c: Circuit, config: CircuitConfig, input: ReportInput): void {
   const failed = isFailure(input.outcome);
   const slow = !failed && config.slowCallDurationMs > 0 && input.durationMs > config.slowCallDurationMs;
-  recordCall(c.window, config.windowMs, input.now, failed, slow);
+  const start = recordCall(c.window, config.windowMs, input.now, failed, slow);
+  recordReporter(c.reporters, reporterOf(input.principal), start, failed, slow);
   c.consecutiveFailures = failed ? c.consecutiveFailures + 1 : 0;
 }
 
-/** `t`, a transition the report `input` drove, attributed to its reporter. */
-function drivenBy(input: ReportInput, t: Transition): Transition {
+/**
+ * `t`, a transition the report `input` drove, attributed to its reporter;
+ * an OPEN one also names the reporters whose failures opened it (omitted
+ * when none are known).
+ */
+function drivenBy(input: ReportInput, t: Transition, failureReporters?: Principal[]): Transition {
   if (input.principal !== undefined) t.principal = input.principal;
+  if (failureReporters !== undefined && failureReporters.length > 0) t.failureReporters = failureReporters;
   return t;
 }
 
-/** Which CLOSED-state rule, if any, says the circuit must open now. */
-function tripReason(c: Circuit, config: CircuitConfig, now: number): TransitionReason | undefined {
-  if (config.failureThreshold > 0 && c.consecutiveFailures >= config.failureThreshold) return "consecutive_failures";
+/** A CLOSED-state rule that says the circuit must open, and the reporters whose failures (slow calls) it counted. */
+interface Trip {
+  reason: TransitionReason;
+  reporters: ReporterEntry[];
+}
+
+/**
+ * Which CLOSED-state rule, if any, says the circuit must open now. Each rule
+ * also needs min_distinct_reporters distinct reporters among what it
+ * counted: the failures of the current run (consecutive_failures), the
+ * failures in the window (failure_rate), the slow calls in the window
+ * (slow_call_rate). A rule short of its quorum lets the next rule decide.
+ */
+function tripOf(c: Circuit, config: CircuitConfig, now: number): Trip | undefined {
+  const quorum = reporterQuorum(config);
+  if (config.failureThreshold > 0 && c.consecutiveFailures >= config.failureThreshold) {
+    const run = c.reporters.failures.slice(0, c.reporters.run);
+    if (quorum <= 1 || run.length >= quorum) return { reason: "consecutive_failures", reporters: run };
+  }
   const w = windowCounts(c.window, config.windowMs, now);
   if (w.calls < config.minimumCalls || w.calls === 0) return undefined;
-  if (config.failureRateThreshold > 0 && w.failures / w.calls >= config.failureRateThreshold) return "failure_rate";
-  if (config.slowCallDurationMs > 0 && w.slow / w.calls >= config.slowCallRateThreshold) return "slow_call_rate";
+  if (config.failureRateThreshold > 0 && w.failures / w.calls >= config.failureRateThreshold) {
+    const live = liveReporters(c.reporters.failures, config.windowMs, now);
+    if (quorum <= 1 || live.length >= quorum) return { reason: "failure_rate", reporters: live };
+  }
+  if (config.slowCallDurationMs > 0 && w.slow / w.calls >= config.slowCallRateThreshold) {
+    const live = liveReporters(c.reporters.slow, config.windowMs, now);
+    if (quorum <= 1 || live.length >= quorum) return { reason: "slow_call_rate", reporters: live };
+  }
   return undefined;
 }
 
@@ -416,15 +455,17 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
       return done(false);
     case "closed": {
       countWindow(c, config, input);
-      const reason = phase.state === "CLOSED" && config.enabled ? tripReason(c, config, input.now) : undefined;
-      if (reason !== undefined) transitions.push(drivenBy(input, open(c, config, input, reason, input.retryAfterMs)));
+      const trip = phase.state === "CLOSED" && config.enabled ? tripOf(c, config, input.now) : undefined;
+      if (trip !== undefined) transitions.push(drivenBy(input, open(c, config, input, trip.reason, input.retryAfterMs), principalsOf(trip.reporters)));
       return done(false);
     }
     case "probe": {
       if (phase.state !== "HALF_OPEN") return done(false);
       if (isFailure(input.outcome)) {
+        // A failed probe reopens whatever min_distinct_reporters says: it is one permit of few.
         const reason = input.outcome === "TIMEOUT" ? "probe_timeout" : "probe_failed";
-        transitions.push(drivenBy(input, reopenFromHalfOpen(c, config, input, reason, input.retryAfterMs)));
+        const reopened = reopenFromHalfOpen(c, config, input, reason, input.retryAfterMs);
+        transitions.push(drivenBy(input, reopened, [reporterOf(input.principal)]));
         return done(false);
       }
       phase.successes += 1;

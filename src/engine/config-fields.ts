@@ -58,16 +58,6 @@ export interface ConfigFieldSpec<K extends keyof CircuitConfig = keyof CircuitCo
   readonly format?: "percent";
   /** What the field means, one sentence; the configuration reference shows it. */
   readonly doc: string;
-  /**
-   * Set on a field that is accepted, validated, stored and returned before
-   * the rule that gives it its meaning exists: names the release that brings
-   * the rule. No engine rule and no Lua script may read such a field, and the
-   * contract tests hold them to that (test/config/contract.test.ts,
-   * test/store/lua-scripts.test.ts), so this marker is the only way a field
-   * can go unread and it cannot hide a forgotten one. Remove it together
-   * with adding the rule.
-   */
-  readonly enforcedFrom?: string;
 }
 
 type ConfigFieldTable = { readonly [K in keyof CircuitConfig]: ConfigFieldSpec<K> };
@@ -233,11 +223,11 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     name: "min_distinct_reporters",
     env: "CIRCUIT_BREAKER_MIN_DISTINCT_REPORTERS",
     kind: "integer",
-    default: 0,
+    default: 1,
     min: 0,
-    max: 1000,
-    doc: "distinct reporters (API key name plus agent_instance_id) whose failures must be in the window before failures may open the circuit; 0 or 1: a single reporter may open the circuit. Not yet enforced",
-    enforcedFrom: "hardening",
+    // MAX_TRACKED_REPORTERS (reporters.ts): the reporters a circuit keeps per list.
+    max: 16,
+    doc: "distinct reporters (API key name plus agent_instance_id) whose failures must count toward consecutive_failures or failure_rate (whose slow calls toward slow_call_rate) before that rule may open the circuit; 0 or 1: a single reporter may; failed probes reopen regardless",
   },
 });
 

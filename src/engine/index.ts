@@ -9,3 +9,4 @@ export * from "./permit.js";
 export * from "./window.js";
 export * from "./names.js";
 export * from "./principal.js";
+export * from "./reporters.js";

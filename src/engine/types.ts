@@ -5,6 +5,7 @@
  * process.env, and every time it sees is passed in by the caller. Durations
  * and instants are integer milliseconds (instants since the Unix epoch).
  */
+import type { Reporters } from "./reporters.js";
 
 /** A circuit's state. `FORCED_OPEN` and `DISABLED` are set only by an admin. */
 export type State = "CLOSED" | "OPEN" | "HALF_OPEN" | "FORCED_OPEN" | "DISABLED";
@@ -39,9 +40,9 @@ export interface CircuitConfig {
   jitter: number;
   mode: Mode;
   /**
-   * Distinct reporters whose failures must be in the window before failures
-   * may open the circuit; 0 or 1: a single reporter may. Accepted, stored and
-   * returned, not yet enforced (CONFIG_FIELDS marks it `enforcedFrom`).
+   * Distinct reporters whose failures (slow calls) a rule must have counted
+   * before it may open the circuit; 0 or 1: a single reporter may
+   * (reporters.ts).
    */
   minDistinctReporters: number;
 }
@@ -105,6 +106,8 @@ export interface Circuit {
   /** Re-openings from HALF_OPEN since the circuit last closed; drives backoff. */
   reopenCount: number;
   window: Window;
+  /** Who reported the recent failures and slow calls (reporters.ts); cleared with the window. */
+  reporters: Reporters;
   totals: Totals;
   /**
    * Permits already reported, with the instant they expire and the outcome
@@ -178,6 +181,13 @@ export interface Transition {
    * admin of an admin transition; absent for transitions time drove.
    */
   principal?: Principal;
+  /**
+   * Set on an OPEN transition a Report drove: the distinct reporters whose
+   * failures the tripping rule counted (slow calls, for slow_call_rate; the
+   * probe's reporter, for a failed probe), most recent first, at most
+   * MAX_TRACKED_REPORTERS. Absent when none are known.
+   */
+  failureReporters?: Principal[];
 }
 
 export type TransitionReason =

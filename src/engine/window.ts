@@ -30,8 +30,8 @@ export function bucketWidth(windowMs: number): number {
   return Math.max(1, Math.floor(windowMs / WINDOW_BUCKETS));
 }
 
-/** Adds one call to the bucket holding `now`. */
-export function recordCall(w: Window, windowMs: number, now: number, failed: boolean, slow: boolean): void {
+/** Adds one call to the bucket holding `now`; returns that bucket's start. */
+export function recordCall(w: Window, windowMs: number, now: number, failed: boolean, slow: boolean): number {
   const width = bucketWidth(windowMs);
   const index = Math.floor(now / width);
   const slot = index % WINDOW_BUCKETS;
@@ -45,6 +45,7 @@ export function recordCall(w: Window, windowMs: number, now: number, failed: boo
   w.calls[slot]! += 1;
   if (failed) w.failures[slot]! += 1;
   if (slow) w.slow[slot]! += 1;
+  return start;
 }
 
 /** Sums the buckets that are still inside the window at `now`. */

@@ -13,6 +13,10 @@
  *   circuit nobody touches after its open duration still says OPEN in the
  *   store. {@link CircuitStateTracker.stateOf} shows such a circuit as
  *   HALF_OPEN from its `openUntil` on, which is what its next caller will see.
+ * - In Redis Cluster mode a circuit's transitions can reach the stream out of
+ *   order; the store passes an overtaken one over, and the tracker too only
+ *   moves a circuit forward (by transition time, then generation), so the
+ *   gauge never shows a generation older than one it showed.
  * - A circuit whose config says `enabled: false` reads as DISABLED, and a
  *   config change sends no transition. The periodic resync (a fresh
  *   snapshot every `resyncMs`) picks that up, and repairs anything missed
@@ -20,6 +24,7 @@
  */
 import type { State } from "../engine/index.js";
 import type { CircuitEvent, CircuitStore, CircuitView, WatchSubscription } from "../store/store.js";
+import { happenedBefore } from "../store/transition-order.js";
 
 /** What the tracker keeps per circuit. */
 interface Tracked {
@@ -29,6 +34,9 @@ interface Tracked {
   openUntil: number | undefined;
   /** The config's `enabled` as of the last snapshot. */
   enabled: boolean;
+  /** When the circuit entered `phase` and its generation there; undefined when only noteServed met it. */
+  since?: number;
+  generation?: number;
 }
 
 /** Options of {@link CircuitStateTracker}. */
@@ -189,14 +197,16 @@ export class CircuitStateTracker {
 }
 
 function fromView(view: CircuitView): Tracked {
-  return { phase: view.state, openUntil: view.openUntil, enabled: view.config.enabled };
+  return { phase: view.state, openUntil: view.openUntil, enabled: view.config.enabled, since: view.since, generation: view.generation };
 }
 
 function apply(table: Map<string, Tracked>, event: CircuitEvent): void {
   const known = table.get(event.circuit);
+  // Only forward: an event older than what the table holds was overtaken.
+  if (known?.since !== undefined && known.generation !== undefined && !happenedBefore({ at: known.since, generation: known.generation }, event)) return;
   // A circuit first met in an event keeps `enabled` = true (no event carries
   // the config) until the next snapshot.
-  table.set(event.circuit, { phase: event.to, openUntil: event.openUntil, enabled: known?.enabled ?? true });
+  table.set(event.circuit, { phase: event.to, openUntil: event.openUntil, enabled: known?.enabled ?? true, since: event.at, generation: event.generation });
 }
 
 function visible(t: Tracked, now: number): State {

@@ -159,6 +159,7 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
     listPatternRules: () => op.listPatternRules.time(store.listPatternRules(), performance.now()),
     deletePatternRule: (pattern, actor) => op.deletePatternRule.time(store.deletePatternRule(pattern, actor), performance.now()),
     watch: (filter, resumeToken, sink) => store.watch(filter, resumeToken, sink),
+    logPosition: () => store.logPosition(),
     onTransition: (listener) => store.onTransition(listener),
     onConfigChange: (listener) => store.onConfigChange(listener),
     health: () => store.health(),

@@ -12,6 +12,7 @@
  * | breakerbox_rpc_duration_seconds | histogram | method, code | unary CircuitService RPCs on both ports |
  * | breakerbox_store_duration_seconds | histogram | operation, result | store calls (a Redis round trip in Redis mode) |
  * | breakerbox_store_ready | gauge | | 1 while the store answers |
+ * | breakerbox_redis_data_losses_total | counter | | times this replica found Redis had lost its data (0 on the memory store) |
  *
  * plus prom-client's process_* and nodejs_* metrics. State, outcome and
  * reason values are the engine's names (CLOSED, OPEN, HALF_OPEN,
@@ -64,6 +65,7 @@ export class BreakerboxMetrics {
   private states: CircuitStateTracker | undefined;
   private storeReady: (() => boolean) | undefined;
   private circuitCount: CircuitCountSource | undefined;
+  private dataLosses: (() => number) | undefined;
 
   constructor(options: MetricsOptions) {
     this.circuits = new CircuitSeriesTable(options.maxCircuits);
@@ -105,6 +107,15 @@ export class BreakerboxMetrics {
       },
     });
     registerCircuitCountGauges(this.registry, () => metrics.circuitCount);
+    new Counter({
+      name: "breakerbox_redis_data_losses_total",
+      help: "Times this replica found that Redis had lost its data (the data epoch changed) and dropped its pattern rules, settings versions and local views; 0 on the memory store.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(metrics.dataLosses?.() ?? 0);
+      },
+    });
     this.rpcDuration.registerIn(this.registry);
     this.storeDuration.registerIn(this.registry);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -133,6 +144,11 @@ export class BreakerboxMetrics {
   /** Feeds breakerbox_circuits (`count` is called on every scrape) and breakerbox_circuits_max. */
   trackCircuitCount(count: () => Promise<number>, max: number): void {
     this.circuitCount = { count, max };
+  }
+
+  /** Feeds breakerbox_redis_data_losses_total; `count` is called on every scrape. */
+  trackDataLosses(count: () => number): void {
+    this.dataLosses = count;
   }
 
   /**

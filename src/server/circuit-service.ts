@@ -243,6 +243,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
           statusIntervalMs: msFromDuration("status_interval", req.statusInterval),
         },
         ctx.signal,
+        callerOf(ctx),
       );
       for await (const message of stream) yield watchMessageToProto(message);
     },

@@ -286,6 +286,7 @@ export function eventToProto(e: CircuitEvent): ProtoEvent {
   // An admin transition recorded before principals were kept has only its actor.
   const principal = e.principal ?? (e.actor === undefined ? undefined : adminPrincipal(e.actor));
   if (principal !== undefined) event.principal = principalToProto(principal);
+  if (e.failureReporters !== undefined) event.failureReporters = e.failureReporters.map(principalToProto);
   return event;
 }
 

@@ -78,7 +78,7 @@ export const ERROR_REASONS: Readonly<Record<ReasonName, ReasonSpec>> = Object.fr
   PERMIT_UNKNOWN: { code: Code.FailedPrecondition, metadata: ["circuit"] },
   PERMIT_BAD_SIGNATURE: { code: Code.FailedPrecondition, metadata: [] },
   PATTERN_RULE_FROM_FILE: { code: Code.FailedPrecondition, metadata: ["pattern"] },
-  TOO_MANY_WATCHERS: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.TOO_MANY_WATCHERS, metadata: ["limit"] },
+  TOO_MANY_WATCHERS: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.TOO_MANY_WATCHERS, metadata: ["limit", "scope"] },
   WATCHER_TOO_SLOW: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.WATCHER_TOO_SLOW, metadata: ["limit"] },
   // Reserved until the stores enforce BREAKERBOX_MAX_CIRCUITS (issue 11).
   CIRCUIT_CAP_REACHED: { code: Code.ResourceExhausted, retryDelayMs: RETRY_DELAY_MS.CIRCUIT_CAP_REACHED, metadata: ["circuit", "limit"], reserved: true },

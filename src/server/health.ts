@@ -17,6 +17,16 @@ import type { HealthCheckResponse } from "../../gen/ts/grpc/health/v1/health_pb.
 /** grpc.health.v1's HealthCheckResponse.ServingStatus, under a shorter name. */
 export { ServingStatus };
 
+/** Options of {@link HealthRegistry}. */
+export interface HealthRegistryOptions {
+  /**
+   * Called when a Watch stream starts: takes a stream slot and answers its
+   * release, or throws (a ConnectError: Health has no error mapping of its
+   * own) to refuse the stream. Default: streams are not limited.
+   */
+  openWatch?: () => () => void;
+}
+
 /** A status a service can be set to; UNKNOWN and SERVICE_UNKNOWN are answers, not states. */
 export type SettableStatus = ServingStatus.SERVING | ServingStatus.NOT_SERVING;
 
@@ -32,13 +42,18 @@ export type SettableStatus = ServingStatus.SERVING | ServingStatus.NOT_SERVING;
  * - `shutdown()` sets every known service to NOT_SERVING, ignores later
  *   `setStatus` calls, and ends every Watch stream after it has delivered
  *   NOT_SERVING, so a graceful server shutdown is not held up by watchers.
+ * - With `options.openWatch`, each Watch stream takes a slot from it before
+ *   its first status and gives it back when it ends (the server counts them
+ *   against its Watch stream limit); what openWatch throws ends the stream.
  */
 export class HealthRegistry {
   private readonly statuses = new Map<string, SettableStatus>();
   private readonly wakers = new Set<() => void>();
   private closed = false;
+  private readonly openWatch: (() => () => void) | undefined;
 
-  constructor(initial: Readonly<Record<string, SettableStatus>> = { "": ServingStatus.SERVING }) {
+  constructor(initial: Readonly<Record<string, SettableStatus>> = { "": ServingStatus.SERVING }, options: HealthRegistryOptions = {}) {
+    this.openWatch = options.openWatch;
     for (const [service, status] of Object.entries(initial)) {
       this.statuses.set(service, status);
     }
@@ -86,9 +101,11 @@ export class HealthRegistry {
   /**
    * Yields the status of `service` now (SERVICE_UNKNOWN if it was never set),
    * then every change, until `signal` aborts or the registry shuts down; then
-   * it returns (no error). Safe to abandon early with `return()`.
+   * it returns (no error). Throws, before the first status, what
+   * `openWatch` throws. Safe to abandon early with `return()`.
    */
   async *watch(service: string, signal: AbortSignal): AsyncGenerator<ServingStatus> {
+    const release = this.openWatch?.();
     let wake: (() => void) | undefined;
     const waker = (): void => wake?.();
     this.wakers.add(waker);
@@ -112,6 +129,7 @@ export class HealthRegistry {
     } finally {
       this.wakers.delete(waker);
       signal.removeEventListener("abort", waker);
+      release?.();
     }
   }
 

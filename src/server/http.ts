@@ -20,6 +20,7 @@ import { peerKey } from "./grpc-adapter.js";
 import { interceptService, type Interceptor as MethodInterceptor } from "./interceptor.js";
 import type { ServerTlsOptions } from "./grpc.js";
 import { createHealthImpl, HealthRegistry } from "./health.js";
+import { applyOriginPolicy, type HttpOriginPolicy } from "./http-origin.js";
 import { internalError } from "./status.js";
 
 /** The answer of a readiness check. */
@@ -75,6 +76,12 @@ export interface HttpServerOptions {
    * must present a certificate it signed. Default: plain HTTP.
    */
   tls?: ServerTlsOptions;
+  /**
+   * Host and Origin allow-lists and CORS (http-origin.ts), applied to every
+   * request but the liveness and readiness probes. Default: none (any Host,
+   * any Origin, no CORS headers).
+   */
+  originPolicy?: HttpOriginPolicy;
 }
 
 /** An HTTP listener built by {@link createHttpServer}. */
@@ -149,7 +156,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     } else if (path === "/readyz") {
       const readiness = shuttingDown ? { ready: false, reason: "shutting down" } : check(options.readiness);
       probe(req, res, readiness.ready ? 200 : 503, readiness.ready ? "ready" : (readiness.reason ?? "not ready"));
-    } else {
+    } else if (options.originPolicy === undefined || !applyOriginPolicy(options.originPolicy, req, res)) {
       connectHandler(req, res);
     }
   };

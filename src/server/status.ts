@@ -59,8 +59,8 @@ export function toConnectError(err: unknown): ConnectError {
     return reasonedError(err.message, "ROLE_INSUFFICIENT", { metadata });
   }
   if (ResourceExhaustedError.is(err)) {
-    const reason = err.resource === "too_many_watchers" ? "TOO_MANY_WATCHERS" : "WATCHER_TOO_SLOW";
-    return reasonedError(err.message, reason, { metadata: { limit: String(err.limit) } });
+    if (err.resource === "watcher_too_slow") return reasonedError(err.message, "WATCHER_TOO_SLOW", { metadata: { limit: String(err.limit) } });
+    return reasonedError(err.message, "TOO_MANY_WATCHERS", { metadata: { limit: String(err.limit), scope: err.scope ?? "replica" } });
   }
   if (CircuitCapError.is(err)) return reasonedError(err.message, "CIRCUIT_CAP_REACHED", { metadata: { circuit: err.circuit, limit: String(err.cap) } });
   if (StoreUnavailableError.is(err)) return reasonedError(err.message, "STORE_UNAVAILABLE");

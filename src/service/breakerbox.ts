@@ -321,9 +321,10 @@ export class Breakerbox {
    * Watch: snapshot (or replay after resume_token), then events, with
    * heartbeats, and with `statusIntervalMs` the live status of each circuit
    * that changed, at most once per interval. The stream ends when `signal`
-   * aborts or the service shuts down.
+   * aborts or the service shuts down. `caller` (its key's name) counts
+   * against the per-key stream limit, when one is set.
    */
-  watch(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage> {
+  watch(request: WatchRequest, signal: AbortSignal, caller?: Caller): AsyncIterable<WatchMessage> {
     if (request.circuits.length > MAX_WATCH_CIRCUITS) {
       throw new InvalidArgumentError("circuits", `has ${request.circuits.length} names; at most ${MAX_WATCH_CIRCUITS} (use prefix for more)`);
     }
@@ -339,7 +340,8 @@ export class Breakerbox {
       { circuits: request.circuits, prefix: request.prefix },
       request.resumeToken === "" ? undefined : request.resumeToken,
       signal,
-      { statusIntervalMs },
+      // The stream counts against the caller's key (when a per-key limit is set).
+      { statusIntervalMs, ...(caller === undefined ? {} : { key: caller.actor }) },
     );
   }
 

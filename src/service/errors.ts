@@ -72,11 +72,13 @@ export class ResourceExhaustedError extends Error {
   /**
    * @param resource the limit hit
    * @param limit its value (streams, or messages of backlog), sent as metadata
+   * @param scope too_many_watchers only: which stream limit, the replica's or the API key's (sent as metadata)
    */
   constructor(
     readonly resource: ExhaustedResource,
     readonly limit: number,
     message: string,
+    readonly scope?: "replica" | "key",
   ) {
     super(message);
   }

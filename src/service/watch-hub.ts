@@ -1,12 +1,18 @@
 /**
  * Watch streams: turns the store's push-style watch into pull-style async
- * iterables for the transports, adds heartbeats and (on request) periodic
- * live status, wraps log positions in filter-bound resume tokens, bounds the
- * number of concurrent streams and how far a slow watcher may fall behind,
- * and ends every stream cleanly at shutdown.
+ * iterables for the transports (which write only as fast as the client
+ * reads), reads snapshots page by page as the client takes them, adds
+ * heartbeats and (on request) periodic live status, wraps log positions in
+ * filter-bound resume tokens, bounds the number of concurrent streams
+ * (watch-slots.ts) and how far a slow watcher may fall behind (always
+ * leaving it a token to resume from), and ends every stream cleanly at
+ * shutdown.
  */
+import { createHash } from "node:crypto";
 import { type CircuitStore, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, positionOf } from "../store/store.js";
 import { ResourceExhaustedError, ShuttingDownError } from "./errors.js";
+import { matchingViewPages } from "./watch-reads.js";
+import { WatchSlots } from "./watch-slots.js";
 import { decodeWatchToken, encodeWatchToken } from "./watch-token.js";
 
 /**
@@ -30,27 +36,42 @@ export interface WatchStreamOptions {
    * 1 s minimum; the hub takes any positive value (tests use shorter ones).
    */
   statusIntervalMs?: number;
+  /** The API key's name the stream counts against (WatchOptions.maxWatchersPerKey); absent: only the replica limit. */
+  key?: string;
 }
 
-/** Page size of the status reads (the store's list API). */
-const STATUS_PAGE = 1000;
-
 export interface WatchOptions {
-  /** Concurrent Watch streams allowed; more get RESOURCE_EXHAUSTED. Default 1000. */
+  /**
+   * Concurrent Watch streams allowed on the replica; more get
+   * RESOURCE_EXHAUSTED TOO_MANY_WATCHERS. Default 1000. Ignored when `slots` is given.
+   */
   maxWatchers?: number;
+  /** Concurrent Watch streams per API key (WatchStreamOptions.key); default none. Ignored when `slots` is given. */
+  maxWatchersPerKey?: number;
+  /** The replica's stream limits, shared with Health.Watch (watch-slots.ts). Default: made from the two above. */
+  slots?: WatchSlots;
   /** A heartbeat is sent after this long without another message. Default 15 s. */
   heartbeatMs?: number;
   /**
-   * Messages a watcher may leave unread before its stream is ended with
-   * RESOURCE_EXHAUSTED (it can resume with its last resume_token). Default 10 000.
+   * Log entries (and status messages) a watcher may leave unread before its
+   * stream is ended with RESOURCE_EXHAUSTED WATCHER_TOO_SLOW. The snapshot
+   * does not count: it is read from the store as the watcher takes it.
+   * Default 10 000.
    */
   maxBacklog?: number;
   /** Clock for heartbeat timestamps. Default Date.now. */
   clock?: () => number;
 }
 
+/** A bounded FIFO of a stream's unread messages, with the position the newest positional one stands for. */
+interface Backlog {
+  items: WatchMessage[];
+  /** Index of the oldest unread item (shift() on a long array is linear). */
+  head: number;
+}
+
 export class WatchHub {
-  private readonly maxWatchers: number;
+  private readonly slots: WatchSlots;
   private readonly heartbeatMs: number;
   private readonly maxBacklog: number;
   private readonly clock: () => number;
@@ -61,7 +82,9 @@ export class WatchHub {
     private readonly store: CircuitStore,
     options: WatchOptions,
   ) {
-    this.maxWatchers = options.maxWatchers ?? 1000;
+    this.slots =
+      options.slots ??
+      new WatchSlots({ maxStreams: options.maxWatchers ?? 1000, ...(options.maxWatchersPerKey === undefined ? {} : { maxPerKey: options.maxWatchersPerKey }) });
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.maxBacklog = options.maxBacklog ?? 10_000;
     this.clock = options.clock ?? Date.now;
@@ -84,7 +107,9 @@ export class WatchHub {
     signal: AbortSignal,
     streamOptions: WatchStreamOptions = {},
   ): AsyncIterable<WatchMessage> {
-    return { [Symbol.asyncIterator]: () => this.run(filter, resumeToken, signal, streamOptions.statusIntervalMs ?? 0) };
+    return {
+      [Symbol.asyncIterator]: () => this.run(filter, resumeToken, signal, streamOptions.statusIntervalMs ?? 0, streamOptions.key),
+    };
   }
 
   private async *run(
@@ -92,68 +117,103 @@ export class WatchHub {
     resumeToken: string | undefined,
     signal: AbortSignal,
     statusIntervalMs: number,
+    key: string | undefined,
   ): AsyncGenerator<WatchMessage> {
     if (this.closing) throw new ShuttingDownError("server is shutting down; reconnect to another replica");
-    if (this.stops.size >= this.maxWatchers) {
-      throw new ResourceExhaustedError(
-        "too_many_watchers",
-        this.maxWatchers,
-        `too many Watch streams (${this.maxWatchers}, BREAKERBOX_MAX_WATCH_STREAMS); close unused streams or watch with a prefix`,
-      );
+    const release = this.slots.take(key);
+    try {
+      yield* this.serve(filter, resumeToken, signal, statusIntervalMs);
+    } finally {
+      release();
     }
+  }
+
+  /**
+   * One stream, in two phases. Snapshot (no resume token): the stream starts
+   * at the store's log position P, subscribes from P (log entries queue up,
+   * bounded), and reads the matching circuits page by page as the reader
+   * takes them, then sends snapshot_complete with P. Live: the queue, in
+   * order, as the reader takes it. A queue that reaches maxBacklog takes
+   * nothing more; the reader gets what it holds, then a heartbeat carrying
+   * the position after it, then WATCHER_TOO_SLOW: whatever happens, the
+   * watcher holds a token it can resume from, and each resume makes progress.
+   */
+  private async *serve(filter: WatchFilter, resumeToken: string | undefined, signal: AbortSignal, statusIntervalMs: number): AsyncGenerator<WatchMessage> {
     const resumeFrom = resumeToken === undefined ? undefined : decodeWatchToken(filter, resumeToken);
-    const tokenOf = (position: string | undefined): string => (position === undefined ? "" : encodeWatchToken(filter, position));
-    const queue: WatchMessage[] = [];
+    const tokenOf = (position: string): string => encodeWatchToken(filter, position);
+    const backlog: Backlog = { items: [], head: 0 };
+    const unread = (): number => backlog.items.length - backlog.head;
     let wake: (() => void) | undefined;
-    let ended = false;
+    let stopping = false;
     let overflowed = false;
+    let live = resumeFrom !== undefined;
+    let subscription: WatchSubscription | undefined;
     const notify = (): void => {
       const w = wake;
       wake = undefined;
       w?.();
     };
     const stop = (): void => {
-      ended = true;
+      stopping = true;
       notify();
     };
     this.stops.add(stop);
     signal.addEventListener("abort", stop, { once: true });
-    const push = (item: WatchMessage): void => {
-      if (ended) return;
-      if (queue.length >= this.maxBacklog) {
+    // The position of the newest positional message queued (before any, where
+    // the stream starts): every matching entry up to it is queued or yielded.
+    let queuedThrough = resumeFrom ?? "";
+    const push = (message: WatchMessage, position?: string): void => {
+      if (stopping || overflowed) return;
+      if (unread() >= this.maxBacklog) {
+        // Full: take nothing more (memory stays bounded), and stop the store
+        // delivering. The reader still gets what is queued, then the token.
         overflowed = true;
-        ended = true;
+        subscription?.close();
       } else {
-        queue.push(item);
+        backlog.items.push(message);
+        if (position !== undefined) queuedThrough = position;
       }
       notify();
     };
-    // Status bookkeeping: what each circuit looked like when last sent, and
-    // the newest generation an event of it carried (a status read that raced
-    // a transition must not be sent after that transition's event).
+    // Status bookkeeping (only for streams that asked for status): what each
+    // circuit looked like when last sent, and the newest generation an event
+    // of it carried (a status read that raced a transition must not be sent
+    // after that transition's event).
+    const withStatus = statusIntervalMs > 0;
     const lastSent = new Map<string, string>();
     const eventGeneration = new Map<string, number>();
-    let statusReady = resumeToken !== undefined;
     let statusQueued = 0;
     let statusReading = false;
-    let subscription: WatchSubscription | undefined;
+    // Where the status sweep goes on from (a round that ran out of room stops
+    // there); undefined: from the first circuit.
+    let statusCursor: string | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
     const sendStatus = async (): Promise<void> => {
       // One read at a time, and none while earlier statuses are still unread:
       // a slow reader gets fresher statuses later, not a growing backlog.
-      if (!statusReady || statusReading || statusQueued > 0 || ended) return;
+      if (!live || statusReading || statusQueued > 0 || stopping || overflowed) return;
       statusReading = true;
+      // A round fills at most half the backlog (what entries left free of it),
+      // so status alone never cuts a watcher: with more changed circuits
+      // than that (every one, after a resume), the sweep goes on from where
+      // it stopped next interval.
+      let room = Math.max(1, Math.floor(this.maxBacklog / 2)) - unread();
       try {
-        const views = await readMatching(this.store, filter);
-        for (const view of views) {
-          if (view.generation < (eventGeneration.get(view.circuit) ?? -1)) continue;
-          const fingerprint = JSON.stringify(view);
-          if (lastSent.get(view.circuit) === fingerprint) continue;
-          lastSent.set(view.circuit, fingerprint);
-          statusQueued += 1;
-          push({ kind: "status", status: view, resumeToken: "" });
+        sweep: for await (const page of matchingViewPages(this.store, filter, statusCursor)) {
+          for (const view of page) {
+            if (room <= 0) break sweep;
+            statusCursor = view.circuit;
+            if (view.generation < (eventGeneration.get(view.circuit) ?? -1)) continue;
+            const fingerprint = fingerprintOf(view);
+            if (lastSent.get(view.circuit) === fingerprint) continue;
+            lastSent.set(view.circuit, fingerprint);
+            statusQueued += 1;
+            room -= 1;
+            push({ kind: "status", status: view, resumeToken: "" });
+          }
         }
+        if (room > 0) statusCursor = undefined; // the sweep reached the last circuit
       } catch {
         // The store is unreachable (or closing): the stream stays open and
         // the next interval tries again; transitions still arrive as events.
@@ -161,46 +221,78 @@ export class WatchHub {
         statusReading = false;
       }
     };
+    let lastMessageAt = this.clock();
     try {
-      subscription = await this.store.watch(filter, resumeFrom, (item) => {
-        if (item.kind === "snapshot") lastSent.set(item.status.circuit, JSON.stringify(item.status));
-        else if (item.kind === "snapshot_complete") statusReady = true;
-        else if (item.kind === "event") {
+      const start = resumeFrom ?? (await this.store.logPosition());
+      queuedThrough = start;
+      subscription = await this.store.watch(filter, start, (item) => {
+        // Never a snapshot: the stream starts at a position (the hub reads the snapshot itself).
+        if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
+        if (withStatus && item.kind === "event") {
           eventGeneration.set(item.event.circuit, Math.max(item.event.generation, eventGeneration.get(item.event.circuit) ?? -1));
         }
-        push({ ...item, resumeToken: tokenOf(positionOf(item)) });
+        const position = positionOf(item)!;
+        push({ ...item, resumeToken: tokenOf(position) }, position);
       });
       const served = subscription;
-      if (statusIntervalMs > 0) {
+      if (overflowed) served.close(); // filled while replaying
+      if (withStatus) {
         statusTimer = setInterval(() => void sendStatus(), statusIntervalMs);
         statusTimer.unref();
       }
-      let lastMessageAt = this.clock();
       heartbeat = setInterval(() => {
-        // Only with nothing queued: every matching entry up to the store's
-        // position for this watcher has then been yielded, so the token never
-        // skips an entry the watcher has not received.
-        if (this.clock() - lastMessageAt >= this.heartbeatMs && queue.length === 0) {
-          queue.push({ kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(served.position()) });
+        // Only live and with nothing queued: every matching entry up to the
+        // store's position for this watcher has then been yielded, so the
+        // token never skips an entry the watcher has not received.
+        if (live && !overflowed && unread() === 0 && this.clock() - lastMessageAt >= this.heartbeatMs) {
+          queuedThrough = served.position();
+          backlog.items.push({ kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) });
           notify();
         }
       }, Math.max(10, Math.floor(this.heartbeatMs / 2)));
       heartbeat.unref();
+      if (!live) {
+        // The snapshot, read as the reader takes it: a stream holds one page,
+        // and a slow reader holds the store back by nothing.
+        for await (const page of matchingViewPages(this.store, filter)) {
+          for (const view of page) {
+            if (stopping || signal.aborted) return; // shutdown or cancel: no snapshot_complete, the client starts over
+            if (withStatus) lastSent.set(view.circuit, fingerprintOf(view));
+            lastMessageAt = this.clock();
+            yield { kind: "snapshot", status: view, resumeToken: "" };
+          }
+        }
+        if (stopping || signal.aborted) return;
+        live = true;
+        lastMessageAt = this.clock();
+        yield { kind: "snapshot_complete", resumeToken: tokenOf(start) };
+      }
       for (;;) {
-        while (queue.length > 0 && !overflowed) {
+        // At shutdown too, everything queued is delivered before the stream ends.
+        while (unread() > 0) {
+          const message = backlog.items[backlog.head]!;
+          backlog.head += 1;
+          // Drop what was read, so a queue that never quite empties does not grow.
+          if (backlog.head === backlog.items.length) {
+            backlog.items = [];
+            backlog.head = 0;
+          } else if (backlog.head >= 1024 && backlog.head * 2 >= backlog.items.length) {
+            backlog.items = backlog.items.slice(backlog.head);
+            backlog.head = 0;
+          }
           lastMessageAt = this.clock();
-          const message = queue.shift()!;
           if (message.kind === "status") statusQueued -= 1;
           yield message;
         }
         if (overflowed) {
+          yield { kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) };
           throw new ResourceExhaustedError(
             "watcher_too_slow",
             this.maxBacklog,
-            `watcher fell ${this.maxBacklog} messages behind; reconnect with the last resume_token received`,
+            `watcher fell ${this.maxBacklog} messages behind; reconnect with the last resume_token received (the heartbeat just sent)`,
           );
         }
-        if (ended || signal.aborted) return;
+        if (stopping || signal.aborted) return;
         await new Promise<void>((resolve) => (wake = resolve));
       }
     } finally {
@@ -220,28 +312,9 @@ export class WatchHub {
 }
 
 /**
- * The current views of the circuits `filter` selects, through the store's
- * read API: the prefix (or every circuit, when the filter is empty) page by
- * page, plus a get per listed name the prefix does not cover. Circuits that
- * do not exist are skipped.
+ * What a status stream remembers of a circuit it sent: a digest of the view,
+ * not the view (a stream over 100,000 circuits keeps 100,000 of them).
  */
-async function readMatching(store: CircuitStore, filter: WatchFilter): Promise<CircuitView[]> {
-  const views: CircuitView[] = [];
-  const all = filter.circuits.length === 0 && filter.prefix === "";
-  if (all || filter.prefix !== "") {
-    let after: string | undefined;
-    for (;;) {
-      const page = await store.list({ prefix: filter.prefix, limit: STATUS_PAGE, ...(after === undefined ? {} : { after }) });
-      views.push(...page.circuits);
-      const last = page.circuits[page.circuits.length - 1];
-      if (!page.more || last === undefined) break;
-      after = last.circuit;
-    }
-  }
-  for (const name of new Set(filter.circuits)) {
-    if (filter.prefix !== "" && name.startsWith(filter.prefix)) continue;
-    const view = await store.get(name);
-    if (view !== undefined) views.push(view);
-  }
-  return views;
+function fingerprintOf(view: CircuitView): string {
+  return createHash("sha256").update(JSON.stringify(view)).digest("base64url").slice(0, 22);
 }

@@ -333,6 +333,10 @@ export class MemoryStore implements CircuitStore {
     return this.watchers.open(filter, sink, () => this.eventLog.currentToken());
   }
 
+  async logPosition(): Promise<string> {
+    return this.eventLog.currentToken();
+  }
+
   onTransition(listener: (event: CircuitEvent) => void): () => void {
     return this.listeners.transitions.on(listener);
   }

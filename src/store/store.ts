@@ -346,6 +346,15 @@ export interface CircuitStore {
   watch(filter: WatchFilter, resumeToken: string | undefined, sink: (item: WatchItem) => void): Promise<WatchSubscription>;
 
   /**
+   * The raw position of the newest entry of the event log, as a resume token
+   * for watch(): watch(filter, it, sink) then delivers exactly the matching
+   * entries logged after this call. The Watch hub starts a fresh stream here
+   * and reads its snapshot with list() and get(), page by page as the client
+   * takes it, instead of asking watch() for the whole snapshot at once.
+   */
+  logPosition(): Promise<string>;
+
+  /**
    * Every transition this replica makes (with one replica: every transition),
    * for its logs. Transitions made by other replicas reach Watch, not this.
    * Returns an unsubscribe function.

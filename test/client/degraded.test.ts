@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { BreakerboxRpcError, CircuitOpenError, createBreakerbox, type Breakerbox } from "../../src/index.js";
+import { startForwarder, type Forwarder } from "../support/tcp-forwarder.js";
 import { manualClock, type TestServer } from "../support/test-server.js";
 import { useTestServers } from "../support/use-test-server.js";
 
@@ -19,8 +20,10 @@ const FAST_RECONNECT = {
 
 const servers = useTestServers();
 const clients: Breakerbox[] = [];
-afterEach(() => {
+const forwarders: Forwarder[] = [];
+afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
+  await Promise.all(forwarders.splice(0).map((f) => f.close()));
 });
 
 async function successesOn(server: TestServer, circuit: string): Promise<number> {
@@ -33,10 +36,13 @@ describe("degraded mode", () => {
     // One permit secret for both processes, so the Report re-sent to the restarted service is one it
     // signed (without it, each memory-store process draws its own and refuses the other's permits).
     const { server: a } = await servers.start({ env: { BREAKERBOX_PERMIT_SECRET: SECRET } });
-    const port = a.app.grpcPort;
+    // The SDK's one address, kept by the test across the restart (no port freed and taken again).
+    const front = await startForwarder();
+    forwarders.push(front);
+    front.forwardTo(a.app.grpcPort);
     const clock = manualClock();
     const bb = createBreakerbox({
-      address: `127.0.0.1:${port}`,
+      address: front.address,
       clock,
       serviceRetryMs: 1000,
       localConfig: { failureThreshold: 2, openDurationMs: 5000, jitter: 0 },
@@ -54,6 +60,7 @@ describe("degraded mode", () => {
     // 2. The service dies while a call is in flight: its Report cannot be sent; it is kept.
     expect(await bb.run(c, async () => {
       await a.stop();
+      front.forwardTo(undefined);
       return ++calls;
     })).toBe(4);
     expect(bb.status()).toEqual({ degraded: true, pendingReports: 1 });
@@ -76,8 +83,9 @@ describe("degraded mode", () => {
     });
     expect(calls).toBe(7);
 
-    // 4. The service comes back (a fresh process on the same port).
-    const { server: b } = await servers.start({ env: { BREAKERBOX_GRPC_PORT: String(port), BREAKERBOX_PERMIT_SECRET: SECRET } });
+    // 4. The service comes back (a fresh process, at the same address).
+    const { server: b } = await servers.start({ env: { BREAKERBOX_PERMIT_SECRET: SECRET } });
+    front.forwardTo(b.app.grpcPort);
     // Bounded polling: each round lets degraded mode ask again; rounds before the
     // channel reconnects stay local (denied by the local breaker, or run locally).
     let ranLocally = 0;

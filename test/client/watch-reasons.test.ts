@@ -6,7 +6,7 @@
  * the answers and records each Watch request with when it was made.
  */
 import { create } from "@bufbuild/protobuf";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { BreakerboxRpcError } from "../../src/client/errors.js";
 import type { Transport } from "../../src/client/grpc-transport.js";
@@ -51,9 +51,24 @@ async function run(scripts: Parameters<typeof scripted>[0], updates: number, bac
 
 describe("watch() by error reason", () => {
   it("resumes at once with the last token after WATCHER_TOO_SLOW", async () => {
-    const calls = await run([{ messages: [complete("t1")], error: rpcError(8, "RESOURCE_EXHAUSTED", "WATCHER_TOO_SLOW", 0) }, { messages: [complete("t2")] }], 2);
-    expect(calls.map((c) => c.resumeToken)).toEqual(["", "t1"]);
-    expect(calls[1]!.at - calls[0]!.at).toBeLessThan(150); // not the 200 ms backoff
+    // Timers are fake and never advanced: the second Watch happens with no timer firing, so not
+    // after the 200 ms backoff (an elapsed-time bound would break on a slow machine).
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { transport, calls } = scripted([{ messages: [complete("t1")], error: rpcError(8, "RESOURCE_EXHAUSTED", "WATCHER_TOO_SLOW", 0) }, { messages: [complete("t2")] }]);
+      const closing = new AbortController();
+      const it = watchUpdates({}, { transport, backoff: { initialMs: 200, maxMs: 200 }, closing: closing.signal, onTransition: () => {} });
+      expect((await it.next()).value).toMatchObject({ type: "snapshot_complete" });
+      const second = it.next();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((c) => c.resumeToken)).toEqual(["", "t1"]);
+      expect(vi.getTimerCount()).toBe(0);
+      expect((await second).value).toMatchObject({ type: "snapshot_complete" });
+      closing.abort();
+      await it.return!(undefined);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("starts over without a token after RESUME_TOKEN_EXPIRED", async () => {

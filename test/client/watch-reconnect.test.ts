@@ -8,6 +8,7 @@ import { expect, it } from "vitest";
 import { State as PbState } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { createBreakerbox, type WatchUpdate } from "../../src/index.js";
 import { nextWithin } from "../support/grpc-client.js";
+import { startForwarder } from "../support/tcp-forwarder.js";
 import { useTestServers } from "../support/use-test-server.js";
 
 const servers = useTestServers();
@@ -22,9 +23,11 @@ async function untilComplete(it: AsyncIterator<WatchUpdate>, seen: WatchUpdate[]
 
 it("reconnects after the service restarts and keeps yielding transitions", async () => {
   const { server: first } = await servers.start();
-  const port = first.app.grpcPort;
+  // The SDK's one address, kept by the test across the restart (no port freed and taken again).
+  const front = await startForwarder();
+  front.forwardTo(first.app.grpcPort);
   const c = "reconnect.one";
-  const bb = createBreakerbox({ address: `127.0.0.1:${port}`, watchBackoff: { initialMs: 20, maxMs: 200 } });
+  const bb = createBreakerbox({ address: front.address, watchBackoff: { initialMs: 20, maxMs: 200 } });
   try {
     await bb.acquire(c);
     const it = bb.watch({ circuits: [c] });
@@ -35,8 +38,10 @@ it("reconnects after the service restarts and keeps yielding transitions", async
     // The pending next() spans the restart.
     const pending = it.next();
     await first.stop();
+    front.forwardTo(undefined);
     await new Promise((r) => setTimeout(r, 100)); // let a few reconnects be refused
-    const { client: admin } = await servers.start({ env: { BREAKERBOX_GRPC_PORT: String(port) } });
+    const { server: second, client: admin } = await servers.start();
+    front.forwardTo(second.app.grpcPort);
 
     // Fresh snapshot from the new server (the circuit does not exist there yet).
     const r = await Promise.race([pending, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no reconnect within 10 s")), 10_000))]);
@@ -48,6 +53,7 @@ it("reconnects after the service restarts and keeps yielding transitions", async
     await it.return!(undefined);
   } finally {
     bb.close();
+    await front.close();
   }
 });
 

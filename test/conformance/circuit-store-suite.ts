@@ -1105,6 +1105,167 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       });
     });
 
+    describe("reporter quorum (min_distinct_reporters)", () => {
+      const ann: Principal = { keyName: "agents", agentInstanceId: "pod-a" };
+      const bob: Principal = { keyName: "agents", agentInstanceId: "pod-b" };
+      // The same instance id under another key is another reporter.
+      const annElsewhere: Principal = { keyName: "batch", agentInstanceId: "pod-a" };
+
+      /** Each call: acquire, then report `outcome` as `who`. */
+      async function by(name: string, who: Principal, outcome: Outcome, n = 1, durationMs = 10): Promise<ReportAck[]> {
+        const acks: ReportAck[] = [];
+        for (let i = 0; i < n; i++) acks.push(await report(name, await permit(name), outcome, { principal: who, durationMs }));
+        return acks;
+      }
+
+      /** The watched events and the history's transitions (oldest first) as "reason [reporters]". */
+      async function opened(name: string, rec: Recorder): Promise<{ watched: string[]; history: string[] }> {
+        await h!.settle?.();
+        const show = (e: CircuitEvent): string =>
+          `${e.reason} [${(e.failureReporters ?? []).map((p) => `${p.keyName}/${p.agentInstanceId}`).join(" ")}]`;
+        const history = (await store().history(name, 100))!.entries.flatMap((x) => (x.kind === "transition" ? [show(x.event)] : [])).reverse();
+        return { watched: rec.events.map(show), history };
+      }
+
+      it("consecutive failures from one reporter keep it CLOSED; a failure from a second opens it", async () => {
+        await start({ failureThreshold: 3, minDistinctReporters: 2 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        expect(await by(name, ann, "FAILURE", 3)).toEqual([OK("FAILURE"), OK("FAILURE"), OK("FAILURE")]);
+        expect(await view(name)).toMatchObject({
+          state: "CLOSED",
+          generation: 0,
+          stats: stats({ windowCalls: 3, windowFailures: 3, failureRate: 1, consecutiveFailures: 3, totalFailures: 3 }),
+        });
+        expect(await by(name, bob, "TIMEOUT")).toEqual([recorded("OPEN", "TIMEOUT")]);
+        expect(await view(name)).toMatchObject({
+          state: "OPEN",
+          generation: 1,
+          stats: stats({ windowCalls: 4, windowFailures: 4, failureRate: 1, consecutiveFailures: 4, totalFailures: 4, totalTimeouts: 1 }),
+        });
+        const expected = ["consecutive_failures [agents/pod-b agents/pod-a]"];
+        expect(await opened(name, rec)).toEqual({ watched: expected, history: expected });
+        expect(rec.events[0]).toMatchObject({ reason: "consecutive_failures", principal: bob });
+      });
+
+      it("counts reporters by key name and instance id together", async () => {
+        await start({ failureThreshold: 2, minDistinctReporters: 3 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await by(name, ann, "FAILURE", 2);
+        await by(name, annElsewhere, "FAILURE", 2);
+        expect(await stateOf(name)).toBe("CLOSED");
+        await by(name, bob, "FAILURE");
+        expect(await stateOf(name)).toBe("OPEN");
+        const expected = ["consecutive_failures [agents/pod-b batch/pod-a agents/pod-a]"];
+        expect(await opened(name, rec)).toEqual({ watched: expected, history: expected });
+      });
+
+      it("counts, for consecutive failures, only the reporters of the current run", async () => {
+        await start({ failureThreshold: 3, minDistinctReporters: 2 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await by(name, bob, "FAILURE");
+        await by(name, bob, "SUCCESS"); // ends the run, and bob's place in it
+        await by(name, ann, "FAILURE", 4);
+        expect(await view(name)).toMatchObject({ state: "CLOSED", stats: { consecutiveFailures: 4, windowFailures: 5 } });
+        await by(name, ann, "IGNORED"); // not a call: the run goes on
+        await by(name, bob, "FAILURE");
+        expect(await stateOf(name)).toBe("OPEN");
+        const expected = ["consecutive_failures [agents/pod-b agents/pod-a]"];
+        expect(await opened(name, rec)).toEqual({ watched: expected, history: expected });
+      });
+
+      it("counts, for the failure rate, the reporters whose failures are in the window", async () => {
+        await start({ failureThreshold: 0, failureRateThreshold: 0.5, minimumCalls: 4, minDistinctReporters: 2 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await by(name, ann, "FAILURE", 4);
+        expect(await view(name)).toMatchObject({ state: "CLOSED", stats: stats({ windowCalls: 4, windowFailures: 4, failureRate: 1, consecutiveFailures: 4, totalFailures: 4 }) });
+        await h!.advance(10_000); // ann's failures leave the window (buckets of 1 s)
+        await by(name, bob, "FAILURE", 4);
+        expect(await view(name)).toMatchObject({ state: "CLOSED", stats: { windowCalls: 4, windowFailures: 4, totalFailures: 8 } });
+        await h!.advance(1_000);
+        await by(name, bob, "SUCCESS"); // a success from another reporter is no failure
+        expect(await stateOf(name)).toBe("CLOSED");
+        await by(name, ann, "FAILURE");
+        expect(await view(name)).toMatchObject({ state: "OPEN", stats: { windowCalls: 6, windowFailures: 5 } });
+        const expected = ["failure_rate [agents/pod-a agents/pod-b]"];
+        expect(await opened(name, rec)).toEqual({ watched: expected, history: expected });
+      });
+
+      it("counts, for the slow-call rate, the reporters of slow calls in the window", async () => {
+        await start({ failureThreshold: 0, failureRateThreshold: 0, slowCallDurationMs: 100, slowCallRateThreshold: 0.5, minimumCalls: 2, minDistinctReporters: 2 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await by(name, bob, "SUCCESS", 3, 500);
+        await by(name, ann, "FAILURE", 1, 500); // a failure is never a slow call
+        expect(await view(name)).toMatchObject({ state: "CLOSED", stats: { windowCalls: 4, windowSlowCalls: 3, slowCallRate: 0.75 } });
+        await by(name, ann, "SUCCESS", 1, 500);
+        expect(await stateOf(name)).toBe("OPEN");
+        const expected = ["slow_call_rate [agents/pod-a agents/pod-b]"];
+        expect(await opened(name, rec)).toEqual({ watched: expected, history: expected });
+      });
+
+      it("a failed probe reopens whatever the quorum; an OPEN transition names its probe's reporter", async () => {
+        await start({ failureThreshold: 2, minDistinctReporters: 3, halfOpenMaxCalls: 2 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await by(name, ann, "FAILURE");
+        await by(name, annElsewhere, "FAILURE");
+        await by(name, bob, "FAILURE");
+        await h!.advance(10_000);
+        await report(name, await permit(name), "FAILURE", { principal: ann });
+        expect(await stateOf(name)).toBe("OPEN");
+        await h!.advance(10_000);
+        await report(name, await permit(name), "TIMEOUT", { principal: bob });
+        expect(await view(name)).toMatchObject({ state: "OPEN", stats: { reopenCount: 2 } });
+        const expected = [
+          "consecutive_failures [agents/pod-b batch/pod-a agents/pod-a]",
+          "open_duration_elapsed []",
+          "probe_failed [agents/pod-a]",
+          "open_duration_elapsed []",
+          "probe_timeout [agents/pod-b]",
+        ];
+        expect(await opened(name, rec)).toEqual({ watched: expected, history: expected });
+      });
+
+      it("default 1: a single reporter opens it, as before, and the event names it", async () => {
+        await start({ failureThreshold: 3 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        await by(name, ann, "FAILURE", 2);
+        expect(await by(name, ann, "FAILURE")).toEqual([recorded("OPEN", "FAILURE")]);
+        await store().reset(name, "ops");
+        await fail(name); // reports with no principal: one unnamed reporter
+        const expected = ["consecutive_failures [agents/pod-a]", "reset []", "consecutive_failures [/]"];
+        expect(await opened(name, rec)).toEqual({ watched: expected, history: expected });
+      });
+
+      it("names at most 16 reporters, the most recent first, and keeps counting distinct ones past them", async () => {
+        await start({ failureThreshold: 0, failureRateThreshold: 0.5, minimumCalls: 18, minDistinctReporters: 16 });
+        const name = names().n("a");
+        const rec = await watch({ circuits: [name] });
+        const pods = Array.from({ length: 18 }, (_, i) => ({ keyName: "agents", agentInstanceId: `pod-${i}` }));
+        for (const who of pods.slice(0, 17)) await by(name, who, "FAILURE");
+        await by(name, pods[0]!, "FAILURE"); // pod-0 dropped off the full list and comes back
+        expect(await view(name)).toMatchObject({ state: "OPEN", stats: { windowCalls: 18, windowFailures: 18 } });
+        const named = ["pod-0", ...Array.from({ length: 15 }, (_, i) => `pod-${16 - i}`)].map((p) => `agents/${p}`).join(" ");
+        expect(await opened(name, rec)).toEqual({ watched: [`failure_rate [${named}]`], history: [`failure_rate [${named}]`] });
+      });
+
+      it("a Reset clears who reported: the quorum starts again", async () => {
+        await start({ failureThreshold: 2, minDistinctReporters: 2 });
+        const name = names().n("a");
+        await by(name, ann, "FAILURE");
+        await store().reset(name, "ops");
+        await by(name, bob, "FAILURE", 2);
+        expect(await view(name)).toMatchObject({ state: "CLOSED", stats: { consecutiveFailures: 2 } });
+        await by(name, ann, "FAILURE");
+        expect(await stateOf(name)).toBe("OPEN");
+      });
+    });
+
     // ---------------------------------------------------------------- errors
 
     describe("refused reports", () => {
@@ -1923,6 +2084,23 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const fromEvent = await watch({ prefix }, resumed.events[0]!.eventId);
         await h.settle?.();
         expect(fromEvent.events.map((e) => e.eventId)).toEqual(resumed.events.slice(1).map((e) => e.eventId));
+      });
+
+      it("logPosition is a resume token for now: watching from it delivers exactly the matching entries logged after the call, and no snapshot", async () => {
+        const h = await start({});
+        const { n, prefix } = names();
+        await fail(n("before"));
+        const position = await store().logPosition();
+        await fail(n("a"));
+        await fail(names().n("other"));
+        await store().reset(n("a"), "ops");
+        const rec = await watch({ prefix }, position);
+        await h.settle?.();
+        expect(rec.items.every((i) => i.kind === "event")).toBe(true);
+        expect(rec.events.map((e) => `${e.circuit.slice(prefix.length)} ${describeEvent(e)}`)).toEqual([
+          "a CLOSED>OPEN consecutive_failures",
+          "a OPEN>CLOSED reset",
+        ]);
       });
 
       it.each(["garbage", "00000000", "not-a-token-1"])("refuses the malformed resume token %j", async (token) => {

@@ -8,12 +8,12 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONFIG_KEYS, PermitRejectedError } from "../../src/engine/index.js";
+import { CONFIG_KEYS, PermitRejectedError, type Principal } from "../../src/engine/index.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import type { CircuitStore, CircuitView } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
-import { CIRCUITS, layers, OUTCOMES } from "./differential-setup.js";
+import { CIRCUITS, layers, OUTCOMES, REPORTERS } from "./differential-setup.js";
 import { randomPatch } from "./random-config.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 
@@ -41,6 +41,11 @@ async function answer(p: Promise<unknown>): Promise<Answer> {
 /** A permit without its nonce (each store makes its own nonces). */
 function shape(permit: string | undefined): string | undefined {
   return permit?.split(".").slice(0, 4).join(".");
+}
+
+/** `{ principal }`, or nothing for an unattributed report. */
+function withPrincipal(principal: Principal | undefined): { principal?: Principal } {
+  return principal === undefined ? {} : { principal };
 }
 
 function comparable(v: CircuitView | undefined): unknown {
@@ -97,8 +102,10 @@ describe(`differential: memory store vs Redis store (${seedLabel(TEST_SEED)}, ${
             outcome: pick(OUTCOMES),
             durationMs: Math.floor(rng() * 1000),
             retryAfterMs: rng() < 0.1 ? Math.floor(rng() * 12_000) : 0,
+            ...withPrincipal(pick(REPORTERS)),
           };
-          what = `report ${target} ${command.outcome} ${command.durationMs}ms hint ${command.retryAfterMs}`;
+          const by = command.principal === undefined ? "-" : `${command.principal.keyName}/${command.principal.agentInstanceId}`;
+          what = `report ${target} ${command.outcome} ${command.durationMs}ms hint ${command.retryAfterMs} by ${by}`;
           answers = [
             await answer(memory.report(target, { ...command, permit: p.pair[0] })),
             await answer(red.report(target, { ...command, permit: p.pair[1] })),

@@ -396,7 +396,7 @@ describe("the operator's examples in docs/operations.md", () => {
       ["CLOSED", "ops"],
       ["FORCED_OPEN", "ops"],
     ]);
-  });
+  }, 90_000); // longer than one block's 60 s run bound plus the others, so a hung block fails naming its command
 });
 
 describe("the process at start", () => {

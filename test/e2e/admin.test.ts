@@ -225,7 +225,7 @@ const IO_CONFIG = {
   permitTtl: "10s",
   jitter: 0.1,
   mode: "MODE_ENFORCE",
-  minDistinctReporters: 0,
+  minDistinctReporters: 1,
 };
 
 /** The llm preset under the `llm.*` rule (open_duration 20s) of the Configure recipe. */
@@ -245,7 +245,7 @@ const LLM_RULE_CONFIG = {
   permitTtl: "180s",
   jitter: 0.2,
   mode: "MODE_ENFORCE",
-  minDistinctReporters: 0,
+  minDistinctReporters: 1,
 };
 
 /** The resume token the Watch recipe ended with, and the events that happened after it. */
@@ -394,7 +394,7 @@ const steps: Step[] = [
           permitTtl: "30s",
           jitter: 0,
           mode: "MODE_ENFORCE",
-          minDistinctReporters: 0,
+          minDistinctReporters: 1,
         },
         stats: { windowCalls: "5", windowFailures: "5", failureRate: 1, consecutiveFailures: 5, totalFailures: "5" },
         generation: "1",

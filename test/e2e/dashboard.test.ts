@@ -19,6 +19,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { checkBuild, staleness } from "../../scripts/build-stamp.mjs";
 import { chromiumPath } from "../support/chromium.js";
 import { CallError, type CircuitClient } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
@@ -37,10 +38,12 @@ afterEach(() => {
 });
 
 beforeAll(async () => {
-  // `npm test` builds first; a lone run of this file builds the dashboard if it is missing.
-  if (!existsSync(join(root, "dist", "dashboard", "build.json"))) {
+  // `npm test` builds first; a lone run of this file builds the dashboard if it is missing or older than dashboard/.
+  if (!existsSync(join(root, "dist", "dashboard", "build.json")) || staleness(root, "dashboard") !== undefined) {
     execFileSync(process.execPath, [join(root, "dashboard", "build.mjs")], { stdio: "inherit" });
+    execFileSync(process.execPath, [join(root, "scripts", "build-stamp.mjs"), "dashboard"], { stdio: "inherit" });
   }
+  checkBuild("dashboard");
   mkdirSync(ARTIFACTS, { recursive: true });
   const executablePath = chromiumPath();
   if (executablePath === undefined) throw new Error("chromium not found: run scripts/install-chromium.sh (test/global-setup.ts does)");
@@ -82,11 +85,11 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
-/** Drives one call through the gRPC API: Acquire, then Report `outcome`. */
-async function call(client: CircuitClient, circuit: string, outcome: Outcome, metadata?: Record<string, string>): Promise<void> {
-  const a = await client.call("acquire", { circuit }, metadata);
+/** Drives one call through the gRPC API: Acquire, then Report `outcome` (as agent instance `agentInstanceId`, if given). */
+async function call(client: CircuitClient, circuit: string, outcome: Outcome, metadata?: Record<string, string>, agentInstanceId = ""): Promise<void> {
+  const a = await client.call("acquire", { circuit, agentInstanceId }, metadata);
   expect(a.allowed, `${circuit} admits the call`).toBe(true);
-  await client.call("report", { circuit, permit: a.permit, outcome, duration: durationFromMs(120) }, metadata);
+  await client.call("report", { circuit, permit: a.permit, outcome, duration: durationFromMs(120), agentInstanceId }, metadata);
 }
 
 async function configure(client: CircuitClient, circuit: string, metadata?: Record<string, string>): Promise<void> {
@@ -251,8 +254,8 @@ describe("dashboard in the browser, access control off", () => {
     expect(await page.locator("#announcer").textContent()).toBe("e2e.payments is now CLOSED (probes_succeeded).");
     await shot(page, "03-closed");
 
-    // Trip it again, open its view with the keyboard, reset it with a click.
-    for (let i = 0; i < 3; i++) await call(client, circuit, Outcome.FAILURE);
+    // Trip it again, from two agent instances; open its view with the keyboard, reset it with a click.
+    for (const pod of ["pod-a", "pod-a", "pod-b"]) await call(client, circuit, Outcome.FAILURE, undefined, pod);
     await tile(page, circuit, "OPEN").waitFor({ timeout: SHOW_MS });
     await tile(page, circuit).focus();
     await page.keyboard.press("Enter");
@@ -261,10 +264,11 @@ describe("dashboard in the browser, access control off", () => {
     const history = page.locator("#history tr");
     await history.nth(4).waitFor({ timeout: SHOW_MS });
     expect(await history.allTextContents()).toEqual([
-      expect.stringMatching(/CLOSED → OPEN \(consecutive_failures\)traffic or time$/),
-      expect.stringMatching(/HALF-OPEN → CLOSED \(probes_succeeded\)traffic or time$/),
+      // Who: the reporter whose Report tripped it, then every reporter whose failures counted.
+      expect.stringMatching(/CLOSED → OPEN \(consecutive_failures\)anonymous\/pod-b; failures from anonymous\/pod-b, anonymous\/pod-a$/),
+      expect.stringMatching(/HALF-OPEN → CLOSED \(probes_succeeded\)anonymous$/),
       expect.stringMatching(/OPEN → HALF-OPEN \(open_duration_elapsed\)traffic or time$/),
-      expect.stringMatching(/CLOSED → OPEN \(consecutive_failures\)traffic or time$/),
+      expect.stringMatching(/CLOSED → OPEN \(consecutive_failures\)anonymous; failures from anonymous$/),
       expect.stringMatching(/config of e2e\.payments: failure_threshold 5 → 3, minimum_calls 10 → 4, open_duration 1m → 30s, half_open_max_calls 3 → 2, success_threshold 3 → 2anonymous$/),
     ]);
     expect(await page.locator("#sparkline svg").getAttribute("aria-label")).toMatch(/^Failure rate over the last \d+s: now 100%, highest 100%; opens at 50%\.$/);

@@ -195,7 +195,7 @@ describe("limits and failures of the server", () => {
     );
     await new Promise((resolve) => held.once("data", resolve));
     try {
-      const limited = await runAll(server, cover([{ reason: "TOO_MANY_WATCHERS", call: watch, metadata: { limit: "1" } }]));
+      const limited = await runAll(server, cover([{ reason: "TOO_MANY_WATCHERS", call: watch, metadata: { limit: "1", scope: "replica" } }]));
       expect(limited.actual).toEqual(limited.wanted);
 
       // A store that throws what it should never throw: the client sees INTERNAL and nothing of it.

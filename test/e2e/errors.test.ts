@@ -8,6 +8,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { CallError, nextWithin } from "../support/grpc-client.js";
+import { waitFor } from "../support/replicas.js";
 import { useTestServer } from "../support/use-test-server.js";
 import { encodeWatchToken } from "../../src/service/watch-token.js";
 
@@ -173,19 +174,21 @@ describe("Watch limits", () => {
 
     a.cancel();
     // The server frees the slot once it sees the cancellation; poll until it does.
-    let opened = false;
-    for (let attempt = 0; attempt < 50 && !opened; attempt++) {
-      const d = client.stream("watch", { prefix: "w." });
-      try {
-        const first = await nextWithin(d.messages[Symbol.asyncIterator](), 5000, "d's first message");
-        opened = first.kind.case === "snapshotComplete";
-      } catch (e) {
-        if (!(e instanceof CallError) || e.code !== Status.RESOURCE_EXHAUSTED) throw e;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      d.cancel();
-    }
-    expect(opened).toBe(true);
+    await waitFor(
+      "a new Watch to open once the server freed the cancelled stream's slot",
+      async () => {
+        const d = client.stream("watch", { prefix: "w." });
+        try {
+          return (await nextWithin(d.messages[Symbol.asyncIterator](), 5000, "d's first message")).kind.case === "snapshotComplete";
+        } catch (e) {
+          if (!(e instanceof CallError) || e.code !== Status.RESOURCE_EXHAUSTED) throw e;
+          return false;
+        } finally {
+          d.cancel();
+        }
+      },
+      { timeoutMs: 20_000, intervalMs: 20 },
+    );
     b.cancel();
   });
 });

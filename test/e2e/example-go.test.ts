@@ -8,7 +8,6 @@
  * fast this machine is, and every line of the story is exact.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { startForwarder } from "../support/tcp-forwarder.js";
 import { useTestServer } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -208,13 +208,10 @@ describe("examples/go-agent", () => {
 
 describe("examples/go-agent without a reachable Breakerbox", () => {
   it("fails open: calls the dependency without a permit and says so on stderr", async () => {
-    // A port nothing listens on.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
-
-    const run = await runAgent(["-calls", "3"], { BREAKERBOX_ADDRESS: `127.0.0.1:${port}` });
+    // An address where every connection is reset, held for the whole run (a port freed for the
+    // purpose could be taken by another process before the agent dials it).
+    const nowhere = await startForwarder();
+    const run = await runAgent(["-calls", "3"], { BREAKERBOX_ADDRESS: nowhere.address }).finally(() => nowhere.close());
     expect(run.code, transcript(run)).toBe(0);
     expect(run.lines).toEqual(["call 1: result 1", "call 2: result 2", "call 3: result 3", "done: 3 calls, 0 fallbacks"]);
     const failOpen = run.stderr.split("\n").filter((l) => l.includes('msg="breakerbox unreachable: calling without a permit (fail open)"'));

@@ -102,7 +102,7 @@ describe("the state gauge on every replica", () => {
     expect(transitions(closedOnB, c)).toEqual(["OPEN->HALF_OPEN=1", "HALF_OPEN->CLOSED=1"]);
     expect(transitions(closedOnA, c)).toEqual(["CLOSED->OPEN=1"]);
     expect(sampleValue(closedOnB, "breakerbox_calls_total", { circuit: c, outcome: "SUCCESS" })).toBe(1);
-  });
+  }, 60_000); // longer than its three gauge waits (15 s each) together
 
   it("shows admin states set through one replica on the other, with B's rejections counted on B", async () => {
     const c = "mr.admin";
@@ -119,7 +119,7 @@ describe("the state gauge on every replica", () => {
     await waitForGauge(B, c, "DISABLED");
     await B.client.call("forceState", { circuit: c, state: State.CLOSED });
     await waitForGauge(A, c, "CLOSED");
-  });
+  }, 60_000); // longer than its three gauge waits (15 s each) together
 
   it("a replica started later takes every circuit from its snapshot, and its resync picks up config changes", async () => {
     await acquireAndReport(A.client, "mr.quiet", Outcome.SUCCESS); // exists, never transitioned
@@ -141,7 +141,7 @@ describe("the state gauge on every replica", () => {
     await configure(A.client, "mr.quiet", { enabled: false });
     await waitForGauge(C, "mr.quiet", "DISABLED");
     expect(C.problems()).toEqual([]);
-  });
+  }, 90_000); // longer than its waits together: the replica's start (30 s) and two gauge waits (15 s each)
 
   it("leaves no error in either replica's log", () => {
     expect(A.problems()).toEqual([]);

@@ -54,13 +54,13 @@ describe("README examples", () => {
     expect(all).toContain('"allowed": true');
     expect(all).toContain('"circuit": "agent.researcher.eu"');
     expect(all).toContain('"snapshotComplete"');
-  });
+  }, 90_000); // longer than one block's 60 s run bound plus the others, so a hung block fails naming its command
 
   it("the curl examples answer over Connect", async () => {
     const [block] = shellBlocks("## The same API over HTTP", "## How a circuit behaves");
     const out = await run(block!);
     expect(out).toMatch(/^\{"allowed":true,"permit":"[^"]+","state":"STATE_CLOSED"\}okready$/);
-  });
+  }, 90_000); // longer than the block's 60 s run bound, so a hung block fails naming its command
 
   it("the reported failure and the retry_after hint left the state the README describes", async () => {
     const gpt = await server.store.get("llm.openai.gpt");

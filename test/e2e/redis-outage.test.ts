@@ -5,8 +5,9 @@
  * stay up and say it is not ready, and everything must come back by itself
  * when Redis does, without restarting Breakerbox.
  *
- * Latencies are printed, not asserted beyond a 10 s sanity bound (the
- * client's deadline): machines are noisy.
+ * Latencies are printed, not asserted: machines are noisy. "Without
+ * hanging" is asserted by the code: a call that hung would end on the
+ * client's 10 s deadline with DEADLINE_EXCEEDED, not the server's UNAVAILABLE.
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { status as Status } from "@grpc/grpc-js";
@@ -18,7 +19,6 @@ import { useRedis, useReplica } from "../support/process-fixtures.js";
 import { ServingStatus, waitFor } from "../support/replicas.js";
 
 const REDIS_TIMEOUT_MS = 500;
-const SANITY_MS = 10_000;
 
 const redis = useRedis();
 const replica = useReplica(() => ({
@@ -53,8 +53,8 @@ async function timed(fn: () => Promise<unknown>): Promise<Timed> {
 }
 
 /**
- * Acquires and Reports while Redis is away: each must answer UNAVAILABLE,
- * within the sanity bound. Acquires go to circuits this replica has never
+ * Acquires and Reports while Redis is away: each must answer UNAVAILABLE
+ * (before the client's deadline). Acquires go to circuits this replica has never
  * seen: a circuit it saw CLOSED moments ago may still be granted from its
  * local view, for at most VIEW_TTL_MS (see outageOfSeenCircuit). Reports
  * always need Redis.
@@ -83,7 +83,6 @@ async function callsDuringOutage(permit: string, label: string, sequential: numb
   console.log(`${label} redis: ${results.length} calls answered UNAVAILABLE; latency max ${max.toFixed(0)} ms, mean ${mean.toFixed(0)} ms`);
   for (const r of results) {
     expect({ code: r.code, details: r.details }).toMatchObject({ code: Status.UNAVAILABLE, details: expect.stringMatching(/Redis/) });
-    expect(r.ms).toBeLessThan(SANITY_MS);
   }
   return results;
 }
@@ -98,7 +97,6 @@ async function outageOfSeenCircuit(confirmedAt: number): Promise<Timed> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   const r = await timed(() => replica.client.call("acquire", { circuit: "outage.dep" }));
   expect({ code: r.code, details: r.details }).toMatchObject({ code: Status.UNAVAILABLE, details: expect.stringMatching(/Redis/) });
-  expect(r.ms).toBeLessThan(SANITY_MS);
   return r;
 }
 
@@ -171,7 +169,7 @@ describe("a Redis outage", () => {
 
     expect(replica.problems()).toEqual([]);
     expect(replica.child.exitCode).toBe(null);
-  });
+  }, 120_000); // longer than its waits together: Watch 5 s, NOT_SERVING 10 s, Redis restart 20 s, Acquire 20 s, SERVING 10 s, event 10 s, and calls under the client's 10 s deadline
 
   it("hung Redis (SIGSTOP): UNAVAILABLE after BREAKERBOX_REDIS_TIMEOUT_SECONDS instead of hanging, NOT_SERVING, then recovery on SIGCONT", async () => {
     const c = replica.client;
@@ -217,5 +215,5 @@ describe("a Redis outage", () => {
     expect(dep.state).toBe(State.OPEN);
     expect(dep.stats).toMatchObject({ totalFailures: 1n, totalSuccesses: 0n, consecutiveFailures: 1 });
     expect(replica.problems()).toEqual([]);
-  });
+  }, 120_000); // longer than its waits together: Acquire 20 s twice, NOT_SERVING and SERVING 10 s each, and calls under the client's 10 s deadline
 });

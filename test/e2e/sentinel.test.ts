@@ -116,5 +116,5 @@ describe("a Sentinel failover", () => {
     await waitFor("gRPC health SERVING", async () => (await replica.health()) === ServingStatus.SERVING, { timeoutMs: 10_000, intervalMs: 100 });
     expect(await replica.readyz()).toEqual({ status: 200, body: "ready" });
     expect(replica.problems()).toEqual([]);
-  });
+  }, 120_000); // longer than its waits together: snapshot 10 s, replication 10 s, failover 30 s, Acquire 20 s, event 10 s, SERVING 10 s
 });

@@ -158,7 +158,7 @@ describe("config field names", () => {
       permitTtlMs: 30_000,
       jitter: 0,
       mode: "enforce",
-      minDistinctReporters: 0,
+      minDistinctReporters: 1,
     } satisfies CircuitConfig);
     expect(Object.keys(BUILTIN_PRESETS)).toEqual(["default", "strict", "lenient", "fast_recovery", "llm", "io"]);
   });

@@ -18,6 +18,7 @@ import { LatencyHistogram } from "../../src/metrics/latency-histogram.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
 import { StoreUnavailableError, type CircuitStore } from "../../src/store/store.js";
+import { waitFor } from "../support/replicas.js";
 import { manualClock } from "../support/test-server.js";
 import { parseExposition, sampleValue, samplesOf } from "./exposition.js";
 
@@ -142,8 +143,7 @@ describe("CircuitStateTracker", () => {
     const tracker = new CircuitStateTracker({ store: flaky, clock: clock.now, resyncMs: 0, retryMs: 10, onError: (e) => errors.push((e as Error).message) });
     await fail(store, "s.x");
     tracker.start();
-    for (let i = 0; i < 200 && !tracker.synced; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(tracker.synced).toBe(true);
+    await waitFor("the tracker to sync after two refused watches", () => tracker.synced, { timeoutMs: 10_000, intervalMs: 5 });
     expect(errors).toEqual(["redis away", "redis away"]);
     expect(tracker.stateOf("s.x")).toBe("OPEN");
     tracker.close();

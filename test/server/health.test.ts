@@ -3,6 +3,7 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/t
 import { createGrpcServer } from "../../src/server/grpc.js";
 import type { GrpcServer } from "../../src/server/grpc.js";
 import { HealthRegistry } from "../../src/server/health.js";
+import { within } from "../support/within.js";
 import { createFakeCircuitService } from "./fake-circuit-service.js";
 import { connect, grpc, serverStream, statusOf, take, unary } from "../support/grpc-call.js";
 
@@ -107,12 +108,11 @@ describe("health at gRPC server shutdown", () => {
       const status = statusOf(call);
       const messages = call[Symbol.asyncIterator]();
       expect((await take(messages, 1)).map((m) => m.status)).toEqual([Status.SERVING]);
-      const started = Date.now();
-      const stopped = server.shutdown(10_000);
+      // A grace far longer than the test: shutdown ends only because the health Watch streams end with OK.
+      const stopped = server.shutdown(600_000);
       expect((await take(messages, 5)).map((m) => m.status)).toEqual([Status.NOT_SERVING]);
       expect((await status).code).toBe(grpc.status.OK);
-      await stopped;
-      expect(Date.now() - started).toBeLessThan(5_000);
+      await within(stopped, 20_000, "end of shutdown without waiting out its 10 min grace for the health Watch");
     } finally {
       client.close();
     }

@@ -5,6 +5,7 @@ import { CircuitService, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { createHttpServer } from "../../src/server/http.js";
 import type { HttpServer, Readiness } from "../../src/server/http.js";
+import { within } from "../support/within.js";
 import { createFakeCircuitService } from "./fake-circuit-service.js";
 
 function post(base: string, path: string, body: unknown): Promise<Response> {
@@ -149,13 +150,13 @@ describe("HTTP listener shutdown", () => {
 
     const finished = fake.seen.watchFinished;
     const started = Date.now();
-    await server.shutdown(1000);
+    // The Watch never ends by itself: shutdown returning at all means the grace ended it.
+    await within(server.shutdown(1000), 20_000, "end of shutdown once its 1 s grace ended the open Watch");
     const res = await slow;
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ permit: "permit-slow" });
-    // The Watch held the server for the grace period, then was ended.
+    // The Watch held the server for the grace period (a lower bound: a slow machine only adds to it).
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(Date.now() - started).toBeLessThan(3000);
     await expect(finished).resolves.toBe("");
     // The client sees the stream end (cleanly or with an error), not hang.
     await (async () => {

@@ -66,10 +66,7 @@ describe("config into Lua", () => {
   it("every field is read by some script as cfg.<name>, and every cfg.<name> a script reads is a field", () => {
     const reads = cfgReads();
     const names = CONFIG_FIELD_LIST.map((f) => f.name);
-    // A field marked enforcedFrom has no rule yet, in the engine or here (test/config/contract.test.ts).
-    const pending = CONFIG_FIELD_LIST.filter((f) => f.enforcedFrom !== undefined).map((f) => f.name);
-    expect(names.filter((n) => !reads.has(n) && !pending.includes(n)), "fields no script reads").toEqual([]);
-    expect(pending.filter((n) => reads.has(n)), "fields marked enforcedFrom that a script reads").toEqual([]);
+    expect(names.filter((n) => !reads.has(n)), "fields no script reads").toEqual([]);
     expect([...reads].filter((r) => !names.includes(r)), "cfg fields that are not in CONFIG_FIELD_LIST").toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
  * CLOSED circuits expiring while OPEN ones do not (only a use postpones it,
  * and no side key outlives its circuit), pattern rules written on
  * one replica listed, moved and deleted on another, a reported permit's
- * outcome kept in its score.
+ * outcome kept in its score, reporter lists bounded in the circuit hash.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, PermitRejectedError } from "../../sr
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
 import type { HistoryEntry } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
+import { waitFor } from "../support/replicas.js";
 
 let redis: RedisServer;
 let admin: Redis;
@@ -315,9 +316,9 @@ describe("redis store idle expiry: no key outlives its circuit", () => {
       await store.configurePattern("gone.*", { patch: { minimumCalls: 7 }, replace: false }, "ops");
       for (const name of ["gone.set", "gone.plain"]) expect((await store.history(name, 10))?.entries[0]?.kind).toBe("config");
       // Wait for Redis to expire both circuits (read with EXISTS, which is no store read).
-      for (let i = 0; i < 100 && (await admin.exists(`${keyPrefix}{gone.set}`, `${keyPrefix}{gone.plain}`)) > 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor("Redis to expire gone.set and gone.plain", async () => (await admin.exists(`${keyPrefix}{gone.set}`, `${keyPrefix}{gone.plain}`)) === 0, {
+        timeoutMs: 20_000,
+      });
       const left = (await admin.keys(`${keyPrefix}{gone.*`)).sort();
       // Besides the settings, only the removal markers of the announced expiries, which go by themselves.
       const markers = left.filter((k) => k.endsWith(":rm"));
@@ -432,6 +433,30 @@ describe("redis store reported permits", () => {
         stale: false,
       });
       expect((await store.get("legacy.a"))?.stats).toMatchObject({ totalFailures: 0, totalSuccesses: 0 });
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe("redis store reporter lists", () => {
+  it("keep at most 16 reporters by name in the circuit hash, however many report failures", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      const name = "quorum.bound";
+      await store.configureCircuit(name, { patch: { failureThreshold: 0, failureRateThreshold: 0 }, replace: false }, "ops");
+      for (let i = 0; i < 100; i++) {
+        const p = (await store.acquire(name)).permit!;
+        await store.report(name, { permit: p, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0, principal: { keyName: "agents", agentInstanceId: `pod-${i}` } });
+      }
+      const key = `${keyPrefix}{${name}}`;
+      const rf = JSON.parse((await admin.hget(key, "rf"))!) as [number, string, string][];
+      expect(rf.map(([, keyName, id]) => `${keyName}/${id}`)).toEqual(Array.from({ length: 16 }, (_, i) => `agents/pod-${99 - i}`));
+      expect(await admin.hmget(key, "rn", "rs")).toEqual(["16", null]);
+      const p = (await store.acquire(name)).permit!;
+      await store.report(name, { permit: p, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 });
+      expect(await admin.hget(key, "rn")).toBe("0"); // a success ends the run; who failed stays listed
+      expect(JSON.parse((await admin.hget(key, "rf"))!)).toHaveLength(16);
     } finally {
       await close();
     }

@@ -7,6 +7,7 @@ import type { MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { serverStream, unary } from "./grpc-call.js";
+import { within } from "./within.js";
 
 type Methods = typeof CircuitService.method;
 
@@ -68,15 +69,7 @@ export function createCircuitClient(address: string, credentials = grpc.credenti
 
 /** Reads the next message of a stream within `ms`, or fails naming what was awaited. */
 export async function nextWithin<T>(it: AsyncIterator<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
-  });
-  try {
-    const r = await Promise.race([it.next(), timeout]);
-    if (r.done) throw new Error(`stream ended while waiting for ${what}`);
-    return r.value;
-  } finally {
-    clearTimeout(timer);
-  }
+  const r = await within(it.next(), ms, what);
+  if (r.done) throw new Error(`stream ended while waiting for ${what}`);
+  return r.value;
 }

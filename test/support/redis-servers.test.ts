@@ -40,9 +40,7 @@ function alive(pid: number): boolean {
 
 describe("redis test infrastructure", () => {
   it("single: serves ioredis, survives kill() + restart() on the same port, stop() leaves nothing", async () => {
-    const t0 = Date.now();
-    const server = await startRedis();
-    const startMs = Date.now() - t0;
+    const server = await startRedis(); // bounded by its startTimeoutMs, which names what it waited for
     cleanups.push(() => server.stop());
     expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
     expect(await server.command("CONFIG", "GET", "appendonly")).toEqual(["appendonly", "no"]);
@@ -69,7 +67,6 @@ describe("redis test infrastructure", () => {
     expect(alive(server.pid ?? pid)).toBe(false);
     expect(existsSync(dir)).toBe(false);
     await expect(redisCommand({ host: "127.0.0.1", port }, ["PING"])).rejects.toThrow();
-    expect(startMs).toBeLessThan(20_000);
   });
 
   it("single: user + password via URL, appendonly data survives kill() + restart()", async () => {
@@ -86,9 +83,7 @@ describe("redis test infrastructure", () => {
   });
 
   it("cluster: three masters serve keys of every slot range through ioredis Cluster", async () => {
-    const t0 = Date.now();
     const cluster = await startRedisCluster({ masters: 3 });
-    const startMs = Date.now() - t0;
     cleanups.push(() => cluster.stop());
     expect(cluster.nodes).toHaveLength(3);
 
@@ -103,13 +98,10 @@ describe("redis test infrastructure", () => {
     const sizes = await Promise.all(cluster.servers.map((s: RedisServer) => s.command("DBSIZE")));
     expect(sizes.every((n) => typeof n === "number" && n > 0)).toBe(true);
     expect(sizes.reduce((a, b) => Number(a) + Number(b), 0)).toBe(keys.length);
-    expect(startMs).toBeLessThan(30_000);
   });
 
   it("sentinel: ioredis follows a failover from the killed master to the replica", async () => {
-    const t0 = Date.now();
     const setup = await startRedisSentinel();
-    const startMs = Date.now() - t0;
     cleanups.push(() => setup.stop());
     expect(setup.name).toBe("breakerbox");
     expect(setup.sentinels).toHaveLength(3);
@@ -119,23 +111,17 @@ describe("redis test infrastructure", () => {
     expect(await redis.get("before")).toBe("1");
     expect(await redis.config("GET", "port")).toEqual(["port", String(setup.master.port)]);
 
-    const t1 = Date.now();
     await setup.killMaster();
     const promoted = await setup.waitForFailover(25_000);
-    const failoverMs = Date.now() - t1;
     expect(promoted).toEqual({ host: "127.0.0.1", port: setup.replica.port });
 
     // The same client finds the new master through the sentinels.
-    const t2 = Date.now();
     await redis.set("after", "2");
-    const reconnectMs = Date.now() - t2;
-    expect(reconnectMs).toBeLessThan(15_000);
     expect(await redis.get("after")).toBe("2");
     expect(await redis.get("before")).toBe("1"); // replicated before the kill
     expect(await setup.replica.command("GET", "after")).toBe("2");
-    // Measured on a 2-core machine: start ~2.3 s, failover ~2.3 s, first write after it 0-1.6 s.
-    expect(startMs).toBeLessThan(30_000);
-    expect(failoverMs).toBeLessThan(25_000);
+    // Measured on a 2-core machine: start ~2.3 s, failover ~2.3 s, first write after it 0-1.6 s; the
+    // start (30 s) and the failover (25 s) are bounded by waits that name them, within the 60 s test timeout.
   }, 60_000);
 
   it("a server that cannot start rejects with its own log output", async () => {

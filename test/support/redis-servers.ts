@@ -706,6 +706,15 @@ class ManagedRedis implements RedisServer {
  * Creates the temp dir and claims ports, then launches; on "Address already
  * in use" (another program took the port after we probed it) starts over on
  * new ports. Returns the running server.
+ *
+ * This is the one place the tests probe a free port, free it and hand the
+ * number to a process: redis-server cannot bind port 0 and say which port it
+ * got (`--port 0` turns TCP off), so the race that every other test avoids
+ * by binding port 0 in the process under test (replicas.ts reads the bound
+ * ports from "breakerbox listening") or by keeping its own listener
+ * (tcp-forwarder.ts) is handled here by retrying on EADDRINUSE with a fresh
+ * port. restart() reuses its own port by design (an outage on the same
+ * address), kept claimed in the registry meanwhile, and retries the same way.
  */
 async function launchFresh(
   make: (port: number, dir: string) => Promise<ProcessSpec> | ProcessSpec,
@@ -873,7 +882,11 @@ async function runRedisCli(args: string[], servers: ManagedRedis[]): Promise<str
     let out = "";
     child.stdout?.on("data", (c: Buffer) => (out += c.toString("utf8")));
     child.stderr?.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, 60_000);
     child.once("error", (err) => {
       clearTimeout(timer);
       children.delete(child);
@@ -884,7 +897,8 @@ async function runRedisCli(args: string[], servers: ManagedRedis[]): Promise<str
       children.delete(child);
       if (code === 0) return resolve(out);
       const logs = servers.map((s) => `--- ${s.host}:${s.port} log ---\n${s.logs()}`).join("\n");
-      reject(new Error(`redis-cli ${args.join(" ")} failed (${code ?? signal}):\n${out}\n${logs}`));
+      const how = timedOut ? "did not finish within 60 s and was killed" : `failed (${code ?? signal})`;
+      reject(new Error(`redis-cli ${args.join(" ")} ${how}:\n${out}\n${logs}`));
     });
   });
 }

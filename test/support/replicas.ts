@@ -17,6 +17,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { checkBuild } from "../../scripts/build-stamp.mjs";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { createCircuitClient, type CircuitClient } from "./grpc-client.js";
 import { connect, unary } from "./grpc-call.js";
@@ -61,6 +62,7 @@ export interface Replica {
 const children = new Set<ChildProcessWithoutNullStreams>();
 const clients = new Set<CircuitClient>();
 let exitHookInstalled = false;
+let buildChecked = false;
 
 function killAll(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
@@ -74,6 +76,10 @@ function killAll(): void {
  */
 export function spawnMain(env: Record<string, string>): ChildProcessWithoutNullStreams {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does)`);
+  if (!buildChecked) {
+    checkBuild("server"); // a test run alone must not start a build older than src/ and its Lua
+    buildChecked = true;
+  }
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on("exit", killAll);

@@ -9,8 +9,9 @@
  *     server.clock.advance(30_000);                      // the store's manual clock
  *   });
  *
- * Tests that start their own servers (one per test, or a restart on the same
- * port) take a pool instead: `const servers = useTestServers()`, then
+ * Tests that start their own servers (one per test, or a restart behind one
+ * address: tcp-forwarder.ts, never a port freed and bound again) take a pool
+ * instead: `const servers = useTestServers()`, then
  * `await servers.start(options)` in the test; the pool stops them after it.
  */
 import { createClient, type Client } from "@connectrpc/connect";

@@ -12,6 +12,7 @@
 import type { Cluster, Redis } from "ioredis";
 import { type LoggedChange, ResumeTokenError } from "../store.js";
 import { type ScriptEvent, decodeEvent, decodeHistoryEntry } from "./script-replies.js";
+import { TransitionOrder } from "../transition-order.js";
 
 /** True for a Redis stream id, "<ms>-<seq>". */
 export function isStreamId(s: string): boolean {
@@ -62,7 +63,23 @@ export interface EventFeedOptions {
   onConfigChanged?: (circuit: string, version: number) => void;
   /** Called for each idle circuit Redis expired (an "rm" entry), before followers get it. */
   onRemoved?: (circuit: string) => void;
+  /**
+   * Cluster mode: pass over a transition that a later one of its circuit
+   * overtook in the stream (transition-order.ts); `orderCapacity` circuits
+   * are remembered (default 10 000).
+   */
+  ordered?: boolean;
+  orderCapacity?: number;
+  /**
+   * Runs on the reader connection before each read (not while a read blocks):
+   * the store's data-epoch check. `afterFailure`: the last read failed (Redis
+   * may be back from a restart). Must not reject.
+   */
+  beforeRead?: (reader: Redis | Cluster, afterFailure: boolean) => Promise<void>;
 }
+
+/** Overtaken entries remembered by id, so a replay passes them over too. */
+const OVERTAKEN_IDS_KEPT = 10_000;
 
 /**
  * Stream entries are transitions (field "e": the event as JSON), config
@@ -77,7 +94,7 @@ export interface EventFeedOptions {
  * behind it.
  */
 type Entry = { id: string } & (
-  | { kind: "event"; event: StreamEvent }
+  | { kind: "event"; event: StreamEvent; overtaken?: boolean }
   | { kind: "logged"; change: LoggedChange }
   | { kind: "config"; circuit: string; version: number }
   | { kind: "unreadable" }
@@ -110,7 +127,7 @@ function removalEntry(id: string, fields: string[]): Entry {
 
 /** What a follower is handed for an entry; undefined for entries that only move its position. */
 function feedItemOf(entry: Entry): FeedItem | undefined {
-  if (entry.kind === "event") return { kind: "event", event: entry.event };
+  if (entry.kind === "event") return entry.overtaken === true ? undefined : { kind: "event", event: entry.event };
   return entry.kind === "logged" ? entry.change : undefined;
 }
 
@@ -130,6 +147,12 @@ export class EventFeed {
   private readonly onRemoved: ((circuit: string) => void) | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
+  /** Counts rewinds: a read sent before one is discarded (its entries are read again). */
+  private rewinds = 0;
+  /** Cluster mode: the newest transition read per circuit, and the ids of those passed over. */
+  private readonly order: TransitionOrder | undefined;
+  private readonly overtaken = new Set<string>();
+  private readonly beforeRead: EventFeedOptions["beforeRead"];
 
   constructor(options: EventFeedOptions) {
     this.reader = options.reader;
@@ -140,6 +163,8 @@ export class EventFeed {
     this.onEvent = options.onEvent;
     this.onConfigChanged = options.onConfigChanged;
     this.onRemoved = options.onRemoved;
+    this.beforeRead = options.beforeRead;
+    this.order = options.ordered === true ? new TransitionOrder(options.orderCapacity ?? 10_000) : undefined;
   }
 
   /**
@@ -198,9 +223,14 @@ export class EventFeed {
         await beforeLive();
       } else {
         await this.checkRetained(after, retention);
+        // Cluster mode: the replay judges its own entries in order, besides those the reader passed over.
+        const order = this.order === undefined ? undefined : new TransitionOrder(Number.POSITIVE_INFINITY);
         for (;;) {
           const entries = parseEntries((await this.client.xrange(this.key, `(${follower.position}`, "+", "COUNT", 500)) as StreamEntries);
-          for (const e of entries) this.offerTo(follower, e, true);
+          for (const e of entries) {
+            if (order !== undefined && e.kind === "event" && (this.overtaken.has(e.id) || !order.admit(e.event))) e.overtaken = true;
+            this.offerTo(follower, e, true);
+          }
           if (entries.length < 500) break;
         }
       }
@@ -219,6 +249,18 @@ export class EventFeed {
   async caughtUp(): Promise<void> {
     const target = await this.position();
     while (!this.stopped && compareStreamIds(this.lastId, target) < 0) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  /**
+   * Redis lost its data: when the new stream's newest id is behind this
+   * reader's position (Redis's clock behind the lost entries' ids), reads it
+   * from its start, or its entries would be skipped until the ids catch up.
+   */
+  async afterDataLoss(): Promise<void> {
+    if (compareStreamIds(await this.position(), this.lastId) >= 0) return;
+    this.lastId = "0-0";
+    this.rewinds += 1;
+    this.order?.clear();
   }
 
   async stop(): Promise<void> {
@@ -243,6 +285,13 @@ export class EventFeed {
     f.position = e.id;
     const item = feedItemOf(e);
     if (item !== undefined) f.deliver(item);
+  }
+
+  /** Marks an overtaken transition (Cluster mode), and remembers its id for replays. */
+  private passOver(entry: Entry & { kind: "event" }): void {
+    entry.overtaken = true;
+    this.overtaken.add(entry.id);
+    if (this.overtaken.size > OVERTAKEN_IDS_KEPT) this.overtaken.delete(this.overtaken.values().next().value!);
   }
 
   private async checkRetained(after: string, retention: number): Promise<void> {
@@ -270,17 +319,20 @@ export class EventFeed {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
+        await this.beforeRead?.(this.reader, this.failing);
+        const rewinds = this.rewinds;
         const reply = (await this.reader.xread("COUNT", 500, "BLOCK", this.blockMs, "STREAMS", this.key, this.lastId)) as
           | [string, StreamEntries][]
           | null;
         this.heardAt = Date.now();
         this.failing = false;
-        if (reply === null) continue;
+        if (reply === null || rewinds !== this.rewinds) continue;
         for (const [, entries] of reply) {
           for (const entry of parseEntries(entries)) {
             this.lastId = entry.id;
+            if (entry.kind === "event" && this.order !== undefined && !this.order.admit(entry.event)) this.passOver(entry);
             if (entry.kind === "config") this.onConfigChanged?.(entry.circuit, entry.version);
-            else if (entry.kind === "event") this.onEvent?.(entry.event);
+            else if (entry.kind === "event" && entry.overtaken !== true) this.onEvent?.(entry.event);
             else if (entry.kind === "logged" && entry.change.kind === "circuit_removed") this.onRemoved?.(entry.change.circuit);
             for (const f of this.followers) this.offerTo(f, entry, false);
           }

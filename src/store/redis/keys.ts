@@ -11,7 +11,8 @@
  *   <prefix>{<circuit>}:rm    string  set while the circuit's idle expiry is being announced
  *                                     (lua/announce-removal.lua); expires after idle TTL / 2
  *   <prefix>events            stream  every transition, config change and idle removal, for Watch and logs
- *   <prefix>rules             hash    runtime pattern rules {v: version, s: JSON list}
+ *   <prefix>rules             hash    runtime pattern rules {v: version, s: JSON list}, and the
+ *                                     data epoch {epoch: random id} (data-epoch.ts); never expires
  *   <prefix>rules-changed     pub/sub channel: a replica changed the rules
  *   <prefix>permit-secret     string  the shared permit secret when none is configured
  *                                     (permit-secret.ts); never expires

@@ -2,12 +2,22 @@
  * This replica's local view of circuits, for Acquire on a CLOSED circuit
  * without a round trip to Redis.
  *
- * A view is fresh while it was confirmed by Redis (a script reply or an
- * event) less than VIEW_TTL_MS ago and the event reader is current. Every
- * transition reaches the view through the stream within milliseconds, so a
- * replica may hand out CLOSED permits for at most that long after the
- * circuit opened elsewhere; their reports are from an older generation and
- * drive nothing. Half-open probes and every Report always go to Redis.
+ * The bound, and why it holds however late a reply is read: a view says the
+ * circuit was CLOSED at some store time c (the transition an event reports,
+ * or the moment an Acquire script ran), and it is used only while this
+ * replica's estimate of the store's time is less than VIEW_TTL_MS past c.
+ * The estimate never runs behind Redis: it is this machine's monotonic clock
+ * plus the offset learned from the last Acquire reply, taken as the reply's
+ * Redis TIME minus the moment the request was SENT (the script ran after
+ * that, so the offset can only be overestimated; a reply read late makes
+ * views look older, never younger). A circuit that opened elsewhere opened
+ * after c, so this replica stops granting CLOSED permits for it at most
+ * VIEW_TTL_MS after it opened, usually far sooner (the transition reaches
+ * the view through the stream within milliseconds). The offset is trusted
+ * for SKEW_TRUST_MS after the request that taught it was sent, so clock-rate
+ * differences add at most 0.05 % of that (5 ms at NTP's 500 ppm slew limit).
+ * The permits granted in that window carry the old generation: their
+ * reports drive nothing. Half-open probes and every Report always go to Redis.
  */
 import { type CircuitConfig, type State, circuitHash, encodePermit } from "../../engine/index.js";
 import type { AcquireDecision } from "../store.js";
@@ -16,8 +26,14 @@ import type { ScriptEvent } from "./script-replies.js";
 
 /** How long a confirmation from Redis lets this replica grant CLOSED permits alone. */
 export const VIEW_TTL_MS = 1000;
-/** The event reader must have heard from Redis this recently for the view to count. */
+/**
+ * The event reader must also have heard from Redis this recently for the view
+ * to count (it stops local grants early when the stream stalls; the bound
+ * above does not depend on it).
+ */
 export const FEED_CURRENT_MS = 1500;
+/** How long the store-time offset learned from one Acquire reply is trusted; then the next Acquire goes to Redis. */
+export const SKEW_TRUST_MS = 10_000;
 
 /** What this replica knows of a circuit, and since when. */
 interface LocalView {
@@ -37,6 +53,8 @@ export interface LocalViewsOptions {
   feedIsCurrent: (ms: number) => boolean;
   /** Replaces the store's clock (tests only). */
   testClock: (() => number) | undefined;
+  /** This machine's monotonic clock in ms (tests inject one). Default performance.timeOrigin + performance.now(). */
+  localClock?: () => number;
 }
 
 /** The views of one replica, and its single-flight Acquires to Redis. */
@@ -45,11 +63,20 @@ export interface LocalViews {
    * Decides an Acquire: granted from the view when it is fresh and CLOSED,
    * else by `remote`. When a view expires, every Acquire in flight would go
    * to Redis at once: the first runs `remote`, the others wait for it and try
-   * the view again.
+   * the view again. `remote` is handed the local clock's reading taken
+   * before the request is sent, for confirm().
    */
-  acquire(name: string, nonce: string, configOf: (name: string) => CircuitConfig, remote: () => Promise<AcquireDecision>): Promise<AcquireDecision>;
-  /** Redis said, at store time `now`, that the circuit is in `phase` at `generation` (an Acquire reply). */
-  confirm(name: string, phase: State, generation: number, now: number): void;
+  acquire(
+    name: string,
+    nonce: string,
+    configOf: (name: string) => CircuitConfig,
+    remote: (sentAt: number) => Promise<AcquireDecision>,
+  ): Promise<AcquireDecision>;
+  /**
+   * Redis said, at store time `now`, that the circuit is in `phase` at
+   * `generation` (an Acquire reply to the request sent at local time `sentAt`).
+   */
+  confirm(name: string, phase: State, generation: number, now: number, sentAt: number): void;
   /** A transition, from a script reply or the stream. */
   learn(event: ScriptEvent): void;
   /** Drops one circuit's view (its settings changed, or Redis no longer holds it), or every view (the rules changed). */
@@ -65,15 +92,31 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
   const views = new BoundedMap<string, LocalView>(options.maxEntries ?? REPLICA_CACHE_ENTRIES);
   /** The Acquire this replica has in flight in Redis, per circuit. */
   const acquiring = new Map<string, Promise<unknown>>();
-  /** Redis TIME minus Date.now(), learned from Acquire replies. */
-  let skewMs = 0;
+  const localNow = options.localClock ?? ((): number => performance.timeOrigin + performance.now());
+  /** An upper bound of Redis TIME minus localNow(), from the last Acquire reply; undefined before the first. */
+  let skewMs: number | undefined;
+  /** When the request that taught skewMs was sent (local clock). */
+  let skewSentAt = 0;
 
-  const storeNow = (): number => (options.testClock !== undefined ? options.testClock() : Date.now() + skewMs);
+  /** The store's time, never behind Redis; undefined while no trusted offset is known (then Redis decides). */
+  const storeNow = (): number | undefined => {
+    if (options.testClock !== undefined) return options.testClock();
+    const local = localNow();
+    if (skewMs === undefined || local - skewSentAt >= SKEW_TRUST_MS) return undefined;
+    // Whole ms, as Redis TIME and permits have them; rounded up, never behind.
+    return Math.ceil(local + skewMs);
+  };
 
-  /** Records what Redis said of a circuit, unless the view already knows a later generation. */
+  /**
+   * Records what Redis said of a circuit unless the view knows something
+   * later, ordered by Redis time, then generation: an answer from an earlier
+   * time is a reply or event read late; one from a later time with a lower
+   * generation is a circuit created anew (it expired idle, or Redis lost its
+   * data), which must replace the old view, or every Acquire would go to Redis.
+   */
   const see = (name: string, view: LocalView): void => {
     const known = views.get(name);
-    if (known !== undefined && known.generation > view.generation) return;
+    if (known !== undefined && (view.confirmedAt < known.confirmedAt || (view.confirmedAt === known.confirmedAt && view.generation < known.generation))) return;
     views.set(name, view);
   };
 
@@ -82,7 +125,7 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
     const view = views.get(name);
     if (view === undefined || view.phase !== "CLOSED" || !options.feedIsCurrent(FEED_CURRENT_MS)) return undefined;
     const now = storeNow();
-    if (now < view.confirmedAt || now - view.confirmedAt >= VIEW_TTL_MS) return undefined;
+    if (now === undefined || now < view.confirmedAt || now - view.confirmedAt >= VIEW_TTL_MS) return undefined;
     const config = configOf(name);
     const permit = encodePermit({
       circuitHash: view.hash,
@@ -104,7 +147,7 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
         const again = grantLocally(name, nonce, configOf);
         if (again !== undefined) return again;
       }
-      const call = remote();
+      const call = remote(localNow());
       acquiring.set(name, call);
       try {
         return await call;
@@ -112,8 +155,10 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
         if (acquiring.get(name) === call) acquiring.delete(name);
       }
     },
-    confirm(name, phase, generation, now) {
-      skewMs = now - Date.now();
+    confirm(name, phase, generation, now, sentAt) {
+      // The script ran at or after sentAt; TIME is whole ms (floored), hence + 1.
+      skewMs = now + 1 - sentAt;
+      skewSentAt = sentAt;
       see(name, { phase, generation, confirmedAt: now, hash: circuitHash(name) });
     },
     learn(e) {

@@ -7,10 +7,40 @@
  * The stored value is text used as its UTF-8 bytes, exactly as
  * BREAKERBOX_PERMIT_SECRET is, so an operator rotating away from it passes
  * `GET <prefix>permit-secret` as BREAKERBOX_PERMIT_SECRET_PREVIOUS unchanged.
+ * After Redis lost its data (data-epoch.ts) a replica reads it again: the
+ * first to ask stores a new one, and the one read before stays accepted as
+ * the previous secret (permits a replica signed before it noticed).
  */
 import type { Cluster, Redis } from "ioredis";
 import { MIN_PERMIT_SECRET_BYTES } from "../../engine/index.js";
-import { randomPermitSecret } from "../permit-signer.js";
+import { type PermitSecrets, type PermitSigner, createPermitSigner, randomPermitSecret } from "../permit-signer.js";
+import type { Guard } from "./unavailable.js";
+
+/** The Redis store's signer: for the configured secret, or for the one shared in Redis once read. */
+export interface SharedSigner {
+  /** Undefined until load() read the shared secret (never, with a configured one). */
+  readonly signer: PermitSigner | undefined;
+  /** Reads the shared secret (storing one when absent); nothing to do with a configured secret. */
+  load(): Promise<void>;
+}
+
+/** Throws at once when a configured secret is too short, so a bad one fails at start, not at the first call. */
+export function createSharedSigner(client: Redis | Cluster, key: string, secrets: PermitSecrets, guard: Guard): SharedSigner {
+  const { permitSecret, previousPermitSecret } = secrets;
+  let signer = permitSecret === undefined ? undefined : createPermitSigner(permitSecret, previousPermitSecret);
+  let stored: Buffer | undefined;
+  return {
+    get signer() {
+      return signer;
+    },
+    async load() {
+      if (permitSecret !== undefined) return;
+      const secret = await guard(() => sharedPermitSecret(client, key));
+      signer = createPermitSigner(secret, previousPermitSecret ?? stored);
+      stored = secret;
+    },
+  };
+}
 
 /** The shared secret under `key`, created when absent. Throws when a stored one is too short (someone wrote it by hand). */
 export async function sharedPermitSecret(client: Redis | Cluster, key: string): Promise<Buffer> {

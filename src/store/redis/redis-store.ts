@@ -8,8 +8,9 @@
  *   Redis TIME as the clock: one round trip, no lock, no lost update;
  * - the event stream: the script appends each transition (in Cluster mode
  *   this replica appends it right after, since the stream lives in another
- *   slot); one reader per replica follows it and feeds every Watch
- *   (event-feed.ts);
+ *   slot, and the reader passes over one a later transition of its circuit
+ *   overtook: ../transition-order.ts); one reader per replica follows it and
+ *   feeds every Watch (event-feed.ts);
  * - the local view (local-views.ts): Acquire on a CLOSED circuit without a
  *   round trip while this replica's view is fresh;
  * - the settings cache (settings-cache.ts): explicit settings checked by
@@ -21,6 +22,9 @@
  * - the circuit indexes (circuit-index.ts, lua/includes/indexes.lua): the
  *   count and the cap, and ListCircuits by name and state (redis-list.ts);
  * - the bounded per-circuit caches (bounded-map.ts), swept every 10 s.
+ * - the data epoch (data-epoch.ts): when Redis lost its data, the replica
+ *   drops its rules, settings versions and views, reloads the rules and the
+ *   shared permit secret, and rewinds its stream reader if need be.
  * What a config resolves to and whether a Configure is valid is decided by
  * config-decisions.ts, as for every store.
  */
@@ -32,8 +36,8 @@ import {
   circuitHash,
   permitRefusal,
 } from "../../engine/index.js";
-import { type PermitSecrets, type PermitSigner, createPermitSigner } from "../permit-signer.js";
-import { sharedPermitSecret } from "./permit-secret.js";
+import type { PermitSecrets } from "../permit-signer.js";
+import { type SharedSigner, createSharedSigner } from "./permit-secret.js";
 import { type ConfigDecisions, type FileConfig, createConfigDecisions } from "../config-decisions.js";
 import { createStoreListeners } from "../store-listeners.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, pageOfHistory } from "../history-page.js";
@@ -61,6 +65,8 @@ import { REPLICA_CACHE_IDLE_MS } from "./bounded-map.js";
 import { type CircuitIndex, createCircuitIndex } from "./circuit-index.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
 import { listRedisCircuits } from "./redis-list.js";
+import { type DataEpoch, createDataEpoch } from "./data-epoch.js";
+import { defineDataEpochCommand, readDataEpoch } from "./scripts.js";
 import { EventFeed } from "./event-feed.js";
 import { type RemovalAnnouncer, createRemovalAnnouncer } from "./removal-announcer.js";
 import { type RedisConfigOps, createRedisConfigOps } from "./redis-config-ops.js";
@@ -151,9 +157,12 @@ export class RedisStore implements CircuitStore {
   private readonly views: LocalViews;
   private readonly settings: SettingsCache;
   private readonly feed: EventFeed;
-  private readonly secrets: PermitSecrets & { key: string };
-  /** Set by start(): the shared secret may have to be read from Redis first. */
-  private signer: PermitSigner | undefined;
+  /** Signs and opens permits; with no secret configured, set by start() (the shared one is read from Redis). */
+  private readonly permits: SharedSigner;
+  private readonly epoch: DataEpoch;
+  private readonly dataLossListeners = new Set<() => void>();
+  private readonly onWarning: (message: string, details: Record<string, unknown>) => void;
+  private readonly keyPrefix: string;
   private readonly names: CircuitNames;
   private readonly index: CircuitIndex;
   private readonly removals: RemovalAnnouncer | undefined;
@@ -170,10 +179,9 @@ export class RedisStore implements CircuitStore {
   constructor(options: RedisStoreOptions) {
     this.client = options.client;
     const keys = createKeySpace(options.keyPrefix);
-    this.secrets = { ...options, key: keys.permitSecret };
-    // A configured secret is checked now, so a short one fails at start, not at the first call.
-    if (options.permitSecret !== undefined) this.signer = createPermitSigner(options.permitSecret, options.previousPermitSecret);
     this.cluster = options.cluster;
+    this.onWarning = options.onWarning ?? (() => undefined);
+    this.keyPrefix = keys.prefix;
     this.eventLogSize = options.eventLogSize ?? 10_000;
     this.testClock = options.testClock;
     this.decisions = createConfigDecisions(options);
@@ -190,6 +198,7 @@ export class RedisStore implements CircuitStore {
       clusterFull: () => this.index.full(),
     });
     this.guard = this.scripts.guard;
+    this.permits = createSharedSigner(this.client, keys.permitSecret, options, this.guard);
     this.names = createCircuitNames(this.client, this.cluster, keys, this.guard);
     this.index = createCircuitIndex({
       client: this.client,
@@ -200,14 +209,18 @@ export class RedisStore implements CircuitStore {
       testClock: this.testClock,
       scanCount: async () => (await this.names.withPrefix("", "circuit")).length,
     });
+    const reader = options.duplicate();
+    defineDataEpochCommand(reader);
     this.feed = new EventFeed({
-      reader: options.duplicate(),
+      reader,
       client: this.client,
       streamKey: keys.events,
       blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
       onEvent: (e) => this.views.learn(e),
       onConfigChanged: (circuit, version) => this.settings.changed(circuit, version),
       onRemoved: (circuit) => this.forgetCircuit(circuit),
+      ordered: this.cluster,
+      beforeRead: (connection, afterFailure) => this.epoch.whenDue(readDataEpoch(connection, keys.rules), afterFailure),
     });
     this.views = createLocalViews({
       feedIsCurrent: (ms) => this.feed.isCurrent(ms),
@@ -222,7 +235,9 @@ export class RedisStore implements CircuitStore {
       scripts: this.scripts,
       onChange: (name) => this.views.forget(name),
       ...(options.cacheEntries === undefined ? {} : { maxEntries: options.cacheEntries }),
+      onBackwards: () => this.epoch.check(),
     });
+    this.epoch = createDataEpoch({ read: (candidate) => this.scripts.dataEpoch(candidate), onLost: () => this.afterDataLoss() });
     this.config = createRedisConfigOps({
       cluster: this.cluster,
       decisions: this.decisions,
@@ -240,7 +255,7 @@ export class RedisStore implements CircuitStore {
         subscriber: options.duplicate() as Redis,
         keys,
         announce: (circuit) => this.scripts.announceRemoval(circuit),
-        onWarning: options.onWarning ?? (() => undefined),
+        onWarning: this.onWarning,
       });
     }
   }
@@ -253,8 +268,8 @@ export class RedisStore implements CircuitStore {
   start(): Promise<void> {
     // A failed start (Redis away) is forgotten, so the next operation tries again.
     this.started ??= (async () => {
-      const { permitSecret, previousPermitSecret, key } = this.secrets;
-      this.signer ??= createPermitSigner(permitSecret ?? (await this.guard(() => sharedPermitSecret(this.client, key))), previousPermitSecret);
+      await this.epoch.start();
+      if (this.permits.signer === undefined) await this.permits.load();
       await this.settings.start();
       await this.index.backfill();
       await this.guard(() => this.feed.start());
@@ -271,16 +286,16 @@ export class RedisStore implements CircuitStore {
 
   async acquire(name: string): Promise<AcquireDecision> {
     const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
-    const decision = await this.views.acquire(name, nonce, this.configOf, async () => {
+    const decision = await this.views.acquire(name, nonce, this.configOf, async (sentAt) => {
       const { reply: r } = await this.run(name, (call) => this.scripts.acquire(call, circuitHash(name), nonce));
-      this.views.confirm(name, r.phase, r.generation, r.now);
+      this.views.confirm(name, r.phase, r.generation, r.now, sentAt);
       const decision: AcquireDecision = { allowed: r.allowed, state: r.state, retryAfterMs: r.retryAfterMs, shadowDenied: r.shadowDenied };
       if (r.permit !== undefined) decision.permit = r.permit;
       if (r.reason !== undefined) decision.reason = r.reason;
       return decision;
     });
     // The views and acquire.lua build the body; a local grant implies start() has run (it needs a confirmed view).
-    if (decision.permit !== undefined) decision.permit = this.signer!.sign(name, decision.permit);
+    if (decision.permit !== undefined) decision.permit = this.permits.signer!.sign(name, decision.permit);
     return decision;
   }
 
@@ -289,7 +304,7 @@ export class RedisStore implements CircuitStore {
     let opened;
     try {
       // Before any script runs: a token that is not ours changes nothing.
-      opened = this.signer!.open(name, command.permit);
+      opened = this.permits.signer!.open(name, command.permit);
     } catch (refusal) {
       // Off the hot path: say what a missing circuit is before judging the token, as the memory store does;
       // like it, a refused token applies no due transition.
@@ -390,6 +405,11 @@ export class RedisStore implements CircuitStore {
     return openRedisWatch(source, filter, resumeToken, sink);
   }
 
+  async logPosition(): Promise<string> {
+    await this.start();
+    return this.guard(() => this.feed.position());
+  }
+
   /** Resolves once this replica has read every event written so far (watchers have them). */
   async settle(): Promise<void> {
     await this.start();
@@ -402,6 +422,25 @@ export class RedisStore implements CircuitStore {
 
   onConfigChange(listener: (change: ConfigChangeRecord) => void): () => void {
     return this.listeners.configChanges.on(listener);
+  }
+
+  /**
+   * Calls `listener` each time this replica finds that Redis lost its data
+   * (after it dropped what Redis no longer holds); answers the unsubscribe.
+   */
+  onDataLoss(listener: () => void): () => void {
+    this.dataLossListeners.add(listener);
+    return () => void this.dataLossListeners.delete(listener);
+  }
+
+  /** How many times this replica found that Redis lost its data. */
+  get dataLosses(): number {
+    return this.epoch.losses;
+  }
+
+  /** Checks the data epoch now (the event reader checks it every 0.5-1.5 s anyway); true when Redis lost its data. */
+  checkDataEpoch(): Promise<boolean> {
+    return this.epoch.check();
   }
 
   health(): StoreHealth {
@@ -445,6 +484,24 @@ export class RedisStore implements CircuitStore {
   private forgetCircuit(name: string): void {
     this.views.forget(name);
     this.settings.drop(name);
+  }
+
+  /**
+   * Redis lost its data (data-epoch.ts): drop what it no longer holds (the
+   * views, every settings version and rule) and read what it holds now (the
+   * rules; the shared permit secret, which a replica may just have generated
+   * afresh: permits of the lost one stay accepted until the next loss).
+   */
+  private async afterDataLoss(): Promise<void> {
+    this.views.forget();
+    await this.settings.reset();
+    await this.permits.load();
+    await this.guard(() => this.feed.afterDataLoss());
+    this.onWarning(
+      "Redis lost its data (the data epoch changed): this replica dropped its pattern rules, settings versions and local views and read them again",
+      { keyPrefix: this.keyPrefix },
+    );
+    for (const listener of this.dataLossListeners) listener();
   }
 
   /** The store's time: Redis TIME (or the test clock). */

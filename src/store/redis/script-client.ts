@@ -80,6 +80,8 @@ export interface ScriptClient {
   setHistoryEventId(circuit: string, generation: number, eventId: string): Promise<void>;
   /** Stores `rules` if the stored rules are still at `version`; answers whether it did. */
   setRules(version: number, rulesJson: string): Promise<boolean>;
+  /** data-epoch.lua: the stored data epoch, `candidate` when there was none (this call stored it). */
+  dataEpoch(candidate: string): Promise<string>;
   /** Cluster mode: appends a transition to the event stream (the script could not); answers its stream id. */
   appendEvent(event: ScriptEvent): Promise<string>;
   /** Cluster mode: appends the marker telling every replica that a circuit's settings are now at `version`. */
@@ -212,6 +214,9 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     },
     async setRules(version, rulesJson) {
       return (await guard(() => scripts.bbSetRules.call(client, keys.rules, version, rulesJson))) === 1;
+    },
+    async dataEpoch(candidate) {
+      return String(await guard(() => scripts.bbDataEpoch.call(client, keys.rules, candidate)));
     },
     async appendEvent(event) {
       return (await guard(() => client.xadd(keys.events, "MAXLEN", "~", options.eventLogSize, "*", "e", JSON.stringify(event)))) ?? "";

@@ -136,6 +136,7 @@ export function decodeEvent(value: unknown, what = "event"): ScriptEvent {
   if (o["openUntil"] !== undefined) e.openUntil = num(o, "openUntil", what);
   if (o["actor"] !== undefined) e.actor = str(o, "actor", what);
   if (o["principal"] !== undefined) e.principal = decodePrincipal(o["principal"], `${what}.principal`);
+  if (o["failureReporters"] !== undefined) e.failureReporters = list(o["failureReporters"], decodePrincipal, `${what}.failureReporters`);
   if (o["eventId"] !== undefined) e.eventId = str(o, "eventId", what);
   return e;
 }

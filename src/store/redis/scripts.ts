@@ -27,6 +27,7 @@ export const CIRCUIT_COMMANDS = {
 export const SINGLE_KEY_COMMANDS = {
   bbSetHistoryEventId: "set-history-event-id",
   bbSetRules: "set-rules",
+  bbDataEpoch: "data-epoch",
 } as const;
 
 /**
@@ -81,6 +82,17 @@ export function commandSources(): Record<Command, string> {
   }
   sources = out as Record<Command, string>;
   return sources;
+}
+
+/** Registers the data-epoch script alone, on a connection that runs no other script (the event reader). */
+export function defineDataEpochCommand(connection: Redis | Cluster): void {
+  connection.defineCommand("bbDataEpoch", { lua: commandSources().bbDataEpoch, numberOfKeys: 1 });
+}
+
+/** Reads the data epoch on `connection` (after defineDataEpochCommand), storing `candidate` when there is none. */
+export function readDataEpoch(connection: Redis | Cluster, rulesKey: string): (candidate: string) => Promise<string> {
+  const run = (connection as unknown as Record<"bbDataEpoch", (...args: string[]) => Promise<unknown>>).bbDataEpoch;
+  return async (candidate) => String(await run.call(connection, rulesKey, candidate));
 }
 
 /** Registers every command on `client`. */

@@ -9,6 +9,10 @@
  * compare-and-set (set-rules.lua) and reach other replicas by pub/sub
  * (applied within milliseconds), reloaded whenever the subscription comes
  * back, since pub/sub does not replay what was published while away.
+ * The rules version only goes up while Redis keeps its data (a reply read
+ * late must not bring back older rules); a stored version below the one
+ * this replica knows asks for a data-epoch check (data-epoch.ts), whose
+ * reset() drops everything here when Redis lost its data.
  */
 import type { Cluster, Redis } from "ioredis";
 import type { ConfigSettings, ResolvedConfig } from "../../engine/index.js";
@@ -39,11 +43,15 @@ export interface SettingsCacheOptions {
   onChange: (name: string | undefined) => void;
   /** Circuits whose settings and resolved config are kept at most (least recently set dropped first). Default REPLICA_CACHE_ENTRIES. */
   maxEntries?: number;
+  /** The stored rules version is below the one this replica knows: resolves once Redis was checked for a loss of its data. */
+  onBackwards?: () => Promise<unknown>;
 }
 
 export interface SettingsCache {
   /** Loads the rules and subscribes to their changes. */
   start(): Promise<void>;
+  /** Redis lost its data: forgets every settings version, resolved config and rule, then loads the rules Redis holds now. */
+  reset(): Promise<void>;
   /** Reads the rules from Redis now (a listing must not answer a copy that pub/sub has not refreshed yet). */
   reloadRules(): Promise<void>;
   close(): void;
@@ -104,6 +112,10 @@ export function createSettingsCache(options: SettingsCacheOptions): SettingsCach
   const loadRules = async (): Promise<void> => {
     const [v, s] = await guard(() => client.hmget(keys.rules, "v", "s"));
     const version = v == null ? 0 : Number(v);
+    if (version < rulesVersion && options.onBackwards !== undefined) {
+      await options.onBackwards();
+      return;
+    }
     if (version > rulesVersion || (version === rulesVersion && runtimeRules.length === 0 && s != null)) {
       // Only set-rules.lua writes them, from the list decisions.configurePattern or deletePattern made.
       rulesChanged(version, decodeRuntimeRules(s));
@@ -121,6 +133,11 @@ export function createSettingsCache(options: SettingsCacheOptions): SettingsCach
     async start() {
       await loadRules();
       await guard(() => subscriber.subscribe(keys.rulesChannel));
+    },
+    async reset() {
+      explicit.clear();
+      rulesChanged(0, []);
+      await loadRules();
     },
     reloadRules: loadRules,
     close: () => subscriber.disconnect(),

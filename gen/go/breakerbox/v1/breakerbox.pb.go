@@ -733,13 +733,17 @@ const (
 	// FAILED_PRECONDITION: the pattern rule comes from the config file and
 	// cannot be deleted at runtime. Metadata: pattern.
 	ErrorReason_ERROR_REASON_PATTERN_RULE_FROM_FILE ErrorReason = 13
-	// RESOURCE_EXHAUSTED: the server holds its maximum of Watch streams. Retry
-	// after RetryInfo.retry_delay, or share one stream between watchers.
-	// Metadata: limit.
+	// RESOURCE_EXHAUSTED: the replica holds its maximum of Watch streams
+	// (scope "replica"; Health.Watch streams count too), or the caller's API
+	// key holds its maximum (scope "key"). Retry after RetryInfo.retry_delay,
+	// or share one stream between watchers.
+	// Metadata: limit, scope.
 	ErrorReason_ERROR_REASON_TOO_MANY_WATCHERS ErrorReason = 14
 	// RESOURCE_EXHAUSTED: this Watch stream fell too far behind and was closed.
-	// Reconnect at once with the last resume_token received (RetryInfo.
-	// retry_delay is 0): nothing is lost while the token is retained.
+	// Before this error the stream delivers what it had queued and then a
+	// heartbeat whose resume_token covers all of it, so the client always
+	// holds a token. Reconnect at once with the last resume_token received
+	// (RetryInfo.retry_delay is 0): nothing is lost while the token is retained.
 	// Metadata: limit.
 	ErrorReason_ERROR_REASON_WATCHER_TOO_SLOW ErrorReason = 15
 	// RESOURCE_EXHAUSTED: the store holds its maximum number of circuits and
@@ -887,9 +891,13 @@ type CircuitConfig struct {
 	// Enforce or shadow.
 	Mode Mode `protobuf:"varint,15,opt,name=mode,proto3,enum=breakerbox.v1.Mode" json:"mode,omitempty"`
 	// Distinct reporters (API key name plus agent_instance_id) whose failures
-	// must be in the window before failures may open the circuit; 0 or 1 lets
-	// a single reporter open it. Accepted, validated, stored and returned; not
-	// yet enforced (reporter quorum arrives with the hardening release).
+	// a rule must count before it may open the circuit: among the current run
+	// of consecutive failures (failure_threshold), among the failures in the
+	// window (failure_rate_threshold), among the slow calls in the window
+	// (slow_call_rate_threshold). 0 to 16; 0 or 1 (the default) lets a single
+	// reporter open it. A failed half-open probe reopens regardless.
+	// agent_instance_id is declared by the caller: distinct reporters under
+	// one API key protect against a careless agent, not a hostile one.
 	MinDistinctReporters *uint32 `protobuf:"varint,16,opt,name=min_distinct_reporters,json=minDistinctReporters,proto3,oneof" json:"min_distinct_reporters,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
@@ -1471,9 +1479,15 @@ type CircuitEvent struct {
 	// drove a traffic transition; unset for transitions driven by time.
 	Principal *Principal `protobuf:"bytes,11,opt,name=principal,proto3" json:"principal,omitempty"`
 	// Why, as an enum (the same as `reason`).
-	Cause         TransitionCause `protobuf:"varint,12,opt,name=cause,proto3,enum=breakerbox.v1.TransitionCause" json:"cause,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Cause TransitionCause `protobuf:"varint,12,opt,name=cause,proto3,enum=breakerbox.v1.TransitionCause" json:"cause,omitempty"`
+	// Set when a Report opened the circuit: the distinct reporters whose
+	// failures the tripping rule counted (the run of consecutive failures, or
+	// the failures in the window; the slow calls in the window for
+	// slow_call_rate; the probe's reporter for probe_failed and probe_timeout),
+	// most recent first, at most 16. Empty for other transitions.
+	FailureReporters []*Principal `protobuf:"bytes,13,rep,name=failure_reporters,json=failureReporters,proto3" json:"failure_reporters,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CircuitEvent) Reset() {
@@ -1588,6 +1602,13 @@ func (x *CircuitEvent) GetCause() TransitionCause {
 		return x.Cause
 	}
 	return TransitionCause_TRANSITION_CAUSE_UNSPECIFIED
+}
+
+func (x *CircuitEvent) GetFailureReporters() []*Principal {
+	if x != nil {
+		return x.FailureReporters
+	}
+	return nil
 }
 
 // Request of Acquire.
@@ -4116,7 +4137,7 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"R\n" +
 	"\tPrincipal\x12\x19\n" +
 	"\bkey_name\x18\x01 \x01(\tR\akeyName\x12*\n" +
-	"\x11agent_instance_id\x18\x02 \x01(\tR\x0fagentInstanceId\"\xff\x03\n" +
+	"\x11agent_instance_id\x18\x02 \x01(\tR\x0fagentInstanceId\"\xc6\x04\n" +
 	"\fCircuitEvent\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x123\n" +
 	"\n" +
@@ -4134,7 +4155,8 @@ const file_breakerbox_v1_breakerbox_proto_rawDesc = "" +
 	"\x05actor\x18\n" +
 	" \x01(\tR\x05actor\x126\n" +
 	"\tprincipal\x18\v \x01(\v2\x18.breakerbox.v1.PrincipalR\tprincipal\x124\n" +
-	"\x05cause\x18\f \x01(\x0e2\x1e.breakerbox.v1.TransitionCauseR\x05cause\"b\n" +
+	"\x05cause\x18\f \x01(\x0e2\x1e.breakerbox.v1.TransitionCauseR\x05cause\x12E\n" +
+	"\x11failure_reporters\x18\r \x03(\v2\x18.breakerbox.v1.PrincipalR\x10failureReporters\"b\n" +
 	"\x0eAcquireRequest\x12\x1e\n" +
 	"\acircuit\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\acircuit\x120\n" +
 	"\x11agent_instance_id\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x0fagentInstanceId\"\x83\x02\n" +
@@ -4495,92 +4517,93 @@ var file_breakerbox_v1_breakerbox_proto_depIdxs = []int32{
 	12, // 17: breakerbox.v1.CircuitEvent.stats:type_name -> breakerbox.v1.CircuitStats
 	15, // 18: breakerbox.v1.CircuitEvent.principal:type_name -> breakerbox.v1.Principal
 	4,  // 19: breakerbox.v1.CircuitEvent.cause:type_name -> breakerbox.v1.TransitionCause
-	0,  // 20: breakerbox.v1.AcquireResponse.state:type_name -> breakerbox.v1.State
-	51, // 21: breakerbox.v1.AcquireResponse.retry_after:type_name -> google.protobuf.Duration
-	3,  // 22: breakerbox.v1.AcquireResponse.reason:type_name -> breakerbox.v1.DenyReason
-	0,  // 23: breakerbox.v1.Denial.state:type_name -> breakerbox.v1.State
-	51, // 24: breakerbox.v1.Denial.retry_after:type_name -> google.protobuf.Duration
-	3,  // 25: breakerbox.v1.Denial.reason:type_name -> breakerbox.v1.DenyReason
-	0,  // 26: breakerbox.v1.AcquireAnyResponse.state:type_name -> breakerbox.v1.State
-	20, // 27: breakerbox.v1.AcquireAnyResponse.denials:type_name -> breakerbox.v1.Denial
-	51, // 28: breakerbox.v1.AcquireAnyResponse.retry_after:type_name -> google.protobuf.Duration
-	1,  // 29: breakerbox.v1.ReportRequest.outcome:type_name -> breakerbox.v1.Outcome
-	51, // 30: breakerbox.v1.ReportRequest.duration:type_name -> google.protobuf.Duration
-	51, // 31: breakerbox.v1.ReportRequest.retry_after:type_name -> google.protobuf.Duration
-	0,  // 32: breakerbox.v1.ReportResponse.state:type_name -> breakerbox.v1.State
-	6,  // 33: breakerbox.v1.ReportResponse.disposition:type_name -> breakerbox.v1.ReportDisposition
-	1,  // 34: breakerbox.v1.ReportResponse.recorded_outcome:type_name -> breakerbox.v1.Outcome
-	22, // 35: breakerbox.v1.BatchReportRequest.reports:type_name -> breakerbox.v1.ReportRequest
-	23, // 36: breakerbox.v1.BatchReportResult.response:type_name -> breakerbox.v1.ReportResponse
-	53, // 37: breakerbox.v1.BatchReportResult.error:type_name -> google.rpc.Status
-	25, // 38: breakerbox.v1.BatchReportResponse.results:type_name -> breakerbox.v1.BatchReportResult
-	13, // 39: breakerbox.v1.GetStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	0,  // 40: breakerbox.v1.ListCircuitsRequest.state:type_name -> breakerbox.v1.State
-	13, // 41: breakerbox.v1.ListCircuitsResponse.circuits:type_name -> breakerbox.v1.CircuitStatus
-	52, // 42: breakerbox.v1.ConfigChange.at:type_name -> google.protobuf.Timestamp
-	11, // 43: breakerbox.v1.ConfigChange.old_config:type_name -> breakerbox.v1.CircuitConfig
-	11, // 44: breakerbox.v1.ConfigChange.new_config:type_name -> breakerbox.v1.CircuitConfig
-	15, // 45: breakerbox.v1.ConfigChange.principal:type_name -> breakerbox.v1.Principal
-	14, // 46: breakerbox.v1.ConfigChange.new_config_sources:type_name -> breakerbox.v1.ConfigSource
-	16, // 47: breakerbox.v1.HistoryEntry.transition:type_name -> breakerbox.v1.CircuitEvent
-	32, // 48: breakerbox.v1.HistoryEntry.config_change:type_name -> breakerbox.v1.ConfigChange
-	33, // 49: breakerbox.v1.GetHistoryResponse.entries:type_name -> breakerbox.v1.HistoryEntry
-	13, // 50: breakerbox.v1.ResetResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	0,  // 51: breakerbox.v1.ForceStateRequest.state:type_name -> breakerbox.v1.State
-	5,  // 52: breakerbox.v1.ForceStateRequest.pin:type_name -> breakerbox.v1.Pin
-	13, // 53: breakerbox.v1.ForceStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	11, // 54: breakerbox.v1.ConfigureRequest.config:type_name -> breakerbox.v1.CircuitConfig
-	54, // 55: breakerbox.v1.ConfigureRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 56: breakerbox.v1.ConfigureResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	41, // 57: breakerbox.v1.ConfigureResponse.rule:type_name -> breakerbox.v1.PatternRule
-	11, // 58: breakerbox.v1.PatternRule.config:type_name -> breakerbox.v1.CircuitConfig
-	8,  // 59: breakerbox.v1.PatternRule.origin:type_name -> breakerbox.v1.PatternRuleOrigin
-	52, // 60: breakerbox.v1.PatternRule.update_time:type_name -> google.protobuf.Timestamp
-	15, // 61: breakerbox.v1.PatternRule.updated_by:type_name -> breakerbox.v1.Principal
-	41, // 62: breakerbox.v1.ListPatternRulesResponse.rules:type_name -> breakerbox.v1.PatternRule
-	41, // 63: breakerbox.v1.DeletePatternRuleResponse.rule:type_name -> breakerbox.v1.PatternRule
-	51, // 64: breakerbox.v1.WatchRequest.status_interval:type_name -> google.protobuf.Duration
-	52, // 65: breakerbox.v1.Heartbeat.at:type_name -> google.protobuf.Timestamp
-	9,  // 66: breakerbox.v1.CircuitRemoved.cause:type_name -> breakerbox.v1.RemovalCause
-	52, // 67: breakerbox.v1.CircuitRemoved.removal_time:type_name -> google.protobuf.Timestamp
-	13, // 68: breakerbox.v1.WatchResponse.snapshot:type_name -> breakerbox.v1.CircuitStatus
-	16, // 69: breakerbox.v1.WatchResponse.event:type_name -> breakerbox.v1.CircuitEvent
-	47, // 70: breakerbox.v1.WatchResponse.snapshot_complete:type_name -> breakerbox.v1.SnapshotComplete
-	48, // 71: breakerbox.v1.WatchResponse.heartbeat:type_name -> breakerbox.v1.Heartbeat
-	13, // 72: breakerbox.v1.WatchResponse.status:type_name -> breakerbox.v1.CircuitStatus
-	32, // 73: breakerbox.v1.WatchResponse.config_change:type_name -> breakerbox.v1.ConfigChange
-	49, // 74: breakerbox.v1.WatchResponse.circuit_removed:type_name -> breakerbox.v1.CircuitRemoved
-	17, // 75: breakerbox.v1.CircuitService.Acquire:input_type -> breakerbox.v1.AcquireRequest
-	19, // 76: breakerbox.v1.CircuitService.AcquireAny:input_type -> breakerbox.v1.AcquireAnyRequest
-	22, // 77: breakerbox.v1.CircuitService.Report:input_type -> breakerbox.v1.ReportRequest
-	24, // 78: breakerbox.v1.CircuitService.BatchReport:input_type -> breakerbox.v1.BatchReportRequest
-	27, // 79: breakerbox.v1.CircuitService.GetState:input_type -> breakerbox.v1.GetStateRequest
-	29, // 80: breakerbox.v1.CircuitService.ListCircuits:input_type -> breakerbox.v1.ListCircuitsRequest
-	31, // 81: breakerbox.v1.CircuitService.GetHistory:input_type -> breakerbox.v1.GetHistoryRequest
-	35, // 82: breakerbox.v1.CircuitService.Reset:input_type -> breakerbox.v1.ResetRequest
-	37, // 83: breakerbox.v1.CircuitService.ForceState:input_type -> breakerbox.v1.ForceStateRequest
-	39, // 84: breakerbox.v1.CircuitService.Configure:input_type -> breakerbox.v1.ConfigureRequest
-	42, // 85: breakerbox.v1.CircuitService.ListPatternRules:input_type -> breakerbox.v1.ListPatternRulesRequest
-	44, // 86: breakerbox.v1.CircuitService.DeletePatternRule:input_type -> breakerbox.v1.DeletePatternRuleRequest
-	46, // 87: breakerbox.v1.CircuitService.Watch:input_type -> breakerbox.v1.WatchRequest
-	18, // 88: breakerbox.v1.CircuitService.Acquire:output_type -> breakerbox.v1.AcquireResponse
-	21, // 89: breakerbox.v1.CircuitService.AcquireAny:output_type -> breakerbox.v1.AcquireAnyResponse
-	23, // 90: breakerbox.v1.CircuitService.Report:output_type -> breakerbox.v1.ReportResponse
-	26, // 91: breakerbox.v1.CircuitService.BatchReport:output_type -> breakerbox.v1.BatchReportResponse
-	28, // 92: breakerbox.v1.CircuitService.GetState:output_type -> breakerbox.v1.GetStateResponse
-	30, // 93: breakerbox.v1.CircuitService.ListCircuits:output_type -> breakerbox.v1.ListCircuitsResponse
-	34, // 94: breakerbox.v1.CircuitService.GetHistory:output_type -> breakerbox.v1.GetHistoryResponse
-	36, // 95: breakerbox.v1.CircuitService.Reset:output_type -> breakerbox.v1.ResetResponse
-	38, // 96: breakerbox.v1.CircuitService.ForceState:output_type -> breakerbox.v1.ForceStateResponse
-	40, // 97: breakerbox.v1.CircuitService.Configure:output_type -> breakerbox.v1.ConfigureResponse
-	43, // 98: breakerbox.v1.CircuitService.ListPatternRules:output_type -> breakerbox.v1.ListPatternRulesResponse
-	45, // 99: breakerbox.v1.CircuitService.DeletePatternRule:output_type -> breakerbox.v1.DeletePatternRuleResponse
-	50, // 100: breakerbox.v1.CircuitService.Watch:output_type -> breakerbox.v1.WatchResponse
-	88, // [88:101] is the sub-list for method output_type
-	75, // [75:88] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	15, // 20: breakerbox.v1.CircuitEvent.failure_reporters:type_name -> breakerbox.v1.Principal
+	0,  // 21: breakerbox.v1.AcquireResponse.state:type_name -> breakerbox.v1.State
+	51, // 22: breakerbox.v1.AcquireResponse.retry_after:type_name -> google.protobuf.Duration
+	3,  // 23: breakerbox.v1.AcquireResponse.reason:type_name -> breakerbox.v1.DenyReason
+	0,  // 24: breakerbox.v1.Denial.state:type_name -> breakerbox.v1.State
+	51, // 25: breakerbox.v1.Denial.retry_after:type_name -> google.protobuf.Duration
+	3,  // 26: breakerbox.v1.Denial.reason:type_name -> breakerbox.v1.DenyReason
+	0,  // 27: breakerbox.v1.AcquireAnyResponse.state:type_name -> breakerbox.v1.State
+	20, // 28: breakerbox.v1.AcquireAnyResponse.denials:type_name -> breakerbox.v1.Denial
+	51, // 29: breakerbox.v1.AcquireAnyResponse.retry_after:type_name -> google.protobuf.Duration
+	1,  // 30: breakerbox.v1.ReportRequest.outcome:type_name -> breakerbox.v1.Outcome
+	51, // 31: breakerbox.v1.ReportRequest.duration:type_name -> google.protobuf.Duration
+	51, // 32: breakerbox.v1.ReportRequest.retry_after:type_name -> google.protobuf.Duration
+	0,  // 33: breakerbox.v1.ReportResponse.state:type_name -> breakerbox.v1.State
+	6,  // 34: breakerbox.v1.ReportResponse.disposition:type_name -> breakerbox.v1.ReportDisposition
+	1,  // 35: breakerbox.v1.ReportResponse.recorded_outcome:type_name -> breakerbox.v1.Outcome
+	22, // 36: breakerbox.v1.BatchReportRequest.reports:type_name -> breakerbox.v1.ReportRequest
+	23, // 37: breakerbox.v1.BatchReportResult.response:type_name -> breakerbox.v1.ReportResponse
+	53, // 38: breakerbox.v1.BatchReportResult.error:type_name -> google.rpc.Status
+	25, // 39: breakerbox.v1.BatchReportResponse.results:type_name -> breakerbox.v1.BatchReportResult
+	13, // 40: breakerbox.v1.GetStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	0,  // 41: breakerbox.v1.ListCircuitsRequest.state:type_name -> breakerbox.v1.State
+	13, // 42: breakerbox.v1.ListCircuitsResponse.circuits:type_name -> breakerbox.v1.CircuitStatus
+	52, // 43: breakerbox.v1.ConfigChange.at:type_name -> google.protobuf.Timestamp
+	11, // 44: breakerbox.v1.ConfigChange.old_config:type_name -> breakerbox.v1.CircuitConfig
+	11, // 45: breakerbox.v1.ConfigChange.new_config:type_name -> breakerbox.v1.CircuitConfig
+	15, // 46: breakerbox.v1.ConfigChange.principal:type_name -> breakerbox.v1.Principal
+	14, // 47: breakerbox.v1.ConfigChange.new_config_sources:type_name -> breakerbox.v1.ConfigSource
+	16, // 48: breakerbox.v1.HistoryEntry.transition:type_name -> breakerbox.v1.CircuitEvent
+	32, // 49: breakerbox.v1.HistoryEntry.config_change:type_name -> breakerbox.v1.ConfigChange
+	33, // 50: breakerbox.v1.GetHistoryResponse.entries:type_name -> breakerbox.v1.HistoryEntry
+	13, // 51: breakerbox.v1.ResetResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	0,  // 52: breakerbox.v1.ForceStateRequest.state:type_name -> breakerbox.v1.State
+	5,  // 53: breakerbox.v1.ForceStateRequest.pin:type_name -> breakerbox.v1.Pin
+	13, // 54: breakerbox.v1.ForceStateResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	11, // 55: breakerbox.v1.ConfigureRequest.config:type_name -> breakerbox.v1.CircuitConfig
+	54, // 56: breakerbox.v1.ConfigureRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 57: breakerbox.v1.ConfigureResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	41, // 58: breakerbox.v1.ConfigureResponse.rule:type_name -> breakerbox.v1.PatternRule
+	11, // 59: breakerbox.v1.PatternRule.config:type_name -> breakerbox.v1.CircuitConfig
+	8,  // 60: breakerbox.v1.PatternRule.origin:type_name -> breakerbox.v1.PatternRuleOrigin
+	52, // 61: breakerbox.v1.PatternRule.update_time:type_name -> google.protobuf.Timestamp
+	15, // 62: breakerbox.v1.PatternRule.updated_by:type_name -> breakerbox.v1.Principal
+	41, // 63: breakerbox.v1.ListPatternRulesResponse.rules:type_name -> breakerbox.v1.PatternRule
+	41, // 64: breakerbox.v1.DeletePatternRuleResponse.rule:type_name -> breakerbox.v1.PatternRule
+	51, // 65: breakerbox.v1.WatchRequest.status_interval:type_name -> google.protobuf.Duration
+	52, // 66: breakerbox.v1.Heartbeat.at:type_name -> google.protobuf.Timestamp
+	9,  // 67: breakerbox.v1.CircuitRemoved.cause:type_name -> breakerbox.v1.RemovalCause
+	52, // 68: breakerbox.v1.CircuitRemoved.removal_time:type_name -> google.protobuf.Timestamp
+	13, // 69: breakerbox.v1.WatchResponse.snapshot:type_name -> breakerbox.v1.CircuitStatus
+	16, // 70: breakerbox.v1.WatchResponse.event:type_name -> breakerbox.v1.CircuitEvent
+	47, // 71: breakerbox.v1.WatchResponse.snapshot_complete:type_name -> breakerbox.v1.SnapshotComplete
+	48, // 72: breakerbox.v1.WatchResponse.heartbeat:type_name -> breakerbox.v1.Heartbeat
+	13, // 73: breakerbox.v1.WatchResponse.status:type_name -> breakerbox.v1.CircuitStatus
+	32, // 74: breakerbox.v1.WatchResponse.config_change:type_name -> breakerbox.v1.ConfigChange
+	49, // 75: breakerbox.v1.WatchResponse.circuit_removed:type_name -> breakerbox.v1.CircuitRemoved
+	17, // 76: breakerbox.v1.CircuitService.Acquire:input_type -> breakerbox.v1.AcquireRequest
+	19, // 77: breakerbox.v1.CircuitService.AcquireAny:input_type -> breakerbox.v1.AcquireAnyRequest
+	22, // 78: breakerbox.v1.CircuitService.Report:input_type -> breakerbox.v1.ReportRequest
+	24, // 79: breakerbox.v1.CircuitService.BatchReport:input_type -> breakerbox.v1.BatchReportRequest
+	27, // 80: breakerbox.v1.CircuitService.GetState:input_type -> breakerbox.v1.GetStateRequest
+	29, // 81: breakerbox.v1.CircuitService.ListCircuits:input_type -> breakerbox.v1.ListCircuitsRequest
+	31, // 82: breakerbox.v1.CircuitService.GetHistory:input_type -> breakerbox.v1.GetHistoryRequest
+	35, // 83: breakerbox.v1.CircuitService.Reset:input_type -> breakerbox.v1.ResetRequest
+	37, // 84: breakerbox.v1.CircuitService.ForceState:input_type -> breakerbox.v1.ForceStateRequest
+	39, // 85: breakerbox.v1.CircuitService.Configure:input_type -> breakerbox.v1.ConfigureRequest
+	42, // 86: breakerbox.v1.CircuitService.ListPatternRules:input_type -> breakerbox.v1.ListPatternRulesRequest
+	44, // 87: breakerbox.v1.CircuitService.DeletePatternRule:input_type -> breakerbox.v1.DeletePatternRuleRequest
+	46, // 88: breakerbox.v1.CircuitService.Watch:input_type -> breakerbox.v1.WatchRequest
+	18, // 89: breakerbox.v1.CircuitService.Acquire:output_type -> breakerbox.v1.AcquireResponse
+	21, // 90: breakerbox.v1.CircuitService.AcquireAny:output_type -> breakerbox.v1.AcquireAnyResponse
+	23, // 91: breakerbox.v1.CircuitService.Report:output_type -> breakerbox.v1.ReportResponse
+	26, // 92: breakerbox.v1.CircuitService.BatchReport:output_type -> breakerbox.v1.BatchReportResponse
+	28, // 93: breakerbox.v1.CircuitService.GetState:output_type -> breakerbox.v1.GetStateResponse
+	30, // 94: breakerbox.v1.CircuitService.ListCircuits:output_type -> breakerbox.v1.ListCircuitsResponse
+	34, // 95: breakerbox.v1.CircuitService.GetHistory:output_type -> breakerbox.v1.GetHistoryResponse
+	36, // 96: breakerbox.v1.CircuitService.Reset:output_type -> breakerbox.v1.ResetResponse
+	38, // 97: breakerbox.v1.CircuitService.ForceState:output_type -> breakerbox.v1.ForceStateResponse
+	40, // 98: breakerbox.v1.CircuitService.Configure:output_type -> breakerbox.v1.ConfigureResponse
+	43, // 99: breakerbox.v1.CircuitService.ListPatternRules:output_type -> breakerbox.v1.ListPatternRulesResponse
+	45, // 100: breakerbox.v1.CircuitService.DeletePatternRule:output_type -> breakerbox.v1.DeletePatternRuleResponse
+	50, // 101: breakerbox.v1.CircuitService.Watch:output_type -> breakerbox.v1.WatchResponse
+	89, // [89:102] is the sub-list for method output_type
+	76, // [76:89] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_breakerbox_v1_breakerbox_proto_init() }

@@ -298,7 +298,7 @@ class Principal(_message.Message):
     def __init__(self, key_name: _Optional[str] = ..., agent_instance_id: _Optional[str] = ...) -> None: ...
 
 class CircuitEvent(_message.Message):
-    __slots__ = ("circuit", "from_state", "to_state", "at", "reason", "event_id", "generation", "open_until", "stats", "actor", "principal", "cause")
+    __slots__ = ("circuit", "from_state", "to_state", "at", "reason", "event_id", "generation", "open_until", "stats", "actor", "principal", "cause", "failure_reporters")
     CIRCUIT_FIELD_NUMBER: _ClassVar[int]
     FROM_STATE_FIELD_NUMBER: _ClassVar[int]
     TO_STATE_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +311,7 @@ class CircuitEvent(_message.Message):
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     CAUSE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REPORTERS_FIELD_NUMBER: _ClassVar[int]
     circuit: str
     from_state: State
     to_state: State
@@ -323,7 +324,8 @@ class CircuitEvent(_message.Message):
     actor: str
     principal: Principal
     cause: TransitionCause
-    def __init__(self, circuit: _Optional[str] = ..., from_state: _Optional[_Union[State, str]] = ..., to_state: _Optional[_Union[State, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., event_id: _Optional[str] = ..., generation: _Optional[int] = ..., open_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stats: _Optional[_Union[CircuitStats, _Mapping]] = ..., actor: _Optional[str] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., cause: _Optional[_Union[TransitionCause, str]] = ...) -> None: ...
+    failure_reporters: _containers.RepeatedCompositeFieldContainer[Principal]
+    def __init__(self, circuit: _Optional[str] = ..., from_state: _Optional[_Union[State, str]] = ..., to_state: _Optional[_Union[State, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., event_id: _Optional[str] = ..., generation: _Optional[int] = ..., open_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stats: _Optional[_Union[CircuitStats, _Mapping]] = ..., actor: _Optional[str] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., cause: _Optional[_Union[TransitionCause, str]] = ..., failure_reporters: _Optional[_Iterable[_Union[Principal, _Mapping]]] = ...) -> None: ...
 
 class AcquireRequest(_message.Message):
     __slots__ = ("circuit", "agent_instance_id")

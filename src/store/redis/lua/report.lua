@@ -86,8 +86,14 @@ if not current then return done(true) end
 local failed = outcome == "FAILURE" or outcome == "TIMEOUT"
 local function count_window()
   local slow = (not failed) and cfg.slow_call_duration > 0 and duration > cfg.slow_call_duration
-  record_call(c, cfg, ctx.now, failed, slow)
+  local start = record_call(c, cfg, ctx.now, failed, slow)
+  record_reporter(c, ARGV[16], ARGV[17], start, failed, slow)
   if failed then c.cf = c.cf + 1 else c.cf = 0 end
+end
+
+-- The transition `t` this report drove names the reporters whose failures opened it.
+local function opened_by(t, reporters)
+  if #reporters > 0 then t.failureReporters = reporters end
 end
 
 if kind == "s" then return done(false) end
@@ -95,27 +101,17 @@ if kind == "d" then count_window(); return done(false) end
 if kind == "c" then
   count_window()
   if c.s == "CLOSED" and cfg.enabled then
-    local reason = nil
-    if cfg.failure_threshold > 0 and c.cf >= cfg.failure_threshold then
-      reason = "consecutive_failures"
-    else
-      local calls, failures, slow = window_counts(c, cfg, ctx.now)
-      if calls >= cfg.minimum_calls and calls > 0 then
-        if cfg.failure_rate_threshold > 0 and failures / calls >= cfg.failure_rate_threshold then
-          reason = "failure_rate"
-        elseif cfg.slow_call_duration > 0 and slow / calls >= cfg.slow_call_rate_threshold then
-          reason = "slow_call_rate"
-        end
-      end
-    end
-    if reason ~= nil then open(ctx, c, reason, hint) end
+    local reason, reporters = trip_of(c, cfg, ctx.now)
+    if reason ~= nil then opened_by(open(ctx, c, reason, hint), reporters) end
   end
   return done(false)
 end
 -- a probe
 if c.s ~= "HALF_OPEN" then return done(false) end
 if failed then
-  reopen_from_half_open(ctx, c, outcome == "TIMEOUT" and "probe_timeout" or "probe_failed", hint)
+  -- A failed probe reopens whatever min_distinct_reporters says: it is one permit of few.
+  local t = reopen_from_half_open(ctx, c, outcome == "TIMEOUT" and "probe_timeout" or "probe_failed", hint)
+  opened_by(t, { { keyName = ARGV[16], agentInstanceId = ARGV[17] } })
   return done(false)
 end
 c.hs = c.hs + 1

@@ -1,11 +1,13 @@
 --[[
-  The engine's rules in Lua: the Redis twin of src/engine/circuit.ts.
-  Every rule here mirrors a function there, in the same order; the
-  conformance suite and the differential test hold the two to the same
-  answers step by step. Change both or neither.
+  The engine's rules in Lua: the Redis twin of src/engine/circuit.ts (and
+  of window.ts and reporters.ts). Every rule here mirrors a function there,
+  in the same order; the conformance suite and the differential test hold
+  the two to the same answers step by step. Change both or neither. One
+  file of ~400 lines, like circuit.ts: one state machine, whose private
+  steps every command script includes together.
 
   Defines: BUCKETS, clock_ms, load_circuit, save_circuit, record_call,
-  window_counts, clear_window, visible_state, stats_of, transition,
+  window_counts, clear_window, record_reporter, trip_of, visible_state, stats_of, transition,
   clear_counters, open, reopen_from_half_open, advance, view_of,
   touch_side_key, commit (and push_history and expire_with_circuit, from
   includes/history), reported_score, reported_outcome. `cfg` everywhere is the table read_config
@@ -22,8 +24,12 @@
   ro reopen count, ou open until, hs half-open successes, ts tf tt ti tr
   totals (successes failures timeouts ignored rejections), ws<i> wc<i> wf<i>
   wl<i> window bucket i (start, calls, failures, slow), i = 0..9, ex when
-  the keys' expiry was last set (-1: they do not expire). A field at its
-  default (0; -1 for ex and ws<i>) may be absent: a new circuit writes s and
+  the keys' expiry was last set (-1: they do not expire), rf rs the failure
+  and slow-call reporter lists (JSON [[bucket start, key name, instance id],
+  ...], most recent first, at most MAX_REPORTERS; "" when empty), rn how many
+  of rf's first entries are in the consecutive-failure run (engine
+  reporters.ts). A field at its default (0; -1 for ex and ws<i>; "" for rf
+  and rs) may be absent: a new circuit writes s and
   the fields away from their default, later calls only the fields they
   changed.
 ]]
@@ -47,8 +53,11 @@ local NUMERIC = {
   "ws0", "wc0", "wf0", "wl0", "ws1", "wc1", "wf1", "wl1", "ws2", "wc2", "wf2", "wl2",
   "ws3", "wc3", "wf3", "wl3", "ws4", "wc4", "wf4", "wl4", "ws5", "wc5", "wf5", "wl5",
   "ws6", "wc6", "wf6", "wl6", "ws7", "wc7", "wf7", "wl7", "ws8", "wc8", "wf8", "wl8",
-  "ws9", "wc9", "wf9", "wl9",
+  "ws9", "wc9", "wf9", "wl9", "rn",
 }
+
+-- The reporter lists: text fields, decoded only when a rule needs them.
+local TEXT = { "rf", "rs" }
 
 -- A circuit with every field of NUMERIC at its default, in one table
 -- constructor: the table is sized once instead of growing field by field
@@ -59,7 +68,8 @@ local function defaults()
     ws0 = -1, wc0 = 0, wf0 = 0, wl0 = 0, ws1 = -1, wc1 = 0, wf1 = 0, wl1 = 0, ws2 = -1, wc2 = 0, wf2 = 0, wl2 = 0,
     ws3 = -1, wc3 = 0, wf3 = 0, wl3 = 0, ws4 = -1, wc4 = 0, wf4 = 0, wl4 = 0, ws5 = -1, wc5 = 0, wf5 = 0, wl5 = 0,
     ws6 = -1, wc6 = 0, wf6 = 0, wl6 = 0, ws7 = -1, wc7 = 0, wf7 = 0, wl7 = 0, ws8 = -1, wc8 = 0, wf8 = 0, wl8 = 0,
-    ws9 = -1, wc9 = 0, wf9 = 0, wl9 = 0,
+    ws9 = -1, wc9 = 0, wf9 = 0, wl9 = 0, rn = 0,
+    rf = "", rs = "", rfl = false, rsl = false,
     s = false, exists = false, dirty = false, stored = false,
   }
 end
@@ -100,7 +110,7 @@ local function load_circuit(key, now)
   local c, stored = defaults(), defaults()
   for i = 1, #raw, 2 do
     local f, v = raw[i], raw[i + 1]
-    if f ~= "s" then v = tonumber(v) end
+    if f ~= "s" and f ~= "rf" and f ~= "rs" then v = tonumber(v) end
     c[f] = v; stored[f] = v
   end
   c.exists = #raw > 0
@@ -126,6 +136,12 @@ local function save_circuit(key, c)
       args[n + 1] = f; args[n + 2] = v; n = n + 2
     end
   end
+  for i = 1, #TEXT do
+    local f = TEXT[i]
+    if c[f] ~= stored[f] then
+      args[n + 1] = f; args[n + 2] = c[f]; n = n + 2
+    end
+  end
   if n > 0 then redis.call("HSET", key, unpack(args)) end
 end
 
@@ -145,6 +161,7 @@ local function record_call(c, cfg, now, failed, slow)
   c[wc] = c[wc] + 1
   if failed then c[wf] = c[wf] + 1 end
   if slow then c[wl] = c[wl] + 1 end
+  return start
 end
 
 local function window_counts(c, cfg, now)
@@ -163,6 +180,83 @@ local function clear_window(c)
   for i = 1, BUCKETS do
     c[WS[i]] = -1; c[WC[i]] = 0; c[WF[i]] = 0; c[WL[i]] = 0
   end
+end
+
+-- Reporter quorum (engine reporters.ts): the failure list rf (with the run
+-- count rn) and the slow-call list rs, each at most MAX_REPORTERS distinct
+-- reporters, most recent first. A decoded list is kept in rfl / rsl.
+local MAX_REPORTERS = 16
+
+local function reporter_list(c, f)
+  local lf = f == "rf" and "rfl" or "rsl"
+  if not c[lf] then c[lf] = c[f] == "" and {} or cjson.decode(c[f]) end
+  return c[lf]
+end
+
+-- Moves the reporter to the front with bucket start `start` (dropping the
+-- oldest entry of a full list) and stores the list; its former index, -1 if new.
+local function note_reporter(c, f, key, inst, start)
+  local list = reporter_list(c, f)
+  local was = -1
+  for i = 1, #list do
+    local e = list[i]
+    if e[2] == key and e[3] == inst then
+      was = i - 1
+      table.remove(list, i)
+      break
+    end
+  end
+  table.insert(list, 1, { start, key, inst })
+  if #list > MAX_REPORTERS then list[#list] = nil end
+  c[f] = cjson.encode(list)
+  return was
+end
+
+-- engine recordReporter: one counted outcome by reporter (key, inst).
+local function record_reporter(c, key, inst, start, failed, slow)
+  if failed then
+    local was = note_reporter(c, "rf", key, inst, start)
+    if was < 0 or was >= c.rn then c.rn = math.min(c.rn + 1, #reporter_list(c, "rf")) end
+    return
+  end
+  c.rn = 0
+  if slow then note_reporter(c, "rs", key, inst, start) end
+end
+
+-- Principals ({keyName, agentInstanceId}) of list entries first..last
+-- (last nil: to the end) whose bucket is live at `now` (any, when oldest is nil).
+local function reporter_principals(list, last, oldest, now)
+  local out = {}
+  for i = 1, last or #list do
+    local e = list[i]
+    if oldest == nil or (e[1] > oldest and e[1] <= now) then
+      out[#out + 1] = { keyName = e[2], agentInstanceId = e[3] }
+    end
+  end
+  return out
+end
+
+-- engine tripOf: the CLOSED-state rule that opens the circuit now (nil if
+-- none) and the principals of the reporters it counted, each rule needing
+-- min_distinct_reporters of them (0 and 1: one; capped at MAX_REPORTERS).
+local function trip_of(c, cfg, now)
+  local quorum = math.min(MAX_REPORTERS, math.max(1, cfg.min_distinct_reporters))
+  if cfg.failure_threshold > 0 and c.cf >= cfg.failure_threshold then
+    local run = reporter_principals(reporter_list(c, "rf"), math.min(c.rn, #reporter_list(c, "rf")))
+    if quorum <= 1 or #run >= quorum then return "consecutive_failures", run end
+  end
+  local calls, failures, slow = window_counts(c, cfg, now)
+  if calls < cfg.minimum_calls or calls == 0 then return nil end
+  local oldest = now - cfg.window
+  if cfg.failure_rate_threshold > 0 and failures / calls >= cfg.failure_rate_threshold then
+    local live = reporter_principals(reporter_list(c, "rf"), nil, oldest, now)
+    if quorum <= 1 or #live >= quorum then return "failure_rate", live end
+  end
+  if cfg.slow_call_duration > 0 and slow / calls >= cfg.slow_call_rate_threshold then
+    local live = reporter_principals(reporter_list(c, "rs"), nil, oldest, now)
+    if quorum <= 1 or #live >= quorum then return "slow_call_rate", live end
+  end
+  return nil
 end
 
 local function visible_state(c, cfg)
@@ -223,6 +317,7 @@ local function clear_counters(c)
   clear_window(c)
   c.cf = 0
   c.ro = 0
+  c.rf = ""; c.rs = ""; c.rn = 0; c.rfl = false; c.rsl = false
 end
 
 local function open(ctx, c, reason, hint_ms)
