@@ -148,6 +148,7 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
     },
     get: (circuit) => op.get.time(store.get(circuit), performance.now()),
     list: (query) => op.list.time(store.list(query), performance.now()),
+    countCircuits: () => store.countCircuits(),
     history: (circuit, limit, before) => op.history.time(store.history(circuit, limit, before), performance.now()),
     reset: (circuit, actor) => op.reset.time(store.reset(circuit, actor), performance.now()),
     force: (circuit, target, actor) => op.force.time(store.force(circuit, target, actor), performance.now()),

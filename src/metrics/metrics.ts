@@ -22,6 +22,7 @@
  * on every replica. The `circuit` label is capped (see circuit-series.ts).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { type CircuitCountSource, registerCircuitCountGauges } from "./circuit-count.js";
 import type { DenyReason, Outcome, State } from "../engine/index.js";
 import type { AcquireDecision, CircuitEvent, ReportAck } from "../store/store.js";
 import { CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES, type CircuitSeries } from "./circuit-series.js";
@@ -63,6 +64,7 @@ export class BreakerboxMetrics {
   private readonly transitions: Counter<"circuit" | "from" | "to">;
   private states: CircuitStateTracker | undefined;
   private storeReady: (() => boolean) | undefined;
+  private circuitCount: CircuitCountSource | undefined;
   private dataLosses: (() => number) | undefined;
 
   constructor(options: MetricsOptions) {
@@ -104,6 +106,7 @@ export class BreakerboxMetrics {
         this.set(metrics.storeReady === undefined || metrics.storeReady() ? 1 : 0);
       },
     });
+    registerCircuitCountGauges(this.registry, () => metrics.circuitCount);
     new Counter({
       name: "breakerbox_redis_data_losses_total",
       help: "Times this replica found that Redis had lost its data (the data epoch changed) and dropped its pattern rules, settings versions and local views; 0 on the memory store.",
@@ -136,6 +139,11 @@ export class BreakerboxMetrics {
   /** Feeds breakerbox_store_ready; `ready` is called on every scrape. */
   trackStoreReadiness(ready: () => boolean): void {
     this.storeReady = ready;
+  }
+
+  /** Feeds breakerbox_circuits (`count` is called on every scrape) and breakerbox_circuits_max. */
+  trackCircuitCount(count: () => Promise<number>, max: number): void {
+    this.circuitCount = { count, max };
   }
 
   /** Feeds breakerbox_redis_data_losses_total; `count` is called on every scrape. */

@@ -62,6 +62,7 @@ import { DueHeap } from "./due-heap.js";
 import { type HistoryPage, type HistoryPosition, type PositionedHistoryEntry, nextHistoryPosition, pageOfHistory } from "./history-page.js";
 import { type MemoryEventLog, type UnloggedChange, createMemoryEventLog } from "./memory-event-log.js";
 import { createMemoryWatchers } from "./memory-watchers.js";
+import { SortedKeyMap, SortedNames } from "./sorted-names.js";
 import {
   type ConfigDecisions,
   type FileConfig,
@@ -123,7 +124,10 @@ export class MemoryStore implements CircuitStore {
   private rulesVersion = 0;
   /** Settings stored by Configure, by circuit; kept when an idle circuit is evicted. */
   private readonly stored = new Map<string, ConfigSettings>();
-  private readonly entries = new Map<string, Entry>();
+  /** Names of the circuits whose stored state is not CLOSED, in order: a listing by OPEN, HALF_OPEN or FORCED_OPEN reads only these. */
+  private readonly activeNames = new SortedNames();
+  /** In name order too (sorted-names.ts): a listing page reads from its cursor on. */
+  private readonly entries = new SortedKeyMap<Entry>([this.activeNames]);
   private readonly maxCircuits: number;
   /** Circuits with a time-driven transition due (OPEN, HALF_OPEN with probes out), by when. */
   private readonly timeQueue = new DueHeap<Entry>();
@@ -209,19 +213,32 @@ export class MemoryStore implements CircuitStore {
   }
 
   async list(query: ListQuery): Promise<ListPage> {
-    const names = [...this.entries.keys()]
-      .filter((n) => n.startsWith(query.prefix) && (query.after === undefined || n > query.after))
-      .sort();
+    // A circuit shows OPEN, HALF_OPEN or FORCED_OPEN only from a stored state
+    // that is not CLOSED (a due transition moves OPEN and HALF_OPEN into each
+    // other, never to or from CLOSED); CLOSED and DISABLED (a config's
+    // enabled=false) walk the names from the cursor.
+    const index = query.state === "OPEN" || query.state === "HALF_OPEN" || query.state === "FORCED_OPEN" ? this.activeNames : this.entries.sortedKeys;
+    const chunk = Math.max(64, query.limit + 1);
     const circuits: CircuitView[] = [];
-    for (const name of names) {
-      const entry = this.entries.get(name)!;
-      this.advanceEntry(entry);
-      const view = this.viewOf(entry);
-      if (query.state !== undefined && view.state !== query.state) continue;
-      if (circuits.length === query.limit) return { circuits, more: true };
-      circuits.push(view);
+    for (let after = query.after; ; ) {
+      // Taken a chunk at a time: reading a circuit may apply a transition, which changes activeNames.
+      const names: string[] = [];
+      for (const name of index.from(query.prefix, after)) if (names.push(name) === chunk) break;
+      for (const name of names) {
+        const entry = this.entries.get(name)!;
+        this.advanceEntry(entry);
+        const view = this.viewOf(entry);
+        if (query.state !== undefined && view.state !== query.state) continue;
+        if (circuits.length === query.limit) return { circuits, more: true };
+        circuits.push(view);
+      }
+      if (names.length < chunk) return { circuits, more: false };
+      after = names.at(-1);
     }
-    return { circuits, more: false };
+  }
+
+  async countCircuits(): Promise<number> {
+    return this.entries.size;
   }
 
   async history(name: string, limit: number, before?: HistoryPosition): Promise<HistoryPage | undefined> {
@@ -469,6 +486,8 @@ export class MemoryStore implements CircuitStore {
       this.watchers.deliver({ kind: "event", event });
       this.listeners.transitions.emit(event);
     }
+    if (entry.circuit.phase.state === "CLOSED") this.activeNames.delete(entry.circuit.name);
+    else this.activeNames.add(entry.circuit.name);
     this.scheduleTime(entry);
   }
 

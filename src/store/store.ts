@@ -277,6 +277,14 @@ export interface CircuitStore {
   list(query: ListQuery): Promise<ListPage>;
 
   /**
+   * How many circuits the store holds now (the breakerbox_circuits gauge):
+   * cheap, from an index or map size, never a walk of every circuit. Exact
+   * on the memory store and on one Redis server or Sentinel; on Redis
+   * Cluster this replica's latest count (docs/design.md §Stores).
+   */
+  countCircuits(): Promise<number>;
+
+  /**
    * At most `limit` history entries, newest first: the newest ones, or with
    * `before` (a page's `next`) the ones strictly older than it, however many
    * were recorded since (see src/store/history-page.ts pageOfHistory, which

@@ -64,6 +64,12 @@ export interface Harness {
    * Stores that deliver synchronously (memory) leave it out.
    */
   settle?(): Promise<void>;
+  /**
+   * Removes every circuit idle for the default idle TTL (24 h) as of now(),
+   * the way the store does in production (memory: evictIdle; Redis: the keys
+   * vanish, as when Redis expires them, with no script run).
+   */
+  expireIdle?(): Promise<void>;
 }
 
 export interface HarnessOptions {

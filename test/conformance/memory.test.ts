@@ -1,6 +1,7 @@
 /** The conformance suite on the embedded store, with a frozen clock the suite advances. */
 import { createMemoryStore } from "../../src/store/memory.js";
 import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
+import { describeListIndexConformance } from "./list-index-suite.js";
 import { describePatternRuleConformance } from "./pattern-rules-suite.js";
 import { describeCircuitCapConformance, describeIdleExpiryConformance } from "./idle-cap-suite.js";
 import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
@@ -29,11 +30,13 @@ const factory: HarnessFactory = async ({ layers, circuits, random, eventLogSize,
       now += ms;
       if (idleTtlMs !== undefined) store.evictIdle();
     },
+    expireIdle: async () => void store.evictIdle(now),
     close: () => store.close(),
   };
 };
 
 describeCircuitStoreConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);
 describePatternRuleConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);
+describeListIndexConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);
 describeIdleExpiryConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);
 describeCircuitCapConformance(`memory store (${seedLabel(TEST_SEED)})`, factory);

@@ -43,6 +43,7 @@ export async function redisHarness(
       if (idleTtlMs !== undefined) await moveExpiries(client, cluster, keyPrefix, ms);
     },
     settle: () => store.settle(),
+    expireIdle: () => expireIdle(client, cluster, keyPrefix, now),
     close: async () => {
       await store.close();
       client.disconnect();
@@ -68,6 +69,28 @@ async function moveExpiries(client: Redis | Cluster, cluster: boolean, keyPrefix
       for (const key of keys) {
         const at = Number(await node.call("PEXPIRETIME", key));
         if (at > 0) await node.pexpireat(key, at - ms);
+      }
+    } while (cursor !== "0");
+  }
+}
+
+/**
+ * Does what Redis does to circuits idle as of `now` on the test clock: their
+ * keys vanish (all but the explicit settings, which never expire), with no
+ * script run. The scripts record when a circuit's keys expire in the hash's
+ * `xe` field (test clock ms; -1: it does not expire; includes/engine.lua
+ * commit).
+ */
+async function expireIdle(client: Redis | Cluster, cluster: boolean, keyPrefix: string, now: number): Promise<void> {
+  const nodes = cluster ? (client as Cluster).nodes("master") : [client as Redis];
+  for (const node of nodes) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await node.scan(cursor, "MATCH", `${keyPrefix}{*}`, "COUNT", 1000);
+      cursor = next;
+      for (const key of keys) {
+        const xe = Number((await client.hget(key, "xe")) ?? "-1");
+        if (xe !== -1 && xe <= now) await client.del(key, `${key}:p`, `${key}:r`, `${key}:h`);
       }
     } while (cursor !== "0");
   }

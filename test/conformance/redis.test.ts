@@ -3,8 +3,9 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
 import { describeCircuitStoreConformance, type HarnessFactory } from "./circuit-store-suite.js";
+import { describeListIndexConformance } from "./list-index-suite.js";
 import { describePatternRuleConformance } from "./pattern-rules-suite.js";
-import { describeIdleExpiryConformance } from "./idle-cap-suite.js";
+import { describeCircuitCapConformance, describeIdleExpiryConformance } from "./idle-cap-suite.js";
 import { seedLabel, TEST_SEED } from "./random.js";
 import { redisHarness } from "./redis-harness.js";
 
@@ -23,5 +24,6 @@ const factory: HarnessFactory = (options) =>
 
 describeCircuitStoreConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
 describePatternRuleConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
+describeListIndexConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
 describeIdleExpiryConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);
-// redis: branch indexes (the Redis store's circuit cap): add describeCircuitCapConformance here at merge.
+describeCircuitCapConformance(`redis store (${seedLabel(TEST_SEED)})`, factory);

@@ -129,10 +129,12 @@ describe("deploy/prometheus/alerts.yml", () => {
         }
       }
     }
-    // The rules cover the circuit state, transitions, rejections, calls, the store and the RPCs.
+    // The rules cover the circuit state, transitions, rejections, calls, the circuit count against its cap, the store and the RPCs.
     expect([...used].sort()).toEqual([
       "breakerbox_calls_total",
       "breakerbox_circuit_state",
+      "breakerbox_circuits",
+      "breakerbox_circuits_max",
       "breakerbox_rejections_total",
       "breakerbox_rpc_duration_seconds_count",
       "breakerbox_store_duration_seconds_bucket",

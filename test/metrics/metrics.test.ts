@@ -244,3 +244,31 @@ describe("configuration", () => {
     ]);
   });
 });
+
+describe("breakerbox_circuits and breakerbox_circuits_max", () => {
+  it("export the store's circuit count at each scrape and the cap", async () => {
+    const store = memoryStore();
+    const metrics = createMetrics({ maxCircuits: 10, processMetrics: false });
+    metrics.trackCircuitCount(() => store.countCircuits(), 5);
+    for (const name of ["a", "b", "c"]) await store.acquire(name);
+    let e = parseExposition(await metrics.exposition());
+    expect(e.types.get("breakerbox_circuits")).toBe("gauge");
+    expect(sampleValue(e, "breakerbox_circuits", {})).toBe(3);
+    expect(sampleValue(e, "breakerbox_circuits_max", {})).toBe(5);
+    await store.acquire("d");
+    e = parseExposition(await metrics.exposition());
+    expect(sampleValue(e, "breakerbox_circuits", {})).toBe(4);
+    await store.close();
+  });
+
+  it("keep the last count when the store cannot answer", async () => {
+    const metrics = createMetrics({ maxCircuits: 10, processMetrics: false });
+    let answer: () => Promise<number> = async () => 7;
+    metrics.trackCircuitCount(() => answer(), 100);
+    expect(sampleValue(parseExposition(await metrics.exposition()), "breakerbox_circuits", {})).toBe(7);
+    answer = () => Promise.reject(new StoreUnavailableError("redis is away"));
+    const e = parseExposition(await metrics.exposition());
+    expect(sampleValue(e, "breakerbox_circuits", {})).toBe(7);
+    expect(sampleValue(e, "breakerbox_circuits_max", {})).toBe(100);
+  });
+});

@@ -1,8 +1,10 @@
 /**
- * Finds circuits by name with SCAN, on every master in Cluster mode: those
- * that exist (their main hash) or those with stored settings (their
- * explicit-settings hash, which never expires). Off the hot path: List,
- * Watch snapshots and Configure of a pattern.
+ * Finds circuits by name: those that exist (single server and Sentinel: from
+ * the name index, lua/includes/indexes.lua, a page of ZRANGEBYLEX at a time;
+ * Cluster mode: SCAN of their main hashes on every master) or those with
+ * stored settings (SCAN of their explicit-settings hashes, which never
+ * expire). Off the hot path: List in Cluster mode, Watch snapshots and
+ * Configure of a pattern.
  */
 import type { Cluster, Redis } from "ioredis";
 import { globMatches } from "../../engine/index.js";
@@ -25,8 +27,24 @@ function globPrefix(pattern: string): string {
   return i < 0 ? pattern : pattern.slice(0, i);
 }
 
+/** Names per ZRANGEBYLEX of the name index. */
+const INDEX_PAGE = 1000;
+
 export function createCircuitNames(client: Redis | Cluster, cluster: boolean, keys: KeySpace, guard: Guard): CircuitNames {
+  const fromIndex = async (prefix: string): Promise<string[]> => {
+    // Names are ASCII (CIRCUIT_NAME_RE): "\xff" follows every name under the prefix.
+    const max = prefix === "" ? "+" : `[${prefix}\xff`;
+    const names: string[] = [];
+    let min = prefix === "" ? "-" : `[${prefix}`;
+    for (;;) {
+      const page = await guard(() => (client as Redis).zrangebylex(keys.indexes[0]!, min, max, "LIMIT", 0, INDEX_PAGE));
+      names.push(...page);
+      if (page.length < INDEX_PAGE) return names;
+      min = `(${page[page.length - 1]!}`;
+    }
+  };
   const withPrefix = async (prefix: string, kind: CircuitKeyKind): Promise<string[]> => {
+    if (kind === "circuit" && !cluster) return fromIndex(prefix);
     const match = kind === "circuit" ? keys.scanPattern(prefix) : keys.explicitScanPattern(prefix);
     const nodes = "nodes" in client && cluster ? (client as Cluster).nodes("master") : [client as Redis];
     const names = new Set<string>();

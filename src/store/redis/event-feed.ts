@@ -61,6 +61,8 @@ export interface EventFeedOptions {
   onEvent?: (e: StreamEvent) => void;
   /** A circuit's settings were changed (by any replica) to this version. */
   onConfigChanged?: (circuit: string, version: number) => void;
+  /** Called for each idle circuit Redis expired (an "rm" entry), before followers get it. */
+  onRemoved?: (circuit: string) => void;
   /**
    * Cluster mode: pass over a transition that a later one of its circuit
    * overtook in the stream (transition-order.ts); `orderCapacity` circuits
@@ -142,6 +144,7 @@ export class EventFeed {
   private failing = false;
   private readonly onEvent: ((e: StreamEvent) => void) | undefined;
   private readonly onConfigChanged: ((circuit: string, version: number) => void) | undefined;
+  private readonly onRemoved: ((circuit: string) => void) | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
   /** Counts rewinds: a read sent before one is discarded (its entries are read again). */
@@ -159,6 +162,7 @@ export class EventFeed {
     this.blockMs = options.blockMs ?? 1000;
     this.onEvent = options.onEvent;
     this.onConfigChanged = options.onConfigChanged;
+    this.onRemoved = options.onRemoved;
     this.beforeRead = options.beforeRead;
     this.order = options.ordered === true ? new TransitionOrder(options.orderCapacity ?? 10_000) : undefined;
   }
@@ -329,6 +333,7 @@ export class EventFeed {
             if (entry.kind === "event" && this.order !== undefined && !this.order.admit(entry.event)) this.passOver(entry);
             if (entry.kind === "config") this.onConfigChanged?.(entry.circuit, entry.version);
             else if (entry.kind === "event" && entry.overtaken !== true) this.onEvent?.(entry.event);
+            else if (entry.kind === "logged" && entry.change.kind === "circuit_removed") this.onRemoved?.(entry.change.circuit);
             for (const f of this.followers) this.offerTo(f, entry, false);
           }
         }

@@ -16,6 +16,16 @@
  *   <prefix>rules-changed     pub/sub channel: a replica changed the rules
  *   <prefix>permit-secret     string  the shared permit secret when none is configured
  *                                     (permit-secret.ts); never expires
+ *
+ * The store-wide circuit indexes (lua/includes/indexes.lua), single server and
+ * Sentinel only (a Cluster script reaches only its circuit's slot):
+ *   <prefix>idx:names         zset    every circuit, score 0 (ZRANGEBYLEX pages by name)
+ *   <prefix>idx:expiry        zset    every circuit → when Redis expires it, ms (+inf: never);
+ *                                     the circuit count and the cap read it
+ *   <prefix>idx:<STATE>       zset    circuits whose stored state is OPEN, HALF_OPEN,
+ *                                     FORCED_OPEN or DISABLED, score 0
+ *   <prefix>idx:built         string  set once the circuits that predate the indexes were
+ *                                     added to them (circuit-index.ts backfill)
  */
 
 export interface CircuitKeys {
@@ -34,6 +44,10 @@ export interface KeySpace {
   rules: string;
   rulesChannel: string;
   permitSecret: string;
+  /** The store-wide index keys, in the order lua/includes/indexes.lua reads them: names, expiry, then the state zsets. */
+  indexes: readonly string[];
+  /** Set once the start-up backfill has indexed every circuit that predates the indexes. */
+  indexBuilt: string;
   /** SCAN pattern for the main hashes of circuits whose names start with `namePrefix`. */
   scanPattern(namePrefix: string): string;
   /** The circuit name of a main-hash key, or undefined for other keys. */
@@ -43,6 +57,9 @@ export interface KeySpace {
   /** The circuit name of an explicit-settings key, or undefined for other keys. */
   circuitOfExplicit(key: string): string | undefined;
 }
+
+/** The stored states with an index zset of their own (CLOSED is the rest); order as lua/includes/indexes.lua reads them. */
+export const INDEXED_STATES = ["OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"] as const;
 
 /** Glob metacharacters of SCAN MATCH, escaped so a name prefix matches literally. */
 function escapeGlob(s: string): string {
@@ -64,6 +81,8 @@ export function createKeySpace(prefix = "bb:"): KeySpace {
     rules: `${prefix}rules`,
     rulesChannel: `${prefix}rules-changed`,
     permitSecret: `${prefix}permit-secret`,
+    indexes: ["names", "expiry", ...INDEXED_STATES].map((k) => `${prefix}idx:${k}`),
+    indexBuilt: `${prefix}idx:built`,
     scanPattern: (namePrefix) => `${escapeGlob(prefix)}{${escapeGlob(namePrefix)}*}`,
     circuitOf(key) {
       return mainKey.exec(key)?.[1];

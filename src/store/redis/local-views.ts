@@ -21,6 +21,7 @@
  */
 import { type CircuitConfig, type State, circuitHash, encodePermit } from "../../engine/index.js";
 import type { AcquireDecision } from "../store.js";
+import { BoundedMap, REPLICA_CACHE_ENTRIES } from "./bounded-map.js";
 import type { ScriptEvent } from "./script-replies.js";
 
 /** How long a confirmation from Redis lets this replica grant CLOSED permits alone. */
@@ -46,6 +47,8 @@ interface LocalView {
 }
 
 export interface LocalViewsOptions {
+  /** Views kept at most (least recently confirmed dropped first). Default REPLICA_CACHE_ENTRIES. */
+  maxEntries?: number;
   /** True when the event reader has heard from Redis within `ms`. */
   feedIsCurrent: (ms: number) => boolean;
   /** Replaces the store's clock (tests only). */
@@ -76,12 +79,17 @@ export interface LocalViews {
   confirm(name: string, phase: State, generation: number, now: number, sentAt: number): void;
   /** A transition, from a script reply or the stream. */
   learn(event: ScriptEvent): void;
-  /** Drops one circuit's view (its settings changed), or every view (the rules changed). */
+  /** Drops one circuit's view (its settings changed, or Redis no longer holds it), or every view (the rules changed). */
   forget(name?: string): void;
+  /** Drops the views not confirmed since `cutoff` (Date.now ms): long useless for a grant, and their circuit may be gone. */
+  sweep(cutoff: number): void;
+  /** How many views this replica holds (tests: the bound holds). */
+  readonly size: number;
 }
 
 export function createLocalViews(options: LocalViewsOptions): LocalViews {
-  const views = new Map<string, LocalView>();
+  // Bounded: one entry per circuit name any agent ever used would grow without end.
+  const views = new BoundedMap<string, LocalView>(options.maxEntries ?? REPLICA_CACHE_ENTRIES);
   /** The Acquire this replica has in flight in Redis, per circuit. */
   const acquiring = new Map<string, Promise<unknown>>();
   const localNow = options.localClock ?? ((): number => performance.timeOrigin + performance.now());
@@ -159,6 +167,10 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
     forget(name) {
       if (name === undefined) views.clear();
       else views.delete(name);
+    },
+    sweep: (cutoff) => views.sweep(cutoff),
+    get size() {
+      return views.size;
     },
   };
 }

@@ -19,6 +19,9 @@
  *   expired, written to the event stream for watchers (not in Cluster mode);
  * - the config operations (redis-config-ops.ts): Configure and the pattern
  *   rules, by compare-and-set on the stored settings and rule list;
+ * - the circuit indexes (circuit-index.ts, lua/includes/indexes.lua): the
+ *   count and the cap, and ListCircuits by name and state (redis-list.ts);
+ * - the bounded per-circuit caches (bounded-map.ts), swept every 10 s.
  * - the data epoch (data-epoch.ts): when Redis lost its data, the replica
  *   drops its rules, settings versions and views, reloads the rules and the
  *   shared permit secret, and rewinds its stream reader if need be.
@@ -58,7 +61,10 @@ import {
   type WatchSubscription,
   StoreUnavailableError,
 } from "../store.js";
+import { REPLICA_CACHE_IDLE_MS } from "./bounded-map.js";
+import { type CircuitIndex, createCircuitIndex } from "./circuit-index.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
+import { listRedisCircuits } from "./redis-list.js";
 import { type DataEpoch, createDataEpoch } from "./data-epoch.js";
 import { defineDataEpochCommand, readDataEpoch } from "./scripts.js";
 import { EventFeed } from "./event-feed.js";
@@ -82,6 +88,9 @@ import type { Guard } from "./unavailable.js";
 
 export { FEED_CURRENT_MS, VIEW_TTL_MS } from "./local-views.js";
 
+/** How often the replica's caches drop entries idle for REPLICA_CACHE_IDLE_MS. */
+const CACHE_SWEEP_MS = 10_000;
+
 /** The config file's layers and circuits (FileConfig), and: */
 export interface RedisStoreOptions extends FileConfig, PermitSecrets {
   /** Connection for commands (scripts are registered on it). */
@@ -94,8 +103,6 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
   keyPrefix?: string;
   /** Circuits unused this long expire once CLOSED or HALF_OPEN with no probe out (includes/engine.lua commit). Default 24 h. */
   idleTtlMs?: number;
-  /** Most circuits the store holds, all replicas together (BREAKERBOX_MAX_CIRCUITS). */
-  maxCircuits?: number;
   historyLimit?: number;
   /** Approximate length of the event stream (MAXLEN ~). Default 10 000. */
   eventLogSize?: number;
@@ -113,6 +120,19 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
    * connection. Default true; always false in Cluster mode (not supported).
    */
   announceRemovals?: boolean;
+  /**
+   * Most circuits the store holds (BREAKERBOX_MAX_CIRCUITS): creating one
+   * more throws CircuitCapError and writes nothing. Decided in the creating
+   * script on one server or Sentinel; from this replica's periodic count in
+   * Cluster mode (circuit-index.ts). Undefined: no cap.
+   */
+  maxCircuits?: number;
+  /**
+   * Entries each per-circuit cache of this replica (local views, explicit
+   * settings, resolved configs) holds at most; least recently set dropped
+   * first. Default REPLICA_CACHE_ENTRIES (100 000).
+   */
+  cacheEntries?: number;
   /** Told of conditions an operator should fix, e.g. CONFIG refused so removals may not be announced. */
   onWarning?: (message: string, details: Record<string, unknown>) => void;
   /**
@@ -144,12 +164,14 @@ export class RedisStore implements CircuitStore {
   private readonly onWarning: (message: string, details: Record<string, unknown>) => void;
   private readonly keyPrefix: string;
   private readonly names: CircuitNames;
+  private readonly index: CircuitIndex;
   private readonly removals: RemovalAnnouncer | undefined;
   private readonly config: RedisConfigOps;
   private readonly noncePrefix = randomBytes(4).toString("hex");
   private nonceCounter = 0;
   private readonly listeners = createStoreListeners();
   private closed = false;
+  private sweeper: NodeJS.Timeout | undefined;
   /** The config this replica resolved for a circuit (no round trip). */
   private readonly configOf = (name: string): CircuitConfig => this.settings.resolved(name).config;
   private started: Promise<void> | undefined;
@@ -172,10 +194,21 @@ export class RedisStore implements CircuitStore {
       eventLogSize: this.eventLogSize,
       random: options.random ?? Math.random,
       testClock: this.testClock,
+      maxCircuits: options.maxCircuits,
+      clusterFull: () => this.index.full(),
     });
     this.guard = this.scripts.guard;
     this.permits = createSharedSigner(this.client, keys.permitSecret, options, this.guard);
     this.names = createCircuitNames(this.client, this.cluster, keys, this.guard);
+    this.index = createCircuitIndex({
+      client: this.client,
+      cluster: this.cluster,
+      keys,
+      guard: this.guard,
+      maxCircuits: options.maxCircuits,
+      testClock: this.testClock,
+      scanCount: async () => (await this.names.withPrefix("", "circuit")).length,
+    });
     const reader = options.duplicate();
     defineDataEpochCommand(reader);
     this.feed = new EventFeed({
@@ -185,10 +218,15 @@ export class RedisStore implements CircuitStore {
       blockMs: options.commandTimeoutMs === undefined ? 1000 : Math.max(10, Math.min(1000, Math.floor(options.commandTimeoutMs / 2))),
       onEvent: (e) => this.views.learn(e),
       onConfigChanged: (circuit, version) => this.settings.changed(circuit, version),
+      onRemoved: (circuit) => this.forgetCircuit(circuit),
       ordered: this.cluster,
       beforeRead: (connection, afterFailure) => this.epoch.whenDue(readDataEpoch(connection, keys.rules), afterFailure),
     });
-    this.views = createLocalViews({ feedIsCurrent: (ms) => this.feed.isCurrent(ms), testClock: this.testClock });
+    this.views = createLocalViews({
+      feedIsCurrent: (ms) => this.feed.isCurrent(ms),
+      testClock: this.testClock,
+      ...(options.cacheEntries === undefined ? {} : { maxEntries: options.cacheEntries }),
+    });
     this.settings = createSettingsCache({
       client: this.client,
       subscriber: options.duplicate(),
@@ -196,6 +234,7 @@ export class RedisStore implements CircuitStore {
       decisions: this.decisions,
       scripts: this.scripts,
       onChange: (name) => this.views.forget(name),
+      ...(options.cacheEntries === undefined ? {} : { maxEntries: options.cacheEntries }),
       onBackwards: () => this.epoch.check(),
     });
     this.epoch = createDataEpoch({ read: (candidate) => this.scripts.dataEpoch(candidate), onLost: () => this.afterDataLoss() });
@@ -232,8 +271,10 @@ export class RedisStore implements CircuitStore {
       await this.epoch.start();
       if (this.permits.signer === undefined) await this.permits.load();
       await this.settings.start();
+      await this.index.backfill();
       await this.guard(() => this.feed.start());
       if (this.removals !== undefined) await this.guard(() => this.removals!.start());
+      this.sweeper ??= setInterval(() => this.sweepCaches(), CACHE_SWEEP_MS).unref();
     })().catch((err: unknown) => {
       this.started = undefined;
       throw err;
@@ -300,22 +341,19 @@ export class RedisStore implements CircuitStore {
 
   async get(name: string): Promise<CircuitView | undefined> {
     const { reply: r, resolved } = await this.run(name, (call) => this.scripts.read(call, "view"));
-    return r.kind === "missing" ? undefined : toCircuitView(r.view, resolved);
+    if (r.kind !== "missing") return toCircuitView(r.view, resolved);
+    this.forgetCircuit(name);
+    return undefined;
   }
 
   async list(query: ListQuery): Promise<ListPage> {
-    const names = (await this.names.withPrefix(query.prefix, "circuit"))
-      .filter((n) => query.after === undefined || n > query.after)
-      .sort();
-    const circuits: CircuitView[] = [];
-    for (const name of names) {
-      const view = await this.get(name);
-      if (view === undefined) continue; // expired between SCAN and read
-      if (query.state !== undefined && view.state !== query.state) continue;
-      if (circuits.length === query.limit) return { circuits, more: true };
-      circuits.push(view);
-    }
-    return { circuits, more: false };
+    await this.start();
+    return listRedisCircuits({ index: this.index, names: this.names, get: (name) => this.get(name) }, query);
+  }
+
+  async countCircuits(): Promise<number> {
+    await this.start();
+    return this.index.count();
   }
 
   async history(name: string, limit: number, before?: HistoryPosition): Promise<HistoryPage | undefined> {
@@ -417,12 +455,36 @@ export class RedisStore implements CircuitStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweeper);
     await this.feed.stop();
     this.settings.close();
     this.removals?.close();
   }
 
+  /** Entries in this replica's per-circuit caches (each bounded by cacheEntries). */
+  cacheSizes(): { views: number; explicit: number; resolved: number } {
+    return { views: this.views.size, ...this.settings.sizes };
+  }
+
+  /**
+   * Drops cache entries not set again for REPLICA_CACHE_IDLE_MS as of `now`
+   * (Date.now ms): those of circuits nobody uses any more, Redis expired
+   * them, or their removal announcement was missed. Runs every
+   * CACHE_SWEEP_MS; tests call it with a later `now`.
+   */
+  sweepCaches(now: number = Date.now()): void {
+    const cutoff = now - REPLICA_CACHE_IDLE_MS;
+    this.views.sweep(cutoff);
+    this.settings.sweep(cutoff);
+  }
+
   // ---- internals ---------------------------------------------------------
+
+  /** Redis no longer holds the circuit (announced expiry, or a read found it missing): drop what this replica cached of it. */
+  private forgetCircuit(name: string): void {
+    this.views.forget(name);
+    this.settings.drop(name);
+  }
 
   /**
    * Redis lost its data (data-epoch.ts): drop what it no longer holds (the

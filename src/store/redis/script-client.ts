@@ -9,6 +9,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { CircuitConfig, ConfigSettings, ForceTarget, Outcome, PermitKind, Principal } from "../../engine/index.js";
 import type { ConfigChangeRecord } from "../store.js";
+import { CircuitCapError } from "../store-errors.js";
 import type { KeySpace } from "./keys.js";
 import { packConfig } from "./lua-config.js";
 import {
@@ -57,6 +58,13 @@ export interface ScriptClientOptions {
   random: () => number;
   /** Replaces Redis TIME in the scripts (tests only). */
   testClock: (() => number) | undefined;
+  /** Most circuits the store holds (BREAKERBOX_MAX_CIRCUITS); undefined: no cap. */
+  maxCircuits: number | undefined;
+  /**
+   * Cluster mode, where no script can count the store: whether this
+   * replica's latest count (circuit-index.ts) says the store is at its cap.
+   */
+  clusterFull: () => boolean;
 }
 
 /** The scripts, typed. Every method may reject with StoreUnavailableError. */
@@ -104,6 +112,9 @@ export interface ScriptClient {
   exists(circuit: string): Promise<boolean>;
 }
 
+/** What a creating script answers, writing nothing, when the store is at its cap (lua/includes/indexes.lua). */
+const CAP_REACHED = '{"capReached":true}';
+
 /** report.lua's one-letter permit kinds. */
 const KIND_CODE: Readonly<Record<PermitKind, string>> = { closed: "c", probe: "p", shadow: "s", disabled: "d" };
 
@@ -139,10 +150,10 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
   };
 
   /** Runs a circuit script: its keys, the shared ARGV[1..8] (includes/prelude.lua), then `extra`. */
-  const run = (command: CircuitCommand, call: CircuitCall, extra: (string | number)[]): Promise<unknown> => {
+  const run = async (command: CircuitCommand, call: CircuitCall, extra: (string | number)[]): Promise<unknown> => {
     const k = keys.circuit(call.name);
     const keyList = [k.circuit, k.probes, k.reported, k.history, k.explicit];
-    if (!cluster) keyList.push(keys.events);
+    if (!cluster) keyList.push(keys.events, ...keys.indexes);
     const shared = [
       call.name,
       options.testClock === undefined ? "" : `@${options.testClock()}`,
@@ -154,7 +165,21 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
       packConfig(call.config),
     ];
     coalesceWrites();
-    return guard(() => scripts[command].call(client, keyList.length, ...keyList, ...shared, ...extra));
+    // The cap goes last, after the command's own arguments (includes/indexes reads ARGV[#ARGV]).
+    const reply = await guard(() => scripts[command].call(client, keyList.length, ...keyList, ...shared, ...extra, capArg()));
+    if (reply === CAP_REACHED) throw new CircuitCapError(call.name, options.maxCircuits ?? 0);
+    return reply;
+  };
+
+  /**
+   * lua/includes/indexes.lua cap_refusal's argument: "<n>" counts the store
+   * in the script (single server, Sentinel), "full" refuses creation
+   * (Cluster, from this replica's count), "" lets it be.
+   */
+  const capArg = (): string => {
+    if (options.maxCircuits === undefined) return "";
+    if (!cluster) return String(options.maxCircuits);
+    return options.clusterFull() ? "full" : "";
   };
 
   /** The "cc" stream entry includes/config-history.lua writes, from this replica (Cluster mode). */
@@ -221,7 +246,7 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
       const markerMs = Math.max(1, Math.floor(options.idleTtlMs / 2));
       const clock = options.testClock === undefined ? "" : `@${options.testClock()}`;
       const reply = await guard(() =>
-        scripts.bbAnnounceRemoval.call(client, k.circuit, k.removalMarker, keys.events, circuit, markerMs, options.eventLogSize, clock),
+        scripts.bbAnnounceRemoval.call(client, k.circuit, k.removalMarker, keys.events, ...keys.indexes, circuit, markerMs, options.eventLogSize, clock),
       );
       return reply === 1;
     },

@@ -11,8 +11,9 @@ import { loadLuaScript } from "./lua-loader.js";
 
 /**
  * The circuit commands, by the name they get on the client, with their file.
- * Their key count varies (5 keys in Cluster mode, 6 otherwise: see
- * includes/prelude.lua), so the caller passes it.
+ * Their key count varies (5 keys in Cluster mode; 12 otherwise: 6, see
+ * includes/prelude.lua, then the index keys of includes/indexes.lua), so the
+ * caller passes it.
  */
 export const CIRCUIT_COMMANDS = {
   bbAcquire: "acquire",
@@ -40,13 +41,25 @@ export const HISTORY_COMMANDS = {
 
 /**
  * The script that writes a circuit's idle removal to the event stream, by
- * command name: 3 keys (circuit, removal marker, stream); never in Cluster
- * mode.
+ * command name: 9 keys (circuit, removal marker, stream, the six index keys);
+ * never in Cluster mode.
  */
 export const REMOVAL_COMMANDS = {
   bbAnnounceRemoval: "announce-removal",
 } as const;
 
+/**
+ * The store-wide index scripts (lua/includes/indexes.lua), by command name;
+ * single server and Sentinel only. Their key count varies (the index keys,
+ * after the circuit hash for index-circuit), so the caller passes it.
+ */
+export const INDEX_COMMANDS = {
+  bbIndexCount: "index-count",
+  bbIndexPage: "index-page",
+  bbIndexCircuit: "index-circuit",
+} as const;
+
+export type IndexCommand = keyof typeof INDEX_COMMANDS;
 export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS | keyof typeof HISTORY_COMMANDS;
 export type RemovalCommand = keyof typeof REMOVAL_COMMANDS;
 export type SingleKeyCommand = keyof typeof SINGLE_KEY_COMMANDS;
@@ -56,7 +69,7 @@ export const GENERATED_INCLUDES: Readonly<Record<string, () => string>> = Object
   "includes/config": renderConfigInclude,
 });
 
-type Command = CircuitCommand | SingleKeyCommand | RemovalCommand;
+type Command = CircuitCommand | SingleKeyCommand | RemovalCommand | IndexCommand;
 
 let sources: Record<Command, string> | undefined;
 
@@ -64,7 +77,7 @@ let sources: Record<Command, string> | undefined;
 export function commandSources(): Record<Command, string> {
   if (sources !== undefined) return sources;
   const out: Partial<Record<Command, string>> = {};
-  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS })) {
+  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS, ...INDEX_COMMANDS })) {
     out[command as Command] = loadLuaScript(file, { generated: GENERATED_INCLUDES });
   }
   sources = out as Record<Command, string>;
@@ -85,7 +98,9 @@ export function readDataEpoch(connection: Redis | Cluster, rulesKey: string): (c
 /** Registers every command on `client`. */
 export function defineCommands(client: Redis | Cluster): void {
   const all = commandSources();
-  for (const command of Object.keys({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS }) as CircuitCommand[]) client.defineCommand(command, { lua: all[command] });
+  for (const command of Object.keys({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...INDEX_COMMANDS }) as (CircuitCommand | IndexCommand)[]) {
+    client.defineCommand(command, { lua: all[command] });
+  }
   for (const command of Object.keys(SINGLE_KEY_COMMANDS) as SingleKeyCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 1 });
-  for (const command of Object.keys(REMOVAL_COMMANDS) as RemovalCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 3 });
+  for (const command of Object.keys(REMOVAL_COMMANDS) as RemovalCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 9 });
 }

@@ -18,6 +18,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { ConfigSettings, ResolvedConfig } from "../../engine/index.js";
 import type { ConfigDecisions } from "../config-decisions.js";
 import { type PatternRuleRecord, StoreUnavailableError } from "../store.js";
+import { BoundedMap, REPLICA_CACHE_ENTRIES } from "./bounded-map.js";
 import type { KeySpace } from "./keys.js";
 import type { ScriptClient } from "./script-client.js";
 import { decodeRuntimeRules, decodeSettings } from "./script-replies.js";
@@ -40,6 +41,8 @@ export interface SettingsCacheOptions {
   scripts: ScriptClient;
   /** A circuit's settings (name) or the rules (undefined) changed: drop what was derived from them. */
   onChange: (name: string | undefined) => void;
+  /** Circuits whose settings and resolved config are kept at most (least recently set dropped first). Default REPLICA_CACHE_ENTRIES. */
+  maxEntries?: number;
   /** The stored rules version is below the one this replica knows: resolves once Redis was checked for a loss of its data. */
   onBackwards?: () => Promise<unknown>;
 }
@@ -62,6 +65,16 @@ export interface SettingsCache {
   adopt(name: string, stored: StoredSettings): void;
   /** Another replica changed a circuit's settings to `version` (an event-stream marker). */
   changed(name: string, version: number): void;
+  /** Redis no longer holds the circuit (it expired): drops this replica's copies; a later use reads them again. */
+  drop(name: string): void;
+  /**
+   * Drops the copies not set since `cutoff` (Date.now ms): a resolved config
+   * is resolved again at its next use, explicit settings come back with one
+   * staleConfig retry; a circuit Redis no longer holds leaves nothing.
+   */
+  sweep(cutoff: number): void;
+  /** Entries held: explicit settings and resolved configs (tests: the bound holds). */
+  readonly sizes: { explicit: number; resolved: number };
   /**
    * Compare-and-set of the runtime rules: `change` decides the new list from
    * the stored one (it may throw to refuse), retried on a concurrent change;
@@ -75,8 +88,11 @@ const MAX_RULE_RETRIES = 10;
 export function createSettingsCache(options: SettingsCacheOptions): SettingsCache {
   const { client, subscriber, keys, decisions, scripts } = options;
   const guard = scripts.guard;
-  const explicit = new Map<string, StoredSettings>();
-  const resolvedByName = new Map<string, VersionedConfig>();
+  // Bounded: agents choose circuit names. A dropped entry costs a resolve, or
+  // one staleConfig retry when the circuit has explicit settings.
+  const maxEntries = options.maxEntries ?? REPLICA_CACHE_ENTRIES;
+  const explicit = new BoundedMap<string, StoredSettings>(maxEntries);
+  const resolvedByName = new BoundedMap<string, VersionedConfig>(maxEntries);
   let runtimeRules: readonly PatternRuleRecord[] = [];
   let rulesVersion = 0;
 
@@ -150,6 +166,17 @@ export function createSettingsCache(options: SettingsCacheOptions): SettingsCach
     },
     changed(name, version) {
       if ((explicit.get(name)?.version ?? -1) < version) forget(name);
+    },
+    drop(name) {
+      explicit.delete(name);
+      resolvedByName.delete(name);
+    },
+    sweep(cutoff) {
+      explicit.sweep(cutoff);
+      resolvedByName.sweep(cutoff);
+    },
+    get sizes() {
+      return { explicit: explicit.size, resolved: resolvedByName.size };
     },
     async updateRules(change) {
       for (let attempt = 0; attempt < MAX_RULE_RETRIES; attempt++) {

@@ -9,6 +9,7 @@
 --- @include "includes/engine"
 --- @include "includes/prelude"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
+if not c.exists and cap_refusal(ctx.now) then return cjson.encode({ capReached = true }) end
 advance(ctx, c)
 local cfg = ctx.cfg
 

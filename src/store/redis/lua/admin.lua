@@ -13,6 +13,8 @@ local c = load_circuit(ctx.keys.circuit, ctx.now)
 local action = ARGV[9]
 ctx.actor = ARGV[10]
 ctx.principal = { keyName = ARGV[10], agentInstanceId = "" }
+-- ForceState creates the circuit: not past the cap (includes/indexes).
+if not c.exists and action ~= "reset" and cap_refusal(ctx.now) then return cjson.encode({ capReached = true }) end
 if action == "reset" then
   if not c.exists then return cjson.encode({ missing = true }) end
   clear_counters(c)

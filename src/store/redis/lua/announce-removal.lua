@@ -5,11 +5,13 @@
   for the same keyspace notification; the marker lets exactly one of them
   write the entry.
   KEYS[1] the circuit hash   KEYS[2] the circuit's removal marker   KEYS[3] the event stream
+  KEYS[4..9] the store-wide indexes (includes/indexes), which drop the circuit
   ARGV[1] circuit name   ARGV[2] marker lifetime ms (idle TTL / 2)   ARGV[3] stream MAXLEN ~
   ARGV[4] "" (Redis TIME), or "@<ms>" from a test clock
   Returns 1 when this call wrote the entry, 0 when another replica did or
   the circuit exists again.
 ]]
+--- @include "includes/indexes"
 
 -- The circuit was used again after it expired (a script found it gone,
 -- lazily expired it and created it afresh) before this notification was
@@ -20,6 +22,7 @@
 -- sees the new circuit at its next transition. The window is the few ms
 -- between the expiry and its notification.
 if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+index_drop(ARGV[1])
 
 -- Every replica receives the notification within moments of the others, so
 -- the first to set the marker writes the entry and the rest find it set.

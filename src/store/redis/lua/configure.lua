@@ -16,6 +16,7 @@
 --- @include "includes/prelude"
 --- @include "includes/config-history"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
+if not c.exists and cap_refusal(ctx.now) then return cjson.encode({ capReached = true }) end
 local version = tonumber(ARGV[4]) + 1
 redis.call("HSET", ctx.keys.explicit, "v", version, "s", ARGV[9])
 c.dirty = true

@@ -36,6 +36,7 @@
 ]]
 
 --- @include "includes/history"
+--- @include "includes/indexes"
 
 local BUCKETS = 10
 
@@ -423,5 +424,6 @@ local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_max
     end
   end
   if #ctx.out > 0 or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history) end
+  index_commit(ctx, c, idle_ttl_ms)
 end
 

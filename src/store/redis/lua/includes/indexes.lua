@@ -1,0 +1,100 @@
+--[[
+  The store-wide circuit indexes and the circuit cap (single server and
+  Sentinel; in Cluster mode a script reaches only its circuit's slot, so the
+  indexes are absent and these functions do nothing but honour a cap the
+  replica decided: docs/design.md §Stores). Needs includes/prelude before it.
+
+  The index keys are the last six KEYS of a script (keys.ts KeySpace.indexes):
+  names zset:  every circuit, score 0, member the name (ZRANGEBYLEX pages it by name)
+  expiry zset: every circuit, score the ms at which Redis expires its keys
+               (the hash's xe, set by includes/engine.lua commit), "+inf" while
+               it does not expire
+  state zsets (score 0) of the circuits whose stored state is OPEN,
+               HALF_OPEN, FORCED_OPEN, DISABLED (CLOSED has none: it is the rest)
+  ARGV[#ARGV] the cap: "<n>" counts the circuits here and refuses the
+           (n+1)th; "full": the replica counted the store full (Cluster);
+           "": no cap.
+
+  Redis expires an idle circuit's keys without running a script, so its index
+  entries stay behind: the expiry zset says when that happened, so the count
+  (ZCOUNT of the deadlines still ahead) is exact without visiting them, and
+  index_prune drops at most a batch of those overdue per call, checking each
+  one's keys (a deadline past on a test clock but not on Redis's is rescored).
+
+  Defines: INDEXED, index_clock, index_commit, index_prune, index_drop, index_count, cap_refusal.
+]]
+-- Cluster mode passes no index keys: the last key is then the circuit's own.
+local IDX_AT = #KEYS - 5
+local INDEXED = IDX_AT >= 1 and string.sub(KEYS[#KEYS], -12) == "idx:DISABLED"
+local IDX_NAMES, IDX_EXPIRY = KEYS[IDX_AT], KEYS[IDX_AT + 1]
+local IDX_STATES = { OPEN = KEYS[IDX_AT + 2], HALF_OPEN = KEYS[IDX_AT + 3], FORCED_OPEN = KEYS[IDX_AT + 4], DISABLED = KEYS[IDX_AT + 5] }
+-- The key prefix, for the circuit hash of an index member: the names key is "<prefix>idx:names".
+local IDX_KEY_PREFIX = INDEXED and string.sub(IDX_NAMES, 1, #IDX_NAMES - #"idx:names") or nil
+local CIRCUIT_CAP = ARGV[#ARGV]
+-- Overdue entries dropped per call: bounds the work one Acquire can be made to do.
+local PRUNE_BATCH = 100
+
+-- ARGV's clock argument in ms: "" is Redis TIME, "@<ms>" a test clock.
+local function index_clock(arg)
+  if string.sub(arg, 1, 1) == "@" then return tonumber(string.sub(arg, 2)) end
+  local t = redis.call("TIME")
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Removes a circuit from every index (its keys are gone).
+local function index_drop(name)
+  redis.call("ZREM", IDX_NAMES, name)
+  redis.call("ZREM", IDX_EXPIRY, name)
+  for _, key in pairs(IDX_STATES) do redis.call("ZREM", key, name) end
+end
+
+-- Drops up to PRUNE_BATCH index entries whose deadline is not after `now` and
+-- whose circuit Redis no longer holds; a circuit still held is rescored from
+-- its keys' remaining time. Answers how many entries it looked at.
+local function index_prune(now)
+  if not INDEXED then return 0 end
+  local due = redis.call("ZRANGEBYSCORE", IDX_EXPIRY, "-inf", now, "LIMIT", 0, PRUNE_BATCH)
+  for _, name in ipairs(due) do
+    local ttl = redis.call("PTTL", IDX_KEY_PREFIX .. "{" .. name .. "}")
+    if ttl == -2 then index_drop(name)
+    elseif ttl == -1 then redis.call("ZADD", IDX_EXPIRY, "+inf", name)
+    else redis.call("ZADD", IDX_EXPIRY, now + ttl, name) end
+  end
+  return #due
+end
+
+-- The circuits Redis holds at `now`: those whose deadline is still ahead
+-- (at its deadline a circuit counts as gone, as on the memory store).
+local function index_count(now)
+  return redis.call("ZCOUNT", IDX_EXPIRY, "(" .. now, "+inf")
+end
+
+-- Before creating a circuit: true when the store holds its cap already
+-- (the command then answers {capReached = true} and writes no circuit key).
+local function cap_refusal(now)
+  if CIRCUIT_CAP == "full" then return true end
+  local cap = tonumber(CIRCUIT_CAP)
+  if cap == nil or not INDEXED then return false end
+  index_prune(now)
+  return index_count(now) >= cap
+end
+
+-- After commit(): records a new circuit, a change of stored state and a new
+-- expiry deadline (commit set or cleared the keys' expiry: c.xe moved).
+local function index_commit(ctx, c, idle_ttl_ms)
+  if not INDEXED then return end
+  local was = c.stored.s
+  if not c.exists then
+    redis.call("ZADD", IDX_NAMES, 0, ctx.name)
+    -- A name can be re-created before the prune dropped its old life's entries
+    -- (Redis expired it by TTL): a stale state entry would hide it from CLOSED listings.
+    for _, key in pairs(IDX_STATES) do redis.call("ZREM", key, ctx.name) end
+  end
+  if was ~= c.s then
+    if was and IDX_STATES[was] then redis.call("ZREM", IDX_STATES[was], ctx.name) end
+    if IDX_STATES[c.s] then redis.call("ZADD", IDX_STATES[c.s], 0, ctx.name) end
+  end
+  if not c.exists or c.xe ~= c.stored.xe then
+    redis.call("ZADD", IDX_EXPIRY, c.xe == -1 and "+inf" or c.xe, ctx.name)
+  end
+end
