@@ -22,18 +22,7 @@
  * passes gen/ts's, the bench dist/gen/ts's) and imports only @bufbuild/protobuf.
  */
 import { create, toBinary, toJson, ScalarType } from "@bufbuild/protobuf";
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1) (as test/conformance/random.ts). */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { mulberry32 } from "./mulberry32.mjs";
 
 /** The circuits the well-formed traffic shares, so that they see real transitions. */
 export const POOL_CIRCUITS = Object.freeze(["fz-0", "fz-1", "fz-2", "fz-3", "fz.grp/a", "fz.grp/b"]);

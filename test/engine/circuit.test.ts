@@ -96,6 +96,17 @@ describe("openDurationFor", () => {
   });
 });
 
+/** The PermitRejectedError problem `f` throws, or undefined when it does not throw. */
+function problemOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (PermitRejectedError.is(e)) return e.problem;
+    throw e;
+  }
+  return undefined;
+}
+
 describe("report bookkeeping", () => {
   let nonce = 0;
   function take(c: Circuit, cfg: CircuitConfig, now: number): string {
@@ -105,15 +116,6 @@ describe("report bookkeeping", () => {
   }
   function put(c: Circuit, cfg: CircuitConfig, now: number, permit: string, outcome: Outcome = "SUCCESS") {
     return report(c, cfg, { now, rand: 0.5, permit, outcome, durationMs: 1, retryAfterMs: 0 });
-  }
-  function problemOf(f: () => unknown): string | undefined {
-    try {
-      f();
-    } catch (e) {
-      if (PermitRejectedError.is(e)) return e.problem;
-      throw e;
-    }
-    return undefined;
   }
 
   it("answers expired for a permit past its permit_ttl even if it had been reported, whatever order reports came in", () => {
@@ -164,15 +166,6 @@ describe("engine contract edges", () => {
   const take = (c: Circuit, cfg: CircuitConfig, now: number) => acquire(c, cfg, { now, rand: 0.5, nonce: `e${(++nonce).toString(36)}` });
   const put = (c: Circuit, cfg: CircuitConfig, now: number, permit: string, outcome: Outcome) =>
     report(c, cfg, { now, rand: 0.5, permit, outcome, durationMs: 1, retryAfterMs: 0 });
-  const problemOf = (f: () => unknown): string | undefined => {
-    try {
-      f();
-    } catch (e) {
-      if (PermitRejectedError.is(e)) return e.problem;
-      throw e;
-    }
-    return undefined;
-  };
 
   it("refuses a token that is not a permit, and another circuit's permit, changing nothing", () => {
     const cfg = config({ failureThreshold: 1 });
