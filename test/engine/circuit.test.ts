@@ -176,6 +176,25 @@ describe("engine contract edges", () => {
     expect(problemOf(() => put(c, cfg, T0, foreign, "FAILURE"))).toBe("foreign");
     expect(c.phase.state).toBe("CLOSED");
     expect(statsOf(c, cfg, T0)).toMatchObject({ totalFailures: 0, windowCalls: 0, consecutiveFailures: 0 });
+    // Refused before time was applied: no transitions for the store to publish.
+    for (const token of ["not-a-permit", foreign]) {
+      const err = (() => {
+        try {
+          put(c, cfg, T0, token, "FAILURE");
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(PermitRejectedError.is(err) && err.transitions).toEqual([]);
+    }
+  });
+
+  it("turns the slow-call rule off with slow_call_duration 0, even with slow_call_rate_threshold 0", () => {
+    const cfg = config({ failureThreshold: 0, slowCallDurationMs: 0, slowCallRateThreshold: 0, minimumCalls: 1 });
+    const c = newCircuit("engine.slow-off", T0);
+    for (let i = 0; i < 5; i++) put(c, cfg, T0 + i, take(c, cfg, T0 + i).permit!, "SUCCESS");
+    expect(c.phase.state).toBe("CLOSED");
   });
 
   it("lets the failure rate open the circuit only from minimum_calls calls on", () => {
