@@ -2,7 +2,7 @@
  * Memory-store behaviours a mutation run (docs/testing.md) found untested:
  * resume tokens with anything around them, from another run or from the
  * future; a ForceState that changes nothing; deleting a file rule when the
- * file has several.
+ * file has several; runtime rules of equal precedence.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { applyPatch, BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
@@ -73,5 +73,15 @@ describe("memory store admin edges", () => {
       { pattern: "file.b.*", patch: { failureThreshold: 3 } },
     ]);
     await expect(store.deletePatternRule("file.b.*", "ann")).rejects.toBeInstanceOf(PatternRuleFromFileError);
+  });
+
+  it("consults runtime rules of equal precedence by pattern, in code-unit order", async () => {
+    const store = makeStore();
+    await store.acquire("tie.x");
+    // Written in the other order: the order of writing must not decide.
+    await store.configurePattern("tie.?", { patch: { failureThreshold: 4 }, replace: false, precedence: 1 }, "ann");
+    await store.configurePattern("tie.*", { patch: { failureThreshold: 5 }, replace: false, precedence: 1 }, "ann");
+    // "tie.*" < "tie.?" in code units ("*" is 0x2a, "?" 0x3f).
+    expect((await store.get("tie.x"))?.config.failureThreshold).toBe(5);
   });
 });
