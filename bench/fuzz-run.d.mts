@@ -16,6 +16,8 @@ export interface FuzzResult {
   counts: Record<string, number>;
   violations: FuzzViolation[];
   violationCount: number;
+  /** Every violation kind (digits folded): how many, and the first case's index, label and method. */
+  kinds: Record<string, { count: number; first: number; label: string; method: string }>;
   /** Liveness probes between batches: every one must be answered. */
   probes: { sent: number; answered: number; failures: { at: number; grpcHealth: string; healthz: string }[] };
 }

@@ -73,6 +73,8 @@ export async function runFuzz(options) {
   const counts = {};
   const violations = [];
   let violationCount = 0;
+  /** Every violation kind (digits folded) with its count and first case, however many there are. */
+  const kinds = {};
   const probes = { sent: 0, answered: 0, failures: [] };
   const probe = async (at) => {
     probes.sent++;
@@ -89,6 +91,9 @@ export async function runFuzz(options) {
       const why = violationOf(c, answer);
       if (why !== undefined) {
         violationCount++;
+        const kind = `${c.port} ${why.replace(/\d{3,}/g, "N").slice(0, 100)}`;
+        kinds[kind] ??= { count: 0, first: i, label: c.label, method: c.method.name };
+        kinds[kind].count++;
         if (violations.length < maxViolations) violations.push({ index: i, port: c.port, method: c.method.name, label: c.label, why });
       }
       const m = answer.message;
@@ -107,7 +112,7 @@ export async function runFuzz(options) {
   } finally {
     wire.close();
   }
-  return { seed, iterations, counts, violations, violationCount, probes };
+  return { seed, iterations, counts, violations, violationCount, kinds, probes };
 }
 
 const CODE_NAMES = [

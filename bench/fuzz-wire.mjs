@@ -42,13 +42,18 @@ function base64Bytes(text) {
  * Connect error, a reset stream, no answer within `answerTimeoutMs`).
  */
 export function createFuzzWire({ grpcAddress, httpUrl, statusSchema, errorInfoSchema, answerTimeoutMs = 60_000 }) {
+  // Node's client sessions refuse new streams (RST_STREAM ENHANCE_YOUR_CALM)
+  // once 10 MB of their own buffered output is outstanding, which the
+  // oversized cases reach; grpc-js lifts the same limit on its side.
+  const open = () => {
+    const s = http2.connect(`http://${grpcAddress}`, { maxSessionMemory: Number.MAX_SAFE_INTEGER });
+    // A session the server closes (GOAWAY after a protocol error) is replaced on the next call.
+    s.on("error", () => {});
+    return s;
+  };
   let session;
   const connect = () => {
-    if (session === undefined || session.closed || session.destroyed) {
-      session = http2.connect(`http://${grpcAddress}`);
-      // A session the server closes (GOAWAY after a protocol error) is replaced on the next call.
-      session.on("error", () => {});
-    }
+    if (session === undefined || session.closed || session.destroyed) session = open();
     return session;
   };
 
@@ -62,9 +67,8 @@ export function createFuzzWire({ grpcAddress, httpUrl, statusSchema, errorInfoSc
 
   return {
     /** Sends `c.frame` as the body of a gRPC call (server streams end after their first message). */
-    grpc(c) {
+    grpc(c, s = connect()) {
       return new Promise((resolve) => {
-        const s = connect();
         const stream = s.request({
           ":method": "POST",
           ":path": c.path,
@@ -168,14 +172,15 @@ export function createFuzzWire({ grpcAddress, httpUrl, statusSchema, errorInfoSc
       return { code, errorInfo, detail: String(error.message ?? "") };
     },
 
-    /** grpc.health.v1.Health/Check on the gRPC port and GET /healthz on the HTTP port: both must answer. */
+    /** grpc.health.v1.Health/Check on the gRPC port (a new connection) and GET /healthz on the HTTP port: both must answer. */
     async alive() {
-      const health = await this.grpc({
-        path: "/grpc.health.v1.Health/Check",
-        frame: new Uint8Array([0, 0, 0, 0, 0]),
-        metadata: {},
-        method: { methodKind: "unary", output: undefined },
-      });
+      // On a connection of its own: the question is whether the server answers anyone.
+      const probeSession = open();
+      const health = await this.grpc(
+        { path: "/grpc.health.v1.Health/Check", frame: new Uint8Array([0, 0, 0, 0, 0]), metadata: {}, method: { methodKind: "unary", output: undefined } },
+        probeSession,
+      );
+      probeSession.close();
       // SERVING is field 1 = 1: the response frame is exactly 00 00000002 08 01.
       const serving = health.code === 0 && Buffer.from([0, 0, 0, 0, 2, 8, 1]).equals(health.body ?? Buffer.alloc(0));
       let healthz;

@@ -98,15 +98,9 @@ console.log(`\n${iterations} cases in ${seconds.toFixed(1)} s (${(iterations / s
 console.log("answers per port and code:");
 for (const [key, n] of Object.entries(result.counts).sort()) console.log(`  ${key.padEnd(36)} ${n}`);
 console.log(`liveness probes answered: ${result.probes.answered}/${result.probes.sent}`);
-const kinds = new Map();
-for (const v of result.violations) {
-  const kind = `${v.port} ${v.method} ${v.why.replace(/\d{3,}/g, "N").replace(/(field no) \d+/, "$1 N").slice(0, 120)}`;
-  const seen = kinds.get(kind) ?? { n: 0, first: v };
-  seen.n++;
-  kinds.set(kind, seen);
-}
-console.log(`violations: ${result.violationCount}${result.violationCount > result.violations.length ? ` (first ${result.violations.length} grouped)` : ""}`);
-for (const [kind, { n, first }] of kinds) console.log(`  ${n}× ${kind}\n     e.g. case ${first.index} (${first.label})`);
+console.log(`violations: ${result.violationCount}`);
+for (const [kind, { count, first, label, method }] of Object.entries(result.kinds)) console.log(`  ${count}× ${kind}\n     first: case ${first}, ${method} (${label})`);
+for (const f of result.probes.failures) console.log(`  liveness probe after case ${f.at}: gRPC health ${f.grpcHealth}, /healthz ${f.healthz}`);
 const invariants = await checkInvariants({ httpUrl: server.http, headers: { authorization: `Bearer ${ADMIN_KEY}` } });
 console.log(`invariants: ${invariants.checked} circuits and ${invariants.transitions} transitions checked, ${invariants.problems.length} problems`);
 for (const p of invariants.problems.slice(0, 50)) console.log(`  ${p}`);
