@@ -37,4 +37,12 @@ describe("pageOfRules", () => {
     expect(() => pageOfRules(rules, 2, token)).toThrow(PageTokenError);
     expect(() => pageOfRules(rules, 2, token)).toThrow(expect.objectContaining({ field: "page_token", problem }));
   });
+
+  // Page tokens are not signed; found untested by a mutation run (docs/testing.md).
+  it("refuses a token whose position is not a [number, number, string] key", () => {
+    for (const bad of [[0, 1], [0, 1, "a.*", 4], ["0", 1, "a.*"], [0, "1", "a.*"], [0, 1, 2], { 0: 0, 1: 1, 2: "a.*", length: 3 }, "a.*"]) {
+      const token = encodeToken("rules", [], JSON.stringify(bad));
+      expect(() => pageOfRules(rules, 2, token), JSON.stringify(bad)).toThrow(PageTokenError);
+    }
+  });
 });
