@@ -45,4 +45,21 @@ describe("pageOfRules", () => {
       expect(() => pageOfRules(rules, 2, token), JSON.stringify(bad)).toThrow(PageTokenError);
     }
   });
+
+  it("pages one rule at a time through runtime and file rules, each exactly once", () => {
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const page = pageOfRules(rules, 1, token);
+      seen.push(...page.rules.map((r) => `${r.origin}:${r.pattern}`));
+      token = page.nextPageToken;
+    } while (token !== "" && seen.length <= rules.length);
+    expect(seen).toEqual(["runtime:a.*", "runtime:b.*", "runtime:c.*", "config_file:*", "config_file:x.*"]);
+  });
+
+  it("continues from the first rule when every rule now sorts after the cursor", () => {
+    const first = pageOfRules(rules, 1, ""); // a.*
+    const later = [runtime("b.*", 2), runtime("c.*", 2)]; // a.* deleted meanwhile
+    expect(pageOfRules(later, 1, first.nextPageToken).rules.map((r) => r.pattern)).toEqual(["b.*"]);
+  });
 });
