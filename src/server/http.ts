@@ -9,11 +9,12 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { DescMethod } from "@bufbuild/protobuf";
+import { createRegistry, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { reasonedError } from "./error-details.js";
 import { peerKey } from "./grpc-adapter.js";
@@ -21,6 +22,7 @@ import { interceptService, type Interceptor as MethodInterceptor } from "./inter
 import type { ServerTlsOptions } from "./grpc.js";
 import { createHealthImpl, HealthRegistry } from "./health.js";
 import { applyOriginPolicy, type HttpOriginPolicy } from "./http-origin.js";
+import { judgeRequestBodies, refuseMalformedRequests } from "./malformed-requests.js";
 import { internalError } from "./status.js";
 
 /** The answer of a readiness check. */
@@ -107,6 +109,9 @@ export interface HttpServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/** The google.rpc detail types BatchReport results carry, for their JSON form. */
+const ERROR_DETAIL_TYPES = createRegistry(file_google_rpc_error_details);
+
 /** How long streams get, after their signal aborted, to write their final status. */
 const ABORT_GRACE_MS = 250;
 
@@ -118,18 +123,23 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   // Wrapped here, not inside routes(), so a refused registration throws from createHttpServer.
   const circuitService = interceptService(CircuitService, options.circuitService, interceptors);
   const healthService = interceptService(Health, createHealthImpl(health), interceptors);
+  const readMaxBytes = options.readMaxBytes ?? 4 * 1024 * 1024;
   const connectHandler = connectNodeAdapter({
     routes(router) {
       router.service(CircuitService, circuitService);
+      judgeRequestBodies(router, CircuitService.typeName, readMaxBytes);
       router.service(Health, healthService);
       options.routes?.(router);
     },
     grpc: true,
     grpcWeb: true,
     connect: true,
-    readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+    readMaxBytes,
+    // BatchReport's per-item google.rpc.Status packs ErrorInfo, RetryInfo and
+    // BadRequest in Any; Connect JSON can only write an Any whose type it knows.
+    jsonOptions: { registry: ERROR_DETAIL_TYPES },
     shutdownSignal: shutdownController.signal,
-    interceptors: [hideInternalErrors(options.onInternalError)],
+    interceptors: [hideInternalErrors(options.onInternalError), refuseMalformedRequests()],
     contextValues: (req) => createContextValues().set(peerKey, peerOf(req.socket)),
     fallback: (req, res) => {
       // A fallback answers false for paths it does not serve (void = served).

@@ -4,17 +4,8 @@
  * test name) so a failure can be replayed exactly.
  */
 
-/** A uniform [0, 1) source that repeats exactly for the same `seed`. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+// One implementation for the suites and the bench's fuzz generator (plain JS there).
+export { mulberry32 } from "../../bench/mulberry32.mjs";
 
 /** The seed the suites use unless TEST_SEED is set (decimal or 0x hex). */
 export const TEST_SEED: number = (() => {

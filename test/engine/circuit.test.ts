@@ -96,6 +96,17 @@ describe("openDurationFor", () => {
   });
 });
 
+/** The PermitRejectedError problem `f` throws, or undefined when it does not throw. */
+function problemOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (PermitRejectedError.is(e)) return e.problem;
+    throw e;
+  }
+  return undefined;
+}
+
 describe("report bookkeeping", () => {
   let nonce = 0;
   function take(c: Circuit, cfg: CircuitConfig, now: number): string {
@@ -105,15 +116,6 @@ describe("report bookkeeping", () => {
   }
   function put(c: Circuit, cfg: CircuitConfig, now: number, permit: string, outcome: Outcome = "SUCCESS") {
     return report(c, cfg, { now, rand: 0.5, permit, outcome, durationMs: 1, retryAfterMs: 0 });
-  }
-  function problemOf(f: () => unknown): string | undefined {
-    try {
-      f();
-    } catch (e) {
-      if (PermitRejectedError.is(e)) return e.problem;
-      throw e;
-    }
-    return undefined;
   }
 
   it("answers expired for a permit past its permit_ttl even if it had been reported, whatever order reports came in", () => {
@@ -155,5 +157,86 @@ describe("report bookkeeping", () => {
     expect([...c.reported.keys()]).toEqual([p, q]);
     put(c, cfg, T0 + 5_000, r); // p expired at T0 + 5000
     expect([...c.reported.keys()]).toEqual([q, r]);
+  });
+});
+
+// Behaviours a mutation run (docs/testing.md) found untested at the engine's own API.
+describe("engine contract edges", () => {
+  let nonce = 0;
+  const take = (c: Circuit, cfg: CircuitConfig, now: number) => acquire(c, cfg, { now, rand: 0.5, nonce: `e${(++nonce).toString(36)}` });
+  const put = (c: Circuit, cfg: CircuitConfig, now: number, permit: string, outcome: Outcome) =>
+    report(c, cfg, { now, rand: 0.5, permit, outcome, durationMs: 1, retryAfterMs: 0 });
+
+  it("refuses a token that is not a permit, and another circuit's permit, changing nothing", () => {
+    const cfg = config({ failureThreshold: 1 });
+    const c = newCircuit("engine.mine", T0);
+    const other = newCircuit("engine.other", T0);
+    const foreign = take(other, cfg, T0).permit!;
+    expect(problemOf(() => put(c, cfg, T0, "not-a-permit", "FAILURE"))).toBe("malformed");
+    expect(problemOf(() => put(c, cfg, T0, foreign, "FAILURE"))).toBe("foreign");
+    expect(c.phase.state).toBe("CLOSED");
+    expect(statsOf(c, cfg, T0)).toMatchObject({ totalFailures: 0, windowCalls: 0, consecutiveFailures: 0 });
+    // Refused before time was applied: no transitions for the store to publish.
+    for (const token of ["not-a-permit", foreign]) {
+      const err = (() => {
+        try {
+          put(c, cfg, T0, token, "FAILURE");
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(PermitRejectedError.is(err) && err.transitions).toEqual([]);
+    }
+  });
+
+  it("turns the slow-call rule off with slow_call_duration 0, even with slow_call_rate_threshold 0", () => {
+    const cfg = config({ failureThreshold: 0, slowCallDurationMs: 0, slowCallRateThreshold: 0, minimumCalls: 1 });
+    const c = newCircuit("engine.slow-off", T0);
+    for (let i = 0; i < 5; i++) put(c, cfg, T0 + i, take(c, cfg, T0 + i).permit!, "SUCCESS");
+    expect(c.phase.state).toBe("CLOSED");
+  });
+
+  it("lets the failure rate open the circuit only from minimum_calls calls on", () => {
+    const cfg = config({ failureThreshold: 0, failureRateThreshold: 0.5, minimumCalls: 4 });
+    const c = newCircuit("engine.minimum-calls", T0);
+    for (let i = 0; i < 3; i++) put(c, cfg, T0 + i, take(c, cfg, T0 + i).permit!, "FAILURE");
+    expect(c.phase.state).toBe("CLOSED"); // 3 of 3 failed, but only 3 calls
+    put(c, cfg, T0 + 3, take(c, cfg, T0 + 3).permit!, "FAILURE");
+    expect(c.phase.state).toBe("OPEN");
+  });
+
+  it("allows calls on an OPEN circuit whose config says enabled: false", () => {
+    const cfg = config({ failureThreshold: 1 });
+    const c = newCircuit("engine.disabled-open", T0);
+    put(c, cfg, T0, take(c, cfg, T0).permit!, "FAILURE");
+    expect(c.phase.state).toBe("OPEN");
+    expect(take(c, cfg, T0 + 1).allowed).toBe(false);
+    const disabled = config({ failureThreshold: 1, enabled: false });
+    expect(take(c, disabled, T0 + 2)).toMatchObject({ allowed: true, state: "DISABLED" });
+  });
+
+  it("never opens a circuit with enabled: false, even from permits issued before it was disabled", () => {
+    const cfg = config({ failureThreshold: 2 });
+    const c = newCircuit("engine.disabled-late-reports", T0);
+    const permits = [take(c, cfg, T0).permit!, take(c, cfg, T0).permit!, take(c, cfg, T0).permit!];
+    const disabled = config({ failureThreshold: 2, enabled: false });
+    for (const p of permits) expect(put(c, disabled, T0 + 1, p, "FAILURE").transitions).toEqual([]);
+    expect(c.phase.state).toBe("CLOSED");
+    expect(c.generation).toBe(0);
+  });
+
+  it("keeps a HALF_OPEN probe held when a stale permit from before the opening is reported", () => {
+    const cfg = config({ failureThreshold: 1, halfOpenMaxCalls: 1, permitTtlMs: 60_000 });
+    const c = newCircuit("engine.stale-in-half-open", T0);
+    const old = take(c, cfg, T0).permit!;
+    put(c, cfg, T0, take(c, cfg, T0).permit!, "FAILURE");
+    expect(c.phase.state).toBe("OPEN");
+    const probe = take(c, cfg, T0 + 10_000);
+    expect(probe.allowed).toBe(true);
+    expect(c.phase.state).toBe("HALF_OPEN");
+    expect(put(c, cfg, T0 + 10_001, old, "SUCCESS").disposition).toBe("STALE");
+    // The probe is still out: the one slot stays taken.
+    expect(take(c, cfg, T0 + 10_002)).toMatchObject({ allowed: false, reason: "HALF_OPEN_FULL" });
   });
 });

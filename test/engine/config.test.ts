@@ -319,3 +319,26 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig(bad, "x", undefined)).toThrow(UnknownPresetError);
   });
 });
+
+// Behaviours a mutation run (docs/testing.md) found untested.
+describe("validatePatch refuses what its ranges cannot catch", () => {
+  it("an enum value that is not one of the field's values", () => {
+    expect(validatePatch({ mode: "bogus" as "enforce" })).toEqual([
+      { field: "mode", message: 'mode must be "enforce" or "shadow", got "bogus"' },
+    ]);
+  });
+
+  it.each([Number.NaN, Number.POSITIVE_INFINITY])("a rate of %s (no range comparison catches NaN)", (rate) => {
+    expect(validatePatch({ failureRateThreshold: rate })).toEqual([
+      { field: "failure_rate_threshold", message: `failure_rate_threshold must be a number from 0 to 1, got ${rate}` },
+    ]);
+  });
+});
+
+describe("mergePatches with a field set to undefined", () => {
+  it("keeps the earlier patch's value: undefined means unset, as in validatePatch", () => {
+    const merged = mergePatches({ mode: "shadow", jitter: 0.1 }, { mode: undefined, jitter: undefined });
+    expect(merged).toStrictEqual({ mode: "shadow", jitter: 0.1 });
+    expect(applyPatch(BUILTIN_DEFAULTS, merged).mode).toBe("shadow");
+  });
+});

@@ -35,6 +35,11 @@ describe("circuitNameProblem", () => {
     expect(circuitNameProblem(name)).toBe(`"-${"a".repeat(59)}…" ${RULE}`);
   });
 
+  it("names the character rule, not the length, for a bad name of exactly 200 or 60 characters", () => {
+    expect(circuitNameProblem("-" + "a".repeat(199))).toBe(`"-${"a".repeat(59)}…" ${RULE}`);
+    expect(circuitNameProblem("-" + "a".repeat(59))).toBe(`"-${"a".repeat(59)}" ${RULE}`);
+  });
+
   it("agrees with the documented regex", () => {
     expect(CIRCUIT_NAME_RE.source).toBe("^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$");
   });

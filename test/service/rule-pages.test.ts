@@ -37,4 +37,29 @@ describe("pageOfRules", () => {
     expect(() => pageOfRules(rules, 2, token)).toThrow(PageTokenError);
     expect(() => pageOfRules(rules, 2, token)).toThrow(expect.objectContaining({ field: "page_token", problem }));
   });
+
+  // Page tokens are not signed; found untested by a mutation run (docs/testing.md).
+  it("refuses a token whose position is not a [number, number, string] key", () => {
+    for (const bad of [[0, 1], [0, 1, "a.*", 4], ["0", 1, "a.*"], [0, "1", "a.*"], [0, 1, 2], { 0: 0, 1: 1, 2: "a.*", length: 3 }, "a.*"]) {
+      const token = encodeToken("rules", [], JSON.stringify(bad));
+      expect(() => pageOfRules(rules, 2, token), JSON.stringify(bad)).toThrow(PageTokenError);
+    }
+  });
+
+  it("pages one rule at a time through runtime and file rules, each exactly once", () => {
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const page = pageOfRules(rules, 1, token);
+      seen.push(...page.rules.map((r) => `${r.origin}:${r.pattern}`));
+      token = page.nextPageToken;
+    } while (token !== "" && seen.length <= rules.length);
+    expect(seen).toEqual(["runtime:a.*", "runtime:b.*", "runtime:c.*", "config_file:*", "config_file:x.*"]);
+  });
+
+  it("continues from the first rule when every rule now sorts after the cursor", () => {
+    const first = pageOfRules(rules, 1, ""); // a.*
+    const later = [runtime("b.*", 2), runtime("c.*", 2)]; // a.* deleted meanwhile
+    expect(pageOfRules(later, 1, first.nextPageToken).rules.map((r) => r.pattern)).toEqual(["b.*"]);
+  });
 });

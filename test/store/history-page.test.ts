@@ -39,6 +39,12 @@ describe("history positions", () => {
     expect(parseHistoryPosition(formatHistoryPosition(p))).toEqual(p);
     for (const bad of ["", "1", "1.", ".1", "a.1", "1.1.1", "1.x", " 1.1", "99999999999999999.1"]) expect(parseHistoryPosition(bad), bad).toBeUndefined();
   });
+
+  it("refuse a 16-digit number beyond 2^53 in either half (page tokens are not signed)", () => {
+    expect(parseHistoryPosition("9999999999999999.1")).toBeUndefined();
+    expect(parseHistoryPosition("1.9999999999999999")).toBeUndefined();
+    expect(parseHistoryPosition("9007199254740991.-9007199254740991")).toEqual({ life: 9007199254740991, seq: -9007199254740991 });
+  });
 });
 
 describe("pageOfHistory", () => {
