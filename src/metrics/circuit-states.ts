@@ -164,6 +164,10 @@ export class CircuitStateTracker {
           case "event":
             apply(fresh, item.event);
             break;
+          case "circuit_removed":
+            // Evicted (idle): it is no longer in the store, so not in the gauge.
+            fresh.delete(item.circuit);
+            break;
         }
       });
     } catch (err) {

@@ -22,10 +22,11 @@ import { waitFor } from "../support/replicas.js";
 import { manualClock } from "../support/test-server.js";
 import { parseExposition, sampleValue, samplesOf } from "./exposition.js";
 
-function memoryStore(clock = manualClock()): MemoryStore {
+function memoryStore(clock = manualClock(), idleTtlMs?: number): MemoryStore {
   return createMemoryStore({
     layers: { defaults: { ...BUILTIN_DEFAULTS, failureThreshold: 1, openDurationMs: 10_000 }, presets: { ...BUILTIN_PRESETS }, rules: [] },
     clock: clock.now,
+    ...(idleTtlMs === undefined ? {} : { idleTtlMs }),
     random: () => 0.5,
     tickIntervalMs: 0,
   });
@@ -128,6 +129,25 @@ describe("CircuitStateTracker", () => {
     expect(tracker.stateOf("s.new")).toBe("OPEN"); // a config change sends no event
     await tracker.sync();
     expect(tracker.stateOf("s.new")).toBe("DISABLED");
+    tracker.close();
+    await store.close();
+  });
+
+  it("drops a circuit the store evicted, at once rather than at the next resync", async () => {
+    const clock = manualClock();
+    const IDLE_TTL_MS = 60_000;
+    const store = memoryStore(clock, IDLE_TTL_MS);
+    await fail(store, "s.gone");
+    await store.acquire("s.kept");
+    const tracker = new CircuitStateTracker({ store, clock: clock.now, resyncMs: 0 });
+    await tracker.sync();
+    clock.advance(20_000); // past open_duration: s.gone reads HALF_OPEN with no probe out
+    expect((await store.get("s.gone"))?.state).toBe("HALF_OPEN");
+    await store.acquire("s.kept");
+    clock.advance(IDLE_TTL_MS - 1000); // s.gone idle for its whole TTL, s.kept not
+    store.tick();
+    expect(await store.get("s.gone")).toBeUndefined();
+    expect(Object.fromEntries(tracker.states())).toEqual({ "s.kept": "CLOSED" });
     tracker.close();
     await store.close();
   });
