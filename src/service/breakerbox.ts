@@ -13,6 +13,7 @@ import type {
   PatternRuleRecord,
   ReportAck,
 } from "../store/store.js";
+import { CircuitCapError } from "../store/store-errors.js";
 import { formatHistoryPosition, parseHistoryPosition } from "../store/history-page.js";
 import { type ConfigureRequest, judgeConfigure } from "./configure-request.js";
 import { principalOf, requireAgentInstanceId } from "./agent-instance.js";
@@ -170,11 +171,23 @@ export class Breakerbox {
     });
     requireAgentInstanceId("agent_instance_id", caller.agentInstanceId ?? "");
     const denials: AcquireAnyResult["denials"] = [];
+    // A new candidate the store has no room for is passed over, so an existing
+    // one later in the list still serves; the cap is the answer only when no
+    // candidate let the call through.
+    let capped: CircuitCapError | undefined;
     for (const circuit of circuits) {
-      const decision = await this.store.acquire(circuit);
+      let decision;
+      try {
+        decision = await this.store.acquire(circuit);
+      } catch (err) {
+        if (!CircuitCapError.is(err)) throw err;
+        capped ??= err;
+        continue;
+      }
       if (decision.allowed) return { chosen: { circuit, decision }, denials, retryAfterMs: 0 };
       denials.push({ circuit, decision });
     }
+    if (capped !== undefined) throw capped;
     const known = denials.map((d) => d.decision.retryAfterMs).filter((ms) => ms > 0);
     return { denials, retryAfterMs: known.length === 0 ? 0 : Math.min(...known) };
   }
