@@ -47,6 +47,8 @@ describe("a Sentinel failover", () => {
   it("keeps answering through the new master, with the replicated circuit state intact", async () => {
     const c = replica.client;
     const circuit = "sentinel.dep";
+    // Ready means connected through Sentinel to the master: a Configure before that answers UNAVAILABLE.
+    await waitFor("the replica ready (/readyz 200)", async () => (await replica.readyz()).status === 200, { timeoutMs: 30_000, intervalMs: 100 });
     await c.call("configure", { target: { case: "circuit", value: circuit }, config: { failureThreshold: 2, openDuration: durationFromMs(120_000) } });
     for (let i = 0; i < 2; i++) {
       const a = await c.call("acquire", { circuit });
