@@ -125,3 +125,12 @@ async def test_close_flushes_every_queued_report(address: str, admin: Any, circu
     assert await asyncio.gather(*(bb.run(circuit, lambda i=i: i) for i in range(120))) == list(range(120))
     await bb.close()
     assert stats(admin, circuit)[1]["successes"] == 120
+
+
+async def test_a_refusal_to_fix_raises_breakerbox_error_by_its_reason(address: str) -> None:
+    from breakerbox import BreakerboxError
+
+    async with AsyncBreakerbox(address) as bb:
+        with pytest.raises(BreakerboxError) as refused:
+            await bb.run("", lambda: 1)
+    assert (refused.value.failure.reason, refused.value.failure.code.name) == ("INVALID_FIELD", "INVALID_ARGUMENT")

@@ -135,3 +135,21 @@ def test_a_refusal_to_fix_raises_breakerbox_error_by_its_reason(address: str) ->
     with Breakerbox(address) as bb, pytest.raises(BreakerboxError) as refused:
         bb.run("", lambda: 1)
     assert refused.value.failure.reason == "INVALID_FIELD"
+
+
+def test_reports_carry_the_agent_instance_id(address: str, admin: Any, circuit: str) -> None:
+    from breakerbox import default_agent_instance_id
+    from breakerbox.v1 import breakerbox_pb2 as pb
+
+    import os
+    import socket
+
+    assert default_agent_instance_id() == f"{socket.gethostname()}:{os.getpid()}"
+    with Breakerbox(address, agent_instance_id="py-agent-7") as bb:
+        for _ in range(FAILURE_THRESHOLD):
+            with pytest.raises(RuntimeError):
+                bb.run(circuit, fail)
+    entries = admin.GetHistory(pb.GetHistoryRequest(circuit=circuit), timeout=5).entries
+    opened = [e.transition for e in entries if e.WhichOneof("entry") == "transition"]
+    assert [pb.State.Name(t.to_state) for t in opened] == ["STATE_OPEN"]
+    assert [p.agent_instance_id for p in opened[0].failure_reporters] == ["py-agent-7"]

@@ -141,6 +141,9 @@ class ReportQueue:
                 response = self._send(pb.BatchReportRequest(reports=batch))
             except grpc.RpcError as err:
                 error = err
+            except Exception:  # a bug, not an outage: the loop must outlive it
+                log.exception("Breakerbox BatchReport failed: dropped %d Reports", len(batch))
+                continue
             with self._cond:
                 if self._pending.settle(batch, response, error):
                     # Also while closing: close() bounds the whole flush, then stops this loop.
@@ -194,6 +197,9 @@ class AsyncReportQueue:
                 response = await self._send(pb.BatchReportRequest(reports=batch))
             except grpc.RpcError as err:
                 error = err
+            except Exception:  # a bug, not an outage: the loop must outlive it
+                log.exception("Breakerbox BatchReport failed: dropped %d Reports", len(batch))
+                continue
             if self._pending.settle(batch, response, error):
                 await asyncio.sleep(self._backoff.next())  # close() bounds the flush, then cancels this task
             else:

@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, TypeVar, Union, overload
+import random
+import time
+from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence, TypeVar, Union, overload
 
 import grpc
 import grpc.aio
 
-from ._admission import Admission, Denial, Permit
+from ._admission import Admission, Denial, Permit, UnavailablePolicy
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
+from .classify import Classifier, classify_exception
 from ._report_queue import AsyncReportQueue, Backoff, PendingReports
 from .errors import CallTimeout, CircuitOpenError
 from .v1 import breakerbox_pb2_grpc as pb_grpc
@@ -30,15 +33,52 @@ class AsyncBreakerbox:
     inside the running event loop; `await close()` (or `async with`) flushes
     the queued Reports, which one task sends with BatchReport."""
 
-    def __init__(self, address: str, **options: Any) -> None:
-        self._core = ClientCore(ClientOptions(**options))
+    def __init__(
+        self,
+        address: str,
+        *,
+        api_key: str | None = None,
+        tls: grpc.ChannelCredentials | bool | None = None,
+        agent_instance_id: str | None = None,
+        on_unavailable: UnavailablePolicy = "fail_open",
+        rpc_timeout: float = 2.0,
+        service_retry: float = 5.0,
+        classify: Classifier = classify_exception,
+        local_failure_threshold: int = 5,
+        local_open_seconds: float = 30.0,
+        report_queue_size: int = 10_000,
+        close_timeout: float = 5.0,
+        interceptors: Sequence[Any] = (),
+        channel_options: Sequence[tuple[str, Any]] = (),
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._core = ClientCore(
+            ClientOptions(
+                api_key=api_key,
+                tls=tls,
+                agent_instance_id=agent_instance_id,
+                on_unavailable=on_unavailable,
+                rpc_timeout=rpc_timeout,
+                service_retry=service_retry,
+                classify=classify,
+                local_failure_threshold=local_failure_threshold,
+                local_open_seconds=local_open_seconds,
+                report_queue_size=report_queue_size,
+                close_timeout=close_timeout,
+                interceptors=interceptors,
+                channel_options=channel_options,
+                clock=clock,
+                rng=rng or random.Random(),
+            )
+        )
         o = self._core.options
         credentials, args = channel_args(o)
-        interceptors = list(o.interceptors) or None
+        aio_interceptors = list(o.interceptors) or None
         self._channel = (
-            grpc.aio.secure_channel(address, credentials, args, interceptors=interceptors)
+            grpc.aio.secure_channel(address, credentials, args, interceptors=aio_interceptors)
             if credentials
-            else grpc.aio.insecure_channel(address, args, interceptors=interceptors)
+            else grpc.aio.insecure_channel(address, args, interceptors=aio_interceptors)
         )
         #: The generated stub on this client's channel, for the other RPCs (GetState, Watch, ...).
         self.stub: Any = pb_grpc.CircuitServiceStub(self._channel)  # type: ignore[no-untyped-call]

@@ -6,14 +6,17 @@ import concurrent.futures
 import contextlib
 import functools
 import inspect
+import random
+import time
 import threading
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import grpc
 
-from ._admission import Admission, Denial, Permit
+from ._admission import Admission, Denial, Permit, UnavailablePolicy
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
+from .classify import Classifier, classify_exception
 from ._report_queue import Backoff, PendingReports, ReportQueue
 from .errors import CallTimeout, CircuitOpenError
 from .v1 import breakerbox_pb2_grpc as pb_grpc
@@ -40,8 +43,45 @@ class Breakerbox:
     `close_timeout` seconds. `interceptors` are grpc client interceptors.
     """
 
-    def __init__(self, address: str, **options: Any) -> None:
-        self._core = ClientCore(ClientOptions(**options))
+    def __init__(
+        self,
+        address: str,
+        *,
+        api_key: str | None = None,
+        tls: grpc.ChannelCredentials | bool | None = None,
+        agent_instance_id: str | None = None,
+        on_unavailable: UnavailablePolicy = "fail_open",
+        rpc_timeout: float = 2.0,
+        service_retry: float = 5.0,
+        classify: Classifier = classify_exception,
+        local_failure_threshold: int = 5,
+        local_open_seconds: float = 30.0,
+        report_queue_size: int = 10_000,
+        close_timeout: float = 5.0,
+        interceptors: Sequence[Any] = (),
+        channel_options: Sequence[tuple[str, Any]] = (),
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._core = ClientCore(
+            ClientOptions(
+                api_key=api_key,
+                tls=tls,
+                agent_instance_id=agent_instance_id,
+                on_unavailable=on_unavailable,
+                rpc_timeout=rpc_timeout,
+                service_retry=service_retry,
+                classify=classify,
+                local_failure_threshold=local_failure_threshold,
+                local_open_seconds=local_open_seconds,
+                report_queue_size=report_queue_size,
+                close_timeout=close_timeout,
+                interceptors=interceptors,
+                channel_options=channel_options,
+                clock=clock,
+                rng=rng or random.Random(),
+            )
+        )
         o = self._core.options
         credentials, args = channel_args(o)
         channel = grpc.secure_channel(address, credentials, args) if credentials else grpc.insecure_channel(address, args)
