@@ -21,10 +21,12 @@ from .classify import (
     retry_after_from_headers,
 )
 from .client import Breakerbox
+from ._watch import AsyncWatch, Watch
 from .errors import BreakerboxError, CallTimeout, CircuitOpenError, RpcFailure
 
 __all__ = [
     "AsyncBreakerbox",
+    "AsyncWatch",
     "Breakerbox",
     "BreakerboxError",
     "CallTimeout",
@@ -34,6 +36,7 @@ __all__ = [
     "Outcome",
     "RpcFailure",
     "UnavailablePolicy",
+    "Watch",
     "classify_exception",
     "classify_http_status",
     "default_agent_instance_id",

@@ -108,6 +108,14 @@ class Gate:
             return self._degraded(circuit)
         raise BreakerboxError("Acquire", failure)
 
+    def transition(self, circuit: str, to_state: str, open_seconds_left: float) -> None:
+        """A Watch transition: to OPEN is known OPEN for the open time left; any other state clears."""
+        with self._lock:
+            if to_state == "OPEN" and open_seconds_left > 0:
+                self._known_open[circuit] = Denial(circuit, "OPEN", "OPEN", self._clock() + open_seconds_left, True)
+            elif to_state != "OPEN":
+                self._known_open.pop(circuit, None)
+
     def service_down(self, retry_delay: float | None) -> None:
         """Breakerbox was unreachable: skip it for service_retry s, or its RetryInfo's delay if longer."""
         with self._lock:

@@ -17,6 +17,7 @@ from ._admission import Admission, Denial, Permit, UnavailablePolicy
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
 from .classify import Classifier, classify_exception
+from ._watch import AsyncWatch, WatchCursor
 from ._report_queue import AsyncReportQueue, Backoff, PendingReports
 from .errors import CallTimeout, CircuitOpenError
 from .v1 import breakerbox_pb2_grpc as pb_grpc
@@ -177,6 +178,14 @@ class AsyncBreakerbox:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def watch(self, circuits: Sequence[str] = (), *, prefix: str = "", resume_token: str = "") -> AsyncWatch:
+        """Streams the transitions of `circuits` (or of names starting with
+        `prefix`; all circuits without either), from a snapshot or from
+        `resume_token`, reconnecting with jittered backoff (see breakerbox._watch).
+        Transitions it delivers also feed this client's known-OPEN fail-fast."""
+        cursor = WatchCursor(circuits, prefix, resume_token, self._core.gate, Backoff(0.1, 5.0, self._core.options.rng))
+        return AsyncWatch(self.stub, self._core.metadata, cursor)
 
     @property
     def dropped_reports(self) -> int:

@@ -17,6 +17,7 @@ from ._admission import Admission, Denial, Permit, UnavailablePolicy
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
 from .classify import Classifier, classify_exception
+from ._watch import Watch, WatchCursor
 from ._report_queue import Backoff, PendingReports, ReportQueue
 from .errors import CallTimeout, CircuitOpenError
 from .v1 import breakerbox_pb2_grpc as pb_grpc
@@ -188,6 +189,14 @@ class Breakerbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def watch(self, circuits: Sequence[str] = (), *, prefix: str = "", resume_token: str = "") -> Watch:
+        """Streams the transitions of `circuits` (or of names starting with
+        `prefix`; all circuits without either), from a snapshot or from
+        `resume_token`, reconnecting with jittered backoff (see breakerbox._watch).
+        Transitions it delivers also feed this client's known-OPEN fail-fast."""
+        cursor = WatchCursor(circuits, prefix, resume_token, self._core.gate, Backoff(0.1, 5.0, self._core.options.rng))
+        return Watch(self.stub, self._core.metadata, cursor)
 
     @property
     def dropped_reports(self) -> int:
