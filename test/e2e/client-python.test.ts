@@ -66,6 +66,26 @@ describe("clients/python", () => {
     expect(run.code, run.output).toBe(0);
   });
 
+  it("runs the README's three-line guarded call as written", async () => {
+    const readme = readFileSync(`${client}/README.md`, "utf8");
+    const snippets = [...readme.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes("from breakerbox import Breakerbox"));
+    expect(snippets.length, "README.md has one ```python block importing Breakerbox").toBe(1);
+    const lines = snippets[0]!.trim().split("\n");
+    expect(lines.length).toBe(3);
+    // Only the address changes; the dependency it guards is defined around it.
+    const program = [
+      'prompt = "hello"',
+      'def call_openai(p): return "answer to " + p',
+      ...lines.map((l) => l.replace("localhost:50051", live.server.grpcAddress)),
+      "print(answer)",
+    ].join("\n");
+    const run = await venvTool("python", ["-c", program]);
+    expect(run.output).toBe("answer to hello\n");
+    expect(run.code).toBe(0);
+    const status = (await live.client.call("getState", { circuit: "llm.openai" })).status!;
+    expect(status.stats).toMatchObject({ totalSuccesses: 1n, totalFailures: 0n });
+  });
+
   it("passes its pytest suite against a live server", async () => {
     const run = await venvTool("python", ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], {
       BREAKERBOX_TEST_ADDRESS: live.server.grpcAddress,

@@ -153,3 +153,18 @@ def test_reports_carry_the_agent_instance_id(address: str, admin: Any, circuit: 
     opened = [e.transition for e in entries if e.WhichOneof("entry") == "transition"]
     assert [pb.State.Name(t.to_state) for t in opened] == ["STATE_OPEN"]
     assert [p.agent_instance_id for p in opened[0].failure_reporters] == ["py-agent-7"]
+
+
+def test_a_stream_closed_early_by_the_caller_reports_ignored(address: str, admin: Any, circuit: str) -> None:
+    with Breakerbox(address) as bb:
+        stream = bb.run_stream(circuit, lambda: iter(range(10)))
+        assert next(stream) == 0
+        stream.close()
+    assert stats(admin, circuit)[1] == {"successes": 0, "failures": 0, "timeouts": 0, "ignored": 1, "rejections": 0}
+
+
+def test_the_sync_guard_refuses_async_functions(address: str) -> None:
+    async def coroutine_function() -> None: ...
+
+    with Breakerbox(address) as bb, pytest.raises(TypeError, match="AsyncBreakerbox"):
+        bb.guard("py.any")(coroutine_function)

@@ -8,7 +8,7 @@ import functools
 import inspect
 import random
 import time
-from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence, TypeVar, Union, overload
+from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence, TypeVar, Union, overload
 
 import grpc
 import grpc.aio
@@ -115,7 +115,7 @@ class AsyncBreakerbox:
         self._core.settle(permit, SUCCESS, started, self._queue.put)
         return result
 
-    async def run_stream(self, circuit: str, fn: Callable[[], AsyncIterable[T] | Awaitable[AsyncIterable[T]]], *, fallback: Callable[[CircuitOpenError], AsyncIterable[T]] | None = None) -> AsyncIterator[T]:
+    async def run_stream(self, circuit: str, fn: Callable[[], AsyncIterable[T] | Awaitable[AsyncIterable[T]]], *, fallback: Callable[[CircuitOpenError], AsyncIterable[T]] | None = None) -> AsyncGenerator[T, None]:
         """Admits now; `fn` returns an async iterable (or an awaitable of one,
         like `await client.chat.completions.create(stream=True)`), reported
         when the iteration ends (SUCCESS), fails (as `classify` says) or is
@@ -124,7 +124,7 @@ class AsyncBreakerbox:
         if isinstance(permit, CircuitOpenError):
             if fallback is None:
                 raise permit
-            return aiter(fallback(permit))
+            return _each(fallback(permit))
         started = self._core.clock()
         try:
             made = fn()
@@ -209,7 +209,7 @@ class AsyncBreakerbox:
     async def _send(self, request: Any) -> Any:
         return await self.stub.BatchReport(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
 
-    async def _reported(self, permit: Permit, started: float, stream: AsyncIterable[T]) -> AsyncIterator[T]:
+    async def _reported(self, permit: Permit, started: float, stream: AsyncIterable[T]) -> AsyncGenerator[T, None]:
         try:
             async for item in stream:
                 yield item
@@ -220,6 +220,11 @@ class AsyncBreakerbox:
             self._core.settle(permit, self._core.classify(err), started, self._queue.put)
             raise
         self._core.settle(permit, SUCCESS, started, self._queue.put)
+
+
+async def _each(items: AsyncIterable[T]) -> AsyncGenerator[T, None]:
+    async for item in items:
+        yield item
 
 
 async def _resolve(value: T | Awaitable[T]) -> T:

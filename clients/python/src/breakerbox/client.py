@@ -9,7 +9,7 @@ import inspect
 import random
 import time
 import threading
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Generator, Iterable, Iterator, Sequence, TypeVar
 
 import grpc
 
@@ -122,7 +122,7 @@ class Breakerbox:
         self._core.settle(permit, SUCCESS, started, self._queue.put)
         return result
 
-    def run_stream(self, circuit: str, fn: Callable[[], Iterable[T]], *, fallback: Fallback[Iterable[T]] | None = None) -> Iterator[T]:
+    def run_stream(self, circuit: str, fn: Callable[[], Iterable[T]], *, fallback: Fallback[Iterable[T]] | None = None) -> Generator[T, None, None]:
         """Like `run` for a function that returns an iterable (a streamed
         response): admits now, and reports when the iteration ends (SUCCESS),
         fails (as `classify` says) or is closed early by the caller (IGNORED).
@@ -131,7 +131,7 @@ class Breakerbox:
         if isinstance(permit, CircuitOpenError):
             if fallback is None:
                 raise permit
-            return iter(fallback(permit))
+            return (item for item in fallback(permit))
         started = self._core.clock()
         try:
             stream = fn()
@@ -223,7 +223,7 @@ class Breakerbox:
     def _send(self, request: Any) -> Any:
         return self.stub.BatchReport(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
 
-    def _reported(self, permit: Permit, started: float, stream: Iterable[T]) -> Iterator[T]:
+    def _reported(self, permit: Permit, started: float, stream: Iterable[T]) -> Generator[T, None, None]:
         try:
             yield from stream
         except GeneratorExit:
