@@ -1,0 +1,206 @@
+"""Reports off the caller's critical path: a bounded queue, sent in batches
+with BatchReport by one background thread (`ReportQueue`) or task
+(`AsyncReportQueue`), retried with jittered backoff while Breakerbox is
+unreachable, and flushed on close."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import threading
+from typing import Any, Awaitable, Callable
+
+import grpc
+
+from ._details import failure_of, failure_of_status
+from .v1 import breakerbox_pb2 as pb
+
+log = logging.getLogger("breakerbox")
+
+#: BatchReport takes 1 to 100 reports.
+BATCH_SIZE = 100
+
+
+class Backoff:
+    """Jittered exponential delays: uniform in [d/2, d], d doubling from `base` up to `cap`."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random) -> None:
+        self._base, self._cap, self._rng = base, cap, rng
+        self._attempt = 0
+
+    def next(self) -> float:
+        d = min(self._cap, self._base * 2**self._attempt)
+        self._attempt = min(self._attempt + 1, 30)
+        return self._rng.uniform(d / 2, d)
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+class PendingReports:
+    """The bounded queue both drivers share. When full, the oldest Report is
+    dropped (and counted): its permit may have expired anyway, and memory
+    stays bounded through a long outage."""
+
+    def __init__(self, max_size: int, on_unreachable: Callable[[float | None], None], on_sent: Callable[[], None]) -> None:
+        self._items: collections.deque[pb.ReportRequest] = collections.deque()
+        self._max = max_size
+        self._on_unreachable = on_unreachable
+        self._on_sent = on_sent
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, report: pb.ReportRequest) -> None:
+        if len(self._items) >= self._max:
+            self._items.popleft()
+            self.dropped += 1
+            log.warning("Breakerbox report queue full (%d): dropped the oldest Report", self._max)
+        self._items.append(report)
+
+    def take(self) -> list[pb.ReportRequest]:
+        return [self._items.popleft() for _ in range(min(BATCH_SIZE, len(self._items)))]
+
+    def settle(self, batch: list[pb.ReportRequest], response: pb.BatchReportResponse | None, err: grpc.RpcError | None) -> bool:
+        """Handles a send's result; True when the batch must be retried (Breakerbox unreachable)."""
+        if err is not None:
+            failure = failure_of(err)
+            if failure.unreachable:
+                self._retry(batch)
+                self._on_unreachable(failure.retry_delay)
+                return True
+            log.warning("Breakerbox BatchReport refused %d Reports: %s [%s]", len(batch), failure.code.name, failure.reason)
+            return False
+        self._on_sent()
+        assert response is not None
+        again: list[pb.ReportRequest] = []
+        for report, result in zip(batch, response.results):
+            if result.WhichOneof("result") == "error":
+                failure = failure_of_status(result.error)
+                if failure.unreachable:  # its store was: the permit still counts once it is back
+                    again.append(report)
+                else:  # PERMIT_EXPIRED and the like: it cannot count anymore
+                    log.warning("Breakerbox Report for %s refused: %s [%s]", report.circuit, failure.code.name, failure.reason)
+        if again:
+            self._retry(again)
+            return True
+        return False
+
+    def _retry(self, batch: list[pb.ReportRequest]) -> None:
+        self._items.extendleft(reversed(batch))
+        while len(self._items) > self._max:
+            self._items.pop()
+            self.dropped += 1
+
+
+class ReportQueue:
+    """The sync client's driver: one daemon thread sends while there are Reports."""
+
+    def __init__(self, pending: PendingReports, send: Callable[[pb.BatchReportRequest], pb.BatchReportResponse], backoff: Backoff) -> None:
+        self._pending = pending
+        self._send = send
+        self._backoff = backoff
+        self._cond = threading.Condition()
+        self._closing = False
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="breakerbox-reports", daemon=True)
+        self._thread.start()
+
+    def put(self, report: pb.ReportRequest) -> None:
+        with self._cond:
+            self._pending.put(report)
+            self._cond.notify()
+
+    def close(self, timeout: float) -> None:
+        """Sends what is queued, for at most `timeout` seconds; what is left then is dropped and logged."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+            left = len(self._pending)
+            self._pending.take()
+        if left:
+            log.warning("Breakerbox client closed with %d unsent Reports", left)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closing or len(self._pending) > 0)
+                if self._stopped or len(self._pending) == 0:
+                    return  # closing, all sent
+                batch = self._pending.take()
+            response: Any = None
+            error: grpc.RpcError | None = None
+            try:
+                response = self._send(pb.BatchReportRequest(reports=batch))
+            except grpc.RpcError as err:
+                error = err
+            except Exception:  # a bug, not an outage: the loop must outlive it
+                log.exception("Breakerbox BatchReport failed: dropped %d Reports", len(batch))
+                continue
+            with self._cond:
+                if self._pending.settle(batch, response, error):
+                    # Also while closing: close() bounds the whole flush, then stops this loop.
+                    self._cond.wait_for(lambda: self._stopped, self._backoff.next())
+                else:
+                    self._backoff.reset()
+
+
+class AsyncReportQueue:
+    """The async client's driver: one task, started on the first Report."""
+
+    def __init__(self, pending: PendingReports, send: Callable[[pb.BatchReportRequest], Awaitable[pb.BatchReportResponse]], backoff: Backoff) -> None:
+        self._pending = pending
+        self._send = send
+        self._backoff = backoff
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, report: pb.ReportRequest) -> None:
+        self._pending.put(report)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="breakerbox-reports")
+        self._wake.set()
+
+    async def close(self, timeout: float) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+        left = len(self._pending)
+        self._pending.take()
+        if left:
+            log.warning("Breakerbox client closed with %d unsent Reports", left)
+
+    async def _loop(self) -> None:
+        while True:
+            if len(self._pending) == 0:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._pending.take()
+            response: Any = None
+            error: grpc.RpcError | None = None
+            try:
+                response = await self._send(pb.BatchReportRequest(reports=batch))
+            except grpc.RpcError as err:
+                error = err
+            except Exception:  # a bug, not an outage: the loop must outlive it
+                log.exception("Breakerbox BatchReport failed: dropped %d Reports", len(batch))
+                continue
+            if self._pending.settle(batch, response, error):
+                await asyncio.sleep(self._backoff.next())  # close() bounds the flush, then cancels this task
+            else:
+                self._backoff.reset()
