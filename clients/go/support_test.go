@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,9 +35,12 @@ func serverAddress(t *testing.T) string {
 	return addr
 }
 
-// circuitFor is a circuit name of this test only (unique per process too, so reruns against one server do not mix).
+// circuitRuns numbers the circuits made, so -count=N and reruns against one server do not mix.
+var circuitRuns atomic.Int64
+
+// circuitFor is a circuit name of this test run only.
 func circuitFor(t *testing.T, suffix string) string {
-	return fmt.Sprintf("go.%s.%d.%s", strings.ReplaceAll(t.Name(), "_", "-"), os.Getpid(), suffix)
+	return fmt.Sprintf("go.%s.%d.%d.%s", strings.ReplaceAll(t.Name(), "_", "-"), os.Getpid(), circuitRuns.Add(1), suffix)
 }
 
 // fakeClock is the client's clock in tests: it moves only when told.
