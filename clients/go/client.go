@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	breakerboxv1 "github.com/breakerbox/breakerbox/gen/go/breakerbox/v1"
@@ -22,8 +23,8 @@ type Client struct {
 	api      breakerboxv1.CircuitServiceClient
 	local    *localState
 	reports  *reporter
-	closeMu  sync.Mutex
-	closed   bool
+	closeMu  sync.Mutex  // serializes Close
+	closed   atomic.Bool // set as Close starts, so Run fails fast instead of waiting for the flush
 	closeErr error
 }
 
@@ -64,19 +65,12 @@ func (c *Client) Flush(ctx context.Context) error { return c.reports.flush(ctx) 
 func (c *Client) Close() error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
-	if c.closed {
+	if c.closed.Swap(true) {
 		return c.closeErr
 	}
-	c.closed = true
 	c.reports.close(c.cfg.flushTimeout)
 	c.closeErr = c.conn.Close()
 	return c.closeErr
-}
-
-func (c *Client) isClosed() bool {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	return c.closed
 }
 
 // admission is an admitted call: report hands its outcome to where it belongs.
@@ -91,7 +85,7 @@ type admission struct {
 // admit decides whether a call on circuit may go ahead: a circuit known OPEN
 // fails fast, the "service down" memo skips the service, else Acquire.
 func (c *Client) admit(ctx context.Context, circuit string) (*admission, error) {
-	if c.isClosed() {
+	if c.closed.Load() {
 		return nil, ErrClosed
 	}
 	if err := ctx.Err(); err != nil {

@@ -2,8 +2,9 @@
  * clients/go, tested with the Go toolchain against a live server: this file
  * starts the server (failure threshold 3, open duration 30 s, max 600 s, on
  * a manual clock that never moves, so every retry_after the Go tests see is
- * exact) and runs `gofmt -l`, `go vet ./...` and `go test ./...` in
- * clients/go with its gRPC address in BREAKERBOX_TEST_ADDRESS, failing with
+ * exact), and a second one with access control on, and runs `gofmt -l`,
+ * `go vet ./...` and `go test ./...` in clients/go with their gRPC addresses
+ * (and the agent key) in BREAKERBOX_TEST_* variables, failing with
  * the runner's output. The first run downloads grpc-go and protobuf through
  * the Go module proxy into the default Go module cache.
  */
@@ -40,16 +41,24 @@ async function go(args: string[], env: Record<string, string> = {}): Promise<str
   }
 }
 
+/** The agent key of the second server, which has access control on. */
+const API_KEY = "go-client-test-key-0123456789";
+
 describe("clients/go", () => {
   const { server } = useTestServer({ env: SERVER_ENV });
+  const { server: keyed } = useTestServer({ env: { ...SERVER_ENV, BREAKERBOX_API_KEYS: `go-client:agent:${API_KEY}` } });
 
   it("is gofmt- and vet-clean, and its tests pass against a live server without skipping", async () => {
     expect(await go(["gofmt", "-l", "."]), "files gofmt would change").toBe("");
     await go(["go", "vet", "./..."]);
-    const out = await go(["go", "test", "-count=1", "-timeout=120s", "-v", "./..."], { BREAKERBOX_TEST_ADDRESS: server.grpcAddress });
+    const out = await go(["go", "test", "-count=1", "-timeout=120s", "-v", "./..."], {
+      BREAKERBOX_TEST_ADDRESS: server.grpcAddress,
+      BREAKERBOX_TEST_KEYED_ADDRESS: keyed.grpcAddress,
+      BREAKERBOX_TEST_API_KEY: API_KEY,
+    });
     expect(out, out).not.toMatch(/^\s*--- (SKIP|FAIL)/m);
     expect(out, out).toMatch(/^ok\s+github\.com\/breakerbox\/breakerbox\/clients\/go\s/m);
     const passed = out.match(/^\s*--- PASS/gm) ?? [];
-    expect(passed.length, out).toBeGreaterThanOrEqual(20);
+    expect(passed.length, out).toBeGreaterThanOrEqual(22);
   }, 300_000);
 });
