@@ -69,3 +69,39 @@ func TestClassify(t *testing.T) {
 		t.Errorf("RetryAfterHint = %s, want 3s", got)
 	}
 }
+
+// sdkError has the shape of openai.Error and anthropic.Error: exported StatusCode and Response fields.
+type sdkError struct {
+	StatusCode int
+	Response   *http.Response
+}
+
+func (e *sdkError) Error() string { return fmt.Sprintf("POST /v1/messages: %d", e.StatusCode) }
+
+type statusMethodError struct{}
+
+func (statusMethodError) Error() string   { return "bad gateway" }
+func (statusMethodError) StatusCode() int { return 502 }
+
+func TestSDKErrorsAreClassifiedByTheirStatus(t *testing.T) {
+	limited := &sdkError{StatusCode: 429, Response: &http.Response{Header: http.Header{"Retry-After-Ms": {"2500"}}}}
+	cases := []struct {
+		err  error
+		want breakerboxv1.Outcome
+		hint time.Duration
+	}{
+		{fmt.Errorf("chat: %w", limited), breakerboxv1.Outcome_OUTCOME_FAILURE, 2500 * time.Millisecond},
+		{&sdkError{StatusCode: 400}, breakerboxv1.Outcome_OUTCOME_IGNORED, 0},
+		{&sdkError{StatusCode: 529}, breakerboxv1.Outcome_OUTCOME_FAILURE, 0},
+		{errors.Join(errors.New("retries exhausted"), statusMethodError{}), breakerboxv1.Outcome_OUTCOME_FAILURE, 0},
+		{fmt.Errorf("wrapped: %w", &HTTPError{StatusCode: 401}), breakerboxv1.Outcome_OUTCOME_IGNORED, 0},
+	}
+	for _, tc := range cases {
+		if got := Classify(tc.err, nil); got != tc.want {
+			t.Errorf("Classify(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+		if got := RetryAfterHint(tc.err); got != tc.hint {
+			t.Errorf("RetryAfterHint(%v) = %s, want %s", tc.err, got, tc.hint)
+		}
+	}
+}

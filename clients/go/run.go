@@ -58,11 +58,13 @@ func (c *Client) call(ctx context.Context, fn func(context.Context) error) error
 //	nil                                              -> SUCCESS
 //	context.DeadlineExceeded, gRPC DEADLINE_EXCEEDED -> TIMEOUT
 //	context.Canceled, gRPC CANCELLED                 -> IGNORED
-//	an *HTTPError whose status is a 4xx but 429      -> IGNORED
+//	an error carrying an HTTP status >= 400          -> by ClassifyStatus: 429, 5xx
+//	  (an *HTTPError, or an SDK error such as          FAILURE; any other 4xx IGNORED
+//	  openai.Error: see httpStatusOf)
 //	isFailure(err) == false                          -> IGNORED
 //	any other error                                  -> FAILURE
 func Classify(err error, isFailure func(error) bool) breakerboxv1.Outcome {
-	var httpErr *HTTPError
+	code, _, hasStatus := httpStatusOf(err)
 	switch {
 	case err == nil:
 		return breakerboxv1.Outcome_OUTCOME_SUCCESS
@@ -70,8 +72,8 @@ func Classify(err error, isFailure func(error) bool) breakerboxv1.Outcome {
 		return breakerboxv1.Outcome_OUTCOME_TIMEOUT
 	case errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled:
 		return breakerboxv1.Outcome_OUTCOME_IGNORED
-	case errors.As(err, &httpErr):
-		return ClassifyStatus(httpErr.StatusCode)
+	case hasStatus && code >= 400:
+		return ClassifyStatus(code)
 	case isFailure != nil && !isFailure(err):
 		return breakerboxv1.Outcome_OUTCOME_IGNORED
 	default:
@@ -86,11 +88,16 @@ type RetryAfterer interface {
 	RetryAfter() time.Duration
 }
 
-// RetryAfterHint is the hint err carries (see RetryAfterer), or 0.
+// RetryAfterHint is the hint err carries, or 0: its RetryAfterer's, else
+// the rate-limit headers (RetryAfterFromHeader) of the HTTP response an SDK
+// error carries (see httpStatusOf).
 func RetryAfterHint(err error) time.Duration {
 	var hinted RetryAfterer
 	if errors.As(err, &hinted) {
 		return max(hinted.RetryAfter(), 0)
+	}
+	if _, header, ok := httpStatusOf(err); ok && header != nil {
+		return RetryAfterFromHeader(header, time.Now())
 	}
 	return 0
 }
