@@ -43,12 +43,39 @@ func blackhole(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// resetting is an address that closes every connection at once: RPCs fail
+// UNAVAILABLE without waiting, like a Breakerbox whose port is closed.
+func resetting(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln.Addr().String()
+}
+
 const rpcTimeout = 200 * time.Millisecond
 
-func TestFailOpenCostsOneTimeoutThenUsesTheMemo(t *testing.T) {
+func TestFailOpenCostsOneAttemptThenUsesTheMemo(t *testing.T) {
+	for name, address := range map[string]func(*testing.T) string{"blackholed": blackhole, "resetting": resetting} {
+		t.Run(name, func(t *testing.T) { testFailOpenMemo(t, address(t)) })
+	}
+}
+
+func testFailOpenMemo(t *testing.T, addr string) {
 	rpcs := newRPCCounter()
 	clock := newFakeClock()
-	c := newClient(t, blackhole(t), rpcs.option(), withClock(clock), WithRPCTimeout(rpcTimeout), WithServiceRetry(5*time.Second))
+	c := newClient(t, addr, rpcs.option(), withClock(clock), WithRPCTimeout(rpcTimeout), WithServiceRetry(5*time.Second))
 	calls := 0
 	for i := range 4 {
 		if err := c.Run(context.Background(), "go.failopen", func(context.Context) error { calls++; return nil }); err != nil {

@@ -175,3 +175,21 @@ func TestContextCancellation(t *testing.T) {
 		t.Fatalf("counts %+v, want 1 ignored and 1 timeout (also a failure)", countsOf(s))
 	}
 }
+
+func TestReportsAreRetriedWhileTheServiceIsUnavailable(t *testing.T) {
+	addr := serverAddress(t)
+	circuit := circuitFor(t, "a")
+	rpcs := newRPCCounter()
+	rpcs.unavailable = 2
+	c := newClient(t, addr, rpcs.option())
+	if err := c.Run(context.Background(), circuit, func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	flush(t, c)
+	if n := rpcs.count("BatchReport"); n != 3 {
+		t.Fatalf("%d BatchReports, want 3 (two refused, then sent)", n)
+	}
+	if s := stateOf(t, addr, circuit); countsOf(s) != (counts{successes: 1}) {
+		t.Fatalf("counts %+v, want 1 success", countsOf(s))
+	}
+}

@@ -14,6 +14,8 @@ import (
 
 	breakerboxv1 "github.com/breakerbox/breakerbox/gen/go/breakerbox/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The tests run against a live server that test/e2e/client-go.test.ts starts
@@ -74,6 +76,9 @@ type rpcCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
 	hold   chan struct{} // when set, BatchReport waits for it to close
+	// unavailable is how many BatchReports to fail with UNAVAILABLE before
+	// sending one (the service's answer to a Report it never got).
+	unavailable int
 }
 
 func newRPCCounter() *rpcCounter { return &rpcCounter{counts: map[string]int{}} }
@@ -84,9 +89,16 @@ func (r *rpcCounter) option() Option {
 		r.mu.Lock()
 		r.counts[name]++
 		hold := r.hold
+		fail := name == "BatchReport" && r.unavailable > 0
+		if fail {
+			r.unavailable--
+		}
 		r.mu.Unlock()
 		if hold != nil && name == "BatchReport" {
 			<-hold
+		}
+		if fail {
+			return status.Error(codes.Unavailable, "connection refused (injected)")
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}))
