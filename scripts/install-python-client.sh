@@ -22,7 +22,7 @@ flock 9
 wanted="$(
   sha256sum "$0"
   cd "$client"
-  find pyproject.toml README.md src -type f ! -path '*/__pycache__/*' ! -path '*.egg-info/*' | LC_ALL=C sort | xargs sha256sum
+  find -L pyproject.toml README.md src -type f ! -path '*/__pycache__/*' ! -path '*.egg-info/*' | LC_ALL=C sort | xargs sha256sum
 )"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   exit 0
@@ -40,7 +40,8 @@ pip=("$venv/bin/pip" install --quiet --disable-pip-version-check)
 # A copy of the sources, so the build leaves nothing (build/, *.egg-info) in the checkout.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp -R "$client/pyproject.toml" "$client/README.md" "$client/src" "$work/"
+# -L: src/breakerbox/v1 is a link to gen/python; the copy holds the stubs themselves.
+cp -RL "$client/pyproject.toml" "$client/README.md" "$client/src" "$work/"
 "$venv/bin/python" -m build --outdir "$dist" "$work" >/dev/null
 sdist=("$dist"/breakerbox-*.tar.gz)
 wheel=("$dist"/breakerbox-*-py3-none-any.whl)

@@ -3,8 +3,9 @@
 #   gen/ts          TypeScript (server, SDK, dashboard)
 #   gen/go          Go stubs (module github.com/breakerbox/breakerbox/gen/go)
 #   gen/python      Python stubs (pip install ./gen/python)
-#   clients/python/src/breakerbox/v1   the same Python stubs, shipped inside the
-#                   `breakerbox` client package (a copy of gen/python/breakerbox/v1)
+#   (clients/python/src/breakerbox/v1 is a symlink to gen/python/breakerbox/v1:
+#   the `breakerbox` client package ships these stubs; its wheel and sdist hold
+#   the files themselves)
 #   gen/descriptor  a buf image with source comments, served by reflection
 # CI runs this and fails when the result differs from what is committed.
 set -euo pipefail
@@ -19,8 +20,4 @@ npx buf generate
 rm -rf gen/go/google gen/python/google
 # PEP 561: lets type checkers use the generated .pyi files once installed.
 touch gen/python/breakerbox/v1/py.typed
-# The client package ships the stubs as its own breakerbox.v1; its wrapper test
-# (test/e2e/client-python.test.ts) fails when this copy drifts from gen/python.
-rm -rf clients/python/src/breakerbox/v1
-cp -R gen/python/breakerbox/v1 clients/python/src/breakerbox/v1
 npx buf build proto -o gen/descriptor/breakerbox.binpb

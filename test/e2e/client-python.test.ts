@@ -9,7 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readdirSync, readFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestServer } from "../support/use-test-server.js";
@@ -49,20 +49,16 @@ beforeAll(async () => {
 }, 300_000);
 
 describe("clients/python", () => {
-  it("ships the generated stubs of gen/python unchanged (scripts/codegen/generate.sh copies them)", () => {
-    const generated = `${root}gen/python/breakerbox/v1`;
+  it("ships the generated stubs of gen/python: src/breakerbox/v1 is a link to them, not a copy", () => {
     const shipped = `${client}/src/breakerbox/v1`;
-    const files = (dir: string) => readdirSync(dir).filter((f) => f !== "__pycache__").sort();
-    expect(files(shipped)).toEqual(files(generated));
-    for (const f of files(generated)) {
-      expect(readFileSync(`${shipped}/${f}`, "utf8"), `clients/python/src/breakerbox/v1/${f}: run npm run generate`).toBe(
-        readFileSync(`${generated}/${f}`, "utf8"),
-      );
-    }
+    expect(lstatSync(shipped).isSymbolicLink()).toBe(true);
+    expect(realpathSync(shipped)).toBe(realpathSync(`${root}gen/python/breakerbox/v1`));
   });
 
   it("is clean under mypy --strict as installed", async () => {
-    const run = await venvTool("mypy", ["--strict", "--config-file", "pyproject.toml", "-p", "breakerbox"]);
+    // The cache lives in the venv, which is rebuilt whenever the package changes: a cache
+    // in the checkout could describe an older install.
+    const run = await venvTool("mypy", ["--strict", "--config-file", "pyproject.toml", "--cache-dir", `${venv}/.mypy_cache`, "-p", "breakerbox"]);
     expect(run.code, run.output).toBe(0);
   });
 
