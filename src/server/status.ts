@@ -29,7 +29,7 @@ import { durationText, reasonedError, statusProtoOf, type ReasonName } from "./e
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   if (InvalidArgumentError.is(err)) {
-    return reasonedError(err.message, TOKEN_FIELD_REASONS[err.field] ?? "INVALID_FIELD", { violations: err.violations });
+    return reasonedError(err.message, "INVALID_FIELD", { violations: err.violations });
   }
   if (PageTokenError.is(err)) {
     return reasonedError(err.message, "PAGE_TOKEN_INVALID", { violations: [{ field: err.field, description: err.message }] });
@@ -80,16 +80,6 @@ export function internalError(cause?: unknown): ConnectError {
 export function malformedRequestError(typeName: string, why: string | undefined): ConnectError {
   return reasonedError(`request could not be decoded as ${typeName}${why === undefined ? "" : `: ${why}`}`, "MALFORMED_REQUEST");
 }
-
-/**
- * The request fields whose every problem has its own reason: a bad token
- * means "start over without it", whatever else is wrong, so clients need not
- * parse the field violation to know that.
- */
-const TOKEN_FIELD_REASONS: Readonly<Record<string, ReasonName>> = Object.assign(Object.create(null) as Record<string, ReasonName>, {
-  page_token: "PAGE_TOKEN_INVALID",
-  resume_token: "RESUME_TOKEN_INVALID",
-});
 
 const PERMIT_REASONS = {
   malformed: "PERMIT_MALFORMED",

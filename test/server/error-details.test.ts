@@ -47,7 +47,6 @@ const cases: [string, unknown, { code: Code; reason: ReasonName; metadata?: Reco
     ]),
     { code: Code.InvalidArgument, reason: "INVALID_FIELD", violations: ["config.a", "config.b"] },
   ],
-  ["InvalidArgumentError page_token", new service.InvalidArgumentError("page_token", "is not a token"), { code: Code.InvalidArgument, reason: "PAGE_TOKEN_INVALID", violations: ["page_token"] }],
   [
     "InvalidConfigError",
     new InvalidConfigError([
