@@ -1,6 +1,12 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // Tests import the client package by name; they run its sources, never a
+  // stale clients/typescript/dist (the pack test checks the built package).
+  resolve: {
+    alias: [{ find: /^@breakerbox\/client$/, replacement: fileURLToPath(new URL("./clients/typescript/src/index.ts", import.meta.url)) }],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     // End-to-end suites start real servers and child processes; give them room

@@ -6,9 +6,11 @@
 // while, then heals. Start the server with a short open duration to watch
 // it recover within the run (see README.md beside this file).
 // Denied calls use a fallback instead of waiting on a dead dependency. A
-// Watch prints every state change the service announces. Needs `npm run
-// build` first (it imports the SDK from dist/).
-import { createBreakerbox } from "../../dist/src/index.js";
+// Watch prints every state change the service announces. It imports the
+// client package @breakerbox/client: in this repository, the workspace
+// package clients/typescript, built by `npm run build` (or, elsewhere,
+// `npm install` it from clients/typescript or its packed tarball).
+import { createBreakerbox } from "@breakerbox/client";
 
 const address = process.argv[2] ?? "localhost:50051";
 const circuit = process.argv[3] ?? "example.flaky-tool";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isAbortError, parseRetryAfter, retryAfterHintOf } from "../../src/index.js";
+import { isAbortError, parseRetryAfter, retryAfterHintOf } from "@breakerbox/client";
 
 const now = Date.UTC(2026, 0, 1);
 

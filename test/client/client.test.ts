@@ -6,7 +6,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { State as PbState } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createBreakerbox, CallTimeoutError, CircuitOpenError, type WatchUpdate } from "../../src/index.js";
+import { createBreakerbox, CallTimeoutError, CircuitOpenError, type WatchUpdate } from "@breakerbox/client";
 import { nextWithin } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
 

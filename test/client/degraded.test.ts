@@ -1,11 +1,11 @@
 /**
  * Degraded mode: the Breakerbox service is killed and restarted under a
  * running agent. Under failOpen every call still runs (guarded by a local
- * engine breaker), the outcome of a call whose Report failed is re-sent once
+ * consecutive-failures breaker), the outcome of a call whose Report failed is re-sent once
  * the service answers, and each service-admitted call is counted exactly once.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { BreakerboxRpcError, CircuitOpenError, createBreakerbox, type Breakerbox } from "../../src/index.js";
+import { BreakerboxRpcError, CircuitOpenError, createBreakerbox, type Breakerbox } from "@breakerbox/client";
 import { startForwarder, type Forwarder } from "../support/tcp-forwarder.js";
 import { manualClock, type TestServer } from "../support/test-server.js";
 import { useTestServers } from "../support/use-test-server.js";
@@ -45,7 +45,7 @@ describe("degraded mode", () => {
       address: front.address,
       clock,
       serviceRetryMs: 1000,
-      localConfig: { failureThreshold: 2, openDurationMs: 5000, jitter: 0 },
+      localConfig: { failureThreshold: 2, openDurationMs: 5000 },
       channelOptions: FAST_RECONNECT,
     });
     clients.push(bb);

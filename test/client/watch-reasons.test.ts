@@ -8,9 +8,9 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it, vi } from "vitest";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { BreakerboxRpcError } from "../../src/client/errors.js";
-import type { Transport } from "../../src/client/grpc-transport.js";
-import { watchUpdates } from "../../src/client/watch.js";
+import { BreakerboxRpcError } from "../../clients/typescript/src/errors.js";
+import type { Transport } from "../../clients/typescript/src/grpc-transport.js";
+import { watchUpdates } from "../../clients/typescript/src/watch.js";
 
 /** snapshot_complete as the server sends it: the token in the marker and on the message. */
 const complete = (token: string): WatchResponse =>

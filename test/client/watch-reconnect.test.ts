@@ -6,7 +6,7 @@
  */
 import { expect, it } from "vitest";
 import { State as PbState } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createBreakerbox, type WatchUpdate } from "../../src/index.js";
+import { createBreakerbox, type WatchUpdate } from "@breakerbox/client";
 import { nextWithin } from "../support/grpc-client.js";
 import { startForwarder } from "../support/tcp-forwarder.js";
 import { useTestServers } from "../support/use-test-server.js";

@@ -16,10 +16,10 @@ import {
   SnapshotCompleteSchema,
   WatchResponseSchema,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { BreakerboxRpcError } from "../../src/client/errors.js";
-import type { Transport } from "../../src/client/grpc-transport.js";
-import { watchUpdates } from "../../src/client/watch.js";
-import type { WatchUpdate } from "../../src/client/types.js";
+import { BreakerboxRpcError } from "../../clients/typescript/src/errors.js";
+import type { Transport } from "../../clients/typescript/src/grpc-transport.js";
+import { watchUpdates } from "../../clients/typescript/src/watch.js";
+import type { WatchUpdate } from "@breakerbox/client";
 
 const AT = Date.UTC(2026, 0, 1);
 

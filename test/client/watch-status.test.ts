@@ -7,7 +7,7 @@
  * and the sequence of updates is exact.
  */
 import { describe, expect, it } from "vitest";
-import type { WatchUpdate } from "../../src/index.js";
+import type { WatchUpdate } from "@breakerbox/client";
 import { nextWithin } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
 

@@ -19,7 +19,7 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CircuitService, Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/grpc/health/v1/health_pb.js";
-import { createBreakerbox, BreakerboxRpcError } from "../../src/client/index.js";
+import { createBreakerbox, BreakerboxRpcError } from "@breakerbox/client";
 import { connect, grpc, unary } from "../support/grpc-call.js";
 import { spawnMain, startReplica, stopReplicas } from "../support/replicas.js";
 import { startRealClockServer, type TestServer } from "../support/test-server.js";

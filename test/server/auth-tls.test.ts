@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/grpc/health/v1/health_pb.js";
 import { startBreakerbox, type RunningBreakerbox } from "../../src/app.js";
-import { BreakerboxRpcError, createBreakerbox } from "../../src/client/index.js";
+import { BreakerboxRpcError, createBreakerbox } from "@breakerbox/client";
 import { loadConfig } from "../../src/config/index.js";
 import { makeTestCerts, type TestCerts } from "../support/certs.js";
 import { grpc, unary } from "../support/grpc-call.js";

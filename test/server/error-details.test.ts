@@ -16,7 +16,7 @@ import { malformedRequestError, toConnectError, toStatusProto } from "../../src/
 import { PermissionDeniedError, UnauthenticatedError } from "../../src/service/access.js";
 import * as service from "../../src/service/errors.js";
 import { PatternRuleFromFileError, PatternRuleNotFoundError, ResumeTokenError, StoreUnavailableError } from "../../src/store/store.js";
-import { detailsOfStatusBytes } from "../../src/client/error-details.js";
+import { detailsOfStatusBytes } from "../../clients/typescript/src/error-details.js";
 
 /** What a client reads from the status toConnectError(err) answers. */
 function read(err: unknown) {

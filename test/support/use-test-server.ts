@@ -19,7 +19,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { afterEach } from "vitest";
 import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createBreakerbox, type Breakerbox, type BreakerboxOptions } from "../../src/client/index.js";
+import { createBreakerbox, type Breakerbox, type BreakerboxOptions } from "@breakerbox/client";
 import { makeTestCerts, type TestCerts } from "./certs.js";
 import { lateBound, useFixture } from "./fixture.js";
 import { grpc } from "./grpc-call.js";

@@ -3,7 +3,7 @@
  * service itself is unreachable, and the outcomes of service permits whose
  * Report could not be sent, kept until the service answers again.
  */
-import type { ConfigPatch, Outcome } from "../engine/types.js";
+import type { LocalBreakerConfig, Outcome } from "./vocabulary.js";
 import type { Clock } from "./classify.js";
 import { BreakerboxRpcError, CircuitOpenError, soonestDenial, type CircuitDenial } from "./errors.js";
 import { LocalBreakers } from "./local-breakers.js";
@@ -29,7 +29,7 @@ export interface DegradedModeOptions {
   /** How long to skip the service after it was found unreachable. */
   serviceRetryMs: number;
   /** Config of the local breakers (failOpen). */
-  localConfig: ConfigPatch | undefined;
+  localConfig: LocalBreakerConfig | undefined;
   onReportError: (err: unknown, circuit: string) => void;
   /** Sends one Report to the service; rejects with `BreakerboxRpcError`. */
   report(circuit: string, permit: string, outcome: Outcome, options: ReportOptions): Promise<unknown>;
@@ -52,7 +52,7 @@ export class DegradedMode {
   private flushing: Promise<void> | undefined;
 
   constructor(private readonly options: DegradedModeOptions) {
-    this.local = new LocalBreakers(options.clock, options.localConfig, options.onReportError);
+    this.local = new LocalBreakers(options.clock, options.localConfig);
   }
 
   /** `Breakerbox.status()`. */

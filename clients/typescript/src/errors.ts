@@ -1,5 +1,5 @@
 /** Errors thrown by the Breakerbox TypeScript SDK. */
-import type { DenyReason, State } from "../engine/types.js";
+import type { DenyReason, State } from "./vocabulary.js";
 import { NO_DETAILS, type RpcErrorDetails } from "./error-details.js";
 
 /** One candidate's denial (from AcquireAny, or a local fail-fast denial). */

@@ -5,8 +5,8 @@
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack, durationMs } from "@bufbuild/protobuf/wkt";
-import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../../gen/ts/google/rpc/status_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "./gen/google/rpc/status_pb.js";
 
 /** ErrorInfo.domain of Breakerbox's errors; a reason from another domain is not one of ours. */
 export const BREAKERBOX_ERROR_DOMAIN = "breakerbox.v1";

@@ -1,5 +1,5 @@
 /**
- * Conversions between the protobuf messages of gen/ts and the SDK's own
+ * Conversions between the protobuf messages of gen/ts (copied into src/gen by the build) and the SDK's own
  * values (string unions, epoch ms, `CircuitDenial`), in one place.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -16,8 +16,8 @@ import {
   type ReportRequestSchema,
   type WatchRequestSchema,
   type WatchResponse,
-} from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { DenyReason, Outcome, ReportDisposition, State } from "../engine/types.js";
+} from "./gen/breakerbox/v1/breakerbox_pb.js";
+import type { DenyReason, Outcome, ReportDisposition, State } from "./vocabulary.js";
 import type { CircuitDenial } from "./errors.js";
 import type { ReportOptions, ReportResult, WatchCircuitStatus, WatchOptions, WatchUpdate } from "./types.js";
 

@@ -13,7 +13,7 @@
  * fail fast), degraded.ts (the service unreachable), run.ts (the call
  * wrapper) and watch.ts (the reconnecting stream).
  */
-import type { Outcome } from "../engine/types.js";
+import type { Outcome } from "./vocabulary.js";
 import type { Clock } from "./classify.js";
 import { denialOf, reportRequestOf, reportResultOf, stateOf } from "./convert.js";
 import { DegradedMode } from "./degraded.js";

@@ -1,11 +1,11 @@
 /**
  * The gRPC transport of the SDK: @grpc/grpc-js with the protobuf-es schemas of
- * gen/ts, the same wire path as any foreign gRPC client.
+ * gen/ts (copied into src/gen by the build), the same wire path as any foreign gRPC client.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { CircuitService } from "./gen/breakerbox/v1/breakerbox_pb.js";
 import { detailsOfStatusBytes } from "./error-details.js";
 import { BreakerboxRpcError } from "./errors.js";
 

@@ -2,7 +2,7 @@
  * Local fail fast: what this client knows about circuits that are OPEN, so
  * it can deny without a round trip until the service said it may admit again.
  */
-import type { State } from "../engine/types.js";
+import type { State } from "./vocabulary.js";
 import type { Clock } from "./classify.js";
 import type { CircuitDenial } from "./errors.js";
 import type { WatchTransition } from "./types.js";

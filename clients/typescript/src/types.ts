@@ -8,13 +8,13 @@ import type {
   CircuitEvent as PbCircuitEvent,
   CircuitStatus as PbCircuitStatus,
   ConfigChange as PbConfigChange,
-} from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import type { ConfigPatch, DenyReason, Outcome, ReportDisposition, State } from "../engine/types.js";
+} from "./gen/breakerbox/v1/breakerbox_pb.js";
+import type { DenyReason, LocalBreakerConfig, Outcome, ReportDisposition, State } from "./vocabulary.js";
 import type { Clock } from "./classify.js";
 import type { CircuitDenial, CircuitOpenError } from "./errors.js";
 import type { ClientTlsOptions } from "./grpc-transport.js";
 
-export type { DenyReason, Outcome, ReportDisposition, State, ClientTlsOptions };
+export type { DenyReason, LocalBreakerConfig, Outcome, ReportDisposition, State, ClientTlsOptions };
 
 /** Options of `createBreakerbox`. */
 export interface BreakerboxOptions {
@@ -72,9 +72,9 @@ export interface BreakerboxOptions {
   /**
    * Degraded mode: what `run`/`runAny` do when the Breakerbox service itself
    * is unreachable (an Acquire fails with UNAVAILABLE or DEADLINE_EXCEEDED).
-   * - "failOpen" (default): a local breaker per circuit, the same engine as
-   *   the service (src/engine) with `localConfig`, guards the dependency
-   *   meanwhile; its outcomes stay local (they are not sent to the service).
+   * - "failOpen" (default): a local breaker per circuit (consecutive
+   *   failures, `localConfig`) guards the dependency meanwhile; its
+   *   outcomes stay local (they are not sent to the service).
    * - "failClosed": every call is denied (fallback or `CircuitOpenError` with
    *   reason "SERVICE_UNAVAILABLE", `local: true`).
    * - "off": the Acquire error is thrown (`BreakerboxRpcError`).
@@ -83,8 +83,8 @@ export interface BreakerboxOptions {
    * degraded mode (local breakers are dropped: the service is the truth).
    */
   whenUnavailable?: "failOpen" | "failClosed" | "off";
-  /** Config of the local breakers of degraded mode, over the built-in defaults. */
-  localConfig?: ConfigPatch;
+  /** Config of the local breakers of degraded mode (default: 5 failures in a row open one for 30000 ms). */
+  localConfig?: LocalBreakerConfig;
   /** How long degraded mode skips the service before asking again (default 1000 ms). */
   serviceRetryMs?: number;
   /** Extra grpc-js channel options (e.g. reconnect backoff). */

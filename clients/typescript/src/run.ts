@@ -3,7 +3,7 @@
  * admitted, run it under its timeout and the caller's signal, classify how it
  * settled, and report that exactly once.
  */
-import type { Outcome } from "../engine/types.js";
+import type { Outcome } from "./vocabulary.js";
 import { isAbortError, retryAfterHintOf, type Clock } from "./classify.js";
 import { CallTimeoutError, type CircuitOpenError } from "./errors.js";
 import type { RunOptions } from "./types.js";

@@ -22,6 +22,7 @@ export type {
   ReportDisposition,
   DenyReason,
   ClientTlsOptions,
+  LocalBreakerConfig,
 } from "./types.js";
 export { CircuitOpenError, CallTimeoutError, BreakerboxRpcError, type CircuitDenial } from "./errors.js";
 export { retryAfterHintOf, parseRetryAfter, isAbortError, type Clock } from "./classify.js";
