@@ -1,5 +1,5 @@
 /** Types of scripts/build-stamp.mjs (see there). */
-export type BuildPart = "server" | "dashboard";
+export type BuildPart = "server" | "dashboard" | "client";
 export const BUILD_PARTS: Record<BuildPart, string[]>;
 export const STAMP_PATH: string;
 export function hashInputs(root: string, part: BuildPart): Record<string, string>;

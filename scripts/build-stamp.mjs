@@ -6,7 +6,9 @@
  * `npm run build` ends with `node scripts/build-stamp.mjs`, which writes
  * dist/build-stamp.json: a SHA-256 of every input file of each part of the
  * build (the server: src/ with its Lua scripts, gen/ts/, the tsconfigs; the
- * dashboard: dashboard/). The test fixtures that start dist/src/main.js or
+ * dashboard: dashboard/; the client package clients/typescript, whose dist/
+ * the example agent and the pack test use: its sources, manifest, tsconfig
+ * and the stubs it copies in). The test fixtures that start dist/src/main.js or
  * serve dist/dashboard call checkBuild() and fail, naming the changed files,
  * when the sources no longer match. Content hashes rather than mtimes: a
  * checkout or a copy that touches files without changing them is not stale,
@@ -27,6 +29,7 @@ const defaultRoot = fileURLToPath(new URL("..", import.meta.url));
 export const BUILD_PARTS = {
   server: ["src", "gen/ts", "tsconfig.json", "tsconfig.build.json"],
   dashboard: ["dashboard"],
+  client: ["clients/typescript/src", "clients/typescript/package.json", "clients/typescript/tsconfig.json", "gen/ts/breakerbox", "gen/ts/google"],
 };
 
 /** Where the stamp lives, relative to the root. */

@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { checkBuild } from "../../scripts/build-stamp.mjs";
 import { useReplica } from "../support/process-fixtures.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -18,6 +19,7 @@ const server = useReplica({
 
 describe("examples/typescript-agent", () => {
   it("sees its circuit open, uses the fallback, and sees it close again", async () => {
+    checkBuild("client"); // the agent imports @breakerbox/client's dist/: never a stale one
     const { stdout } = await run(process.execPath, [`${root}examples/typescript-agent/agent.mjs`, server.grpc, "example.flaky-tool", "40"], {
       cwd: root,
       timeout: 60_000,
