@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the `breakerbox` Python client (clients/python) as a wheel and an
 # sdist with `python -m build`, and installs it into .tools/python-client-venv
-# (git-ignored) with its test tools (pytest, pytest-asyncio, mypy, stubs), for
+# (git-ignored) with its test tools (pytest, pytest-asyncio, mypy, stubs) and
+# the `langchain` extra's langchain-core, for
 # test/e2e/client-python.test.ts. The sdist is installed first and then the
 # wheel over it, so both artifacts are proven installable. Idempotent: does
 # nothing when the venv was built from the same sources; otherwise rebuilds
@@ -36,7 +37,9 @@ echo "building the breakerbox Python client and installing it into $venv"
 rm -rf "$venv" "$dist"
 python3 -m venv "$venv"
 pip=("$venv/bin/pip" install --quiet --disable-pip-version-check)
-"${pip[@]}" build "pytest>=8" "pytest-asyncio>=0.24" "mypy>=1.10" grpc-stubs types-protobuf
+# langchain-core: the `langchain` extra, for breakerbox.langchain's tests and
+# mypy; pinned to a release whose dependencies the package index here serves.
+"${pip[@]}" build "pytest>=8" "pytest-asyncio>=0.24" "mypy>=1.10" grpc-stubs types-protobuf "langchain-core==1.6.5"
 # A copy of the sources, so the build leaves nothing (build/, *.egg-info) in the checkout.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

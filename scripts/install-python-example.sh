@@ -17,11 +17,14 @@ mkdir -p "$root/.tools"
 exec 9>"$root/.tools/python-agent-venv.lock"
 flock 9
 
-# What the venv is built from: the requirements and the stubs pip copies in.
+reader_extra="grpcio-status==1.85.1"
+# What the venv is built from: the requirements and the package pip builds
+# (-L: src/breakerbox/v1 is a link to gen/python's stubs).
 wanted="$(
+  echo "$reader_extra"
   cat "$example/requirements.txt"
-  cd "$root/gen/python"
-  find pyproject.toml breakerbox -type f \( -name '*.py' -o -name '*.pyi' -o -name '*.toml' \) | LC_ALL=C sort | xargs sha256sum
+  cd "$root/clients/python"
+  find -L pyproject.toml README.md src -type f ! -path '*/__pycache__/*' ! -path '*.egg-info/*' | LC_ALL=C sort | xargs sha256sum
 )"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   exit 0
@@ -38,4 +41,7 @@ python3 -m venv "$venv"
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
 pip install --quiet --disable-pip-version-check -r requirements.txt
+# Not the example's: test/e2e/error-readers/python/read_errors.py reads error
+# details with grpcio-status (rpc_status.from_call) from this venv.
+pip install --quiet --disable-pip-version-check "$reader_extra"
 printf '%s\n' "$wanted" >"$stamp"

@@ -4,14 +4,17 @@
  * (scripts/install-python-client.sh, cached in .tools/ until the sources
  * change), `mypy --strict` over the installed package, and its pytest suite
  * (clients/python/tests) against a live server on free ports, whose gRPC
- * address it reads from BREAKERBOX_TEST_ADDRESS. A red run carries pytest's
- * output. The package's copy of the generated stubs must equal gen/python.
+ * address it reads from BREAKERBOX_TEST_ADDRESS, and the conformance scenarios
+ * (tests/test_conformance.py starts clients/conformance/harness.mjs itself,
+ * with the `node` of node_modules/.bin). A red run carries pytest's output.
+ * The package's copy of the generated stubs must equal gen/python.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { useTestServer } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -33,7 +36,8 @@ interface Run {
 async function venvTool(tool: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
   const child = spawn(`${venv}/bin/${tool}`, args, {
     cwd: client,
-    env: { PATH: `${venv}/bin:${process.env.PATH ?? ""}`, VIRTUAL_ENV: venv, HOME: process.env.HOME ?? "/tmp", ...env },
+    // node_modules/.bin first: the conformance harness runs on the project's Node.
+    env: { PATH: `${venv}/bin:${root}node_modules/.bin:${process.env.PATH ?? ""}`, VIRTUAL_ENV: venv, HOME: process.env.HOME ?? "/tmp", ...env },
   });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
@@ -83,11 +87,17 @@ describe("clients/python", () => {
   });
 
   it("passes its pytest suite against a live server", async () => {
-    const run = await venvTool("python", ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], {
+    const run = await venvTool("python", ["-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "tests"], {
       BREAKERBOX_TEST_ADDRESS: live.server.grpcAddress,
     });
     expect(run.code, run.output).toBe(0);
     expect(run.output).toMatch(/\b\d+ passed\b/);
     expect(run.output).not.toMatch(/\b(failed|error|skipped)\b/);
-  }, 120_000);
+    // Every conformance scenario was played, with both clients.
+    const { scenarios } = parse(readFileSync(`${root}clients/conformance/scenarios.yaml`, "utf8")) as { scenarios: { name: string }[] };
+    expect(scenarios.length).toBeGreaterThan(0);
+    for (const { name } of scenarios) {
+      for (const kind of ["sync", "async"]) expect(run.output).toContain(`PASSED tests/test_conformance.py::test_scenario[${name}-${kind}]`);
+    }
+  }, 300_000);
 });

@@ -1,6 +1,7 @@
 /**
  * examples/python-agent, run as its README says: a virtualenv built with the
- * README's commands (scripts/install-python-example.sh, cached in .tools/),
+ * README's commands (scripts/install-python-example.sh, cached in .tools/:
+ * the `breakerbox` package from clients/python),
  * a live server with the README's settings on the real clock (the agent is a
  * separate process that waits out the open duration itself), and `python
  * agent.py` as a real process. It must see its circuit open and close again.
@@ -109,7 +110,7 @@ describe("examples/python-agent", () => {
     const run = await runPython(["agent.py", ...readmeArgs], { BREAKERBOX_ADDRESS: server.grpcAddress });
 
     let results = 0;
-    let fallbacks = 0;
+    let deniedByBreakerbox = 0;
     withOutput(run, () => {
       expect(run.code).toBe(0);
       expect(run.stderr).toBe("");
@@ -134,7 +135,10 @@ describe("examples/python-agent", () => {
       expect(errors).toEqual([5, 6, 7, 8].map((n) => `error: tool failed on call ${n}`));
       const fallbackLines = calls.filter((l) => / fallback /.test(l));
       expect(fallbackLines.length).toBeGreaterThan(0);
-      for (const l of fallbackLines) expect(l).toMatch(/^call \d+: fallback \(circuit OPEN, retry in \d+ ms\)$/);
+      for (const l of fallbackLines) expect(l).toMatch(/^call \d+: fallback \(circuit OPEN(, known locally)?, retry in \d+ ms\)$/);
+      // Once denied (or told by the Watch), the client knows the circuit is
+      // OPEN until its retry_after and denies without asking Breakerbox.
+      expect(fallbackLines.some((l) => l.includes("known locally"))).toBe(true);
       const resultLines = calls.filter((l) => / result /.test(l));
       expect(resultLines.length + errors.length + fallbackLines.length).toBe(40);
       // The tool counts its own calls: denied calls never reached it.
@@ -143,7 +147,7 @@ describe("examples/python-agent", () => {
       // The healed tool answers once the circuit has closed.
       expect(run.lines.slice(run.lines.indexOf(expected[4]!)).some((l) => / result /.test(l))).toBe(true);
       results = resultLines.length;
-      fallbacks = fallbackLines.length;
+      deniedByBreakerbox = fallbackLines.filter((l) => !l.includes("known locally")).length;
     });
 
     // The server's side of the story.
@@ -155,7 +159,8 @@ describe("examples/python-agent", () => {
       totalFailures: 4n,
       totalTimeouts: 0n,
       totalIgnored: 0n,
-      totalRejections: BigInt(fallbacks),
+      // Only the denials Breakerbox decided count as its rejections.
+      totalRejections: BigInt(deniedByBreakerbox),
     });
   });
 
@@ -192,7 +197,7 @@ describe("examples/python-agent", () => {
   it("runs the README's `Use it in your agent` snippet as written", async () => {
     const { server, client } = await servers.start({ clock: "real" });
     // Only the port of the HTTP endpoint it guards changes: the server's free one.
-    const snippet = block("python", "from breaker import").replace("localhost:8080", `127.0.0.1:${server.app.httpPort}`);
+    const snippet = block("python", "from breakerbox import").replace("localhost:8080", `127.0.0.1:${server.app.httpPort}`);
     const run = await runPython(["-"], { BREAKERBOX_ADDRESS: server.grpcAddress }, { stdin: snippet });
     withOutput(run, () => {
       expect(run.code).toBe(0);

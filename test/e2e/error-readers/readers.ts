@@ -222,7 +222,7 @@ function runWithStdin(file: string, args: string[], stdin: string, env?: Record<
   });
 }
 
-/** The venv scripts/install-python-example.sh builds (grpcio, grpcio-status, the stubs). */
+/** The venv scripts/install-python-example.sh builds (the breakerbox package with its stubs, grpcio-status). */
 export const PYTHON_VENV = `${root}.tools/python-agent-venv`;
 export const pythonReader = processReader(() => ({
   file: `${PYTHON_VENV}/bin/python`,

@@ -22,9 +22,10 @@ from .classify import (
 )
 from .client import Breakerbox
 from ._watch import AsyncWatch, Watch
-from .errors import BreakerboxError, CallTimeout, CircuitOpenError, RpcFailure
+from .errors import AllCircuitsOpenError, BreakerboxError, CallTimeout, CircuitOpenError, RpcFailure
 
 __all__ = [
+    "AllCircuitsOpenError",
     "AsyncBreakerbox",
     "AsyncWatch",
     "Breakerbox",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Literal, Union
+from typing import Callable, Literal, Sequence, Union
 
 from ._local_breaker import LocalBreaker, LocalBreakers
-from .errors import BreakerboxError, CircuitOpenError, RpcFailure
+from .errors import AllCircuitsOpenError, BreakerboxError, CircuitOpenError, RpcFailure
 from .v1 import breakerbox_pb2 as pb
 
 #: What to do while Breakerbox is unreachable: call the dependency under a
@@ -45,6 +45,28 @@ class Denial:
 
 
 Admission = Union[Permit, Denial]
+
+
+@dataclass(frozen=True)
+class Denials:
+    """Every candidate of an AcquireAny denied the call: one Denial each, in candidate order."""
+
+    denials: tuple[Denial, ...]
+
+    def error(self) -> AllCircuitsOpenError:
+        return AllCircuitsOpenError([d.error() for d in self.denials])
+
+
+@dataclass(frozen=True)
+class AskAny:
+    """Breakerbox must be asked, about `candidates` (those not known OPEN, in
+    order); `known_open` holds the local denials of the others."""
+
+    candidates: tuple[str, ...]
+    known_open: tuple[Denial, ...]
+
+
+AnyAdmission = Union[Permit, Denials]
 
 
 class Gate:
@@ -84,11 +106,55 @@ class Gate:
             with self._lock:
                 self._known_open.pop(circuit, None)
             return Permit(circuit, response.permit)
-        retry_after = response.retry_after.ToNanoseconds() / 1e9
+        return self._remember(circuit, response.state, response.reason, response.retry_after.ToNanoseconds() / 1e9)
+
+    def before_acquire_any(self, circuits: Sequence[str]) -> AnyAdmission | AskAny:
+        """As before_acquire for AcquireAny's candidates: the answer without
+        asking (every candidate known OPEN, or Breakerbox down), or whom to ask."""
+        if not circuits:
+            raise ValueError("run_any needs at least one candidate circuit")
+        if self.is_down():
+            return self._degraded_any(circuits)
+        ask: list[str] = []
+        known: list[Denial] = []
+        for circuit in circuits:
+            decided = self.before_acquire(circuit)
+            if isinstance(decided, Denial):
+                known.append(decided)
+            else:
+                ask.append(circuit)
+        if not ask:
+            return Denials(tuple(known))
+        return AskAny(tuple(ask), tuple(known))
+
+    def after_acquire_any(self, circuits: Sequence[str], asked: AskAny, response: pb.AcquireAnyResponse) -> AnyAdmission:
+        """Breakerbox answered AcquireAny: its denials with a retry_after are
+        remembered like Acquire's; the admitting candidate is no longer known OPEN."""
+        self.service_up()
+        denied = {
+            d.circuit: self._remember(d.circuit, d.state, d.reason, d.retry_after.ToNanoseconds() / 1e9) for d in response.denials
+        }
+        if response.allowed:
+            with self._lock:
+                self._known_open.pop(response.circuit, None)
+            return Permit(response.circuit, response.permit)
+        local = {d.circuit: d for d in asked.known_open}
+        return Denials(tuple(denied.get(c) or local.get(c) or Denial(c, "OPEN", "OPEN", 0.0, False) for c in circuits))
+
+    def acquire_any_failed(self, circuits: Sequence[str], failure: RpcFailure) -> AnyAdmission:
+        """As acquire_failed, for AcquireAny."""
+        if failure.unreachable:
+            self.service_down(failure.retry_delay)
+            return self._degraded_any(circuits)
+        if failure.reason == "CIRCUIT_CAP_REACHED":
+            return self._degraded_any(circuits)
+        raise BreakerboxError("AcquireAny", failure)
+
+    def _remember(self, circuit: str, state: pb.State, reason: pb.DenyReason, retry_after: float) -> Denial:
         denial = Denial(
             circuit,
-            pb.State.Name(response.state).removeprefix("STATE_"),
-            pb.DenyReason.Name(response.reason).removeprefix("DENY_REASON_"),
+            pb.State.Name(state).removeprefix("STATE_"),
+            pb.DenyReason.Name(reason).removeprefix("DENY_REASON_"),
             retry_after,
             local=False,
         )
@@ -130,6 +196,17 @@ class Gate:
     def is_down(self) -> bool:
         with self._lock:
             return self._clock() < self._down_until
+
+    def _degraded_any(self, circuits: Sequence[str]) -> AnyAdmission:
+        """Breakerbox unreachable: the first candidate its policy admits (a
+        local breaker's, under fail_open), else every candidate's denial."""
+        denials: list[Denial] = []
+        for circuit in circuits:
+            a = self._degraded(circuit)
+            if isinstance(a, Permit):
+                return a
+            denials.append(a)
+        return Denials(tuple(denials))
 
     def _degraded(self, circuit: str) -> Admission:
         if self._policy == "fail_closed":

@@ -106,23 +106,30 @@ class ReportQueue:
         self._cond = threading.Condition()
         self._closing = False
         self._stopped = False
+        self._sending = False  # a batch is out: not yet delivered nor put back
         self._thread = threading.Thread(target=self._loop, name="breakerbox-reports", daemon=True)
         self._thread.start()
 
     def put(self, report: pb.ReportRequest) -> None:
         with self._cond:
             self._pending.put(report)
-            self._cond.notify()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None) -> bool:
+        """Waits until no Report is queued or being sent (delivered, or refused
+        for good); False when `timeout` seconds passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._stopped or (not self._sending and len(self._pending) == 0), timeout)
 
     def close(self, timeout: float) -> None:
         """Sends what is queued, for at most `timeout` seconds; what is left then is dropped and logged."""
         with self._cond:
             self._closing = True
-            self._cond.notify()
+            self._cond.notify_all()
         self._thread.join(timeout)
         with self._cond:
             self._stopped = True
-            self._cond.notify()
+            self._cond.notify_all()
             left = len(self._pending)
             self._pending.take()
         if left:
@@ -135,6 +142,7 @@ class ReportQueue:
                 if self._stopped or len(self._pending) == 0:
                     return  # closing, all sent
                 batch = self._pending.take()
+                self._sending = True
             response: Any = None
             error: grpc.RpcError | None = None
             try:
@@ -143,9 +151,15 @@ class ReportQueue:
                 error = err
             except Exception:  # a bug, not an outage: the loop must outlive it
                 log.exception("Breakerbox BatchReport failed: dropped %d Reports", len(batch))
+                with self._cond:
+                    self._sending = False
+                    self._cond.notify_all()
                 continue
             with self._cond:
-                if self._pending.settle(batch, response, error):
+                retry = self._pending.settle(batch, response, error)
+                self._sending = False
+                self._cond.notify_all()
+                if retry:
                     # Also while closing: close() bounds the whole flush, then stops this loop.
                     self._cond.wait_for(lambda: self._stopped, self._backoff.next())
                 else:
@@ -160,14 +174,25 @@ class AsyncReportQueue:
         self._send = send
         self._backoff = backoff
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while nothing is queued or being sent
+        self._idle.set()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
     def put(self, report: pb.ReportRequest) -> None:
         self._pending.put(report)
+        self._idle.clear()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="breakerbox-reports")
         self._wake.set()
+
+    async def flush(self, timeout: float | None) -> bool:
+        """As ReportQueue.flush."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def close(self, timeout: float) -> None:
         self._closing = True
@@ -179,12 +204,14 @@ class AsyncReportQueue:
                 self._task.cancel()
         left = len(self._pending)
         self._pending.take()
+        self._idle.set()
         if left:
             log.warning("Breakerbox client closed with %d unsent Reports", left)
 
     async def _loop(self) -> None:
         while True:
             if len(self._pending) == 0:
+                self._idle.set()
                 if self._closing:
                     return
                 self._wake.clear()

@@ -13,13 +13,14 @@ from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable,
 import grpc
 import grpc.aio
 
-from ._admission import Admission, Denial, Permit, UnavailablePolicy
+from ._admission import Admission, AnyAdmission, AskAny, Denial, Permit, UnavailablePolicy
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
 from .classify import Classifier, classify_exception
 from ._watch import AsyncWatch, WatchCursor
 from ._report_queue import AsyncReportQueue, Backoff, PendingReports
 from .errors import CallTimeout, CircuitOpenError
+from .v1 import breakerbox_pb2 as pb
 from .v1 import breakerbox_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
@@ -104,6 +105,26 @@ class AsyncBreakerbox:
             if fallback is None:
                 raise permit
             return await _resolve(fallback(permit))
+        return await self._call(permit, fn, timeout)
+
+    @overload
+    async def run_any(self, circuits: Sequence[str], fn: Callable[[str], Awaitable[T]], *, fallback: AsyncFallback[T] | None = None, timeout: float | None = None) -> T: ...
+
+    @overload
+    async def run_any(self, circuits: Sequence[str], fn: Callable[[str], T], *, fallback: AsyncFallback[T] | None = None, timeout: float | None = None) -> T: ...
+
+    async def run_any(self, circuits: Sequence[str], fn: Callable[[str], Any], *, fallback: AsyncFallback[Any] | None = None, timeout: float | None = None) -> Any:
+        """`Breakerbox.run_any` for asyncio: `fn(circuit)` and `fallback` may be plain or async."""
+        admission = await self._admit_any(circuits)
+        if not isinstance(admission, Permit):
+            error = admission.error()
+            if fallback is None:
+                raise error
+            return await _resolve(fallback(error))
+        chosen = admission.circuit
+        return await self._call(admission, lambda: fn(chosen), timeout)
+
+    async def _call(self, permit: Permit, fn: MaybeAsync[Any], timeout: float | None) -> Any:
         started = self._core.clock()
         try:
             result = fn()
@@ -165,6 +186,10 @@ class AsyncBreakerbox:
             raise
         self._core.settle(permit, SUCCESS, started, self._queue.put)
 
+    async def flush(self, timeout: float | None = None) -> bool:
+        """As `Breakerbox.flush`."""
+        return await self._queue.flush(timeout)
+
     async def close(self) -> None:
         """Sends the queued Reports (at most close_timeout s), then closes the channel. Idempotent."""
         if self._closed:
@@ -201,6 +226,18 @@ class AsyncBreakerbox:
         except grpc.RpcError as err:
             return gate.acquire_failed(circuit, failure_of(err))
         return gate.after_acquire(circuit, response)
+
+    async def _admit_any(self, circuits: Sequence[str]) -> AnyAdmission:
+        gate = self._core.gate
+        decided = gate.before_acquire_any(circuits)
+        if not isinstance(decided, AskAny):
+            return decided
+        request = pb.AcquireAnyRequest(circuits=decided.candidates, agent_instance_id=self._core.agent_instance_id)
+        try:
+            response = await self.stub.AcquireAny(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+        except grpc.RpcError as err:
+            return gate.acquire_any_failed(circuits, failure_of(err))
+        return gate.after_acquire_any(circuits, decided, response)
 
     async def _admit_or_error(self, circuit: str) -> Permit | CircuitOpenError:
         a = await self._admit(circuit)

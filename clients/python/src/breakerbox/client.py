@@ -13,13 +13,14 @@ from typing import Any, Callable, Generator, Iterable, Iterator, Sequence, TypeV
 
 import grpc
 
-from ._admission import Admission, Denial, Permit, UnavailablePolicy
+from ._admission import Admission, AnyAdmission, AskAny, Denial, Permit, UnavailablePolicy
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
 from .classify import Classifier, classify_exception
 from ._watch import Watch, WatchCursor
 from ._report_queue import Backoff, PendingReports, ReportQueue
 from .errors import CallTimeout, CircuitOpenError
+from .v1 import breakerbox_pb2 as pb
 from .v1 import breakerbox_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
@@ -113,14 +114,22 @@ class Breakerbox:
             if fallback is None:
                 raise permit
             return fallback(permit)
-        started = self._core.clock()
-        try:
-            result = fn() if timeout is None else _call_within(fn, timeout)
-        except BaseException as err:
-            self._core.settle(permit, self._core.classify(err), started, self._queue.put)
-            raise
-        self._core.settle(permit, SUCCESS, started, self._queue.put)
-        return result
+        return self._call(permit, fn, timeout)
+
+    def run_any(self, circuits: Sequence[str], fn: Callable[[str], T], *, fallback: Fallback[T] | None = None, timeout: float | None = None) -> T:
+        """`run` over failover candidates, in order of preference (AcquireAny):
+        calls `fn(circuit)` with the first circuit that admits the call, and
+        reports its outcome on that circuit. Candidates known OPEN are not
+        asked about. Denied by all: `fallback(error)` when given, else raises
+        AllCircuitsOpenError (a CircuitOpenError with every candidate's denial)."""
+        admission = self._admit_any(circuits)
+        if not isinstance(admission, Permit):
+            error = admission.error()
+            if fallback is None:
+                raise error
+            return fallback(error)
+        chosen = admission.circuit
+        return self._call(admission, lambda: fn(chosen), timeout)
 
     def run_stream(self, circuit: str, fn: Callable[[], Iterable[T]], *, fallback: Fallback[Iterable[T]] | None = None) -> Generator[T, None, None]:
         """Like `run` for a function that returns an iterable (a streamed
@@ -176,6 +185,11 @@ class Breakerbox:
 
     # -- lifecycle ----------------------------------------------------------
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Waits until every queued Report is delivered (or refused for good),
+        while Breakerbox is unreachable too; False when `timeout` s passed first."""
+        return self._queue.flush(timeout)
+
     def close(self) -> None:
         """Sends the queued Reports (at most close_timeout s), then closes the channel. Idempotent."""
         if self._closed.is_set():
@@ -215,6 +229,28 @@ class Breakerbox:
         except grpc.RpcError as err:
             return gate.acquire_failed(circuit, failure_of(err))
         return gate.after_acquire(circuit, response)
+
+    def _admit_any(self, circuits: Sequence[str]) -> AnyAdmission:
+        gate = self._core.gate
+        decided = gate.before_acquire_any(circuits)
+        if not isinstance(decided, AskAny):
+            return decided
+        request = pb.AcquireAnyRequest(circuits=decided.candidates, agent_instance_id=self._core.agent_instance_id)
+        try:
+            response = self.stub.AcquireAny(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+        except grpc.RpcError as err:
+            return gate.acquire_any_failed(circuits, failure_of(err))
+        return gate.after_acquire_any(circuits, decided, response)
+
+    def _call(self, permit: Permit, fn: Callable[[], T], timeout: float | None) -> T:
+        started = self._core.clock()
+        try:
+            result = fn() if timeout is None else _call_within(fn, timeout)
+        except BaseException as err:
+            self._core.settle(permit, self._core.classify(err), started, self._queue.put)
+            raise
+        self._core.settle(permit, SUCCESS, started, self._queue.put)
+        return result
 
     def _admit_or_fallback(self, circuit: str) -> Permit | CircuitOpenError:
         a = self._admit(circuit)

@@ -28,6 +28,20 @@ class CircuitOpenError(Exception):
         self.local = local
 
 
+class AllCircuitsOpenError(CircuitOpenError):
+    """`run_any` was denied by every candidate circuit: `denials` holds each
+    one's CircuitOpenError, in candidate order. As a CircuitOpenError it is
+    the denial that ends soonest (`retry_after` 0 when none is known), and
+    `local` when every candidate was denied without asking Breakerbox."""
+
+    def __init__(self, denials: list[CircuitOpenError]) -> None:
+        known = [d for d in denials if d.retry_after > 0]
+        first = min(known, key=lambda d: d.retry_after) if known else denials[0]
+        super().__init__(first.circuit, first.state, first.reason, first.retry_after, all(d.local for d in denials))
+        self.args = (f"every candidate denied the call: {'; '.join(str(d) for d in denials)}",)
+        self.denials = denials
+
+
 @dataclass(frozen=True)
 class RpcFailure:
     """What a failed Breakerbox RPC says, read from its status details, not its message."""
