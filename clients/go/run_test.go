@@ -3,6 +3,7 @@ package breakerbox
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	breakerboxv1 "github.com/breakerbox/breakerbox/gen/go/breakerbox/v1"
@@ -94,12 +95,18 @@ func TestRunReturnsBeforeItsReportIsSent(t *testing.T) {
 	circuit := circuitFor(t, "a")
 	rpcs := newRPCCounter()
 	rpcs.hold = make(chan struct{})
+	release := sync.OnceFunc(func() { close(rpcs.hold) })
 	c := newClient(t, addr, rpcs.option())
+	t.Cleanup(release) // before the client's Close, which would wait for the held Report
 	// BatchReport is held: Run returning at all shows it does not wait for it.
-	if err := c.Run(context.Background(), circuit, func(context.Context) error { return nil }); err != nil {
+	var err error
+	hangGuard(t, "Run with its Report held", func() {
+		err = c.Run(context.Background(), circuit, func(context.Context) error { return nil })
+	})
+	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	close(rpcs.hold)
+	release()
 	flush(t, c)
 	if s := stateOf(t, addr, circuit); countsOf(s) != (counts{successes: 1}) {
 		t.Fatalf("counts %+v, want 1 success", countsOf(s))
