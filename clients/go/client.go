@@ -89,7 +89,7 @@ func (c *Client) admit(ctx context.Context, circuit string) (*admission, error) 
 		return nil, ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("breakerbox: acquire %s: %w", circuit, err)
 	}
 	if denied := c.local.knownOpenError(circuit); denied != nil {
 		return nil, denied
@@ -102,14 +102,16 @@ func (c *Client) admit(ctx context.Context, circuit string) (*admission, error) 
 	cancel()
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
+			// The caller gave up (or its deadline came) while Acquire was
+			// under way: that says nothing about the service.
+			return nil, fmt.Errorf("breakerbox: acquire %s: %w", circuit, cerr)
 		}
 		rpcErr := newRPCError("Acquire", err)
 		if !unreachable(err) {
 			return nil, rpcErr
 		}
 		c.local.markDown(c.cfg.serviceRetry, rpcErr.RetryDelay)
-		c.cfg.logger.Warn("breakerbox unreachable", "circuit", circuit, "policy", c.cfg.policy, "error", rpcErr)
+		c.cfg.logger.Warn(unreachableNotice[c.cfg.policy], "circuit", circuit, "retry_in", max(c.cfg.serviceRetry, rpcErr.RetryDelay), "error", rpcErr)
 		return c.admitDegraded(circuit)
 	}
 	c.local.markUp()
@@ -119,6 +121,13 @@ func (c *Client) admit(ctx context.Context, circuit string) (*admission, error) 
 		return nil, denied
 	}
 	return &admission{c: c, circuit: circuit, permit: resp.GetPermit(), start: time.Now()}, nil
+}
+
+// unreachableNotice is logged once each time the service is found
+// unreachable (not once per call: the memo answers the calls after it).
+var unreachableNotice = map[Policy]string{
+	FailOpen:   "breakerbox unreachable: calling without a permit (fail open)",
+	FailClosed: "breakerbox unreachable: refusing calls (fail closed)",
 }
 
 // admitDegraded applies the policy while the service is known down.

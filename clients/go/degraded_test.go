@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -139,6 +140,8 @@ func TestFailClosedRefusesWithoutCallingAndUsesTheMemo(t *testing.T) {
 }
 
 func TestCallerContextEndingDuringAcquireIsNotFailOpen(t *testing.T) {
+	// The service never answers and the RPC timeout is an hour: only the
+	// caller's context can end the Acquire.
 	rpcs := newRPCCounter()
 	c := newClient(t, blackhole(t), rpcs.option(), WithRPCTimeout(time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,12 +152,25 @@ func TestCallerContextEndingDuringAcquireIsNotFailOpen(t *testing.T) {
 		}
 		cancel()
 	}()
-	err := c.Run(ctx, "go.cancelled", func(context.Context) error { t.Fatal("fn called after cancellation"); return nil })
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v, want context.Canceled", err)
+	var err error
+	hangGuard(t, "Run cancelled during Acquire", func() {
+		err = c.Run(ctx, "go.cancelled", func(context.Context) error { t.Error("fn called after cancellation"); return nil })
+	})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "acquire go.cancelled") {
+		t.Fatalf("got %v, want context.Canceled wrapped with the circuit", err)
 	}
 	if c.local.serviceDown() {
 		t.Fatal("a cancelled Acquire marked the service down")
+	}
+
+	// The caller's deadline ending first is the caller's too: returned, not fail open.
+	deadline, stop := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer stop()
+	hangGuard(t, "Run whose deadline ends during Acquire", func() {
+		err = c.Run(deadline, "go.deadline", func(context.Context) error { t.Error("fn called after the deadline"); return nil })
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || c.local.serviceDown() {
+		t.Fatalf("got %v (service down: %v), want context.DeadlineExceeded and no memo", err, c.local.serviceDown())
 	}
 }
 

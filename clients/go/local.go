@@ -18,6 +18,7 @@ type localState struct {
 	breakers  map[string]*localBreaker
 	threshold int
 	openFor   time.Duration
+	failFast  bool // remember denials (WithLocalFailFast)
 }
 
 // knownOpen is a denial remembered until the service said to ask again.
@@ -34,6 +35,7 @@ func newLocalState(cfg *config) *localState {
 		breakers:  map[string]*localBreaker{},
 		threshold: max(cfg.localThreshold, 1),
 		openFor:   cfg.localOpenFor,
+		failFast:  cfg.localFailFast,
 	}
 }
 
@@ -41,7 +43,7 @@ func newLocalState(cfg *config) *localState {
 // then fail fast without an RPC. A denial without one (FORCED_OPEN, probes
 // out) is not remembered: only the service knows when it ends.
 func (l *localState) rememberDenial(circuit string, d *OpenError) {
-	if d.RetryAfter <= 0 {
+	if d.RetryAfter <= 0 || !l.failFast {
 		return
 	}
 	l.mu.Lock()

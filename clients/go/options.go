@@ -35,6 +35,7 @@ type config struct {
 	flushTimeout    time.Duration
 	localThreshold  int
 	localOpenFor    time.Duration
+	localFailFast   bool
 	isFailure       func(error) bool
 	logger          *slog.Logger
 	dialOptions     []grpc.DialOption
@@ -51,6 +52,7 @@ func defaultConfig() config {
 		flushTimeout:    5 * time.Second,
 		localThreshold:  5,
 		localOpenFor:    30 * time.Second,
+		localFailFast:   true,
 		logger:          slog.Default(),
 		now:             time.Now,
 	}
@@ -105,6 +107,14 @@ func WithFlushTimeout(d time.Duration) Option { return func(c *config) { c.flush
 func WithLocalBreaker(threshold int, openFor time.Duration) Option {
 	return func(c *config) { c.localThreshold, c.localOpenFor = threshold, openFor }
 }
+
+// WithLocalFailFast(false) makes every call ask Breakerbox, even on a
+// circuit a denial's retry_after or a Watch event says is OPEN (default
+// true: such calls are denied locally, without an RPC). Turn it off when the
+// service must see every denied call (its rejection counts, its history) or
+// when an operator's Reset must be obeyed at once, at the cost of one RPC
+// per denied call.
+func WithLocalFailFast(enabled bool) Option { return func(c *config) { c.localFailFast = enabled } }
 
 // WithIsFailure decides whether an error of fn says something about the
 // dependency; false reports it as IGNORED. Default: every error is a

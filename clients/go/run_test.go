@@ -3,6 +3,7 @@ package breakerbox
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	breakerboxv1 "github.com/breakerbox/breakerbox/gen/go/breakerbox/v1"
@@ -94,12 +95,18 @@ func TestRunReturnsBeforeItsReportIsSent(t *testing.T) {
 	circuit := circuitFor(t, "a")
 	rpcs := newRPCCounter()
 	rpcs.hold = make(chan struct{})
+	release := sync.OnceFunc(func() { close(rpcs.hold) })
 	c := newClient(t, addr, rpcs.option())
+	t.Cleanup(release) // before the client's Close, which would wait for the held Report
 	// BatchReport is held: Run returning at all shows it does not wait for it.
-	if err := c.Run(context.Background(), circuit, func(context.Context) error { return nil }); err != nil {
+	var err error
+	hangGuard(t, "Run with its Report held", func() {
+		err = c.Run(context.Background(), circuit, func(context.Context) error { return nil })
+	})
+	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	close(rpcs.hold)
+	release()
 	flush(t, c)
 	if s := stateOf(t, addr, circuit); countsOf(s) != (counts{successes: 1}) {
 		t.Fatalf("counts %+v, want 1 success", countsOf(s))
@@ -191,5 +198,34 @@ func TestReportsAreRetriedWhileTheServiceIsUnavailable(t *testing.T) {
 	}
 	if s := stateOf(t, addr, circuit); countsOf(s) != (counts{successes: 1}) {
 		t.Fatalf("counts %+v, want 1 success", countsOf(s))
+	}
+}
+
+func TestWithoutLocalFailFastEveryDeniedCallAsksTheService(t *testing.T) {
+	addr := serverAddress(t)
+	circuit := circuitFor(t, "a")
+	rpcs := newRPCCounter()
+	c := newClient(t, addr, rpcs.option(), WithLocalFailFast(false))
+	msgs := watchInto(t, c, WatchOptions{Circuits: []string{circuit}})
+	awaitSnapshotComplete(msgs)
+	trip(t, c, circuit)
+	if e := nextEvent(t, msgs); e.GetToState() != breakerboxv1.State_STATE_OPEN {
+		t.Fatalf("event %v, want to OPEN", e)
+	}
+	// Neither the Watch event nor the denials make the circuit known OPEN:
+	// each call is the service's to deny, and it counts each rejection.
+	acquires := rpcs.count("Acquire")
+	for i := range 3 {
+		err := c.Run(context.Background(), circuit, func(context.Context) error { t.Fatal("fn called while OPEN"); return nil })
+		var denied *OpenError
+		if !errors.As(err, &denied) || denied.Local || denied.RetryAfter != serverOpenFor {
+			t.Fatalf("call %d: got %v, want the service's denial with retry_after %s", i+1, err, serverOpenFor)
+		}
+	}
+	if n := rpcs.count("Acquire") - acquires; n != 3 {
+		t.Fatalf("%d Acquires for 3 denied calls, want 3", n)
+	}
+	if s := stateOf(t, addr, circuit); countsOf(s) != (counts{failures: serverThreshold, rejections: 3}) {
+		t.Fatalf("counts %+v, want %d failures and 3 rejections", countsOf(s), serverThreshold)
 	}
 }

@@ -1,9 +1,7 @@
 package breakerbox
 
 import (
-	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	breakerboxv1 "github.com/breakerbox/breakerbox/gen/go/breakerbox/v1"
@@ -58,33 +56,4 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp.Body = &reportingBody{ReadCloser: resp.Body, a: a, isFailure: t.c.cfg.isFailure}
 	return resp, nil
-}
-
-// reportingBody reports its call once: at EOF, on a read error, or at Close.
-type reportingBody struct {
-	io.ReadCloser
-	a         *admission
-	isFailure func(error) bool
-	once      sync.Once
-}
-
-func (b *reportingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	switch {
-	case err == io.EOF:
-		b.done(breakerboxv1.Outcome_OUTCOME_SUCCESS)
-	case err != nil:
-		b.done(Classify(err, b.isFailure))
-	}
-	return n, err
-}
-
-func (b *reportingBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.done(breakerboxv1.Outcome_OUTCOME_SUCCESS)
-	return err
-}
-
-func (b *reportingBody) done(outcome breakerboxv1.Outcome) {
-	b.once.Do(func() { b.a.report(outcome, 0) })
 }

@@ -126,7 +126,7 @@ func (l *localState) transition(e *breakerboxv1.CircuitEvent) {
 		delete(l.knownOpen, e.GetCircuit())
 		return
 	}
-	if e.GetOpenUntil() == nil || e.GetAt() == nil {
+	if !l.failFast || e.GetOpenUntil() == nil || e.GetAt() == nil {
 		return
 	}
 	if remaining := e.GetOpenUntil().AsTime().Sub(e.GetAt().AsTime()); remaining > 0 {

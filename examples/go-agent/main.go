@@ -1,24 +1,23 @@
 // Command go-agent is a small agent that calls a flaky dependency through
-// Breakerbox.
+// Breakerbox with the Go client package (clients/go).
 //
 //	go run . [-address localhost:50051] [-circuit example.flaky-tool] [-calls 40] [-interval 50ms] [-fail 5-7]
 //
-// It makes -calls calls with Run (breaker.go): Acquire, call, classify,
-// Report. The dependency fails on the calls numbered by -fail, then heals.
-// Denied calls get a fallback at once instead of waiting on a dead
-// dependency. A Watch (watch.go) prints every state change the service
-// announces. Start the server with short durations to see the circuit open
-// and close again within the run (see README.md beside this file).
+// It makes -calls calls with the client's RunWithFallback: Acquire, call,
+// classify, Report. The dependency fails on the calls numbered by -fail, then
+// heals. Denied calls get a fallback at once instead of waiting on a dead
+// dependency. The client's Watch (watch.go) prints every state change the
+// service announces. Start the server with short durations to see the
+// circuit open and close again within the run (see README.md beside this file).
 //
 // Environment: BREAKERBOX_ADDRESS is the default of -address;
 // BREAKERBOX_API_KEY, when set, is sent as "authorization: Bearer <key>" on
 // every call, Watch included. Output: one line per call and per transition on
-// stdout; warnings (fail open, reconnects) on stderr.
+// stdout; warnings (fail open) on stderr.
 package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,11 +31,10 @@ import (
 	"syscall"
 	"time"
 
+	breakerbox "github.com/breakerbox/breakerbox/clients/go"
 	breakerboxv1 "github.com/breakerbox/breakerbox/gen/go/breakerbox/v1"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 func main() {
@@ -65,23 +63,36 @@ func run() error {
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	conn, err := dial(*address, os.Getenv("BREAKERBOX_API_KEY"), *useTLS)
+	options := []breakerbox.Option{
+		breakerbox.WithLogger(log),
+		breakerbox.WithCallTimeout(time.Second),
+		// Every call asks Breakerbox, even while the circuit is known OPEN:
+		// each fallback below shows the service's own retry_after, and the
+		// service counts every denied call.
+		breakerbox.WithLocalFailFast(false),
+	}
+	if key := os.Getenv("BREAKERBOX_API_KEY"); key != "" {
+		options = append(options, breakerbox.WithAPIKey(key))
+	}
+	if *useTLS {
+		options = append(options, breakerbox.WithTLS(nil))
+	}
+	bb, err := breakerbox.New(*address, options...)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	client := breakerboxv1.NewCircuitServiceClient(conn)
+	defer bb.Close() // sends the Reports still queued
 
 	// Print every transition of our circuit as the service streams it.
-	watcher := NewWatcher(client, &breakerboxv1.WatchRequest{Circuits: []string{*circuit}}, func(ev *breakerboxv1.CircuitEvent) {
-		fmt.Printf("watch: %s -> %s (%s)\n", StateName(ev.GetFromState()), StateName(ev.GetToState()), ev.GetReason())
-	}, log)
+	watcher := newWatcher(func(ev *breakerboxv1.CircuitEvent) {
+		fmt.Printf("watch: %s -> %s (%s)\n", stateName(ev.GetFromState()), stateName(ev.GetToState()), ev.GetReason())
+	})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{})
 	var watchErr error // set before watchDone closes
 	go func() {
 		defer close(watchDone)
-		watchErr = watcher.Run(watchCtx)
+		watchErr = bb.Watch(watchCtx, breakerbox.WatchOptions{Circuits: []string{*circuit}}, watcher.handle)
 	}()
 	defer func() {
 		stopWatch()
@@ -89,9 +100,9 @@ func run() error {
 	}()
 	// Start calling once the watch is in place, so no transition is missed.
 	select {
-	case <-watcher.Ready():
+	case <-watcher.ready:
 	case <-watchDone:
-		return fmt.Errorf("watch %s at %s: %w", *circuit, *address, watchErr)
+		return fmt.Errorf("watch %s at %s: %w", *circuit, *address, grpcError(watchErr))
 	case <-time.After(5 * time.Second):
 		log.Warn("watch: no snapshot within 5s; calling anyway", "address", *address)
 	case <-ctx.Done():
@@ -99,14 +110,18 @@ func run() error {
 	}
 
 	tool := &flakyTool{failFrom: failFrom, failTo: failTo}
-	breaker := &Breaker{Client: client, CallTimeout: time.Second, Logger: log}
 	fallbacks, made := 0, 0
 	for i := 1; i <= *calls && ctx.Err() == nil; i++ {
-		out, err := Run(ctx, breaker, *circuit, tool.Call, func(ctx context.Context, denied *Denied) (string, error) {
+		var out string
+		err := bb.RunWithFallback(ctx, *circuit, func(ctx context.Context) (err error) {
+			out, err = tool.Call(ctx)
+			return err
+		}, func(ctx context.Context, denied *breakerbox.OpenError) error {
 			// Here a real agent would use a cached answer, another model or
 			// another agent.
 			fallbacks++
-			return fmt.Sprintf("fallback (circuit %s, retry in %d ms)", StateName(denied.State), denied.RetryAfter.Milliseconds()), nil
+			out = fmt.Sprintf("fallback (circuit %s, retry in %d ms)", stateName(denied.State), denied.RetryAfter.Milliseconds())
+			return nil
 		})
 		made = i
 		if err != nil {
@@ -114,12 +129,15 @@ func run() error {
 		} else {
 			fmt.Printf("call %d: %s\n", i, out)
 		}
+		// Only so this story is exact: the next call's Acquire sees this
+		// call's outcome. Run never waits for its Report; an agent need not either.
+		_ = bb.Flush(ctx)
 		select {
 		case <-ctx.Done():
 		case <-time.After(*interval):
 		}
 	}
-	waitForWatch(watcher, client, *circuit, log)
+	waitForWatch(watcher, bb.API(), *circuit, log)
 	fmt.Printf("done: %d calls, %d fallbacks\n", made, fallbacks)
 	return nil
 }
@@ -127,53 +145,30 @@ func run() error {
 // waitForWatch gives the Watch stream a moment to deliver the transitions
 // our last calls caused (events travel apart from the calls' answers), so
 // the output ends with them.
-func waitForWatch(watcher *Watcher, client breakerboxv1.CircuitServiceClient, circuit string, log *slog.Logger) {
+func waitForWatch(watcher *watcher, api breakerboxv1.CircuitServiceClient, circuit string, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	state, err := client.GetState(ctx, &breakerboxv1.GetStateRequest{Circuit: circuit})
+	state, err := api.GetState(ctx, &breakerboxv1.GetStateRequest{Circuit: circuit})
 	if err != nil {
-		if grpcCode(err) != codes.NotFound { // NOT_FOUND: no call reached Breakerbox
+		if status.Code(err) != codes.NotFound { // NOT_FOUND: no call reached Breakerbox
 			log.Warn("get state failed; the last transitions may not be printed", "circuit", circuit, "error", err)
 		}
 		return
 	}
-	if err := watcher.WaitForGeneration(ctx, circuit, state.GetStatus().GetGeneration()); err != nil {
+	if err := watcher.waitForGeneration(ctx, circuit, state.GetStatus().GetGeneration()); err != nil {
 		log.Warn("watch did not deliver the last transitions in time", "circuit", circuit, "error", err)
 	}
 }
 
-// dial connects to Breakerbox. grpc.NewClient connects lazily, on the first
-// call, and reconnects by itself after the server restarts.
-func dial(address, apiKey string, useTLS bool) (*grpc.ClientConn, error) {
-	creds := insecure.NewCredentials()
-	if useTLS {
-		creds = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
+// grpcError is the gRPC status error inside a *breakerbox.RPCError, so the
+// message is the service's own.
+func grpcError(err error) error {
+	var rpcErr *breakerbox.RPCError
+	if errors.As(err, &rpcErr) {
+		return rpcErr.Unwrap()
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
-	if apiKey != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(bearerKey{key: apiKey, requireTLS: useTLS}))
-	}
-	conn, err := grpc.NewClient(address, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("breakerbox address %q: %w", address, err)
-	}
-	return conn, nil
+	return err
 }
-
-// bearerKey sends the API key as "authorization: Bearer <key>" metadata on
-// every call, unary and streaming alike.
-type bearerKey struct {
-	key        string
-	requireTLS bool
-}
-
-func (b bearerKey) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.key}, nil
-}
-
-// RequireTransportSecurity is false without -tls so the example runs against
-// a local plaintext server; over a network, use TLS so the key stays secret.
-func (b bearerKey) RequireTransportSecurity() bool { return b.requireTLS }
 
 // flakyTool stands in for a dependency with an outage: its calls numbered
 // failFrom to failTo (counting only the calls that reach it) fail with an
@@ -200,9 +195,9 @@ func (t *flakyTool) Call(ctx context.Context) (string, error) {
 	return fmt.Sprintf("result %d", n), nil
 }
 
-// httpError is what an HTTP dependency's client might return. Its
-// RetryAfter makes Run pass the server's Retry-After header, when there is
-// one, with the Report.
+// httpError is what an HTTP dependency's client might return. The client
+// classifies it by its StatusCode (429 and 5xx are failures, other 4xx the
+// caller's own), and passes its RetryAfter with the Report.
 type httpError struct {
 	status int
 	header http.Header
@@ -213,20 +208,12 @@ func (e *httpError) Error() string {
 	return fmt.Sprintf("tool failed on call %d (%d %s)", e.call, e.status, http.StatusText(e.status))
 }
 
-// RetryAfter reads Retry-After as seconds or an HTTP date; 0 when absent,
-// unparsable, or not a 429/503.
+// StatusCode is the response's status.
+func (e *httpError) StatusCode() int { return e.status }
+
+// RetryAfter is the response's Retry-After (seconds or an HTTP date); 0 when absent.
 func (e *httpError) RetryAfter() time.Duration {
-	value := e.header.Get("Retry-After")
-	if value == "" || (e.status != http.StatusTooManyRequests && e.status != http.StatusServiceUnavailable) {
-		return 0
-	}
-	if seconds, err := strconv.Atoi(value); err == nil && seconds >= 0 {
-		return time.Duration(seconds) * time.Second
-	}
-	if at, err := http.ParseTime(value); err == nil {
-		return max(time.Until(at), 0)
-	}
-	return 0
+	return breakerbox.RetryAfterFromHeader(e.header, time.Now())
 }
 
 func parseRange(s string) (from, to int, err error) {
@@ -241,6 +228,11 @@ func parseRange(s string) (from, to int, err error) {
 		return 0, 0, errors.New("want FROM-TO with 1 <= FROM <= TO, e.g. 5-7")
 	}
 	return from, to, nil
+}
+
+// stateName is a state without its enum prefix: "OPEN", "HALF_OPEN".
+func stateName(s breakerboxv1.State) string {
+	return strings.TrimPrefix(s.String(), "STATE_")
 }
 
 func envOr(name, fallback string) string {
