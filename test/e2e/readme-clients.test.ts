@@ -37,9 +37,15 @@ function lines(block: string): string[] {
   return block.split("\n").map((l) => l.replace("localhost:50051", live.server.grpcAddress));
 }
 
+/** The circuit's total successes; 0 before its first use (NOT_FOUND). */
 async function successes(circuit: string): Promise<bigint> {
-  const status = (await live.client.call("getState", { circuit })).status;
-  return status?.stats?.totalSuccesses ?? 0n;
+  try {
+    const status = (await live.client.call("getState", { circuit })).status;
+    return status?.stats?.totalSuccesses ?? 0n;
+  } catch (err) {
+    if ((err as { code?: number }).code === 5) return 0n;
+    throw err;
+  }
 }
 
 /** Runs `program` and checks it printed `expected` and the server counted one more success on `circuit`. */
