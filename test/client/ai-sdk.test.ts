@@ -11,7 +11,7 @@ import { MockLanguageModelV4 } from "ai/test";
 import type { LanguageModelV4GenerateResult, LanguageModelV4StreamPart, LanguageModelV4StreamResult } from "@ai-sdk/provider";
 import { describe, expect, it } from "vitest";
 import { State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { CircuitOpenError } from "@breakerbox/client";
+import { CallTimeoutError, CircuitOpenError } from "@breakerbox/client";
 import { breakerboxMiddleware } from "@breakerbox/client/ai-sdk";
 import { useTestServer } from "../support/use-test-server.js";
 
@@ -261,6 +261,47 @@ describe("breakerboxMiddleware with streamText", () => {
     s = await status(circuit);
     expect(s.stats!.totalSuccesses).toBe(1n);
     expect(s.state).toBe(State.CLOSED);
+  });
+
+  it("reports a stream its reader cancelled as IGNORED, and cancels the model's stream", async () => {
+    let cancelledWith: unknown;
+    const primary = new MockLanguageModelV4({
+      modelId: "stream-cancel",
+      doStream: async () => ({
+        stream: new ReadableStream<LanguageModelV4StreamPart>({
+          start: (c) => c.enqueue({ type: "stream-start", warnings: [] }),
+          cancel: (reason) => void (cancelledWith = reason),
+        }),
+      }),
+    });
+    const model = wrapLanguageModel({ model: primary, middleware: breakerboxMiddleware(bb) });
+    const { stream } = await model.doStream({ prompt: [{ role: "user", content: [{ type: "text", text: "hi" }] }] });
+    const reader = stream.getReader();
+    expect((await reader.read()).value).toEqual({ type: "stream-start", warnings: [] });
+    await reader.cancel("user went away");
+    expect(cancelledWith).toBe("user went away");
+    const s = await status("llm.mock-provider.stream-cancel"); // cancel() resolved once the outcome was reported
+    expect(s.stats!.totalIgnored).toBe(1n);
+    expect(s.stats!.totalSuccesses).toBe(0n);
+    expect(s.stats!.totalFailures).toBe(0n);
+  });
+
+  it("times a stream out as a whole: TIMEOUT is reported, the stream errors with CallTimeoutError and the model's signal is aborted", async () => {
+    const primary = new MockLanguageModelV4({
+      modelId: "stream-timeout",
+      doStream: async () => ({ stream: new ReadableStream<LanguageModelV4StreamPart>({ start: (c) => c.enqueue({ type: "stream-start", warnings: [] }) }) }),
+    });
+    const model = wrapLanguageModel({ model: primary, middleware: breakerboxMiddleware(bb, { timeoutMs: 50 }) });
+    const { stream } = await model.doStream({ prompt: [{ role: "user", content: [{ type: "text", text: "hi" }] }] });
+    const reader = stream.getReader();
+    await reader.read();
+    const err = await reader.read().catch((e: unknown) => e); // the stream never ends by itself
+    expect(CallTimeoutError.is(err)).toBe(true);
+    expect((err as CallTimeoutError).circuit).toBe("llm.mock-provider.stream-timeout");
+    expect(primary.doStreamCalls[0]!.abortSignal?.aborted).toBe(true);
+    const s = await status("llm.mock-provider.stream-timeout"); // the stream errored once the outcome was reported
+    expect(s.stats!.totalTimeouts).toBe(1n);
+    expect(s.stats!.totalSuccesses).toBe(0n);
   });
 
   it("closes again after half-open probes that stream to their end", async () => {

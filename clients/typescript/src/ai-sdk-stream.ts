@@ -17,9 +17,9 @@ export interface WatchHooks {
   /** Called once, with how the stream ended. */
   ended(end: StreamEnd): void;
   /**
-   * Awaited before the reader sees the end (close or error), so that a
-   * stream read to its end has been reported by then, as a generate call
-   * has when it returns. Must not reject.
+   * Awaited before the reader sees the end (close, error, or its own
+   * cancel() resolving), so that the stream's outcome has been reported by
+   * then, as a generate call's has when it returns. Must not reject.
    */
   beforeClose(): Promise<void>;
   /** Aborting it (the call timed out) errors the stream with its reason and cancels the source. */
@@ -45,7 +45,7 @@ export function watchStream<P extends { type: string }>(source: ReadableStream<P
         const reason: unknown = hooks.signal.reason;
         if (!end({ kind: "error", error: reason })) return;
         reader.cancel(reason).catch(() => {});
-        controller.error(reason);
+        void hooks.beforeClose().then(() => controller.error(reason));
       };
       if (hooks.signal.aborted) onAbort();
       else hooks.signal.addEventListener("abort", onAbort, { once: true });
@@ -71,8 +71,9 @@ export function watchStream<P extends { type: string }>(source: ReadableStream<P
       controller.enqueue(r.value);
     },
     async cancel(reason) {
-      end({ kind: "cancelled", reason });
+      const first = end({ kind: "cancelled", reason });
       await reader.cancel(reason);
+      if (first) await hooks.beforeClose();
     },
   });
 }
