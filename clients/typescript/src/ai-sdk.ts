@@ -148,8 +148,7 @@ export function breakerboxMiddleware(bb: Breakerbox, options: BreakerboxMiddlewa
         started(await options.fallback.doStream(params));
       };
       // Settles once the outcome was reported (or the call denied); never rejects.
-      let reported: Promise<void> = Promise.resolve();
-      reported = bb
+      const reported: Promise<void> = bb
         .run(
           circuitOf(model),
           async (signal) => {
