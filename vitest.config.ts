@@ -5,7 +5,10 @@ export default defineConfig({
   // Tests import the client package by name; they run its sources, never a
   // stale clients/typescript/dist (the pack test checks the built package).
   resolve: {
-    alias: [{ find: /^@breakerbox\/client$/, replacement: fileURLToPath(new URL("./clients/typescript/src/index.ts", import.meta.url)) }],
+    alias: [
+      { find: /^@breakerbox\/client$/, replacement: fileURLToPath(new URL("./clients/typescript/src/index.ts", import.meta.url)) },
+      { find: /^@breakerbox\/client\/ai-sdk$/, replacement: fileURLToPath(new URL("./clients/typescript/src/ai-sdk.ts", import.meta.url)) },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts"],

@@ -186,3 +186,75 @@ describe("clients/typescript packed", () => {
     expect("code" in r ? r.code : 0).toBe(0);
   });
 });
+
+describe("clients/typescript packed: the ./ai-sdk subpath", () => {
+  it("loads without ai installed (only types come from it), as the main entry does", async () => {
+    writeFileSync(`${project}/subpath.mjs`, 'const m = await import("@breakerbox/client/ai-sdk");\nconsole.log(typeof m.breakerboxMiddleware);\n');
+    expect(existsSync(`${project}/node_modules/ai`)).toBe(false);
+    expect(await nodeIn("subpath.mjs")).toBe("function\n");
+    const installed = `${project}/node_modules/@breakerbox/client/dist`;
+    const importingAi = readdirSync(installed).filter((f) => f.endsWith(".js") && /from "(ai|@ai-sdk\/[^"]+)"|import\("(ai|@ai-sdk\/)/.test(readFileSync(join(installed, f), "utf8")));
+    expect(importingAi).toEqual([]);
+  });
+
+  it("runs the README's AI SDK example as written, with ai installed next to the tarball, and type-checks against ai's types", async () => {
+    const readme = readFileSync(`${pkgDir}/README.md`, "utf8");
+    const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('from "@breakerbox/client/ai-sdk"'));
+    expect(snippets.length, "README.md has one ```ts block importing @breakerbox/client/ai-sdk").toBe(1);
+    const lines = snippets[0]!.trim().split("\n");
+    expect(lines.length).toBe(5);
+    // A project of its own: the one above must stay free of ai (and of its peer zod).
+    const aiProject = join(tmp, "ai-project");
+    await exec("mkdir", [aiProject]);
+    await npm(["init", "-y"], aiProject);
+    await npm(["pkg", "set", "type=module"], aiProject);
+    const versionOf = (name: string) => (JSON.parse(readFileSync(`${root}node_modules/${name}/package.json`, "utf8")) as { version: string }).version;
+    const deps = [join(tmp, packed.filename), `ai@${versionOf("ai")}`, `@types/node@${versionOf("@types/node")}`];
+    await npm(["install", "--no-audit", "--no-fund", "--prefer-offline", ...deps], aiProject);
+    // `bb`, `openai` and `anthropic` are defined around it: the providers as the AI SDK's mock models.
+    writeFileSync(
+      `${aiProject}/readme.mjs`,
+      [
+        'import { createBreakerbox } from "@breakerbox/client";',
+        'import { MockLanguageModelV4 } from "ai/test";',
+        "const bb = createBreakerbox({ address: process.argv[2] });",
+        "const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 }, outputTokens: { total: 1, text: 1, reasoning: 0 } };",
+        'const answer = (text) => async () => ({ content: [{ type: "text", text }], finishReason: { unified: "stop", raw: "stop" }, usage, warnings: [] });',
+        'const openai = (modelId) => new MockLanguageModelV4({ provider: "openai.chat", modelId, doGenerate: answer("Rayleigh scattering") });',
+        'const anthropic = (modelId) => new MockLanguageModelV4({ provider: "anthropic.messages", modelId, doGenerate: answer("fallback") });',
+        ...lines,
+        "console.log(text);",
+        "bb.close();",
+      ].join("\n"),
+    );
+    const { stdout } = await exec(process.execPath, ["readme.mjs", live.server.grpcAddress], { cwd: aiProject, timeout: 60_000 });
+    expect(stdout).toBe("Rayleigh scattering\n");
+    expect(await successesAndFailures("llm.openai.chat.gpt-4o")).toEqual({ totalSuccesses: 1n, totalFailures: 0n });
+
+    writeFileSync(
+      `${aiProject}/tsconfig.json`,
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, types: ["node"], skipLibCheck: true },
+        files: ["check.ts"],
+      }),
+    );
+    writeFileSync(
+      `${aiProject}/check.ts`,
+      [
+        'import { createBreakerbox } from "@breakerbox/client";',
+        'import { breakerboxMiddleware, type BreakerboxMiddlewareOptions } from "@breakerbox/client/ai-sdk";',
+        'import { wrapLanguageModel, type LanguageModel } from "ai";',
+        'import { MockLanguageModelV4 } from "ai/test";',
+        'const bb = createBreakerbox({ address: "localhost:50051" });',
+        "const options: BreakerboxMiddlewareOptions = { circuit: (m) => `llm.${m.provider}`, fallback: new MockLanguageModelV4(), timeoutMs: 30_000 };",
+        "const model: LanguageModel = wrapLanguageModel({ model: new MockLanguageModelV4(), middleware: breakerboxMiddleware(bb, options) });",
+        "// @ts-expect-error the fallback is a model, not a string",
+        'breakerboxMiddleware(bb, { fallback: "gpt-4o" });',
+        "export { model };",
+      ].join("\n"),
+    );
+    const r = await exec(`${root}node_modules/.bin/tsc`, ["-p", `${aiProject}/tsconfig.json`], { cwd: aiProject }).catch((e: { stdout: string; code: number }) => e);
+    expect(r.stdout).toBe("");
+    expect("code" in r ? r.code : 0).toBe(0);
+  }, 300_000);
+});
