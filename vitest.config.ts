@@ -8,7 +8,7 @@ export default defineConfig({
     alias: [{ find: /^@breakerbox\/client$/, replacement: fileURLToPath(new URL("./clients/typescript/src/index.ts", import.meta.url)) }],
   },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "clients/typescript/test/**/*.test.ts"],
     // End-to-end suites start real servers and child processes; give them room
     // on a loaded 2-core machine without hiding a hang for long.
     testTimeout: 30_000,

@@ -59,7 +59,9 @@ export interface ReportQueueOptions {
 export class ReportQueue {
   private readonly items: QueuedReport[] = [];
   /** The batch being sent (not yet delivered nor put back). */
-  private inFlight = 0;
+  private sending: QueuedReport[] = [];
+  /** Aborted when `close()` gives up: cancels the batch in flight. */
+  private readonly abandon = new AbortController();
   /** Reports put back after a failed attempt, still queued (for `status().pendingReports`). */
   private retrying = 0;
   private running: Promise<void> | undefined;
@@ -73,7 +75,7 @@ export class ReportQueue {
 
   /** Queued or being sent. */
   get size(): number {
-    return this.items.length + this.inFlight;
+    return this.items.length + this.sending.length;
   }
 
   /** Queued after an attempt found the service unreachable, waiting for the next try. */
@@ -146,8 +148,10 @@ export class ReportQueue {
     this.stopped = true;
     this.wakeSleep?.();
     if (flushed) return 0;
-    const left = this.items.splice(0);
+    // The batch in flight too: its answer is no longer awaited.
+    const left = [...this.sending.splice(0), ...this.items.splice(0)];
     this.retrying = 0;
+    this.abandon.abort();
     for (const r of left) this.drop(r);
     this.settleIdle();
     return left.length;
@@ -162,12 +166,12 @@ export class ReportQueue {
     while (this.items.length > 0 && !this.stopped) {
       const batch = this.items.splice(0, BATCH_SIZE);
       this.retrying = Math.max(0, this.retrying - batch.length);
-      this.inFlight = batch.length;
+      this.sending = batch;
       let retry: QueuedReport[] = [];
       try {
         retry = await this.send(batch);
       } finally {
-        this.inFlight = 0;
+        this.sending = [];
       }
       if (retry.length > 0 && !this.stopped) {
         this.items.unshift(...retry);
@@ -187,8 +191,9 @@ export class ReportQueue {
   private async send(batch: QueuedReport[]): Promise<QueuedReport[]> {
     let results;
     try {
-      results = (await this.options.transport.unary("batchReport", { reports: batch })).results;
+      results = (await this.options.transport.unary("batchReport", { reports: batch }, this.abandon.signal)).results;
     } catch (e) {
+      if (this.stopped) return []; // close() gave up on it, and counted it dropped
       if (isUnreachable(e)) {
         this.options.onUnreachable(e);
         return batch;
