@@ -6,7 +6,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { State as PbState } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createBreakerbox, CallTimeoutError, CircuitOpenError, type WatchUpdate } from "@breakerbox/client";
+import { classifyResponse, createBreakerbox, CallTimeoutError, CircuitOpenError, type WatchUpdate } from "@breakerbox/client";
 import { nextWithin } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
 
@@ -261,6 +261,32 @@ describe("Retry-After hint", () => {
     await expect(bb.run(c2, () => Promise.reject(odd))).rejects.toBe(odd);
     await bb.flush();
     expect((await server.store.get(c2))!.openUntil! - server.clock.now()).toBe(30_000);
+  });
+});
+
+describe("HTTP results", () => {
+  it("an SDK error with a 4xx other than 429 is IGNORED (rethrown, never opens); 429 and 5xx are failures", async () => {
+    const c = "http.classified";
+    const notFound = Object.assign(new Error("404 status code"), { status: 404, headers: new Headers() });
+    for (let i = 0; i < 4; i++) await expect(bb.run(c, () => Promise.reject(notFound))).rejects.toBe(notFound);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 4, totalFailures: 0 });
+    expect((await server.store.get(c))?.state).toBe("CLOSED");
+    const overloaded = Object.assign(new Error("529"), { status: 529, headers: {} });
+    for (let i = 0; i < 3; i++) await expect(bb.run(c, () => Promise.reject(overloaded))).rejects.toBe(overloaded);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 4, totalFailures: 3 });
+    expect((await server.store.get(c))?.state).toBe("OPEN");
+  });
+
+  it("classifyResult: classifyResponse counts a returned fetch Response by its status, with its rate-limit hint; run returns it", async () => {
+    const c = "http.response";
+    await admin.call("configure", { target: { case: "circuit", value: c }, config: { failureThreshold: 1 } });
+    const missing = new Response(null, { status: 404 });
+    expect(await bb.run(c, async () => missing, { classifyResult: classifyResponse })).toBe(missing);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 1, totalFailures: 0, totalSuccesses: 0 });
+    const limited = new Response("slow down", { status: 429, headers: { "x-ratelimit-reset-requests": "1m30s" } });
+    expect(await bb.run(c, async () => limited, { classifyResult: classifyResponse })).toBe(limited);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 1, totalFailures: 1 });
+    expect((await server.store.get(c))!.openUntil! - server.clock.now()).toBe(90_000);
   });
 });
 

@@ -87,16 +87,24 @@ export async function* guardedStream<T>(
   } finally {
     clearTimeout(timer);
     if (onCallerAbort !== undefined) callerSignal?.removeEventListener("abort", onCallerAbort);
-    // No outcome yet: the consumer stopped early. Stop the producer too.
+    // No outcome yet: the consumer stopped early (the producer is parked at a yield).
+    const consumerStopped = c === undefined;
     c ??= { outcome: "IGNORED" };
+    a.reporter(c.outcome, clock.now() - started, c.outcome === "SUCCESS" ? undefined : c.retryAfterMs);
     if (c.outcome !== "SUCCESS" && !controller.signal.aborted) controller.abort(new DOMException("the stream's consumer stopped", "AbortError"));
-    if (c.outcome === "IGNORED" || c.outcome === "TIMEOUT") {
-      // Not awaited: a producer stuck in its own next() must not hold the consumer.
+    if (consumerStopped) {
+      // Let the producer run its own cleanup (its finally blocks) before the consumer goes on.
+      try {
+        await iterator?.return?.();
+      } catch {
+        // Its cleanup failing is not the consumer's concern.
+      }
+    } else if (c.outcome === "IGNORED" || c.outcome === "TIMEOUT") {
+      // Still waiting in its own next(): not awaited, a stuck producer must not hold the consumer.
       void Promise.resolve()
         .then(() => iterator?.return?.())
         .catch(() => undefined);
     }
-    a.reporter(c.outcome, clock.now() - started, c.outcome === "SUCCESS" ? undefined : c.retryAfterMs);
   }
 }
 
