@@ -73,13 +73,17 @@ describe("classification", () => {
     expect(classifyHttpStatus(200, {}, now)).toEqual({ outcome: "SUCCESS" });
   });
 
-  it("an LLM SDK's error by its status and headers; an abort IGNORED; a thrown 2xx or a plain error FAILURE", () => {
+  it("an LLM SDK's error by its status and headers; an abort IGNORED, a client timeout TIMEOUT; a thrown 2xx or a plain error FAILURE", () => {
     expect(classifyError(new APIError(429, new Headers({ "retry-after-ms": "800" })), now)).toEqual({ outcome: "FAILURE", retryAfterMs: 800 });
     expect(classifyError(new APIError(401, {}), now)).toEqual({ outcome: "IGNORED" });
     expect(classifyError(new APIError(500, { "x-ratelimit-reset-requests": "2s" }), now)).toEqual({ outcome: "FAILURE", retryAfterMs: 2_000 });
     expect(classifyError({ response: { status: 422, headers: {} } }, now)).toEqual({ outcome: "IGNORED" });
     expect(classifyError(Object.assign(new Error("odd"), { status: 200 }), now)).toEqual({ outcome: "FAILURE", retryAfterMs: undefined });
     expect(classifyError(new DOMException("gave up", "AbortError"), now)).toEqual({ outcome: "IGNORED" });
+    expect(classifyError(new DOMException("signal timed out", "TimeoutError"), now)).toEqual({ outcome: "TIMEOUT" });
+    class APIConnectionTimeoutError extends Error {}
+    expect(classifyError(new APIConnectionTimeoutError("Request timed out."), now)).toEqual({ outcome: "TIMEOUT" });
+    expect(classifyError(Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }), now)).toEqual({ outcome: "TIMEOUT" });
     expect(classifyError(new Error("plain"), now)).toEqual({ outcome: "FAILURE", retryAfterMs: undefined });
     expect(classifyError(Object.assign(new APIError(503, {}), { retryAfterMs: 42 }), now)).toEqual({ outcome: "FAILURE", retryAfterMs: 42 });
   });

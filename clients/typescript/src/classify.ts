@@ -147,12 +147,14 @@ export function httpStatusOf(err: unknown): number | undefined {
 
 /**
  * How a thrown error counts by default: an abort (an error named
- * "AbortError") is IGNORED; an error with an HTTP status follows
+ * "AbortError") is IGNORED; a timeout of the call's own client (see
+ * `isTimeoutError`) is TIMEOUT; an error with an HTTP status follows
  * `classifyHttpStatus` (a thrown 2xx/3xx still FAILURE); anything else
  * FAILURE. A numeric `err.retryAfterMs` is the hint whatever the status.
  */
 export function classifyError(err: unknown, nowMs: number): Classification {
   if (isAbortError(err)) return { outcome: "IGNORED" };
+  if (isTimeoutError(err)) return { outcome: "TIMEOUT" };
   const own = ownHint(err);
   const status = httpStatusOf(err);
   if (status === undefined) return { outcome: "FAILURE", retryAfterMs: own };
@@ -183,4 +185,14 @@ export function retryAfterHintOf(err: unknown, nowMs: number): number | undefine
 /** True for an abort (DOMException or any error named "AbortError"). */
 export function isAbortError(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { name?: unknown }).name === "AbortError";
+}
+
+/** Names of the timeout errors of fetch (`AbortSignal.timeout`) and the OpenAI / Anthropic JS SDKs. */
+const TIMEOUT_NAMES = new Set(["TimeoutError", "APIConnectionTimeoutError", "APITimeoutError"]);
+
+/** True for a timeout the call's own client raised: an error (or its class) named as in TIMEOUT_NAMES, or code ETIMEDOUT. */
+export function isTimeoutError(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as { name?: unknown; code?: unknown; constructor?: { name?: unknown } };
+  return TIMEOUT_NAMES.has(String(e.name)) || TIMEOUT_NAMES.has(String(e.constructor?.name)) || e.code === "ETIMEDOUT";
 }

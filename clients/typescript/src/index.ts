@@ -35,6 +35,7 @@ export {
   retryAfterHintOf,
   parseRetryAfter,
   isAbortError,
+  isTimeoutError,
   type Classification,
   type Clock,
 } from "./classify.js";

@@ -334,7 +334,8 @@ export interface Breakerbox {
    *
    * Classification: resolved → SUCCESS (or `classifyResult(value)`); timed
    * out → TIMEOUT (throws `CallTimeoutError`); the caller's `signal`
-   * aborted, or an error named "AbortError" → IGNORED; `isFailure(err)`
+   * aborted, or an error named "AbortError" → IGNORED; a timeout error of
+   * the call's own client (`isTimeoutError`) → TIMEOUT; `isFailure(err)`
    * when given (false → IGNORED); an error with an HTTP status (`status`,
    * `statusCode`, `response.status`: the OpenAI/Anthropic SDK errors, fetch
    * wrappers) 429 or 5xx → FAILURE, other 4xx → IGNORED; any other error →
