@@ -207,7 +207,8 @@ class Client implements Breakerbox {
   }
 
   async flushPending(): Promise<void> {
-    await this.reports.flush();
+    // As before the queue: nothing to wait for while the service is known down, and bounded.
+    if (!this.gate.isDown()) await this.reports.flush(this.options.closeTimeoutMs ?? 5000);
   }
 
   close(): Promise<void> {

@@ -109,10 +109,13 @@ export class ReportQueue {
 
   /** Starts the loop unless it runs; a report put while it was ending starts it again. */
   private kick(): void {
-    this.running ??= this.loop().finally(() => {
-      this.running = undefined;
-      if (this.items.length > 0 && !this.stopped) this.kick();
-    });
+    // The loop catches what the service answers; this only guards against a callback's bug.
+    this.running ??= this.loop()
+      .catch(() => undefined)
+      .finally(() => {
+        this.running = undefined;
+        if (this.items.length > 0 && !this.stopped) this.kick();
+      });
   }
 
   /**

@@ -425,7 +425,7 @@ export interface Breakerbox {
    * Report waiting out its retry backoff is tried now.
    */
   flush(timeoutMs?: number): Promise<boolean>;
-  /** `flush()` without a bound; kept for compatibility. */
+  /** Kept for compatibility: `flush(closeTimeoutMs)` unless the service is known down (then at once). Prefer `flush`. */
   flushPending(): Promise<void>;
   /**
    * Ends every watch, sends the queued Reports (for at most `closeTimeoutMs`;
