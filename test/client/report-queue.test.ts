@@ -131,11 +131,19 @@ describe("the client's Reports", () => {
     expect(bb.status()).toEqual({ degraded: false, pendingReports: 0, queuedReports: 0, droppedReports: 0 });
   });
 
-  it("close() sends the queued Reports before closing the channel", async () => {
-    const bb = createBreakerbox({ address: server.grpcAddress, clock: server.clock });
+  it("close() sends the queued Reports before closing the channel, waiting for the service within closeTimeoutMs", async () => {
+    const hole = await startBlackhole(server.app.grpcPort);
+    holes.push(hole);
+    const bb = createBreakerbox({ address: hole.address, clock: server.clock, closeTimeoutMs: 30_000 });
     const c = "queue.close";
-    for (let i = 0; i < 20; i++) await bb.run(c, async () => i);
-    await bb.close();
+    for (let i = 0; i < 19; i++) await bb.run(c, async () => i);
+    // The last call cuts the path: at least its Report is still queued when close() starts.
+    await bb.run(c, async () => hole.blackhole());
+    const closing = bb.close();
+    await vi.waitFor(() => expect(bb.status().pendingReports).toBeGreaterThan(0), { timeout: 10_000, interval: 10 });
+    hole.restore();
+    await closing;
+    expect(bb.status()).toMatchObject({ queuedReports: 0, droppedReports: 0 });
     expect(await successes(c)).toBe(20);
   });
 
