@@ -11,7 +11,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "clients/typescript/test/**/*.test.ts"],
     // End-to-end suites start real servers and child processes; give them room
     // on a loaded 2-core machine without hiding a hang for long.
     testTimeout: 30_000,

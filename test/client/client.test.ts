@@ -6,7 +6,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { State as PbState } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createBreakerbox, CallTimeoutError, CircuitOpenError, type WatchUpdate } from "@breakerbox/client";
+import { classifyResponse, createBreakerbox, CallTimeoutError, CircuitOpenError, type WatchUpdate } from "@breakerbox/client";
 import { nextWithin } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
 
@@ -15,7 +15,9 @@ const { server, client: admin, sdk: bb } = useTestServer({
   sdk: true,
 });
 
+/** The circuit's stats once every Report `bb` queued was delivered. */
 async function stats(circuit: string) {
+  expect(await bb.flush(5000)).toBe(true);
   const view = await server.store.get(circuit);
   if (view === undefined) throw new Error(`no circuit ${circuit}`);
   return view.stats;
@@ -73,6 +75,7 @@ describe("run", () => {
     const c = createBreakerbox({ address: server.grpcAddress, clock: server.clock, defaultTimeoutMs: 10 });
     try {
       await expect(c.run("run.default-timeout", () => new Promise<never>(() => {}))).rejects.toBeInstanceOf(CallTimeoutError);
+      await c.flush();
       expect((await stats("run.default-timeout")).totalTimeouts).toBe(1);
     } finally {
       c.close();
@@ -120,6 +123,7 @@ describe("run", () => {
 
   it("opens the circuit after 3 failures; a denial throws CircuitOpenError with exact fields or uses the fallback", async () => {
     for (let i = 0; i < 3; i++) await expect(bb.run("run.opens", boom)).rejects.toThrow("boom");
+    await bb.flush(); // the Reports are sent in the background
     expect((await server.store.get("run.opens"))?.state).toBe("OPEN");
 
     let called = false;
@@ -153,6 +157,7 @@ describe("local fail-fast", () => {
   it("denies locally while the circuit is known OPEN, without an RPC, then asks again after retry_after", async () => {
     const c = "ff.denial";
     for (let i = 0; i < 3; i++) await expect(bb.run(c, boom)).rejects.toThrow("boom");
+    await bb.flush(); // the Reports are sent in the background
     // First denial comes from the service (one rejection counted there).
     const first = (await bb.run(c, async () => 1).catch((e: unknown) => e)) as CircuitOpenError;
     expect(first.local).toBe(false);
@@ -203,6 +208,7 @@ describe("local fail-fast", () => {
     const c2 = createBreakerbox({ address: server.grpcAddress, clock: server.clock, failFast: false });
     try {
       for (let i = 0; i < 3; i++) await expect(c2.run(c, boom)).rejects.toThrow("boom");
+      await c2.flush(); // the Reports are sent in the background
       for (let i = 0; i < 2; i++) await expect(c2.run(c, async () => 1)).rejects.toMatchObject({ local: false, retryAfterMs: 30_000 });
       expect((await stats(c)).totalRejections).toBe(2);
     } finally {
@@ -217,6 +223,7 @@ describe("Retry-After hint", () => {
     await admin.call("configure", { target: { case: "circuit", value: c }, config: { failureThreshold: 1 } });
     const rateLimited = Object.assign(new Error("Too Many Requests"), { status: 429, headers: new Headers({ "Retry-After": "120" }) });
     await expect(bb.run(c, () => Promise.reject(rateLimited))).rejects.toBe(rateLimited);
+    await bb.flush();
     const view = await server.store.get(c);
     expect(view?.state).toBe("OPEN");
     expect(view!.openUntil! - server.clock.now()).toBe(120_000); // not the 30 s open duration
@@ -231,20 +238,55 @@ describe("Retry-After hint", () => {
     await admin.call("configure", { target: { case: "circuit", value: c1 }, config: { failureThreshold: 1 } });
     const unavailable = Object.assign(new Error("503"), { response: { status: 503, headers: { "retry-after": "45" } } });
     await expect(bb.run(c1, () => Promise.reject(unavailable))).rejects.toBe(unavailable);
+    await bb.flush();
     expect((await server.store.get(c1))!.openUntil! - server.clock.now()).toBe(45_000);
 
     const c2 = "hint.ms";
     await admin.call("configure", { target: { case: "circuit", value: c2 }, config: { failureThreshold: 1 } });
     await expect(bb.run(c2, () => Promise.reject(Object.assign(new Error("quota"), { retryAfterMs: 90_000 })))).rejects.toThrow("quota");
+    await bb.flush();
     expect((await server.store.get(c2))!.openUntil! - server.clock.now()).toBe(90_000);
   });
 
-  it("no hint without Retry-After or for other statuses: the configured open duration applies", async () => {
+  it("no hint without a rate-limit header, or for a thrown 2xx: the configured open duration applies", async () => {
     const c = "hint.none";
     await admin.call("configure", { target: { case: "circuit", value: c }, config: { failureThreshold: 1 } });
-    const notFound = Object.assign(new Error("500"), { status: 500, headers: new Headers({ "retry-after": "120" }) });
-    await expect(bb.run(c, () => Promise.reject(notFound))).rejects.toBe(notFound);
+    const serverError = Object.assign(new Error("500"), { status: 500, headers: new Headers({ "x-request-id": "r1" }) });
+    await expect(bb.run(c, () => Promise.reject(serverError))).rejects.toBe(serverError);
+    await bb.flush();
     expect((await server.store.get(c))!.openUntil! - server.clock.now()).toBe(30_000);
+    const c2 = "hint.none-2xx";
+    await admin.call("configure", { target: { case: "circuit", value: c2 }, config: { failureThreshold: 1 } });
+    const odd = Object.assign(new Error("thrown with 200"), { status: 200, headers: { "retry-after": "120" } });
+    await expect(bb.run(c2, () => Promise.reject(odd))).rejects.toBe(odd);
+    await bb.flush();
+    expect((await server.store.get(c2))!.openUntil! - server.clock.now()).toBe(30_000);
+  });
+});
+
+describe("HTTP results", () => {
+  it("an SDK error with a 4xx other than 429 is IGNORED (rethrown, never opens); 429 and 5xx are failures", async () => {
+    const c = "http.classified";
+    const notFound = Object.assign(new Error("404 status code"), { status: 404, headers: new Headers() });
+    for (let i = 0; i < 4; i++) await expect(bb.run(c, () => Promise.reject(notFound))).rejects.toBe(notFound);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 4, totalFailures: 0 });
+    expect((await server.store.get(c))?.state).toBe("CLOSED");
+    const overloaded = Object.assign(new Error("529"), { status: 529, headers: {} });
+    for (let i = 0; i < 3; i++) await expect(bb.run(c, () => Promise.reject(overloaded))).rejects.toBe(overloaded);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 4, totalFailures: 3 });
+    expect((await server.store.get(c))?.state).toBe("OPEN");
+  });
+
+  it("classifyResult: classifyResponse counts a returned fetch Response by its status, with its rate-limit hint; run returns it", async () => {
+    const c = "http.response";
+    await admin.call("configure", { target: { case: "circuit", value: c }, config: { failureThreshold: 1 } });
+    const missing = new Response(null, { status: 404 });
+    expect(await bb.run(c, async () => missing, { classifyResult: classifyResponse })).toBe(missing);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 1, totalFailures: 0, totalSuccesses: 0 });
+    const limited = new Response("slow down", { status: 429, headers: { "x-ratelimit-reset-requests": "1m30s" } });
+    expect(await bb.run(c, async () => limited, { classifyResult: classifyResponse })).toBe(limited);
+    expect(await stats(c)).toMatchObject({ totalIgnored: 1, totalFailures: 1 });
+    expect((await server.store.get(c))!.openUntil! - server.clock.now()).toBe(90_000);
   });
 });
 
@@ -319,6 +361,7 @@ describe("runAny", () => {
 
   it("skips locally-known-OPEN candidates without asking, and throws CircuitOpenError with every denial when none admits", async () => {
     for (let i = 0; i < 3; i++) await expect(bb.run("any.open", boom)).rejects.toThrow("boom");
+    await bb.flush(); // the Reports are sent in the background
     await expect(bb.run("any.open", async () => 1)).rejects.toMatchObject({ local: false }); // learn it
     await admin.call("forceState", { circuit: "any.forced", state: PbState.FORCED_OPEN });
     server.clock.advance(5_000);
@@ -353,6 +396,7 @@ describe("watch", () => {
       expect((await nextWithin<WatchUpdate>(it, 5000, "snapshot_complete")).type).toBe("snapshot_complete");
 
       for (let i = 0; i < 3; i++) await expect(bb.run(c, boom)).rejects.toThrow("boom");
+      await bb.flush(); // the Reports are sent in the background
       const t = await nextWithin<WatchUpdate>(it, 5000, "transition");
       expect(t).toMatchObject({ type: "transition", circuit: c, from: "CLOSED", to: "OPEN", reason: "consecutive_failures" });
       if (t.type !== "transition") throw new Error("unreachable");

@@ -323,6 +323,7 @@ describe("the TypeScript SDK with apiKey", () => {
       const first = await watch.next();
       expect(first.value).toMatchObject({ type: "snapshot", circuit: "sdk.x", state: "CLOSED" });
       await watch.return?.(undefined);
+      expect(await bb.flush(5000)).toBe(true); // run queues its Report; it is sent in the background
       expect((await server.store.get("sdk.x"))?.stats.totalSuccesses).toBe(1);
     } finally {
       bb.close();

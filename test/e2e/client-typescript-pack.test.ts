@@ -130,7 +130,7 @@ describe("clients/typescript packed", () => {
         "bb.close();",
       ].join("\n"),
     );
-    expect(await nodeIn("guard.mjs", [live.server.grpcAddress])).toBe('{"result":42,"status":{"degraded":false,"pendingReports":0}}\n');
+    expect(await nodeIn("guard.mjs", [live.server.grpcAddress])).toBe('{"result":42,"status":{"degraded":false,"pendingReports":0,"queuedReports":1,"droppedReports":0}}\n');
     expect(await successesAndFailures("pack.guarded")).toEqual({ totalSuccesses: 1n, totalFailures: 0n });
   });
 

@@ -6,7 +6,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack, durationMs } from "@bufbuild/protobuf/wkt";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "./gen/google/rpc/status_pb.js";
+import { StatusSchema, type Status } from "./gen/google/rpc/status_pb.js";
 
 /** ErrorInfo.domain of Breakerbox's errors; a reason from another domain is not one of ours. */
 export const BREAKERBOX_ERROR_DOMAIN = "breakerbox.v1";
@@ -37,12 +37,21 @@ export const NO_DETAILS: RpcErrorDetails = Object.freeze({ reason: undefined, re
  */
 export function detailsOfStatusBytes(bytes: Uint8Array | undefined): RpcErrorDetails {
   if (bytes === undefined) return NO_DETAILS;
+  try {
+    return detailsOfStatus(fromBinary(StatusSchema, bytes));
+  } catch {
+    return NO_DETAILS;
+  }
+}
+
+/** The details of a google.rpc.Status (a BatchReport result's error, or a decoded trailer). */
+export function detailsOfStatus(status: Status): RpcErrorDetails {
   let reason: string | undefined;
   let retryDelayMs: number | undefined;
   let metadata: Record<string, string> = {};
   const fieldViolations: { field: string; description: string }[] = [];
   try {
-    for (const any of fromBinary(StatusSchema, bytes).details) {
+    for (const any of status.details) {
       const info = anyUnpack(any, ErrorInfoSchema);
       if (info !== undefined && info.domain === BREAKERBOX_ERROR_DOMAIN) {
         reason = info.reason;

@@ -24,7 +24,7 @@ export interface GrpcTransportOptions {
   apiKey?: string;
   /** Sent with every call. Not `authorization` together with `apiKey`. */
   metadata?: Record<string, string>;
-  /** Deadline of each unary RPC in ms (default 5000). */
+  /** Deadline of each unary RPC in ms (default 2000, as the client sets it). */
   rpcTimeoutMs?: number;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
@@ -109,7 +109,7 @@ const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 export function createGrpcTransport(options: GrpcTransportOptions): Transport {
   const headers = Object.entries(callMetadata(options));
   const client = new grpc.Client(options.address, channelCredentials(options), options.channelOptions);
-  const rpcTimeoutMs = options.rpcTimeoutMs ?? 5000;
+  const rpcTimeoutMs = options.rpcTimeoutMs ?? 2000;
   const metadata = (): grpc.Metadata => {
     const m = new grpc.Metadata();
     for (const [k, v] of headers) m.set(k, v);

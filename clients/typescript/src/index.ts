@@ -1,5 +1,5 @@
 /** The Breakerbox TypeScript SDK. */
-export { createBreakerbox } from "./client.js";
+export { createBreakerbox, defaultAgentInstanceId, ReportDroppedError } from "./client.js";
 export type {
   Breakerbox,
   BreakerboxOptions,
@@ -8,6 +8,7 @@ export type {
   ReportOptions,
   ReportResult,
   RunOptions,
+  StreamOptions,
   WatchOptions,
   WatchUpdate,
   WatchCircuitStatus,
@@ -25,4 +26,16 @@ export type {
   LocalBreakerConfig,
 } from "./types.js";
 export { CircuitOpenError, CallTimeoutError, BreakerboxRpcError, type CircuitDenial } from "./errors.js";
-export { retryAfterHintOf, parseRetryAfter, isAbortError, type Clock } from "./classify.js";
+export {
+  classifyError,
+  classifyHttpStatus,
+  classifyResponse,
+  httpStatusOf,
+  retryAfterFromHeaders,
+  retryAfterHintOf,
+  parseRetryAfter,
+  isAbortError,
+  isTimeoutError,
+  type Classification,
+  type Clock,
+} from "./classify.js";

@@ -57,7 +57,7 @@ export class LocalBreakers {
     return {
       allowed: true,
       circuit,
-      reporter: async (outcome, _durationMs, retryAfterMs) => {
+      reporter: (outcome, _durationMs, retryAfterMs) => {
         // Dropped if the service came back meanwhile (the local breaker is gone).
         if (this.breakers.get(circuit) !== breaker) return;
         if (probe) breaker.probing = false;

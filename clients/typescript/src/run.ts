@@ -4,16 +4,16 @@
  * settled, and report that exactly once.
  */
 import type { Outcome } from "./vocabulary.js";
-import { isAbortError, retryAfterHintOf, type Clock } from "./classify.js";
+import { classifyError, isAbortError, type Classification, type Clock } from "./classify.js";
 import { CallTimeoutError, type CircuitOpenError } from "./errors.js";
 import type { RunOptions } from "./types.js";
 
 /**
- * Reports the outcome of one admitted call (to the service, or to a local
- * breaker). A report that fails does not reject: it goes to `onReportError`
- * or to the queue of unsent reports, never to the caller of `run`.
+ * Takes the outcome of one admitted call and returns at once: a service
+ * permit's goes to the report queue (sent in the background), a local
+ * breaker's is applied there. Never throws to the caller of `run`.
  */
-export type Reporter = (outcome: Outcome, durationMs: number, retryAfterMs: number | undefined) => Promise<void>;
+export type Reporter = (outcome: Outcome, durationMs: number, retryAfterMs: number | undefined) => void;
 
 /** How a call was admitted: on which circuit and where its outcome goes, or why not. */
 export type Admission = { allowed: true; circuit: string; reporter: Reporter } | { allowed: false; error: CircuitOpenError };
@@ -74,34 +74,57 @@ export async function guarded<T>(
     if (onCallerAbort !== undefined) callerSignal?.removeEventListener("abort", onCallerAbort);
   }
   const durationMs = clock.now() - started;
-  let outcome: Outcome;
-  let retryAfterMs: number | undefined;
+  let c: Classification;
   let thrown: unknown;
   switch (settled.kind) {
     case "ok":
-      outcome = "SUCCESS";
+      c = classifyValue(settled.value, options, clock);
       break;
     case "timeout":
-      outcome = "TIMEOUT";
+      c = { outcome: "TIMEOUT" };
       thrown = new CallTimeoutError(circuit, timeoutMs);
       controller.abort(thrown);
       break;
     case "aborted":
-      outcome = "IGNORED";
+      c = { outcome: "IGNORED" };
       thrown = settled.reason;
       controller.abort(settled.reason);
       break;
     case "error":
       thrown = settled.err;
-      if (callerSignal?.aborted === true || isAbortError(settled.err)) outcome = "IGNORED";
-      else if (options.isFailure !== undefined && !options.isFailure(settled.err)) outcome = "IGNORED";
-      else {
-        outcome = "FAILURE";
-        retryAfterMs = retryAfterHintOf(settled.err, clock.now());
-      }
+      c = classifyThrown(settled.err, options, clock);
       break;
   }
-  await reporter(outcome, durationMs, retryAfterMs);
+  reporter(c.outcome, durationMs, c.outcome === "SUCCESS" ? undefined : c.retryAfterMs);
   if (settled.kind === "ok") return settled.value;
   throw thrown;
+}
+
+/** How a value `fn` resolved to counts: SUCCESS, or what `classifyResult` says (FAILURE if it throws). */
+export function classifyValue<T>(value: T, options: Pick<RunOptions<T>, "classifyResult">, clock: Clock): Classification {
+  if (options.classifyResult === undefined) return { outcome: "SUCCESS" };
+  try {
+    return options.classifyResult(value, clock.now());
+  } catch {
+    return { outcome: "FAILURE" };
+  }
+}
+
+/**
+ * How an error `fn` threw counts: the caller's abort or an AbortError is
+ * IGNORED; with `isFailure`, false is IGNORED and true FAILURE; else
+ * `classifyError` (HTTP 429/5xx FAILURE with the headers' hint, other 4xx
+ * IGNORED, anything else FAILURE).
+ */
+export function classifyThrown(err: unknown, options: Pick<RunOptions<unknown>, "isFailure" | "signal">, clock: Clock): Classification {
+  if (options.signal?.aborted === true || isAbortError(err)) return { outcome: "IGNORED" };
+  const byDefault = classifyError(err, clock.now());
+  if (options.isFailure === undefined) return byDefault;
+  let failure: boolean;
+  try {
+    failure = options.isFailure(err);
+  } catch {
+    failure = true;
+  }
+  return failure ? { outcome: "FAILURE", retryAfterMs: byDefault.retryAfterMs } : { outcome: "IGNORED" };
 }

@@ -10,7 +10,7 @@ import type {
   ConfigChange as PbConfigChange,
 } from "./gen/breakerbox/v1/breakerbox_pb.js";
 import type { DenyReason, LocalBreakerConfig, Outcome, ReportDisposition, State } from "./vocabulary.js";
-import type { Clock } from "./classify.js";
+import type { Classification, Clock } from "./classify.js";
 import type { CircuitDenial, CircuitOpenError } from "./errors.js";
 import type { ClientTlsOptions } from "./grpc-transport.js";
 
@@ -37,7 +37,8 @@ export interface BreakerboxOptions {
    * history and Watch name it, with the API key's name, as the principal of
    * the transitions its reports cause. Up to 128 characters from
    * [A-Za-z0-9._:/@-] (the service refuses others with INVALID_ARGUMENT).
-   * Default: none.
+   * Default: `<hostname>:<pid>` (characters outside that set replaced by
+   * "-"), so each agent process counts as one reporter; "" sends none.
    */
   agentInstanceId?: string;
   /**
@@ -52,7 +53,11 @@ export interface BreakerboxOptions {
   metadata?: Record<string, string>;
   /** Timeout applied by `run` when the call gives none; undefined or 0 = no timeout. */
   defaultTimeoutMs?: number;
-  /** Deadline of each Acquire/Report RPC in ms (default 5000). */
+  /**
+   * Deadline of each Acquire, AcquireAny, Report and BatchReport RPC in ms
+   * (default 2000): when the service does not answer an Acquire within it,
+   * it is taken as unreachable (see `whenUnavailable`).
+   */
   rpcTimeoutMs?: number;
   /**
    * The SDK's clock (epoch ms): measures call durations, parses HTTP-date
@@ -60,11 +65,22 @@ export interface BreakerboxOptions {
    */
   clock?: Clock;
   /**
-   * Called when `run` could not Report an outcome (the service failed or was
-   * unreachable). `run` itself never fails because of a Report: it returns
-   * or rethrows what `fn` did. Default: ignore.
+   * Called when the service refused a queued Report for good (e.g.
+   * `BreakerboxRpcError` FAILED_PRECONDITION with reason PERMIT_EXPIRED),
+   * or a Report was dropped (`reason` "REPORT_DROPPED": the queue was full,
+   * or `close()` gave up). A Report that found the service unreachable is
+   * not an error: it is retried. `run` never fails because of a Report: it
+   * returns as soon as `fn` settles. Default: ignore.
    */
   onReportError?: (err: unknown, circuit: string) => void;
+  /**
+   * Most Reports held while they wait to be sent (default 10000). When full,
+   * the OLDEST is dropped (its permit may have expired anyway) and counted
+   * in `status().droppedReports`.
+   */
+  reportQueueSize?: number;
+  /** How long `close()` may spend sending the queued Reports, in ms (default 5000); what is left then is dropped. */
+  closeTimeoutMs?: number;
   /** Set false to turn off local fail-fast (every Acquire goes to the service). Default true. */
   failFast?: boolean;
   /** Watch reconnect backoff: first delay (default 100 ms) and cap (default 5000 ms). */
@@ -85,7 +101,11 @@ export interface BreakerboxOptions {
   whenUnavailable?: "failOpen" | "failClosed" | "off";
   /** Config of the local breakers of degraded mode (default: 5 failures in a row open one for 30000 ms). */
   localConfig?: LocalBreakerConfig;
-  /** How long degraded mode skips the service before asking again (default 1000 ms). */
+  /**
+   * How long degraded mode skips the service before asking again (default
+   * 5000 ms, or longer when the server's RetryInfo asks): an outage costs one
+   * `rpcTimeoutMs`, not one per call.
+   */
   serviceRetryMs?: number;
   /** Extra grpc-js channel options (e.g. reconnect backoff). */
   channelOptions?: grpc.ChannelOptions;
@@ -163,6 +183,29 @@ export interface RunOptions<T> {
    * IGNORED, and rejects with the signal's reason. Already aborted: no
    * Acquire is made.
    */
+  signal?: AbortSignal;
+  /**
+   * How a value `fn` resolved to counts (default: SUCCESS). E.g.
+   * `classifyResponse` for a fetch `Response`: a 503 returned, not thrown,
+   * counts FAILURE with its Retry-After hint; a 404 IGNORED. The value is
+   * returned to the caller either way.
+   */
+  classifyResult?: (value: T, nowMs: number) => Classification;
+}
+
+/** Options of `runStream`. */
+export interface StreamOptions<T> {
+  /**
+   * Abort the stream if it has not ended after this many ms (its signal is
+   * aborted, TIMEOUT reported, `CallTimeoutError` thrown). Default: the
+   * client's `defaultTimeoutMs`; 0 = none.
+   */
+  timeoutMs?: number;
+  /** Called instead of throwing when the circuit denies; its items are the stream's. */
+  fallback?: (err: CircuitOpenError) => AsyncIterable<T> | Iterable<T> | Promise<AsyncIterable<T> | Iterable<T>>;
+  /** As `RunOptions.isFailure`, for an error the stream throws. */
+  isFailure?: (err: unknown) => boolean;
+  /** The caller's signal: aborting it ends the stream (IGNORED), rejecting the pending `next()` with its reason. */
   signal?: AbortSignal;
 }
 
@@ -285,17 +328,21 @@ export interface Breakerbox {
   /**
    * Runs `fn` under the circuit: Acquire (or a local fail-fast denial); if
    * denied, `fallback(err)` or throw `CircuitOpenError` without calling `fn`;
-   * else call `fn(signal)` under the timeout, measure its duration, classify
-   * and Report, then return its result or rethrow its error.
+   * else call `fn(signal)` under the timeout, measure its duration, classify,
+   * queue the Report, and return its result or rethrow its error as soon as
+   * it settles (the Report is sent in the background, batched: see `flush`).
    *
-   * Classification: resolved → SUCCESS; timed out → TIMEOUT (throws
-   * `CallTimeoutError`); the caller's `signal` aborted, or an error named
-   * "AbortError" → IGNORED; `isFailure(err) === false` → IGNORED; any other
-   * error → FAILURE, with the error's Retry-After hint (HTTP 429/503
-   * Retry-After header, or `err.retryAfterMs`) passed as the report's
-   * retry_after. A failed Report never changes what `run` returns or throws
-   * (see `onReportError`; a Report that failed because the service is
-   * unreachable is kept and re-sent when it answers again). When the service
+   * Classification: resolved → SUCCESS (or `classifyResult(value)`); timed
+   * out → TIMEOUT (throws `CallTimeoutError`); the caller's `signal`
+   * aborted, or an error named "AbortError" → IGNORED; a timeout error of
+   * the call's own client (`isTimeoutError`) → TIMEOUT; `isFailure(err)`
+   * when given (false → IGNORED); an error with an HTTP status (`status`,
+   * `statusCode`, `response.status`: the OpenAI/Anthropic SDK errors, fetch
+   * wrappers) 429 or 5xx → FAILURE, other 4xx → IGNORED; any other error →
+   * FAILURE. A FAILURE carries the dependency's hint (`err.retryAfterMs`, or
+   * the headers' `retry-after-ms`, `Retry-After`, `x-ratelimit-reset-*`) as
+   * the report's retry_after. A Report never changes what `run` returns or
+   * throws (see `onReportError`). When the service
    * is unreachable, `whenUnavailable` decides (default failOpen: a local
    * breaker guards the call); other errors of the Acquire RPC are thrown as
    * `BreakerboxRpcError`.
@@ -309,6 +356,19 @@ export interface Breakerbox {
    * soonest retry (and all of them in `denials`).
    */
   runAny<T>(circuits: readonly string[], fn: (circuit: string, signal: AbortSignal) => Promise<T>, options?: RunOptions<T>): Promise<T>;
+  /**
+   * A guarded stream: iterating it Acquires (on the first `next()`), then
+   * yields `fn(signal)`'s items; the outcome is reported when the stream
+   * ends (SUCCESS) or throws (classified like `run`: FAILURE, IGNORED for
+   * other 4xx), TIMEOUT past `timeoutMs`, IGNORED when the consumer breaks
+   * out early (its signal is then aborted). Denied: the fallback's items, or
+   * `CircuitOpenError` thrown by the first `next()`.
+   */
+  runStream<T>(
+    circuit: string,
+    fn: (signal: AbortSignal) => AsyncIterable<T> | Iterable<T> | Promise<AsyncIterable<T> | Iterable<T>>,
+    options?: StreamOptions<T>,
+  ): AsyncIterableIterator<T>;
   /** Decorator: returns `(...args) => run(circuit, (signal) => fn(signal, ...args), options)`. */
   wrap<A extends unknown[], T>(
     circuit: string,
@@ -351,14 +411,26 @@ export interface Breakerbox {
    */
   knownOpenUntil(circuit: string): number | undefined;
   /**
-   * Degraded-mode status: `degraded` while the SDK is not asking the service
-   * (it was unreachable less than `serviceRetryMs` ago); `pendingReports` is
-   * how many outcomes of service permits wait to be re-sent (a Report that
-   * failed as UNAVAILABLE is retried, safely, when the service answers again).
+   * `degraded` while the SDK is not asking the service (it was unreachable
+   * less than `serviceRetryMs` ago); `queuedReports`: Reports not yet
+   * delivered (queued or being sent); `pendingReports`: those of them that
+   * found the service unreachable and wait for their next try (retried with
+   * jittered backoff; safe, a permit counts once); `droppedReports`: Reports
+   * dropped since the client was created (queue full, or left at `close()`).
    */
-  status(): { degraded: boolean; pendingReports: number };
-  /** Re-sends pending reports now if the service is not known down; resolves when done. */
+  status(): { degraded: boolean; pendingReports: number; queuedReports: number; droppedReports: number };
+  /**
+   * Resolves true once every Report queued so far is delivered (or refused
+   * for good), false if `timeoutMs` passed first (default: no bound). A
+   * Report waiting out its retry backoff is tried now.
+   */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Kept for compatibility: `flush(closeTimeoutMs)` unless the service is known down (then at once). Prefer `flush`. */
   flushPending(): Promise<void>;
-  /** Ends every watch and closes the channel. */
-  close(): void;
+  /**
+   * Ends every watch, sends the queued Reports (for at most `closeTimeoutMs`;
+   * the rest are dropped and counted), then closes the channel. Calls after
+   * it are not supported.
+   */
+  close(): Promise<void>;
 }
