@@ -83,7 +83,9 @@ const healthy = (modelId: string, text = "primary") =>
 const fallbackModel = () =>
   new MockLanguageModelV4({ modelId: "fallback", doGenerate: async () => answer("from fallback"), doStream: async () => streamOf(parts("from fallback")) });
 
+/** The circuit's status on the server, once the client's queued Reports were delivered. */
 async function status(circuit: string) {
+  expect(await bb.flush(5000)).toBe(true);
   return (await admin.call("getState", { circuit })).status!;
 }
 
@@ -257,7 +259,7 @@ describe("breakerboxMiddleware with streamText", () => {
     for (const p of parts("slow").slice(3)) push.enqueue(p);
     push.close();
     while (!(await reader.read()).done);
-    // The reader saw the end only after the outcome was reported.
+    // The reader saw the end only after the outcome was settled and queued for the Report.
     s = await status(circuit);
     expect(s.stats!.totalSuccesses).toBe(1n);
     expect(s.state).toBe(State.CLOSED);

@@ -147,7 +147,7 @@ export function breakerboxMiddleware(bb: Breakerbox, options: BreakerboxMiddlewa
         if (options.fallback === undefined) throw err;
         started(await options.fallback.doStream(params));
       };
-      // Settles once the outcome was reported (or the call denied); never rejects.
+      // Settles once the outcome was settled and its Report queued (or the call denied); never rejects.
       const reported: Promise<void> = bb
         .run(
           circuitOf(model),
