@@ -34,12 +34,13 @@ function fakeTransport(answer: (reports: QueuedReport[], call: number) => Promis
 
 const ok = (reports: QueuedReport[]) => Promise.resolve({ results: reports.map(() => ({ result: { case: "response" } })) });
 
-function queue(transport: Transport, overrides: { maxSize?: number } = {}) {
+function queue(transport: Transport, overrides: { maxSize?: number; lingerMs?: number } = {}) {
   const events = { unreachable: 0, delivered: 0, dropped: [] as string[], errors: [] as unknown[] };
   const q = new ReportQueue({
     transport,
     maxSize: overrides.maxSize ?? 10_000,
     backoff: new Backoff(1, 4, () => 0.5),
+    lingerMs: overrides.lingerMs ?? 0,
     onUnreachable: () => events.unreachable++,
     onDelivered: () => events.delivered++,
     onDropped: (circuit) => events.dropped.push(circuit),
@@ -58,6 +59,28 @@ describe("ReportQueue", () => {
     expect(calls.map((c) => c.length)).toEqual([1, 100, 100, 49]);
     expect(calls.flat()).toEqual(Array.from({ length: 250 }, (_, i) => `p${i}`));
     expect({ size: q.size, dropped: q.dropped, delivered: events.delivered, unreachable: events.unreachable }).toEqual({ size: 0, dropped: 0, delivered: 4, unreachable: 0 });
+  });
+
+  it("lingers before a batch smaller than 100, so reports put back to back share one BatchReport; a full batch, flush() and close() do not wait", async () => {
+    const { transport, calls } = fakeTransport(ok);
+    const { q } = queue(transport, { lingerMs: 20 });
+    q.put(report(0));
+    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 1; i < 5; i++) q.put(report(i));
+    await vi.waitFor(() => expect(calls.length).toBe(1), { timeout: 5000 });
+    expect(calls).toEqual([["p0", "p1", "p2", "p3", "p4"]]);
+
+    // A linger of a minute: only a full batch, flush() or close() sends.
+    const slow = fakeTransport(ok);
+    const { q: patient } = queue(slow.transport, { lingerMs: 60_000 });
+    for (let i = 0; i < 100; i++) patient.put(report(i));
+    await vi.waitFor(() => expect(slow.calls.map((c) => c.length)).toEqual([100]), { timeout: 5000 });
+    patient.put(report(100));
+    expect(await patient.flush(5000)).toBe(true);
+    expect(slow.calls.map((c) => c.length)).toEqual([100, 1]);
+    patient.put(report(101));
+    expect(await patient.close(5000)).toBe(0);
+    expect(slow.calls.map((c) => c.length)).toEqual([100, 1, 1]);
   });
 
   it("retries a batch the service could not take (unreachable, or its store) with backoff until delivered; refusals are not retried", async () => {

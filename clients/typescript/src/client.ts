@@ -90,6 +90,7 @@ class Client implements Breakerbox {
       transport: this.transport,
       maxSize: Math.max(1, options.reportQueueSize ?? 10_000),
       backoff: new Backoff(100, 5000),
+      lingerMs: Math.max(0, options.reportLingerMs ?? 2),
       onUnreachable: (e) => this.gate.markDown(e),
       onDelivered: () => this.gate.markUp(),
       onReportError,

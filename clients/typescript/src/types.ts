@@ -79,6 +79,12 @@ export interface BreakerboxOptions {
    * in `status().droppedReports`.
    */
   reportQueueSize?: number;
+  /**
+   * How long a Report waits for others to share its BatchReport, in ms
+   * (default 2; 0 sends each at once). Calls made back to back then cost the
+   * service one BatchReport per several calls; `flush()` and `close()` do not wait.
+   */
+  reportLingerMs?: number;
   /** How long `close()` may spend sending the queued Reports, in ms (default 5000); what is left then is dropped. */
   closeTimeoutMs?: number;
   /** Set false to turn off local fail-fast (every Acquire goes to the service). Default true. */
