@@ -47,6 +47,7 @@ describe("watch statusIntervalMs", () => {
   it("yields the circuit's live status after each change, besides the transitions; without the option, no status", async () => {
     const c = "status.sdk";
     expect(await bb.run(c, async () => "ok")).toBe("ok"); // the circuit exists before the watch: one success
+    expect(await bb.flush(5000)).toBe(true); // delivered before the snapshot reads it
     const t0 = server.clock.now();
 
     const live = bb.watch({ circuits: [c], statusIntervalMs: 1000 });
