@@ -9,7 +9,12 @@
  */
 import type { CircuitEvent, CircuitStats, CircuitStatus } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { ms, stateName, type StateName } from "./format.js";
-import type { Sample } from "./sparkline.js";
+
+/** One received failure rate, at the browser time it arrived (the sparkline's points). */
+export interface Sample {
+  at: number;
+  rate: number;
+}
 
 /** Samples kept per circuit (status messages arrive at most once a second). */
 const MAX_SAMPLES = 600;
@@ -142,6 +147,9 @@ function applyStatus(entry: CircuitEntry, s: CircuitStatus): void {
 }
 
 function addSample(entry: CircuitEntry, rate: number): void {
+  // The sparkline holds each rate until the next sample, so a repeat adds
+  // nothing to it: skipping repeats keeps a large fleet's memory to changes.
+  if (entry.samples.at(-1)?.rate === rate) return;
   entry.samples.push({ at: Date.now(), rate });
   if (entry.samples.length > MAX_SAMPLES) entry.samples.splice(0, entry.samples.length - MAX_SAMPLES);
 }

@@ -39,40 +39,65 @@ export function worstFirst(a: CircuitEntry, b: CircuitEntry): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/** A circuit with its key as of its last touch: the sort compares plain fields, not the entry's stats. */
+interface Item {
+  entry: CircuitEntry;
+  name: string;
+  key: number;
+}
+
+function byItem(a: Item, b: Item): number {
+  const d = a.key - b.key;
+  if (d !== 0) return d;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 export class WorstFirst {
+  private items: Item[] = [];
+  private readonly byName = new Map<string, Item>();
   private entries: CircuitEntry[] = [];
-  /** Each circuit's key as of the last touch: a change of it is what makes a re-sort necessary. */
-  private readonly keys = new Map<string, number>();
   private dirty = false;
   /** Bumped by every re-sort, so a reader knows when its view of the order is stale. */
   version = 0;
 
   /** Starts over with these circuits (after a snapshot). */
   reset(entries: Iterable<CircuitEntry>): void {
-    this.entries = [...entries];
-    this.keys.clear();
-    for (const e of this.entries) this.keys.set(e.name, sortKey(e));
+    this.items = [];
+    this.byName.clear();
+    for (const entry of entries) {
+      const item = { entry, name: entry.name, key: sortKey(entry) };
+      this.items.push(item);
+      this.byName.set(entry.name, item);
+    }
     this.dirty = true;
   }
 
   /** A circuit was added or updated: O(1); the order is fixed at the next {@link sorted}. */
   touch(entry: CircuitEntry): void {
     const key = sortKey(entry);
-    const old = this.keys.get(entry.name);
-    if (old === key) return;
-    if (old === undefined) this.entries.push(entry);
-    this.keys.set(entry.name, key);
+    const item = this.byName.get(entry.name);
+    if (item === undefined) {
+      const added = { entry, name: entry.name, key };
+      this.items.push(added);
+      this.byName.set(entry.name, added);
+    } else if (item.key !== key || item.entry !== entry) {
+      item.key = key;
+      item.entry = entry;
+    } else {
+      return;
+    }
     this.dirty = true;
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.items.length;
   }
 
   /** Every circuit, worst first (re-sorted here if anything moved since the last call). */
   sorted(): readonly CircuitEntry[] {
     if (this.dirty) {
-      this.entries.sort(worstFirst);
+      this.items.sort(byItem);
+      this.entries = this.items.map((i) => i.entry);
       this.dirty = false;
       this.version += 1;
     }
