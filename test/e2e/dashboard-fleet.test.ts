@@ -214,6 +214,25 @@ describe("dashboard with 10,000 circuits", () => {
     expect(await page.locator("#shown-count").textContent()).toBe("10,000 circuits");
   });
 
+  it("walks the tiles by keyboard past the rendered ones, opens one and comes back to it", async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const order = await fleetOrder(server.store);
+    const first = page.locator("a.tile").first();
+    await first.focus();
+    expect(await first.getAttribute("data-circuit")).toBe(order[0]);
+    const STEPS = 60; // past the 24 or so tiles rendered at the top
+    for (let i = 0; i < STEPS; i++) await page.keyboard.press("Tab");
+    const focused = page.locator("a.tile:focus");
+    expect(await focused.getAttribute("data-circuit")).toBe(order[STEPS]);
+    expect(await tilesInDom(page)).toBeLessThan(MAX_TILES_IN_DOM);
+    await page.keyboard.press("Enter");
+    await page.locator(`#detail-view[data-circuit="${order[STEPS]}"]`).waitFor({ timeout: SHOW_MS });
+    await page.evaluate(() => window.scrollTo(0, 0)); // the grid is elsewhere when the view closes
+    await page.keyboard.press("Escape");
+    await page.locator("#grid-view:not([hidden])").waitFor();
+    expect(await page.locator("a.tile:focus").getAttribute("data-circuit")).toBe(order[STEPS]);
+  });
+
   it("measures the page's main-thread time per second during live updates (printed, not asserted)", async () => {
     const { store } = server;
     await page.evaluate(() => window.scrollTo(0, 0));
