@@ -63,6 +63,8 @@ export class Grid {
   private windowEnd = -1;
   private frameRequested = false;
   private visible = true;
+  /** The circuit whose tile has focus, if one has. */
+  private focused: string | undefined;
 
   constructor(
     private readonly list: HTMLUListElement,
@@ -80,6 +82,18 @@ export class Grid {
     }).observe(list);
     addEventListener("scroll", () => this.schedule(), { passive: true });
     addEventListener("resize", () => this.schedule());
+    // Keys can come faster than frames: when a tile takes focus, its
+    // neighbours are put in the DOM at once, so the next Tab (or Shift+Tab)
+    // finds its tile even before the scroll it caused has been drawn.
+    list.addEventListener("focusin", (e) => {
+      const circuit = (e.target as HTMLElement).dataset.circuit;
+      if (circuit === undefined || !this.rendered.has(circuit)) return;
+      this.focused = circuit;
+      this.update();
+    });
+    list.addEventListener("focusout", (e) => {
+      if (!(e.relatedTarget instanceof Node && list.contains(e.relatedTarget))) this.focused = undefined;
+    });
   }
 
   setFilter(filter: GridFilter): void {
@@ -190,8 +204,17 @@ export class Grid {
     const top = this.list.getBoundingClientRect().top;
     const firstRow = Math.max(0, Math.floor(-top / pitchY) - OVERSCAN_ROWS);
     const lastRow = Math.min(rows - 1, Math.floor((innerHeight - top) / pitchY) + OVERSCAN_ROWS);
-    const start = Math.min(total, firstRow * columns);
-    const end = Math.max(start, Math.min(total, (lastRow + 1) * columns));
+    let start = Math.min(total, firstRow * columns);
+    let end = Math.max(start, Math.min(total, (lastRow + 1) * columns));
+    // The row before and after the focused tile too, when it is at (or just past) the window's edge.
+    const focusIndex = this.focused === undefined ? -1 : (this.rendered.get(this.focused)?.index ?? -1);
+    if (focusIndex >= 0 && focusIndex < total) {
+      const row = Math.floor(focusIndex / columns);
+      if (row >= firstRow - OVERSCAN_ROWS && row <= lastRow + OVERSCAN_ROWS) {
+        start = Math.min(start, Math.max(0, (row - 1) * columns));
+        end = Math.max(end, Math.min(total, (row + 2) * columns));
+      }
+    }
 
     const height = rows === 0 ? 0 : rows * pitchY - gap;
     if (height !== this.height) {

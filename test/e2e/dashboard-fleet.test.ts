@@ -39,7 +39,10 @@ interface Probe {
   maxFrameGapMs: number;
 }
 declare const window: { scrollTo(x: number, y: number): void; __probe: Probe };
-declare const document: { documentElement: { scrollHeight: number } };
+declare const document: {
+  documentElement: { scrollHeight: number };
+  activeElement: { getAttribute(name: string): string | null } | null;
+};
 declare const requestAnimationFrame: (callback: (time: number) => void) => number;
 
 const nameOf = (i: number): string => `fleet.${String(i).padStart(5, "0")}`;
@@ -178,6 +181,7 @@ describe("dashboard with 10,000 circuits", () => {
     const tiles = page.locator("a.tile");
     await page.locator(`a.tile[data-circuit="${nameOf(FLEET - 1)}"]`).waitFor({ timeout: SHOW_MS });
     const inDom = await circuitsOf(tiles);
+    console.log(`dashboard fleet: ${inDom.length} tiles in the DOM at the bottom of the list`);
     expect(inDom.length).toBeLessThan(MAX_TILES_IN_DOM);
     const order = await fleetOrder(server.store);
     expect(inDom).toEqual(order.slice(order.length - inDom.length));
@@ -222,16 +226,15 @@ describe("dashboard with 10,000 circuits", () => {
     expect(await first.getAttribute("data-circuit")).toBe(order[0]);
     const STEPS = 60; // past the 24 or so tiles rendered at the top
     for (let i = 0; i < STEPS; i++) await page.keyboard.press("Tab");
-    const focused = page.locator("a.tile:focus");
-    expect(await focused.getAttribute("data-circuit")).toBe(order[STEPS]);
+    expect(await focusedCircuit(page)).toBe(order[STEPS]);
     expect(await tilesInDom(page)).toBeLessThan(MAX_TILES_IN_DOM);
     await page.keyboard.press("Enter");
     await page.locator(`#detail-view[data-circuit="${order[STEPS]}"]`).waitFor({ timeout: SHOW_MS });
     await page.evaluate(() => window.scrollTo(0, 0)); // the grid is elsewhere when the view closes
     await page.keyboard.press("Escape");
     await page.locator("#grid-view:not([hidden])").waitFor();
-    expect(await page.locator("a.tile:focus").getAttribute("data-circuit")).toBe(order[STEPS]);
-  });
+    expect(await focusedCircuit(page)).toBe(order[STEPS]);
+  }, 60_000);
 
   it("measures the page's main-thread time per second during live updates (printed, not asserted)", async () => {
     const { store } = server;
@@ -333,6 +336,11 @@ describe("dashboard with 10,000 circuits", () => {
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });
+
+/** The circuit of the focused element (null when focus is not on a tile). */
+function focusedCircuit(page: Page): Promise<string | null> {
+  return page.evaluate(() => document.activeElement?.getAttribute("data-circuit") ?? null);
+}
 
 function tilesInDom(page: Page): Promise<number> {
   return page.locator("a.tile").count();
