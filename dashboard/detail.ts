@@ -10,7 +10,7 @@ import { Pin, type CircuitConfig, type CircuitStatus, type HistoryEntry } from "
 import { PROTO_CONFIG_FIELDS, type ProtoConfigField } from "../src/server/proto-config-fields.js";
 import { api, describeError, keyProblem } from "./api.js";
 import { clockTime, count, duration, ms, percent, stateLabel, stateName, transitionWho } from "./format.js";
-import { stateLine } from "./grid.js";
+import { stateLine } from "./tile.js";
 import { askForKey, keyReason } from "./key-dialog.js";
 import type { Model } from "./model.js";
 import { renderSparkline } from "./sparkline.js";

@@ -1,9 +1,10 @@
 /**
- * Breakerbox dashboard: every circuit as a live tile, fed by one Watch
- * stream over Connect; a view per circuit with its history, sparkline and
- * admin actions. Routes live in the URL fragment (#/ and #/circuit/<name>),
- * so the server serves one page. Keyboard: Tab through tiles, Enter opens,
- * Escape goes back, "/" focuses the filter.
+ * Breakerbox dashboard: every circuit as a live tile, worst first, fed by
+ * one Watch stream over Connect; a view per circuit with its history,
+ * sparkline and admin actions. Routes live in the URL fragment (#/ and
+ * #/circuit/<name>), so the server serves one page. Keyboard: Tab through
+ * tiles, Enter opens, Escape goes back, "/" focuses the filter. Stream
+ * updates change the model at once and the page at most once per frame.
  */
 import { onKeyChange, setKey, storedKey } from "./api.js";
 import { type StateName, stateLabel } from "./format.js";
@@ -22,9 +23,11 @@ function $<T extends HTMLElement = HTMLElement>(id: string): T {
 const model = new Model();
 const filterInput = $<HTMLInputElement>("filter");
 const chips = [...document.querySelectorAll<HTMLButtonElement>(".state-filter [data-filter]")];
-const grid = new Grid($<HTMLUListElement>("circuits"), $("empty"), model, (counts) => {
-  for (const span of document.querySelectorAll<HTMLElement>(".state-filter [data-count]")) {
-    span.textContent = String(counts.get(span.dataset.count as StateName | "") ?? 0);
+const countSpans = [...document.querySelectorAll<HTMLElement>(".state-filter [data-count]")];
+const grid = new Grid($<HTMLUListElement>("circuits"), $("empty"), $("shown-count"), model, (counts) => {
+  for (const span of countSpans) {
+    const text = (counts.get(span.dataset.count as StateName | "") ?? 0).toLocaleString("en-US");
+    if (span.textContent !== text) span.textContent = text;
   }
 });
 const detail = new DetailView(model);
@@ -63,6 +66,7 @@ function route(): void {
     const name = decodeURIComponent(match[1]!);
     lastTile = name;
     gridView.hidden = true;
+    grid.setVisible(false);
     detailView.hidden = false;
     document.title = `${name} · Breakerbox`;
     detail.open(name);
@@ -70,11 +74,11 @@ function route(): void {
     detail.close();
     detailView.hidden = true;
     gridView.hidden = false;
+    grid.setVisible(true);
     document.title = "Breakerbox";
-    // Back from a circuit: focus returns to its tile.
+    // Back from a circuit: focus returns to its tile (scrolled to, wherever it now is in the order).
     if (lastTile !== undefined) {
-      const name = lastTile;
-      [...document.querySelectorAll<HTMLElement>("a.tile")].find((t) => t.dataset.circuit === name)?.focus();
+      grid.reveal(lastTile)?.focus({ preventScroll: true });
       lastTile = undefined;
     }
   }
@@ -99,17 +103,28 @@ document.addEventListener("keydown", (e) => {
 // --- live updates --------------------------------------------------------
 
 const announcer = $("announcer");
+// The latest transition, announced once per frame: at fleet size many arrive per frame.
+let announcement: string | undefined;
+function announce(text: string): void {
+  if (announcement === undefined) {
+    requestAnimationFrame(() => {
+      if (announcer.textContent !== announcement) announcer.textContent = announcement ?? "";
+      announcement = undefined;
+    });
+  }
+  announcement = text;
+}
 model.onChange((change) => {
   if (change.kind === "reset") {
-    grid.renderAll();
+    grid.reset();
     if (detail.circuit !== undefined) detail.changed(false);
     return;
   }
-  grid.render(change.name);
+  grid.changed(change.name, change.stateChanged);
   if (change.name === detail.circuit) detail.changed(change.transition !== undefined);
   if (change.transition !== undefined) {
     const entry = model.circuits.get(change.name);
-    if (entry !== undefined) announcer.textContent = `${change.name} is now ${stateLabel(entry.state)} (${change.transition.reason}).`;
+    if (entry !== undefined) announce(`${change.name} is now ${stateLabel(entry.state)} (${change.transition.reason}).`);
   }
 });
 

@@ -4,12 +4,7 @@
  * time, with the circuit's failure_rate_threshold as a dashed line.
  */
 import { duration, percent } from "./format.js";
-
-/** One received failure rate, at the browser time it arrived. */
-export interface Sample {
-  at: number;
-  rate: number;
-}
+import type { Sample } from "./model.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 320;

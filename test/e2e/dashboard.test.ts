@@ -331,7 +331,9 @@ describe("dashboard in the browser, access control off", () => {
     expect(await page.locator("#filter:focus").count()).toBe(1);
     await page.keyboard.type("filter.");
     const visible = (): Promise<string[]> => circuitsOf(page.locator("a.tile:visible"));
-    expect(await visible()).toEqual(["filter.alpha", "filter.beta", "filter.gamma"]);
+    // Worst first: the forced-open one, then the closed ones by name.
+    expect(await visible()).toEqual(["filter.gamma", "filter.alpha", "filter.beta"]);
+    expect(await page.locator("#shown-count").textContent()).toMatch(/^3 of \d+ circuits$/);
     expect(await page.locator('.state-filter [data-count="FORCED_OPEN"]').textContent()).toBe("1");
 
     await page.getByRole("button", { name: /^Forced open/ }).click();
@@ -339,9 +341,11 @@ describe("dashboard in the browser, access control off", () => {
     expect(await page.getByRole("button", { name: /^Forced open/ }).getAttribute("aria-pressed")).toBe("true");
     await page.getByRole("button", { name: /^All/ }).click();
 
-    // Tab from the filter lands on the state chips, then the tiles in name order.
+    // Tab from the filter lands on the state chips, then the tiles worst first.
     await page.locator("#filter").focus();
     for (let i = 0; i < 6; i++) await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    expect(await page.locator("a.tile:focus").getAttribute("data-circuit")).toBe("filter.gamma");
     await page.keyboard.press("Tab");
     expect(await page.locator("a.tile:focus").getAttribute("data-circuit")).toBe("filter.alpha");
     await shot(page, "06-filter-dark");
