@@ -5,7 +5,11 @@ a running Breakerbox (memory store, loopback):
     .tools/python-client-venv/bin/python bench/client-overhead/python_overhead.py 127.0.0.1:50051 [--calls 2000]
 
 For the sync client (`Breakerbox`) and then the asyncio one
-(`AsyncBreakerbox`) it times, call by call, after a warm-up:
+(`AsyncBreakerbox`) it times, call by call, after warming up every path
+(WARMUP calls each), the direct call, the guarded call and the raw Acquire
+in alternating blocks (BLOCKS of them, each path's samples pooled), so the
+guarded call and the Acquire see the same background noise and warm state
+instead of one running after the other:
 
 - direct_us: the guarded function (it returns at once) called directly;
 - guarded_us: the same function through `run` (Acquire, the call, the Report
@@ -31,7 +35,9 @@ from typing import Any, Awaitable, Callable
 from breakerbox import AsyncBreakerbox, Breakerbox, CircuitOpenError
 from breakerbox.v1 import breakerbox_pb2 as pb
 
-WARMUP = 200
+WARMUP = 1000
+#: Alternating blocks the direct, guarded and Acquire calls are timed in.
+BLOCKS = 10
 
 
 def percentiles(samples_ns: list[int]) -> dict[str, float]:
@@ -43,10 +49,13 @@ def percentiles(samples_ns: list[int]) -> dict[str, float]:
     return {"p50": rank(0.50), "p99": rank(0.99)}
 
 
-def timed(fn: Callable[[], Any], calls: int) -> list[int]:
-    for _ in range(WARMUP):
-        fn()
-    samples = []
+def block_sizes(calls: int) -> list[int]:
+    return [calls // BLOCKS + (1 if b < calls % BLOCKS else 0) for b in range(BLOCKS)]
+
+
+def timed(fn: Callable[[], Any], calls: int, samples: list[int] | None = None) -> list[int]:
+    """Appends the durations of `calls` calls of fn to samples."""
+    samples = [] if samples is None else samples
     for _ in range(calls):
         start = time.perf_counter_ns()
         fn()
@@ -54,15 +63,47 @@ def timed(fn: Callable[[], Any], calls: int) -> list[int]:
     return samples
 
 
-async def atimed(fn: Callable[[], Awaitable[Any]], calls: int) -> list[int]:
-    for _ in range(WARMUP):
-        await fn()
-    samples = []
+async def atimed(fn: Callable[[], Awaitable[Any]], calls: int, samples: list[int] | None = None) -> list[int]:
+    samples = [] if samples is None else samples
     for _ in range(calls):
         start = time.perf_counter_ns()
         await fn()
         samples.append(time.perf_counter_ns() - start)
     return samples
+
+
+def interleaved(direct: Callable[[], Any], guarded: Callable[[], Any], acquire: Callable[[], Any], flush: Callable[[], Any], calls: int) -> dict[str, Any]:
+    """Warms every path up, then times them in alternating blocks."""
+    for fn in (direct, guarded, acquire):
+        timed(fn, WARMUP)
+    flush()
+    samples: dict[str, list[int]] = {"direct_us": [], "guarded_us": [], "acquire_rtt_us": []}
+    for n in block_sizes(calls):
+        timed(direct, n, samples["direct_us"])
+        timed(guarded, n, samples["guarded_us"])
+        flush()  # untimed: the Acquire block starts without the guarded block's Reports still queued
+        timed(acquire, n, samples["acquire_rtt_us"])
+    return {name: percentiles(s) for name, s in samples.items()}
+
+
+async def ainterleaved(
+    direct: Callable[[], Awaitable[Any]],
+    guarded: Callable[[], Awaitable[Any]],
+    acquire: Callable[[], Awaitable[Any]],
+    flush: Callable[[], Awaitable[Any]],
+    calls: int,
+) -> dict[str, Any]:
+    """As interleaved, for the asyncio client."""
+    for fn in (direct, guarded, acquire):
+        await atimed(fn, WARMUP)
+    await flush()
+    samples: dict[str, list[int]] = {"direct_us": [], "guarded_us": [], "acquire_rtt_us": []}
+    for n in block_sizes(calls):
+        await atimed(direct, n, samples["direct_us"])
+        await atimed(guarded, n, samples["guarded_us"])
+        await flush()
+        await atimed(acquire, n, samples["acquire_rtt_us"])
+    return {name: percentiles(s) for name, s in samples.items()}
 
 
 def fail() -> None:
@@ -89,9 +130,13 @@ def sync_client(address: str, calls: int) -> dict[str, Any]:
             "client": "python",
             "runtime": runtime(),
             "calls": calls,
-            "direct_us": percentiles(timed(answer, calls)),
-            "guarded_us": percentiles(timed(lambda: bb.run(f"{prefix}.guarded", answer), calls)),
-            "acquire_rtt_us": percentiles(timed(lambda: bb.stub.Acquire(request, timeout=5), calls)),
+            **interleaved(
+                answer,
+                lambda: bb.run(f"{prefix}.guarded", answer),
+                lambda: bb.stub.Acquire(request, timeout=5),
+                lambda: bb.flush(10),
+                calls,
+            ),
         }
         opened = f"{prefix}.open"
         while True:  # fail until Breakerbox denies: the client then knows the circuit OPEN
@@ -101,7 +146,11 @@ def sync_client(address: str, calls: int) -> dict[str, Any]:
                 bb.flush(10)
             except CircuitOpenError:
                 break
-        result["open_guarded_us"] = percentiles(timed(lambda: bb.run(opened, answer, fallback=lambda err: "fallback"), calls))
+        def open_run() -> str:
+            return bb.run(opened, answer, fallback=lambda err: "fallback")
+
+        timed(open_run, WARMUP)
+        result["open_guarded_us"] = percentiles(timed(open_run, calls))
         return result
 
 
@@ -113,9 +162,13 @@ async def async_client(address: str, calls: int) -> dict[str, Any]:
             "client": "python-asyncio",
             "runtime": runtime(),
             "calls": calls,
-            "direct_us": percentiles(await atimed(aanswer, calls)),
-            "guarded_us": percentiles(await atimed(lambda: bb.run(f"{prefix}.guarded", aanswer), calls)),
-            "acquire_rtt_us": percentiles(await atimed(lambda: bb.stub.Acquire(request, timeout=5), calls)),
+            **await ainterleaved(
+                aanswer,
+                lambda: bb.run(f"{prefix}.guarded", aanswer),
+                lambda: bb.stub.Acquire(request, timeout=5),
+                lambda: bb.flush(10),
+                calls,
+            ),
         }
         opened = f"{prefix}.open"
         while True:
@@ -125,7 +178,11 @@ async def async_client(address: str, calls: int) -> dict[str, Any]:
                 await bb.flush(10)
             except CircuitOpenError:
                 break
-        result["open_guarded_us"] = percentiles(await atimed(lambda: bb.run(opened, aanswer, fallback=lambda err: "fallback"), calls))
+        def open_run() -> Awaitable[str]:
+            return bb.run(opened, aanswer, fallback=lambda err: "fallback")
+
+        await atimed(open_run, WARMUP)
+        result["open_guarded_us"] = percentiles(await atimed(open_run, calls))
         return result
 
 

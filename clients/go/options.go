@@ -32,6 +32,7 @@ type config struct {
 	callTimeout     time.Duration
 	serviceRetry    time.Duration
 	queueSize       int
+	reportLinger    time.Duration
 	flushTimeout    time.Duration
 	localThreshold  int
 	localOpenFor    time.Duration
@@ -49,6 +50,7 @@ func defaultConfig() config {
 		rpcTimeout:      2 * time.Second,
 		serviceRetry:    5 * time.Second,
 		queueSize:       1000,
+		reportLinger:    2 * time.Millisecond,
 		flushTimeout:    5 * time.Second,
 		localThreshold:  5,
 		localOpenFor:    30 * time.Second,
@@ -98,6 +100,12 @@ func WithServiceRetry(d time.Duration) Option { return func(c *config) { c.servi
 // WithReportQueueSize bounds the Reports waiting to be sent (default 1000);
 // a Report that finds the queue full is dropped and logged.
 func WithReportQueueSize(n int) Option { return func(c *config) { c.queueSize = n } }
+
+// WithReportLinger is how long a batch of fewer than 100 Reports waits for
+// more before it is sent (default 2 ms; 0 sends at once): calls made back to
+// back then share one BatchReport instead of each costing the service an RPC
+// that competes with the next Acquire. A full batch, Flush and Close do not wait.
+func WithReportLinger(d time.Duration) Option { return func(c *config) { c.reportLinger = d } }
 
 // WithFlushTimeout bounds how long Close keeps sending queued Reports (default 5 s).
 func WithFlushTimeout(d time.Duration) Option { return func(c *config) { c.flushTimeout = d } }

@@ -22,6 +22,13 @@ const maxSendAttempts = 8
 // background goroutine sends them in batches and retries with jitter while
 // the service is unreachable. A permit counts once, so a resent Report whose
 // first answer was lost is harmless.
+//
+// A batch smaller than maxBatch first waits up to linger (WithReportLinger,
+// default 2 ms) for more reports: calls made back to back then cost the
+// service one BatchReport per several calls instead of one per call, which
+// otherwise competes with the next Acquire (bench/client-overhead). A full
+// batch, flush and close cut the wait short; the backoff after a failure is
+// separate. The same design as the TypeScript and Python clients.
 type reporter struct {
 	api    breakerboxv1.CircuitServiceClient
 	local  *localState
@@ -29,6 +36,7 @@ type reporter struct {
 	rpc    time.Duration
 	retry  time.Duration
 	limit  int
+	linger time.Duration
 	abort  context.Context // cancelled when Close gives up flushing
 	cancel context.CancelFunc
 
@@ -36,6 +44,8 @@ type reporter struct {
 	queue    []*breakerboxv1.ReportRequest
 	inflight int
 	closing  bool
+	flushers int           // flush calls waiting: they end the linger
+	hurry    chan struct{} // a buffered nudge ending the linger: a full batch, flush, close
 	wake     chan struct{} // a buffered nudge for the loop
 	changed  chan struct{} // closed (and replaced) whenever the queue drains a batch
 	done     chan struct{} // closed when the loop has exited
@@ -45,8 +55,8 @@ func newReporter(api breakerboxv1.CircuitServiceClient, local *localState, cfg *
 	abort, cancel := context.WithCancel(context.Background())
 	r := &reporter{
 		api: api, local: local, log: cfg.logger, rpc: cfg.rpcTimeout, retry: cfg.serviceRetry,
-		limit: max(cfg.queueSize, 1), abort: abort, cancel: cancel,
-		wake: make(chan struct{}, 1), changed: make(chan struct{}), done: make(chan struct{}),
+		limit: max(cfg.queueSize, 1), linger: cfg.reportLinger, abort: abort, cancel: cancel,
+		wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), changed: make(chan struct{}), done: make(chan struct{}),
 	}
 	go r.loop()
 	return r
@@ -60,15 +70,24 @@ func (r *reporter) enqueue(req *breakerboxv1.ReportRequest) bool {
 		return false
 	}
 	r.queue = append(r.queue, req)
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	nudge(r.wake)
+	if len(r.queue) >= maxBatch {
+		nudge(r.hurry)
 	}
 	return true
 }
 
 // flush waits until every Report queued so far has been sent (or given up on).
 func (r *reporter) flush(ctx context.Context) error {
+	r.mu.Lock()
+	r.flushers++
+	r.mu.Unlock()
+	nudge(r.hurry)
+	defer func() {
+		r.mu.Lock()
+		r.flushers--
+		r.mu.Unlock()
+	}()
 	for {
 		r.mu.Lock()
 		idle := len(r.queue) == 0 && r.inflight == 0
@@ -92,10 +111,8 @@ func (r *reporter) close(timeout time.Duration) {
 	r.mu.Lock()
 	r.closing = true
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	nudge(r.wake)
+	nudge(r.hurry)
 	select {
 	case <-r.done:
 	case <-time.After(timeout):
@@ -109,6 +126,16 @@ func (r *reporter) loop() {
 	defer close(r.done)
 	for {
 		r.mu.Lock()
+		if r.linger > 0 && len(r.queue) > 0 && len(r.queue) < maxBatch && !r.closing && r.flushers == 0 {
+			// A nudge from before this check is stale: what it meant was seen above.
+			select {
+			case <-r.hurry:
+			default:
+			}
+			r.mu.Unlock()
+			r.waitLinger()
+			r.mu.Lock()
+		}
 		n := min(len(r.queue), maxBatch)
 		batch := append([]*breakerboxv1.ReportRequest(nil), r.queue[:n]...)
 		r.queue = r.queue[n:]
@@ -128,6 +155,25 @@ func (r *reporter) loop() {
 		close(r.changed)
 		r.changed = make(chan struct{})
 		r.mu.Unlock()
+	}
+}
+
+// waitLinger waits for more reports: linger, or less when nudged (a full batch, flush, close).
+func (r *reporter) waitLinger() {
+	t := time.NewTimer(r.linger)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.hurry:
+	case <-r.abort.Done():
+	}
+}
+
+// nudge wakes whoever waits on c, or leaves a nudge for them.
+func nudge(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 

@@ -4,7 +4,11 @@
 //	go run . [-calls 5000] localhost:50051
 //
 // It prints one JSON line, every figure in microseconds (p50 and p99 over
-// -calls calls, after a warm-up):
+// -calls calls). Every path is warmed up first (-warmup calls each), then the
+// direct call, the guarded call and the raw Acquire are timed in alternating
+// blocks (-blocks of them, each path's samples pooled), so guarded and
+// Acquire see the same background noise and the same warm state instead of
+// one running after the other:
 //
 //   - direct_us: calling the guarded function (a no-op) directly;
 //   - guarded_us: the same call through Run (Acquire, the call, the Report
@@ -55,23 +59,24 @@ type result struct {
 
 func main() {
 	calls := flag.Int("calls", 5000, "measured calls per figure")
-	warmup := flag.Int("warmup", 500, "unmeasured calls before each figure")
+	warmup := flag.Int("warmup", 1000, "unmeasured calls of each path before any is timed")
+	blocks := flag.Int("blocks", 10, "alternating blocks the direct, guarded and Acquire calls are timed in")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: client-overhead [-calls N] [-warmup N] <breakerbox gRPC address>")
+		fmt.Fprintln(os.Stderr, "usage: client-overhead [-calls N] [-warmup N] [-blocks N] <breakerbox gRPC address>")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() != 1 || *calls < 1 {
+	if flag.NArg() != 1 || *calls < 1 || *blocks < 1 || *blocks > *calls {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), *calls, *warmup); err != nil {
+	if err := run(flag.Arg(0), *calls, *warmup, *blocks); err != nil {
 		fmt.Fprintln(os.Stderr, "client-overhead:", err)
 		os.Exit(1)
 	}
 }
 
-func run(address string, calls, warmup int) error {
+func run(address string, calls, warmup, blocks int) error {
 	bb, err := breakerbox.New(address,
 		breakerbox.WithReportQueueSize(4*(calls+warmup)), // no Report dropped while Run outpaces the sender
 		breakerbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
@@ -91,39 +96,63 @@ func run(address string, calls, warmup int) error {
 	}
 
 	out := result{Client: "go", Runtime: runtime.Version(), Calls: calls}
-	if out.DirectUs, err = measure(calls, warmup, func() error { return noop(ctx) }); err != nil {
-		return err
-	}
-	if out.GuardedUs, err = measure(calls, warmup, func() error { return bb.Run(ctx, guardedCircuit, noop) }); err != nil {
-		return fmt.Errorf("guarded Run: %w", err)
-	}
-	if err := bb.Flush(ctx); err != nil {
-		return err
-	}
 	acquireCircuit := prefix + ".acquire"
-	out.AcquireRTTUs, err = measure(calls, warmup, func() error {
+	direct := func() error { return noop(ctx) }
+	guarded := func() error { return bb.Run(ctx, guardedCircuit, noop) }
+	acquire := func() error {
 		resp, err := bb.API().Acquire(ctx, &breakerboxv1.AcquireRequest{Circuit: acquireCircuit})
 		if err == nil && !resp.GetAllowed() {
 			err = fmt.Errorf("acquire denied: %v", resp.GetReason())
 		}
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("Acquire: %w", err)
 	}
+	for _, p := range []struct {
+		name string
+		f    func() error
+	}{{"direct", direct}, {"guarded Run", guarded}, {"Acquire", acquire}} {
+		if err := repeat(warmup, p.f); err != nil {
+			return fmt.Errorf("warming up %s: %w", p.name, err)
+		}
+	}
+	if err := bb.Flush(ctx); err != nil {
+		return err
+	}
+	var directT, guardedT, acquireT []time.Duration
+	for b := range blocks {
+		n := calls/blocks + btoi(b < calls%blocks)
+		if directT, err = timeCalls(directT, n, direct); err != nil {
+			return err
+		}
+		if guardedT, err = timeCalls(guardedT, n, guarded); err != nil {
+			return fmt.Errorf("guarded Run: %w", err)
+		}
+		// Untimed: the Acquire block starts without the guarded block's Reports still queued.
+		if err := bb.Flush(ctx); err != nil {
+			return err
+		}
+		if acquireT, err = timeCalls(acquireT, n, acquire); err != nil {
+			return fmt.Errorf("Acquire: %w", err)
+		}
+	}
+	out.DirectUs, out.GuardedUs, out.AcquireRTTUs = summarize(directT), summarize(guardedT), summarize(acquireT)
 	openCircuit := prefix + ".open"
 	if err := tripUntilDenied(ctx, bb, openCircuit); err != nil {
 		return err
 	}
-	out.OpenGuardedUs, err = measure(calls, warmup, func() error {
+	openRun := func() error {
 		if err := bb.Run(ctx, openCircuit, noop); !errors.Is(err, breakerbox.ErrOpen) {
 			return fmt.Errorf("Run on the open circuit: %v, want ErrOpen", err)
 		}
 		return nil
-	})
+	}
+	if err := repeat(warmup, openRun); err != nil {
+		return err
+	}
+	openT, err := timeCalls(nil, calls, openRun)
 	if err != nil {
 		return err
 	}
+	out.OpenGuardedUs = summarize(openT)
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
 
@@ -150,28 +179,43 @@ func tripUntilDenied(ctx context.Context, bb *breakerbox.Client, circuit string)
 	return fmt.Errorf("%s did not open after 1000 failures", circuit)
 }
 
-// measure times calls of f (after warmup unmeasured ones) and gives their
-// p50 and p99; an error of f ends it, since a figure of failing calls would
-// measure something else.
-func measure(calls, warmup int, f func() error) (percentiles, error) {
-	for range warmup {
+// repeat calls f n times, untimed; an error of f ends it.
+func repeat(n int, f func() error) error {
+	for range n {
 		if err := f(); err != nil {
-			return percentiles{}, err
+			return err
 		}
 	}
-	times := make([]time.Duration, calls)
-	for i := range times {
+	return nil
+}
+
+// timeCalls appends the durations of n calls of f to times; an error of f
+// ends it, since a figure of failing calls would measure something else.
+func timeCalls(times []time.Duration, n int, f func() error) ([]time.Duration, error) {
+	for range n {
 		start := time.Now()
 		err := f()
-		times[i] = time.Since(start)
+		times = append(times, time.Since(start))
 		if err != nil {
-			return percentiles{}, err
+			return times, err
 		}
 	}
+	return times, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// summarize gives the p50 and p99 (nearest rank) of times.
+func summarize(times []time.Duration) percentiles {
 	slices.Sort(times)
 	at := func(q float64) float64 {
 		i := max(int(math.Ceil(q*float64(len(times))))-1, 0)
 		return float64(times[i].Nanoseconds()) / 1000 // µs, to the nanosecond
 	}
-	return percentiles{P50: at(0.50), P99: at(0.99)}, nil
+	return percentiles{P50: at(0.50), P99: at(0.99)}
 }

@@ -39,6 +39,7 @@ class ClientOptions:
     local_failure_threshold: int = 5
     local_open_seconds: float = 30.0
     report_queue_size: int = 10_000
+    report_linger: float = 0.002
     close_timeout: float = 5.0
     interceptors: Sequence[Any] = ()
     channel_options: Sequence[tuple[str, Any]] = ()

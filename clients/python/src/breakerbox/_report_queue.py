@@ -1,7 +1,15 @@
 """Reports off the caller's critical path: a bounded queue, sent in batches
 with BatchReport by one background thread (`ReportQueue`) or task
 (`AsyncReportQueue`), retried with jittered backoff while Breakerbox is
-unreachable, and flushed on close."""
+unreachable, and flushed on close.
+
+A batch smaller than BATCH_SIZE first waits up to `linger` seconds (default
+2 ms) for more Reports: calls made back to back then cost the service one
+BatchReport per several calls instead of one per call, which otherwise
+competes with the next Acquire (bench/client-overhead). A full batch, flush()
+and close() cut the wait short; the backoff after a failure is separate.
+The same design as the TypeScript (`report-queue.ts`) and Go (`reporter.go`)
+clients."""
 
 from __future__ import annotations
 
@@ -99,12 +107,16 @@ class PendingReports:
 class ReportQueue:
     """The sync client's driver: one daemon thread sends while there are Reports."""
 
-    def __init__(self, pending: PendingReports, send: Callable[[pb.BatchReportRequest], pb.BatchReportResponse], backoff: Backoff) -> None:
+    def __init__(
+        self, pending: PendingReports, send: Callable[[pb.BatchReportRequest], pb.BatchReportResponse], backoff: Backoff, linger: float = 0.0
+    ) -> None:
         self._pending = pending
         self._send = send
         self._backoff = backoff
+        self._linger = linger
         self._cond = threading.Condition()
         self._closing = False
+        self._flushers = 0  # flush() calls waiting: they end the linger
         self._stopped = False
         self._sending = False  # a batch is out: not yet delivered nor put back
         self._thread = threading.Thread(target=self._loop, name="breakerbox-reports", daemon=True)
@@ -119,7 +131,12 @@ class ReportQueue:
         """Waits until no Report is queued or being sent (delivered, or refused
         for good); False when `timeout` seconds passed first."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._stopped or (not self._sending and len(self._pending) == 0), timeout)
+            self._flushers += 1
+            self._cond.notify_all()
+            try:
+                return self._cond.wait_for(lambda: self._stopped or (not self._sending and len(self._pending) == 0), timeout)
+            finally:
+                self._flushers -= 1
 
     def close(self, timeout: float) -> None:
         """Sends what is queued, for at most `timeout` seconds; what is left then is dropped and logged."""
@@ -135,12 +152,20 @@ class ReportQueue:
         if left:
             log.warning("Breakerbox client closed with %d unsent Reports", left)
 
+    def _hurry(self) -> bool:
+        """The batch should go now, without lingering (called holding the lock)."""
+        return self._closing or self._flushers > 0 or len(self._pending) >= BATCH_SIZE
+
     def _loop(self) -> None:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._closing or len(self._pending) > 0)
                 if self._stopped or len(self._pending) == 0:
                     return  # closing, all sent
+                if self._linger > 0:
+                    self._cond.wait_for(self._hurry, self._linger)
+                    if self._stopped:
+                        return
                 batch = self._pending.take()
                 self._sending = True
             response: Any = None
@@ -169,10 +194,19 @@ class ReportQueue:
 class AsyncReportQueue:
     """The async client's driver: one task, started on the first Report."""
 
-    def __init__(self, pending: PendingReports, send: Callable[[pb.BatchReportRequest], Awaitable[pb.BatchReportResponse]], backoff: Backoff) -> None:
+    def __init__(
+        self,
+        pending: PendingReports,
+        send: Callable[[pb.BatchReportRequest], Awaitable[pb.BatchReportResponse]],
+        backoff: Backoff,
+        linger: float = 0.0,
+    ) -> None:
         self._pending = pending
         self._send = send
         self._backoff = backoff
+        self._linger = linger
+        self._flushers = 0  # flush() calls waiting: they end the linger
+        self._hurry = asyncio.Event()  # ends the linger: a full batch, flush, close
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing is queued or being sent
         self._idle.set()
@@ -184,18 +218,25 @@ class AsyncReportQueue:
         self._idle.clear()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="breakerbox-reports")
+        if len(self._pending) >= BATCH_SIZE:
+            self._hurry.set()
         self._wake.set()
 
     async def flush(self, timeout: float | None) -> bool:
         """As ReportQueue.flush."""
+        self._flushers += 1
+        self._hurry.set()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except asyncio.TimeoutError:
             return False
+        finally:
+            self._flushers -= 1
         return True
 
     async def close(self, timeout: float) -> None:
         self._closing = True
+        self._hurry.set()
         self._wake.set()
         if self._task is not None:
             try:
@@ -217,6 +258,12 @@ class AsyncReportQueue:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self._linger > 0 and len(self._pending) < BATCH_SIZE and not self._closing and self._flushers == 0:
+                self._hurry.clear()  # a flush or full batch since then was already seen above
+                try:
+                    await asyncio.wait_for(self._hurry.wait(), self._linger)
+                except asyncio.TimeoutError:
+                    pass
             batch = self._pending.take()
             response: Any = None
             error: grpc.RpcError | None = None

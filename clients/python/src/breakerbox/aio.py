@@ -49,6 +49,7 @@ class AsyncBreakerbox:
         local_failure_threshold: int = 5,
         local_open_seconds: float = 30.0,
         report_queue_size: int = 10_000,
+        report_linger: float = 0.002,
         close_timeout: float = 5.0,
         interceptors: Sequence[Any] = (),
         channel_options: Sequence[tuple[str, Any]] = (),
@@ -67,6 +68,7 @@ class AsyncBreakerbox:
                 local_failure_threshold=local_failure_threshold,
                 local_open_seconds=local_open_seconds,
                 report_queue_size=report_queue_size,
+                report_linger=report_linger,
                 close_timeout=close_timeout,
                 interceptors=interceptors,
                 channel_options=channel_options,
@@ -85,7 +87,7 @@ class AsyncBreakerbox:
         #: The generated stub on this client's channel, for the other RPCs (GetState, Watch, ...).
         self.stub: Any = pb_grpc.CircuitServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._pending = PendingReports(o.report_queue_size, self._core.gate.service_down, self._core.gate.service_up)
-        self._queue = AsyncReportQueue(self._pending, self._send, Backoff(0.1, 5.0, o.rng))
+        self._queue = AsyncReportQueue(self._pending, self._send, Backoff(0.1, 5.0, o.rng), o.report_linger)
         self._closed = False
 
     @overload

@@ -41,7 +41,9 @@ class Breakerbox:
     so an outage costs one `rpc_timeout`, not one per call. `classify` maps the
     guarded function's exceptions to outcomes (default `classify_exception`).
     Reports are queued (at most `report_queue_size`) and sent by one
-    background thread; `close()` sends what is queued, for at most
+    background thread, a batch smaller than 100 after waiting up to
+    `report_linger` seconds for more (so back-to-back calls share one
+    BatchReport); `close()` sends what is queued, for at most
     `close_timeout` seconds. `interceptors` are grpc client interceptors.
     """
 
@@ -59,6 +61,7 @@ class Breakerbox:
         local_failure_threshold: int = 5,
         local_open_seconds: float = 30.0,
         report_queue_size: int = 10_000,
+        report_linger: float = 0.002,
         close_timeout: float = 5.0,
         interceptors: Sequence[Any] = (),
         channel_options: Sequence[tuple[str, Any]] = (),
@@ -77,6 +80,7 @@ class Breakerbox:
                 local_failure_threshold=local_failure_threshold,
                 local_open_seconds=local_open_seconds,
                 report_queue_size=report_queue_size,
+                report_linger=report_linger,
                 close_timeout=close_timeout,
                 interceptors=interceptors,
                 channel_options=channel_options,
@@ -94,7 +98,7 @@ class Breakerbox:
         self.stub: Any = pb_grpc.CircuitServiceStub(channel)  # type: ignore[no-untyped-call]
         pending = PendingReports(o.report_queue_size, self._core.gate.service_down, self._core.gate.service_up)
         self._pending = pending
-        self._queue = ReportQueue(pending, self._send, Backoff(0.1, 5.0, o.rng))
+        self._queue = ReportQueue(pending, self._send, Backoff(0.1, 5.0, o.rng), o.report_linger)
         self._closed = threading.Event()
 
     # -- guarding ---------------------------------------------------------
