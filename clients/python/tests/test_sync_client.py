@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from typing import Any, Iterator
 
@@ -168,3 +170,16 @@ def test_the_sync_guard_refuses_async_functions(address: str) -> None:
 
     with Breakerbox(address) as bb, pytest.raises(TypeError, match="AsyncBreakerbox"):
         bb.guard("py.any")(coroutine_function)
+
+
+def test_a_client_never_closed_still_sends_its_queued_reports_at_exit(address: str, admin: Any, circuit: str) -> None:
+    # A script that guards one call and ends without close(): the daemon sender
+    # would die with the interpreter; the atexit hook delivers the Report.
+    program = (
+        "from breakerbox import Breakerbox\n"
+        f"bb = Breakerbox({address!r}, report_linger=60.0)\n"
+        f"print(bb.run({circuit!r}, lambda: 'done'))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout) == (0, "done\n"), run.stderr
+    assert stats(admin, circuit) == ("CLOSED", {"successes": 1, "failures": 0, "timeouts": 0, "ignored": 0, "rejections": 0})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import functools
@@ -9,6 +10,7 @@ import inspect
 import random
 import time
 import threading
+import weakref
 from typing import Any, Callable, Generator, Iterable, Iterator, Sequence, TypeVar
 
 import grpc
@@ -100,6 +102,7 @@ class Breakerbox:
         self._pending = pending
         self._queue = ReportQueue(pending, self._send, Backoff(0.1, 5.0, o.rng), o.report_linger)
         self._closed = threading.Event()
+        self._close_at_exit = _close_at_exit(self)
 
     # -- guarding ---------------------------------------------------------
 
@@ -199,6 +202,7 @@ class Breakerbox:
         if self._closed.is_set():
             return
         self._closed.set()
+        atexit.unregister(self._close_at_exit)
         self._queue.close(self._core.options.close_timeout)
         self._channel.close()
 
@@ -289,3 +293,22 @@ def _call_within(fn: Callable[[], T], timeout: float) -> T:
     if not done:
         raise CallTimeout(f"no answer within {timeout:g} s")
     return future.result()
+
+
+def _close_at_exit(client: Breakerbox) -> Callable[[], None]:
+    """Closes `client` when the interpreter exits, if the program did not.
+
+    The sender is a daemon thread, which dies with the interpreter: without
+    this, a script that never closed its client would lose the Reports still
+    queued (its last calls' outcomes). A weak reference, so the registration
+    does not keep a dropped client alive; `close()` unregisters it.
+    """
+    ref = weakref.ref(client)
+
+    def close() -> None:
+        live = ref()
+        if live is not None:
+            live.close()
+
+    atexit.register(close)
+    return close
