@@ -6,7 +6,7 @@
  * GetState; call counts are the mock models' own.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { APICallError, generateText, streamText, wrapLanguageModel } from "ai";
+import { APICallError, generateText, RetryError, streamText, wrapLanguageModel } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
 import type { LanguageModelV4GenerateResult, LanguageModelV4StreamPart, LanguageModelV4StreamResult } from "@ai-sdk/provider";
 import { describe, expect, it } from "vitest";
@@ -324,5 +324,46 @@ describe("breakerboxMiddleware with streamText", () => {
     expect((await streamed(model)).text).toBe("back");
     expect((await status(circuit)).state).toBe(State.CLOSED);
     expect(primary.doStreamCalls.length).toBe(5);
+  });
+});
+
+describe("breakerboxMiddleware under generateText's own retries", () => {
+  // The AI SDK retries a retryable APICallError itself (maxRetries), honouring
+  // its retry-after-ms: each retry is a guarded call of its own. 200 ms leaves
+  // time for the failure's Report (it lingers 2 ms) to reach the server.
+  const retryable = () =>
+    new APICallError({ message: "HTTP 500", url: "https://llm.example/v1/chat", requestBodyValues: {}, statusCode: 500, responseHeaders: { "retry-after-ms": "200" }, isRetryable: true });
+  const flaky = (modelId: string) => {
+    const model = new MockLanguageModelV4({
+      modelId,
+      doGenerate: async () => {
+        model.calls++;
+        throw retryable();
+      },
+    }) as MockLanguageModelV4 & { calls: number };
+    model.calls = 0;
+    return model;
+  };
+
+  it("a retry that finds the circuit OPEN gets the fallback model's answer", async () => {
+    const primary = flaky("retrying");
+    const model = wrapLanguageModel({ model: primary, middleware: breakerboxMiddleware(bb, { fallback: fallbackModel() }) });
+    const result = await generateText({ model, prompt: "hi", maxRetries: 5 });
+    expect(result.text).toBe("from fallback");
+    expect(primary.calls).toBe(3); // the threshold: the fourth attempt was denied
+    expect((await status("llm.mock-provider.retrying")).state).toBe(State.OPEN);
+  });
+
+  it("without a fallback, the AI SDK's RetryError carries the CircuitOpenError as its lastError", async () => {
+    const primary = flaky("retrying-bare");
+    const model = wrapLanguageModel({ model: primary, middleware: breakerboxMiddleware(bb) });
+    const err = await generateText({ model, prompt: "hi", maxRetries: 5 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(RetryError.isInstance(err)).toBe(true);
+    expect(CircuitOpenError.is((err as RetryError).lastError)).toBe(true);
+    expect((err as RetryError).errors).toHaveLength(4);
+    expect(primary.calls).toBe(3);
   });
 });
