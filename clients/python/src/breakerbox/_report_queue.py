@@ -124,8 +124,14 @@ class ReportQueue:
 
     def put(self, report: pb.ReportRequest) -> None:
         with self._cond:
+            was_empty = len(self._pending) == 0
             self._pending.put(report)
-            self._cond.notify_all()
+            # Wake the sender only when it has something new to do: the first
+            # Report (it waits for one) or a full batch (it ends its linger).
+            # Waking it on every put made it take the GIL and the lock back
+            # from the caller once per guarded call.
+            if was_empty or len(self._pending) >= BATCH_SIZE:
+                self._cond.notify_all()
 
     def flush(self, timeout: float | None) -> bool:
         """Waits until no Report is queued or being sent (delivered, or refused
