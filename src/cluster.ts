@@ -154,6 +154,7 @@ export async function runPrimary(config: AppConfig, logger: Logger, announce: (g
     if (stopping) return;
     if (!announced) {
       // A worker that cannot start (port taken, Redis refused) would fail the same way again.
+      if (process.exitCode === 1) return; // said so already, for the first one
       logger.fatal({ pid, code, signal }, "a worker exited before all were listening; stopping");
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGTERM");
       process.exitCode = 1;

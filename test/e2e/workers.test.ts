@@ -7,6 +7,7 @@
  * which the primary hands to the workers in turn.
  */
 import { once } from "node:events";
+import net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
@@ -160,6 +161,26 @@ describe("BREAKERBOX_WORKERS=2 on Redis", () => {
     expect(msgs.at(-1)).toBe("stopped");
     // Nothing went wrong but the one kill the test made.
     expect(server.problems().filter((p) => !p.includes("worker exited unexpectedly"))).toEqual([]);
+  }, 30_000);
+});
+
+describe("BREAKERBOX_WORKERS=2 when a worker cannot start", () => {
+  it("exits 1 with one fatal line instead of restarting workers that fail the same way", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const child = spawnMain({ REDIS_URL: redis.url, BREAKERBOX_WORKERS: "2", BREAKERBOX_GRPC_PORT: String(port) });
+      let stdout = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+      const [code] = (await once(child, "exit")) as [number];
+      expect(code).toBe(1);
+      const msgs = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => (JSON.parse(l) as { level: string; msg: string }));
+      expect(msgs.filter((m) => m.level === "fatal").map((m) => m.msg)).toEqual(["a worker exited before all were listening; stopping"]);
+      expect(msgs.map((m) => m.msg)).not.toContain("breakerbox listening");
+    } finally {
+      taken.close();
+    }
   }, 30_000);
 });
 
