@@ -1,9 +1,12 @@
 /**
  * The Breakerbox process: parse config once, start, stop gracefully on
- * SIGTERM/SIGINT. Wiring only; see app.ts for the composition.
+ * SIGTERM/SIGINT. Wiring only; see app.ts for the composition, cluster.ts
+ * for BREAKERBOX_WORKERS > 1 (this process then forks the servers).
  */
+import cluster from "node:cluster";
 import { startBreakerbox } from "./app.js";
-import { ConfigError, accessControlWarning, loadConfig } from "./config/index.js";
+import { joinPrimary, runPrimary } from "./cluster.js";
+import { type AppConfig, ConfigError, accessControlWarning, loadConfig } from "./config/index.js";
 import { createLogger } from "./logger.js";
 
 async function main(): Promise<void> {
@@ -17,29 +20,25 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
-  for (const warning of config.warnings) logger.warn(warning);
+  const worker = cluster.isWorker;
+  // A worker's lines carry its pid; the primary already logged the warnings.
+  const logger = worker ? createLogger(config.logLevel).child({ pid: process.pid }) : createLogger(config.logLevel);
+  if (!worker) for (const warning of config.warnings) logger.warn(warning);
+  const exposure = accessControlWarning(config);
+  const announce = (grpcPort: number, httpPort: number): void => {
+    if (exposure !== undefined) logger.warn({ host: config.host, accessControl: "off" }, exposure);
+    logger.info(listeningFields(config, grpcPort, httpPort), "breakerbox listening");
+  };
+  if (config.workers > 1 && !worker) return runPrimary(config, logger, announce);
 
   const app = await startBreakerbox(config, { logger });
-  const exposure = accessControlWarning(config);
-  if (exposure !== undefined) logger.warn({ host: config.host, accessControl: "off" }, exposure);
-  logger.info(
-    {
-      grpc: `${config.host}:${app.grpcPort}`,
-      http: `${config.host}:${app.httpPort}`,
-      store: config.store.kind,
-      configFile: config.configFile ?? null,
-      // Names and roles only: a key never reaches the log.
-      accessControl: config.apiKeys.length === 0 ? "off" : "api keys",
-      apiKeys: config.apiKeys.map((k) => `${k.name} (${k.role})`),
-      tls: config.tls === undefined ? "off" : config.tls.clientCa === undefined ? "on" : "on, client certificates required",
-    },
-    "breakerbox listening",
-  );
+  if (!worker) announce(app.grpcPort, app.httpPort);
 
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: NodeJS.Signals | string): void => {
     signals += 1;
+    // A worker's second signal is the primary forwarding a Ctrl-C the worker also got: the primary escalates.
+    if (signals > 1 && worker) return;
     if (signals > 1) {
       logger.warn({ signal }, "second signal: exiting now");
       process.exit(1);
@@ -59,6 +58,22 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  if (worker) joinPrimary(app, onSignal);
+}
+
+/** The fields of the "breakerbox listening" line (tests and operators parse it). */
+function listeningFields(config: AppConfig, grpcPort: number, httpPort: number): Record<string, unknown> {
+  return {
+    grpc: `${config.host}:${grpcPort}`,
+    http: `${config.host}:${httpPort}`,
+    store: config.store.kind,
+    configFile: config.configFile ?? null,
+    // Names and roles only: a key never reaches the log.
+    accessControl: config.apiKeys.length === 0 ? "off" : "api keys",
+    apiKeys: config.apiKeys.map((k) => `${k.name} (${k.role})`),
+    tls: config.tls === undefined ? "off" : config.tls.clientCa === undefined ? "on" : "on, client certificates required",
+    workers: config.workers,
+  };
 }
 
 main().catch((err: unknown) => {

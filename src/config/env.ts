@@ -61,6 +61,8 @@ export const processEnvSchema = z.object({
   BREAKERBOX_HISTORY_LIMIT: integerVar(1, 10_000, 100),
   BREAKERBOX_METRICS_MAX_CIRCUITS: integerVar(0, 100_000, 1000),
   BREAKERBOX_METRICS_RESYNC_SECONDS: secondsVar(0, 7 * SECONDS_PER_DAY, 300),
+  // 64: past a few per core, more processes only add Redis connections and context switches.
+  BREAKERBOX_WORKERS: integerVar(1, 64, 1),
   BREAKERBOX_PERMIT_SECRET: permitSecretVar(),
   BREAKERBOX_PERMIT_SECRET_PREVIOUS: permitSecretVar(),
   ...REDIS_ENV_SHAPE,

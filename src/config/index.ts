@@ -98,6 +98,12 @@ export interface AppConfig {
   maxWatchersPerKey: number;
   /** Interval of keep-alive messages on idle Watch streams (BREAKERBOX_WATCH_HEARTBEAT_SECONDS, default 15 s). */
   heartbeatMs: number;
+  /**
+   * Server processes sharing the ports (BREAKERBOX_WORKERS, default 1 = this
+   * process serves). Above 1 this process is a primary that forks that many
+   * workers (src/cluster.ts); only with the Redis store.
+   */
+  workers: number;
   /** How long shutdown waits for in-flight calls and streams (BREAKERBOX_SHUTDOWN_GRACE_SECONDS, default 5 s). */
   shutdownGraceMs: number;
   /** Events kept so a reconnecting watcher can resume (BREAKERBOX_EVENT_LOG_SIZE, default 10000). */
@@ -188,6 +194,12 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
   // (A failed parse always left problems; the test also narrows the type.)
   const store = processVars.success ? storeConfig(processVars.data) : undefined;
   if (store !== undefined && "problem" in store) problems.push(store.problem);
+  if (processVars.success && processVars.data.BREAKERBOX_WORKERS > 1 && store !== undefined && "kind" in store && store.kind === "memory") {
+    problems.push(
+      `BREAKERBOX_WORKERS: ${processVars.data.BREAKERBOX_WORKERS} workers need the Redis store (set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): ` +
+        "with the memory store each worker would hold its own circuits, so one circuit would have several states",
+    );
+  }
   const sourcedKeys = [...(processVars.success ? processVars.data.BREAKERBOX_API_KEYS : []), ...(file?.apiKeys ?? [])];
   problems.push(...duplicateKeyProblems(sourcedKeys));
   const tls = tlsFromEnv(env, readFile);
@@ -210,6 +222,7 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     maxWatchers: vars.BREAKERBOX_MAX_WATCH_STREAMS,
     maxWatchersPerKey: vars.BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY,
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,
+    workers: vars.BREAKERBOX_WORKERS,
     shutdownGraceMs: vars.BREAKERBOX_SHUTDOWN_GRACE_SECONDS,
     eventLogSize: vars.BREAKERBOX_EVENT_LOG_SIZE,
     historyLimit: vars.BREAKERBOX_HISTORY_LIMIT,

@@ -24,6 +24,7 @@ export function registerCircuitCountGauges(registry: Registry, source: () => Cir
     name: "breakerbox_circuits",
     help: "Circuits the store holds (every replica reads the same store). Redis Cluster: this replica's count, at most 30 s old.",
     registers: [registry],
+    aggregator: "first", // BREAKERBOX_WORKERS: every worker counts the same store
     async collect() {
       const s = source();
       if (s === undefined) return;
@@ -43,6 +44,7 @@ export function registerCircuitCountGauges(registry: Registry, source: () => Cir
     name: "breakerbox_circuits_max",
     help: "The store's circuit cap (BREAKERBOX_MAX_CIRCUITS): creating a circuit past it answers RESOURCE_EXHAUSTED.",
     registers: [registry],
+    aggregator: "first",
     collect() {
       const s = source();
       if (s !== undefined) this.set(s.max);

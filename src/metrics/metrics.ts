@@ -66,6 +66,7 @@ export class BreakerboxMetrics {
   private storeReady: (() => boolean) | undefined;
   private circuitCount: CircuitCountSource | undefined;
   private dataLosses: (() => number) | undefined;
+  private aggregate: (() => Promise<string>) | undefined;
 
   constructor(options: MetricsOptions) {
     this.circuits = new CircuitSeriesTable(options.maxCircuits);
@@ -93,6 +94,8 @@ export class BreakerboxMetrics {
       help: "1 for the state each circuit is in, 0 for the others; the same on every replica. Under circuit=\"_other\" the number of circuits beyond the label cap in each state.",
       labelNames: ["circuit", "state"] as const,
       registers,
+      // BREAKERBOX_WORKERS: every worker follows the same store; summing would count each state N times.
+      aggregator: "first",
       collect() {
         this.reset();
         metrics.collectStates((circuit, state, value) => this.set({ circuit, state }, value));
@@ -102,6 +105,7 @@ export class BreakerboxMetrics {
       name: "breakerbox_store_ready",
       help: "1 while the store (Redis, or the embedded store) answers, else 0.",
       registers,
+      aggregator: "min", // BREAKERBOX_WORKERS: 0 when any worker cannot reach it
       collect() {
         this.set(metrics.storeReady === undefined || metrics.storeReady() ? 1 : 0);
       },
@@ -111,6 +115,7 @@ export class BreakerboxMetrics {
       name: "breakerbox_redis_data_losses_total",
       help: "Times this replica found that Redis had lost its data (the data epoch changed) and dropped its pattern rules, settings versions and local views; 0 on the memory store.",
       registers,
+      aggregator: "max", // BREAKERBOX_WORKERS: the workers of one host share one Redis, so each sees the same loss
       collect() {
         this.reset();
         this.inc(metrics.dataLosses?.() ?? 0);
@@ -126,9 +131,34 @@ export class BreakerboxMetrics {
     return this.registry.contentType;
   }
 
-  /** The scrape: every metric in the Prometheus text format. */
+  /** The scrape: every metric in the Prometheus text format (with BREAKERBOX_WORKERS, summed over the workers). */
   exposition(): Promise<string> {
-    return this.registry.metrics();
+    return this.aggregate?.() ?? this.registry.metrics();
+  }
+
+  /**
+   * Makes this process one of several BREAKERBOX_WORKERS sharing the ports: a
+   * scrape lands on any one worker, so it answers `aggregate()` (the primary's
+   * sum over every worker, src/cluster.ts) instead of its own share. Adds
+   * breakerbox_worker_rpcs_total{pid}: unary RPCs this worker answered, which
+   * shows how the kernel spread connections over the workers.
+   */
+  serveAsWorker(pid: number, aggregate: () => Promise<string>): void {
+    this.aggregate = aggregate;
+    const rpcDuration = this.rpcDuration;
+    new Counter({
+      name: "breakerbox_worker_rpcs_total",
+      help: "Unary CircuitService RPCs each worker process answered (BREAKERBOX_WORKERS > 1 only), by worker pid.",
+      labelNames: ["pid"] as const,
+      registers: [this.registry],
+      async collect() {
+        const { values } = await rpcDuration.get();
+        let n = 0;
+        for (const v of values) if (v.metricName.endsWith("_count")) n += v.value;
+        this.reset();
+        this.inc({ pid: String(pid) }, n);
+      },
+    });
   }
 
   /** Feeds breakerbox_circuit_state from `tracker` (which the caller starts and closes). */

@@ -40,9 +40,13 @@ export interface CircuitClient {
   close(): void;
 }
 
-/** Connects to `address` (host:port) over plaintext HTTP/2, or with `credentials` (TLS). */
-export function createCircuitClient(address: string, credentials = grpc.credentials.createInsecure()): CircuitClient {
-  const client = new grpc.Client(address, credentials);
+/**
+ * Connects to `address` (host:port) over plaintext HTTP/2, or with `credentials` (TLS).
+ * `options` are grpc-js channel options (e.g. `grpc.use_local_subchannel_pool`: its own
+ * connection rather than one shared with other clients of the same address).
+ */
+export function createCircuitClient(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): CircuitClient {
+  const client = new grpc.Client(address, credentials, options);
   return {
     async call(method, request, headers) {
       const desc = CircuitService.method[method] as Methods[typeof method];
