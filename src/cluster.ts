@@ -94,39 +94,56 @@ export async function runPrimary(config: AppConfig, logger: Logger, announce: (g
     started.set(worker, Date.now());
   };
 
-  const pendingScrapes = new Map<number, { rest: Set<Worker>; parts: MetricsJson[]; done: (m: Message) => void }>();
-  let nextScrape = 0;
+  // One collection round over the workers at a time: scrapes that arrive
+  // while one runs share its answer, so concurrent /metrics requests (any
+  // client of the HTTP port can send them) cost one round, not one each.
+  interface Round {
+    id: number;
+    rest: Set<Worker>;
+    parts: MetricsJson[];
+    replies: ((m: Message) => void)[];
+    timer: NodeJS.Timeout;
+  }
+  let round: Round | undefined;
+  let nextRound = 0;
+  const finish = (r: Round, m: Message): void => {
+    if (round !== r) return; // timed out or failed already
+    round = undefined;
+    clearTimeout(r.timer);
+    for (const reply of r.replies) reply(m);
+  };
   const scrape = (from: Worker, id: number): void => {
     const reply = (m: Message): void => {
       if (from.isConnected()) from.send({ type: SCRAPED, id, ...m });
     };
-    const key = nextScrape++;
+    if (round !== undefined) {
+      round.replies.push(reply);
+      return;
+    }
     const rest = new Set([...ready].filter((w) => w.isConnected()));
-    const timer = setTimeout(() => {
-      pendingScrapes.delete(key);
-      reply({ error: `timed out waiting for ${rest.size} worker(s) after ${SCRAPE_TIMEOUT_MS} ms` });
-    }, SCRAPE_TIMEOUT_MS);
-    const entry = {
+    const r: Round = {
+      id: nextRound++,
       rest,
-      parts: [] as MetricsJson[],
-      done: (m: Message) => {
-        clearTimeout(timer);
-        pendingScrapes.delete(key);
-        reply(m);
-      },
+      parts: [],
+      replies: [reply],
+      timer: setTimeout(() => finish(r, { error: `timed out waiting for ${rest.size} worker(s) after ${SCRAPE_TIMEOUT_MS} ms` }), SCRAPE_TIMEOUT_MS),
     };
-    pendingScrapes.set(key, entry);
-    for (const w of rest) w.send({ type: COLLECT, id: key });
+    round = r;
+    for (const w of rest) w.send({ type: COLLECT, id: r.id });
   };
   const collected = (worker: Worker, m: Message): void => {
-    const entry = pendingScrapes.get(m.id ?? -1);
-    if (entry === undefined || !entry.rest.delete(worker)) return;
-    if (m.error !== undefined) return entry.done({ error: m.error });
-    entry.parts.push(m.metrics ?? []);
-    if (entry.rest.size > 0) return;
-    AggregatorRegistry.aggregate(entry.parts).metrics().then(
-      (text) => entry.done({ text }),
-      (err: unknown) => entry.done({ error: err instanceof Error ? err.message : String(err) }),
+    const r = round;
+    if (r === undefined || m.id !== r.id || !r.rest.delete(worker)) return;
+    if (m.error !== undefined) return finish(r, { error: m.error });
+    r.parts.push(m.metrics ?? []);
+    if (r.rest.size === 0) sum(r);
+  };
+  /** Every worker asked has answered or exited: the sum of what they gave. */
+  const sum = (r: Round): void => {
+    if (r.parts.length === 0) return finish(r, { error: "every worker exited during the scrape" });
+    AggregatorRegistry.aggregate(r.parts).metrics().then(
+      (text) => finish(r, { text }),
+      (err: unknown) => finish(r, { error: err instanceof Error ? err.message : String(err) }),
     );
   };
 
@@ -147,9 +164,8 @@ export async function runPrimary(config: AppConfig, logger: Logger, announce: (g
 
   cluster.on("exit", (worker, code, signal) => {
     ready.delete(worker);
-    for (const entry of pendingScrapes.values()) {
-      if (entry.rest.delete(worker) && entry.rest.size === 0) entry.done({ error: "a worker exited during the scrape" });
-    }
+    // Its counters died with it: the round sums the workers that are left.
+    if (round?.rest.delete(worker) && round.rest.size === 0) sum(round);
     const pid = worker.process.pid;
     if (stopping) return;
     if (!announced) {
@@ -215,21 +231,25 @@ export function joinPrimary(app: RunningBreakerbox, stop: (reason: string) => vo
   const send = (m: Message): void => {
     if (process.connected) process.send?.(m);
   };
-  const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+  // One scrape in flight per worker: concurrent /metrics requests share it.
+  let waiting: { id: number; resolve: (text: string) => void; reject: (err: Error) => void } | undefined;
+  let inFlight: Promise<string> | undefined;
   let nextId = 0;
   app.metrics.serveAsWorker(process.pid, () => {
-    const id = nextId++;
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        reject(new Error("the primary did not answer the scrape"));
-      }, SCRAPE_TIMEOUT_MS + 1000);
-      waiting.set(id, {
+    inFlight ??= new Promise<string>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error("the primary did not answer the scrape")), SCRAPE_TIMEOUT_MS + 1000);
+      waiting = {
+        id,
         resolve: (text) => (clearTimeout(timer), resolve(text)),
         reject: (err) => (clearTimeout(timer), reject(err)),
-      });
+      };
       send({ type: SCRAPE, id });
+    }).finally(() => {
+      waiting = undefined;
+      inFlight = undefined;
     });
+    return inFlight;
   });
   process.on("message", (m: Message) => {
     if (m.type === COLLECT) {
@@ -237,11 +257,9 @@ export function joinPrimary(app: RunningBreakerbox, stop: (reason: string) => vo
         (metrics) => send({ type: COLLECTED, id: m.id, metrics }),
         (err: unknown) => send({ type: COLLECTED, id: m.id, error: err instanceof Error ? err.message : String(err) }),
       );
-    } else if (m.type === SCRAPED && m.id !== undefined) {
-      const w = waiting.get(m.id);
-      waiting.delete(m.id);
-      if (m.text !== undefined) w?.resolve(m.text);
-      else w?.reject(new Error(m.error ?? "no metrics"));
+    } else if (m.type === SCRAPED && waiting !== undefined && m.id === waiting.id) {
+      if (m.text !== undefined) waiting.resolve(m.text);
+      else waiting.reject(new Error(m.error ?? "no metrics"));
     }
   });
   // The primary died (SIGKILL, crash): nobody restarts or shuts us down, so stop.
