@@ -5,7 +5,7 @@
  * not by `instanceof`: the application's copy of `ai` (or a provider's own
  * error class) need not be the one this package was built against.
  */
-import { CircuitOpenError, isAbortError, parseRetryAfter, retryAfterHintOf } from "./index.js";
+import { CircuitOpenError, isAbortError, retryAfterFromHeaders, retryAfterHintOf } from "./index.js";
 
 /** What one error of a model call means for its circuit. */
 export interface ModelErrorVerdict {
@@ -43,50 +43,9 @@ function headersOf(e: Fields): Map<string, string> {
   return out;
 }
 
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, "µs": 0.001, ns: 0.000001 };
-
-/**
- * A rate-limit reset value in ms from `nowMs`: a Go-style duration ("1s",
- * "6m0s", "20ms", as OpenAI sends), plain seconds ("12"), epoch seconds
- * (past 1e9) or a date. Undefined when malformed or not in the future.
- */
-export function parseResetIn(value: string, nowMs: number): number | undefined {
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) {
-    const n = Number(v);
-    const ms = n > 1e9 ? n * 1000 - nowMs : n * 1000;
-    return ms > 0 ? Math.ceil(ms) : undefined;
-  }
-  if (/^(\d+(\.\d+)?(h|ms|m|s|us|µs|ns))+$/.test(v)) {
-    let ms = 0;
-    for (const [, n, unit] of v.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) ms += Number(n) * UNIT_MS[unit!]!;
-    return ms > 0 ? Math.ceil(ms) : undefined;
-  }
-  return parseRetryAfter(v, nowMs);
-}
-
-/**
- * The provider's retry hint in ms from response headers, in this order:
- * `retry-after-ms`, `retry-after` (seconds or HTTP-date), then the
- * `x-ratelimit-reset-<limit>` headers: of the limits whose
- * `x-ratelimit-remaining-<limit>` is "0" (the ones that were hit), else of
- * all of them, the longest.
- */
+/** The provider's retry hint in ms from response headers: `retryAfterFromHeaders`, the client's one reading of them. */
 export function retryHintOfHeaders(headers: Map<string, string>, nowMs: number): number | undefined {
-  const ms = headers.get("retry-after-ms");
-  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim()) && Number(ms) > 0) return Math.ceil(Number(ms));
-  const after = parseRetryAfter(headers.get("retry-after"), nowMs);
-  if (after !== undefined) return after;
-  const resets: { ms: number; exhausted: boolean }[] = [];
-  for (const [name, value] of headers) {
-    if (!name.startsWith("x-ratelimit-reset")) continue;
-    const resetMs = parseResetIn(value, nowMs);
-    if (resetMs === undefined) continue;
-    const remaining = headers.get(name.replace("x-ratelimit-reset", "x-ratelimit-remaining"));
-    resets.push({ ms: resetMs, exhausted: remaining !== undefined && Number(remaining) === 0 });
-  }
-  const hit = resets.some((r) => r.exhausted) ? resets.filter((r) => r.exhausted) : resets;
-  return hit.length === 0 ? undefined : Math.max(...hit.map((r) => r.ms));
+  return retryAfterFromHeaders(headers, nowMs);
 }
 
 /**

@@ -24,7 +24,8 @@ import type { Breakerbox, CircuitOpenError, RunOptions } from "./index.js";
 import { classifyModelError, type ModelErrorVerdict } from "./ai-sdk-errors.js";
 import { watchStream, type StreamEnd } from "./ai-sdk-stream.js";
 
-export { classifyModelError, retryHintOfHeaders, parseResetIn, type ModelErrorVerdict } from "./ai-sdk-errors.js";
+export { classifyModelError, retryHintOfHeaders, type ModelErrorVerdict } from "./ai-sdk-errors.js";
+export { parseResetIn } from "./classify.js";
 
 /** Options of `breakerboxMiddleware`. */
 export interface BreakerboxMiddlewareOptions {

@@ -80,35 +80,53 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   return ms > 0 ? ms : undefined;
 }
 
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g;
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, "µs": 0.001, ns: 0.000001 };
 
-/** An `x-ratelimit-reset-*` value: OpenAI's durations ("1s", "6m0s", "20ms") or plain seconds; in ms. */
-function resetMs(value: string): number | undefined {
+/**
+ * A rate-limit reset value (`x-ratelimit-reset-*`) in ms from `nowMs`: a
+ * Go-style duration ("1s", "6m0s", "20ms", as OpenAI sends), plain seconds
+ * ("12"), epoch seconds (past 1e9) or an HTTP-date. Undefined when malformed
+ * or not in the future.
+ */
+export function parseResetIn(value: string, nowMs: number): number | undefined {
   const seconds = nonNegative(value);
-  if (seconds !== undefined) return seconds * 1000;
+  if (seconds !== undefined) {
+    const ms = seconds > 1e9 ? seconds * 1000 - nowMs : seconds * 1000;
+    return ms > 0 ? Math.ceil(ms) : undefined;
+  }
   const text = value.trim();
   const parts = [...text.matchAll(DURATION_PART)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) return undefined;
-  return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
+  if (parts.length > 0 && parts.map((p) => p[0]).join("") === text) {
+    const ms = parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
+    return ms > 0 ? Math.ceil(ms) : undefined;
+  }
+  return parseRetryAfter(text, nowMs);
 }
 
 /**
  * The wait a response's headers ask for, in ms: `retry-after-ms` (OpenAI,
  * Anthropic), else `Retry-After` (seconds or an HTTP-date), else the longest
- * `x-ratelimit-reset-*`; undefined when none is present and valid (or it is 0).
+ * `x-ratelimit-reset-<limit>` among the limits whose
+ * `x-ratelimit-remaining-<limit>` is "0" (the ones that were hit), or among
+ * all of them when none says; undefined when none is present and valid (or it is 0).
  */
 export function retryAfterFromHeaders(headers: unknown, nowMs: number): number | undefined {
   const ms = nonNegative(headerOf(headers, "retry-after-ms"));
   if (ms !== undefined) return ms > 0 ? Math.ceil(ms) : undefined;
   const after = parseRetryAfter(headerOf(headers, "retry-after"), nowMs);
   if (after !== undefined) return after;
-  const resets = entriesOf(headers)
-    .filter(([k]) => k.startsWith("x-ratelimit-reset"))
-    .map(([, v]) => resetMs(v))
-    .filter((v): v is number => v !== undefined);
-  const longest = resets.length === 0 ? 0 : Math.max(...resets);
-  return longest > 0 ? Math.ceil(longest) : undefined;
+  const entries = entriesOf(headers);
+  const remaining = new Map(entries.filter(([k]) => k.startsWith("x-ratelimit-remaining")));
+  const resets: { ms: number; hit: boolean }[] = [];
+  for (const [name, value] of entries) {
+    if (!name.startsWith("x-ratelimit-reset")) continue;
+    const resetMs = parseResetIn(value, nowMs);
+    const left = remaining.get(name.replace("x-ratelimit-reset", "x-ratelimit-remaining"));
+    if (resetMs !== undefined) resets.push({ ms: resetMs, hit: left !== undefined && Number(left) === 0 });
+  }
+  const counted = resets.some((r) => r.hit) ? resets.filter((r) => r.hit) : resets;
+  return counted.length === 0 ? undefined : Math.max(...counted.map((r) => r.ms));
 }
 
 /**

@@ -236,13 +236,12 @@ export class ReportQueue {
   /** Waits `lingerMs` for more reports, or less when woken (a full batch, flush, close). */
   private linger(): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(wake, this.options.lingerMs);
-      const self = this;
-      function wake(): void {
+      const wake = (): void => {
         clearTimeout(t);
-        self.wakeLinger = undefined;
+        this.wakeLinger = undefined;
         resolve();
-      }
+      };
+      const t = setTimeout(wake, this.options.lingerMs);
       this.wakeLinger = wake;
     });
   }
