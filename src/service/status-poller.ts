@@ -38,8 +38,20 @@ export class StatusSubscription {
   private queued = 0;
   /** Where the next round goes on from (a round that ran out of room stops there); undefined: the first circuit. */
   private cursor: string | undefined;
-  /** This round: the cursor it started after, and the room left; undefined: not in the round. */
-  private round: { after: string | undefined; room: number } | undefined;
+  /**
+   * Whether its next round reads every circuit it matches (from `cursor`):
+   * at first after a resume (it sent nothing yet), when the store cannot
+   * tell what changed, when its pending set overflowed, and until a full
+   * round reached the last circuit. Otherwise it reads only `pending`.
+   */
+  private full: boolean;
+  /** Circuits it matches that changed (the store's change feed) and were not read for it since. */
+  private pending = new Set<string>();
+  /**
+   * This round: the cursor it started after, the room left, and (a round of
+   * changed circuits only) the names it still waits for; undefined: not in the round.
+   */
+  private round: { after: string | undefined; room: number; only: Set<string> | undefined } | undefined;
   /** Whether the current round still offers it views (it has not run out of room). */
   get inRound(): boolean {
     return this.round !== undefined;
@@ -54,7 +66,9 @@ export class StatusSubscription {
     private readonly hooks: StatusStreamHooks,
     private readonly maxBacklog: number,
     now: number,
+    resumed: boolean,
   ) {
+    this.full = resumed;
     this.names = new Set(filter.circuits);
     this.all = filter.circuits.length === 0 && filter.prefix === "";
     this.lastRoundAt = now;
@@ -84,20 +98,48 @@ export class StatusSubscription {
     return this.all || (this.filter.prefix !== "" && circuit.startsWith(this.filter.prefix)) || this.names.has(circuit);
   }
 
+  /** The store's change feed says `circuit` changed. */
+  noteChanged(circuit: string): void {
+    if (this.full || !this.matches(circuit)) return;
+    this.pending.add(circuit);
+    // More than a round could send: read everything instead (bounded memory).
+    if (this.pending.size > this.maxBacklog) this.readAll();
+  }
+
+  /** The store cannot tell what changed: the next round reads every matching circuit. */
+  readAll(): void {
+    this.full = true;
+    this.pending.clear();
+  }
+
+  /** The names this round reads for it: undefined for every circuit it matches. */
+  get reads(): ReadonlySet<string> | undefined {
+    return this.round?.only;
+  }
+
   begin(now: number): void {
     this.lastRoundAt = now;
-    this.round = { after: this.cursor, room: Math.max(1, Math.floor(this.maxBacklog / 2)) - this.hooks.unread() };
+    const room = Math.max(1, Math.floor(this.maxBacklog / 2)) - this.hooks.unread();
+    if (this.full) {
+      this.round = { after: this.cursor, room, only: undefined };
+    } else {
+      this.round = { after: undefined, room, only: this.pending };
+      this.pending = new Set();
+    }
   }
 
   /** A view of a circuit it matches, in name order; `fingerprint` is computed once per view for all streams. */
   offer(view: CircuitView, fingerprint: () => string): void {
     const round = this.round;
     if (round === undefined || (round.after !== undefined && view.circuit <= round.after)) return;
+    if (round.only !== undefined && !round.only.has(view.circuit)) return;
     if (round.room <= 0) {
-      this.round = undefined; // out of room: the next round goes on from the cursor
+      // Out of room: the next round goes on from the cursor, or with the changed circuits not yet offered.
+      this.end(false);
       return;
     }
-    this.cursor = view.circuit;
+    if (round.only === undefined) this.cursor = view.circuit;
+    else round.only.delete(view.circuit);
     if (view.generation < (this.eventGeneration.get(view.circuit) ?? -1)) return;
     const digest = fingerprint();
     if (this.lastSent.get(view.circuit) === digest) return;
@@ -109,8 +151,20 @@ export class StatusSubscription {
 
   /** The round's read ended (`complete`: it reached the last circuit; else the store failed and the next round tries again). */
   end(complete: boolean): void {
-    if (complete && this.round !== undefined && this.round.room > 0) this.cursor = undefined;
+    const round = this.round;
+    if (round === undefined) return;
     this.round = undefined;
+    const reachedEnd = complete && round.room > 0;
+    if (round.only === undefined) {
+      if (reachedEnd) {
+        this.cursor = undefined;
+        this.full = false; // from now on, the changed circuits only
+      }
+    } else if (!reachedEnd) {
+      // Not offered (the read failed or room ran out): still to read. After a
+      // complete read, what is left did not exist (removed: its event says so).
+      for (const name of round.only) this.noteChanged(name);
+    }
   }
 }
 
@@ -128,8 +182,14 @@ export class StatusPoller {
   private timer: NodeJS.Timeout | undefined;
   private tickMs = 0;
   private running = false;
-  /** Rounds that read the store (a tick with no due stream reads nothing). */
+  /** The store's change-feed cursor (CircuitStore.statusChanges); undefined: none read yet, the first round reads everything. */
+  private feedCursor: string | undefined;
+  /** Rounds run (a tick with no due stream runs none). */
   rounds = 0;
+  /** Times the store could not tell what changed (first round, its record overflowed, rules changed): every stream read all it matches. */
+  feedFallbacks = 0;
+  /** Changed circuit names the store's feed returned, in all. */
+  changedRead = 0;
 
   constructor(
     private readonly store: CircuitStore,
@@ -150,8 +210,9 @@ export class StatusPoller {
   }
 
   /** Subscribes a stream to statuses every `intervalMs` (> 0; the service enforces its 1 s minimum). */
-  subscribe(filter: WatchFilter, intervalMs: number, hooks: StatusStreamHooks): StatusSubscription {
-    const subscription = new StatusSubscription(filter, intervalMs, hooks, this.maxBacklog, this.now());
+  subscribe(filter: WatchFilter, intervalMs: number, hooks: StatusStreamHooks, resumed = false): StatusSubscription {
+    // A stream that sent a snapshot needs only what changes from now on; a resumed one sent nothing yet.
+    const subscription = new StatusSubscription(filter, intervalMs, hooks, this.maxBacklog, this.now(), resumed || this.store.statusChanges === undefined);
     this.subscriptions.add(subscription);
     this.retime();
     return subscription;
@@ -169,10 +230,48 @@ export class StatusPoller {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.tickMs = tick === Infinity ? 0 : tick;
+    // Stopped: the feed cursor would grow stale (the store trims its record); the next start reads everything once.
+    if (this.tickMs === 0) this.feedCursor = undefined;
     if (this.tickMs > 0) {
       this.timer = setInterval(() => void this.round(), this.tickMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Hands the circuits the store says changed since the last call to every
+   * subscribed stream (due or not: one still reading its snapshot must not
+   * miss them). Without a feed, or when the store cannot tell, every stream
+   * reads all it matches.
+   */
+  private async readChanges(): Promise<void> {
+    if (this.store.statusChanges === undefined) {
+      for (const s of this.subscriptions) s.readAll();
+      return;
+    }
+    const changes = await this.store.statusChanges(this.feedCursor);
+    this.feedCursor = changes.cursor;
+    if (changes.names === undefined) {
+      this.feedFallbacks += 1;
+      for (const s of this.subscriptions) s.readAll();
+      return;
+    }
+    this.changedRead += changes.names.length;
+    for (const name of changes.names) for (const s of this.subscriptions) s.noteChanged(name);
+  }
+
+  /** What this round reads: the filter of each stream reading everything it matches, and the changed names the others wait for. */
+  private readFilters(due: readonly StatusSubscription[]): WatchFilter[] {
+    const filters: WatchFilter[] = [];
+    const names = new Set<string>();
+    for (const s of due) {
+      const only = s.reads;
+      if (only === undefined) filters.push(s.filter);
+      else for (const name of only) names.add(name);
+    }
+    // (A filter with no names and no prefix would mean every circuit.)
+    if (names.size > 0) filters.push({ circuits: [...names], prefix: "" });
+    return filters;
   }
 
   /**
@@ -189,10 +288,12 @@ export class StatusPoller {
     if (due.length === 0) return;
     this.running = true;
     this.rounds += 1;
-    for (const s of due) s.begin(now);
     let complete = false;
     try {
-      read: for await (const page of readSetPages(this.store, readSetOf(due.map((s) => s.filter)))) {
+      await this.readChanges();
+      for (const s of due) s.begin(now);
+      const set = readSetOf(this.readFilters(due));
+      read: for await (const page of readSetPages(this.store, set)) {
         // Every stream out of room: the rest of the read would be offered to none.
         if (!due.some((s) => s.inRound)) break read;
         for (const view of page) {

@@ -193,7 +193,7 @@ export class WatchHub {
           live: () => live && !stopping && !overflowed,
           unread,
           send: (view) => push({ kind: "status", status: view, resumeToken: "" }),
-        });
+        }, resumeFrom !== undefined);
       }
       subscription = await this.store.watch(filter, start, (item) => {
         // Never a snapshot: the stream starts at a position (the hub reads the snapshot itself).

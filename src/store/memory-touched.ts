@@ -1,8 +1,7 @@
 /**
  * The circuits a memory store changed recently, for the shared Watch status
  * rounds (service/status-poller.ts): a round reads the circuits that changed
- * since its last one instead of every circuit. Not wired into memory.ts yet
- * (HANDOFF-status-poller.md).
+ * since its last one instead of every circuit (MemoryStore.statusChanges).
  *
  * Each name keeps the sequence number and store time of its latest change;
  * a Map re-inserted on every change iterates oldest change first, so trimming

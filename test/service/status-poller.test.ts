@@ -30,8 +30,11 @@ function makeStore(): MemoryStore {
   return store;
 }
 
-/** Counts the store's reads: list() calls (with their prefix) and get() calls. */
-function counted(store: CircuitStore): { store: CircuitStore; lists: string[]; gets: string[] } {
+/**
+ * Counts the store's reads: list() calls (with their prefix) and get() calls.
+ * `feed: false` hides the store's change feed (as a store without one).
+ */
+function counted(store: CircuitStore, feed = true): { store: CircuitStore; lists: string[]; gets: string[] } {
   const lists: string[] = [];
   const gets: string[] = [];
   const wrapped: CircuitStore = Object.create(store) as CircuitStore;
@@ -44,6 +47,7 @@ function counted(store: CircuitStore): { store: CircuitStore; lists: string[]; g
     return store.get(name);
   };
   wrapped.watch = store.watch.bind(store);
+  if (!feed) Object.defineProperty(wrapped, "statusChanges", { value: undefined });
   return { store: wrapped, lists, gets };
 }
 
@@ -73,9 +77,9 @@ function join(p: StatusPoller, f: WatchFilter, intervalMs: number, s: ReturnType
   return (s.sub = p.subscribe(f, intervalMs, s));
 }
 
-function poller(store: CircuitStore): { poller: StatusPoller; advance: (ms: number) => void } {
+function poller(store: CircuitStore, maxBacklog = 10_000): { poller: StatusPoller; advance: (ms: number) => void } {
   let t = 0;
-  const p = new StatusPoller(store, { maxBacklog: 10_000, now: () => t });
+  const p = new StatusPoller(store, { maxBacklog, now: () => t });
   cleanups.push(() => {
     // Unsubscribing every stream stops the timer.
     for (const s of [...(p as unknown as { subscriptions: Set<never> }).subscriptions]) p.unsubscribe(s);
@@ -86,10 +90,15 @@ function poller(store: CircuitStore): { poller: StatusPoller; advance: (ms: numb
 const filter = (f: Partial<WatchFilter>): WatchFilter => ({ circuits: f.circuits ?? [], prefix: f.prefix ?? "" });
 
 describe("StatusPoller", () => {
-  it("reads the store once per round for 20 streams, and gives each exactly the circuits that changed", async () => {
+  it.each([
+    ["with the store's change feed", true],
+    ["without one", false],
+  ])("reads the store once per round for 20 streams, and gives each exactly the circuits that changed (%s)", async (_, feed) => {
     const memory = makeStore();
     for (const name of ["dash.a", "dash.b", "dash.c"]) await call(memory, name, "SUCCESS");
-    const c = counted(memory);
+    // Past the window of these calls: from here on their views change only by new calls.
+    now += 10 * 60_000;
+    const c = counted(memory, feed);
     const { poller: p, advance } = poller(c.store);
     const streams = Array.from({ length: 20 }, () => stream());
     const subs = streams.map((s) => join(p, filter({ prefix: "dash." }), HOUR, s));
@@ -105,7 +114,8 @@ describe("StatusPoller", () => {
     await call(memory, "dash.b", "FAILURE");
     advance(HOUR);
     await p.round();
-    expect(c.lists).toEqual(["dash.", "dash."]);
+    // The first round read everything (no feed cursor yet); with the feed this one reads dash.b alone.
+    expect([c.lists, c.gets]).toEqual(feed ? [["dash."], ["dash.b"]] : [["dash.", "dash."], []]);
     for (const [i, s] of streams.entries()) {
       expect(s.got.slice(i % 2 === 0 ? 0 : 3).map((v) => `${v.circuit}:${v.stats.totalFailures}`)).toEqual(["dash.b:1"]);
     }
@@ -153,10 +163,37 @@ describe("StatusPoller", () => {
       rounds.push(`${fast.got.length}/${slow.got.length}`);
     }
     expect(rounds).toEqual(["1/0", "2/1", "3/1", "4/2"]);
-    expect(c.lists).toHaveLength(4);
+    // Each stream's first round lists (the feed had no cursor yet when it
+    // subscribed); then one get of the changed circuit per round, for both.
+    expect([c.lists.length, c.gets]).toEqual([2, ["x", "x"]]);
 
     await p.round(); // no time passed: nobody is due
-    expect(c.lists).toHaveLength(4);
+    expect([c.lists.length, c.gets.length]).toEqual([2, 2]);
+  });
+
+  it("reads only the changed circuits: 10,000 circuits, 5 changed, 20 streams → 5 get()s and no listing", async () => {
+    const memory = makeStore();
+    for (let i = 0; i < 10_000; i++) await call(memory, `c.${String(i).padStart(5, "0")}`, "SUCCESS");
+    now += 10 * 60_000; // past the window of these calls: their views no longer slide
+    const c = counted(memory);
+    // Room for every circuit in the first round (which sends all: these streams sent no snapshot).
+    const { poller: p, advance } = poller(c.store, 100_000);
+    const streams = Array.from({ length: 20 }, () => stream());
+    for (const s of streams) join(p, filter(s === streams[0] ? {} : { prefix: "c." }), HOUR, s);
+    advance(HOUR);
+    await p.round(); // no feed cursor yet: everything, once
+    expect(c.lists).toHaveLength(10);
+    expect(p.feedFallbacks).toBe(1);
+
+    const changed = ["c.00007", "c.01234", "c.05000", "c.09998", "c.09999"];
+    for (const name of changed) await call(memory, name, "FAILURE");
+    const got = streams.map((s) => s.got.length);
+    advance(HOUR);
+    await p.round();
+    expect(c.lists).toHaveLength(10);
+    expect(c.gets).toEqual(changed);
+    expect(streams.map((s, i) => s.got.slice(got[i]).map((v) => v.circuit))).toEqual(streams.map(() => changed));
+    expect(p.feedFallbacks).toBe(1);
   });
 
   it("stops its timer when the last stream unsubscribes", () => {
@@ -199,16 +236,23 @@ describe("WatchHub status with 20 streams", () => {
       }
     };
     await until("20 snapshots", () => seen.every((m) => m.some((x) => x.kind === "snapshot_complete")));
-    // The snapshots read the store once per stream; rounds from here on.
+    // The snapshots read the store once per stream, and the first rounds read
+    // everything once (no feed cursor yet); from here on, only changes.
+    await until("two rounds", () => hub.poller.rounds >= 2);
+    const round0 = hub.poller.rounds;
+    await until("one more round", () => hub.poller.rounds >= round0 + 1);
     const lists0 = c.lists.length;
+    const gets0 = c.gets.length;
     const rounds0 = hub.poller.rounds;
     await call(memory, "dash.a", "FAILURE");
     await until("a status on every stream", () => seen.every((m) => m.some((x) => x.kind === "status")));
     await until("five more rounds", () => hub.poller.rounds >= rounds0 + 5);
     const rounds = hub.poller.rounds - rounds0;
-    // One list() per round (a round under way may have counted and not read yet).
-    expect(c.lists.length - lists0).toBeGreaterThanOrEqual(rounds - 1);
-    expect(c.lists.length - lists0).toBeLessThanOrEqual(rounds);
+    // No listing; at most one get of dash.a per round for the 20 streams (the
+    // frozen clock keeps it inside its window, so every round reads it again).
+    expect(c.lists.length - lists0).toBe(0);
+    expect(new Set(c.gets.slice(gets0))).toEqual(new Set(["dash.a"]));
+    expect(c.gets.length - gets0).toBeLessThanOrEqual(rounds + 1);
     for (const m of seen) expect(m.filter((x) => x.kind === "status").map((x) => x.kind === "status" && x.status.stats.totalFailures)).toEqual([1]);
   });
 });
