@@ -158,7 +158,11 @@ export class StatusSubscription {
     if (round.only === undefined) {
       if (reachedEnd) {
         this.cursor = undefined;
-        this.full = false; // from now on, the changed circuits only
+        // From now on, the changed circuits only; but not after a round that
+        // went on from a cursor: it did not look again at the circuits before
+        // it, which may have changed meanwhile (full streams keep no pending
+        // set), so one more round reads from the first circuit.
+        if (round.after === undefined) this.full = false;
       }
     } else if (!reachedEnd) {
       // Not offered (the read failed or room ran out): still to read. After a

@@ -196,6 +196,32 @@ describe("StatusPoller", () => {
     expect(p.feedFallbacks).toBe(1);
   });
 
+  it("a resumed stream whose first read ran out of room reads from the first circuit once more before it reads only changes", async () => {
+    const memory = makeStore();
+    for (const name of ["a", "b", "c"]) await call(memory, name, "SUCCESS");
+    now += 10 * 60_000; // past the window of these calls
+    const c = counted(memory);
+    // A backlog of 4: a round sends at most 2 statuses.
+    const { poller: p, advance } = poller(c.store, 4);
+    const s = stream();
+    s.sub = p.subscribe(filter({}), HOUR, s, true);
+    const round = async (): Promise<string[]> => {
+      const before = s.got.length;
+      advance(HOUR);
+      await p.round();
+      return s.got.slice(before).map((v) => `${v.circuit}:${v.stats.totalFailures}`);
+    };
+    expect(await round()).toEqual(["a:0", "b:0"]);
+    await call(memory, "a", "FAILURE"); // before the cursor (b) of the read that goes on
+    now += 10 * 60_000; // and out of its window by the next rounds
+    expect(await round()).toEqual(["c:0"]);
+    expect(await round()).toEqual(["a:1"]);
+    const lists = c.lists.length;
+    await call(memory, "c", "FAILURE");
+    expect(await round()).toEqual(["c:1"]);
+    expect(c.lists).toHaveLength(lists); // now only the changed circuit, by get()
+  });
+
   it("stops its timer when the last stream unsubscribes", () => {
     const { poller: p } = poller(makeStore());
     const a = join(p, filter({}), HOUR, stream());
