@@ -8,9 +8,9 @@
  * leaving it a token to resume from), and ends every stream cleanly at
  * shutdown.
  */
-import { createHash } from "node:crypto";
 import { type CircuitStore, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, positionOf } from "../store/store.js";
 import { ResourceExhaustedError, ShuttingDownError } from "./errors.js";
+import { StatusPoller, type StatusSubscription } from "./status-poller.js";
 import { matchingViewPages } from "./watch-reads.js";
 import { WatchSlots } from "./watch-slots.js";
 import { decodeWatchToken, encodeWatchToken } from "./watch-token.js";
@@ -76,6 +76,8 @@ export class WatchHub {
   private readonly maxBacklog: number;
   private readonly clock: () => number;
   private readonly stops = new Set<() => void>();
+  /** The replica's status rounds, shared by every stream that asked for status. */
+  readonly poller: StatusPoller;
   private closing = false;
 
   constructor(
@@ -88,6 +90,7 @@ export class WatchHub {
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.maxBacklog = options.maxBacklog ?? 10_000;
     this.clock = options.clock ?? Date.now;
+    this.poller = new StatusPoller(store, { maxBacklog: this.maxBacklog });
   }
 
   /** Number of open streams. */
@@ -175,71 +178,32 @@ export class WatchHub {
       }
       notify();
     };
-    // Status bookkeeping (only for streams that asked for status): what each
-    // circuit looked like when last sent, and the newest generation an event
-    // of it carried (a status read that raced a transition must not be sent
-    // after that transition's event).
+    // Status (only for streams that asked for it): the replica's poller runs
+    // the rounds (status-poller.ts); the stream keeps its own bookkeeping.
     const withStatus = statusIntervalMs > 0;
-    const lastSent = new Map<string, string>();
-    const eventGeneration = new Map<string, number>();
-    let statusQueued = 0;
-    let statusReading = false;
-    // Where the status sweep goes on from (a round that ran out of room stops
-    // there); undefined: from the first circuit.
-    let statusCursor: string | undefined;
+    let status: StatusSubscription | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
-    let statusTimer: NodeJS.Timeout | undefined;
-    const sendStatus = async (): Promise<void> => {
-      // One read at a time, and none while earlier statuses are still unread:
-      // a slow reader gets fresher statuses later, not a growing backlog.
-      if (!live || statusReading || statusQueued > 0 || stopping || overflowed) return;
-      statusReading = true;
-      // A round fills at most half the backlog (what entries left free of it),
-      // so status alone never cuts a watcher: with more changed circuits
-      // than that (every one, after a resume), the sweep goes on from where
-      // it stopped next interval.
-      let room = Math.max(1, Math.floor(this.maxBacklog / 2)) - unread();
-      try {
-        sweep: for await (const page of matchingViewPages(this.store, filter, statusCursor)) {
-          for (const view of page) {
-            if (room <= 0) break sweep;
-            statusCursor = view.circuit;
-            if (view.generation < (eventGeneration.get(view.circuit) ?? -1)) continue;
-            const fingerprint = fingerprintOf(view);
-            if (lastSent.get(view.circuit) === fingerprint) continue;
-            lastSent.set(view.circuit, fingerprint);
-            statusQueued += 1;
-            room -= 1;
-            push({ kind: "status", status: view, resumeToken: "" });
-          }
-        }
-        if (room > 0) statusCursor = undefined; // the sweep reached the last circuit
-      } catch {
-        // The store is unreachable (or closing): the stream stays open and
-        // the next interval tries again; transitions still arrive as events.
-      } finally {
-        statusReading = false;
-      }
-    };
     let lastMessageAt = this.clock();
     try {
       const start = resumeFrom ?? (await this.store.logPosition());
       queuedThrough = start;
+      // Before the store subscription: events it replays are noted.
+      if (withStatus) {
+        status = this.poller.subscribe(filter, statusIntervalMs, {
+          live: () => live && !stopping && !overflowed,
+          unread,
+          send: (view) => push({ kind: "status", status: view, resumeToken: "" }),
+        }, resumeFrom !== undefined);
+      }
       subscription = await this.store.watch(filter, start, (item) => {
         // Never a snapshot: the stream starts at a position (the hub reads the snapshot itself).
         if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
-        if (withStatus && item.kind === "event") {
-          eventGeneration.set(item.event.circuit, Math.max(item.event.generation, eventGeneration.get(item.event.circuit) ?? -1));
-        }
+        if (item.kind === "event") status?.noteEvent(item.event.circuit, item.event.generation);
         const position = positionOf(item)!;
         push({ ...item, resumeToken: tokenOf(position) }, position);
       });
       const served = subscription;
       if (overflowed) served.close(); // filled while replaying
-      if (withStatus) {
-        statusTimer = setInterval(() => void sendStatus(), statusIntervalMs);
-        statusTimer.unref();
-      }
       heartbeat = setInterval(() => {
         // Only live and with nothing queued: every matching entry up to the
         // store's position for this watcher has then been yielded, so the
@@ -257,7 +221,7 @@ export class WatchHub {
         for await (const page of matchingViewPages(this.store, filter)) {
           for (const view of page) {
             if (stopping || signal.aborted) return; // shutdown or cancel: no snapshot_complete, the client starts over
-            if (withStatus) lastSent.set(view.circuit, fingerprintOf(view));
+            status?.noteSnapshot(view);
             lastMessageAt = this.clock();
             yield { kind: "snapshot", status: view, resumeToken: "" };
           }
@@ -281,7 +245,7 @@ export class WatchHub {
             backlog.head = 0;
           }
           lastMessageAt = this.clock();
-          if (message.kind === "status") statusQueued -= 1;
+          if (message.kind === "status") status?.taken();
           yield message;
         }
         if (overflowed) {
@@ -297,7 +261,7 @@ export class WatchHub {
       }
     } finally {
       if (heartbeat !== undefined) clearInterval(heartbeat);
-      if (statusTimer !== undefined) clearInterval(statusTimer);
+      if (status !== undefined) this.poller.unsubscribe(status);
       subscription?.close();
       signal.removeEventListener("abort", stop);
       this.stops.delete(stop);
@@ -309,12 +273,4 @@ export class WatchHub {
     this.closing = true;
     for (const stop of [...this.stops]) stop();
   }
-}
-
-/**
- * What a status stream remembers of a circuit it sent: a digest of the view,
- * not the view (a stream over 100,000 circuits keeps 100,000 of them).
- */
-function fingerprintOf(view: CircuitView): string {
-  return createHash("sha256").update(JSON.stringify(view)).digest("base64url").slice(0, 22);
 }

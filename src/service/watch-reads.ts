@@ -1,12 +1,54 @@
 /**
- * The reads a Watch stream makes of the circuits its filter selects (its
- * snapshot, its status rounds), through the store's read API page by page,
- * so a stream holds one page at a time however many circuits match.
+ * The reads Watch streams make of the circuits their filters select (a
+ * stream's snapshot, the shared status rounds), through the store's read API
+ * page by page, so a reader holds one page at a time however many circuits
+ * match.
  */
 import type { CircuitStore, CircuitView, WatchFilter } from "../store/store.js";
 
 /** Circuits per list() call of a snapshot or status read. */
 export const WATCH_READ_PAGE = 1000;
+
+/**
+ * What one read covers: name prefixes listed with list() (sorted, none
+ * covering another, so their ranges are disjoint and listing them in order
+ * yields names in order; "" lists every circuit), and names outside them,
+ * read with one get() each (sorted).
+ */
+export interface ReadSet {
+  prefixes: readonly string[];
+  names: readonly string[];
+}
+
+/**
+ * The smallest read covering every filter: a prefix another prefix covers is
+ * dropped, and so is a listed name a prefix covers. With one filter it is
+ * exactly that filter's read.
+ */
+export function readSetOf(filters: Iterable<WatchFilter>): ReadSet {
+  const prefixes = new Set<string>();
+  const names = new Set<string>();
+  for (const filter of filters) {
+    if (filter.circuits.length === 0 && filter.prefix === "") prefixes.add("");
+    if (filter.prefix !== "") prefixes.add(filter.prefix);
+    for (const name of filter.circuits) names.add(name);
+  }
+  // In sort order a prefix comes before every name (and prefix) it covers,
+  // and what it covers is contiguous: checking the last kept one suffices.
+  const kept: string[] = [];
+  for (const prefix of [...prefixes].sort()) {
+    const last = kept[kept.length - 1];
+    if (last === undefined || !prefix.startsWith(last)) kept.push(prefix);
+  }
+  const covered = (name: string): boolean => kept.some((prefix) => name.startsWith(prefix));
+  return { prefixes: kept, names: [...names].filter((name) => !covered(name)).sort() };
+}
+
+/** Whether `filter` selects the circuit `name`. */
+export function filterMatches(filter: WatchFilter, name: string): boolean {
+  if (filter.circuits.length === 0 && filter.prefix === "") return true;
+  return (filter.prefix !== "" && name.startsWith(filter.prefix)) || filter.circuits.includes(name);
+}
 
 /**
  * The current views of the circuits `filter` selects, in name order, as
@@ -17,16 +59,13 @@ export const WATCH_READ_PAGE = 1000;
  * least as new as the moment the read started. With `after`, only the
  * circuits whose names sort after it.
  */
-export async function* matchingViewPages(
-  store: CircuitStore,
-  filter: WatchFilter,
-  after?: string,
-  pageSize = WATCH_READ_PAGE,
-): AsyncGenerator<CircuitView[]> {
-  const listing = (filter.circuits.length === 0 && filter.prefix === "") || filter.prefix !== "";
-  const extras = [...new Set(filter.circuits)]
-    .filter((name) => !(filter.prefix !== "" && name.startsWith(filter.prefix)) && (after === undefined || name > after))
-    .sort();
+export function matchingViewPages(store: CircuitStore, filter: WatchFilter, after?: string, pageSize = WATCH_READ_PAGE): AsyncGenerator<CircuitView[]> {
+  return readSetPages(store, readSetOf([filter]), after, pageSize);
+}
+
+/** The views a {@link ReadSet} covers, in name order, page by page as {@link matchingViewPages} reads them. */
+export async function* readSetPages(store: CircuitStore, set: ReadSet, after?: string, pageSize = WATCH_READ_PAGE): AsyncGenerator<CircuitView[]> {
+  const extras = after === undefined ? set.names : set.names.filter((name) => name > after);
   let next = 0;
   /** The views of the extra names before `below` (all that are left, without it), read now. */
   const extrasBefore = async (below: string | undefined): Promise<CircuitView[]> => {
@@ -37,10 +76,10 @@ export async function* matchingViewPages(
     }
     return views;
   };
-  if (listing) {
+  for (const prefix of set.prefixes) {
     let cursor = after;
     for (;;) {
-      const page = await store.list({ prefix: filter.prefix, limit: pageSize, ...(cursor === undefined ? {} : { after: cursor }) });
+      const page = await store.list({ prefix, limit: pageSize, ...(cursor === undefined ? {} : { after: cursor }) });
       const views: CircuitView[] = [];
       for (const view of page.circuits) views.push(...(await extrasBefore(view.circuit)), view);
       if (views.length > 0) yield views;

@@ -10,6 +10,7 @@
  * circuit without locks. Time comes from the injected clock.
  */
 import { randomBytes } from "node:crypto";
+import { TouchedNames } from "./memory-touched.js";
 import { type PermitSecrets, type PermitSigner, createPermitSigner, randomPermitSecret } from "./permit-signer.js";
 import {
   type Circuit,
@@ -49,6 +50,7 @@ import {
   type PatternRuleRecord,
   type ReportAck,
   type ReportCommand,
+  type StatusChanges,
   type StoreHealth,
   type WatchFilter,
   type WatchItem,
@@ -94,7 +96,20 @@ export interface MemoryStoreOptions extends FileConfig, PermitSecrets {
    * {@link MemoryStore.tick} themselves).
    */
   tickIntervalMs?: number;
+  /**
+   * Circuit names the record of recent changes holds for the Watch status
+   * rounds (statusChanges); past it the older half is forgotten and the next
+   * round reads every circuit. Default 100 000.
+   */
+  statusFeedMaxNames?: number;
 }
+
+/**
+ * How long a change is remembered for statusChanges: the longest status
+ * interval (1 h) plus the longest window (1 day), whose counts slide that
+ * long after the change.
+ */
+const STATUS_FEED_RETAIN_MS = 3_600_000 + 86_400_000;
 
 interface Entry {
   circuit: Circuit;
@@ -142,6 +157,8 @@ export class MemoryStore implements CircuitStore {
   private nonceCounter = 0;
   private readonly watchers = createMemoryWatchers();
   private readonly listeners = createStoreListeners();
+  /** The circuits changed recently, for statusChanges. */
+  private readonly touched: TouchedNames;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -155,6 +172,7 @@ export class MemoryStore implements CircuitStore {
     this.eventLog = createMemoryEventLog(options.eventLogSize ?? 10_000);
     this.historyLimit = options.historyLimit ?? 100;
     this.decisions = createConfigDecisions(options);
+    this.touched = new TouchedNames(options.statusFeedMaxNames ?? 100_000, STATUS_FEED_RETAIN_MS);
     const every = options.tickIntervalMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => this.tick(), every);
@@ -169,6 +187,7 @@ export class MemoryStore implements CircuitStore {
     const config = this.configOf(entry);
     const now = this.clock();
     const result = engineAcquire(entry.circuit, config, { now, rand: this.random(), nonce: this.nextNonce() });
+    this.touched.touch(name, now);
     if (result.transitions.length > 0) this.publish(entry, result.transitions);
     else if (entry.circuit.phase.state === "HALF_OPEN") this.scheduleTime(entry); // a probe went out
     const decision: AcquireDecision = {
@@ -199,6 +218,7 @@ export class MemoryStore implements CircuitStore {
       throw err;
     }
     const { transitions, ...ack } = result;
+    this.touched.touch(name, this.clock());
     if (transitions.length > 0) this.publish(entry, transitions);
     return ack;
   }
@@ -265,6 +285,7 @@ export class MemoryStore implements CircuitStore {
     const transitions = advance(entry.circuit, config, { now, rand: this.random() });
     const forced = engineForce(entry.circuit, config, now, target);
     if (forced !== undefined) transitions.push({ ...forced, actor, principal: adminPrincipal(actor) });
+    this.touched.touch(name, now);
     this.publish(entry, transitions);
     return this.viewOf(entry);
   }
@@ -351,6 +372,33 @@ export class MemoryStore implements CircuitStore {
     return this.eventLog.currentToken();
   }
 
+  /**
+   * The circuits whose view may differ from when `cursor` was given (Watch
+   * status rounds): changed since (acquire, report, transition, configure,
+   * force), or changed within their window before it (their counts slide).
+   * Due time transitions are applied first, as a read would. Cursor:
+   * `<change seq>:<store ms>:<rules version>`; a pattern rule change since,
+   * or a cursor older than the record reaches, answers no names (read all).
+   */
+  async statusChanges(cursor: string | undefined): Promise<StatusChanges> {
+    const now = this.clock();
+    this.applyDue(now);
+    const next = `${this.touched.cursor}:${now}:${this.rulesVersion}`;
+    const [seq, at, rules] = (cursor ?? "").split(":").map(Number);
+    if (cursor === undefined || rules !== this.rulesVersion || !Number.isFinite(seq) || !Number.isFinite(at)) return { cursor: next };
+    const { names } = this.touched.since(seq!, at!, now, (name) => {
+      const entry = this.entries.get(name);
+      // A window is kept as 10 buckets: the oldest one may end a bucket after the window.
+      return entry === undefined ? 0 : this.configOf(entry).windowMs * 1.1;
+    });
+    return names === undefined ? { cursor: next } : { cursor: next, names };
+  }
+
+  /** The status feed's record: names it holds, and times it overflowed (each made the next round read every circuit). */
+  statusFeedStats(): { names: number; overflows: number } {
+    return { names: this.touched.size, overflows: this.touched.overflows };
+  }
+
   onTransition(listener: (event: CircuitEvent) => void): () => void {
     return this.listeners.transitions.on(listener);
   }
@@ -382,6 +430,12 @@ export class MemoryStore implements CircuitStore {
    */
   tick(): void {
     const now = this.clock();
+    this.applyDue(now);
+    this.evictIdle(now);
+  }
+
+  /** Applies the time-driven transitions due at `now`. */
+  private applyDue(now: number): void {
     for (let item = this.timeQueue.popDue(now); item !== undefined; item = this.timeQueue.popDue(now)) {
       const [at, entry] = item;
       if (entry.timeDue !== at || this.entries.get(entry.circuit.name) !== entry) continue; // stale
@@ -389,7 +443,6 @@ export class MemoryStore implements CircuitStore {
       this.advanceEntry(entry, now);
       this.scheduleTime(entry);
     }
-    this.evictIdle(now);
   }
 
   /**
@@ -480,6 +533,7 @@ export class MemoryStore implements CircuitStore {
   }
 
   private publish(entry: Entry, transitions: Transition[]): void {
+    if (transitions.length > 0) this.touched.touch(entry.circuit.name, this.clock());
     for (const t of transitions) {
       const event = this.eventLog.append(t);
       this.pushHistory(entry, { kind: "transition", event }, event.at);
@@ -509,6 +563,7 @@ export class MemoryStore implements CircuitStore {
    * so none can record one without watchers seeing it.
    */
   private recordConfigChange(entry: Entry, change: ConfigChangeRecord): void {
+    this.touched.touch(entry.circuit.name, change.at);
     this.pushHistory(entry, { kind: "config", change }, change.at);
     this.logChange({ kind: "config_change", circuit: entry.circuit.name, change });
     this.listeners.configChanges.emit(change);

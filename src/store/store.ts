@@ -355,6 +355,16 @@ export interface CircuitStore {
   logPosition(): Promise<string>;
 
   /**
+   * Optional change feed for the Watch status rounds (service/status-poller.ts):
+   * the circuits whose view may differ from what it was when `cursor` (a
+   * cursor this method answered before) was given, so a round reads those
+   * instead of every circuit. `names` absent: the store cannot tell (no
+   * cursor, a record that does not reach back that far, a change of pattern
+   * rules): read everything. A store without it is read in full every round.
+   */
+  statusChanges?(cursor: string | undefined): Promise<StatusChanges>;
+
+  /**
    * Every transition this replica makes (with one replica: every transition),
    * for its logs. Transitions made by other replicas reach Watch, not this.
    * Returns an unsubscribe function.
@@ -368,6 +378,14 @@ export interface CircuitStore {
 
   /** Releases resources; pending watches are closed. */
   close(): Promise<void>;
+}
+
+/** What CircuitStore.statusChanges answers. */
+export interface StatusChanges {
+  /** The cursor to ask from next time. */
+  cursor: string;
+  /** Circuits whose view may have changed (maybe a few that did not; maybe ones removed since); absent: read everything. */
+  names?: string[];
 }
 
 /** True when `name` is selected by `filter`. */

@@ -1,9 +1,9 @@
 /**
  * Watch status messages (WatchRequest.status_interval) at the service layer:
  * the WatchHub over a real memory store with a frozen clock. Status rounds
- * run on a short real interval; the tests count the store reads a stream has
- * made instead of sleeping, so "nothing was sent" means "nothing was sent in
- * N rounds".
+ * run on a short real interval; the tests count the rounds the hub's status
+ * poller ran (or the store reads it made) instead of sleeping, so "nothing
+ * was sent" means "nothing was sent in N rounds".
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { applyPatch, BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
@@ -46,7 +46,7 @@ function makeStore(): MemoryStore {
   return store;
 }
 
-/** Wraps a store so tests can count (and break, or rewrite) its status reads. */
+/** Wraps a store so tests can count (list() and get() calls; break, or rewrite) its status reads. */
 function instrument(store: CircuitStore): {
   store: CircuitStore;
   reads: () => number;
@@ -69,8 +69,11 @@ function instrument(store: CircuitStore): {
     return rewrite === undefined ? page : rewrite(page);
   };
   wrapped.get = async (name: string) => {
+    reads += 1;
     gets.push(name);
-    return store.get(name);
+    const view = await store.get(name);
+    // A round reads changed circuits one by one: the rewrite applies to them too.
+    return view === undefined || rewrite === undefined ? view : rewrite({ circuits: [view], more: false }).circuits[0];
   };
   wrapped.watch = store.watch.bind(store);
   return {
@@ -131,18 +134,19 @@ describe("Watch status messages", () => {
     await call(memory, "dash.a", "SUCCESS");
     await call(memory, "dash.b", "SUCCESS");
     const s = instrument(memory);
-    const r = reader(open(new WatchHub(s.store, {}), { prefix: "dash." }));
+    const hub = new WatchHub(s.store, {});
+    const r = reader(open(hub, { prefix: "dash." }));
 
     await r.until("snapshot_complete", () => r.seen.some((m) => m.kind === "snapshot_complete"));
-    const reads = s.reads();
-    await r.until("three status rounds", () => s.reads() >= reads + 3);
+    const rounds = hub.poller.rounds;
+    await r.until("three status rounds", () => hub.poller.rounds >= rounds + 3);
     expect(r.statuses()).toEqual([]);
 
     await call(memory, "dash.a", "FAILURE");
     await call(memory, "dash.a", "FAILURE");
     await r.until("a status of dash.a", () => r.statuses().some((v) => v.stats.windowFailures === 2));
-    const after = s.reads();
-    await r.until("three more rounds", () => s.reads() >= after + 3);
+    const after = hub.poller.rounds;
+    await r.until("three more rounds", () => hub.poller.rounds >= after + 3);
 
     expect(r.seen.map((m) => (m.kind === "snapshot" || m.kind === "status" ? `${m.kind}:${m.status.circuit}` : m.kind))).toEqual([
       "snapshot:dash.a",
@@ -177,7 +181,8 @@ describe("Watch status messages", () => {
     await call(memory, "tool.x", "SUCCESS");
     await call(memory, "other", "SUCCESS");
     const s = instrument(memory);
-    const r = reader(open(new WatchHub(s.store, {}), { circuits: ["tool.x", "llm.a", "missing"], prefix: "llm." }));
+    const hub = new WatchHub(s.store, {});
+    const r = reader(open(hub, { circuits: ["tool.x", "llm.a", "missing"], prefix: "llm." }));
     await r.until("snapshot_complete", () => r.seen.some((m) => m.kind === "snapshot_complete"));
     const reads = s.reads();
     await r.until("a status round", () => s.reads() >= reads + 1 && s.gets.includes("missing"));
@@ -188,8 +193,8 @@ describe("Watch status messages", () => {
     await call(memory, "tool.x", "FAILURE");
     await call(memory, "other", "FAILURE");
     await r.until("statuses of llm.a and tool.x", () => r.statuses().length >= 2);
-    const more = s.reads();
-    await r.until("two more rounds", () => s.reads() >= more + 2);
+    const more = hub.poller.rounds;
+    await r.until("two more rounds", () => hub.poller.rounds >= more + 2);
     expect(r.statuses().map((v) => v.circuit).sort()).toEqual(["llm.a", "tool.x"]);
   });
 
@@ -259,14 +264,15 @@ describe("Watch status messages", () => {
     await call(memory, "dash.a", "SUCCESS");
     const s = instrument(memory);
     const stale = (await memory.get("dash.a"))!;
-    const r = reader(open(new WatchHub(s.store, {}), { prefix: "dash." }));
+    const hub = new WatchHub(s.store, {});
+    const r = reader(open(hub, { prefix: "dash." }));
     await r.until("snapshot_complete", () => r.seen.some((m) => m.kind === "snapshot_complete"));
     // A read that raced the transition below: it answers the view from before it.
     s.rewriteList((page) => ({ ...page, circuits: page.circuits.map((v) => (v.circuit === "dash.a" ? { ...stale, stats: { ...stale.stats, totalIgnored: 7 } } : v)) }));
     for (let i = 0; i < 3; i++) await call(memory, "dash.a", "FAILURE");
     await r.until("the OPEN event", () => r.seen.some((m) => m.kind === "event"));
-    const reads = s.reads();
-    await r.until("three rounds", () => s.reads() >= reads + 3);
+    const rounds = hub.poller.rounds;
+    await r.until("three rounds", () => hub.poller.rounds >= rounds + 3);
     expect(r.statuses()).toEqual([]);
     s.rewriteList(undefined);
     await r.until("the current status", () => r.statuses().length === 1);
