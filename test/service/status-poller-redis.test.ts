@@ -29,20 +29,26 @@ async function makeStore(): Promise<RedisStore> {
   return opened.store;
 }
 
-/** Counts the store's reads: list() calls (with their prefix) and get() calls. */
-function counted(store: CircuitStore): { store: CircuitStore; lists: string[]; gets: string[] } {
+/** Counts the store's reads: list() calls (with their prefix) and get() calls, and the most get()s in flight at once. */
+function counted(store: CircuitStore): { store: CircuitStore; lists: string[]; gets: string[]; inFlight: { now: number; max: number } } {
   const lists: string[] = [];
   const gets: string[] = [];
+  const inFlight = { now: 0, max: 0 };
   const wrapped: CircuitStore = Object.create(store) as CircuitStore;
   wrapped.list = (query: ListQuery) => {
     lists.push(query.prefix ?? "");
     return store.list(query);
   };
-  wrapped.get = (name: string) => {
+  wrapped.get = async (name: string) => {
     gets.push(name);
-    return store.get(name);
+    inFlight.max = Math.max(inFlight.max, ++inFlight.now);
+    try {
+      return await store.get(name);
+    } finally {
+      inFlight.now -= 1;
+    }
   };
-  return { store: wrapped, lists, gets };
+  return { store: wrapped, lists, gets, inFlight };
 }
 
 async function call(store: CircuitStore, name: string, outcome: "SUCCESS" | "FAILURE"): Promise<void> {
@@ -114,9 +120,12 @@ describe("StatusPoller on the Redis store", () => {
     const changed = ["c.00007", "c.01234", "c.05000", "c.09998", "c.09999"];
     for (const name of changed) await call(store, name, "FAILURE");
     advance(HOUR);
+    c.inFlight.max = 0;
     await p.round();
     expect(c.lists).toHaveLength(10);
     expect(c.gets).toEqual(changed);
+    // Read together (one write to Redis, replies pipelined), not one round trip after another.
+    expect(c.inFlight.max).toBe(5);
     expect(streams.map((s) => s.got.slice(10_000).map((v) => `${v.circuit}:${v.stats.totalFailures}`))).toEqual(
       streams.map(() => changed.map((name) => `${name}:1`)),
     );
