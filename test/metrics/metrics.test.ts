@@ -198,6 +198,20 @@ describe("instrumentStore", () => {
     await store.close();
   });
 
+  it("passes the status rounds' change feed through when the store has one, and adds none when it has not", async () => {
+    const metrics = createMetrics({ maxCircuits: 10, processMetrics: false });
+    const store = memoryStore();
+    const wrapped = instrumentStore(store, metrics);
+    await wrapped.acquire("w.a");
+    const { cursor } = await wrapped.statusChanges!(undefined);
+    await wrapped.acquire("w.b");
+    expect((await wrapped.statusChanges!(cursor)).names).toEqual(["w.a", "w.b"]);
+    const noFeed: CircuitStore = Object.create(store) as CircuitStore;
+    Object.defineProperty(noFeed, "statusChanges", { value: undefined });
+    expect(instrumentStore(noFeed, metrics).statusChanges).toBeUndefined();
+    await store.close();
+  });
+
   it("maps store errors to results", () => {
     expect(storeResultOf(new StoreUnavailableError("x"))).toBe("unavailable");
     expect(storeResultOf(new PermitRejectedError("expired", "x"))).toBe("refused");
