@@ -5,6 +5,7 @@
  * directly.
  */
 import type { Logger } from "pino";
+import type { ServerOptions } from "@grpc/grpc-js";
 import type { AppConfig } from "./config/index.js";
 import { AccessControl } from "./service/access.js";
 import { Breakerbox } from "./service/breakerbox.js";
@@ -208,7 +209,7 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   );
   const onInternalError = (err: unknown, method: { name: string }): void =>
     logger.error({ err, method: method.name }, "internal error");
-  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, interceptors, ...tls });
+  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, interceptors, serverOptions: connectionAgeOptions(config), ...tls });
   const http = createHttpServer({
     circuitService: impl,
     interceptors,
@@ -255,4 +256,13 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   };
 
   return { grpcPort, httpPort, store, service, grpc, http, metrics, stop };
+}
+
+/** grpc-js's connection-age options; none when the age is 0 (never). */
+function connectionAgeOptions(config: AppConfig): ServerOptions {
+  if (config.maxConnectionAgeMs === 0) return {};
+  return {
+    "grpc.max_connection_age_ms": config.maxConnectionAgeMs,
+    ...(config.maxConnectionAgeGraceMs === 0 ? {} : { "grpc.max_connection_age_grace_ms": config.maxConnectionAgeGraceMs }),
+  };
 }
