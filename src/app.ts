@@ -203,7 +203,9 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   ];
   const tls = config.tls === undefined ? {} : { tls: config.tls };
   const health = new HealthRegistry(
-    { "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING },
+    // "liveness" stays SERVING while the process serves, whatever the store: a liveness probe on it
+    // does not restart replicas during a Redis outage (a restart would not bring Redis back).
+    { "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING, [LIVENESS_SERVICE]: ServingStatus.SERVING },
     // Health has no error boundary of its own: the refusal is mapped here (TOO_MANY_WATCHERS, scope replica).
     { openWatch: () => takeOrRefuse(watchSlots) },
   );
@@ -257,6 +259,9 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
 
   return { grpcPort, httpPort, store, service, grpc, http, metrics, stop };
 }
+
+/** The grpc.health.v1 service name that answers SERVING from start to shutdown, Redis or not. */
+export const LIVENESS_SERVICE = "liveness";
 
 /** grpc-js's connection-age options; none when the age is 0 (never). */
 function connectionAgeOptions(config: AppConfig): ServerOptions {
