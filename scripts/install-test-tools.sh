@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the external tools the test suites drive: grpcurl into .tools/bin,
+# Installs the external tools the test suites drive: grpcurl and helm into .tools/bin,
 # redis-server/redis-sentinel/redis-cli/redis-benchmark from the OS packages
 # (scripts/install-redis.sh), and Chromium for the dashboard's browser test
 # (scripts/install-chromium.sh), Prometheus and promtool from the OS packages
@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-grpcurl.sh
+bash scripts/install-helm.sh
 bash scripts/install-redis.sh
 bash scripts/install-chromium.sh
 bash scripts/install-prometheus.sh
