@@ -109,7 +109,8 @@ export function newCircuit(name: string, now: number): Circuit {
     totals: { successes: 0, failures: 0, timeouts: 0, ignored: 0, rejections: 0 },
     reported: new Map(),
     windows: new Map(),
-    issuer: { stream: newPermitStream(), next: 0, since: now },
+    // No stream until the first grant, which starts one (grant: older than any permit_ttl).
+    issuer: { stream: "", next: 0, since: Number.NEGATIVE_INFINITY },
   };
 }
 

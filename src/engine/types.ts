@@ -119,7 +119,7 @@ export interface Circuit {
   reported: Map<string, ReportedPermit>;
   /** Which permits of each issuing stream were reported (permit-window.ts), by stream. */
   windows: Map<string, PermitWindow>;
-  /** The stream this circuit's grants number their permits in: rotated once older than permit_ttl. */
+  /** The stream this circuit's grants number their permits in: started at a grant once older than permit_ttl (or none yet). */
   issuer: { stream: string; next: number; since: number };
 }
 

@@ -21,6 +21,8 @@ interface Counter {
   stream: string;
   next: number;
   since: number;
+  /** The counter this one replaced, until it hands out a number that is used. */
+  previous: Counter | undefined;
 }
 
 export interface PermitStreams {
@@ -37,14 +39,22 @@ export function createPermitStreams(maxEntries = REPLICA_CACHE_ENTRIES): PermitS
     take(name, now, permitTtlMs) {
       let c = counters.get(name);
       if (c === undefined || now - c.since >= permitTtlMs || now < c.since) {
-        c = { stream: newPermitStream(), next: 0, since: now };
+        c = { stream: newPermitStream(), next: 0, since: now, previous: c };
         counters.set(name, c);
+      } else {
+        c.previous = undefined;
       }
       return { stream: c.stream, seq: c.next++ };
     },
     giveBack(name, id) {
       const c = counters.get(name);
-      if (c !== undefined && c.stream === id.stream && c.next === id.seq + 1) c.next = id.seq;
+      if (c === undefined || c.stream !== id.stream || c.next !== id.seq + 1) return;
+      c.next = id.seq;
+      // A stream starts at a grant, as the memory engine's does: one whose only number went unused is undone.
+      if (c.next === 0) {
+        if (c.previous === undefined) counters.delete(name);
+        else counters.set(name, c.previous);
+      }
     },
     sweep: (cutoff) => counters.sweep(cutoff),
   };
