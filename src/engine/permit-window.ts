@@ -18,6 +18,9 @@ import type { Outcome } from "./types.js";
 /** Default ring size: 2^21 slots, 1 MiB at 4 bits a slot. */
 export const PERMIT_WINDOW_SLOTS = 2 ** 21;
 
+/** Bytes a ring grows by. */
+const GROWTH_STEP = 4096;
+
 export const OUTCOME_CODES: Readonly<Record<Outcome, number>> = { SUCCESS: 1, FAILURE: 2, TIMEOUT: 3, IGNORED: 4 };
 const CODE_OUTCOMES: readonly Outcome[] = ["SUCCESS", "SUCCESS", "FAILURE", "TIMEOUT", "IGNORED"];
 
@@ -57,7 +60,10 @@ function setSlot(w: PermitWindow, slot: number, code: number, slots: number): vo
   const i = slot >> 1;
   if (i >= w.ring.length) {
     if (code === 0) return;
-    const grown = new Uint8Array(Math.min(slots + 1 >> 1, Math.max(i + 1, w.ring.length * 2, 16)));
+    // Whole 4 KiB steps (16 bytes for a start), not doubling: the ring costs what its slots use,
+    // plus at most one step; copying a step at a time costs a few bytes a Report.
+    const size = i < 16 ? 16 : Math.ceil((i + 1) / GROWTH_STEP) * GROWTH_STEP;
+    const grown = new Uint8Array(Math.min((slots + 1) >> 1, size));
     grown.set(w.ring);
     w.ring = grown;
   }
