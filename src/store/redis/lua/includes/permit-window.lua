@@ -71,7 +71,7 @@ local function permit_record(ctx, c, permit, expires_text, seq_text, top, outcom
   local ops = { "SET", "u4", "#" .. (16 + seq % slots), WINDOW_CODES[outcome] }
   if seq >= top then
     -- The slots hi passes over belong to seqs more than `slots` back, or to none yet.
-    if top > 0 then window_clear(key, top % slots, math.min(seq - top, slots), slots) end
+    if top > 0 and seq > top then window_clear(key, top % slots, math.min(seq - top, slots), slots) end
     ops[5] = "SET"; ops[6] = "i64"; ops[7] = 0; ops[8] = seq + 1
   end
   redis.call("BITFIELD", key, unpack(ops))
