@@ -40,6 +40,11 @@ export interface ReportArgs {
   generation: number;
   kind: PermitKind;
   expiresAt: number;
+  /** The permit's stream and number; undefined for a legacy permit (remembered by body in the reported zset). */
+  stream: string | undefined;
+  seq: number | undefined;
+  /** Slots of a stream's window (lua/includes/permit-window.lua). */
+  windowSlots: number;
   outcome: Outcome;
   durationMs: number;
   retryAfterMs: number;
@@ -50,7 +55,7 @@ export interface ReportArgs {
 export interface ScriptClientOptions {
   client: Redis | Cluster;
   keys: KeySpace;
-  /** Cluster mode: the scripts cannot reach the event stream (5 keys instead of 6). */
+  /** Cluster mode: the scripts cannot reach the event stream (6 keys instead of 7). */
   cluster: boolean;
   idleTtlMs: number;
   historyLimit: number;
@@ -70,7 +75,8 @@ export interface ScriptClientOptions {
 /** The scripts, typed. Every method may reject with StoreUnavailableError. */
 export interface ScriptClient {
   readonly guard: Guard;
-  acquire(call: CircuitCall, circuitHash: string, nonce: string): Promise<AcquireReply | StaleConfig>;
+  /** `permitId`: the body's tail, `<stream>.<seq>` (permit-streams.ts). */
+  acquire(call: CircuitCall, circuitHash: string, permitId: string): Promise<AcquireReply | StaleConfig>;
   report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
   /** read.lua: the view, and with `history` its whole retained history (newest first). */
   read(call: CircuitCall, what: "view" | "history"): Promise<ViewReply | StaleConfig>;
@@ -149,10 +155,13 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     });
   };
 
-  /** Runs a circuit script: its keys, the shared ARGV[1..8] (includes/prelude.lua), then `extra`. */
-  const run = async (command: CircuitCommand, call: CircuitCall, extra: (string | number)[]): Promise<unknown> => {
+  /**
+   * Runs a circuit script: its keys, the shared ARGV[1..8] (includes/prelude.lua), then `extra`.
+   * `stream`: the permit stream whose window key a Report reads (KEYS[6]); "" names none.
+   */
+  const run = async (command: CircuitCommand, call: CircuitCall, extra: (string | number)[], stream = ""): Promise<unknown> => {
     const k = keys.circuit(call.name);
-    const keyList = [k.circuit, k.probes, k.reported, k.history, k.explicit];
+    const keyList = [k.circuit, k.probes, k.reported, k.history, k.explicit, k.window + stream];
     if (!cluster) keyList.push(keys.events, ...keys.indexes);
     const shared = [
       call.name,
@@ -190,21 +199,12 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
 
   return {
     guard,
-    acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
-    report: async (call, a) =>
-      decodeReportReply(
-        await run("bbReport", call, [
-          a.permit,
-          a.generation,
-          KIND_CODE[a.kind],
-          a.expiresAt,
-          a.outcome,
-          a.durationMs,
-          a.retryAfterMs,
-          a.principal?.keyName ?? "",
-          a.principal?.agentInstanceId ?? "",
-        ]),
-      ),
+    acquire: async (call, circuitHash, permitId) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, permitId])),
+    report: async (call, a) => {
+      const args = [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs];
+      args.push(a.principal?.keyName ?? "", a.principal?.agentInstanceId ?? "", a.seq ?? "", a.windowSlots);
+      return decodeReportReply(await run("bbReport", call, args, a.stream));
+    },
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
     admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
     configure: async (call, settings, change) =>

@@ -262,7 +262,7 @@ export function decodeAcquireReply(json: unknown): AcquireReply | StaleConfig {
 }
 
 /** Why report.lua refused a permit. */
-export type ReportRefusal = "missing" | "unknown" | "probe" | "expired";
+export type ReportRefusal = "missing" | "unknown" | "probe" | "expired" | "forgotten";
 
 export type ReportReply =
   | {
@@ -279,7 +279,7 @@ export type ReportReply =
 export function decodeReportReply(json: unknown): ReportReply | StaleConfig {
   return decodeReply(json, "report", (o): ReportReply => {
     if (o["rejected"] !== undefined) {
-      const problem = oneOf<ReportRefusal>(o, "rejected", ["missing", "unknown", "probe", "expired"], "report");
+      const problem = oneOf<ReportRefusal>(o, "rejected", ["missing", "unknown", "probe", "expired", "forgotten"], "report");
       return { kind: "refused", problem, events: events(o, "report"), now: o["now"] === undefined ? undefined : num(o, "now", "report") };
     }
     return {

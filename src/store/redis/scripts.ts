@@ -12,7 +12,7 @@ import { loadLuaScript } from "./lua-loader.js";
 
 /**
  * The circuit commands, by the name they get on the client, with their file.
- * Their key count varies (5 keys in Cluster mode; 13 otherwise: 6, see
+ * Their key count varies (6 keys in Cluster mode; 14 otherwise: 7, see
  * includes/prelude.lua, then the 7 index keys of includes/indexes.lua), so the
  * caller passes it.
  */

@@ -1,17 +1,19 @@
 --[[
   Report: record one outcome (engine report()). The caller has checked the
   token's shape and circuit hash and passes its parts.
-  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
+  KEYS[1..7], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] permit token  ARGV[10] permit generation  ARGV[11] kind (c p s d)
   ARGV[12] expires at ms ARGV[13] outcome (SUCCESS FAILURE TIMEOUT IGNORED)
   ARGV[14] duration ms   ARGV[15] retry-after hint ms
   ARGV[16] reporter's key name ("": no principal)  ARGV[17] reporter's agent instance id
+  ARGV[18] permit seq ("": a legacy permit)  ARGV[19] slots of a stream's window (includes/permit-window)
   Returns JSON {state, disposition, recordedOutcome, duplicate, stale, events},
   {rejected = problem, ...} or {staleConfig}.
 ]]
 --- @include "includes/config"
 --- @include "includes/engine"
 --- @include "includes/prelude"
+--- @include "includes/permit-window"
 local c = load_circuit(ctx.keys.circuit, ctx.now)
 if not c.exists then
   return cjson.encode({ rejected = "missing" })
@@ -37,9 +39,9 @@ if ctx.now >= expires then
   return cjson.encode({ rejected = "expired", now = ctx.now, events = ctx.out })
 end
 -- A permit reported before: nothing changes; the first outcome stands.
-local function repeated(score)
+local function repeated(first)
   -- A permit reported before outcomes were kept answers as a duplicate.
-  local first = reported_outcome(score) or outcome
+  if first == "" then first = outcome end
   return finish({
     state = visible_state(c, cfg), disposition = first == outcome and "DUPLICATE" or "CONFLICT",
     recordedOutcome = first, duplicate = true, stale = false,
@@ -48,24 +50,23 @@ end
 
 local current = gen == c.g
 local is_probe = false
-local score = reported_score(ARGV[12], outcome)
+local slots = tonumber(ARGV[19])
+-- Asked before the probe check, so a repeated probe report answers
+-- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
+local first, top = permit_seen(ctx, permit, ARGV[18], slots)
+if first == "forgotten" then
+  commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+  return cjson.encode({ rejected = "forgotten", events = ctx.out })
+end
+if first then return repeated(first) end
 if kind == "p" and current then
-  -- Asked before the probe check, so a repeated probe report answers
-  -- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
-  local first = redis.call("ZSCORE", ctx.keys.reported, permit)
-  if first then return repeated(first) end
   if c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit) then
     commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
     return cjson.encode({ rejected = "probe", events = ctx.out })
   end
   is_probe = true
-  redis.call("ZADD", ctx.keys.reported, score, permit)
--- Any other permit: record it once; ZADD NX adds nothing (answers 0) when
--- it was reported before, so one call both checks and records.
-elseif redis.call("ZADD", ctx.keys.reported, "NX", score, permit) == 0 then
-  return repeated(redis.call("ZSCORE", ctx.keys.reported, permit))
 end
-touch_side_key(ctx, c, ctx.keys.reported)
+permit_record(ctx, c, permit, ARGV[12], ARGV[18], top, outcome, slots)
 c.dirty = true
 if outcome == "SUCCESS" then c.ts = c.ts + 1
 elseif outcome == "FAILURE" then c.tf = c.tf + 1
