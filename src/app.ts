@@ -20,7 +20,7 @@ import { createErrorInterceptor } from "./server/error-interceptor.js";
 import { HealthRegistry, ServingStatus } from "./server/health.js";
 import { forService, type Interceptor } from "./server/interceptor.js";
 import { toConnectError } from "./server/status.js";
-import { createMemoryStore } from "./store/memory.js";
+import { MemoryStore, createMemoryStore } from "./store/memory.js";
 import { connectRedis } from "./store/redis/connection.js";
 import { RedisStore, createRedisStore } from "./store/redis/redis-store.js";
 import type { CircuitStore } from "./store/store.js";
@@ -124,7 +124,19 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     store: instrumentStore(store, metrics),
     slots: watchSlots,
     heartbeatMs: config.heartbeatMs,
+    onStatusFeedOverflow: (rounds) =>
+      logger.warn(
+        { rounds },
+        "watch status: the store's record of changed circuits overflowed (more circuits changed than it keeps); status rounds read every watched circuit meanwhile (logged at most once a minute)",
+      ),
   });
+  const poller = service.statusPoller;
+  metrics.trackStatusRounds(() => ({
+    rounds: poller.rounds,
+    feedFallbacks: poller.feedFallbacks,
+    changedRead: poller.changedRead,
+    feedOverflows: store instanceof MemoryStore ? store.statusFeedStats().overflows : 0,
+  }));
   store.onTransition((e) => metrics.countTransition(e));
   metrics.trackStoreReadiness(() => store.health().ready);
   metrics.trackCircuitCount(() => store.countCircuits(), config.maxCircuits);

@@ -111,7 +111,7 @@ class OperationSeries {
 /**
  * Wraps `store`: every data call is timed into breakerbox_store_duration_seconds,
  * Acquire decisions and Report outcomes are counted per circuit. Watch,
- * listeners, health and close pass straight through.
+ * the status change feed, listeners, health and close pass straight through.
  */
 export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics): CircuitStore {
   const h = metrics.storeDuration;
@@ -160,6 +160,8 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
     deletePatternRule: (pattern, actor) => op.deletePatternRule.time(store.deletePatternRule(pattern, actor), performance.now()),
     watch: (filter, resumeToken, sink) => store.watch(filter, resumeToken, sink),
     logPosition: () => store.logPosition(),
+    // The change feed of the status rounds, when the store has one (without it every round reads everything).
+    ...(store.statusChanges === undefined ? {} : { statusChanges: (cursor: string | undefined) => store.statusChanges!(cursor) }),
     onTransition: (listener) => store.onTransition(listener),
     onConfigChange: (listener) => store.onConfigChange(listener),
     health: () => store.health(),

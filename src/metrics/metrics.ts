@@ -15,6 +15,10 @@
  * | breakerbox_store_duration_seconds | histogram | operation, result | store calls (a Redis round trip in Redis mode) |
  * | breakerbox_store_ready | gauge | | 1 while the store answers |
  * | breakerbox_redis_data_losses_total | counter | | times this replica found Redis had lost its data (0 on the memory store) |
+ * | breakerbox_watch_status_rounds_total | counter | | Watch status rounds this replica ran (one per tick for every status stream) |
+ * | breakerbox_watch_status_full_reads_total | counter | | status rounds that read every watched circuit (the store could not tell what changed) |
+ * | breakerbox_watch_status_changed_total | counter | | changed circuit names the store's change feed gave the status rounds |
+ * | breakerbox_status_feed_overflows_total | counter | | times the memory store's change record overflowed (0 on Redis) |
  *
  * plus prom-client's process_* and nodejs_* metrics. State, outcome and
  * reason values are the engine's names (CLOSED, OPEN, HALF_OPEN,
@@ -31,6 +35,7 @@ import { readBuildInfo } from "./build-info.js";
 import { CALL_DURATION_BUCKETS_SECONDS, CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES, type CircuitSeries } from "./circuit-series.js";
 import type { CircuitStateTracker } from "./circuit-states.js";
 import { LatencyHistogram, histogramValues, type HistogramSeries } from "./latency-histogram.js";
+import { type StatusRoundsSource, registerStatusRoundCounters } from "./status-rounds.js";
 
 /** Label values of breakerbox_circuit_state's `state`. */
 export const STATES: readonly State[] = Object.freeze(["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"]);
@@ -69,6 +74,7 @@ export class BreakerboxMetrics {
   private storeReady: (() => boolean) | undefined;
   private circuitCount: CircuitCountSource | undefined;
   private dataLosses: (() => number) | undefined;
+  private statusRounds: (() => StatusRoundsSource) | undefined;
   private aggregate: (() => Promise<string>) | undefined;
 
   constructor(options: MetricsOptions) {
@@ -145,6 +151,7 @@ export class BreakerboxMetrics {
         this.inc(metrics.dataLosses?.() ?? 0);
       },
     });
+    registerStatusRoundCounters(this.registry, () => metrics.statusRounds?.());
     this.rpcDuration.registerIn(this.registry);
     this.storeDuration.registerIn(this.registry);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -203,6 +210,11 @@ export class BreakerboxMetrics {
   /** Feeds breakerbox_redis_data_losses_total; `count` is called on every scrape. */
   trackDataLosses(count: () => number): void {
     this.dataLosses = count;
+  }
+
+  /** Feeds the breakerbox_watch_status_* and breakerbox_status_feed_overflows_total counters; `read` is called on every scrape. */
+  trackStatusRounds(read: () => StatusRoundsSource): void {
+    this.statusRounds = read;
   }
 
   /**

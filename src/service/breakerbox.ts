@@ -21,6 +21,7 @@ import { runBatch, type BatchResult } from "./batch-report.js";
 import { CircuitNotFoundError, InvalidArgumentError } from "./errors.js";
 import { effectivePageSize, readPageToken, writePageToken } from "./paging.js";
 import { type RulePage, pageOfRules } from "./rule-pages.js";
+import type { StatusPoller } from "./status-poller.js";
 import { WatchHub, type WatchMessage, type WatchOptions } from "./watch-hub.js";
 
 /** The caller of an RPC, as the transport established it. */
@@ -144,6 +145,11 @@ export class Breakerbox {
   constructor(options: BreakerboxOptions) {
     this.store = options.store;
     this.watches = new WatchHub(options.store, options);
+  }
+
+  /** The replica's shared Watch status rounds (their counters feed /metrics). */
+  get statusPoller(): StatusPoller {
+    return this.watches.poller;
   }
 
   /** Acquire: allow or deny one call. A denial is an answer, not an error. */

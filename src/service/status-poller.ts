@@ -177,7 +177,17 @@ export interface StatusPollerOptions {
   maxBacklog: number;
   /** Monotonic ms, for the streams' intervals. Default performance.now. */
   now?: () => number;
+  /**
+   * Told when the store could not tell what changed because its record
+   * overflowed (StatusChanges.overflowed), at most once per
+   * FEED_OVERFLOW_NOTICE_MS, with how many such rounds there were since the
+   * last notice (the server logs it).
+   */
+  onFeedOverflow?: (rounds: number) => void;
 }
+
+/** The least time between two onFeedOverflow notices. */
+export const FEED_OVERFLOW_NOTICE_MS = 60_000;
 
 export class StatusPoller {
   private readonly subscriptions = new Set<StatusSubscription>();
@@ -194,6 +204,12 @@ export class StatusPoller {
   feedFallbacks = 0;
   /** Changed circuit names the store's feed returned, in all. */
   changedRead = 0;
+  /** Of the fallbacks, those because the store's record of changes overflowed. */
+  feedOverflows = 0;
+  /** Overflow fallbacks not yet noticed, and when the last notice was given. */
+  private overflowsUnnoticed = 0;
+  private overflowNoticedAt: number | undefined;
+  private readonly onFeedOverflow: ((rounds: number) => void) | undefined;
 
   constructor(
     private readonly store: CircuitStore,
@@ -201,6 +217,7 @@ export class StatusPoller {
   ) {
     this.maxBacklog = options.maxBacklog;
     this.now = options.now ?? (() => performance.now());
+    this.onFeedOverflow = options.onFeedOverflow;
   }
 
   /** The timer's period: the smallest interval subscribed; 0: stopped (no subscriber). */
@@ -257,11 +274,24 @@ export class StatusPoller {
     this.feedCursor = changes.cursor;
     if (changes.names === undefined) {
       this.feedFallbacks += 1;
+      if (changes.overflowed === true) this.noteOverflow();
       for (const s of this.subscriptions) s.readAll();
       return;
     }
     this.changedRead += changes.names.length;
     for (const name of changes.names) for (const s of this.subscriptions) s.noteChanged(name);
+  }
+
+  /** Counts a fallback the store's overflow caused; tells onFeedOverflow at most once per FEED_OVERFLOW_NOTICE_MS. */
+  private noteOverflow(): void {
+    this.feedOverflows += 1;
+    this.overflowsUnnoticed += 1;
+    const now = this.now();
+    if (this.onFeedOverflow === undefined || (this.overflowNoticedAt !== undefined && now - this.overflowNoticedAt < FEED_OVERFLOW_NOTICE_MS)) return;
+    this.overflowNoticedAt = now;
+    const rounds = this.overflowsUnnoticed;
+    this.overflowsUnnoticed = 0;
+    this.onFeedOverflow(rounds);
   }
 
   /** What this round reads: the filter of each stream reading everything it matches, and the changed names the others wait for. */

@@ -61,6 +61,8 @@ export interface WatchOptions {
   maxBacklog?: number;
   /** Clock for heartbeat timestamps. Default Date.now. */
   clock?: () => number;
+  /** Told (at most once a minute) when status rounds read every circuit because the store's change record overflowed (StatusPollerOptions.onFeedOverflow). */
+  onStatusFeedOverflow?: (rounds: number) => void;
 }
 
 /** A bounded FIFO of a stream's unread messages, with the position the newest positional one stands for. */
@@ -90,7 +92,10 @@ export class WatchHub {
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.maxBacklog = options.maxBacklog ?? 10_000;
     this.clock = options.clock ?? Date.now;
-    this.poller = new StatusPoller(store, { maxBacklog: this.maxBacklog });
+    this.poller = new StatusPoller(store, {
+      maxBacklog: this.maxBacklog,
+      ...(options.onStatusFeedOverflow === undefined ? {} : { onFeedOverflow: options.onStatusFeedOverflow }),
+    });
   }
 
   /** Number of open streams. */

@@ -8,12 +8,19 @@ import type { CircuitStore, CircuitView, WatchFilter } from "../store/store.js";
 
 /** Circuits per list() call of a snapshot or status read. */
 export const WATCH_READ_PAGE = 1000;
+/**
+ * Listed names read at once (their get()s in flight together): on Redis they
+ * leave in one write and their replies come back together, so a status
+ * round of changed circuits costs one round trip per this many names, not
+ * one per name; bounded so a round of many changes holds few views at once.
+ */
+export const WATCH_GET_BATCH = 100;
 
 /**
  * What one read covers: name prefixes listed with list() (sorted, none
  * covering another, so their ranges are disjoint and listing them in order
  * yields names in order; "" lists every circuit), and names outside them,
- * read with one get() each (sorted).
+ * read with get(), up to WATCH_GET_BATCH at once (sorted).
  */
 export interface ReadSet {
   prefixes: readonly string[];
@@ -67,13 +74,16 @@ export function matchingViewPages(store: CircuitStore, filter: WatchFilter, afte
 export async function* readSetPages(store: CircuitStore, set: ReadSet, after?: string, pageSize = WATCH_READ_PAGE): AsyncGenerator<CircuitView[]> {
   const extras = after === undefined ? set.names : set.names.filter((name) => name > after);
   let next = 0;
-  /** The views of the extra names before `below` (all that are left, without it), read now. */
-  const extrasBefore = async (below: string | undefined): Promise<CircuitView[]> => {
+  /** The views of the next extra names (at most WATCH_GET_BATCH, only those before `below`), read at once. */
+  const readBatch = async (below: string | undefined): Promise<CircuitView[]> => {
+    const batch: string[] = [];
+    while (batch.length < WATCH_GET_BATCH && next < extras.length && (below === undefined || extras[next]! < below)) batch.push(extras[next++]!);
+    return (await Promise.all(batch.map((name) => store.get(name)))).filter((view): view is CircuitView => view !== undefined);
+  };
+  /** The views of the extra names before `below`. */
+  const extrasBefore = async (below: string): Promise<CircuitView[]> => {
     const views: CircuitView[] = [];
-    while (next < extras.length && (below === undefined || extras[next]! < below)) {
-      const view = await store.get(extras[next++]!);
-      if (view !== undefined) views.push(view);
-    }
+    while (next < extras.length && extras[next]! < below) views.push(...(await readBatch(below)));
     return views;
   };
   for (const prefix of set.prefixes) {
@@ -88,6 +98,10 @@ export async function* readSetPages(store: CircuitStore, set: ReadSet, after?: s
       cursor = last.circuit;
     }
   }
-  const rest = await extrasBefore(undefined);
-  if (rest.length > 0) yield rest;
+  // The names after every listed circuit (a round of changed circuits has only these), a page at a time.
+  while (next < extras.length) {
+    const page: CircuitView[] = [];
+    while (page.length < pageSize && next < extras.length) page.push(...(await readBatch(undefined)));
+    if (page.length > 0) yield page;
+  }
 }

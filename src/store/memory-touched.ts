@@ -16,6 +16,8 @@ export interface TouchedSince {
   cursor: number;
   /** The names changed after the cursor; undefined: the record does not reach back that far (read everything). */
   names: string[] | undefined;
+  /** With no names: because the record overflowed its count bound after the cursor (not trimmed by age). */
+  overflowed: boolean;
 }
 
 export class TouchedNames {
@@ -23,6 +25,8 @@ export class TouchedNames {
   private seq = 0;
   /** Changes up to this sequence number may have been forgotten (trimmed or overflowed). */
   private lostThrough = 0;
+  /** Of those, the changes up to this sequence number were forgotten by an overflow. */
+  private overflowedThrough = 0;
   /** Times the record overflowed its count bound and forgot its older half. */
   overflows = 0;
 
@@ -50,6 +54,7 @@ export class TouchedNames {
       // Forget the older half at once, so an overflowing store pays this rarely.
       this.overflows += 1;
       this.forgetWhile(() => this.latest.size > Math.floor(this.maxNames / 2));
+      this.overflowedThrough = this.lostThrough;
     }
   }
 
@@ -61,10 +66,10 @@ export class TouchedNames {
    */
   since(cursor: number, sinceAt: number, now: number, lookbackMs: (name: string) => number): TouchedSince {
     this.forgetWhile((entry) => entry.at < now - this.retainMs);
-    if (cursor < this.lostThrough) return { cursor: this.seq, names: undefined };
+    if (cursor < this.lostThrough) return { cursor: this.seq, names: undefined, overflowed: cursor < this.overflowedThrough };
     const names: string[] = [];
     for (const [name, entry] of this.latest) if (entry.seq > cursor || entry.at > sinceAt - lookbackMs(name)) names.push(name);
-    return { cursor: this.seq, names };
+    return { cursor: this.seq, names, overflowed: false };
   }
 
   private forgetWhile(more: (entry: { seq: number; at: number }) => boolean): void {

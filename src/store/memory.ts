@@ -387,12 +387,13 @@ export class MemoryStore implements CircuitStore {
     const next = `${this.touched.cursor}:${now}:${this.rulesVersion}`;
     const [seq, at, rules] = (cursor ?? "").split(":").map(Number);
     if (cursor === undefined || rules !== this.rulesVersion || !Number.isFinite(seq) || !Number.isFinite(at)) return { cursor: next };
-    const { names } = this.touched.since(seq!, at!, now, (name) => {
+    const { names, overflowed } = this.touched.since(seq!, at!, now, (name) => {
       const entry = this.entries.get(name);
       // A window is kept as 10 buckets: the oldest one may end a bucket after the window.
       return entry === undefined ? 0 : this.configOf(entry).windowMs * 1.1;
     });
-    return names === undefined ? { cursor: next } : { cursor: next, names };
+    if (names !== undefined) return { cursor: next, names };
+    return overflowed ? { cursor: next, overflowed: true } : { cursor: next };
   }
 
   /** The status feed's record: names it holds, and times it overflowed (each made the next round read every circuit). */

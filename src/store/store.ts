@@ -386,6 +386,13 @@ export interface StatusChanges {
   cursor: string;
   /** Circuits whose view may have changed (maybe a few that did not; maybe ones removed since); absent: read everything. */
   names?: string[];
+  /**
+   * With no names: the store forgot changes after the cursor because its
+   * record of them overflowed its bound (memory store statusFeedMaxNames),
+   * not for an ordinary reason (no cursor, rule change, old cursor). Worth
+   * an operator's look when it repeats: every such round reads every circuit.
+   */
+  overflowed?: true;
 }
 
 /** True when `name` is selected by `filter`. */

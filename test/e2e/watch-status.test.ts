@@ -9,6 +9,7 @@ import { DurationSchema, durationFromMs } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { Outcome, State, type WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { scrape, sampleValue } from "../metrics/exposition.js";
 import { CallError, nextWithin } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
 
@@ -130,6 +131,11 @@ describe("Watch status_interval over gRPC", () => {
       "event:OPEN->HALF_OPEN",
       "status:status.trip:HALF_OPEN",
     ]);
+    // The rounds read what the store's change feed named (it reaches the poller through the
+    // metrics wrapper of the store), not every circuit each time.
+    const e = await scrape(server.httpUrl);
+    expect(sampleValue(e, "breakerbox_watch_status_changed_total", {})).toBeGreaterThan(0);
+    expect(sampleValue(e, "breakerbox_watch_status_rounds_total", {})).toBeGreaterThan(sampleValue(e, "breakerbox_watch_status_full_reads_total", {})!);
   });
 
   it("works the same over Connect (what the dashboard uses)", async () => {

@@ -14,6 +14,7 @@ import { CircuitStateTracker } from "../../src/metrics/circuit-states.js";
 import { instrumentStore, storeResultOf } from "../../src/metrics/instrument.js";
 import { createRpcMetricsInterceptor } from "../../src/metrics/rpc-interceptor.js";
 import { interceptService } from "../../src/server/interceptor.js";
+import { StatusPoller } from "../../src/service/status-poller.js";
 import { LatencyHistogram } from "../../src/metrics/latency-histogram.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
@@ -197,6 +198,20 @@ describe("instrumentStore", () => {
     await store.close();
   });
 
+  it("passes the status rounds' change feed through when the store has one, and adds none when it has not", async () => {
+    const metrics = createMetrics({ maxCircuits: 10, processMetrics: false });
+    const store = memoryStore();
+    const wrapped = instrumentStore(store, metrics);
+    await wrapped.acquire("w.a");
+    const { cursor } = await wrapped.statusChanges!(undefined);
+    await wrapped.acquire("w.b");
+    expect((await wrapped.statusChanges!(cursor)).names).toEqual(["w.a", "w.b"]);
+    const noFeed: CircuitStore = Object.create(store) as CircuitStore;
+    Object.defineProperty(noFeed, "statusChanges", { value: undefined });
+    expect(instrumentStore(noFeed, metrics).statusChanges).toBeUndefined();
+    await store.close();
+  });
+
   it("maps store errors to results", () => {
     expect(storeResultOf(new StoreUnavailableError("x"))).toBe("unavailable");
     expect(storeResultOf(new PermitRejectedError("expired", "x"))).toBe("refused");
@@ -290,5 +305,35 @@ describe("breakerbox_circuits and breakerbox_circuits_max", () => {
     const e = parseExposition(await metrics.exposition());
     expect(sampleValue(e, "breakerbox_circuits", {})).toBe(7);
     expect(sampleValue(e, "breakerbox_circuits_max", {})).toBe(100);
+  });
+});
+
+describe("breakerbox_watch_status_* and breakerbox_status_feed_overflows_total", () => {
+  it("export the shared status poller's rounds, full reads and changed names, and the store's overflows, at each scrape", async () => {
+    const clock = manualClock();
+    const store = memoryStore(clock);
+    const metrics = createMetrics({ maxCircuits: 10, processMetrics: false });
+    const source = { rounds: 0, feedFallbacks: 0, changedRead: 0, feedOverflows: 0 };
+    let e = parseExposition(await metrics.exposition());
+    expect(sampleValue(e, "breakerbox_watch_status_rounds_total", {})).toBe(0); // 0 until tracked
+    let t = 0;
+    const poller = new StatusPoller(store, { maxBacklog: 100, now: () => t });
+    const sub = poller.subscribe({ circuits: [], prefix: "" }, 1000, { live: () => true, unread: () => 0, send: () => sub.taken() });
+    metrics.trackStatusRounds(() => ({ ...source, rounds: poller.rounds, feedFallbacks: poller.feedFallbacks, changedRead: poller.changedRead }));
+    await store.acquire("a");
+    t += 1000;
+    await poller.round(); // the first: a full read
+    await store.acquire("b");
+    t += 1000;
+    await poller.round(); // "a" and "b", both used within their window
+    source.feedOverflows = 2;
+    e = parseExposition(await metrics.exposition());
+    expect(e.types.get("breakerbox_watch_status_rounds_total")).toBe("counter");
+    expect(sampleValue(e, "breakerbox_watch_status_rounds_total", {})).toBe(2);
+    expect(sampleValue(e, "breakerbox_watch_status_full_reads_total", {})).toBe(1);
+    expect(sampleValue(e, "breakerbox_watch_status_changed_total", {})).toBe(2);
+    expect(sampleValue(e, "breakerbox_status_feed_overflows_total", {})).toBe(2);
+    poller.unsubscribe(sub);
+    await store.close();
   });
 });

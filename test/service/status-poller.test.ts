@@ -222,6 +222,41 @@ describe("StatusPoller", () => {
     expect(c.lists).toHaveLength(lists); // now only the changed circuit, by get()
   });
 
+  it("reads everything when the store's record overflowed, counts it, and tells of it at most once a minute", async () => {
+    const memory = createMemoryStore({
+      layers: { defaults: applyPatch(BUILTIN_DEFAULTS, { failureThreshold: 100, failureRateThreshold: 0 }), presets: BUILTIN_PRESETS, rules: [] },
+      clock: () => now,
+      tickIntervalMs: 0,
+      statusFeedMaxNames: 4,
+    });
+    cleanups.push(() => memory.close());
+    const c = counted(memory);
+    let t = 0;
+    const notices: number[] = [];
+    const p = new StatusPoller(c.store, { maxBacklog: 10_000, now: () => t, onFeedOverflow: (rounds) => notices.push(rounds) });
+    const s = stream();
+    join(p, filter({}), 1000, s);
+    cleanups.push(() => p.unsubscribe(s.sub!));
+    let batch = 0;
+    /** Changes 5 new circuits (more than the record keeps), then runs a round `ms` later. */
+    const overflowThenRound = async (ms: number): Promise<void> => {
+      batch += 1;
+      for (let i = 0; i < 5; i++) await call(memory, `b${batch}.${i}`, "SUCCESS");
+      t += ms;
+      await p.round();
+    };
+    t += 1000;
+    await p.round(); // no cursor yet: a fallback, not an overflow
+    await overflowThenRound(1000);
+    await overflowThenRound(1000);
+    await overflowThenRound(60_000);
+    // (The record overflowed 4 times in those 3 rounds: 15 names through a record of 4.)
+    expect([p.rounds, p.feedFallbacks, p.feedOverflows, memory.statusFeedStats().overflows]).toEqual([4, 4, 3, 4]);
+    expect(c.lists).toEqual(["", "", "", ""]);
+    // The first overflow at once; the second within the minute is held back and told with the third.
+    expect(notices).toEqual([1, 2]);
+  });
+
   it("stops its timer when the last stream unsubscribes", () => {
     const { poller: p } = poller(makeStore());
     const a = join(p, filter({}), HOUR, stream());

@@ -12,8 +12,8 @@ describe("TouchedNames", () => {
     t.touch("b", 1000);
     t.touch("c", 1000);
     t.touch("b", 1000);
-    expect(t.since(cursor, 1000, 1000, noWindow)).toEqual({ cursor: 4, names: ["c", "b"] });
-    expect(t.since(4, 1000, 1000, noWindow)).toEqual({ cursor: 4, names: [] });
+    expect(t.since(cursor, 1000, 1000, noWindow)).toEqual({ cursor: 4, names: ["c", "b"], overflowed: false });
+    expect(t.since(4, 1000, 1000, noWindow)).toEqual({ cursor: 4, names: [], overflowed: false });
   });
 
   it("adds the names whose window may have slid since the cursor was taken", () => {
@@ -32,14 +32,14 @@ describe("TouchedNames", () => {
     for (const name of ["a", "b", "c", "d", "e"]) t.touch(name, 1000);
     expect(t.overflows).toBe(1);
     expect(t.size).toBe(2);
-    expect(t.since(start, 1000, 1000, noWindow)).toEqual({ cursor: 5, names: undefined });
-    expect(t.since(4, 1000, 1000, noWindow)).toEqual({ cursor: 5, names: ["e"] });
+    expect(t.since(start, 1000, 1000, noWindow)).toEqual({ cursor: 5, names: undefined, overflowed: true });
+    expect(t.since(4, 1000, 1000, noWindow)).toEqual({ cursor: 5, names: ["e"], overflowed: false });
 
     const aged = new TouchedNames(100, 60_000);
     aged.touch("x", 0);
     const mid = aged.cursor;
     aged.touch("y", 50_000);
-    expect(aged.since(0, 0, 70_000, noWindow)).toEqual({ cursor: 2, names: undefined });
-    expect(aged.since(mid, 50_000, 70_000, noWindow)).toEqual({ cursor: 2, names: ["y"] });
+    expect(aged.since(0, 0, 70_000, noWindow)).toEqual({ cursor: 2, names: undefined, overflowed: false });
+    expect(aged.since(mid, 50_000, 70_000, noWindow)).toEqual({ cursor: 2, names: ["y"], overflowed: false });
   });
 });

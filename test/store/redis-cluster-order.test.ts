@@ -114,3 +114,11 @@ describe("redis cluster: transitions appended out of order", () => {
     for (const s of [a, b, watching]) await s.close();
   });
 });
+
+describe("redis cluster: Watch status rounds", () => {
+  it("offers no change feed (no store-wide key a script could record changes in): every status round reads in full", async () => {
+    const store = await replica();
+    expect(store.statusChanges).toBeUndefined();
+    await store.close();
+  });
+});

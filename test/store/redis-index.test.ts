@@ -70,6 +70,8 @@ describe("redis store circuit cap", () => {
     // The expired circuit's index entries are gone: pruned, not left behind.
     expect(await redis().admin.zrange(`${keyPrefix}idx:names`, 0, -1)).toEqual(["new", "pinned"]);
     expect(await redis().admin.zrange(`${keyPrefix}idx:expiry`, 0, -1)).toEqual(["new", "pinned"]);
+    // And from the status rounds' change feed (the seventh index key, before the state zsets).
+    expect((await redis().admin.zrange(`${keyPrefix}idx:touched`, 0, -1)).sort()).toEqual(["new", "pinned"]);
     await expect(store.acquire("third")).rejects.toBeInstanceOf(CircuitCapError);
   });
 });

@@ -117,7 +117,7 @@ export function createCircuitIndex(options: CircuitIndexOptions): CircuitIndex {
         cursor = next;
         const names = found.map((key) => keys.circuitOf(key)).filter((n): n is string => n !== undefined);
         await guard(() =>
-          Promise.all(names.map((name) => scripts.bbIndexCircuit.call(client, 7, keys.circuit(name).circuit, ...keys.indexes, name, clock(), ""))),
+          Promise.all(names.map((name) => scripts.bbIndexCircuit.call(client, 1 + keys.indexes.length, keys.circuit(name).circuit, ...keys.indexes, name, clock(), ""))),
         );
       } while (cursor !== "0");
       await guard(() => redis.set(keys.indexBuilt, "1"));

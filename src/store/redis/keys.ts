@@ -27,6 +27,9 @@
  *   <prefix>idx:names         zset    every circuit, score 0 (ZRANGEBYLEX pages by name)
  *   <prefix>idx:expiry        zset    every circuit → when Redis expires it, ms (+inf: never);
  *                                     the circuit count and the cap read it
+ *   <prefix>idx:touched       zset    circuits a script changed → until when their view may
+ *                                     change with no script (ms): the Watch status rounds'
+ *                                     change feed (lua/status-changes.lua trims it)
  *   <prefix>idx:<STATE>       zset    circuits whose stored state is OPEN, HALF_OPEN,
  *                                     FORCED_OPEN or DISABLED, score 0
  *   <prefix>idx:built         string  set once the circuits that predate the indexes were
@@ -51,10 +54,12 @@ export interface KeySpace {
   rules: string;
   rulesChannel: string;
   permitSecret: string;
-  /** The store-wide index keys, in the order lua/includes/indexes.lua reads them: names, expiry, then the state zsets. */
+  /** The store-wide index keys, in the order lua/includes/indexes.lua reads them: names, expiry, touched, then the state zsets (DISABLED last: the scripts check it). */
   indexes: readonly string[];
   /** Set once the start-up backfill has indexed every circuit that predates the indexes. */
   indexBuilt: string;
+  /** The change feed of the status rounds, one of `indexes`. */
+  touched: string;
   /** SCAN pattern for the main hashes of circuits whose names start with `namePrefix`. */
   scanPattern(namePrefix: string): string;
   /** The circuit name of a main-hash key, or undefined for other keys. */
@@ -67,6 +72,9 @@ export interface KeySpace {
 
 /** The stored states with an index zset of their own (CLOSED is the rest); order as lua/includes/indexes.lua reads them. */
 export const INDEXED_STATES = ["OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"] as const;
+
+/** How many keys KeySpace.indexes holds (the scripts that take them count on it). */
+export const INDEX_KEY_COUNT = 3 + INDEXED_STATES.length;
 
 /** Glob metacharacters of SCAN MATCH, escaped so a name prefix matches literally. */
 function escapeGlob(s: string): string {
@@ -88,8 +96,9 @@ export function createKeySpace(prefix = "bb:"): KeySpace {
     rules: `${prefix}rules`,
     rulesChannel: `${prefix}rules-changed`,
     permitSecret: `${prefix}permit-secret`,
-    indexes: ["names", "expiry", ...INDEXED_STATES].map((k) => `${prefix}idx:${k}`),
+    indexes: ["names", "expiry", "touched", ...INDEXED_STATES].map((k) => `${prefix}idx:${k}`),
     indexBuilt: `${prefix}idx:built`,
+    touched: `${prefix}idx:touched`,
     scanPattern: (namePrefix) => `${escapeGlob(prefix)}{${escapeGlob(namePrefix)}*}`,
     circuitOf(key) {
       return mainKey.exec(key)?.[1];

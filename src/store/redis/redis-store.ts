@@ -55,6 +55,7 @@ import {
   type PatternRuleRecord,
   type ReportAck,
   type ReportCommand,
+  type StatusChanges,
   type StoreHealth,
   type WatchFilter,
   type WatchItem,
@@ -65,6 +66,7 @@ import { REPLICA_CACHE_IDLE_MS } from "./bounded-map.js";
 import { type CircuitIndex, createCircuitIndex } from "./circuit-index.js";
 import { type CircuitNames, createCircuitNames } from "./circuit-names.js";
 import { listRedisCircuits } from "./redis-list.js";
+import { createStatusFeed } from "./status-feed.js";
 import { type DataEpoch, createDataEpoch } from "./data-epoch.js";
 import { defineDataEpochCommand, readDataEpoch } from "./scripts.js";
 import { EventFeed } from "./event-feed.js";
@@ -178,6 +180,8 @@ export class RedisStore implements CircuitStore {
   /** The config this replica resolved for a circuit (no round trip). */
   private readonly configOf = (name: string): CircuitConfig => this.settings.resolved(name).config;
   private started: Promise<void> | undefined;
+  /** The Watch status rounds' change feed (status-feed.ts); absent in Cluster mode, whose rounds read every circuit. */
+  readonly statusChanges?: (cursor: string | undefined) => Promise<StatusChanges>;
 
   constructor(options: RedisStoreOptions) {
     this.client = options.client;
@@ -253,6 +257,13 @@ export class RedisStore implements CircuitStore {
       now: () => this.now(),
       deliver: (events) => this.deliver(events),
     });
+    if (!this.cluster) {
+      const feed = createStatusFeed({ client: this.client, keys, guard: this.guard, testClock: this.testClock });
+      this.statusChanges = async (cursor) => {
+        await this.start();
+        return feed(cursor);
+      };
+    }
     if (!this.cluster && (options.announceRemovals ?? true)) {
       this.removals = createRemovalAnnouncer({
         client: this.client as Redis,

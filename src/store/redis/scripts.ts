@@ -7,12 +7,13 @@
  */
 import type { Cluster, Redis } from "ioredis";
 import { renderConfigInclude } from "./lua-config.js";
+import { INDEX_KEY_COUNT } from "./keys.js";
 import { loadLuaScript } from "./lua-loader.js";
 
 /**
  * The circuit commands, by the name they get on the client, with their file.
- * Their key count varies (5 keys in Cluster mode; 12 otherwise: 6, see
- * includes/prelude.lua, then the index keys of includes/indexes.lua), so the
+ * Their key count varies (6 keys in Cluster mode; 14 otherwise: 7, see
+ * includes/prelude.lua, then the 7 index keys of includes/indexes.lua), so the
  * caller passes it.
  */
 export const CIRCUIT_COMMANDS = {
@@ -41,7 +42,8 @@ export const HISTORY_COMMANDS = {
 
 /**
  * The script that writes a circuit's idle removal to the event stream, by
- * command name: 9 keys (circuit, removal marker, stream, the six index keys);
+ * command name: 10 keys (circuit, removal marker, stream, the seven index
+ * keys);
  * never in Cluster mode.
  */
 export const REMOVAL_COMMANDS = {
@@ -59,7 +61,16 @@ export const INDEX_COMMANDS = {
   bbIndexCircuit: "index-circuit",
 } as const;
 
+/** The change feed of the Watch status rounds (status-feed.ts): 2 keys (rules, touched index); single server and Sentinel only. */
+export const FEED_COMMANDS = {
+  bbStatusChanges: "status-changes",
+} as const;
+
+/** The removal script's keys: circuit, removal marker, stream, then the index keys. */
+const REMOVAL_KEYS = 3 + INDEX_KEY_COUNT;
+
 export type IndexCommand = keyof typeof INDEX_COMMANDS;
+export type FeedCommand = keyof typeof FEED_COMMANDS;
 export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS | keyof typeof HISTORY_COMMANDS;
 export type RemovalCommand = keyof typeof REMOVAL_COMMANDS;
 export type SingleKeyCommand = keyof typeof SINGLE_KEY_COMMANDS;
@@ -69,7 +80,7 @@ export const GENERATED_INCLUDES: Readonly<Record<string, () => string>> = Object
   "includes/config": renderConfigInclude,
 });
 
-type Command = CircuitCommand | SingleKeyCommand | RemovalCommand | IndexCommand;
+type Command = CircuitCommand | SingleKeyCommand | RemovalCommand | IndexCommand | FeedCommand;
 
 let sources: Record<Command, string> | undefined;
 
@@ -77,7 +88,7 @@ let sources: Record<Command, string> | undefined;
 export function commandSources(): Record<Command, string> {
   if (sources !== undefined) return sources;
   const out: Partial<Record<Command, string>> = {};
-  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS, ...INDEX_COMMANDS })) {
+  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS, ...INDEX_COMMANDS, ...FEED_COMMANDS })) {
     out[command as Command] = loadLuaScript(file, { generated: GENERATED_INCLUDES });
   }
   sources = out as Record<Command, string>;
@@ -102,5 +113,6 @@ export function defineCommands(client: Redis | Cluster): void {
     client.defineCommand(command, { lua: all[command] });
   }
   for (const command of Object.keys(SINGLE_KEY_COMMANDS) as SingleKeyCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 1 });
-  for (const command of Object.keys(REMOVAL_COMMANDS) as RemovalCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 9 });
+  for (const command of Object.keys(REMOVAL_COMMANDS) as RemovalCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: REMOVAL_KEYS });
+  for (const command of Object.keys(FEED_COMMANDS) as FeedCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 2 });
 }

@@ -5,7 +5,7 @@
   for the same keyspace notification; the marker lets exactly one of them
   write the entry.
   KEYS[1] the circuit hash   KEYS[2] the circuit's removal marker   KEYS[3] the event stream
-  KEYS[4..9] the store-wide indexes (includes/indexes), which drop the circuit
+  KEYS[4..10] the store-wide indexes (includes/indexes), which drop the circuit
   ARGV[1] circuit name   ARGV[2] marker lifetime ms (idle TTL / 2)   ARGV[3] stream MAXLEN ~
   ARGV[4] "" (Redis TIME), or "@<ms>" from a test clock
   Returns 1 when this call wrote the entry, 0 when another replica did or

@@ -5,7 +5,7 @@
   replica's start-up backfill (circuit-index.ts), one call per circuit found
   by SCAN. Also a rebuild: it puts the circuit in its current state's zset
   only, and rescored by its keys' remaining time.
-  KEYS[1] the circuit hash   KEYS[2..7] the index keys (keys.ts KeySpace.indexes)
+  KEYS[1] the circuit hash   KEYS[2..8] the index keys (keys.ts KeySpace.indexes)
   ARGV[1] circuit name   ARGV[2] "" (Redis TIME), or "@<ms>" from a test clock   ARGV[3] "" (unused cap)
   Returns 1 when indexed, 0 when the circuit is gone.
 ]]
@@ -21,4 +21,8 @@ for s, key in pairs(IDX_STATES) do
 end
 local ttl = redis.call("PTTL", KEYS[1])
 redis.call("ZADD", IDX_EXPIRY, ttl == -1 and "+inf" or now + ttl, name)
+-- In the change feed with the time-driven changes ahead of it (its config,
+-- hence its window, is not known here: the replica's first status round reads
+-- every circuit anyway).
+index_touch(name, state, now, 0, tonumber(redis.call("HGET", KEYS[1], "ou") or "0"))
 return 1

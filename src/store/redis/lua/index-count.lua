@@ -2,7 +2,7 @@
   The number of circuits Redis holds (single server and Sentinel), for the
   breakerbox_circuits gauge: drops a bounded batch of index entries whose
   circuit Redis expired (includes/indexes index_prune), then counts.
-  KEYS[1..6] the index keys (keys.ts KeySpace.indexes)
+  KEYS[1..7] the index keys (keys.ts KeySpace.indexes)
   ARGV[1] "" (Redis TIME), or "@<ms>" from a test clock   ARGV[2] "" (the cap, unused here)
   Returns the count.
 ]]

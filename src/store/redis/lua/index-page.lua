@@ -9,7 +9,7 @@
     by OPEN or HALF_OPEN asks both: a read may move a circuit between them);
   - "closed": the names zset minus every state zset, looking at most
     ARGV[4] * 4 names per call (the rest of the store may be non-CLOSED).
-  KEYS[1..6] the index keys (keys.ts KeySpace.indexes)
+  KEYS[1..7] the index keys (keys.ts KeySpace.indexes)
   ARGV[1] mode   ARGV[2] ZRANGEBYLEX start bound ("-", "[<prefix>" or "(<after>")
   ARGV[3] ZRANGEBYLEX end bound ("+" or "[<prefix>\xff")   ARGV[4] most names to answer
   ARGV[5..] state zsets, for "sets"

@@ -4,11 +4,15 @@
   indexes are absent and these functions do nothing but honour a cap the
   replica decided: docs/design.md §Stores). Needs includes/prelude before it.
 
-  The index keys are the last six KEYS of a script (keys.ts KeySpace.indexes):
+  The index keys are the last seven KEYS of a script (keys.ts KeySpace.indexes):
   names zset:  every circuit, score 0, member the name (ZRANGEBYLEX pages it by name)
   expiry zset: every circuit, score the ms at which Redis expires its keys
                (the hash's xe, set by includes/engine.lua commit), "+inf" while
                it does not expire
+  touched zset: the change feed of the Watch status rounds (status-changes.lua):
+               each circuit a script changed, score the ms until which its view
+               may go on changing with no script writing it (index_touch); the
+               feed's read trims it, not the commands
   state zsets (score 0) of the circuits whose stored state is OPEN,
                HALF_OPEN, FORCED_OPEN, DISABLED (CLOSED has none: it is the rest)
   ARGV[#ARGV] the cap: "<n>" counts the circuits here and refuses the
@@ -21,13 +25,13 @@
   index_prune drops at most a batch of those overdue per call, checking each
   one's keys (a deadline past on a test clock but not on Redis's is rescored).
 
-  Defines: INDEXED, index_clock, index_commit, index_prune, index_drop, index_count, cap_refusal.
+  Defines: INDEXED, index_clock, index_commit, index_touch, index_prune, index_drop, index_count, cap_refusal.
 ]]
 -- Cluster mode passes no index keys: the last key is then the circuit's own.
-local IDX_AT = #KEYS - 5
+local IDX_AT = #KEYS - 6
 local INDEXED = IDX_AT >= 1 and string.sub(KEYS[#KEYS], -12) == "idx:DISABLED"
-local IDX_NAMES, IDX_EXPIRY = KEYS[IDX_AT], KEYS[IDX_AT + 1]
-local IDX_STATES = { OPEN = KEYS[IDX_AT + 2], HALF_OPEN = KEYS[IDX_AT + 3], FORCED_OPEN = KEYS[IDX_AT + 4], DISABLED = KEYS[IDX_AT + 5] }
+local IDX_NAMES, IDX_EXPIRY, IDX_TOUCHED = KEYS[IDX_AT], KEYS[IDX_AT + 1], KEYS[IDX_AT + 2]
+local IDX_STATES = { OPEN = KEYS[IDX_AT + 3], HALF_OPEN = KEYS[IDX_AT + 4], FORCED_OPEN = KEYS[IDX_AT + 5], DISABLED = KEYS[IDX_AT + 6] }
 -- The key prefix, for the circuit hash of an index member: the names key is "<prefix>idx:names".
 local IDX_KEY_PREFIX = INDEXED and string.sub(IDX_NAMES, 1, #IDX_NAMES - #"idx:names") or nil
 local CIRCUIT_CAP = ARGV[#ARGV]
@@ -45,6 +49,7 @@ end
 local function index_drop(name)
   redis.call("ZREM", IDX_NAMES, name)
   redis.call("ZREM", IDX_EXPIRY, name)
+  redis.call("ZREM", IDX_TOUCHED, name)
   for _, key in pairs(IDX_STATES) do redis.call("ZREM", key, name) end
 end
 
@@ -79,10 +84,37 @@ local function cap_refusal(now)
   return index_count(now) >= cap
 end
 
+-- Records in the change feed that `name` (in stored `state`) changed at
+-- `now`, scored with the time until which its view may change with no
+-- script writing it, which a read then applies (includes/engine.lua
+-- advance, window_counts): its window counts slide for a window after the
+-- change (kept as 10 buckets: 1.1 windows, as the memory store reckons), an
+-- OPEN circuit turns HALF_OPEN at its open until, a HALF_OPEN one reopens
+-- when a probe times out. GT: a later, shorter change keeps the longer bound.
+local function index_touch(name, state, now, window_ms, open_until)
+  local until_ms = now + math.ceil(window_ms * 1.1)
+  if state == "OPEN" then
+    until_ms = math.max(until_ms, open_until)
+  elseif state == "HALF_OPEN" then
+    local last = redis.call("ZRANGE", IDX_KEY_PREFIX .. "{" .. name .. "}:p", -1, -1, "WITHSCORES")
+    if #last > 0 then until_ms = math.max(until_ms, tonumber(last[2])) end
+  end
+  redis.call("ZADD", IDX_TOUCHED, "GT", until_ms, name)
+end
+
 -- After commit(): records a new circuit, a change of stored state and a new
--- expiry deadline (commit set or cleared the keys' expiry: c.xe moved).
+-- expiry deadline (commit set or cleared the keys' expiry: c.xe moved), and
+-- a change of what its view shows in the change feed: a stored field written
+-- (c.dirty), a transition, or any use of a HALF_OPEN circuit (a granted
+-- probe changes its in-flight count and sets no field). A command that
+-- changed nothing a view shows (an Acquire granted on a CLOSED circuit; a
+-- read that applied no transition) is not recorded, so the status rounds'
+-- own reads do not keep a circuit in the feed.
 local function index_commit(ctx, c, idle_ttl_ms)
   if not INDEXED then return end
+  if not c.exists or c.dirty or #ctx.out > 0 or (c.s == "HALF_OPEN" and ctx.use) then
+    index_touch(ctx.name, c.s, ctx.now, ctx.cfg.window, c.ou)
+  end
   local was = c.stored.s
   if not c.exists then
     redis.call("ZADD", IDX_NAMES, 0, ctx.name)
