@@ -59,7 +59,16 @@ export const INDEX_COMMANDS = {
   bbIndexCircuit: "index-circuit",
 } as const;
 
+/**
+ * Reads of many circuits in one call (lua/read-page.lua), by command name:
+ * 7 keys (the event stream, the six index keys); never in Cluster mode.
+ */
+export const PAGE_COMMANDS = {
+  bbReadPage: "read-page",
+} as const;
+
 export type IndexCommand = keyof typeof INDEX_COMMANDS;
+export type PageCommand = keyof typeof PAGE_COMMANDS;
 export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS | keyof typeof HISTORY_COMMANDS;
 export type RemovalCommand = keyof typeof REMOVAL_COMMANDS;
 export type SingleKeyCommand = keyof typeof SINGLE_KEY_COMMANDS;
@@ -69,7 +78,7 @@ export const GENERATED_INCLUDES: Readonly<Record<string, () => string>> = Object
   "includes/config": renderConfigInclude,
 });
 
-type Command = CircuitCommand | SingleKeyCommand | RemovalCommand | IndexCommand;
+type Command = CircuitCommand | SingleKeyCommand | RemovalCommand | IndexCommand | PageCommand;
 
 let sources: Record<Command, string> | undefined;
 
@@ -77,7 +86,7 @@ let sources: Record<Command, string> | undefined;
 export function commandSources(): Record<Command, string> {
   if (sources !== undefined) return sources;
   const out: Partial<Record<Command, string>> = {};
-  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS, ...INDEX_COMMANDS })) {
+  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS, ...INDEX_COMMANDS, ...PAGE_COMMANDS })) {
     out[command as Command] = loadLuaScript(file, { generated: GENERATED_INCLUDES });
   }
   sources = out as Record<Command, string>;
@@ -103,4 +112,5 @@ export function defineCommands(client: Redis | Cluster): void {
   }
   for (const command of Object.keys(SINGLE_KEY_COMMANDS) as SingleKeyCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 1 });
   for (const command of Object.keys(REMOVAL_COMMANDS) as RemovalCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 9 });
+  for (const command of Object.keys(PAGE_COMMANDS) as PageCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 7 });
 }
