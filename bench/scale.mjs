@@ -6,9 +6,12 @@
 //     over gRPC (target >= 20,000/s)
 //   - Redis bytes per idle circuit, indexes included (target <= 512 B):
 //     INFO used_memory delta / N, and MEMORY USAGE of each key kind
-// then runs the fleet sub-benches when present (the hot circuit's Report
-// batching and 10,000 watchers over 2 replicas), printing "not present" when
-// a script is absent from this checkout.
+// then runs the fleet sub-benches when present, printing "not present" when a
+// script is absent from this checkout: bench/redis-script-cost.mjs (Redis µs
+// per Report script: the ceiling of Reports/s on one hot circuit, whose keys
+// are on one shard), bench/hot-circuit.mjs (a hot circuit end to end, if a
+// later change adds it) and bench/watch-fanout.mjs (10,000 watchers over 2
+// replicas).
 //
 // Usage (after `npm run build`; Node 24: `npm exec -- node bench/scale.mjs`):
 //   node bench/scale.mjs [--circuits N] [--open K] [--list-calls C]
@@ -19,7 +22,9 @@
 //   --redis-port P   use the redis-server already on 127.0.0.1:P (not started or stopped here)
 //   --skip-build     with --redis-port: the circuits are there from an earlier --keep-redis run
 //   --keep-redis     leave the redis-server this script started running (prints its port)
-//   --no-subbenches  skip the hot-circuit and watcher sub-benches
+//   --no-subbenches  skip the sub-benches (below)
+//   --watchers W     watchers for bench/watch-fanout.mjs (default 10000)
+//   --cpu-prof DIR   run the replica with node --cpu-prof, writing its profile into DIR
 // Names: "g<NN>.tool-<NNNNNNN>", 100,000 per group, so prefix "g00." holds
 // min(N, 100,000) circuits: the Watch snapshot's prefix.
 import { spawn, spawnSync } from "node:child_process";
@@ -49,7 +54,7 @@ const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.resolve(benchDir, "..");
 
 function parseArgs(argv) {
-  const o = { circuits: 1_000_000, open: 1000, listCalls: 200, redisPort: undefined, skipBuild: false, keepRedis: false, subbenches: true };
+  const o = { circuits: 1_000_000, open: 1000, listCalls: 200, redisPort: undefined, skipBuild: false, keepRedis: false, subbenches: true, cpuProf: undefined, watchers: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -64,6 +69,8 @@ function parseArgs(argv) {
     else if (a === "--skip-build") o.skipBuild = true;
     else if (a === "--keep-redis") o.keepRedis = true;
     else if (a === "--no-subbenches") o.subbenches = false;
+    else if (a === "--cpu-prof") o.cpuProf = argv[++i];
+    else if (a === "--watchers") o.watchers = num();
     else throw new Error(`unknown argument ${a}`);
   }
   if (o.skipBuild && o.redisPort === undefined) throw new Error("--skip-build needs --redis-port (a redis-server kept by --keep-redis)");
@@ -169,8 +176,9 @@ async function tripOpen(store, n, k) {
   return names;
 }
 
-function startReplica(env) {
-  const child = spawn(process.execPath, [path.join(benchDir, "server.mjs")], { cwd: repoDir, env, stdio: ["pipe", "pipe", "inherit"] });
+function startReplica(env, cpuProf) {
+  const nodeArgs = cpuProf === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", cpuProf];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(benchDir, "server.mjs")], { cwd: repoDir, env, stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
@@ -266,13 +274,14 @@ async function memoryFigures(redis, keyPrefix, n, sample) {
  * Waits until the replica's start-up reads are over: its metrics tracker
  * snapshots every circuit (src/metrics/circuit-states.ts), which would
  * otherwise run under the measurements. Done when Redis ran fewer than 20
- * scripts in each of two half-seconds (the replica's data-epoch check runs
- * one every 500 ms); answers the seconds from `since` to the last busy one.
+ * scripts and name-index pages (ZRANGEBYLEX) in each of two half-seconds (the
+ * replica's data-epoch check runs a script every 500 ms); answers the seconds
+ * from `since` to the last busy one.
  */
 async function settled(redis, since) {
   const scripts = async () => {
     const stats = await redis.info("commandstats");
-    return [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    return [...stats.matchAll(/cmdstat_(?:evalsha|eval|zrangebylex):calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
   };
   let last = await scripts();
   let lastBusy = performance.now();
@@ -290,15 +299,23 @@ async function settled(redis, since) {
   }
 }
 
-function runSubbench(script, args) {
+/** Runs bench/<script> if this checkout has it; with `capture`, answers its stdout (also printed). */
+function runSubbench(script, args, capture = false) {
   const file = path.join(benchDir, script);
   if (!existsSync(file)) {
-    console.log(`${script.padEnd(24)} not present in this checkout`);
-    return;
+    console.log(`${script.padEnd(44)} not present in this checkout`);
+    return undefined;
   }
   log(`running ${script} ${args.join(" ")}`);
-  const r = spawnSync(process.execPath, [file, ...args], { cwd: repoDir, stdio: "inherit", timeout: 30 * 60_000 });
-  if (r.status !== 0) console.log(`${script.padEnd(24)} exited with ${r.status ?? r.signal}`);
+  const r = spawnSync(process.execPath, [file, ...args], {
+    cwd: repoDir,
+    stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"],
+    encoding: "utf8",
+    timeout: 30 * 60_000,
+  });
+  if (capture) process.stdout.write(r.stdout ?? "");
+  if (r.status !== 0) console.log(`${script.padEnd(44)} exited with ${r.status ?? r.signal}`);
+  return r.stdout ?? undefined;
 }
 
 async function main() {
@@ -331,18 +348,19 @@ async function main() {
     const sample = Array.from({ length: Math.min(200, opts.circuits) }, (_, j) => Math.floor(((j + 0.37) * opts.circuits) / Math.min(200, opts.circuits)));
     const mem = await memoryFigures(redis, keyPrefix, opts.circuits, sample);
     const perCircuit = opts.skipBuild ? undefined : (mem.used - usedBefore) / opts.circuits;
-    if (!opts.skipBuild) {
-      const t = performance.now();
-      openNames = await tripOpen(store, opts.circuits, opts.open);
-      log(`tripped ${openNames.length} OPEN in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    }
-    await store.close();
-    clients.client.disconnect();
 
     const replicaStart = performance.now();
-    replica = await startReplica(env);
+    replica = await startReplica(env, opts.cpuProf);
     const resyncSeconds = await settled(redis, replicaStart);
     log(`replica's start-up snapshot for the state gauge (every circuit) took ${resyncSeconds.toFixed(1)} s`);
+    // Tripped now, through the builder (another replica, as in a fleet), so
+    // they are still OPEN (open duration 60 s) while ListCircuits is timed;
+    // with --skip-build this re-opens those that went HALF_OPEN since.
+    const t = performance.now();
+    openNames = await tripOpen(store, opts.circuits, opts.open);
+    log(`tripped ${openNames.length} OPEN in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    await store.close();
+    clients.client.disconnect();
     const addr = `127.0.0.1:${replica.info.grpcPort}`;
     const client = new grpc.Client(addr, grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": 64 << 20 });
     // Warm-up: the replica's first calls load scripts and settings.
@@ -365,9 +383,17 @@ async function main() {
     console.log(`  used_memory ${(mem.used / 1048576).toFixed(0)} MiB; keys ${await redis.dbsize()}`);
 
     if (opts.subbenches) {
+      // Each on a redis-server of its own (these figures do not depend on the store's size).
       console.log("");
-      runSubbench("watch-fanout.mjs", ["--redis-port", String(port)]);
-      runSubbench("hot-circuit.mjs", ["--redis-port", String(port)]);
+      const cost = runSubbench("redis-script-cost.mjs", ["20000", "2", String(await freePort())], true);
+      const us = cost === undefined ? [] : [...cost.matchAll(/"reportScriptUsPerCall":([\d.]+)/g)].map((m) => Number(m[1]));
+      if (us.length > 0) {
+        const best = Math.min(...us);
+        row("Report script, Redis µs per call (best round)", `${best} µs`, "-");
+        row("  so Reports/s per shard per hot circuit", `at most ~${Math.round(1e6 / best)}/s`, "-");
+      }
+      runSubbench("hot-circuit.mjs", []);
+      runSubbench("watch-fanout.mjs", ["--watchers", String(opts.watchers)]);
     }
   } finally {
     if (replica !== undefined) {

@@ -47,12 +47,12 @@ export async function openRedisWatch(
     return feed.follow(position, deliver, eventLogSize, async () => {
       const names = (await source.names.withPrefix(filter.prefix, "circuit")).concat(filter.circuits.filter((n) => !n.startsWith(filter.prefix)));
       const wanted = [...new Set(names)].sort().filter((name) => matchesFilter(filter, name));
-      const views: CircuitView[] = [];
-      // A slice at a time: a few script calls in flight (read-page.ts), not one call per circuit.
+      // A slice at a time, a few script calls in flight (read-page.ts), each
+      // slice handed on as it is read: the replica holds one slice of views,
+      // not the whole snapshot (live entries wait until it is done: follow()).
       for (let from = 0; from < wanted.length; from += SNAPSHOT_SLICE) {
-        for (const view of await source.getMany(wanted.slice(from, from + SNAPSHOT_SLICE))) if (view !== undefined) views.push(view);
+        for (const status of await source.getMany(wanted.slice(from, from + SNAPSHOT_SLICE))) if (status !== undefined) sink({ kind: "snapshot", status });
       }
-      for (const status of views) sink({ kind: "snapshot", status });
       sink({ kind: "snapshot_complete", resumeToken: position });
     });
   });
