@@ -273,29 +273,18 @@ async function memoryFigures(redis, keyPrefix, n, sample) {
 /**
  * Waits until the replica's start-up reads are over: its metrics tracker
  * snapshots every circuit (src/metrics/circuit-states.ts), which would
- * otherwise run under the measurements. Done when Redis ran fewer than 20
- * scripts and name-index pages (ZRANGEBYLEX) in each of two half-seconds (the
- * replica's data-epoch check runs a script every 500 ms); answers the seconds
- * from `since` to the last busy one.
+ * otherwise run under the measurements. Done when the breakerbox_circuit_state
+ * gauge (one 1 per circuit the tracker knows, "_other" aggregated) adds up
+ * to `n`; answers the seconds since `since`.
  */
-async function settled(redis, since) {
-  const scripts = async () => {
-    const stats = await redis.info("commandstats");
-    return [...stats.matchAll(/cmdstat_(?:evalsha|eval|zrangebylex):calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-  };
-  let last = await scripts();
-  let lastBusy = performance.now();
-  let quiet = 0;
+async function synced(httpPort, n, since) {
   for (;;) {
-    await new Promise((r) => setTimeout(r, 500));
-    const now = await scripts();
-    if (now - last >= 20) {
-      lastBusy = performance.now();
-      quiet = 0;
-    } else if (++quiet >= 2) {
-      return (lastBusy - since) / 1000;
-    }
-    last = now;
+    const text = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then((r) => r.text(), () => "");
+    let known = 0;
+    for (const m of text.matchAll(/^breakerbox_circuit_state\{[^}]*\} (\S+)$/gm)) known += Number(m[1]);
+    if (known >= n) return (performance.now() - since) / 1000;
+    if (performance.now() - since > 30 * 60_000) throw new Error(`the replica knows ${known} of ${n} circuits after 30 minutes`);
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
@@ -351,7 +340,7 @@ async function main() {
 
     const replicaStart = performance.now();
     replica = await startReplica(env, opts.cpuProf);
-    const resyncSeconds = await settled(redis, replicaStart);
+    const resyncSeconds = await synced(replica.info.httpPort, opts.circuits, replicaStart);
     log(`replica's start-up snapshot for the state gauge (every circuit) took ${resyncSeconds.toFixed(1)} s`);
     // Tripped now, through the builder (another replica, as in a fleet), so
     // they are still OPEN (open duration 60 s) while ListCircuits is timed;
