@@ -221,9 +221,11 @@ export class WatchHub {
       }, Math.max(10, Math.floor(this.heartbeatMs / 2)));
       heartbeat.unref();
       if (!live) {
-        // The snapshot, read as the reader takes it: a stream holds one page,
-        // and a slow reader holds the store back by nothing.
-        for await (const page of matchingViewPages(this.store, filter)) {
+        // The snapshot, read as the reader takes it: a stream holds two pages
+        // (this one and the next, read meanwhile), and a slow reader holds the
+        // store back by nothing.
+        // The next page is read while this one is sent (read ahead).
+        for await (const page of matchingViewPages(this.store, filter, undefined, undefined, true)) {
           for (const view of page) {
             if (stopping || signal.aborted) return; // shutdown or cancel: no snapshot_complete, the client starts over
             status?.noteSnapshot(view);

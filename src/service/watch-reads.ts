@@ -4,7 +4,7 @@
  * page by page, so a reader holds one page at a time however many circuits
  * match.
  */
-import type { CircuitStore, CircuitView, WatchFilter } from "../store/store.js";
+import type { CircuitStore, CircuitView, ListPage, WatchFilter } from "../store/store.js";
 
 /** Circuits per list() call of a snapshot or status read. */
 export const WATCH_READ_PAGE = 1000;
@@ -66,12 +66,31 @@ export function filterMatches(filter: WatchFilter, name: string): boolean {
  * least as new as the moment the read started. With `after`, only the
  * circuits whose names sort after it.
  */
-export function matchingViewPages(store: CircuitStore, filter: WatchFilter, after?: string, pageSize = WATCH_READ_PAGE): AsyncGenerator<CircuitView[]> {
-  return readSetPages(store, readSetOf([filter]), after, pageSize);
+export function matchingViewPages(
+  store: CircuitStore,
+  filter: WatchFilter,
+  after?: string,
+  pageSize = WATCH_READ_PAGE,
+  readAhead = false,
+): AsyncGenerator<CircuitView[]> {
+  return readSetPages(store, readSetOf([filter]), after, pageSize, readAhead);
 }
 
-/** The views a {@link ReadSet} covers, in name order, page by page as {@link matchingViewPages} reads them. */
-export async function* readSetPages(store: CircuitStore, set: ReadSet, after?: string, pageSize = WATCH_READ_PAGE): AsyncGenerator<CircuitView[]> {
+/**
+ * The views a {@link ReadSet} covers, in name order, page by page as
+ * {@link matchingViewPages} reads them. With `readAhead`, a prefix's next
+ * page is read while the caller takes this one (the reader holds two pages):
+ * the store's reads and the caller's sending overlap, which a snapshot
+ * streamed to a client needs to go at the speed of the slower of the two
+ * rather than of their sum.
+ */
+export async function* readSetPages(
+  store: CircuitStore,
+  set: ReadSet,
+  after?: string,
+  pageSize = WATCH_READ_PAGE,
+  readAhead = false,
+): AsyncGenerator<CircuitView[]> {
   const extras = after === undefined ? set.names : set.names.filter((name) => name > after);
   let next = 0;
   /** The views of the next extra names (at most WATCH_GET_BATCH, only those before `below`), read at once. */
@@ -86,16 +105,23 @@ export async function* readSetPages(store: CircuitStore, set: ReadSet, after?: s
     while (next < extras.length && extras[next]! < below) views.push(...(await readBatch(below)));
     return views;
   };
+  const list = (prefix: string, cursor: string | undefined): Promise<ListPage> => {
+    const page = store.list({ prefix, limit: pageSize, ...(cursor === undefined ? {} : { after: cursor }) });
+    // A page read ahead that the caller never asks for (it stopped) must not be an unhandled rejection.
+    page.catch(() => undefined);
+    return page;
+  };
   for (const prefix of set.prefixes) {
-    let cursor = after;
-    for (;;) {
-      const page = await store.list({ prefix, limit: pageSize, ...(cursor === undefined ? {} : { after: cursor }) });
+    let next: Promise<ListPage> | undefined = list(prefix, after);
+    while (next !== undefined) {
+      const page: ListPage = await next;
+      const last = page.circuits[page.circuits.length - 1];
+      const more = page.more && last !== undefined;
+      next = more && readAhead ? list(prefix, last.circuit) : undefined;
       const views: CircuitView[] = [];
       for (const view of page.circuits) views.push(...(await extrasBefore(view.circuit)), view);
       if (views.length > 0) yield views;
-      const last = page.circuits[page.circuits.length - 1];
-      if (!page.more || last === undefined) break;
-      cursor = last.circuit;
+      if (more && !readAhead) next = list(prefix, last.circuit);
     }
   }
   // The names after every listed circuit (a round of changed circuits has only these), a page at a time.

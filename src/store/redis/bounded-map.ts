@@ -18,6 +18,14 @@ export const REPLICA_CACHE_IDLE_MS = 60_000;
 export class BoundedMap<K, V> extends Map<K, V> {
   /** When each key was last set (Date.now); the Map's own order is the same, oldest first. */
   private readonly setAt = new Map<K, number>();
+  /**
+   * A live iterator over the keys, just past the last one dropped as oldest.
+   * Everything before it was dropped, so the next live key is the oldest. A
+   * fresh keys() iterator each time would walk over every slot deleted since
+   * the table was last compacted (a V8 Map keeps deleted slots until then):
+   * past `max`, each set() then cost up to `max` steps.
+   */
+  private oldest: IterableIterator<K> | undefined;
 
   constructor(readonly max: number) {
     super();
@@ -30,8 +38,18 @@ export class BoundedMap<K, V> extends Map<K, V> {
     this.delete(key);
     super.set(key, value);
     this.setAt.set(key, Date.now());
-    if (this.size > this.max) this.delete(this.keys().next().value as K);
+    if (this.size > this.max) this.dropOldest();
     return this;
+  }
+
+  private dropOldest(): void {
+    let next = this.oldest?.next();
+    // Done (it passed the end): the iterator stays done, so start another; it begins at the oldest key.
+    if (next === undefined || next.done === true) {
+      this.oldest = super.keys();
+      next = this.oldest.next();
+    }
+    if (next.done !== true) this.delete(next.value);
   }
 
   override delete(key: K): boolean {
@@ -41,6 +59,7 @@ export class BoundedMap<K, V> extends Map<K, V> {
 
   override clear(): void {
     this.setAt.clear();
+    this.oldest = undefined;
     super.clear();
   }
 

@@ -2,8 +2,10 @@
  * ListCircuits on the Redis store: a page of circuits in name order, after
  * the cursor, optionally in one state. With the store-wide indexes (single
  * server, Sentinel) the names come from them in order, a page at a time, and
- * only the candidates are read: the work is proportional to the page (plus,
- * for CLOSED and DISABLED, the names the index skips in-script). In Cluster
+ * only the candidates are read, a batch per script call (read-page.ts): the
+ * work is proportional to the page (plus, for CLOSED, the names the index
+ * skips in-script; DISABLED reads every name, since a config can disable any
+ * circuit). In Cluster
  * mode every name under the prefix is found by SCAN, sorted, and read until
  * the page is full.
  */
@@ -17,6 +19,8 @@ export interface RedisListSource {
   names: CircuitNames;
   /** The circuit's view as of now (read.lua); undefined when it does not exist. */
   get(name: string): Promise<CircuitView | undefined>;
+  /** The views of several circuits, in their order, as get() reads each (a batch per script call: read-page.ts). */
+  getMany(names: readonly string[]): Promise<(CircuitView | undefined)[]>;
 }
 
 /** Index pages fetched per round trip: the page and its lookahead, within bounds. */
@@ -43,8 +47,8 @@ export async function listRedisCircuits(source: RedisListSource, query: ListQuer
   let after = query.after;
   for (;;) {
     const page = await source.index.candidates(query.prefix, after, query.state, want);
-    // One page's reads go out together (the connection pipelines them); the page is bounded by `want`.
-    const views = await Promise.all(page.names.map((name) => source.get(name)));
+    // One page's reads go out together, a batch of circuits per script call; the page is bounded by `want`.
+    const views = await source.getMany(page.names);
     for (const view of views) if (take(view, query.state)) return { circuits, more: true };
     if (page.done) return { circuits, more: false };
     after = page.last;

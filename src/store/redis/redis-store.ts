@@ -86,6 +86,7 @@ import {
   toCircuitEvent,
   toCircuitView,
 } from "./script-replies.js";
+import { readViews } from "./read-page.js";
 import { type SettingsCache, type VersionedConfig, createSettingsCache } from "./settings-cache.js";
 import type { Guard } from "./unavailable.js";
 
@@ -369,8 +370,25 @@ export class RedisStore implements CircuitStore {
 
   async list(query: ListQuery): Promise<ListPage> {
     await this.start();
-    return listRedisCircuits({ index: this.index, names: this.names, get: (name) => this.get(name) }, query);
+    return listRedisCircuits({ index: this.index, names: this.names, get: (name) => this.get(name), getMany: this.getMany }, query);
   }
+
+  /** The views of `names` in their order (undefined: gone), read a batch per script call (read-page.ts). */
+  private readonly getMany = (names: readonly string[]): Promise<(CircuitView | undefined)[]> =>
+    readViews(
+      {
+        cluster: this.cluster,
+        readPage: (calls) => this.scripts.readPage(calls),
+        resolved: (name) => this.settings.resolved(name),
+        get: (name) => this.get(name),
+        found: async (_name, reply, resolved) => {
+          await this.deliver(reply.events);
+          return toCircuitView(reply.view, resolved);
+        },
+        missing: (name) => this.forgetCircuit(name),
+      },
+      names,
+    );
 
   async countCircuits(): Promise<number> {
     await this.start();
@@ -422,7 +440,7 @@ export class RedisStore implements CircuitStore {
 
   async watch(filter: WatchFilter, resumeToken: string | undefined, sink: (item: WatchItem) => void): Promise<WatchSubscription> {
     await this.start();
-    const source = { feed: this.feed, names: this.names, get: (name: string) => this.get(name), eventLogSize: this.eventLogSize, guard: this.guard };
+    const source = { feed: this.feed, names: this.names, getMany: this.getMany, eventLogSize: this.eventLogSize, guard: this.guard };
     return openRedisWatch(source, filter, resumeToken, sink);
   }
 

@@ -14,12 +14,15 @@ import type { Guard } from "./unavailable.js";
 export interface RedisWatchSource {
   feed: EventFeed;
   names: CircuitNames;
-  /** The circuit's view as of now; undefined when it does not exist. */
-  get(name: string): Promise<CircuitView | undefined>;
+  /** The views of several circuits as of now, in their order; undefined for one that does not exist (read-page.ts). */
+  getMany(names: readonly string[]): Promise<(CircuitView | undefined)[]>;
   /** How many events the stream keeps: a resume token older than that is expired. */
   eventLogSize: number;
   guard: Guard;
 }
+
+/** Circuits a snapshot reads at once. */
+const SNAPSHOT_SLICE = 1000;
 
 /** Starts a watch (see CircuitStore.watch). */
 export async function openRedisWatch(
@@ -43,13 +46,13 @@ export async function openRedisWatch(
     const position = await feed.position();
     return feed.follow(position, deliver, eventLogSize, async () => {
       const names = (await source.names.withPrefix(filter.prefix, "circuit")).concat(filter.circuits.filter((n) => !n.startsWith(filter.prefix)));
-      const views: CircuitView[] = [];
-      for (const name of [...new Set(names)].sort()) {
-        if (!matchesFilter(filter, name)) continue;
-        const view = await source.get(name);
-        if (view !== undefined) views.push(view);
+      const wanted = [...new Set(names)].sort().filter((name) => matchesFilter(filter, name));
+      // A slice at a time, a few script calls in flight (read-page.ts), each
+      // slice handed on as it is read: the replica holds one slice of views,
+      // not the whole snapshot (live entries wait until it is done: follow()).
+      for (let from = 0; from < wanted.length; from += SNAPSHOT_SLICE) {
+        for (const status of await source.getMany(wanted.slice(from, from + SNAPSHOT_SLICE))) if (status !== undefined) sink({ kind: "snapshot", status });
       }
-      for (const status of views) sink({ kind: "snapshot", status });
       sink({ kind: "snapshot_complete", resumeToken: position });
     });
   });

@@ -24,7 +24,7 @@ import {
   decodeReportReply,
   decodeViewReply,
 } from "./script-replies.js";
-import { type CircuitCommand, type RemovalCommand, type SingleKeyCommand, defineCommands } from "./scripts.js";
+import { type CircuitCommand, type PageCommand, type RemovalCommand, type SingleKeyCommand, defineCommands } from "./scripts.js";
 import { type Guard, createGuard } from "./unavailable.js";
 
 /** Which circuit a command runs on, with the config this replica resolved for it and the settings version it rests on. */
@@ -80,6 +80,11 @@ export interface ScriptClient {
   report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
   /** read.lua: the view, and with `history` its whole retained history (newest first). */
   read(call: CircuitCall, what: "view" | "history"): Promise<ViewReply | StaleConfig>;
+  /**
+   * read-page.lua: the views of several circuits, each as read(call, "view")
+   * answers it, in one script call. Not in Cluster mode.
+   */
+  readPage(calls: readonly CircuitCall[]): Promise<(ViewReply | StaleConfig)[]>;
   admin(call: CircuitCall, action: "reset" | ForceTarget, actor: string): Promise<ViewReply | StaleConfig>;
   configure(call: CircuitCall, settings: ConfigSettings, change: ConfigChangeRecord): Promise<ConfigureReply | StaleConfig>;
   /** Cluster mode: stamps a transition's stream id into its history entry. */
@@ -132,7 +137,7 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
   defineCommands(client);
   const guard = createGuard(client);
   // defineCommand adds one method per script to the client.
-  const scripts = client as unknown as Record<CircuitCommand | SingleKeyCommand | RemovalCommand, ScriptFunction>;
+  const scripts = client as unknown as Record<CircuitCommand | SingleKeyCommand | RemovalCommand | PageCommand, ScriptFunction>;
   let corked: Redis["stream"] | undefined;
 
   /**
@@ -206,6 +211,23 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
       return decodeReportReply(await run("bbReport", call, args, a.stream));
     },
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
+    async readPage(calls) {
+      if (cluster) throw new Error("readPage is not available in Cluster mode");
+      // Each distinct config once (a page's circuits mostly share one), then four arguments per circuit.
+      const configs = new Map<string, number>();
+      const perCircuit: (string | number)[] = [];
+      for (const call of calls) {
+        const packed = packConfig(call.config);
+        let n = configs.get(packed);
+        if (n === undefined) configs.set(packed, (n = configs.size + 1));
+        perCircuit.push(call.name, call.version, n, options.random());
+      }
+      const clock = options.testClock === undefined ? "" : `@${options.testClock()}`;
+      const args = [keys.prefix, clock, options.idleTtlMs, options.historyLimit, options.eventLogSize, configs.size, ...configs.keys(), ...perCircuit, ""];
+      coalesceWrites();
+      const replies = (await guard(() => scripts.bbReadPage.call(client, keys.events, ...keys.indexes, ...args))) as unknown[];
+      return replies.map(decodeViewReply);
+    },
     admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
     configure: async (call, settings, change) =>
       decodeConfigureReply(await run("bbConfigure", call, [JSON.stringify(settings), JSON.stringify({ kind: "config", change })])),

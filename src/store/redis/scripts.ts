@@ -66,11 +66,20 @@ export const FEED_COMMANDS = {
   bbStatusChanges: "status-changes",
 } as const;
 
+/**
+ * Reads of many circuits in one call (lua/read-page.lua), by command name:
+ * the event stream, then the index keys; never in Cluster mode.
+ */
+export const PAGE_COMMANDS = {
+  bbReadPage: "read-page",
+} as const;
+
 /** The removal script's keys: circuit, removal marker, stream, then the index keys. */
 const REMOVAL_KEYS = 3 + INDEX_KEY_COUNT;
 
 export type IndexCommand = keyof typeof INDEX_COMMANDS;
 export type FeedCommand = keyof typeof FEED_COMMANDS;
+export type PageCommand = keyof typeof PAGE_COMMANDS;
 export type CircuitCommand = keyof typeof CIRCUIT_COMMANDS | keyof typeof HISTORY_COMMANDS;
 export type RemovalCommand = keyof typeof REMOVAL_COMMANDS;
 export type SingleKeyCommand = keyof typeof SINGLE_KEY_COMMANDS;
@@ -80,7 +89,7 @@ export const GENERATED_INCLUDES: Readonly<Record<string, () => string>> = Object
   "includes/config": renderConfigInclude,
 });
 
-type Command = CircuitCommand | SingleKeyCommand | RemovalCommand | IndexCommand | FeedCommand;
+type Command = CircuitCommand | SingleKeyCommand | RemovalCommand | IndexCommand | FeedCommand | PageCommand;
 
 let sources: Record<Command, string> | undefined;
 
@@ -88,7 +97,7 @@ let sources: Record<Command, string> | undefined;
 export function commandSources(): Record<Command, string> {
   if (sources !== undefined) return sources;
   const out: Partial<Record<Command, string>> = {};
-  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS, ...INDEX_COMMANDS, ...FEED_COMMANDS })) {
+  for (const [command, file] of Object.entries({ ...CIRCUIT_COMMANDS, ...HISTORY_COMMANDS, ...SINGLE_KEY_COMMANDS, ...REMOVAL_COMMANDS, ...INDEX_COMMANDS, ...FEED_COMMANDS, ...PAGE_COMMANDS })) {
     out[command as Command] = loadLuaScript(file, { generated: GENERATED_INCLUDES });
   }
   sources = out as Record<Command, string>;
@@ -115,4 +124,6 @@ export function defineCommands(client: Redis | Cluster): void {
   for (const command of Object.keys(SINGLE_KEY_COMMANDS) as SingleKeyCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 1 });
   for (const command of Object.keys(REMOVAL_COMMANDS) as RemovalCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: REMOVAL_KEYS });
   for (const command of Object.keys(FEED_COMMANDS) as FeedCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 2 });
+  // The event stream, then the index keys.
+  for (const command of Object.keys(PAGE_COMMANDS) as PageCommand[]) client.defineCommand(command, { lua: all[command], numberOfKeys: 1 + INDEX_KEY_COUNT });
 }
