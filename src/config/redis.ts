@@ -73,7 +73,7 @@ export const REDIS_ENV_SHAPE = {
       default: "unset",
       accepted: "`redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS",
       meaning:
-        "One Redis server. User and password go in the URL or (not both: refused at start) in `REDIS_USERNAME`, `REDIS_PASSWORD`. Never quoted in messages or logs.",
+        "One Redis server. User and password go in the URL or (not both: refused at start) in `REDIS_USERNAME`, `REDIS_PASSWORD`. Never quoted in configuration errors (it may carry a password).",
     },
   ),
   REDIS_SENTINELS: documented(
@@ -102,7 +102,7 @@ export const REDIS_ENV_SHAPE = {
   ),
   REDIS_USERNAME: documented(envText, {
     group: "redis",
-    default: "unset (Redis's `default` user)",
+    default: "unset",
     accepted: "an ACL user name",
     meaning:
       "User for every Redis mode (with `REDIS_URL` it keeps credentials out of the URL, e.g. in a Kubernetes Secret; refused when the URL names a user too).",
@@ -112,7 +112,7 @@ export const REDIS_ENV_SHAPE = {
     default: "unset",
     accepted: "any text",
     meaning:
-      "Password for every Redis mode (with `REDIS_URL`: refused when the URL carries a password too, so two passwords never compete). Never logged.",
+      "Password for every Redis mode (with `REDIS_URL`: refused when the URL carries a password too, so two passwords never compete).",
   }),
   BREAKERBOX_REDIS_KEY_PREFIX: documented(
     envText.transform((text, ctx) => {
