@@ -24,8 +24,14 @@ export const CIRCUIT_ENV_VARS: Readonly<Record<keyof CircuitConfig, string>> = O
   Object.fromEntries(CONFIG_FIELD_LIST.map((f) => [f.key, f.env])) as Record<keyof CircuitConfig, string>,
 );
 
-const TRUE_WORDS = new Set(["true", "1", "yes"]);
-const FALSE_WORDS = new Set(["false", "0", "no"]);
+/** The words a boolean variable accepts (any case), each true word with its false counterpart. */
+export const BOOLEAN_WORDS: readonly (readonly [truth: string, falsity: string])[] = [
+  ["true", "false"],
+  ["1", "0"],
+  ["yes", "no"],
+];
+const TRUE_WORDS = new Set(BOOLEAN_WORDS.map(([t]) => t));
+const FALSE_WORDS = new Set(BOOLEAN_WORDS.map(([, f]) => f));
 
 /**
  * One CIRCUIT_BREAKER_* variable: its text becomes the field's type (seconds

@@ -6,6 +6,7 @@
 import * as z from "zod";
 import { MIN_PERMIT_SECRET_BYTES } from "../engine/permit.js";
 import { parseDecimal } from "./durations.js";
+import { documented, rangeDoc, type EnvGroup, type RangeDoc } from "./env-docs.js";
 
 /** The environment as read: `process.env` or a test's object. */
 export type RawEnv = Record<string, string | undefined>;
@@ -32,9 +33,9 @@ export function reject(ctx: IssueSink, input: string, message: string): never {
   return z.NEVER;
 }
 
-/** An integer in [min, max]; `fallback` when unset. */
-export function integerVar(min: number, max: number, fallback: number) {
-  return envText.transform((text, ctx) => {
+/** An integer in [min, max]; `fallback` when unset. `doc` is its reference entry, whose range and default are these. */
+export function integerVar(min: number, max: number, fallback: number, doc: RangeDoc) {
+  const schema = envText.transform((text, ctx) => {
     if (text === undefined) return fallback;
     const n = parseDecimal(text);
     if (n === undefined || !Number.isInteger(n) || n < min || n > max) {
@@ -42,11 +43,12 @@ export function integerVar(min: number, max: number, fallback: number) {
     }
     return n;
   });
+  return documented(schema, rangeDoc("integer", min, max, fallback, doc));
 }
 
-/** A number of seconds (fractions allowed) in [min, max], returned as whole milliseconds. */
-export function secondsVar(min: number, max: number, fallbackSeconds: number) {
-  return envText.transform((text, ctx) => {
+/** A number of seconds (fractions allowed) in [min, max], returned as whole milliseconds. `doc` as for {@link integerVar}. */
+export function secondsVar(min: number, max: number, fallbackSeconds: number, doc: RangeDoc) {
+  const schema = envText.transform((text, ctx) => {
     if (text === undefined) return fallbackSeconds * 1000;
     const n = parseDecimal(text);
     if (n === undefined || n < min || n > max) {
@@ -54,6 +56,7 @@ export function secondsVar(min: number, max: number, fallbackSeconds: number) {
     }
     return Math.round(n * 1000);
   });
+  return documented(schema, rangeDoc("seconds", min, max, fallbackSeconds, doc));
 }
 
 /** One problem per issue, naming the variable. */
@@ -65,8 +68,8 @@ export function formatEnvIssues(error: z.ZodError): string[] {
  * A permit secret: its UTF-8 bytes, at least 32 of them; undefined when
  * unset. The refusal never quotes the value, so a secret stays out of logs.
  */
-export function permitSecretVar() {
-  return envText.transform((text, ctx) => {
+export function permitSecretVar(doc: { group: EnvGroup; default: string; meaning: string }) {
+  const schema = envText.transform((text, ctx) => {
     if (text === undefined) return undefined;
     const bytes = Buffer.from(text, "utf8");
     if (bytes.length < MIN_PERMIT_SECRET_BYTES) {
@@ -74,4 +77,6 @@ export function permitSecretVar() {
     }
     return bytes;
   });
+  const accepted = `at least ${MIN_PERMIT_SECRET_BYTES} bytes (e.g. \`openssl rand -base64 32\`); shorter refuses to start`;
+  return documented(schema, { ...doc, accepted });
 }

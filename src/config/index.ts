@@ -18,7 +18,9 @@
  *
  * Modules: env.ts (process settings, unknown-variable warnings),
  * circuit-env.ts (CIRCUIT_BREAKER_*), file.ts and file-schema.ts (the config
- * file), keys.ts (API keys), tls.ts, redis.ts (the store), durations.ts.
+ * file), keys.ts (API keys), tls.ts, redis.ts (the store), durations.ts;
+ * env-docs.ts (each variable's documentation, on its schema entry) and
+ * reference.ts (the variable reference of docs/configuration.md).
  */
 import { readFileSync } from "node:fs";
 import type { ConfigLayers, ConfigSettings } from "../engine/index.js";
@@ -26,8 +28,8 @@ import type { LogLevel } from "../logger.js";
 import type { ApiKey, Role } from "../roles.js";
 import { circuitDefaults } from "./circuit-env.js";
 import { ConfigError } from "./config-error.js";
-import { CONFIG_FILE_VAR, processEnvSchema, unknownVarWarnings, type ProcessVars } from "./env.js";
-import { envText, formatEnvIssues, type RawEnv } from "./env-vars.js";
+import { CONFIG_FILE_VAR, configFileVar, processEnvSchema, unknownVarWarnings, type ProcessVars } from "./env.js";
+import { formatEnvIssues, type RawEnv } from "./env-vars.js";
 import { loadConfigFile, presetTable, type LoadedConfigFile } from "./file.js";
 import { duplicateKeyProblems } from "./keys.js";
 import { storeConfig, type StoreConfig } from "./redis.js";
@@ -193,7 +195,7 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
   const { defaults, valid: defaultsValid, problems: defaultsProblems } = circuitDefaults(env);
   problems.push(...defaultsProblems);
 
-  const configFile = envText.parse(env[CONFIG_FILE_VAR]);
+  const configFile = configFileVar.parse(env[CONFIG_FILE_VAR]);
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, "utf8"));
   const file = configFile === undefined ? undefined : loadConfigFile(configFile, readFile, defaults, defaultsValid);
   if (file !== undefined) problems.push(...file.problems);

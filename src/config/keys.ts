@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import * as z from "zod";
 import { ROLES, type ApiKey, type Role } from "../roles.js";
+import { documented } from "./env-docs.js";
 import { envText, type IssueSink } from "./env-vars.js";
 
 /** Shortest API key accepted: 16 characters of visible ASCII. */
@@ -76,7 +77,19 @@ function apiKeyList(text: string, ctx: IssueSink): SourcedKey[] {
 
 /** BREAKERBOX_API_KEYS, as an entry of the environment schema (env.ts); unset is no keys. */
 export const API_KEYS_ENV_SHAPE = {
-  BREAKERBOX_API_KEYS: envText.transform((text, ctx) => (text === undefined ? [] : apiKeyList(text, ctx))),
+  BREAKERBOX_API_KEYS: documented(
+    envText.transform((text, ctx) => (text === undefined ? [] : apiKeyList(text, ctx))),
+    {
+      group: "access",
+      default: "unset (access control off)",
+      accepted:
+        `comma-separated \`name:role:key\` entries; role ${ROLES.map((r) => `\`${r}\``).join(" or ")}; ` +
+        `key at least ${MIN_API_KEY_LENGTH} characters of visible ASCII, no spaces or commas (everything after the second \`:\`); ` +
+        `name ${KEY_NAME_RULE.replace(/^must be /, "").replace(". _ @ -", "`. _ @ -`")}; names and keys unique`,
+      meaning:
+        "API keys, sent by clients as `authorization: Bearer <key>`. With at least one key (here or in the config file's `api_keys`), every CircuitService call needs one. See [operations.md](operations.md#access-control-and-tls).",
+    },
+  ),
 };
 
 /** Names and keys must be unique across BREAKERBOX_API_KEYS and the config file. */

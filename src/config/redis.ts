@@ -3,6 +3,7 @@
  * Cluster) and the store they select; in this process when none is set.
  */
 import type * as z from "zod";
+import { documented } from "./env-docs.js";
 import { envText, reject, secondsVar, type IssueSink } from "./env-vars.js";
 
 /** A Redis node address. */
@@ -32,6 +33,8 @@ export type StoreConfig =
       commandTimeoutMs: number;
     };
 
+const DEFAULT_KEY_PREFIX = "bb:";
+
 /** "host:port,host:port" → nodes; names the bad entry. */
 function nodeList(text: string, ctx: IssueSink): RedisNode[] {
   const nodes: RedisNode[] = [];
@@ -51,32 +54,87 @@ function nodeList(text: string, ctx: IssueSink): RedisNode[] {
  * URL is never quoted back in a message: it may carry a password.
  */
 export const REDIS_ENV_SHAPE = {
-  REDIS_URL: envText.transform((text, ctx) => {
-    if (text === undefined) return undefined;
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      return reject(ctx, "(hidden)", "must be a URL like redis://[user:password@]host:6379[/db] or rediss://... for TLS");
-    }
-    if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-      return reject(ctx, url.protocol, `must start with redis:// or rediss://, got ${url.protocol}//`);
-    }
-    return text;
+  REDIS_URL: documented(
+    envText.transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        return reject(ctx, "(hidden)", "must be a URL like redis://[user:password@]host:6379[/db] or rediss://... for TLS");
+      }
+      if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+        return reject(ctx, url.protocol, `must start with redis:// or rediss://, got ${url.protocol}//`);
+      }
+      return text;
+    }),
+    {
+      group: "redis",
+      default: "unset",
+      accepted: "`redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS",
+      meaning:
+        "One Redis server. User and password go in the URL or (not both: refused at start) in `REDIS_USERNAME`, `REDIS_PASSWORD`. Never quoted in configuration errors (it may carry a password).",
+    },
+  ),
+  REDIS_SENTINELS: documented(
+    envText.transform((text, ctx) => (text === undefined ? undefined : nodeList(text, ctx))),
+    {
+      group: "redis",
+      default: "unset",
+      accepted: "comma-separated `host:port` (port 1–65535; IPv6 in brackets)",
+      meaning: "Redis through Sentinel: the sentinels to ask for the current master. Needs `REDIS_SENTINEL_NAME`.",
+    },
+  ),
+  REDIS_SENTINEL_NAME: documented(envText, {
+    group: "redis",
+    default: "unset; required with `REDIS_SENTINELS`",
+    accepted: "the master name the sentinels monitor",
+    meaning: "Which master of the sentinels holds the circuits.",
   }),
-  REDIS_SENTINELS: envText.transform((text, ctx) => (text === undefined ? undefined : nodeList(text, ctx))),
-  REDIS_SENTINEL_NAME: envText,
-  REDIS_CLUSTER_NODES: envText.transform((text, ctx) => (text === undefined ? undefined : nodeList(text, ctx))),
-  REDIS_USERNAME: envText,
-  REDIS_PASSWORD: envText,
-  BREAKERBOX_REDIS_KEY_PREFIX: envText.transform((text, ctx) => {
-    if (text === undefined) return "bb:";
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(text)) {
-      return reject(ctx, text, `must be 1 to 64 letters, digits or . _ : -, got ${JSON.stringify(text)}`);
-    }
-    return text;
+  REDIS_CLUSTER_NODES: documented(
+    envText.transform((text, ctx) => (text === undefined ? undefined : nodeList(text, ctx))),
+    {
+      group: "redis",
+      default: "unset",
+      accepted: "comma-separated `host:port` (port 1–65535; IPv6 in brackets)",
+      meaning: "Redis Cluster: any seed nodes; the rest of the cluster is discovered from them.",
+    },
+  ),
+  REDIS_USERNAME: documented(envText, {
+    group: "redis",
+    default: "unset",
+    accepted: "an ACL user name",
+    meaning:
+      "User for every Redis mode (with `REDIS_URL` it keeps credentials out of the URL, e.g. in a Kubernetes Secret; refused when the URL names a user too).",
   }),
-  BREAKERBOX_REDIS_TIMEOUT_SECONDS: secondsVar(0.05, 60, 2),
+  REDIS_PASSWORD: documented(envText, {
+    group: "redis",
+    default: "unset",
+    accepted: "any text",
+    meaning:
+      "Password for every Redis mode (with `REDIS_URL`: refused when the URL carries a password too, so two passwords never compete).",
+  }),
+  BREAKERBOX_REDIS_KEY_PREFIX: documented(
+    envText.transform((text, ctx) => {
+      if (text === undefined) return DEFAULT_KEY_PREFIX;
+      if (!/^[A-Za-z0-9._:-]{1,64}$/.test(text)) {
+        return reject(ctx, text, `must be 1 to 64 letters, digits or . _ : -, got ${JSON.stringify(text)}`);
+      }
+      return text;
+    }),
+    {
+      group: "redis",
+      default: `\`${DEFAULT_KEY_PREFIX}\``,
+      accepted: "1–64 letters, digits or `. _ : -`",
+      meaning:
+        "Prefix of every key Breakerbox writes, so several deployments can share one Redis ([operations.md](operations.md#key-layout)). Replicas sharing circuits must share it.",
+    },
+  ),
+  BREAKERBOX_REDIS_TIMEOUT_SECONDS: secondsVar(0.05, 60, 2, {
+    group: "redis",
+    meaning:
+      "A call waiting this long for Redis answers `UNAVAILABLE`; nothing queues up ([operations.md](operations.md#when-redis-is-unreachable)).",
+  }),
 };
 
 /** The Redis variables as the schema above parsed them. */

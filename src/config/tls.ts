@@ -3,6 +3,7 @@
  * they name, read and checked at start.
  */
 import { X509Certificate, createPrivateKey } from "node:crypto";
+import { documented } from "./env-docs.js";
 import { envText, type RawEnv } from "./env-vars.js";
 import { errorMessage, oneLine } from "./problem-text.js";
 
@@ -25,9 +26,26 @@ export interface TlsConfig {
 
 /** The TLS variables, as entries of the environment schema (env.ts), so they count as known. */
 export const TLS_ENV_SHAPE = {
-  BREAKERBOX_TLS_CERT_FILE: envText,
-  BREAKERBOX_TLS_KEY_FILE: envText,
-  BREAKERBOX_TLS_CLIENT_CA_FILE: envText,
+  BREAKERBOX_TLS_CERT_FILE: documented(envText, {
+    group: "access",
+    default: "unset (plaintext)",
+    accepted: "path to a PEM certificate chain",
+    meaning:
+      "TLS on both listeners (gRPC over TLS; HTTPS, still HTTP/1.1, on the HTTP port); plaintext clients are then refused. Set together with `BREAKERBOX_TLS_KEY_FILE`. Read once at start: renewing is a (rolling) restart. See [operations.md](operations.md#tls).",
+  }),
+  BREAKERBOX_TLS_KEY_FILE: documented(envText, {
+    group: "access",
+    default: "unset",
+    accepted: "path to the certificate's PEM private key (unencrypted)",
+    meaning: "Checked at start: it must parse and belong to the certificate.",
+  }),
+  BREAKERBOX_TLS_CLIENT_CA_FILE: documented(envText, {
+    group: "access",
+    default: "unset",
+    accepted: "path to a PEM CA bundle; needs the two above",
+    meaning:
+      "Mutual TLS: clients on both ports must present a certificate signed by one of these CAs. Independent of API keys: use either or both.",
+  }),
 };
 
 /** A TLS file's PEM text, or the problem naming its variable. */

@@ -56,7 +56,7 @@ export interface ConfigFieldSpec<K extends keyof CircuitConfig = keyof CircuitCo
   readonly zeroMeans?: string;
   /** How people read the value, when not as written: `percent` shows a rate (0.25) as 25% (the dashboard). */
   readonly format?: "percent";
-  /** What the field means, one sentence; the configuration reference shows it. */
+  /** What the field means, as the configuration reference (docs/configuration.md) shows it: Markdown, one line. */
   readonly doc: string;
 }
 
@@ -70,7 +70,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     env: "CIRCUIT_BREAKER_ENABLED",
     kind: "boolean",
     default: true,
-    doc: "false behaves like DISABLED: allow every call, still record stats",
+    doc: "`false` lets every call through, like the DISABLED state, but still records stats.",
   },
   failureThreshold: {
     key: "failureThreshold",
@@ -81,7 +81,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     min: 0,
     max: 1_000_000,
     zeroMeans: "off",
-    doc: "consecutive failures that open the circuit",
+    doc: "Consecutive failures that open the circuit.",
   },
   failureRateThreshold: {
     key: "failureRateThreshold",
@@ -93,7 +93,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     max: 1,
     zeroMeans: "off",
     format: "percent",
-    doc: "failure rate in the window that opens the circuit, once the window holds minimum_calls calls",
+    doc: "Failure rate in the window that opens the circuit, once `minimum_calls` are in it.",
   },
   minimumCalls: {
     key: "minimumCalls",
@@ -103,7 +103,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 10,
     min: 1,
     max: 1_000_000,
-    doc: "calls the window must hold before the failure and slow-call rates count",
+    doc: "Calls in the window before the failure and slow-call rates count.",
   },
   windowMs: {
     key: "windowMs",
@@ -113,7 +113,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 120 * SECOND,
     min: 100,
     max: DAY_MS,
-    doc: "length of the sliding window the rates are computed over, kept as 10 buckets",
+    doc: "Length of the sliding window the rates are computed over (kept as 10 buckets).",
   },
   slowCallDurationMs: {
     key: "slowCallDurationMs",
@@ -124,7 +124,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     min: 0,
     max: DAY_MS,
     zeroMeans: "off",
-    doc: "a success slower than this is a slow call",
+    doc: "A success slower than this counts as slow.",
   },
   slowCallRateThreshold: {
     key: "slowCallRateThreshold",
@@ -136,7 +136,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     max: 1,
     minExclusive: true,
     format: "percent",
-    doc: "slow-call rate in the window that opens the circuit",
+    doc: "Slow-call rate in the window that opens the circuit.",
   },
   openDurationMs: {
     key: "openDurationMs",
@@ -146,7 +146,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 60 * SECOND,
     min: 10,
     max: DAY_MS,
-    doc: "how long the circuit stays OPEN before it lets probes through (HALF_OPEN)",
+    doc: "How long the circuit stays OPEN before letting probes through (HALF_OPEN).",
   },
   backoffMultiplier: {
     key: "backoffMultiplier",
@@ -156,7 +156,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 1.0,
     min: 1,
     max: 100,
-    doc: "each failed half-open probe multiplies the open duration by this",
+    doc: "Each failed half-open probe multiplies the open duration by this.",
   },
   maxOpenDurationMs: {
     key: "maxOpenDurationMs",
@@ -166,7 +166,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 600 * SECOND,
     min: 10,
     max: 7 * DAY_MS,
-    doc: "cap for the grown open duration and for a dependency's retry_after hint; at least open_duration",
+    doc: "Cap of the grown open duration and of a dependency's `retry_after` hint; at least `open_duration`.",
   },
   halfOpenMaxCalls: {
     key: "halfOpenMaxCalls",
@@ -176,7 +176,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 3,
     min: 1,
     max: 10_000,
-    doc: "probe permits outstanding at once in HALF_OPEN, across every replica",
+    doc: "Probes in flight at once in HALF_OPEN, across all agents and replicas.",
   },
   successThreshold: {
     key: "successThreshold",
@@ -186,7 +186,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 3,
     min: 1,
     max: 10_000,
-    doc: "successful probes that close the circuit",
+    doc: "Successful probes that close the circuit.",
   },
   permitTtlMs: {
     key: "permitTtlMs",
@@ -196,7 +196,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     default: 30 * SECOND,
     min: 10,
     max: DAY_MS,
-    doc: "a permit older than this can no longer be reported; an unreported probe then counts as TIMEOUT and frees its slot",
+    doc: "A permit older than this can no longer be reported; a probe not reported by then counts as a TIMEOUT and frees its slot.",
   },
   jitter: {
     key: "jitter",
@@ -207,7 +207,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     min: 0,
     max: 1,
     maxExclusive: true,
-    doc: "the open duration is spread by ± this fraction, so callers do not probe in lockstep",
+    doc: "Spreads each open duration by ± this fraction, so a fleet of callers does not probe in lockstep.",
   },
   mode: {
     key: "mode",
@@ -216,7 +216,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     kind: "enum",
     default: "enforce",
     values: ["enforce", "shadow"],
-    doc: "shadow evaluates and records every decision and transition but always allows",
+    doc: "`shadow` evaluates and records every decision and transition but always allows: try thresholds on live traffic first.",
   },
   minDistinctReporters: {
     key: "minDistinctReporters",
@@ -227,7 +227,7 @@ export const CONFIG_FIELDS: ConfigFieldTable = Object.freeze({
     min: 0,
     // MAX_TRACKED_REPORTERS (reporters.ts): the reporters a circuit keeps per list.
     max: 16,
-    doc: "distinct reporters (API key name plus agent_instance_id) whose failures must count toward consecutive_failures or failure_rate (whose slow calls toward slow_call_rate) before that rule may open the circuit; 0 or 1: a single reporter may; failed probes reopen regardless",
+    doc: "Reporter quorum: distinct reporters (API key name plus `agent_instance_id`) whose failures a rule must count before it may open the circuit: among the current run of consecutive failures (`failure_threshold`), the failures in the window (`failure_rate_threshold`), the slow calls in the window (`slow_call_rate_threshold`). `0` or `1`: a single reporter may open the circuit. A failed half-open probe reopens regardless. The instance id is the caller's claim: the quorum guards against one careless agent, and against a hostile one only when each agent has its own API key (docs/design.md, \"Reporter quorum\"). At most 16, the reporters a circuit keeps per list.",
   },
 });
 
