@@ -53,7 +53,9 @@ export const processEnvSchema = z.object({
   // so a store may schedule its sweep with setTimeout.
   BREAKERBOX_IDLE_TTL_SECONDS: secondsVar(1, 7 * SECONDS_PER_DAY, SECONDS_PER_DAY),
   BREAKERBOX_MAX_CIRCUITS: integerVar(1, 100_000_000, 1_000_000),
-  BREAKERBOX_MAX_WATCH_STREAMS: integerVar(1, 100_000, 1000),
+  // Sized for thousands of watchers per replica: a stream costs a few KB and
+  // an event is encoded once for all of them (docs/benchmarks.md, Watch fan-out).
+  BREAKERBOX_MAX_WATCH_STREAMS: integerVar(1, 1_000_000, 20_000),
   BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY: integerVar(1, 100_000, 100),
   BREAKERBOX_WATCH_HEARTBEAT_SECONDS: secondsVar(1, 3600, 15),
   BREAKERBOX_SHUTDOWN_GRACE_SECONDS: secondsVar(0, 300, 5),

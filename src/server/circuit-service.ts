@@ -30,7 +30,9 @@ import {
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { Breakerbox, Caller, ConfigureRequest, ReportCall } from "../service/breakerbox.js";
-import type { WatchMessage } from "../service/watch-hub.js";
+import { type WatchMessage, sharedItemOf } from "../service/watch-hub.js";
+import type { WatchItem } from "../store/store.js";
+import { sharedWatchKind } from "./watch-encoding.js";
 import {
   DENY_REASON_TO_PROTO,
   STATE_TO_PROTO,
@@ -63,9 +65,18 @@ export interface CircuitServiceImplOptions {
   onBatchReportError?: (err: unknown, index: number) => void;
 }
 
+/** The `kind` of each log entry, converted once for every stream it goes to (watch-encoding.ts). */
+const sharedKinds = new WeakMap<WatchItem, WatchResponse["kind"]>();
+
 /** One Watch message, with its resume token ("" on snapshot and status). */
 function watchMessageToProto(m: WatchMessage): WatchResponse {
-  return create(WatchResponseSchema, { kind: watchKindToProto(m), resumeToken: m.resumeToken });
+  const item = sharedItemOf(m);
+  let kind: WatchResponse["kind"] | undefined;
+  if (item !== undefined) {
+    kind = sharedKinds.get(item);
+    if (kind === undefined) sharedKinds.set(item, (kind = sharedWatchKind(watchKindToProto(m))));
+  }
+  return create(WatchResponseSchema, { kind: kind ?? watchKindToProto(m), resumeToken: m.resumeToken });
 }
 
 function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {

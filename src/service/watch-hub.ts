@@ -13,7 +13,7 @@ import { ResourceExhaustedError, ShuttingDownError } from "./errors.js";
 import { StatusPoller, type StatusSubscription } from "./status-poller.js";
 import { matchingViewPages } from "./watch-reads.js";
 import { WatchSlots } from "./watch-slots.js";
-import { decodeWatchToken, encodeWatchToken } from "./watch-token.js";
+import { decodeWatchToken, watchTokenScopeKey, watchTokenWriter } from "./watch-token.js";
 
 /**
  * What a Watch stream yields: the store's items, heartbeats, and, when the
@@ -26,6 +26,27 @@ import { decodeWatchToken, encodeWatchToken } from "./watch-token.js";
 export type WatchMessage = (WatchItem | { kind: "heartbeat"; at: number } | { kind: "status"; status: CircuitView }) & {
   resumeToken: string;
 };
+
+/** The store item each log-entry message was made from (see {@link sharedItemOf}). */
+const sharedItems = new WeakMap<WatchMessage, WatchItem>();
+
+/**
+ * The store's item a message was made from, when it is a log entry (event,
+ * config_change, circuit_removed): the same object for every stream the
+ * entry went to (the store hands one item to all its watchers), so a
+ * transport can encode what the messages share once, keyed by it. Every
+ * other message (snapshot, status, heartbeat, snapshot_complete) is one
+ * stream's own: undefined.
+ */
+export function sharedItemOf(message: WatchMessage): WatchItem | undefined {
+  return sharedItems.get(message);
+}
+
+/** A token writer shared by the open streams of one filter, counted so the last one out drops it. */
+interface SharedTokenWriter {
+  write: (position: string) => string;
+  streams: number;
+}
 
 /** Per-stream options of {@link WatchHub.open}. */
 export interface WatchStreamOptions {
@@ -43,7 +64,7 @@ export interface WatchStreamOptions {
 export interface WatchOptions {
   /**
    * Concurrent Watch streams allowed on the replica; more get
-   * RESOURCE_EXHAUSTED TOO_MANY_WATCHERS. Default 1000. Ignored when `slots` is given.
+   * RESOURCE_EXHAUSTED TOO_MANY_WATCHERS. Default 20 000 (BREAKERBOX_MAX_WATCH_STREAMS's). Ignored when `slots` is given.
    */
   maxWatchers?: number;
   /** Concurrent Watch streams per API key (WatchStreamOptions.key); default none. Ignored when `slots` is given. */
@@ -76,6 +97,8 @@ export class WatchHub {
   private readonly maxBacklog: number;
   private readonly clock: () => number;
   private readonly stops = new Set<() => void>();
+  /** Token writers by filter (watch-token.ts scope key): one token per entry for all streams of a filter. */
+  private readonly tokenWriters = new Map<string, SharedTokenWriter>();
   /** The replica's status rounds, shared by every stream that asked for status. */
   readonly poller: StatusPoller;
   private closing = false;
@@ -86,7 +109,7 @@ export class WatchHub {
   ) {
     this.slots =
       options.slots ??
-      new WatchSlots({ maxStreams: options.maxWatchers ?? 1000, ...(options.maxWatchersPerKey === undefined ? {} : { maxPerKey: options.maxWatchersPerKey }) });
+      new WatchSlots({ maxStreams: options.maxWatchers ?? 20_000, ...(options.maxWatchersPerKey === undefined ? {} : { maxPerKey: options.maxWatchersPerKey }) });
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.maxBacklog = options.maxBacklog ?? 10_000;
     this.clock = options.clock ?? Date.now;
@@ -143,7 +166,15 @@ export class WatchHub {
    */
   private async *serve(filter: WatchFilter, resumeToken: string | undefined, signal: AbortSignal, statusIntervalMs: number): AsyncGenerator<WatchMessage> {
     const resumeFrom = resumeToken === undefined ? undefined : decodeWatchToken(filter, resumeToken);
-    const tokenOf = (position: string): string => encodeWatchToken(filter, position);
+    const scopeKey = watchTokenScopeKey(filter);
+    let writer = this.tokenWriters.get(scopeKey);
+    if (writer === undefined) {
+      writer = { write: watchTokenWriter(filter), streams: 0 };
+      this.tokenWriters.set(scopeKey, writer);
+    }
+    writer.streams += 1;
+    const sharedWriter = writer;
+    const tokenOf = sharedWriter.write;
     const backlog: Backlog = { items: [], head: 0 };
     const unread = (): number => backlog.items.length - backlog.head;
     let wake: (() => void) | undefined;
@@ -159,6 +190,10 @@ export class WatchHub {
     const stop = (): void => {
       stopping = true;
       notify();
+    };
+    const dropWriter = (): void => {
+      sharedWriter.streams -= 1;
+      if (sharedWriter.streams === 0) this.tokenWriters.delete(scopeKey);
     };
     this.stops.add(stop);
     signal.addEventListener("abort", stop, { once: true });
@@ -200,7 +235,9 @@ export class WatchHub {
         if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
         if (item.kind === "event") status?.noteEvent(item.event.circuit, item.event.generation);
         const position = positionOf(item)!;
-        push({ ...item, resumeToken: tokenOf(position) }, position);
+        const message: WatchMessage = { ...item, resumeToken: tokenOf(position) };
+        sharedItems.set(message, item);
+        push(message, position);
       });
       const served = subscription;
       if (overflowed) served.close(); // filled while replaying
@@ -265,6 +302,7 @@ export class WatchHub {
       subscription?.close();
       signal.removeEventListener("abort", stop);
       this.stops.delete(stop);
+      dropWriter();
     }
   }
 
