@@ -47,6 +47,7 @@ const { values } = parseArgs({
     filter: { type: "string", default: "prefix" }, // prefix: one filter for all; distinct: each stream its own
     memory: { type: "boolean", default: false }, // one replica on the memory store (no Redis)
     dist: { type: "string", default: path.join(repoDir, "dist") },
+    "node-args": { type: "string", default: "" }, // extra node options for the replicas, e.g. --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
     batch: { type: "string", default: "250" }, // streams a client opens at once (the next batch once these have their snapshots)
     child: { type: "boolean", default: false },
   },
@@ -167,7 +168,8 @@ async function startRedis() {
 
 /** Starts one replica; resolves with its addresses once it logs "breakerbox listening". */
 async function startReplica(redisPort, watchers) {
-  const child = spawn(process.execPath, [path.join(values.dist, "src/main.js")], {
+  const nodeArgs = values["node-args"].split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(values.dist, "src/main.js")], {
     env: {
       PATH: process.env.PATH ?? "",
       ...(redisPort === undefined ? {} : { REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
@@ -313,6 +315,7 @@ async function runParent() {
       const redisCpu0 = redis === undefined ? 0 : cpuSeconds(redis.child.pid);
       const clientCpu0 = children.map((c) => cpuSeconds(c.child.pid));
       const { permit } = await unary("Acquire", pb.AcquireRequestSchema, pb.AcquireResponseSchema, { circuit });
+      const sentAt = now();
       const ack = await unary("Report", pb.ReportRequestSchema, pb.ReportResponseSchema, { circuit, permit, outcome: pb.Outcome.FAILURE });
       const answeredAt = now();
       if (ack.state !== pb.State.OPEN) fail(`round ${r}: Report left ${circuit} in state ${pb.State[ack.state]}, not OPEN`);
@@ -331,12 +334,15 @@ async function runParent() {
       const latencies = results.flatMap((x) => x.times.map((t) => t - answeredAt)).sort((a, b) => a - b);
       const errors = results.flatMap((x) => x.errors);
       all.push(...latencies);
+      const fromSent = latencies.map((l) => l + (answeredAt - sentAt));
       rows.push({
         round: r,
         seen: latencies.length,
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies.at(-1) ?? NaN,
+        reportMs: answeredAt - sentAt,
+        p99Sent: percentile(fromSent, 99),
         serverCpu: serverCpu.map((s) => s.toFixed(2)).join("+"),
         redisCpu: redisCpu.toFixed(2),
         clientCpu: clientCpu.reduce((a, b) => a + b, 0).toFixed(2),
@@ -344,10 +350,10 @@ async function runParent() {
       });
     }
     client.close();
-    process.stdout.write("\nround  saw event        p50 ms   p99 ms   max ms   replica CPU s   redis CPU s   client CPU s (all)\n");
+    process.stdout.write("\n(ms from the Report's answer; Report ms: its round trip; p99 sent: from the Report's sending)\nround  saw event        p50 ms   p99 ms   max ms  Report ms  p99 sent   replica CPU s   redis CPU s   client CPU s (all)\n");
     for (const row of rows) {
       process.stdout.write(
-        `${String(row.round).padStart(5)}  ${`${row.seen}/${watchers}`.padEnd(13)} ${row.p50.toFixed(1).padStart(8)} ${row.p99.toFixed(1).padStart(8)} ${row.max.toFixed(1).padStart(8)}   ${row.serverCpu.padStart(13)}   ${row.redisCpu.padStart(11)}   ${row.clientCpu.padStart(12)}  ${row.errors}\n`,
+        `${String(row.round).padStart(5)}  ${`${row.seen}/${watchers}`.padEnd(13)} ${row.p50.toFixed(1).padStart(8)} ${row.p99.toFixed(1).padStart(8)} ${row.max.toFixed(1).padStart(8)} ${row.reportMs.toFixed(1).padStart(10)} ${row.p99Sent.toFixed(1).padStart(9)}   ${row.serverCpu.padStart(13)}   ${row.redisCpu.padStart(11)}   ${row.clientCpu.padStart(12)}  ${row.errors}\n`,
       );
     }
     all.sort((a, b) => a - b);
