@@ -24,7 +24,7 @@
 // cores: read the CPU columns and the load average with the latencies.
 import { fork, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -206,11 +206,18 @@ async function waitReady(http) {
   fail("replica not ready");
 }
 
-/** CPU seconds (user + system) a process has used, from /proc. */
+/** CPU seconds a process has run, all its threads (GC helpers too), from /proc/<pid>/task/<tid>/schedstat: ns, where stat has 10 ms ticks. */
 function cpuSeconds(pid) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (clock ticks, 100/s)
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return ns / 1e9;
   } catch {
     return NaN;
   }
@@ -343,9 +350,9 @@ async function runParent() {
         max: latencies.at(-1) ?? NaN,
         reportMs: answeredAt - sentAt,
         p99Sent: percentile(fromSent, 99),
-        serverCpu: serverCpu.map((s) => s.toFixed(2)).join("+"),
-        redisCpu: redisCpu.toFixed(2),
-        clientCpu: clientCpu.reduce((a, b) => a + b, 0).toFixed(2),
+        serverCpu: serverCpu.map((s) => s.toFixed(3)).join("+"),
+        redisCpu: redisCpu.toFixed(3),
+        clientCpu: clientCpu.reduce((a, b) => a + b, 0).toFixed(3),
         errors: errors.length === 0 ? "" : `${errors.length} errors, e.g. ${errors[0]}`,
       });
     }

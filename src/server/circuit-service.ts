@@ -30,8 +30,7 @@ import {
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { Breakerbox, Caller, ConfigureRequest, ReportCall } from "../service/breakerbox.js";
-import { type WatchMessage, sharedItemOf } from "../service/watch-hub.js";
-import type { WatchItem } from "../store/store.js";
+import { type WatchMessage, sharedPartOf } from "../service/watch-hub.js";
 import { sharedWatchKind } from "./watch-encoding.js";
 import {
   DENY_REASON_TO_PROTO,
@@ -66,15 +65,15 @@ export interface CircuitServiceImplOptions {
 }
 
 /** The `kind` of each log entry, converted once for every stream it goes to (watch-encoding.ts). */
-const sharedKinds = new WeakMap<WatchItem, WatchResponse["kind"]>();
+const sharedKinds = new WeakMap<object, WatchResponse["kind"]>();
 
 /** One Watch message, with its resume token ("" on snapshot and status). */
 function watchMessageToProto(m: WatchMessage): WatchResponse {
-  const item = sharedItemOf(m);
+  const shared = sharedPartOf(m);
   let kind: WatchResponse["kind"] | undefined;
-  if (item !== undefined) {
-    kind = sharedKinds.get(item);
-    if (kind === undefined) sharedKinds.set(item, (kind = sharedWatchKind(watchKindToProto(m))));
+  if (shared !== undefined) {
+    kind = sharedKinds.get(shared);
+    if (kind === undefined) sharedKinds.set(shared, (kind = sharedWatchKind(watchKindToProto(m))));
   }
   return create(WatchResponseSchema, { kind: kind ?? watchKindToProto(m), resumeToken: m.resumeToken });
 }

@@ -27,19 +27,19 @@ export type WatchMessage = (WatchItem | { kind: "heartbeat"; at: number } | { ki
   resumeToken: string;
 };
 
-/** The store item each log-entry message was made from (see {@link sharedItemOf}). */
-const sharedItems = new WeakMap<WatchMessage, WatchItem>();
-
 /**
- * The store's item a message was made from, when it is a log entry (event,
- * config_change, circuit_removed): the same object for every stream the
- * entry went to (the store hands one item to all its watchers), so a
- * transport can encode what the messages share once, keyed by it. Every
- * other message (snapshot, status, heartbeat, snapshot_complete) is one
- * stream's own: undefined.
+ * What a message shares with the same entry's message on every other stream:
+ * an event's `event`, a config change's `change`, the same object for all
+ * streams the entry went to (the store hands one item to all its watchers),
+ * so a transport can encode it once, keyed by it. Undefined for what is one
+ * stream's own (snapshot, status, heartbeat, snapshot_complete), and for a
+ * circuit_removed (rare, and nothing in it is an object to key by).
+ * No per-message bookkeeping: this runs once per stream for every entry.
  */
-export function sharedItemOf(message: WatchMessage): WatchItem | undefined {
-  return sharedItems.get(message);
+export function sharedPartOf(message: WatchMessage): object | undefined {
+  if (message.kind === "event") return message.event;
+  if (message.kind === "config_change") return message.change;
+  return undefined;
 }
 
 /** A token writer shared by the open streams of one filter, counted so the last one out drops it. */
@@ -235,9 +235,7 @@ export class WatchHub {
         if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
         if (item.kind === "event") status?.noteEvent(item.event.circuit, item.event.generation);
         const position = positionOf(item)!;
-        const message: WatchMessage = { ...item, resumeToken: tokenOf(position) };
-        sharedItems.set(message, item);
-        push(message, position);
+        push({ ...item, resumeToken: tokenOf(position) }, position);
       });
       const served = subscription;
       if (overflowed) served.close(); // filled while replaying
