@@ -97,6 +97,28 @@ function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {
   }
 }
 
+/**
+ * `source` with each message converted, as an iterator object rather than an
+ * async generator: every Watch message of thousands of streams passes
+ * through here, and a generator adds its own queue and promise steps to each.
+ * return() (the client went away) is passed on, so the source's finally
+ * blocks run.
+ */
+function mapStream<T, U>(source: AsyncIterable<T>, convert: (value: T) => U): AsyncIterable<U> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const it = source[Symbol.asyncIterator]();
+      return {
+        next: () => it.next().then((r) => (r.done === true ? { done: true, value: undefined } : { done: false, value: convert(r.value) })),
+        return: async () => {
+          await it.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
 /** The caller with the agent instance its request declares (only from that field). */
 function withAgentInstance(caller: Caller, agentInstanceId: string): Caller {
   return agentInstanceId === "" ? caller : { ...caller, agentInstanceId };
@@ -244,7 +266,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       return create(DeletePatternRuleResponseSchema, { rule: patternRuleToProto(deleted.rule), matchedCircuits: deleted.matchedCircuits });
     },
 
-    async *watch(req, ctx) {
+    watch(req, ctx) {
       const stream = service.watch(
         {
           circuits: req.circuits,
@@ -255,7 +277,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
         ctx.signal,
         callerOf(ctx),
       );
-      for await (const message of stream) yield watchMessageToProto(message);
+      return mapStream(stream, watchMessageToProto);
     },
   };
 }

@@ -134,24 +134,8 @@ export class WatchHub {
     streamOptions: WatchStreamOptions = {},
   ): AsyncIterable<WatchMessage> {
     return {
-      [Symbol.asyncIterator]: () => this.run(filter, resumeToken, signal, streamOptions.statusIntervalMs ?? 0, streamOptions.key),
+      [Symbol.asyncIterator]: () => this.serve(filter, resumeToken, signal, streamOptions.statusIntervalMs ?? 0, streamOptions.key),
     };
-  }
-
-  private async *run(
-    filter: WatchFilter,
-    resumeToken: string | undefined,
-    signal: AbortSignal,
-    statusIntervalMs: number,
-    key: string | undefined,
-  ): AsyncGenerator<WatchMessage> {
-    if (this.closing) throw new ShuttingDownError("server is shutting down; reconnect to another replica");
-    const release = this.slots.take(key);
-    try {
-      yield* this.serve(filter, resumeToken, signal, statusIntervalMs);
-    } finally {
-      release();
-    }
   }
 
   /**
@@ -164,143 +148,157 @@ export class WatchHub {
    * the position after it, then WATCHER_TOO_SLOW: whatever happens, the
    * watcher holds a token it can resume from, and each resume makes progress.
    */
-  private async *serve(filter: WatchFilter, resumeToken: string | undefined, signal: AbortSignal, statusIntervalMs: number): AsyncGenerator<WatchMessage> {
-    const resumeFrom = resumeToken === undefined ? undefined : decodeWatchToken(filter, resumeToken);
-    const scopeKey = watchTokenScopeKey(filter);
-    let writer = this.tokenWriters.get(scopeKey);
-    if (writer === undefined) {
-      writer = { write: watchTokenWriter(filter), streams: 0 };
-      this.tokenWriters.set(scopeKey, writer);
-    }
-    writer.streams += 1;
-    const sharedWriter = writer;
-    const tokenOf = sharedWriter.write;
-    const backlog: Backlog = { items: [], head: 0 };
-    const unread = (): number => backlog.items.length - backlog.head;
-    let wake: (() => void) | undefined;
-    let stopping = false;
-    let overflowed = false;
-    let live = resumeFrom !== undefined;
-    let subscription: WatchSubscription | undefined;
-    const notify = (): void => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const stop = (): void => {
-      stopping = true;
-      notify();
-    };
-    const dropWriter = (): void => {
-      sharedWriter.streams -= 1;
-      if (sharedWriter.streams === 0) this.tokenWriters.delete(scopeKey);
-    };
-    this.stops.add(stop);
-    signal.addEventListener("abort", stop, { once: true });
-    // The position of the newest positional message queued (before any, where
-    // the stream starts): every matching entry up to it is queued or yielded.
-    let queuedThrough = resumeFrom ?? "";
-    const push = (message: WatchMessage, position?: string): void => {
-      if (stopping || overflowed) return;
-      if (unread() >= this.maxBacklog) {
-        // Full: take nothing more (memory stays bounded), and stop the store
-        // delivering. The reader still gets what is queued, then the token.
-        overflowed = true;
-        subscription?.close();
-      } else {
-        backlog.items.push(message);
-        if (position !== undefined) queuedThrough = position;
-      }
-      notify();
-    };
-    // Status (only for streams that asked for it): the replica's poller runs
-    // the rounds (status-poller.ts); the stream keeps its own bookkeeping.
-    const withStatus = statusIntervalMs > 0;
-    let status: StatusSubscription | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
-    let lastMessageAt = this.clock();
+  private async *serve(
+    filter: WatchFilter,
+    resumeToken: string | undefined,
+    signal: AbortSignal,
+    statusIntervalMs: number,
+    key: string | undefined,
+  ): AsyncGenerator<WatchMessage> {
+    // One generator per stream, not one around another: every message a
+    // stream sends passes each generator layer once, times thousands of streams.
+    if (this.closing) throw new ShuttingDownError("server is shutting down; reconnect to another replica");
+    const release = this.slots.take(key);
     try {
-      const start = resumeFrom ?? (await this.store.logPosition());
-      queuedThrough = start;
-      // Before the store subscription: events it replays are noted.
-      if (withStatus) {
-        status = this.poller.subscribe(filter, statusIntervalMs, {
-          live: () => live && !stopping && !overflowed,
-          unread,
-          send: (view) => push({ kind: "status", status: view, resumeToken: "" }),
-        }, resumeFrom !== undefined);
+      const resumeFrom = resumeToken === undefined ? undefined : decodeWatchToken(filter, resumeToken);
+      const scopeKey = watchTokenScopeKey(filter);
+      let writer = this.tokenWriters.get(scopeKey);
+      if (writer === undefined) {
+        writer = { write: watchTokenWriter(filter), streams: 0 };
+        this.tokenWriters.set(scopeKey, writer);
       }
-      subscription = await this.store.watch(filter, start, (item) => {
-        // Never a snapshot: the stream starts at a position (the hub reads the snapshot itself).
-        if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
-        if (item.kind === "event") status?.noteEvent(item.event.circuit, item.event.generation);
-        const position = positionOf(item)!;
-        push({ ...item, resumeToken: tokenOf(position) }, position);
-      });
-      const served = subscription;
-      if (overflowed) served.close(); // filled while replaying
-      heartbeat = setInterval(() => {
-        // Only live and with nothing queued: every matching entry up to the
-        // store's position for this watcher has then been yielded, so the
-        // token never skips an entry the watcher has not received.
-        if (live && !overflowed && unread() === 0 && this.clock() - lastMessageAt >= this.heartbeatMs) {
-          queuedThrough = served.position();
-          backlog.items.push({ kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) });
-          notify();
+      writer.streams += 1;
+      const sharedWriter = writer;
+      const tokenOf = sharedWriter.write;
+      const backlog: Backlog = { items: [], head: 0 };
+      const unread = (): number => backlog.items.length - backlog.head;
+      let wake: (() => void) | undefined;
+      let stopping = false;
+      let overflowed = false;
+      let live = resumeFrom !== undefined;
+      let subscription: WatchSubscription | undefined;
+      const notify = (): void => {
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      const stop = (): void => {
+        stopping = true;
+        notify();
+      };
+      const dropWriter = (): void => {
+        sharedWriter.streams -= 1;
+        if (sharedWriter.streams === 0) this.tokenWriters.delete(scopeKey);
+      };
+      this.stops.add(stop);
+      signal.addEventListener("abort", stop, { once: true });
+      // The position of the newest positional message queued (before any, where
+      // the stream starts): every matching entry up to it is queued or yielded.
+      let queuedThrough = resumeFrom ?? "";
+      const push = (message: WatchMessage, position?: string): void => {
+        if (stopping || overflowed) return;
+        if (unread() >= this.maxBacklog) {
+          // Full: take nothing more (memory stays bounded), and stop the store
+          // delivering. The reader still gets what is queued, then the token.
+          overflowed = true;
+          subscription?.close();
+        } else {
+          backlog.items.push(message);
+          if (position !== undefined) queuedThrough = position;
         }
-      }, Math.max(10, Math.floor(this.heartbeatMs / 2)));
-      heartbeat.unref();
-      if (!live) {
-        // The snapshot, read as the reader takes it: a stream holds one page,
-        // and a slow reader holds the store back by nothing.
-        for await (const page of matchingViewPages(this.store, filter)) {
-          for (const view of page) {
-            if (stopping || signal.aborted) return; // shutdown or cancel: no snapshot_complete, the client starts over
-            status?.noteSnapshot(view);
-            lastMessageAt = this.clock();
-            yield { kind: "snapshot", status: view, resumeToken: "" };
-          }
+        notify();
+      };
+      // Status (only for streams that asked for it): the replica's poller runs
+      // the rounds (status-poller.ts); the stream keeps its own bookkeeping.
+      const withStatus = statusIntervalMs > 0;
+      let status: StatusSubscription | undefined;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let lastMessageAt = this.clock();
+      try {
+        const start = resumeFrom ?? (await this.store.logPosition());
+        queuedThrough = start;
+        // Before the store subscription: events it replays are noted.
+        if (withStatus) {
+          status = this.poller.subscribe(filter, statusIntervalMs, {
+            live: () => live && !stopping && !overflowed,
+            unread,
+            send: (view) => push({ kind: "status", status: view, resumeToken: "" }),
+          }, resumeFrom !== undefined);
         }
-        if (stopping || signal.aborted) return;
-        live = true;
-        lastMessageAt = this.clock();
-        yield { kind: "snapshot_complete", resumeToken: tokenOf(start) };
-      }
-      for (;;) {
-        // At shutdown too, everything queued is delivered before the stream ends.
-        while (unread() > 0) {
-          const message = backlog.items[backlog.head]!;
-          backlog.head += 1;
-          // Drop what was read, so a queue that never quite empties does not grow.
-          if (backlog.head === backlog.items.length) {
-            backlog.items = [];
-            backlog.head = 0;
-          } else if (backlog.head >= 1024 && backlog.head * 2 >= backlog.items.length) {
-            backlog.items = backlog.items.slice(backlog.head);
-            backlog.head = 0;
+        subscription = await this.store.watch(filter, start, (item) => {
+          // Never a snapshot: the stream starts at a position (the hub reads the snapshot itself).
+          if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
+          if (item.kind === "event") status?.noteEvent(item.event.circuit, item.event.generation);
+          const position = positionOf(item)!;
+          push({ ...item, resumeToken: tokenOf(position) }, position);
+        });
+        const served = subscription;
+        if (overflowed) served.close(); // filled while replaying
+        heartbeat = setInterval(() => {
+          // Only live and with nothing queued: every matching entry up to the
+          // store's position for this watcher has then been yielded, so the
+          // token never skips an entry the watcher has not received.
+          if (live && !overflowed && unread() === 0 && this.clock() - lastMessageAt >= this.heartbeatMs) {
+            queuedThrough = served.position();
+            backlog.items.push({ kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) });
+            notify();
           }
+        }, Math.max(10, Math.floor(this.heartbeatMs / 2)));
+        heartbeat.unref();
+        if (!live) {
+          // The snapshot, read as the reader takes it: a stream holds one page,
+          // and a slow reader holds the store back by nothing.
+          for await (const page of matchingViewPages(this.store, filter)) {
+            for (const view of page) {
+              if (stopping || signal.aborted) return; // shutdown or cancel: no snapshot_complete, the client starts over
+              status?.noteSnapshot(view);
+              lastMessageAt = this.clock();
+              yield { kind: "snapshot", status: view, resumeToken: "" };
+            }
+          }
+          if (stopping || signal.aborted) return;
+          live = true;
           lastMessageAt = this.clock();
-          if (message.kind === "status") status?.taken();
-          yield message;
+          yield { kind: "snapshot_complete", resumeToken: tokenOf(start) };
         }
-        if (overflowed) {
-          yield { kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) };
-          throw new ResourceExhaustedError(
-            "watcher_too_slow",
-            this.maxBacklog,
-            `watcher fell ${this.maxBacklog} messages behind; reconnect with the last resume_token received (the heartbeat just sent)`,
-          );
+        for (;;) {
+          // At shutdown too, everything queued is delivered before the stream ends.
+          while (unread() > 0) {
+            const message = backlog.items[backlog.head]!;
+            backlog.head += 1;
+            // Drop what was read, so a queue that never quite empties does not grow.
+            if (backlog.head === backlog.items.length) {
+              backlog.items = [];
+              backlog.head = 0;
+            } else if (backlog.head >= 1024 && backlog.head * 2 >= backlog.items.length) {
+              backlog.items = backlog.items.slice(backlog.head);
+              backlog.head = 0;
+            }
+            lastMessageAt = this.clock();
+            if (message.kind === "status") status?.taken();
+            yield message;
+          }
+          if (overflowed) {
+            yield { kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) };
+            throw new ResourceExhaustedError(
+              "watcher_too_slow",
+              this.maxBacklog,
+              `watcher fell ${this.maxBacklog} messages behind; reconnect with the last resume_token received (the heartbeat just sent)`,
+            );
+          }
+          if (stopping || signal.aborted) return;
+          await new Promise<void>((resolve) => (wake = resolve));
         }
-        if (stopping || signal.aborted) return;
-        await new Promise<void>((resolve) => (wake = resolve));
+      } finally {
+        if (heartbeat !== undefined) clearInterval(heartbeat);
+        if (status !== undefined) this.poller.unsubscribe(status);
+        subscription?.close();
+        signal.removeEventListener("abort", stop);
+        this.stops.delete(stop);
+        dropWriter();
       }
     } finally {
-      if (heartbeat !== undefined) clearInterval(heartbeat);
-      if (status !== undefined) this.poller.unsubscribe(status);
-      subscription?.close();
-      signal.removeEventListener("abort", stop);
-      this.stops.delete(stop);
-      dropWriter();
+      release();
     }
   }
 
