@@ -20,7 +20,7 @@ const DEFAULT_LOG_LEVEL: LogLevel = "info";
 const WATCH_STREAMS_DOC = {
   group: "limits",
   meaning:
-    "Most long-lived streams open at once on one replica: `CircuitService.Watch` and `grpc.health.v1.Health.Watch` together. One more answers `RESOURCE_EXHAUSTED` with reason `TOO_MANY_WATCHERS` (metadata `limit`, `scope` `replica`). Protects the replica's memory and tasks from watchers that never leave.",
+    "Most long-lived streams open at once on one replica: `CircuitService.Watch` and `grpc.health.v1.Health.Watch` together. One more answers `RESOURCE_EXHAUSTED` with reason `TOO_MANY_WATCHERS` (metadata `limit`, `scope` `replica`; the message names this variable). Protects the replica's memory and tasks from watchers that never leave. An idle stream costs a few KB and an event is encoded once for every stream it goes to, so thousands per replica are the expected use (docs/benchmarks.md, \"Watch fan-out\": 10,000 watchers over two replicas); what bounds it is the fan-out work per event, which grows with the streams the event goes to.",
 } as const;
 
 /**
@@ -117,7 +117,9 @@ export const processEnvSchema = z.object({
     meaning:
       "Most circuits the store holds (all replicas together on Redis). A call that would create one more (an `Acquire` or `AcquireAny` candidate, or `ForceState` or `Configure` of a new name; `Report` never creates one) answers `RESOURCE_EXHAUSTED` with reason `CIRCUIT_CAP_REACHED` and changes nothing; existing circuits keep working, and idle ones are evicted (`BREAKERBOX_IDLE_TTL_SECONDS`), which makes room again. Protects the store's memory from an agent inventing names.",
   }),
-  BREAKERBOX_MAX_WATCH_STREAMS: integerVar(1, 100_000, 1000, WATCH_STREAMS_DOC),
+  // Sized for thousands of watchers per replica: a stream costs a few KB and
+  // an event is encoded once for all of them (docs/benchmarks.md, Watch fan-out).
+  BREAKERBOX_MAX_WATCH_STREAMS: integerVar(1, 1_000_000, 20_000, WATCH_STREAMS_DOC),
   BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY: integerVar(1, 100_000, 100, {
     group: "limits",
     meaning:

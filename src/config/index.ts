@@ -90,7 +90,7 @@ export interface AppConfig {
   httpAllowedHosts?: string[];
   /** Origins whose browser scripts may call the HTTP port cross-origin (BREAKERBOX_HTTP_CORS_ORIGINS; default none). */
   httpCorsOrigins: string[];
-  /** Most Watch streams open at once per replica (BREAKERBOX_MAX_WATCH_STREAMS, default 1000). */
+  /** Most Watch streams open at once per replica (BREAKERBOX_MAX_WATCH_STREAMS, default 20 000). */
   maxWatchers: number;
   /**
    * Most Watch streams open at once per API key on one replica

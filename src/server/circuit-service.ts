@@ -30,7 +30,8 @@ import {
   type WatchResponse,
 } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import type { Breakerbox, Caller, ConfigureRequest, ReportCall } from "../service/breakerbox.js";
-import type { WatchMessage } from "../service/watch-hub.js";
+import { type WatchMessage, sharedPartOf } from "../service/watch-hub.js";
+import { sharedWatchKind } from "./watch-encoding.js";
 import {
   DENY_REASON_TO_PROTO,
   STATE_TO_PROTO,
@@ -63,9 +64,18 @@ export interface CircuitServiceImplOptions {
   onBatchReportError?: (err: unknown, index: number) => void;
 }
 
+/** The `kind` of each log entry, converted once for every stream it goes to (watch-encoding.ts). */
+const sharedKinds = new WeakMap<object, WatchResponse["kind"]>();
+
 /** One Watch message, with its resume token ("" on snapshot and status). */
 function watchMessageToProto(m: WatchMessage): WatchResponse {
-  return create(WatchResponseSchema, { kind: watchKindToProto(m), resumeToken: m.resumeToken });
+  const shared = sharedPartOf(m);
+  let kind: WatchResponse["kind"] | undefined;
+  if (shared !== undefined) {
+    kind = sharedKinds.get(shared);
+    if (kind === undefined) sharedKinds.set(shared, (kind = sharedWatchKind(watchKindToProto(m))));
+  }
+  return create(WatchResponseSchema, { kind: kind ?? watchKindToProto(m), resumeToken: m.resumeToken });
 }
 
 function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {
@@ -85,6 +95,28 @@ function watchKindToProto(m: WatchMessage): WatchResponse["kind"] {
     case "circuit_removed":
       return { case: "circuitRemoved", value: circuitRemovedToProto(m.circuit, m.cause, m.at) };
   }
+}
+
+/**
+ * `source` with each message converted, as an iterator object rather than an
+ * async generator: every Watch message of thousands of streams passes
+ * through here, and a generator adds its own queue and promise steps to each.
+ * return() (the client went away) is passed on, so the source's finally
+ * blocks run.
+ */
+function mapStream<T, U>(source: AsyncIterable<T>, convert: (value: T) => U): AsyncIterable<U> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const it = source[Symbol.asyncIterator]();
+      return {
+        next: () => it.next().then((r) => (r.done === true ? { done: true, value: undefined } : { done: false, value: convert(r.value) })),
+        return: async () => {
+          await it.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
 
 /** The caller with the agent instance its request declares (only from that field). */
@@ -234,7 +266,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
       return create(DeletePatternRuleResponseSchema, { rule: patternRuleToProto(deleted.rule), matchedCircuits: deleted.matchedCircuits });
     },
 
-    async *watch(req, ctx) {
+    watch(req, ctx) {
       const stream = service.watch(
         {
           circuits: req.circuits,
@@ -245,7 +277,7 @@ export function createCircuitServiceImpl(options: CircuitServiceImplOptions): Se
         ctx.signal,
         callerOf(ctx),
       );
-      for await (const message of stream) yield watchMessageToProto(message);
+      return mapStream(stream, watchMessageToProto);
     },
   };
 }

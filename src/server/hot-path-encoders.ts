@@ -10,7 +10,8 @@
  * checks against protobuf-es for every combination of set fields.
  */
 import type { Message } from "@bufbuild/protobuf";
-import type { AcquireResponse, ReportResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import type { AcquireResponse, ReportResponse, WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { encodeWatchResponse } from "./watch-encoding.js";
 
 /** Encoders by message type name, for {@link AddServiceOptions.encoders}. */
 export type MessageEncoders = ReadonlyMap<string, (message: Message) => Buffer>;
@@ -133,8 +134,9 @@ export function encodeReportResponse(m: ReportResponse): Buffer {
   return buf;
 }
 
-/** The hot-path encoders CircuitService's gRPC listener uses. */
+/** The hot-path encoders CircuitService's gRPC listener uses (and Watch's fan-out encoder, watch-encoding.ts). */
 export const HOT_PATH_ENCODERS: MessageEncoders = new Map<string, (message: Message) => Buffer>([
   ["breakerbox.v1.AcquireResponse", (m) => encodeAcquireResponse(m as AcquireResponse)],
   ["breakerbox.v1.ReportResponse", (m) => encodeReportResponse(m as ReportResponse)],
+  ["breakerbox.v1.WatchResponse", (m) => encodeWatchResponse(m as WatchResponse)],
 ]);

@@ -38,7 +38,17 @@ function scopeDigest(kind: TokenKind, scope: readonly string[]): string {
  * `scope` (e.g. ["prefix", "state"] values for ListCircuits).
  */
 export function encodeToken(kind: TokenKind, scope: readonly string[], position: string): string {
-  return Buffer.from(JSON.stringify([VERSION, scopeDigest(kind, scope), position]), "utf8").toString("base64url");
+  return tokenWriter(kind, scope)(position);
+}
+
+/**
+ * {@link encodeToken} for one `kind` and `scope`, many positions: the scope
+ * digest (a SHA-256) is computed once, here, not once per token. A Watch
+ * stream writes a token on every message it sends.
+ */
+export function tokenWriter(kind: TokenKind, scope: readonly string[]): (position: string) => string {
+  const digest = scopeDigest(kind, scope);
+  return (position) => Buffer.from(JSON.stringify([VERSION, digest, position]), "utf8").toString("base64url");
 }
 
 /**

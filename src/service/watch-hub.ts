@@ -13,7 +13,7 @@ import { ResourceExhaustedError, ShuttingDownError } from "./errors.js";
 import { StatusPoller, type StatusSubscription } from "./status-poller.js";
 import { matchingViewPages } from "./watch-reads.js";
 import { WatchSlots } from "./watch-slots.js";
-import { decodeWatchToken, encodeWatchToken } from "./watch-token.js";
+import { decodeWatchToken, watchTokenScopeKey, watchTokenWriter } from "./watch-token.js";
 
 /**
  * What a Watch stream yields: the store's items, heartbeats, and, when the
@@ -26,6 +26,27 @@ import { decodeWatchToken, encodeWatchToken } from "./watch-token.js";
 export type WatchMessage = (WatchItem | { kind: "heartbeat"; at: number } | { kind: "status"; status: CircuitView }) & {
   resumeToken: string;
 };
+
+/**
+ * What a message shares with the same entry's message on every other stream:
+ * an event's `event`, a config change's `change`, the same object for all
+ * streams the entry went to (the store hands one item to all its watchers),
+ * so a transport can encode it once, keyed by it. Undefined for what is one
+ * stream's own (snapshot, status, heartbeat, snapshot_complete), and for a
+ * circuit_removed (rare, and nothing in it is an object to key by).
+ * No per-message bookkeeping: this runs once per stream for every entry.
+ */
+export function sharedPartOf(message: WatchMessage): object | undefined {
+  if (message.kind === "event") return message.event;
+  if (message.kind === "config_change") return message.change;
+  return undefined;
+}
+
+/** A token writer shared by the open streams of one filter, counted so the last one out drops it. */
+interface SharedTokenWriter {
+  write: (position: string) => string;
+  streams: number;
+}
 
 /** Per-stream options of {@link WatchHub.open}. */
 export interface WatchStreamOptions {
@@ -43,7 +64,7 @@ export interface WatchStreamOptions {
 export interface WatchOptions {
   /**
    * Concurrent Watch streams allowed on the replica; more get
-   * RESOURCE_EXHAUSTED TOO_MANY_WATCHERS. Default 1000. Ignored when `slots` is given.
+   * RESOURCE_EXHAUSTED TOO_MANY_WATCHERS. Default 20 000 (BREAKERBOX_MAX_WATCH_STREAMS's). Ignored when `slots` is given.
    */
   maxWatchers?: number;
   /** Concurrent Watch streams per API key (WatchStreamOptions.key); default none. Ignored when `slots` is given. */
@@ -78,6 +99,8 @@ export class WatchHub {
   private readonly maxBacklog: number;
   private readonly clock: () => number;
   private readonly stops = new Set<() => void>();
+  /** Token writers by filter (watch-token.ts scope key): one token per entry for all streams of a filter. */
+  private readonly tokenWriters = new Map<string, SharedTokenWriter>();
   /** The replica's status rounds, shared by every stream that asked for status. */
   readonly poller: StatusPoller;
   private closing = false;
@@ -88,7 +111,7 @@ export class WatchHub {
   ) {
     this.slots =
       options.slots ??
-      new WatchSlots({ maxStreams: options.maxWatchers ?? 1000, ...(options.maxWatchersPerKey === undefined ? {} : { maxPerKey: options.maxWatchersPerKey }) });
+      new WatchSlots({ maxStreams: options.maxWatchers ?? 20_000, ...(options.maxWatchersPerKey === undefined ? {} : { maxPerKey: options.maxWatchersPerKey }) });
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.maxBacklog = options.maxBacklog ?? 10_000;
     this.clock = options.clock ?? Date.now;
@@ -116,24 +139,8 @@ export class WatchHub {
     streamOptions: WatchStreamOptions = {},
   ): AsyncIterable<WatchMessage> {
     return {
-      [Symbol.asyncIterator]: () => this.run(filter, resumeToken, signal, streamOptions.statusIntervalMs ?? 0, streamOptions.key),
+      [Symbol.asyncIterator]: () => this.serve(filter, resumeToken, signal, streamOptions.statusIntervalMs ?? 0, streamOptions.key),
     };
-  }
-
-  private async *run(
-    filter: WatchFilter,
-    resumeToken: string | undefined,
-    signal: AbortSignal,
-    statusIntervalMs: number,
-    key: string | undefined,
-  ): AsyncGenerator<WatchMessage> {
-    if (this.closing) throw new ShuttingDownError("server is shutting down; reconnect to another replica");
-    const release = this.slots.take(key);
-    try {
-      yield* this.serve(filter, resumeToken, signal, statusIntervalMs);
-    } finally {
-      release();
-    }
   }
 
   /**
@@ -146,132 +153,158 @@ export class WatchHub {
    * the position after it, then WATCHER_TOO_SLOW: whatever happens, the
    * watcher holds a token it can resume from, and each resume makes progress.
    */
-  private async *serve(filter: WatchFilter, resumeToken: string | undefined, signal: AbortSignal, statusIntervalMs: number): AsyncGenerator<WatchMessage> {
-    const resumeFrom = resumeToken === undefined ? undefined : decodeWatchToken(filter, resumeToken);
-    const tokenOf = (position: string): string => encodeWatchToken(filter, position);
-    const backlog: Backlog = { items: [], head: 0 };
-    const unread = (): number => backlog.items.length - backlog.head;
-    let wake: (() => void) | undefined;
-    let stopping = false;
-    let overflowed = false;
-    let live = resumeFrom !== undefined;
-    let subscription: WatchSubscription | undefined;
-    const notify = (): void => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const stop = (): void => {
-      stopping = true;
-      notify();
-    };
-    this.stops.add(stop);
-    signal.addEventListener("abort", stop, { once: true });
-    // The position of the newest positional message queued (before any, where
-    // the stream starts): every matching entry up to it is queued or yielded.
-    let queuedThrough = resumeFrom ?? "";
-    const push = (message: WatchMessage, position?: string): void => {
-      if (stopping || overflowed) return;
-      if (unread() >= this.maxBacklog) {
-        // Full: take nothing more (memory stays bounded), and stop the store
-        // delivering. The reader still gets what is queued, then the token.
-        overflowed = true;
-        subscription?.close();
-      } else {
-        backlog.items.push(message);
-        if (position !== undefined) queuedThrough = position;
-      }
-      notify();
-    };
-    // Status (only for streams that asked for it): the replica's poller runs
-    // the rounds (status-poller.ts); the stream keeps its own bookkeeping.
-    const withStatus = statusIntervalMs > 0;
-    let status: StatusSubscription | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
-    let lastMessageAt = this.clock();
+  private async *serve(
+    filter: WatchFilter,
+    resumeToken: string | undefined,
+    signal: AbortSignal,
+    statusIntervalMs: number,
+    key: string | undefined,
+  ): AsyncGenerator<WatchMessage> {
+    // One generator per stream, not one around another: every message a
+    // stream sends passes each generator layer once, times thousands of streams.
+    if (this.closing) throw new ShuttingDownError("server is shutting down; reconnect to another replica");
+    const release = this.slots.take(key);
     try {
-      const start = resumeFrom ?? (await this.store.logPosition());
-      queuedThrough = start;
-      // Before the store subscription: events it replays are noted.
-      if (withStatus) {
-        status = this.poller.subscribe(filter, statusIntervalMs, {
-          live: () => live && !stopping && !overflowed,
-          unread,
-          send: (view) => push({ kind: "status", status: view, resumeToken: "" }),
-        }, resumeFrom !== undefined);
+      const resumeFrom = resumeToken === undefined ? undefined : decodeWatchToken(filter, resumeToken);
+      const scopeKey = watchTokenScopeKey(filter);
+      let writer = this.tokenWriters.get(scopeKey);
+      if (writer === undefined) {
+        writer = { write: watchTokenWriter(filter), streams: 0 };
+        this.tokenWriters.set(scopeKey, writer);
       }
-      subscription = await this.store.watch(filter, start, (item) => {
-        // Never a snapshot: the stream starts at a position (the hub reads the snapshot itself).
-        if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
-        if (item.kind === "event") status?.noteEvent(item.event.circuit, item.event.generation);
-        const position = positionOf(item)!;
-        push({ ...item, resumeToken: tokenOf(position) }, position);
-      });
-      const served = subscription;
-      if (overflowed) served.close(); // filled while replaying
-      heartbeat = setInterval(() => {
-        // Only live and with nothing queued: every matching entry up to the
-        // store's position for this watcher has then been yielded, so the
-        // token never skips an entry the watcher has not received.
-        if (live && !overflowed && unread() === 0 && this.clock() - lastMessageAt >= this.heartbeatMs) {
-          queuedThrough = served.position();
-          backlog.items.push({ kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) });
-          notify();
+      writer.streams += 1;
+      const sharedWriter = writer;
+      const tokenOf = sharedWriter.write;
+      const backlog: Backlog = { items: [], head: 0 };
+      const unread = (): number => backlog.items.length - backlog.head;
+      let wake: (() => void) | undefined;
+      let stopping = false;
+      let overflowed = false;
+      let live = resumeFrom !== undefined;
+      let subscription: WatchSubscription | undefined;
+      const notify = (): void => {
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      const stop = (): void => {
+        stopping = true;
+        notify();
+      };
+      const dropWriter = (): void => {
+        sharedWriter.streams -= 1;
+        if (sharedWriter.streams === 0) this.tokenWriters.delete(scopeKey);
+      };
+      this.stops.add(stop);
+      signal.addEventListener("abort", stop, { once: true });
+      // The position of the newest positional message queued (before any, where
+      // the stream starts): every matching entry up to it is queued or yielded.
+      let queuedThrough = resumeFrom ?? "";
+      const push = (message: WatchMessage, position?: string): void => {
+        if (stopping || overflowed) return;
+        if (unread() >= this.maxBacklog) {
+          // Full: take nothing more (memory stays bounded), and stop the store
+          // delivering. The reader still gets what is queued, then the token.
+          overflowed = true;
+          subscription?.close();
+        } else {
+          backlog.items.push(message);
+          if (position !== undefined) queuedThrough = position;
         }
-      }, Math.max(10, Math.floor(this.heartbeatMs / 2)));
-      heartbeat.unref();
-      if (!live) {
-        // The snapshot, read as the reader takes it: a stream holds two pages
-        // (this one and the next, read meanwhile), and a slow reader holds the
-        // store back by nothing.
-        // The next page is read while this one is sent (read ahead).
-        for await (const page of matchingViewPages(this.store, filter, undefined, undefined, true)) {
-          for (const view of page) {
-            if (stopping || signal.aborted) return; // shutdown or cancel: no snapshot_complete, the client starts over
-            status?.noteSnapshot(view);
-            lastMessageAt = this.clock();
-            yield { kind: "snapshot", status: view, resumeToken: "" };
-          }
+        notify();
+      };
+      // Status (only for streams that asked for it): the replica's poller runs
+      // the rounds (status-poller.ts); the stream keeps its own bookkeeping.
+      const withStatus = statusIntervalMs > 0;
+      let status: StatusSubscription | undefined;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let lastMessageAt = this.clock();
+      try {
+        const start = resumeFrom ?? (await this.store.logPosition());
+        queuedThrough = start;
+        // Before the store subscription: events it replays are noted.
+        if (withStatus) {
+          status = this.poller.subscribe(filter, statusIntervalMs, {
+            live: () => live && !stopping && !overflowed,
+            unread,
+            send: (view) => push({ kind: "status", status: view, resumeToken: "" }),
+          }, resumeFrom !== undefined);
         }
-        if (stopping || signal.aborted) return;
-        live = true;
-        lastMessageAt = this.clock();
-        yield { kind: "snapshot_complete", resumeToken: tokenOf(start) };
-      }
-      for (;;) {
-        // At shutdown too, everything queued is delivered before the stream ends.
-        while (unread() > 0) {
-          const message = backlog.items[backlog.head]!;
-          backlog.head += 1;
-          // Drop what was read, so a queue that never quite empties does not grow.
-          if (backlog.head === backlog.items.length) {
-            backlog.items = [];
-            backlog.head = 0;
-          } else if (backlog.head >= 1024 && backlog.head * 2 >= backlog.items.length) {
-            backlog.items = backlog.items.slice(backlog.head);
-            backlog.head = 0;
+        subscription = await this.store.watch(filter, start, (item) => {
+          // Never a snapshot: the stream starts at a position (the hub reads the snapshot itself).
+          if (item.kind === "snapshot" || item.kind === "snapshot_complete") return;
+          if (item.kind === "event") status?.noteEvent(item.event.circuit, item.event.generation);
+          const position = positionOf(item)!;
+          push({ ...item, resumeToken: tokenOf(position) }, position);
+        });
+        const served = subscription;
+        if (overflowed) served.close(); // filled while replaying
+        heartbeat = setInterval(() => {
+          // Only live and with nothing queued: every matching entry up to the
+          // store's position for this watcher has then been yielded, so the
+          // token never skips an entry the watcher has not received.
+          if (live && !overflowed && unread() === 0 && this.clock() - lastMessageAt >= this.heartbeatMs) {
+            queuedThrough = served.position();
+            backlog.items.push({ kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) });
+            notify();
           }
+        }, Math.max(10, Math.floor(this.heartbeatMs / 2)));
+        heartbeat.unref();
+        if (!live) {
+          // The snapshot, read as the reader takes it: a stream holds two pages
+          // (this one, and the next, read while this one is sent), and a slow
+          // reader holds the store back by nothing.
+          for await (const page of matchingViewPages(this.store, filter, undefined, undefined, true)) {
+            for (const view of page) {
+              if (stopping || signal.aborted) return; // shutdown or cancel: no snapshot_complete, the client starts over
+              status?.noteSnapshot(view);
+              lastMessageAt = this.clock();
+              yield { kind: "snapshot", status: view, resumeToken: "" };
+            }
+          }
+          if (stopping || signal.aborted) return;
+          live = true;
           lastMessageAt = this.clock();
-          if (message.kind === "status") status?.taken();
-          yield message;
+          yield { kind: "snapshot_complete", resumeToken: tokenOf(start) };
         }
-        if (overflowed) {
-          yield { kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) };
-          throw new ResourceExhaustedError(
-            "watcher_too_slow",
-            this.maxBacklog,
-            `watcher fell ${this.maxBacklog} messages behind; reconnect with the last resume_token received (the heartbeat just sent)`,
-          );
+        for (;;) {
+          // At shutdown too, everything queued is delivered before the stream ends.
+          while (unread() > 0) {
+            const message = backlog.items[backlog.head]!;
+            backlog.head += 1;
+            // Drop what was read, so a queue that never quite empties does not grow.
+            if (backlog.head === backlog.items.length) {
+              backlog.items = [];
+              backlog.head = 0;
+            } else if (backlog.head >= 1024 && backlog.head * 2 >= backlog.items.length) {
+              backlog.items = backlog.items.slice(backlog.head);
+              backlog.head = 0;
+            }
+            lastMessageAt = this.clock();
+            if (message.kind === "status") status?.taken();
+            yield message;
+          }
+          if (overflowed) {
+            yield { kind: "heartbeat", at: this.clock(), resumeToken: tokenOf(queuedThrough) };
+            throw new ResourceExhaustedError(
+              "watcher_too_slow",
+              this.maxBacklog,
+              `watcher fell ${this.maxBacklog} messages behind; reconnect with the last resume_token received (the heartbeat just sent)`,
+            );
+          }
+          if (stopping || signal.aborted) return;
+          await new Promise<void>((resolve) => (wake = resolve));
         }
-        if (stopping || signal.aborted) return;
-        await new Promise<void>((resolve) => (wake = resolve));
+      } finally {
+        if (heartbeat !== undefined) clearInterval(heartbeat);
+        if (status !== undefined) this.poller.unsubscribe(status);
+        subscription?.close();
+        signal.removeEventListener("abort", stop);
+        this.stops.delete(stop);
+        dropWriter();
       }
     } finally {
-      if (heartbeat !== undefined) clearInterval(heartbeat);
-      if (status !== undefined) this.poller.unsubscribe(status);
-      subscription?.close();
-      signal.removeEventListener("abort", stop);
-      this.stops.delete(stop);
+      release();
     }
   }
 

@@ -5,7 +5,7 @@
  * repeating what that filter would have matched.
  */
 import { ResumeTokenError, type WatchFilter } from "../store/store.js";
-import { decodeToken, encodeToken } from "./opaque-token.js";
+import { decodeToken, encodeToken, tokenWriter } from "./opaque-token.js";
 
 /** The filter as a token scope: the prefix, then the circuit names sorted and without repeats (their order does not change the filter). */
 function scopeOf(filter: WatchFilter): string[] {
@@ -15,6 +15,29 @@ function scopeOf(filter: WatchFilter): string[] {
 /** The resume token for `position` on a stream with `filter`. */
 export function encodeWatchToken(filter: WatchFilter, position: string): string {
   return encodeToken("watch", scopeOf(filter), position);
+}
+
+/** What identifies a filter's tokens: filters with the same key write the same token for a position. */
+export function watchTokenScopeKey(filter: WatchFilter): string {
+  return JSON.stringify(scopeOf(filter));
+}
+
+/**
+ * {@link encodeWatchToken} for one filter, remembering the last token
+ * written: every stream with this filter shares one writer (WatchHub), so
+ * an entry that goes to thousands of them is turned into a token once.
+ */
+export function watchTokenWriter(filter: WatchFilter): (position: string) => string {
+  const write = tokenWriter("watch", scopeOf(filter));
+  let lastPosition: string | undefined;
+  let lastToken = "";
+  return (position) => {
+    if (position !== lastPosition) {
+      lastToken = write(position);
+      lastPosition = position;
+    }
+    return lastToken;
+  };
 }
 
 /**

@@ -1,6 +1,13 @@
 /**
  * The embedded store's open watches: who wants which circuits, and the
  * synchronous hand-off of each new log entry to every matching watcher.
+ *
+ * An entry is matched against candidates only, not every watcher: watchers
+ * that list circuit names (and no prefix) are indexed by name, those with a
+ * prefix only (or none: every circuit) are grouped by prefix, and the rare
+ * ones with both are checked one by one. An entry so costs one check per
+ * distinct prefix plus a hand-off per matching watcher, however many
+ * thousands watch other circuits.
  */
 import { type WatchFilter, type WatchItem, type WatchSubscription, circuitOf, matchesFilter } from "./store.js";
 import type { MemoryLogEntry } from "./memory-event-log.js";
@@ -19,18 +26,56 @@ export interface MemoryWatchers {
   clear(): void;
 }
 
+interface Watcher {
+  filter: WatchFilter;
+  sink: (item: WatchItem) => void;
+}
+
 export function createMemoryWatchers(): MemoryWatchers {
-  const watchers = new Set<{ filter: WatchFilter; sink: (item: WatchItem) => void }>();
+  /** Watchers of listed names only, by name (a name listed twice counts once). */
+  const byName = new Map<string, Set<Watcher>>();
+  /** Watchers of a prefix only, by prefix ("" for a watcher of every circuit). */
+  const byPrefix = new Map<string, Set<Watcher>>();
+  /** Watchers of a prefix and listed names. */
+  const mixed = new Set<Watcher>();
+  const add = <K>(index: Map<K, Set<Watcher>>, key: K, w: Watcher): void => {
+    let set = index.get(key);
+    if (set === undefined) index.set(key, (set = new Set()));
+    set.add(w);
+  };
+  const remove = <K>(index: Map<K, Set<Watcher>>, key: K, w: Watcher): void => {
+    const set = index.get(key);
+    if (set?.delete(w) === true && set.size === 0) index.delete(key);
+  };
   return {
     open(filter, sink, head) {
-      const watcher = { filter, sink };
-      watchers.add(watcher);
-      return { close: () => void watchers.delete(watcher), position: head };
+      const watcher: Watcher = { filter, sink };
+      const kind = filter.circuits.length === 0 ? "prefix" : filter.prefix === "" ? "names" : "mixed";
+      if (kind === "names") for (const name of filter.circuits) add(byName, name, watcher);
+      else if (kind === "prefix") add(byPrefix, filter.prefix, watcher);
+      else mixed.add(watcher);
+      let open = true;
+      const close = (): void => {
+        if (!open) return;
+        open = false;
+        if (kind === "names") for (const name of filter.circuits) remove(byName, name, watcher);
+        else if (kind === "prefix") remove(byPrefix, filter.prefix, watcher);
+        else mixed.delete(watcher);
+      };
+      return { close, position: head };
     },
     deliver(entry) {
       const circuit = circuitOf(entry);
-      for (const w of watchers) if (matchesFilter(w.filter, circuit)) w.sink(entry);
+      // A watcher is in one index only, and under a name once: nobody gets the entry twice.
+      const named = byName.get(circuit);
+      if (named !== undefined) for (const w of named) w.sink(entry);
+      for (const [prefix, watchers] of byPrefix) if (circuit.startsWith(prefix)) for (const w of watchers) w.sink(entry);
+      for (const w of mixed) if (matchesFilter(w.filter, circuit)) w.sink(entry);
     },
-    clear: () => watchers.clear(),
+    clear: () => {
+      byName.clear();
+      byPrefix.clear();
+      mixed.clear();
+    },
   };
 }

@@ -71,7 +71,7 @@ describe("loadConfig: defaults", () => {
       idleTtlMs: 86_400_000,
       maxCircuits: 1_000_000,
       httpCorsOrigins: [],
-      maxWatchers: 1000,
+      maxWatchers: 20_000,
       maxWatchersPerKey: 100,
       heartbeatMs: 15_000,
       workers: 1,
@@ -283,7 +283,7 @@ describe("loadConfig: bad variables", () => {
     ],
     [{ LOG_LEVEL: "verbose" }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
     [{ BREAKERBOX_IDLE_TTL_SECONDS: "0" }, 'BREAKERBOX_IDLE_TTL_SECONDS: must be a number of seconds from 1 to 604800, got "0"'],
-    [{ BREAKERBOX_MAX_WATCH_STREAMS: "0" }, 'BREAKERBOX_MAX_WATCH_STREAMS: must be an integer from 1 to 100000, got "0"'],
+    [{ BREAKERBOX_MAX_WATCH_STREAMS: "0" }, 'BREAKERBOX_MAX_WATCH_STREAMS: must be an integer from 1 to 1000000, got "0"'],
     [
       { BREAKERBOX_WATCH_HEARTBEAT_SECONDS: "never" },
       'BREAKERBOX_WATCH_HEARTBEAT_SECONDS: must be a number of seconds from 1 to 3600, got "never"',

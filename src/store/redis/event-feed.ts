@@ -19,12 +19,24 @@ export function isStreamId(s: string): boolean {
   return /^\d{1,16}-\d{1,16}$/.test(s);
 }
 
-/** Orders stream ids: negative, zero or positive like a comparator. */
+/**
+ * Orders stream ids: negative, zero or positive like a comparator. Runs once
+ * per watcher for every entry read, so it compares the decimal parts as
+ * strings (the shorter number is the smaller, else the text order is the
+ * numeric one) instead of parsing them.
+ */
 export function compareStreamIds(a: string, b: string): number {
-  const [am, as] = a.split("-").map(BigInt) as [bigint, bigint];
-  const [bm, bs] = b.split("-").map(BigInt) as [bigint, bigint];
-  if (am !== bm) return am < bm ? -1 : 1;
-  return as === bs ? 0 : as < bs ? -1 : 1;
+  const ai = a.indexOf("-");
+  const bi = b.indexOf("-");
+  return compareDecimals(a.slice(0, ai), b.slice(0, bi)) || compareDecimals(a.slice(ai + 1), b.slice(bi + 1));
+}
+
+/** Orders two non-negative decimal integers written as text (leading zeros allowed). */
+function compareDecimals(a: string, b: string): number {
+  if (a.length > 1 && a[0] === "0") a = a.replace(/^0+(?=\d)/, "");
+  if (b.length > 1 && b[0] === "0") b = b.replace(/^0+(?=\d)/, "");
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a === b ? 0 : a < b ? -1 : 1;
 }
 
 /** A transition read from the stream, decoded once for every follower, with its stream id. */

@@ -7,7 +7,7 @@
  */
 import { ResumeTokenError, type CircuitView, type WatchFilter, type WatchItem, type WatchSubscription, circuitOf, matchesFilter } from "../store.js";
 import type { CircuitNames } from "./circuit-names.js";
-import { type EventFeed, type FeedItem, isStreamId } from "./event-feed.js";
+import { type EventFeed, type FeedItem, type StreamEvent, isStreamId } from "./event-feed.js";
 import { toCircuitEvent } from "./script-replies.js";
 import type { Guard } from "./unavailable.js";
 
@@ -24,6 +24,22 @@ export interface RedisWatchSource {
 /** Circuits a snapshot reads at once. */
 const SNAPSHOT_SLICE = 1000;
 
+/**
+ * The watch item of each transition the feed read, made once and handed to
+ * every watcher it matches: the same object for all of them, so the service
+ * can encode it once for all their streams (watch-hub.ts sharedItemOf).
+ */
+const eventItems = new WeakMap<StreamEvent, WatchItem>();
+
+function eventItemOf(event: StreamEvent): WatchItem {
+  let item = eventItems.get(event);
+  if (item === undefined) {
+    item = { kind: "event", event: toCircuitEvent(event) };
+    eventItems.set(event, item);
+  }
+  return item;
+}
+
 /** Starts a watch (see CircuitStore.watch). */
 export async function openRedisWatch(
   source: RedisWatchSource,
@@ -34,7 +50,7 @@ export async function openRedisWatch(
   const { feed, guard, eventLogSize } = source;
   const deliver = (item: FeedItem): void => {
     if (!matchesFilter(filter, circuitOf(item))) return;
-    sink(item.kind === "event" ? { kind: "event", event: toCircuitEvent(item.event) } : item);
+    sink(item.kind === "event" ? eventItemOf(item.event) : item);
   };
   if (resumeToken !== undefined && resumeToken !== "") {
     if (!isStreamId(resumeToken)) {
