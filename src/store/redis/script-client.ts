@@ -21,6 +21,7 @@ import {
   type ViewReply,
   decodeAcquireReply,
   decodeConfigureReply,
+  decodeReportBatchReply,
   decodeReportReply,
   decodeViewReply,
 } from "./script-replies.js";
@@ -72,6 +73,8 @@ export interface ScriptClient {
   readonly guard: Guard;
   acquire(call: CircuitCall, circuitHash: string, nonce: string): Promise<AcquireReply | StaleConfig>;
   report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
+  /** report-batch.lua: several reports of one circuit in one call, applied in order; one reply each. */
+  reportBatch(call: CircuitCall, args: readonly ReportArgs[]): Promise<ReportReply[] | StaleConfig>;
   /** read.lua: the view, and with `history` its whole retained history (newest first). */
   read(call: CircuitCall, what: "view" | "history"): Promise<ViewReply | StaleConfig>;
   admin(call: CircuitCall, action: "reset" | ForceTarget, actor: string): Promise<ViewReply | StaleConfig>;
@@ -119,6 +122,21 @@ const CAP_REACHED = '{"capReached":true}';
 const KIND_CODE: Readonly<Record<PermitKind, string>> = { closed: "c", probe: "p", shadow: "s", disabled: "d" };
 
 type ScriptFunction = (...args: (string | number)[]) => Promise<unknown>;
+
+/** report.lua's ARGV[9..17] (report-batch.lua's first nine per report). */
+function reportArgs(a: ReportArgs): (string | number)[] {
+  return [
+    a.permit,
+    a.generation,
+    KIND_CODE[a.kind],
+    a.expiresAt,
+    a.outcome,
+    a.durationMs,
+    a.retryAfterMs,
+    a.principal?.keyName ?? "",
+    a.principal?.agentInstanceId ?? "",
+  ];
+}
 
 /** Creates the client and registers the scripts on the connection. */
 export function createScriptClient(options: ScriptClientOptions): ScriptClient {
@@ -191,20 +209,13 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
   return {
     guard,
     acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
-    report: async (call, a) =>
-      decodeReportReply(
-        await run("bbReport", call, [
-          a.permit,
-          a.generation,
-          KIND_CODE[a.kind],
-          a.expiresAt,
-          a.outcome,
-          a.durationMs,
-          a.retryAfterMs,
-          a.principal?.keyName ?? "",
-          a.principal?.agentInstanceId ?? "",
-        ]),
-      ),
+    report: async (call, a) => decodeReportReply(await run("bbReport", call, reportArgs(a))),
+    async reportBatch(call, list) {
+      // Each report gets its own random, as it would alone (the jitter of an open it drives).
+      const extra: (string | number)[] = [list.length];
+      for (const a of list) extra.push(...reportArgs(a), options.random());
+      return decodeReportBatchReply(await run("bbReportBatch", call, extra), list.length);
+    },
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
     admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
     configure: async (call, settings, change) =>
