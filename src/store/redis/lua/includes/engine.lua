@@ -332,9 +332,14 @@ local function reopen_from_half_open(ctx, c, reason, hint_ms)
 end
 
 -- advance(): lazy OPEN -> HALF_OPEN and probe expiry; prunes reported permits
--- that have expired (expiry <= now, whatever the outcome fraction).
+-- that have expired (expiry <= now, whatever the outcome fraction), once per
+-- script: a batch of Reports (report-batch.lua) advances before each at one
+-- `now`, and records no permit that expires by then (such a report is refused).
 local function advance(ctx, c)
-  redis.call("ZREMRANGEBYSCORE", ctx.keys.reported, "-inf", "(" .. (ctx.now + 1))
+  if not ctx.pruned then
+    redis.call("ZREMRANGEBYSCORE", ctx.keys.reported, "-inf", "(" .. (ctx.now + 1))
+    ctx.pruned = true
+  end
   if c.s == "OPEN" and ctx.now >= c.ou then
     transition(ctx, c, "HALF_OPEN", "open_duration_elapsed")
   elseif c.s == "HALF_OPEN" then

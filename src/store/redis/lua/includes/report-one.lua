@@ -73,7 +73,12 @@ local function report_one(ctx, c, a)
   elseif redis.call("ZADD", ctx.keys.reported, "NX", score, permit) == 0 then
     return repeated(redis.call("ZSCORE", ctx.keys.reported, permit))
   end
-  touch_side_key(ctx, c, ctx.keys.reported)
+  -- Once the key has its time (c.xe set) the batch's later reports need not
+  -- ask again: until commit_write nothing in the script clears or changes it.
+  if not ctx.reported_timed then
+    touch_side_key(ctx, c, ctx.keys.reported)
+    ctx.reported_timed = c.xe ~= -1
+  end
   c.dirty = true
   if outcome == "SUCCESS" then c.ts = c.ts + 1
   elseif outcome == "FAILURE" then c.tf = c.tf + 1
