@@ -295,3 +295,39 @@ describe("Report batching on one circuit", () => {
     }
   });
 });
+
+describe("Report batching when the circuit's settings changed meanwhile", () => {
+  it("runs the whole batch again with the stored settings after a staleConfig answer", async () => {
+    const s = await side(servers[1]!, "rbs:", () => T0, () => 0.5);
+    try {
+      const circuit = "stale.one";
+      const permits: string[] = [];
+      for (let i = 0; i < 5; i++) permits.push((await s.store.acquire(circuit)).permit!);
+      // Once the lone first report has answered, another replica's settings land (written directly:
+      // no announcement reaches this store), so the batch that follows runs with a stale version.
+      const commands = (s.store as unknown as { client: Record<string, (...args: unknown[]) => Promise<unknown>> }).client;
+      const counted = commands["bbReport"]!;
+      commands["bbReport"] = async function (this: unknown, ...args: unknown[]) {
+        const reply = await counted.apply(this, args);
+        await s.raw.hset(`${s.prefix}{${circuit}}:x`, "v", "1", "s", JSON.stringify({ patch: { failureThreshold: 1 } }));
+        return reply;
+      };
+      const outcomes = ["SUCCESS", "FAILURE", "SUCCESS", "FAILURE", "SUCCESS"] as const;
+      const acks = await Promise.all(permits.map((permit, i) => s.store.report(circuit, { permit, outcome: outcomes[i]!, durationMs: 1, retryAfterMs: 0 })));
+      // With failureThreshold 1 the batch's first failure opens the circuit; the reports after it are stale.
+      expect(acks.map((a) => [a.disposition, a.state])).toEqual([
+        ["RECORDED", "CLOSED"],
+        ["RECORDED", "OPEN"],
+        ["STALE", "OPEN"],
+        ["STALE", "OPEN"],
+        ["STALE", "OPEN"],
+      ]);
+      // The lone report, then the batch twice: refused as stale (nothing applied), then applied.
+      expect(s.calls).toEqual({ single: 1, batch: 2 });
+      const view = (await s.store.get(circuit))!;
+      expect([view.stats.totalSuccesses, view.stats.totalFailures, view.config.failureThreshold]).toEqual([3, 2, 1]);
+    } finally {
+      await s.close();
+    }
+  });
+});
