@@ -22,8 +22,8 @@
  * - the circuit indexes (circuit-index.ts, lua/includes/indexes.lua): the
  *   count and the cap, and ListCircuits by name and state (redis-list.ts);
  * - the report coalescer (report-coalescer.ts): a circuit's Reports that
-  arrive while one of its report calls is in flight go in one call next;
-- the bounded per-circuit caches (bounded-map.ts), swept every 10 s.
+ *   arrive while one of its report calls is in flight go in one call next;
+ * - the bounded per-circuit caches (bounded-map.ts), swept every 10 s.
  * - the data epoch (data-epoch.ts): when Redis lost its data, the replica
  *   drops its rules, settings versions and views, reloads the rules and the
  *   shared permit secret, and rewinds its stream reader if need be.
