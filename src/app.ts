@@ -5,6 +5,7 @@
  * directly.
  */
 import type { Logger } from "pino";
+import type { ServerOptions } from "@grpc/grpc-js";
 import type { AppConfig } from "./config/index.js";
 import { AccessControl } from "./service/access.js";
 import { Breakerbox } from "./service/breakerbox.js";
@@ -202,13 +203,15 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   ];
   const tls = config.tls === undefined ? {} : { tls: config.tls };
   const health = new HealthRegistry(
-    { "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING },
+    // "liveness" stays SERVING while the process serves, whatever the store: a liveness probe on it
+    // does not restart replicas during a Redis outage (a restart would not bring Redis back).
+    { "": ServingStatus.SERVING, [CircuitService.typeName]: ServingStatus.SERVING, [LIVENESS_SERVICE]: ServingStatus.SERVING },
     // Health has no error boundary of its own: the refusal is mapped here (TOO_MANY_WATCHERS, scope replica).
     { openWatch: () => takeOrRefuse(watchSlots) },
   );
   const onInternalError = (err: unknown, method: { name: string }): void =>
     logger.error({ err, method: method.name }, "internal error");
-  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, interceptors, ...tls });
+  const grpc = createGrpcServer({ circuitService: impl, health, onInternalError, interceptors, serverOptions: connectionAgeOptions(config), ...tls });
   const http = createHttpServer({
     circuitService: impl,
     interceptors,
@@ -255,4 +258,16 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   };
 
   return { grpcPort, httpPort, store, service, grpc, http, metrics, stop };
+}
+
+/** The grpc.health.v1 service name that answers SERVING from start to shutdown, Redis or not. */
+export const LIVENESS_SERVICE = "liveness";
+
+/** grpc-js's connection-age options; none when the age is 0 (never). */
+function connectionAgeOptions(config: AppConfig): ServerOptions {
+  if (config.maxConnectionAgeMs === 0) return {};
+  return {
+    "grpc.max_connection_age_ms": config.maxConnectionAgeMs,
+    ...(config.maxConnectionAgeGraceMs === 0 ? {} : { "grpc.max_connection_age_grace_ms": config.maxConnectionAgeGraceMs }),
+  };
 }

@@ -8,7 +8,7 @@
  * its sources (scripts/build-stamp.mjs). Afterwards it reaps Redis
  * processes left behind by test processes that died without cleaning up.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { staleness } from "../scripts/build-stamp.mjs";
@@ -29,12 +29,17 @@ function missingRedisBinaries(): string[] {
   });
 }
 
+/** True when `name` runs from PATH (the OS packages put prometheus and promtool there). */
+function onPath(name: string): boolean {
+  return spawnSync(name, ["--version"], { stdio: "ignore" }).status === 0;
+}
+
 export default function setup(): () => void {
   // Vitest's workers and every server process the tests spawn run on this
   // executable (process.execPath), so this one line names the runtime under test.
   process.stdout.write(`test setup: Node ${process.version} (${process.execPath})\n`);
-  if (!existsSync(`${root}.tools/bin/grpcurl`)) {
-    process.stdout.write("test setup: grpcurl not found in .tools/bin; installing it (scripts/install-test-tools.sh)\n");
+  if (!existsSync(`${root}.tools/bin/grpcurl`) || !existsSync(`${root}.tools/bin/helm`)) {
+    process.stdout.write("test setup: grpcurl or helm not found in .tools/bin; installing them (scripts/install-test-tools.sh)\n");
     execFileSync("bash", [`${root}scripts/install-test-tools.sh`], { stdio: "inherit" });
   }
   const missing = missingRedisBinaries();
@@ -50,6 +55,11 @@ export default function setup(): () => void {
     process.stdout.write("test setup: chromium not found; installing it from the OS packages (scripts/install-chromium.sh)\n");
     execFileSync("bash", [`${root}scripts/install-chromium.sh`], { stdio: "inherit" });
     if (chromiumPath() === undefined) throw new Error("test setup: chromium still missing after scripts/install-chromium.sh");
+  }
+  if (!onPath("prometheus") || !onPath("promtool")) {
+    process.stdout.write("test setup: prometheus or promtool not found; installing them from the OS packages (scripts/install-prometheus.sh)\n");
+    execFileSync("bash", [`${root}scripts/install-prometheus.sh`], { stdio: "inherit" });
+    if (!onPath("prometheus") || !onPath("promtool")) throw new Error("test setup: prometheus or promtool still missing after scripts/install-prometheus.sh");
   }
   // Tests that start dist/src/main.js refuse a stale build themselves (test/support/replicas.ts);
   // say it here once, before they fail one by one.

@@ -1,5 +1,5 @@
 # Sourced by the scripts that build pinned Go commands into .tools/bin
-# (install-grpcurl.sh, install-promtool.sh, install-codegen-tools.sh).
+# (install-grpcurl.sh, install-codegen-tools.sh).
 #   go_install <who> <bin_dir> <package@version> [ldflags]
 #     `go install` through the Go module proxy (checksums verified against
 #     sum.golang.org), static (CGO_ENABLED=0), into <bin_dir>; exits 1 with a

@@ -57,6 +57,11 @@ export const processEnvSchema = z.object({
   BREAKERBOX_MAX_WATCH_STREAMS_PER_KEY: integerVar(1, 100_000, 100),
   BREAKERBOX_WATCH_HEARTBEAT_SECONDS: secondsVar(1, 3600, 15),
   BREAKERBOX_SHUTDOWN_GRACE_SECONDS: secondsVar(0, 300, 5),
+  // A plain (L4) load balancer pins each agent's HTTP/2 connection to one replica; an age
+  // makes clients reconnect, and so spread, after a scale-up. 0 = never.
+  BREAKERBOX_MAX_CONNECTION_AGE_SECONDS: secondsVar(0, 7 * SECONDS_PER_DAY, 300),
+  // 0 = no limit: calls and Watch streams on an aged connection run until they end.
+  BREAKERBOX_MAX_CONNECTION_AGE_GRACE_SECONDS: secondsVar(0, 7 * SECONDS_PER_DAY, 0),
   BREAKERBOX_EVENT_LOG_SIZE: integerVar(1, 1_000_000, 10_000),
   BREAKERBOX_HISTORY_LIMIT: integerVar(1, 10_000, 100),
   BREAKERBOX_METRICS_MAX_CIRCUITS: integerVar(0, 100_000, 1000),

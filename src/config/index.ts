@@ -106,6 +106,15 @@ export interface AppConfig {
   workers: number;
   /** How long shutdown waits for in-flight calls and streams (BREAKERBOX_SHUTDOWN_GRACE_SECONDS, default 5 s). */
   shutdownGraceMs: number;
+  /**
+   * After this long (±10 %, grpc-js's jitter) the gRPC port asks a client
+   * connection to go away (GOAWAY), so clients behind an L4 balancer reconnect
+   * and spread over new replicas (BREAKERBOX_MAX_CONNECTION_AGE_SECONDS,
+   * default 300 s; 0 = never).
+   */
+  maxConnectionAgeMs: number;
+  /** Then how long its calls and streams may go on (BREAKERBOX_MAX_CONNECTION_AGE_GRACE_SECONDS; 0, the default, = until they end). */
+  maxConnectionAgeGraceMs: number;
   /** Events kept so a reconnecting watcher can resume (BREAKERBOX_EVENT_LOG_SIZE, default 10000). */
   eventLogSize: number;
   /** Transitions and config changes kept per circuit (BREAKERBOX_HISTORY_LIMIT, default 100). */
@@ -224,6 +233,8 @@ export function loadConfig(env: RawEnv, options: LoadConfigOptions = {}): AppCon
     heartbeatMs: vars.BREAKERBOX_WATCH_HEARTBEAT_SECONDS,
     workers: vars.BREAKERBOX_WORKERS,
     shutdownGraceMs: vars.BREAKERBOX_SHUTDOWN_GRACE_SECONDS,
+    maxConnectionAgeMs: vars.BREAKERBOX_MAX_CONNECTION_AGE_SECONDS,
+    maxConnectionAgeGraceMs: vars.BREAKERBOX_MAX_CONNECTION_AGE_GRACE_SECONDS,
     eventLogSize: vars.BREAKERBOX_EVENT_LOG_SIZE,
     historyLimit: vars.BREAKERBOX_HISTORY_LIMIT,
     metricsMaxCircuits: vars.BREAKERBOX_METRICS_MAX_CIRCUITS,

@@ -13,7 +13,7 @@ export interface RedisNode {
 
 /** How to reach Redis: one server (REDIS_URL), Sentinel, or Cluster. */
 export type RedisConnection =
-  | { mode: "single"; url: string }
+  | { mode: "single"; url: string; username?: string; password?: string }
   | { mode: "sentinel"; sentinels: RedisNode[]; name: string; username?: string; password?: string }
   | { mode: "cluster"; nodes: RedisNode[]; username?: string; password?: string };
 
@@ -97,7 +97,13 @@ export function storeConfig(vars: RedisVars): StoreConfig | { problem: string } 
   };
   let connection: RedisConnection;
   if (vars.REDIS_URL !== undefined) {
-    connection = { mode: "single", url: vars.REDIS_URL };
+    // Credentials from REDIS_USERNAME/REDIS_PASSWORD (a Kubernetes Secret, say) or in the URL, not both:
+    // two passwords, one silently winning, is how an operator locks a fleet out.
+    const url = new URL(vars.REDIS_URL);
+    if ((url.password !== "" && vars.REDIS_PASSWORD !== undefined) || (url.username !== "" && vars.REDIS_USERNAME !== undefined)) {
+      return { problem: "REDIS_URL carries credentials and REDIS_USERNAME or REDIS_PASSWORD is set too: give them in one place" };
+    }
+    connection = { mode: "single", url: vars.REDIS_URL, ...auth };
   } else if (vars.REDIS_SENTINELS !== undefined) {
     if (vars.REDIS_SENTINEL_NAME === undefined) {
       return { problem: "REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS (the master name the sentinels monitor)" };

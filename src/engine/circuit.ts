@@ -18,7 +18,8 @@
  * would export those steps and let a caller change state without them.
  */
 import { type PermitRejectedError, permitRefusal } from "./errors.js";
-import { circuitHash, decodePermit, encodePermit, type PermitKind } from "./permit.js";
+import { circuitHash, decodePermit, encodePermit, newPermitStream, type Permit, type PermitKind } from "./permit.js";
+import { PERMIT_WINDOW_SLOTS, lookUpInWindow, pruneWindows, recordInWindow } from "./permit-window.js";
 import type {
   Circuit,
   CircuitConfig,
@@ -50,10 +51,7 @@ export interface Tick {
   rand: number;
 }
 
-export interface AcquireInput extends Tick {
-  /** Unique per permit across all replicas (e.g. replica id + counter), [0-9a-z]{1,32}. */
-  nonce: string;
-}
+export type AcquireInput = Tick;
 
 export interface AcquireResult {
   allowed: boolean;
@@ -79,6 +77,8 @@ export interface ReportInput extends Tick {
   retryAfterMs: number;
   /** The reporter: the transitions this report drives carry it. Absent: they carry none. */
   principal?: Principal;
+  /** Slots of a stream's permit window (permit-window.ts); default PERMIT_WINDOW_SLOTS. Tests make it small. */
+  windowSlots?: number;
 }
 
 export interface ReportResult {
@@ -108,6 +108,9 @@ export function newCircuit(name: string, now: number): Circuit {
     reporters: emptyReporters(),
     totals: { successes: 0, failures: 0, timeouts: 0, ignored: 0, rejections: 0 },
     reported: new Map(),
+    windows: new Map(),
+    // No stream until the first grant, which starts one (grant: older than any permit_ttl).
+    issuer: { stream: "", next: 0, since: Number.NEGATIVE_INFINITY },
   };
 }
 
@@ -232,7 +235,24 @@ export function advance(c: Circuit, config: CircuitConfig, tick: Tick): Transiti
   return out;
 }
 
-/** Forgets reported permits that have expired (a Report of one is refused as expired anyway). */
+/**
+ * The outcome that counted for `permit` if it was reported before,
+ * "forgotten" when its stream's window no longer reaches it, else undefined.
+ * Looks only: remember() records.
+ */
+function firstOutcome(c: Circuit, permit: Permit, input: ReportInput): Outcome | "forgotten" | undefined {
+  if (permit.stream === undefined) return c.reported.get(input.permit)?.outcome;
+  const answer = lookUpInWindow(c.windows, permit.stream, permit.seq, input.windowSlots ?? PERMIT_WINDOW_SLOTS);
+  return answer.kind === "repeated" ? answer.first : answer.kind === "forgotten" ? "forgotten" : undefined;
+}
+
+/** Records `permit` as reported with `input.outcome`, until it expires. */
+function remember(c: Circuit, permit: Permit, input: ReportInput): void {
+  if (permit.stream === undefined) c.reported.set(input.permit, { expiresAt: permit.expiresAt, outcome: input.outcome });
+  else recordInWindow(c.windows, permit.stream, permit.seq, permit.expiresAt, input.outcome, input.windowSlots ?? PERMIT_WINDOW_SLOTS);
+}
+
+/** Forgets reported legacy permits that have expired (a Report of one is refused as expired anyway). */
 function pruneReported(c: Circuit, now: number): void {
   for (const [id, reported] of c.reported) {
     if (reported.expiresAt > now) break;
@@ -282,7 +302,14 @@ function grant(
   reason?: DenyReason,
 ): AcquireResult {
   const expiresAt = input.now + config.permitTtlMs;
-  const permit = encodePermit({ circuitHash: c.hash, generation: c.generation, kind, expiresAt, nonce: input.nonce });
+  const issuer = c.issuer;
+  // A stream numbers the permits of one permit_ttl at most, so its window
+  // costs about (permits issued in a permit_ttl) / 2 bytes, not the total it ever issued.
+  if (input.now - issuer.since >= config.permitTtlMs || input.now < issuer.since) {
+    c.issuer = { stream: newPermitStream(), next: 0, since: input.now };
+  }
+  const seq = c.issuer.next++;
+  const permit = encodePermit({ circuitHash: c.hash, generation: c.generation, kind, expiresAt, stream: c.issuer.stream, seq });
   if (kind === "probe" && c.phase.state === "HALF_OPEN") c.phase.probes.push({ id: permit, expiresAt });
   const r: AcquireResult = { allowed: true, permit, state: visibleState(c, config), retryAfterMs: 0, shadowDenied, transitions };
   if (reason !== undefined) r.reason = reason;
@@ -412,16 +439,21 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
   }
   const transitions = advance(c, config, input);
   pruneReported(c, input.now);
+  pruneWindows(c.windows, input.now);
   c.lastUsed = input.now;
   // Expiry first: a permit past its permit_ttl is refused whether or not it was
   // reported before, so the answer does not depend on when `reported` was pruned.
   if (input.now >= permit.expiresAt) {
     throw refusedAfter(transitions, permitRefusal.expired(input.now - permit.expiresAt, config.permitTtlMs, c.name));
   }
-  const first = c.reported.get(input.permit);
+  const first = firstOutcome(c, permit, input);
+  if (first === "forgotten") {
+    // Its stream issued more than the window's slots since: answered as expired (design.md, Reports).
+    throw refusedAfter(transitions, permitRefusal.pastWindow(config.permitTtlMs, c.name));
+  }
   if (first !== undefined) {
-    const disposition = first.outcome === input.outcome ? "DUPLICATE" : "CONFLICT";
-    return { state: visibleState(c, config), disposition, recordedOutcome: first.outcome, duplicate: true, stale: false, transitions };
+    const disposition = first === input.outcome ? "DUPLICATE" : "CONFLICT";
+    return { state: visibleState(c, config), disposition, recordedOutcome: first, duplicate: true, stale: false, transitions };
   }
   const phase = c.phase;
   const current = permit.generation === c.generation;
@@ -432,7 +464,7 @@ export function report(c: Circuit, config: CircuitConfig, input: ReportInput): R
       throw refusedAfter(transitions, permitRefusal.probeNotOutstanding(c.name));
     }
   }
-  c.reported.set(input.permit, { expiresAt: permit.expiresAt, outcome: input.outcome });
+  remember(c, permit, input);
   countTotals(c, input.outcome);
   const done = (stale: boolean): ReportResult => ({
     state: visibleState(c, config),

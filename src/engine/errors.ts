@@ -39,6 +39,14 @@ export const permitRefusal = {
       circuit,
       permitTtlMs,
     ),
+  /** A permit its stream's dedupe window no longer reaches (engine permit-window.ts): refused as expired. */
+  pastWindow: (permitTtlMs: number, circuit: string) =>
+    new PermitRejectedError(
+      "expired",
+      `permit expired: its issuer handed out too many permits since for it to be told apart from a repeat (permit_ttl is ${permitTtlMs} ms; field permit_ttl); report sooner`,
+      circuit,
+      permitTtlMs,
+    ),
 };
 
 /**

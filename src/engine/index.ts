@@ -6,6 +6,7 @@ export * from "./config-fields.js";
 export * from "./circuit.js";
 export * from "./errors.js";
 export * from "./permit.js";
+export * from "./permit-window.js";
 export * from "./window.js";
 export * from "./names.js";
 export * from "./principal.js";

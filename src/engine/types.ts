@@ -5,6 +5,7 @@
  * process.env, and every time it sees is passed in by the caller. Durations
  * and instants are integer milliseconds (instants since the Unix epoch).
  */
+import type { PermitWindow } from "./permit-window.js";
 import type { Reporters } from "./reporters.js";
 
 /** A circuit's state. `FORCED_OPEN` and `DISABLED` are set only by an admin. */
@@ -110,11 +111,16 @@ export interface Circuit {
   reporters: Reporters;
   totals: Totals;
   /**
-   * Permits already reported, with the instant they expire and the outcome
-   * that counted. A Map keeps insertion order, which is (nearly) expiry
-   * order, so pruning stops at the first live entry.
+   * Legacy permits (permit.ts LegacyPermit) already reported, by body, with
+   * the instant they expire and the outcome that counted. A Map keeps
+   * insertion order, which is (nearly) expiry order, so pruning stops at the
+   * first live entry. Goes with the legacy permits in a later release.
    */
   reported: Map<string, ReportedPermit>;
+  /** Which permits of each issuing stream were reported (permit-window.ts), by stream. */
+  windows: Map<string, PermitWindow>;
+  /** The stream this circuit's grants number their permits in: started at a grant once older than permit_ttl (or none yet). */
+  issuer: { stream: string; next: number; since: number };
 }
 
 /** A permit whose outcome has been counted, remembered until it expires. */

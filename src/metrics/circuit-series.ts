@@ -1,7 +1,8 @@
 /**
  * The per-circuit counters behind breakerbox_calls_total,
- * breakerbox_rejections_total and breakerbox_shadow_rejections_total, and the
- * cap on how many circuits get their own `circuit` label.
+ * breakerbox_rejections_total, breakerbox_shadow_rejections_total and the
+ * breakerbox_call_duration_seconds histogram, and the cap on how many
+ * circuits get their own `circuit` label.
  *
  * Circuit names come from callers, so without a cap one agent inventing names
  * could make every scrape unbounded. The first `maxCircuits` distinct circuits
@@ -11,6 +12,7 @@
  * names start with a letter or digit.
  */
 import type { DenyReason, Outcome } from "../engine/index.js";
+import { HistogramSeries } from "./latency-histogram.js";
 
 /** The `circuit` label value of everything beyond the cap. */
 export const OTHER_CIRCUIT = "_other";
@@ -20,6 +22,15 @@ export const OUTCOMES: readonly Outcome[] = Object.freeze(["SUCCESS", "FAILURE",
 
 /** Label values of breakerbox_rejections_total's `reason`, in index order. */
 export const DENY_REASONS: readonly DenyReason[] = Object.freeze(["OPEN", "FORCED_OPEN", "HALF_OPEN_FULL"]);
+
+/**
+ * Bucket upper bounds in seconds of breakerbox_call_duration_seconds: the
+ * durations agents report for the calls a circuit guards, from a cache hit
+ * (milliseconds) to an LLM completion or an agent-to-agent task (minutes).
+ */
+export const CALL_DURATION_BUCKETS_SECONDS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+]);
 
 const OUTCOME_INDEX: Readonly<Record<Outcome, number>> = { SUCCESS: 0, FAILURE: 1, TIMEOUT: 2, IGNORED: 3 };
 const REASON_INDEX: Readonly<Record<DenyReason, number>> = { OPEN: 0, FORCED_OPEN: 1, HALF_OPEN_FULL: 2 };
@@ -36,10 +47,17 @@ export class CircuitSeries {
   /** Shadow-mode Acquires that enforce mode would have denied, by reason. */
   shadowRejections: number[] | undefined = undefined;
 
+  /** Durations of the reported calls; undefined until the first Report that carried one. */
+  callDurations: HistogramSeries | undefined = undefined;
+
   constructor(readonly label: string) {}
 
   countOutcome(outcome: Outcome): void {
     (this.calls ??= [0, 0, 0, 0])[OUTCOME_INDEX[outcome]]! += 1;
+  }
+
+  observeCallDuration(seconds: number): void {
+    (this.callDurations ??= new HistogramSeries({ circuit: this.label }, CALL_DURATION_BUCKETS_SECONDS)).observe(seconds);
   }
 
   countRejection(reason: DenyReason): void {

@@ -140,7 +140,7 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
       p.then(
         (ack) => {
           reportOp.ok.observe(seconds(start));
-          metrics.countReport(circuit, command.outcome, ack);
+          metrics.countReport(circuit, command.outcome, ack, command.durationMs);
         },
         (err: unknown) => reportOp.failed(err, start),
       );

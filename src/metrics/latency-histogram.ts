@@ -98,19 +98,41 @@ export class LatencyHistogram<L extends string> {
   }
 
   /** The exposition values, as prom-client's own Histogram shapes them. */
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValue[] }> {
-    const values: MetricValue[] = [];
-    const bucketName = `${this.name}_bucket`;
-    for (const s of this.series.values()) {
-      let cumulative = 0;
-      for (let i = 0; i < this.bounds.length; i++) {
-        cumulative += s.counts[i]!;
-        values.push({ metricName: bucketName, labels: { ...s.labels, le: this.bounds[i]! }, value: cumulative });
-      }
-      values.push({ metricName: bucketName, labels: { ...s.labels, le: "+Inf" }, value: s.count });
-      values.push({ metricName: `${this.name}_sum`, labels: { ...s.labels }, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: { ...s.labels }, value: s.count });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  async get(): Promise<HistogramMetricValues> {
+    return histogramValues(this, this.series.values(), this.bounds);
   }
+}
+
+/** What a histogram metric's get() answers the prom-client Registry. */
+export interface HistogramMetricValues {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: string;
+  values: MetricValue[];
+}
+
+/**
+ * The `_bucket{le}` / `_sum` / `_count` values of `series` (each with its own
+ * labels), as prom-client's own Histogram shapes them. Shared by every
+ * histogram that keeps its series itself.
+ */
+export function histogramValues(
+  metric: { name: string; help: string },
+  series: Iterable<HistogramSeries>,
+  bounds: readonly number[],
+): HistogramMetricValues {
+  const values: MetricValue[] = [];
+  const bucketName = `${metric.name}_bucket`;
+  for (const s of series) {
+    let cumulative = 0;
+    for (let i = 0; i < bounds.length; i++) {
+      cumulative += s.counts[i]!;
+      values.push({ metricName: bucketName, labels: { ...s.labels, le: bounds[i]! }, value: cumulative });
+    }
+    values.push({ metricName: bucketName, labels: { ...s.labels, le: "+Inf" }, value: s.count });
+    values.push({ metricName: `${metric.name}_sum`, labels: { ...s.labels }, value: s.sum });
+    values.push({ metricName: `${metric.name}_count`, labels: { ...s.labels }, value: s.count });
+  }
+  return { name: metric.name, help: metric.help, type: "histogram", aggregator: "sum", values };
 }

@@ -5,7 +5,9 @@
  * | metric | type | labels | counted by |
  * |---|---|---|---|
  * | breakerbox_circuit_state | gauge | circuit, state | every replica: 1 for the state each circuit is in, 0 for the other four |
+ * | breakerbox_build_info | gauge | version, node_version, build | always 1: what this process runs (build-info.ts) |
  * | breakerbox_calls_total | counter | circuit, outcome | Reports this replica served (not duplicates) |
+ * | breakerbox_call_duration_seconds | histogram | circuit | the durations those Reports carried (a Report without one is not observed) |
  * | breakerbox_rejections_total | counter | circuit, reason | Acquires this replica denied |
  * | breakerbox_shadow_rejections_total | counter | circuit, reason | shadow-mode Acquires this replica allowed that enforce mode would have denied |
  * | breakerbox_transitions_total | counter | circuit, from, to | transitions this replica applied |
@@ -21,13 +23,14 @@
  * summing over replicas gives the fleet's totals; the state gauge is the same
  * on every replica. The `circuit` label is capped (see circuit-series.ts).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 import { type CircuitCountSource, registerCircuitCountGauges } from "./circuit-count.js";
 import type { DenyReason, Outcome, State } from "../engine/index.js";
 import type { AcquireDecision, CircuitEvent, ReportAck } from "../store/store.js";
-import { CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES, type CircuitSeries } from "./circuit-series.js";
+import { readBuildInfo } from "./build-info.js";
+import { CALL_DURATION_BUCKETS_SECONDS, CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES, type CircuitSeries } from "./circuit-series.js";
 import type { CircuitStateTracker } from "./circuit-states.js";
-import { LatencyHistogram } from "./latency-histogram.js";
+import { LatencyHistogram, histogramValues, type HistogramSeries } from "./latency-histogram.js";
 
 /** Label values of breakerbox_circuit_state's `state`. */
 export const STATES: readonly State[] = Object.freeze(["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"]);
@@ -73,6 +76,27 @@ export class BreakerboxMetrics {
     const registers = [this.registry];
     const circuits = this.circuits;
 
+    const build = readBuildInfo();
+    new Gauge({
+      name: "breakerbox_build_info",
+      help: "Always 1; its labels say what this process runs: the package version, the Node.js version, and a hash of the sources it was built from.",
+      labelNames: ["version", "node_version", "build"] as const,
+      registers,
+      aggregator: "first", // BREAKERBOX_WORKERS: one binary for every worker
+    }).set({ version: build.version, node_version: build.nodeVersion, build: build.build }, 1);
+    const callDurations = {
+      name: "breakerbox_call_duration_seconds",
+      help: "Durations of the calls reported to this replica (Report's duration; duplicates and Reports without one excluded), by circuit.",
+      type: "histogram",
+      aggregator: "sum",
+      get: async () =>
+        histogramValues(callDurations, [...circuits.all()].map((s) => s.callDurations).filter((h): h is HistogramSeries => h !== undefined), CALL_DURATION_BUCKETS_SECONDS),
+      reset: () => {
+        for (const s of circuits.all()) s.callDurations = undefined;
+      },
+    };
+    // The registry needs only name, help, type, aggregator and get(); its typings list prom-client's own classes.
+    this.registry.registerMetric(callDurations as unknown as Metric);
     perCircuitCounter(registers, circuits, "breakerbox_calls_total",
       "Calls reported to this replica (Report, duplicates excluded), by circuit and outcome.",
       "outcome", OUTCOMES, (s) => s.calls);
@@ -196,9 +220,16 @@ export class BreakerboxMetrics {
     else if (decision.shadowDenied) this.circuits.seriesOf(circuit).countShadowRejection(reason);
   }
 
-  /** Counts one Report in breakerbox_calls_total, unless it was a duplicate (its outcome counted already). */
-  countReport(circuit: string, outcome: Outcome, ack: ReportAck): void {
-    if (!ack.duplicate) this.circuits.seriesOf(circuit).countOutcome(outcome);
+  /**
+   * Counts one Report in breakerbox_calls_total and its duration (ms; 0 when
+   * the Report carried none) in breakerbox_call_duration_seconds, unless it
+   * was a duplicate (its call was counted already).
+   */
+  countReport(circuit: string, outcome: Outcome, ack: ReportAck, durationMs: number): void {
+    if (ack.duplicate) return;
+    const series = this.circuits.seriesOf(circuit);
+    series.countOutcome(outcome);
+    if (durationMs > 0) series.observeCallDuration(durationMs / 1000);
   }
 
   /** Counts one transition this replica applied. */

@@ -9,7 +9,6 @@
  * JavaScript runs one step at a time, so each method body is atomic per
  * circuit without locks. Time comes from the injected clock.
  */
-import { randomBytes } from "node:crypto";
 import { TouchedNames } from "./memory-touched.js";
 import { type PermitSecrets, type PermitSigner, createPermitSigner, randomPermitSecret } from "./permit-signer.js";
 import {
@@ -102,6 +101,8 @@ export interface MemoryStoreOptions extends FileConfig, PermitSecrets {
    * round reads every circuit. Default 100 000.
    */
   statusFeedMaxNames?: number;
+  /** Tests only: slots of a permit stream's dedupe window (engine permit-window.ts); default 2^21. */
+  permitWindowSlots?: number;
 }
 
 /**
@@ -153,8 +154,7 @@ export class MemoryStore implements CircuitStore {
    */
   private readonly idleQueue = new DueHeap<Entry>();
   private readonly eventLog: MemoryEventLog;
-  private readonly noncePrefix = randomBytes(3).toString("hex");
-  private nonceCounter = 0;
+  private readonly permitWindowSlots: number | undefined;
   private readonly watchers = createMemoryWatchers();
   private readonly listeners = createStoreListeners();
   /** The circuits changed recently, for statusChanges. */
@@ -171,6 +171,7 @@ export class MemoryStore implements CircuitStore {
     this.signer = createPermitSigner(options.permitSecret ?? randomPermitSecret(), options.previousPermitSecret);
     this.eventLog = createMemoryEventLog(options.eventLogSize ?? 10_000);
     this.historyLimit = options.historyLimit ?? 100;
+    this.permitWindowSlots = options.permitWindowSlots;
     this.decisions = createConfigDecisions(options);
     this.touched = new TouchedNames(options.statusFeedMaxNames ?? 100_000, STATUS_FEED_RETAIN_MS);
     const every = options.tickIntervalMs ?? 1000;
@@ -186,7 +187,7 @@ export class MemoryStore implements CircuitStore {
     const entry = this.entryFor(name, true);
     const config = this.configOf(entry);
     const now = this.clock();
-    const result = engineAcquire(entry.circuit, config, { now, rand: this.random(), nonce: this.nextNonce() });
+    const result = engineAcquire(entry.circuit, config, { now, rand: this.random() });
     this.touched.touch(name, now);
     if (result.transitions.length > 0) this.publish(entry, result.transitions);
     else if (entry.circuit.phase.state === "HALF_OPEN") this.scheduleTime(entry); // a probe went out
@@ -211,7 +212,7 @@ export class MemoryStore implements CircuitStore {
     const config = this.configOf(entry);
     let result;
     try {
-      result = engineReport(entry.circuit, config, { ...command, permit: body, now: this.clock(), rand: this.random() });
+      result = engineReport(entry.circuit, config, { ...command, permit: body, now: this.clock(), rand: this.random(), windowSlots: this.permitWindowSlots });
     } catch (err) {
       // Transitions time made due stand even when the permit is refused.
       if (PermitRejectedError.is(err) && err.transitions.length > 0) this.publish(entry, err.transitions);
@@ -525,11 +526,6 @@ export class MemoryStore implements CircuitStore {
     };
     if (c.phase.state === "OPEN") view.openUntil = c.phase.openUntil;
     return view;
-  }
-
-  private nextNonce(): string {
-    this.nonceCounter += 1;
-    return this.noncePrefix + this.nonceCounter.toString(36);
   }
 
   private publish(entry: Entry, transitions: Transition[]): void {

@@ -76,6 +76,8 @@ describe("loadConfig: defaults", () => {
       heartbeatMs: 15_000,
       workers: 1,
       shutdownGraceMs: 5000,
+      maxConnectionAgeMs: 300_000,
+      maxConnectionAgeGraceMs: 0,
       eventLogSize: 10_000,
       historyLimit: 100,
       metricsMaxCircuits: 1000,

@@ -90,6 +90,8 @@ export interface HarnessOptions {
   idleTtlMs?: number;
   /** The store's circuit cap (BREAKERBOX_MAX_CIRCUITS). */
   maxCircuits?: number;
+  /** Slots of a permit stream's dedupe window (test-only store option; default 2^21). */
+  permitWindowSlots?: number;
 }
 
 export type HarnessFactory = (options: HarnessOptions) => Promise<Harness>;
@@ -196,6 +198,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         random?: () => number;
         eventLogSize?: number;
         permitSecret?: Uint8Array;
+        permitWindowSlots?: number;
       } = {},
     ): Promise<Harness> {
       const options: HarnessOptions = {
@@ -205,6 +208,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       if (more.random !== undefined) options.random = more.random;
       if (more.eventLogSize !== undefined) options.eventLogSize = more.eventLogSize;
       if (more.permitSecret !== undefined) options.permitSecret = more.permitSecret;
+      if (more.permitWindowSlots !== undefined) options.permitWindowSlots = more.permitWindowSlots;
       h = await harness(options);
       return h;
     }
@@ -992,6 +996,66 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         expect(await rejection(report(name, p, "SUCCESS"))).toBe("expired");
         expect(await statsNow(name)).toMatchObject({ totalFailures: 1, totalSuccesses: 0 });
       });
+
+      it("numbers a circuit's permits in one stream; a permit more than the window's slots behind the stream's highest report answers PERMIT_EXPIRED", async () => {
+        await start({ failureThreshold: 0 }, { permitWindowSlots: 8 });
+        const name = names().n("a");
+        const p: string[] = [];
+        for (let i = 0; i < 38; i++) p.push(await permit(name));
+        // <hash>.<generation>.<kind>.<expiry>.<stream>.<seq>.<mac>: one stream, seq 0, 1, 2, ...
+        expect(new Set(p.map((t) => t.split(".")[4])).size).toBe(1);
+        expect(p.map((t) => parseInt(t.split(".")[5]!, 36))).toEqual(p.map((_, i) => i));
+        expect(await report(name, p[9]!, "SUCCESS")).toEqual(OK("SUCCESS"));
+        expect(await rejection(report(name, p[1]!, "FAILURE"))).toBe("expired"); // 1 <= 9 - 8
+        expect(await report(name, p[2]!, "FAILURE")).toEqual(OK("FAILURE"));
+        expect(await report(name, p[2]!, "SUCCESS")).toEqual(repeated("CLOSED", "FAILURE", "SUCCESS"));
+        expect(await report(name, p[9]!, "SUCCESS")).toEqual(repeated("CLOSED", "SUCCESS", "SUCCESS"));
+        // The highest report moves to 17: the slots it passed over are cleared, so p[10] (p[2]'s slot) is new.
+        expect(await report(name, p[17]!, "IGNORED")).toEqual(OK("IGNORED"));
+        expect(await rejection(report(name, p[9]!, "SUCCESS"))).toBe("expired"); // 9 <= 17 - 8
+        expect(await report(name, p[10]!, "TIMEOUT")).toEqual(OK("TIMEOUT"));
+        expect(await report(name, p[10]!, "TIMEOUT")).toEqual(repeated("CLOSED", "TIMEOUT", "TIMEOUT"));
+        expect(await report(name, p[17]!, "SUCCESS")).toEqual(repeated("CLOSED", "IGNORED", "SUCCESS"));
+        // A jump past the whole ring clears every slot.
+        expect(await report(name, p[37]!, "SUCCESS")).toEqual(OK("SUCCESS"));
+        expect(await rejection(report(name, p[29]!, "SUCCESS"))).toBe("expired");
+        expect(await report(name, p[30]!, "FAILURE")).toEqual(OK("FAILURE"));
+        expect(await report(name, p[36]!, "SUCCESS")).toEqual(OK("SUCCESS"));
+        expect(await report(name, p[37]!, "FAILURE")).toEqual(repeated("CLOSED", "SUCCESS", "FAILURE"));
+        expect(await statsNow(name)).toMatchObject({ totalSuccesses: 3, totalFailures: 3, totalTimeouts: 1, totalIgnored: 1 });
+      });
+
+      it("starts a new stream once the circuit's stream is permit_ttl old; each stream remembers its own permits", async () => {
+        await start({ failureThreshold: 0, permitTtlMs: 30_000 }, { permitWindowSlots: 8 });
+        const name = names().n("a");
+        const first = [await permit(name), await permit(name)];
+        await h!.advance(30_000);
+        const second = [await permit(name), await permit(name)];
+        const streamOf = (t: string) => t.split(".")[4];
+        expect(streamOf(second[0]!)).not.toBe(streamOf(first[0]!));
+        expect(second.map((t) => t.split(".")[5])).toEqual(["0", "1"]);
+        expect(await rejection(report(name, first[1]!, "SUCCESS"))).toBe("expired");
+        expect(await report(name, second[1]!, "SUCCESS")).toEqual(OK("SUCCESS"));
+        expect(await report(name, second[0]!, "FAILURE")).toEqual(OK("FAILURE"));
+        expect(await report(name, second[1]!, "FAILURE")).toEqual(repeated("CLOSED", "SUCCESS", "FAILURE"));
+      });
+
+      it("counts a legacy permit (5-field body of the previous release) once: DUPLICATE, CONFLICT, then PERMIT_EXPIRED", async () => {
+        await start({ failureThreshold: 0, permitTtlMs: 30_000 }, { permitSecret: SUITE_SECRET });
+        const name = names().n("a");
+        const p = await permit(name);
+        const body = encodePermit({ circuitHash: circuitHash(name), generation: 0, kind: "closed", expiresAt: h!.now() + 30_000, nonce: "0a1b2c3" });
+        const legacy = createPermitSigner(SUITE_SECRET).sign(name, body);
+        expect(await report(name, legacy, "FAILURE")).toEqual(OK("FAILURE"));
+        expect(await report(name, legacy, "FAILURE")).toEqual(repeated("CLOSED", "FAILURE", "FAILURE"));
+        expect(await report(name, legacy, "SUCCESS")).toEqual(repeated("CLOSED", "FAILURE", "SUCCESS"));
+        expect(await report(name, p, "SUCCESS")).toEqual(OK("SUCCESS"));
+        await h!.advance(29_999);
+        expect(await report(name, legacy, "IGNORED")).toEqual(repeated("CLOSED", "FAILURE", "IGNORED"));
+        await h!.advance(1);
+        expect(await rejection(report(name, legacy, "FAILURE"))).toBe("expired");
+        expect(await statsNow(name)).toMatchObject({ totalFailures: 1, totalSuccesses: 1, totalIgnored: 0 });
+      });
     });
 
     describe("principals", () => {
@@ -1306,7 +1370,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         if (kind === "other") token = await permit(n("b"));
         if (kind === "future") {
           // Signed with the store's secret: a genuine permit of a generation this circuit has not reached.
-          const body = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h!.now() + 30_000, nonce: "x1" });
+          const body = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h!.now() + 30_000, stream: "xxxxxxxxx1", seq: 1 });
           token = createPermitSigner(SUITE_SECRET).sign(name, body);
         }
         expect(await rejection(report(name, token, "FAILURE"))).toBe(problem);
@@ -1327,9 +1391,9 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         await h.advance(10_000);
         let token: string = kind;
         if (kind === "other") token = await permit(n("b"));
-        if (kind === "forged") token = `${encodePermit({ circuitHash: circuitHash(name), generation: 1, kind: "closed", expiresAt: h.now() + 30_000, nonce: "x1" })}.${"A".repeat(21)}w`;
+        if (kind === "forged") token = `${encodePermit({ circuitHash: circuitHash(name), generation: 1, kind: "closed", expiresAt: h.now() + 30_000, stream: "xxxxxxxxx1", seq: 1 })}.${"A".repeat(21)}w`;
         if (kind === "future") {
-          const body = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h.now() + 30_000, nonce: "x1" });
+          const body = encodePermit({ circuitHash: circuitHash(name), generation: 5, kind: "closed", expiresAt: h.now() + 30_000, stream: "xxxxxxxxx1", seq: 1 });
           token = createPermitSigner(SUITE_SECRET).sign(name, body);
         }
         expect(await rejection(report(name, token, "FAILURE"))).toBe(problem);
@@ -1359,7 +1423,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         return token.slice(0, i) + next + token.slice(i + 1);
       }
 
-      /** The permit's fields as text: hash, generation, kind, expiry, nonce, MAC. */
+      /** The permit's fields as text: hash, generation, kind, expiry, stream, seq, MAC. */
       function fieldsOf(token: string): string[] {
         return token.split(".");
       }
@@ -1367,8 +1431,9 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
       it.each([
         ["one character of its MAC changed", (t: string) => changeChar(t, -5)],
         ["the last character of its MAC changed", (t: string) => changeChar(t, -1)],
-        ["the last character of its nonce changed", (t: string) => changeChar(t, -24)],
-        ["another circuit's MAC", (t: string, other: string) => [...fieldsOf(t).slice(0, 5), fieldsOf(other)[5]].join(".")],
+        ["the last character of its seq changed", (t: string) => changeChar(t, -24)],
+        ["the first character of its stream changed", (t: string) => fieldsOf(t).map((f, i) => (i === 4 ? changeChar(f, 0) : f)).join(".")],
+        ["another circuit's MAC", (t: string, other: string) => [...fieldsOf(t).slice(0, 6), fieldsOf(other)[6]].join(".")],
         ["a later expiry", (t: string) => fieldsOf(t).map((f, i) => (i === 3 ? (parseInt(f, 36) + 86_400_000).toString(36) : f)).join(".")],
       ])("a permit with %s is PERMIT_BAD_SIGNATURE and changes nothing", async (_what, mutate) => {
         await start({ failureThreshold: 3 });
@@ -1409,7 +1474,7 @@ export function describeCircuitStoreConformance(label: string, harness: HarnessF
         const name = n("a");
         await fail(name, 1);
         const before = await view(name);
-        const body = encodePermit({ circuitHash: circuitHash(name), generation: 0, kind: "closed", expiresAt: h!.now() + 10_000, nonce: "made1up" });
+        const body = encodePermit({ circuitHash: circuitHash(name), generation: 0, kind: "closed", expiresAt: h!.now() + 10_000, stream: "made1up000", seq: 0 });
         expect(await rejection(report(name, body, "FAILURE"))).toBe("malformed");
         expect(await rejection(report(name, `${body}.${"A".repeat(21)}w`, "FAILURE"))).toBe("bad-signature");
         expect(await view(name)).toEqual(before);

@@ -38,7 +38,7 @@ async function answer(p: Promise<unknown>): Promise<Answer> {
   }
 }
 
-/** A permit without its nonce (each store makes its own nonces). */
+/** A permit without its stream and seq (each store numbers its own permits). */
 function shape(permit: string | undefined): string | undefined {
   return permit?.split(".").slice(0, 4).join(".");
 }

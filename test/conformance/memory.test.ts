@@ -9,7 +9,7 @@ import { mulberry32, seedLabel, TEST_SEED } from "./random.js";
 /** A round start instant, so bucket and second boundaries are easy to read in failures. */
 const T0 = 1_700_000_000_000;
 
-const factory: HarnessFactory = async ({ layers, circuits, random, eventLogSize, permitSecret, idleTtlMs, maxCircuits }) => {
+const factory: HarnessFactory = async ({ layers, circuits, random, eventLogSize, permitSecret, idleTtlMs, maxCircuits, permitWindowSlots }) => {
   let now = T0;
   const store = createMemoryStore({
     layers,
@@ -18,6 +18,7 @@ const factory: HarnessFactory = async ({ layers, circuits, random, eventLogSize,
     ...(permitSecret === undefined ? {} : { permitSecret }),
     ...(idleTtlMs === undefined ? {} : { idleTtlMs }),
     ...(maxCircuits === undefined ? {} : { maxCircuits }),
+    ...(permitWindowSlots === undefined ? {} : { permitWindowSlots }),
     clock: () => now,
     random: random ?? mulberry32(TEST_SEED),
     tickIntervalMs: 0,

@@ -14,7 +14,7 @@ let harnesses = 0;
 export async function redisHarness(
   connect: () => Redis | Cluster,
   cluster: boolean,
-  { layers, circuits, random, eventLogSize, permitSecret, idleTtlMs, maxCircuits }: HarnessOptions,
+  { layers, circuits, random, eventLogSize, permitSecret, idleTtlMs, maxCircuits, permitWindowSlots }: HarnessOptions,
 ): Promise<Harness> {
   let now = T0;
   const client = connect();
@@ -29,6 +29,7 @@ export async function redisHarness(
     ...(permitSecret === undefined ? {} : { permitSecret }),
     ...(idleTtlMs === undefined ? {} : { idleTtlMs }),
     ...(maxCircuits === undefined ? {} : { maxCircuits }),
+    ...(permitWindowSlots === undefined ? {} : { permitWindowSlots }),
     keyPrefix,
     random: random ?? mulberry32(TEST_SEED),
     testClock: () => now,

@@ -106,8 +106,8 @@ afterAll(async () => {
 });
 
 
-/** `permit` with the last character of its nonce (the field before the MAC) changed. */
-function mutateNonce(permit: string): string {
+/** `permit` with the last character of its seq (the field before the MAC) changed. */
+function mutateSeq(permit: string): string {
   const at = permit.lastIndexOf(".") - 1;
   return permit.slice(0, at) + (permit[at] === "z" ? "y" : "z") + permit.slice(at + 1);
 }
@@ -160,8 +160,8 @@ describe("requests refused for what they say (API keys on, manual clock)", () =>
       { reason: "PATTERN_RULE_FROM_FILE", call: { method: "DeletePatternRule", request: { pattern: "file.*" }, metadata: ADMIN }, metadata: { pattern: "file.*" } },
       { reason: "PERMIT_MALFORMED", call: report("p.b", "made-up") },
       { reason: "PERMIT_FOREIGN", call: report("p.b", permitOf(other)), metadata: { circuit: "p.b" } },
-      // p.b's own permit with the last character of its nonce changed: the MAC no longer matches.
-      { reason: "PERMIT_BAD_SIGNATURE", call: report("p.b", mutateNonce(permitOf(own))) },
+      // p.b's own permit with the last character of its seq changed: the MAC no longer matches.
+      { reason: "PERMIT_BAD_SIGNATURE", call: report("p.b", mutateSeq(permitOf(own))) },
       { reason: "PERMIT_EXPIRED", call: report("p.exp", permitOf(stale)), metadata: { circuit: "p.exp", permitTtl: "1s" } },
       { reason: "PERMIT_UNKNOWN", call: report("p.never", permitOf(other)), metadata: { circuit: "p.never" } },
       { reason: "CREDENTIALS_MISSING", call: { method: "GetState", request: { circuit: "p.b" } } },

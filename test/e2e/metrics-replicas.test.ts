@@ -5,6 +5,8 @@
  * replica served (Prometheus sums them). Real time, short durations set per
  * circuit with Configure; every wait polls until the scrape shows it.
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
@@ -142,6 +144,15 @@ describe("the state gauge on every replica", () => {
     await waitForGauge(C, "mr.quiet", "DISABLED");
     expect(C.problems()).toEqual([]);
   }, 90_000); // longer than its waits together: the replica's start (30 s) and two gauge waits (15 s each)
+
+  it("names the same build on both replicas: a hash of the sources dist/ was built from", async () => {
+    const stamp = JSON.parse(readFileSync(new URL("../../dist/build-stamp.json", import.meta.url), "utf8")) as { server: unknown };
+    const build = createHash("sha256").update(JSON.stringify(stamp.server)).digest("hex").slice(0, 12);
+    for (const replica of [A, B]) {
+      const [info] = samplesOf(await scrape(replica.http), "breakerbox_build_info", {});
+      expect(info?.labels.build, replica.http).toBe(build);
+    }
+  });
 
   it("leaves no error in either replica's log", () => {
     expect(A.problems()).toEqual([]);

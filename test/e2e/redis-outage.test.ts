@@ -148,6 +148,8 @@ describe("a Redis outage", () => {
     const ready = await replica.readyz();
     expect(ready.status).toBe(503);
     expect(ready.body).toMatch(/redis/i);
+    // The liveness probe's service stays SERVING: restarting the replica would not bring Redis back.
+    expect(await replica.health("liveness")).toBe(ServingStatus.SERVING);
     await outageOfSeenCircuit(confirmedAt);
     expect(replica.problems()).toEqual([]);
 

@@ -3,6 +3,7 @@ import {
   acquire,
   applyPatch,
   BUILTIN_DEFAULTS,
+  encodePermit,
   newCircuit,
   openDurationFor,
   PermitRejectedError,
@@ -108,9 +109,8 @@ function problemOf(f: () => unknown): string | undefined {
 }
 
 describe("report bookkeeping", () => {
-  let nonce = 0;
   function take(c: Circuit, cfg: CircuitConfig, now: number): string {
-    const r = acquire(c, cfg, { now, rand: 0.5, nonce: (++nonce).toString(36) });
+    const r = acquire(c, cfg, { now, rand: 0.5 });
     expect(r.allowed).toBe(true);
     return r.permit!;
   }
@@ -146,24 +146,42 @@ describe("report bookkeeping", () => {
     expect(statsOf(c, cfg, T0 + 15_000)).toMatchObject({ totalTimeouts: 1, totalFailures: 4, totalSuccesses: 0, reopenCount: 1 });
   });
 
-  it("forgets reported permits once they expire (on the next Report)", () => {
+  it("forgets a stream's window once every permit recorded in it expired (on the next Report)", () => {
     const cfg = config({ failureThreshold: 0 });
     const c = newCircuit("engine.prune", T0);
     const p = take(c, cfg, T0);
-    const q = take(c, cfg, T0 + 2_000);
-    const r = take(c, cfg, T0 + 4_000);
+    const q = take(c, cfg, T0 + 4_000);
+    const r = take(c, cfg, T0 + 5_000); // the stream is a permit_ttl old: r opens another
+    const streamOf = (permit: string) => permit.split(".")[4];
+    expect(streamOf(q)).toBe(streamOf(p));
+    expect(streamOf(r)).not.toBe(streamOf(p));
+    put(c, cfg, T0 + 1, p);
+    put(c, cfg, T0 + 4_001, q);
+    put(c, cfg, T0 + 5_001, r);
+    expect([...c.windows.keys()]).toEqual([streamOf(p), streamOf(r)]);
+    expect(put(c, cfg, T0 + 8_999, q)).toMatchObject({ disposition: "DUPLICATE" });
+    expect(problemOf(() => put(c, cfg, T0 + 9_000, q))).toBe("expired"); // q (the window's latest) expired at T0 + 9000
+    expect([...c.windows.keys()]).toEqual([streamOf(r)]);
+  });
+
+  it("forgets reported legacy permits once they expire (on the next Report)", () => {
+    const cfg = config({ failureThreshold: 0 });
+    const c = newCircuit("engine.prune-legacy", T0);
+    const legacy = (expiresAt: number, nonce: string) => encodePermit({ circuitHash: c.hash, generation: 0, kind: "closed", expiresAt, nonce });
+    const [p, q, r] = [legacy(T0 + 5_000, "p1"), legacy(T0 + 7_000, "q1"), legacy(T0 + 9_000, "r1")];
     put(c, cfg, T0 + 1, p);
     put(c, cfg, T0 + 4_999, q);
     expect([...c.reported.keys()]).toEqual([p, q]);
+    expect(put(c, cfg, T0 + 4_999, p, "FAILURE")).toMatchObject({ disposition: "CONFLICT", recordedOutcome: "SUCCESS" });
     put(c, cfg, T0 + 5_000, r); // p expired at T0 + 5000
     expect([...c.reported.keys()]).toEqual([q, r]);
+    expect(c.windows.size).toBe(0);
   });
 });
 
 // Behaviours a mutation run (docs/testing.md) found untested at the engine's own API.
 describe("engine contract edges", () => {
-  let nonce = 0;
-  const take = (c: Circuit, cfg: CircuitConfig, now: number) => acquire(c, cfg, { now, rand: 0.5, nonce: `e${(++nonce).toString(36)}` });
+  const take = (c: Circuit, cfg: CircuitConfig, now: number) => acquire(c, cfg, { now, rand: 0.5 });
   const put = (c: Circuit, cfg: CircuitConfig, now: number, permit: string, outcome: Outcome) =>
     report(c, cfg, { now, rand: 0.5, permit, outcome, durationMs: 1, retryAfterMs: 0 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { circuitHash, decodePermit, encodePermit, splitPermit, type Permit, type PermitKind } from "../../src/engine/index.js";
+import { circuitHash, decodePermit, encodePermit, newPermitStream, splitPermit, type Permit, type PermitKind } from "../../src/engine/index.js";
 import { mulberry32, seedLabel, TEST_SEED } from "../conformance/random.js";
 
 describe("circuitHash", () => {
@@ -24,7 +24,7 @@ describe("circuitHash", () => {
   });
 });
 
-describe("permit tokens", () => {
+describe("legacy permit tokens (5 fields, nonce)", () => {
   const sample: Permit = {
     circuitHash: circuitHash("agent.researcher"),
     generation: 42,
@@ -104,10 +104,66 @@ describe("permit tokens", () => {
   });
 });
 
+describe("permit tokens (stream and seq)", () => {
+  const sample: Permit = {
+    circuitHash: circuitHash("agent.researcher"),
+    generation: 42,
+    kind: "probe",
+    expiresAt: 1_700_000_030_000,
+    stream: "0a1b2c3d4e",
+    seq: 100,
+  };
+
+  it("encodes as hash.generation.kind.expiry.stream.seq with numbers in base 36", () => {
+    expect(encodePermit(sample)).toBe("evdnn2.16.p.loyw4i7k.0a1b2c3d4e.2s");
+    expect(decodePermit("evdnn2.16.p.loyw4i7k.0a1b2c3d4e.2s")).toEqual(sample);
+  });
+
+  it("round-trips seq 0 and the largest exact seq", () => {
+    for (const seq of [0, 2 ** 53 - 1]) expect(decodePermit(encodePermit({ ...sample, seq }))).toEqual({ ...sample, seq });
+  });
+
+  it(`round-trips random permits (${seedLabel(TEST_SEED)})`, () => {
+    const rand = mulberry32(TEST_SEED);
+    const kinds: PermitKind[] = ["closed", "probe", "shadow", "disabled"];
+    for (let i = 0; i < 500; i++) {
+      const permit: Permit = {
+        circuitHash: circuitHash(`c${Math.floor(rand() * 1e9)}`),
+        generation: Math.floor(rand() * 2 ** 40),
+        kind: kinds[Math.floor(rand() * 4)]!,
+        expiresAt: 1_600_000_000_000 + Math.floor(rand() * 1e12),
+        stream: newPermitStream(),
+        seq: Math.floor(rand() * 2 ** 50),
+      };
+      expect(decodePermit(encodePermit(permit)), `permit #${i}`).toEqual(permit);
+    }
+  });
+
+  it.each([
+    ["a 9-character stream", "evdnn2.16.p.loyw4i7k.0a1b2c3d4.2s"],
+    ["an 11-character stream", "evdnn2.16.p.loyw4i7k.0a1b2c3d4e5.2s"],
+    ["an empty seq", "evdnn2.16.p.loyw4i7k.0a1b2c3d4e."],
+    ["a leading zero on the seq", "evdnn2.16.p.loyw4i7k.0a1b2c3d4e.02s"],
+    ["seq zero spelled 00", "evdnn2.16.p.loyw4i7k.0a1b2c3d4e.00"],
+    ["a seq past 2^53", "evdnn2.16.p.loyw4i7k.0a1b2c3d4e.zzzzzzzzzzz"],
+    ["seven fields", "evdnn2.16.p.loyw4i7k.0a1b2c3d4e.2s.x"],
+    ["an upper-case stream", "evdnn2.16.p.loyw4i7k.0A1B2C3D4E.2s"],
+  ])("rejects %s", (_what, token) => {
+    expect(decodePermit(token)).toBeUndefined();
+  });
+
+  it("makes random 10-character base-36 stream ids", () => {
+    const ids = Array.from({ length: 1000 }, () => newPermitStream());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{10}$/);
+    expect(new Set(ids).size).toBe(1000);
+  });
+});
+
 describe("splitPermit", () => {
   const mac = "A".repeat(21) + "w";
   it("splits a signed token into body and 22-character MAC", () => {
     expect(splitPermit(`evdnn2.16.p.loyw4i7k.abc123.${mac}`)).toEqual({ body: "evdnn2.16.p.loyw4i7k.abc123", mac });
+    expect(splitPermit(`evdnn2.16.p.loyw4i7k.0a1b2c3d4e.2s.${mac}`)).toEqual({ body: "evdnn2.16.p.loyw4i7k.0a1b2c3d4e.2s", mac });
   });
   it.each([
     ["no MAC", "evdnn2.16.p.loyw4i7k.abc123"],

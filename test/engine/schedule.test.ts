@@ -21,7 +21,7 @@ const CONFIG = applyPatch(BUILTIN_DEFAULTS, { failureThreshold: 1, openDurationM
 /** A circuit opened by one failure at T0: OPEN until T0 + 10 s. */
 function opened(): Circuit {
   const c = newCircuit("s.a", T0);
-  const a = acquire(c, CONFIG, { now: T0, rand: 0.5, nonce: "n1" });
+  const a = acquire(c, CONFIG, { now: T0, rand: 0.5 });
   report(c, CONFIG, { permit: a.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0, now: T0, rand: 0.5 });
   return c;
 }
@@ -53,8 +53,8 @@ describe("isEvictable, idleExpiryAt and nextDueAt", () => {
     expect(isEvictable(c, T0 + IDLE - 1, IDLE)).toBe(false);
     expect(isEvictable(c, T0 + IDLE, IDLE)).toBe(true);
 
-    acquire(c, CONFIG, { now: T0 + 20_000, rand: 0.5, nonce: "n2" }); // a probe, out until T0 + 25 s
-    acquire(c, CONFIG, { now: T0 + 21_000, rand: 0.5, nonce: "n3" }); // another, until T0 + 26 s
+    acquire(c, CONFIG, { now: T0 + 20_000, rand: 0.5 }); // a probe, out until T0 + 25 s
+    acquire(c, CONFIG, { now: T0 + 21_000, rand: 0.5 }); // another, until T0 + 26 s
     expect(nextDueAt(c)).toBe(T0 + 25_000);
     expect(idleExpiryAt(c, 1_000)).toBe(T0 + 25_000);
     expect(idleExpiryAt(c, IDLE)).toBe(T0 + 21_000 + IDLE);

@@ -55,7 +55,7 @@ function scenario(options: { offsetMs: number; execLagMs: number; replyDelayMs: 
   /** Acquires at the current time; answers whether the view granted it (no round trip). */
   const acquireLocally = async (): Promise<boolean> => {
     const before = remoteCalls;
-    await views.acquire(CIRCUIT, `n${before}`, configOf, remote);
+    await views.acquire(CIRCUIT, { stream: "localviews", seq: before }, configOf, remote);
     return remoteCalls === before;
   };
   return { views, acquireLocally, now: () => elapsed(start) };

@@ -43,11 +43,11 @@ interface Side {
   close(): Promise<void>;
 }
 
-async function side(server: RedisServer, prefix: string, clock: () => number, random: () => number): Promise<Side> {
+async function side(server: RedisServer, prefix: string, clock: () => number, random: () => number, permitWindowSlots?: number): Promise<Side> {
   const connect = () => new Redis({ host: server.host, port: server.port });
   const client = connect();
   const otherClient = connect();
-  const make = (c: Redis) => createRedisStore({ client: c, duplicate: connect, cluster: false, layers, keyPrefix: prefix, testClock: clock, random });
+  const make = (c: Redis) => createRedisStore({ client: c, duplicate: connect, cluster: false, layers, keyPrefix: prefix, testClock: clock, random, ...(permitWindowSlots === undefined ? {} : { permitWindowSlots }) });
   const store = make(client);
   const other = make(otherClient);
   await store.start();
@@ -104,6 +104,8 @@ async function storedCircuit(s: Side, name: string) {
     probes: await scores(`${k}:p`),
     reported: await scores(`${k}:r`),
     history: (await s.raw.lrange(`${k}:h`, 0, -1)).map((e) => e.replace(/"eventId":"[^"]*"/, '"eventId":""')),
+    // The permit windows, by content (each store names its streams itself).
+    windows: (await Promise.all((await s.raw.keys(`${k}:w:*`)).map(async (w) => [(await s.raw.getBuffer(w))!.toString("hex"), await ttl(w)]))).sort(),
     ttls: [await ttl(k), await ttl(`${k}:p`), await ttl(`${k}:r`), await ttl(`${k}:h`)],
   };
 }
@@ -124,7 +126,7 @@ async function streamByCircuit(s: Side): Promise<Record<string, unknown[]>> {
 /** Which refusal a report met, from its message (they share a problem code). */
 function refusalKind(a: { message?: string }): string {
   const m = a.message ?? "";
-  for (const kind of ["does not exist", "not issued", "not outstanding", "expired"]) if (m.includes(kind)) return kind;
+  for (const kind of ["does not exist", "not issued", "not outstanding", "told apart", "expired"]) if (m.includes(kind)) return kind;
   return m;
 }
 
@@ -143,8 +145,9 @@ describe(`Report batching vs one by one, differential (redis store, ${seedLabel(
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
     let now = T0;
     let rand = 0.5;
-    const one = await side(servers[0]!, "rb1:", () => now, () => rand);
-    const batch = await side(servers[1]!, "rb2:", () => now, () => rand);
+    // A small permit window, so some reports arrive past it (refused as forgotten).
+    const one = await side(servers[0]!, "rb1:", () => now, () => rand, 4);
+    const batch = await side(servers[1]!, "rb2:", () => now, () => rand, 4);
     // Permits handed out, as [one's, batch's] pairs, kept after reports for duplicates and stale ones.
     const permits: { circuit: string; pair: [string, string] }[] = [];
     const counted = { reports: 0, largestBurst: 0, refusals: new Set<string>(), dispositions: new Set<string>(), states: new Set<string>() };
@@ -233,7 +236,7 @@ describe(`Report batching vs one by one, differential (redis store, ${seedLabel(
 
       // The sequence reached what it is meant to test.
       expect([...counted.dispositions].sort()).toEqual(["CONFLICT", "DUPLICATE", "RECORDED", "STALE"]);
-      expect([...counted.refusals].sort()).toEqual(["does not exist", "expired", "not issued", "not outstanding"]);
+      expect([...counted.refusals].sort()).toEqual(["does not exist", "expired", "not issued", "not outstanding", "told apart"]);
       expect([...counted.states]).toEqual(expect.arrayContaining(["CLOSED", "OPEN", "HALF_OPEN"]));
       // "one" ran one report.lua per report that reached Redis; "batch" fewer calls, some of them batches.
       expect(one.calls.batch).toBe(0);

@@ -10,7 +10,8 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, PermitRejectedError } from "../../src/engine/index.js";
+import { BUILTIN_DEFAULTS, BUILTIN_PRESETS, PermitRejectedError, decodePermit, encodePermit } from "../../src/engine/index.js";
+import { createPermitSigner } from "../../src/store/permit-signer.js";
 import { createRedisStore, type RedisStore } from "../../src/store/redis/redis-store.js";
 import type { HistoryEntry } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
@@ -76,6 +77,15 @@ async function makeStore(
 /** A permit token without its MAC: what the scripts remember it by. */
 function bodyOf(token: string): string {
   return token.slice(0, token.lastIndexOf("."));
+}
+
+const SECRET = Buffer.alloc(32, 7);
+
+/** What the previous release issued for `permit`'s circuit, generation, kind and expiry: a 5-field body with nonce `nonce`, signed with SECRET. */
+function legacyOf(name: string, permit: string, nonce: string): string {
+  const p = decodePermit(bodyOf(permit))!;
+  const body = encodePermit({ circuitHash: p.circuitHash, generation: p.generation, kind: p.kind, expiresAt: p.expiresAt, nonce });
+  return createPermitSigner(SECRET).sign(name, body);
 }
 
 describe("redis store round trips", () => {
@@ -258,8 +268,8 @@ describe("redis store idle expiry: what counts as use", () => {
         await use();
         const next = await expiry("use.busy");
         expect({ what, later: next > at }).toEqual({ what, later: true });
-        // The reported permits (pruned once the permit expires) and the history expire with the circuit, not after it.
-        for (const key of what === "report" ? [":r"] : what === "acquire" ? [] : [":h"]) {
+        // The history expires with the circuit, not after it (a permit window expires with its permits: see "no key outlives").
+        for (const key of what === "report" || what === "acquire" ? [] : [":h"]) {
           const sideAt = await expiry("use.busy", key);
           expect({ what, key, expires: sideAt > 0, notAfterCircuit: sideAt <= next }).toEqual({ what, key, expires: true, notAfterCircuit: true });
         }
@@ -329,10 +339,13 @@ describe("redis store idle expiry: no key outlives its circuit", () => {
         timeoutMs: 20_000,
       });
       const left = (await admin.keys(`${keyPrefix}{gone.*`)).sort();
-      // Besides the settings, only the removal markers of the announced expiries, which go by themselves.
-      const markers = left.filter((k) => k.endsWith(":rm"));
-      for (const k of markers) expect(await admin.pttl(k)).toBeGreaterThan(0);
-      expect(left.filter((k) => !k.endsWith(":rm"))).toEqual([`${keyPrefix}{gone.set}:x`]);
+      // Besides the settings, only the removal markers of the announced expiries and the window of
+      // the reported permit, which go by themselves (the window once its permit expires, within permit_ttl).
+      const transient = left.filter((k) => k.endsWith(":rm") || k.includes(":w:"));
+      for (const k of transient) expect(await admin.pttl(k)).toBeGreaterThan(0);
+      for (const k of transient.filter((k) => k.includes(":w:"))) expect(await admin.pttl(k)).toBeLessThanOrEqual(BUILTIN_DEFAULTS.permitTtlMs);
+      expect(transient.filter((k) => k.includes(":w:"))).toHaveLength(1);
+      expect(left.filter((k) => !transient.includes(k))).toEqual([`${keyPrefix}{gone.set}:x`]);
     } finally {
       await close();
     }
@@ -409,10 +422,10 @@ describe("redis store event stream", () => {
 });
 
 describe("redis store reported permits", () => {
-  it("keeps each reported permit's outcome in its score (expiry + code / 8) until the permit expires", async () => {
-    const { store, keyPrefix, close } = await makeStore();
+  it("keeps a legacy permit's outcome in its score (expiry + code / 8) until the permit expires", async () => {
+    const { store, keyPrefix, close } = await makeStore({ permitSecret: SECRET });
     try {
-      const p = (await store.acquire("kept.a")).permit!;
+      const p = legacyOf("kept.a", (await store.acquire("kept.a")).permit!, "old1");
       const expiresAt = parseInt(p.split(".")[3]!, 36);
       await store.report("kept.a", { permit: p, outcome: "TIMEOUT", durationMs: 1, retryAfterMs: 0 });
       // Remembered by its body (the token without its MAC): the permit's one identity.
@@ -424,15 +437,16 @@ describe("redis store reported permits", () => {
         duplicate: true,
         stale: false,
       });
+      expect(await admin.keys(`${keyPrefix}{kept.a}:w:*`)).toEqual([]);
     } finally {
       await close();
     }
   });
 
-  it("answers a permit an older replica recorded without its outcome (a whole score) as a DUPLICATE of this report", async () => {
-    const { store, keyPrefix, close } = await makeStore();
+  it("answers a legacy permit an older replica recorded without its outcome (a whole score) as a DUPLICATE of this report", async () => {
+    const { store, keyPrefix, close } = await makeStore({ permitSecret: SECRET });
     try {
-      const p = (await store.acquire("legacy.a")).permit!;
+      const p = legacyOf("legacy.a", (await store.acquire("legacy.a")).permit!, "old2");
       await admin.zadd(`${keyPrefix}{legacy.a}:r`, parseInt(p.split(".")[3]!, 36), bodyOf(p));
       expect(await store.report("legacy.a", { permit: p, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 })).toEqual({
         state: "CLOSED",
@@ -442,6 +456,30 @@ describe("redis store reported permits", () => {
         stale: false,
       });
       expect((await store.get("legacy.a"))?.stats).toMatchObject({ totalFailures: 0, totalSuccesses: 0 });
+    } finally {
+      await close();
+    }
+  });
+
+  it("keeps a permit's outcome in its stream's window key (highest seq + 1, then 4-bit slots), expiring with the permit, and no :r entry", async () => {
+    const { store, keyPrefix, close } = await makeStore();
+    try {
+      const permits = [];
+      for (let i = 0; i < 3; i++) permits.push((await store.acquire("win.a")).permit!);
+      const [stream, seq] = permits[2]!.split(".").slice(4, 6);
+      expect(permits.map((p) => p.split(".").slice(4, 6).join("."))).toEqual([`${stream}.0`, `${stream}.1`, `${stream}.2`]);
+      expect(seq).toBe("2");
+      await store.report("win.a", { permit: permits[2]!, outcome: "TIMEOUT", durationMs: 1, retryAfterMs: 0 });
+      await store.report("win.a", { permit: permits[0]!, outcome: "SUCCESS", durationMs: 1, retryAfterMs: 0 });
+      const key = `${keyPrefix}{win.a}:w:${stream}`;
+      // top = 3 (i64, big-endian), then slots 0 1 2 = SUCCESS (1), none (0), TIMEOUT (3).
+      expect(await admin.getBuffer(key)).toEqual(Buffer.from([0, 0, 0, 0, 0, 0, 0, 3, 0x10, 0x30]));
+      expect(Number(await admin.call("PEXPIRETIME", key))).toBe(parseInt(permits[2]!.split(".")[3]!, 36));
+      expect(await admin.exists(`${keyPrefix}{win.a}:r`)).toBe(0);
+      expect(await store.report("win.a", { permit: permits[2]!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 })).toMatchObject({
+        disposition: "CONFLICT",
+        recordedOutcome: "TIMEOUT",
+      });
     } finally {
       await close();
     }

@@ -44,7 +44,11 @@ export function connectRedis(connection: RedisConnection, options: ConnectOption
   };
   switch (connection.mode) {
     case "single": {
-      const make = (): Redis => watch(new Redis(connection.url, common));
+      const auth = {
+        ...(connection.username === undefined ? {} : { username: connection.username }),
+        ...(connection.password === undefined ? {} : { password: connection.password }),
+      };
+      const make = (): Redis => watch(new Redis(connection.url, { ...common, ...auth }));
       return { client: make(), duplicate: make, cluster: false };
     }
     case "sentinel": {

@@ -4,7 +4,12 @@
  *
  *   <prefix>{<circuit>}       hash    the circuit (state, counters, window)
  *   <prefix>{<circuit>}:p     zset    outstanding half-open probes → expiry ms
- *   <prefix>{<circuit>}:r     zset    permits already reported → expiry ms
+ *   <prefix>{<circuit>}:r     zset    legacy permits (5-field body) already reported → expiry ms
+ *                                     + outcome / 8; goes with them in a later release
+ *   <prefix>{<circuit>}:w:<stream>  string  which permits of one issuing stream were reported:
+ *                                     highest seq + 1 (i64), then 4-bit outcome slots
+ *                                     (lua/includes/permit-window.lua); expires with the
+ *                                     latest permit recorded in it
  *   <prefix>{<circuit>}:h     list    history, newest first (JSON entries, each with its
  *                                     position life/seq: lua/includes/history.lua)
  *   <prefix>{<circuit>}:x     hash    explicit settings {v: version, s: JSON}; never expires
@@ -32,6 +37,8 @@ export interface CircuitKeys {
   circuit: string;
   probes: string;
   reported: string;
+  /** Prefix of the circuit's permit-window keys: + the stream id. */
+  window: string;
   history: string;
   explicit: string;
   removalMarker: string;
@@ -75,7 +82,7 @@ export function createKeySpace(prefix = "bb:"): KeySpace {
     prefix,
     circuit(name) {
       const base = `${prefix}{${name}}`;
-      return { circuit: base, probes: `${base}:p`, reported: `${base}:r`, history: `${base}:h`, explicit: `${base}:x`, removalMarker: `${base}:rm` };
+      return { circuit: base, probes: `${base}:p`, reported: `${base}:r`, window: `${base}:w:`, history: `${base}:h`, explicit: `${base}:x`, removalMarker: `${base}:rm` };
     },
     events: `${prefix}events`,
     rules: `${prefix}rules`,

@@ -23,6 +23,7 @@ import { type CircuitConfig, type State, circuitHash, encodePermit } from "../..
 import type { AcquireDecision } from "../store.js";
 import { BoundedMap, REPLICA_CACHE_ENTRIES } from "./bounded-map.js";
 import type { ScriptEvent } from "./script-replies.js";
+import type { PermitId } from "./permit-streams.js";
 
 /** How long a confirmation from Redis lets this replica grant CLOSED permits alone. */
 export const VIEW_TTL_MS = 1000;
@@ -68,7 +69,7 @@ export interface LocalViews {
    */
   acquire(
     name: string,
-    nonce: string,
+    id: PermitId,
     configOf: (name: string) => CircuitConfig,
     remote: (sentAt: number) => Promise<AcquireDecision>,
   ): Promise<AcquireDecision>;
@@ -121,7 +122,7 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
   };
 
   /** The CLOSED grant of the engine's acquire(), made from a fresh view; undefined when Redis must decide. */
-  const grantLocally = (name: string, nonce: string, configOf: (name: string) => CircuitConfig): AcquireDecision | undefined => {
+  const grantLocally = (name: string, id: PermitId, configOf: (name: string) => CircuitConfig): AcquireDecision | undefined => {
     const view = views.get(name);
     if (view === undefined || view.phase !== "CLOSED" || !options.feedIsCurrent(FEED_CURRENT_MS)) return undefined;
     const now = storeNow();
@@ -132,19 +133,20 @@ export function createLocalViews(options: LocalViewsOptions): LocalViews {
       generation: view.generation,
       kind: config.enabled ? "closed" : "disabled",
       expiresAt: now + config.permitTtlMs,
-      nonce,
+      stream: id.stream,
+      seq: id.seq,
     });
     return { allowed: true, permit, state: config.enabled ? "CLOSED" : "DISABLED", retryAfterMs: 0, shadowDenied: false };
   };
 
   return {
-    async acquire(name, nonce, configOf, remote) {
-      const local = grantLocally(name, nonce, configOf);
+    async acquire(name, id, configOf, remote) {
+      const local = grantLocally(name, id, configOf);
       if (local !== undefined) return local;
       const pending = acquiring.get(name);
       if (pending !== undefined) {
         await pending.catch(() => undefined);
-        const again = grantLocally(name, nonce, configOf);
+        const again = grantLocally(name, id, configOf);
         if (again !== undefined) return again;
       }
       const call = remote(localNow());

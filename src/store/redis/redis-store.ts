@@ -30,11 +30,11 @@
  * What a config resolves to and whether a Configure is valid is decided by
  * config-decisions.ts, as for every store.
  */
-import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import {
   type CircuitConfig,
   type ForceTarget,
+  PERMIT_WINDOW_SLOTS,
   circuitHash,
   permitRefusal,
 } from "../../engine/index.js";
@@ -75,6 +75,7 @@ import { type RedisConfigOps, createRedisConfigOps } from "./redis-config-ops.js
 import { openRedisWatch } from "./redis-watch.js";
 import { createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
+import { createPermitStreams, permitIdText } from "./permit-streams.js";
 import { type CircuitCall, type ReportArgs, type ScriptClient, createScriptClient } from "./script-client.js";
 import { createCoalescer } from "./report-coalescer.js";
 import {
@@ -108,6 +109,8 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
   /** Circuits unused this long expire once CLOSED or HALF_OPEN with no probe out (includes/engine.lua commit). Default 24 h. */
   idleTtlMs?: number;
   historyLimit?: number;
+  /** Tests only: slots of a permit stream's dedupe window (lua/includes/permit-window.lua); default 2^21. */
+  permitWindowSlots?: number;
   /** Approximate length of the event stream (MAXLEN ~). Default 10 000. */
   eventLogSize?: number;
   /**
@@ -171,10 +174,10 @@ export class RedisStore implements CircuitStore {
   private readonly index: CircuitIndex;
   private readonly removals: RemovalAnnouncer | undefined;
   private readonly config: RedisConfigOps;
+  private readonly permitStreams = createPermitStreams();
+  private readonly permitWindowSlots: number;
   /** Reports of one circuit that arrive while one of its report calls is in flight go together in the next. */
   private readonly reports = createCoalescer<ReportArgs, ReportResult>((name, batch) => this.sendReports(name, batch));
-  private readonly noncePrefix = randomBytes(4).toString("hex");
-  private nonceCounter = 0;
   private readonly listeners = createStoreListeners();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -190,6 +193,7 @@ export class RedisStore implements CircuitStore {
     this.keyPrefix = keys.prefix;
     this.eventLogSize = options.eventLogSize ?? 10_000;
     this.testClock = options.testClock;
+    this.permitWindowSlots = options.permitWindowSlots ?? PERMIT_WINDOW_SLOTS;
     this.decisions = createConfigDecisions(options);
     this.scripts = createScriptClient({
       client: this.client,
@@ -291,9 +295,9 @@ export class RedisStore implements CircuitStore {
   // ---- hot path ---------------------------------------------------------
 
   async acquire(name: string): Promise<AcquireDecision> {
-    const nonce = this.noncePrefix + (++this.nonceCounter).toString(36);
-    const decision = await this.views.acquire(name, nonce, this.configOf, async (sentAt) => {
-      const { reply: r } = await this.run(name, (call) => this.scripts.acquire(call, circuitHash(name), nonce));
+    const id = this.permitStreams.take(name, this.testClock?.() ?? Date.now(), this.configOf(name).permitTtlMs);
+    const decision = await this.views.acquire(name, id, this.configOf, async (sentAt) => {
+      const { reply: r } = await this.run(name, (call) => this.scripts.acquire(call, circuitHash(name), permitIdText(id)));
       this.views.confirm(name, r.phase, r.generation, r.now, sentAt);
       const decision: AcquireDecision = { allowed: r.allowed, state: r.state, retryAfterMs: r.retryAfterMs, shadowDenied: r.shadowDenied };
       if (r.permit !== undefined) decision.permit = r.permit;
@@ -302,6 +306,7 @@ export class RedisStore implements CircuitStore {
     });
     // The views and acquire.lua build the body; a local grant implies start() has run (it needs a confirmed view).
     if (decision.permit !== undefined) decision.permit = this.permits.signer!.sign(name, decision.permit);
+    else this.permitStreams.giveBack(name, id);
     return decision;
   }
 
@@ -323,6 +328,9 @@ export class RedisStore implements CircuitStore {
       generation: permit.generation,
       kind: permit.kind,
       expiresAt: permit.expiresAt,
+      stream: permit.stream,
+      seq: permit.seq,
+      windowSlots: this.permitWindowSlots,
       outcome: command.outcome,
       durationMs: command.durationMs,
       retryAfterMs: command.retryAfterMs,
@@ -338,6 +346,8 @@ export class RedisStore implements CircuitStore {
         throw permitRefusal.probeNotOutstanding(name);
       case "expired":
         throw permitRefusal.expired((r.now ?? permit.expiresAt) - permit.expiresAt, resolved.config.permitTtlMs, name);
+      case "forgotten":
+        throw permitRefusal.pastWindow(resolved.config.permitTtlMs, name);
     }
   }
 
@@ -480,6 +490,7 @@ export class RedisStore implements CircuitStore {
     const cutoff = now - REPLICA_CACHE_IDLE_MS;
     this.views.sweep(cutoff);
     this.settings.sweep(cutoff);
+    this.permitStreams.sweep(cutoff);
   }
 
   // ---- internals ---------------------------------------------------------

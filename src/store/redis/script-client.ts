@@ -41,6 +41,11 @@ export interface ReportArgs {
   generation: number;
   kind: PermitKind;
   expiresAt: number;
+  /** The permit's stream and number; undefined for a legacy permit (remembered by body in the reported zset). */
+  stream: string | undefined;
+  seq: number | undefined;
+  /** Slots of a stream's window (lua/includes/permit-window.lua). */
+  windowSlots: number;
   outcome: Outcome;
   durationMs: number;
   retryAfterMs: number;
@@ -51,7 +56,7 @@ export interface ReportArgs {
 export interface ScriptClientOptions {
   client: Redis | Cluster;
   keys: KeySpace;
-  /** Cluster mode: the scripts cannot reach the event stream (5 keys instead of 6). */
+  /** Cluster mode: the scripts cannot reach the event stream (6 keys instead of 7). */
   cluster: boolean;
   idleTtlMs: number;
   historyLimit: number;
@@ -71,7 +76,8 @@ export interface ScriptClientOptions {
 /** The scripts, typed. Every method may reject with StoreUnavailableError. */
 export interface ScriptClient {
   readonly guard: Guard;
-  acquire(call: CircuitCall, circuitHash: string, nonce: string): Promise<AcquireReply | StaleConfig>;
+  /** `permitId`: the body's tail, `<stream>.<seq>` (permit-streams.ts). */
+  acquire(call: CircuitCall, circuitHash: string, permitId: string): Promise<AcquireReply | StaleConfig>;
   report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
   /** report-batch.lua: several reports of one circuit in one call, applied in order; one reply each. */
   reportBatch(call: CircuitCall, args: readonly ReportArgs[]): Promise<ReportReply[] | StaleConfig>;
@@ -123,19 +129,11 @@ const KIND_CODE: Readonly<Record<PermitKind, string>> = { closed: "c", probe: "p
 
 type ScriptFunction = (...args: (string | number)[]) => Promise<unknown>;
 
-/** report.lua's ARGV[9..17] (report-batch.lua's first nine per report). */
+/** report.lua's ARGV[9..19] (report-batch.lua's first eleven per report). */
 function reportArgs(a: ReportArgs): (string | number)[] {
-  return [
-    a.permit,
-    a.generation,
-    KIND_CODE[a.kind],
-    a.expiresAt,
-    a.outcome,
-    a.durationMs,
-    a.retryAfterMs,
-    a.principal?.keyName ?? "",
-    a.principal?.agentInstanceId ?? "",
-  ];
+  const args = [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs];
+  args.push(a.principal?.keyName ?? "", a.principal?.agentInstanceId ?? "", a.seq ?? "", a.windowSlots);
+  return args;
 }
 
 /** Creates the client and registers the scripts on the connection. */
@@ -167,10 +165,13 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     });
   };
 
-  /** Runs a circuit script: its keys, the shared ARGV[1..8] (includes/prelude.lua), then `extra`. */
-  const run = async (command: CircuitCommand, call: CircuitCall, extra: (string | number)[]): Promise<unknown> => {
+  /**
+   * Runs a circuit script: its keys, the shared ARGV[1..8] (includes/prelude.lua), then `extra`.
+   * `stream`: the permit stream whose window key a Report reads (KEYS[6]); "" names none.
+   */
+  const run = async (command: CircuitCommand, call: CircuitCall, extra: (string | number)[], stream = ""): Promise<unknown> => {
     const k = keys.circuit(call.name);
-    const keyList = [k.circuit, k.probes, k.reported, k.history, k.explicit];
+    const keyList = [k.circuit, k.probes, k.reported, k.history, k.explicit, k.window + stream];
     if (!cluster) keyList.push(keys.events, ...keys.indexes);
     const shared = [
       call.name,
@@ -208,12 +209,13 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
 
   return {
     guard,
-    acquire: async (call, circuitHash, nonce) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, nonce])),
-    report: async (call, a) => decodeReportReply(await run("bbReport", call, reportArgs(a))),
+    acquire: async (call, circuitHash, permitId) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, permitId])),
+    report: async (call, a) => decodeReportReply(await run("bbReport", call, reportArgs(a), a.stream)),
     async reportBatch(call, list) {
-      // Each report gets its own random, as it would alone (the jitter of an open it drives).
+      // Each report's window key is KEYS[6] (the circuit's window prefix) and its stream; and
+      // each gets its own random, as it would alone (the jitter of an open it drives).
       const extra: (string | number)[] = [list.length];
-      for (const a of list) extra.push(...reportArgs(a), options.random());
+      for (const a of list) extra.push(...reportArgs(a), a.stream ?? "", options.random());
       return decodeReportBatchReply(await run("bbReportBatch", call, extra), list.length);
     },
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),

@@ -262,7 +262,7 @@ export function decodeAcquireReply(json: unknown): AcquireReply | StaleConfig {
 }
 
 /** Why report.lua refused a permit. */
-export type ReportRefusal = "missing" | "unknown" | "probe" | "expired";
+export type ReportRefusal = "missing" | "unknown" | "probe" | "expired" | "forgotten";
 
 export type ReportReply =
   | {
@@ -299,7 +299,7 @@ export function decodeReportBatchReply(json: unknown, count: number): ReportRepl
 
 function reportReplyOf(o: Fields, what: string): ReportReply {
   if (o["rejected"] !== undefined) {
-    const problem = oneOf<ReportRefusal>(o, "rejected", ["missing", "unknown", "probe", "expired"], what);
+    const problem = oneOf<ReportRefusal>(o, "rejected", ["missing", "unknown", "probe", "expired", "forgotten"], what);
     return { kind: "refused", problem, events: events(o, what), now: o["now"] === undefined ? undefined : num(o, "now", what) };
   }
   return {

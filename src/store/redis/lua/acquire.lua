@@ -1,7 +1,7 @@
 --[[
   Acquire: decide one call (engine acquire()). Creates the circuit.
-  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
-  ARGV[9] permit prefix: "<circuit hash>"   ARGV[10] nonce
+  KEYS[1..7], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
+  ARGV[9] permit prefix: "<circuit hash>"   ARGV[10] the permit's "<stream>.<seq>" (permit-streams.ts)
   Returns JSON {allowed, permit?, state, retryAfterMs, reason?, shadowDenied,
   events, generation, phase, now} or {staleConfig}.
 ]]

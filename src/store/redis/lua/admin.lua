@@ -1,6 +1,6 @@
 --[[
   Admin changes (engine reset() and force()).
-  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
+  KEYS[1..7], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] action: "reset", "FORCED_OPEN", "DISABLED" or "CLOSED" (release)
   ARGV[10] actor: the admin's key name, also its principal's (admins declare no agent instance)
   Reset of a circuit that does not exist returns {missing = true}; ForceState

@@ -4,7 +4,7 @@
   cannot lose each other's changes), records the change in its history, and
   applies due transitions under the new config (ARGV[8]). Creates the
   circuit.
-  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
+  KEYS[1..7], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] explicit settings JSON   ARGV[10] config-change history entry JSON
   Records the change in history and the event stream (includes/config-history)
   before the transitions it makes due, then appends a config marker

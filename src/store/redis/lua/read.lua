@@ -2,7 +2,7 @@
   Reads a circuit as of now, applying due time-driven transitions first
   (engine advance()), like every read of the memory store. A read is no use
   of the circuit: it never postpones an idle circuit's expiry.
-  KEYS[1..6], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
+  KEYS[1..7], ARGV[1..8]: the circuit's keys and the shared arguments (includes/prelude).
   ARGV[9] what: "view" or "history" (the view and the whole retained history:
   history-page.ts pages it, as the memory store does)
   Returns JSON {missing = true}, {view, history?, events} or {staleConfig}.

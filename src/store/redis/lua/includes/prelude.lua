@@ -6,7 +6,8 @@
 
   KEYS[1] circuit hash   KEYS[2] probes zset   KEYS[3] reported zset
   KEYS[4] history list   KEYS[5] explicit-settings hash
-  KEYS[6] event stream (absent in Cluster mode: the caller appends events)
+  KEYS[6] a permit stream's window (Report: includes/permit-window; else a name never used)
+  KEYS[7] event stream (absent in Cluster mode: the caller appends events)
 
   ARGV[1] circuit name   ARGV[2] "" (Redis TIME), or "@<ms>" from a test clock
   ARGV[3] random [0, 1) for jitter
@@ -26,7 +27,7 @@ local ctx = {
   now = clock_ms(ARGV[2]),
   rand = tonumber(ARGV[3]),
   cfg = read_config(ARGV[8]),
-  keys = { circuit = KEYS[1], probes = KEYS[2], reported = KEYS[3], history = KEYS[4], explicit = KEYS[5] },
+  keys = { circuit = KEYS[1], probes = KEYS[2], reported = KEYS[3], history = KEYS[4], explicit = KEYS[5], window = KEYS[6] },
   out = {},
   -- Whether this command is a use of the circuit, which keeps an idle CLOSED
   -- circuit from expiring (includes/engine commit); read.lua clears it.
@@ -34,7 +35,7 @@ local ctx = {
 }
 local idle_ttl_ms = tonumber(ARGV[5])
 local history_limit = tonumber(ARGV[6])
-local events_key = KEYS[6]
+local events_key = KEYS[7]
 local events_maxlen = tonumber(ARGV[7])
 
 local stored_version = tonumber(redis.call("HGET", KEYS[5], "v") or "0")

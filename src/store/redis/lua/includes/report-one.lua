@@ -1,12 +1,14 @@
 --[[
   One Report applied to a loaded circuit: the body of report.lua, shared with
   report-batch.lua, which applies several to one load of the circuit. Needs
-  includes/engine and includes/prelude before it.
+  includes/engine, includes/prelude and includes/permit-window before it.
 
-  report_one(ctx, c, a): applies the report whose arguments are ARGV[a..a+8]
+  report_one(ctx, c, a): applies the report whose arguments are ARGV[a..a+10]
   (permit token, permit generation, kind c p s d, expires at ms, outcome,
   duration ms, retry-after hint ms, reporter's key name ("": no principal),
-  reporter's agent instance id) to circuit `c` (load_circuit, existing), and
+  reporter's agent instance id, permit seq ("": a legacy permit), slots of a
+  stream's window) to circuit `c` (load_circuit, existing), its permit's
+  stream window being ctx.keys.window (includes/permit-window), and
   answers its reply table: {state, disposition, recordedOutcome, duplicate,
   stale, events} or {rejected = problem, ...}. Its transitions go to the
   stream and history at once (commit_step), in order; the circuit itself is
@@ -23,6 +25,7 @@ local function report_one(ctx, c, a)
   local expires = tonumber(expires_text)
   local duration, hint = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
   local key_name, instance = ARGV[a + 7], ARGV[a + 8]
+  local seq_text, slots_text = ARGV[a + 9], ARGV[a + 10]
 
   if gen > c.g then return { rejected = "unknown" } end
   advance(ctx, c)
@@ -45,9 +48,9 @@ local function report_one(ctx, c, a)
     return { rejected = "expired", now = ctx.now, events = ctx.out }
   end
   -- A permit reported before: nothing changes; the first outcome stands.
-  local function repeated(score)
+  local function repeated(first)
     -- A permit reported before outcomes were kept answers as a duplicate.
-    local first = reported_outcome(score) or outcome
+    if first == "" then first = outcome end
     return finish({
       state = visible_state(c, cfg), disposition = first == outcome and "DUPLICATE" or "CONFLICT",
       recordedOutcome = first, duplicate = true, stale = false,
@@ -56,29 +59,23 @@ local function report_one(ctx, c, a)
 
   local current = gen == c.g
   local is_probe = false
-  local score = reported_score(expires_text, outcome)
+  local slots = tonumber(slots_text)
+  -- Asked before the probe check, so a repeated probe report answers
+  -- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
+  local first, top = permit_seen(ctx, permit, seq_text, slots)
+  if first == "forgotten" then
+    step()
+    return { rejected = "forgotten", events = ctx.out }
+  end
+  if first then return repeated(first) end
   if kind == "p" and current then
-    -- Asked before the probe check, so a repeated probe report answers
-    -- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
-    local first = redis.call("ZSCORE", ctx.keys.reported, permit)
-    if first then return repeated(first) end
     if c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit) then
       step()
       return { rejected = "probe", events = ctx.out }
     end
     is_probe = true
-    redis.call("ZADD", ctx.keys.reported, score, permit)
-  -- Any other permit: record it once; ZADD NX adds nothing (answers 0) when
-  -- it was reported before, so one call both checks and records.
-  elseif redis.call("ZADD", ctx.keys.reported, "NX", score, permit) == 0 then
-    return repeated(redis.call("ZSCORE", ctx.keys.reported, permit))
   end
-  -- Once the key has its time (c.xe set) the batch's later reports need not
-  -- ask again: until commit_write nothing in the script clears or changes it.
-  if not ctx.reported_timed then
-    touch_side_key(ctx, c, ctx.keys.reported)
-    ctx.reported_timed = c.xe ~= -1
-  end
+  permit_record(ctx, c, permit, expires_text, seq_text, top, outcome, slots)
   c.dirty = true
   if outcome == "SUCCESS" then c.ts = c.ts + 1
   elseif outcome == "FAILURE" then c.tf = c.tf + 1

@@ -1,0 +1,86 @@
+--[[
+  Which permits a circuit was told of, without remembering each: the twin of
+  src/engine/permit-window.ts (see it for the rule). A permit of this release
+  is the seq-th of one issuing stream; the stream's window is one string key
+  (keys.ts `{circuit}:w:<stream>`, KEYS[6]): `top`, the highest seq reported
+  + 1 (0: none), as BITFIELD i64 at bit 0, then one 4-bit slot per seq mod
+  `slots` at u4 #(16 + slot): 0 not reported, else the outcome that counted.
+  The string grows only as far as slots are used; it expires with the latest
+  permit recorded in it, so it needs no pruning.
+
+  A legacy permit (5-field body, no seq: ARGV seq "") is remembered by body
+  in the reported zset as before (reported_score in includes/engine); that
+  path goes with those permits in a later release.
+]]
+local WINDOW_OUTCOMES = { "SUCCESS", "FAILURE", "TIMEOUT", "IGNORED" }
+local WINDOW_CODES = { SUCCESS = 1, FAILURE = 2, TIMEOUT = 3, IGNORED = 4 }
+
+-- The outcome that counted for the permit if it was reported before ("" when
+-- a legacy permit was recorded before outcomes were kept), "forgotten" when
+-- its stream's window no longer reaches it, nil when it is new; then the
+-- window's top, for permit_record. Changes nothing.
+-- `seq_text`: the permit's seq in decimal, "" for a legacy permit.
+local function permit_seen(ctx, permit, seq_text, slots)
+  if seq_text == "" then
+    local score = redis.call("ZSCORE", ctx.keys.reported, permit)
+    if not score then return nil end
+    return reported_outcome(score) or ""
+  end
+  local seq = tonumber(seq_text)
+  local r = redis.call("BITFIELD", ctx.keys.window, "GET", "i64", 0, "GET", "u4", "#" .. (16 + seq % slots))
+  local top = r[1]
+  if seq >= top then return nil, top end
+  if seq < top - slots then return "forgotten", top end
+  return WINDOW_OUTCOMES[r[2]], top
+end
+
+-- Zeroes slots [from, from + n) mod `slots` (n <= slots). Slots past the
+-- string's end are zero already and stay unwritten, so the string does not grow.
+local function window_clear(key, from, n, slots)
+  local inside = (redis.call("STRLEN", key) - 8) * 2
+  local done = 0
+  while done < n do
+    local lo = (from + done) % slots
+    local run = math.min(n - done, slots - lo)
+    local hi = math.min(lo + run, inside) -- exclusive
+    if lo < hi then
+      local ops = {}
+      if lo % 2 == 1 then
+        ops[#ops + 1] = "SET"; ops[#ops + 1] = "u4"; ops[#ops + 1] = "#" .. (16 + lo); ops[#ops + 1] = 0
+        lo = lo + 1
+      end
+      local even_hi = hi - hi % 2
+      if even_hi < hi and even_hi >= lo then
+        ops[#ops + 1] = "SET"; ops[#ops + 1] = "u4"; ops[#ops + 1] = "#" .. (16 + even_hi); ops[#ops + 1] = 0
+      end
+      if #ops > 0 then redis.call("BITFIELD", key, unpack(ops)) end
+      if lo < even_hi then redis.call("SETRANGE", key, 8 + lo / 2, string.rep("\0", (even_hi - lo) / 2)) end
+    end
+    done = done + run
+  end
+end
+
+-- Records `outcome` for a permit permit_seen answered nil for (with `top`), until it expires.
+local function permit_record(ctx, c, permit, expires_text, seq_text, top, outcome, slots)
+  if seq_text == "" then
+    redis.call("ZADD", ctx.keys.reported, reported_score(expires_text, outcome), permit)
+    touch_side_key(ctx, c, ctx.keys.reported)
+    return
+  end
+  local key, seq = ctx.keys.window, tonumber(seq_text)
+  local ops = { "SET", "u4", "#" .. (16 + seq % slots), WINDOW_CODES[outcome] }
+  if seq >= top then
+    -- The slots hi passes over belong to seqs more than `slots` back, or to none yet.
+    if top > 0 and seq > top then window_clear(key, top % slots, math.min(seq - top, slots), slots) end
+    ops[5] = "SET"; ops[6] = "i64"; ops[7] = 0; ops[8] = seq + 1
+  end
+  redis.call("BITFIELD", key, unpack(ops))
+  -- Relative to the script's clock (a test clock is not Redis's). A new key
+  -- has no expiry, which GT treats as infinite (it would set none).
+  local ttl = tonumber(expires_text) - ctx.now
+  if top == 0 then
+    redis.call("PEXPIRE", key, ttl)
+  else
+    redis.call("PEXPIRE", key, ttl, "GT")
+  end
+end
