@@ -5,8 +5,10 @@
 // tells a change in the Lua scripts from machine noise far better than the
 // end-to-end runner. Prints one JSON line per round; compare two checkouts
 // by running each alternately.
-// Usage: node bench/redis-script-cost.mjs [N=20000] [rounds=3] [port=6391]
+// Usage: node bench/redis-script-cost.mjs [N=20000] [rounds=3] [port=6391] [circuits=100] [inFlight=8]
 //        (needs redis-server on PATH and npm run build)
+// With batched Reports (report-coalescer.ts) one EVALSHA may carry several
+// reports: reportScriptUsPerReport is the µs per Report.
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
@@ -16,6 +18,8 @@ import { createRedisStore } from "../dist/src/store/redis/redis-store.js";
 const n = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
 const port = Number(process.argv[4] ?? 6391);
+const circuits = Number(process.argv[5] ?? 100);
+const inFlight = Number(process.argv[6] ?? 8);
 const server = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], { stdio: "ignore" });
 try {
   await sleep(300);
@@ -35,11 +39,10 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const permits = [];
     for (let i = 0; i < n; i++) {
-      const circuit = `bench.c${i % 100}`;
+      const circuit = `bench.c${i % circuits}`;
       permits.push([circuit, (await store.acquire(circuit)).permit]);
     }
     await client.config("RESETSTAT");
-    const inFlight = 8;
     await Promise.all(
       Array.from({ length: inFlight }, async (_, w) => {
         for (let i = w; i < n; i += inFlight) {
@@ -49,7 +52,7 @@ try {
       }),
     );
     const { calls, usec } = await evalsha();
-    console.log(JSON.stringify({ round, reports: n, evalshaCalls: calls, reportScriptUsPerCall: Number((usec / calls).toFixed(2)) }));
+    console.log(JSON.stringify({ round, reports: n, circuits, inFlight, evalshaCalls: calls, reportScriptUsPerCall: Number((usec / calls).toFixed(2)), reportScriptUsPerReport: Number((usec / n).toFixed(2)) }));
   }
   await store.close();
   client.disconnect();

@@ -21,6 +21,8 @@
  *   rules, by compare-and-set on the stored settings and rule list;
  * - the circuit indexes (circuit-index.ts, lua/includes/indexes.lua): the
  *   count and the cap, and ListCircuits by name and state (redis-list.ts);
+ * - the report coalescer (report-coalescer.ts): a circuit's Reports that
+ *   arrive while one of its report calls is in flight go in one call next;
  * - the bounded per-circuit caches (bounded-map.ts), swept every 10 s.
  * - the data epoch (data-epoch.ts): when Redis lost its data, the replica
  *   drops its rules, settings versions and views, reloads the rules and the
@@ -76,9 +78,11 @@ import { openRedisWatch } from "./redis-watch.js";
 import { createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
 import { createPermitStreams, permitIdText } from "./permit-streams.js";
-import { type CircuitCall, type ScriptClient, createScriptClient } from "./script-client.js";
+import { type CircuitCall, type ReportArgs, type ScriptClient, createScriptClient } from "./script-client.js";
+import { createCoalescer } from "./report-coalescer.js";
 import {
   MAX_STALE_RETRIES,
+  type ReportReply,
   type ScriptEvent,
   type StaleConfig,
   decodeHistoryEntry,
@@ -175,6 +179,8 @@ export class RedisStore implements CircuitStore {
   private readonly config: RedisConfigOps;
   private readonly permitStreams = createPermitStreams();
   private readonly permitWindowSlots: number;
+  /** Reports of one circuit that arrive while one of its report calls is in flight go together in the next. */
+  private readonly reports = createCoalescer<ReportArgs, ReportResult>((name, batch) => this.sendReports(name, batch));
   private readonly listeners = createStoreListeners();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -329,21 +335,19 @@ export class RedisStore implements CircuitStore {
       throw refusal;
     }
     const { body, permit } = opened;
-    const { reply: r, resolved } = await this.run(name, (call) =>
-      this.scripts.report(call, {
-        permit: body,
-        generation: permit.generation,
-        kind: permit.kind,
-        expiresAt: permit.expiresAt,
-        stream: permit.stream,
-        seq: permit.seq,
-        windowSlots: this.permitWindowSlots,
-        outcome: command.outcome,
-        durationMs: command.durationMs,
-        retryAfterMs: command.retryAfterMs,
-        principal: command.principal,
-      }),
-    );
+    const { reply: r, resolved } = await this.reports.submit(name, {
+      permit: body,
+      generation: permit.generation,
+      kind: permit.kind,
+      expiresAt: permit.expiresAt,
+      stream: permit.stream,
+      seq: permit.seq,
+      windowSlots: this.permitWindowSlots,
+      outcome: command.outcome,
+      durationMs: command.durationMs,
+      retryAfterMs: command.retryAfterMs,
+      principal: command.principal,
+    });
     if (r.kind === "recorded") return { state: r.state, disposition: r.disposition, recordedOutcome: r.recordedOutcome, duplicate: r.duplicate, stale: r.stale };
     switch (r.problem) {
       case "missing":
@@ -544,6 +548,21 @@ export class RedisStore implements CircuitStore {
     for (const listener of this.dataLossListeners) listener();
   }
 
+  /**
+   * Runs reports of one circuit (report-coalescer.ts): a lone one with
+   * report.lua, several with report-batch.lua in one call; after a
+   * staleConfig answer the whole batch runs again with the stored settings.
+   * Their transitions reach listeners in report order.
+   */
+  private async sendReports(name: string, batch: readonly ReportArgs[]): Promise<ReportResult[]> {
+    if (batch.length === 1) return [await this.run(name, (call) => this.scripts.report(call, batch[0]!))];
+    const { reply, resolved } = await this.run(name, async (call) => {
+      const replies = await this.scripts.reportBatch(call, batch);
+      return isStale(replies) ? replies : { replies, events: replies.flatMap((r) => r.events) };
+    });
+    return reply.replies.map((r) => ({ reply: r, resolved }));
+  }
+
   /** The store's time: Redis TIME (or the test clock). */
   private now(): Promise<number> {
     return this.testClock !== undefined ? Promise.resolve(this.testClock()) : this.scripts.time();
@@ -594,6 +613,12 @@ export class RedisStore implements CircuitStore {
       publish({ ...e, eventId: id });
     }
   }
+}
+
+/** One report's reply and the config it ran with. */
+interface ReportResult {
+  reply: ReportReply;
+  resolved: VersionedConfig;
 }
 
 function isStale<R>(reply: R | StaleConfig): reply is StaleConfig {

@@ -21,6 +21,7 @@ import {
   type ViewReply,
   decodeAcquireReply,
   decodeConfigureReply,
+  decodeReportBatchReply,
   decodeReportReply,
   decodeViewReply,
 } from "./script-replies.js";
@@ -78,6 +79,8 @@ export interface ScriptClient {
   /** `permitId`: the body's tail, `<stream>.<seq>` (permit-streams.ts). */
   acquire(call: CircuitCall, circuitHash: string, permitId: string): Promise<AcquireReply | StaleConfig>;
   report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
+  /** report-batch.lua: several reports of one circuit in one call, applied in order; one reply each. */
+  reportBatch(call: CircuitCall, args: readonly ReportArgs[]): Promise<ReportReply[] | StaleConfig>;
   /** read.lua: the view, and with `history` its whole retained history (newest first). */
   read(call: CircuitCall, what: "view" | "history"): Promise<ViewReply | StaleConfig>;
   /**
@@ -130,6 +133,13 @@ const CAP_REACHED = '{"capReached":true}';
 const KIND_CODE: Readonly<Record<PermitKind, string>> = { closed: "c", probe: "p", shadow: "s", disabled: "d" };
 
 type ScriptFunction = (...args: (string | number)[]) => Promise<unknown>;
+
+/** report.lua's ARGV[9..19] (report-batch.lua's first eleven per report). */
+function reportArgs(a: ReportArgs): (string | number)[] {
+  const args = [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs];
+  args.push(a.principal?.keyName ?? "", a.principal?.agentInstanceId ?? "", a.seq ?? "", a.windowSlots);
+  return args;
+}
 
 /** Creates the client and registers the scripts on the connection. */
 export function createScriptClient(options: ScriptClientOptions): ScriptClient {
@@ -205,10 +215,13 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
   return {
     guard,
     acquire: async (call, circuitHash, permitId) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, permitId])),
-    report: async (call, a) => {
-      const args = [a.permit, a.generation, KIND_CODE[a.kind], a.expiresAt, a.outcome, a.durationMs, a.retryAfterMs];
-      args.push(a.principal?.keyName ?? "", a.principal?.agentInstanceId ?? "", a.seq ?? "", a.windowSlots);
-      return decodeReportReply(await run("bbReport", call, args, a.stream));
+    report: async (call, a) => decodeReportReply(await run("bbReport", call, reportArgs(a), a.stream)),
+    async reportBatch(call, list) {
+      // Each report's window key is KEYS[6] (the circuit's window prefix) and its stream; and
+      // each gets its own random, as it would alone (the jitter of an open it drives).
+      const extra: (string | number)[] = [list.length];
+      for (const a of list) extra.push(...reportArgs(a), a.stream ?? "", options.random());
+      return decodeReportBatchReply(await run("bbReportBatch", call, extra), list.length);
     },
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
     async readPage(calls) {

@@ -277,21 +277,40 @@ export type ReportReply =
   | { kind: "refused"; problem: ReportRefusal; events: ScriptEvent[]; now: number | undefined };
 
 export function decodeReportReply(json: unknown): ReportReply | StaleConfig {
-  return decodeReply(json, "report", (o): ReportReply => {
-    if (o["rejected"] !== undefined) {
-      const problem = oneOf<ReportRefusal>(o, "rejected", ["missing", "unknown", "probe", "expired", "forgotten"], "report");
-      return { kind: "refused", problem, events: events(o, "report"), now: o["now"] === undefined ? undefined : num(o, "now", "report") };
-    }
-    return {
-      kind: "recorded",
-      state: oneOf(o, "state", STATES, "report"),
-      disposition: oneOf(o, "disposition", DISPOSITIONS, "report"),
-      recordedOutcome: oneOf(o, "recordedOutcome", OUTCOMES, "report"),
-      duplicate: bool(o, "duplicate", "report"),
-      stale: bool(o, "stale", "report"),
-      events: events(o, "report"),
-    };
+  return decodeReply(json, "report", (o) => reportReplyOf(o, "report"));
+}
+
+/**
+ * report-batch.lua's answer: one reply per report, in order (each what
+ * report.lua would answer); a missing circuit is one answer for them all.
+ */
+export function decodeReportBatchReply(json: unknown, count: number): ReportReply[] | StaleConfig {
+  if (typeof json === "string" && json.startsWith("[")) {
+    const replies = list(JSON.parse(json), (v, what) => reportReplyOf(fields(v, what), what), "reportBatch");
+    if (replies.length !== count) throw new ScriptReplyError(`reportBatch answered ${replies.length} replies to ${count} reports`);
+    return replies;
+  }
+  return decodeReply(json, "reportBatch", (o) => {
+    const missing = reportReplyOf(o, "reportBatch");
+    if (missing.kind !== "refused" || missing.problem !== "missing") throw new ScriptReplyError(`reportBatch answered one reply that is not "missing": ${JSON.stringify(json)}`);
+    return Array.from({ length: count }, () => ({ ...missing, events: [] }));
   });
+}
+
+function reportReplyOf(o: Fields, what: string): ReportReply {
+  if (o["rejected"] !== undefined) {
+    const problem = oneOf<ReportRefusal>(o, "rejected", ["missing", "unknown", "probe", "expired", "forgotten"], what);
+    return { kind: "refused", problem, events: events(o, what), now: o["now"] === undefined ? undefined : num(o, "now", what) };
+  }
+  return {
+    kind: "recorded",
+    state: oneOf(o, "state", STATES, what),
+    disposition: oneOf(o, "disposition", DISPOSITIONS, what),
+    recordedOutcome: oneOf(o, "recordedOutcome", OUTCOMES, what),
+    duplicate: bool(o, "duplicate", what),
+    stale: bool(o, "stale", what),
+    events: events(o, what),
+  };
 }
 
 /** read.lua and admin.lua: the circuit after the command, or missing (a read or Reset of no circuit). */

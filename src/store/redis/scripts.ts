@@ -19,6 +19,7 @@ import { loadLuaScript } from "./lua-loader.js";
 export const CIRCUIT_COMMANDS = {
   bbAcquire: "acquire",
   bbReport: "report",
+  bbReportBatch: "report-batch",
   bbRead: "read",
   bbAdmin: "admin",
   bbConfigure: "configure",

@@ -9,7 +9,7 @@
   Defines: BUCKETS, clock_ms, load_circuit, save_circuit, record_call,
   window_counts, clear_window, record_reporter, trip_of, visible_state, stats_of, transition,
   clear_counters, open, reopen_from_half_open, advance, view_of,
-  touch_side_key, commit (and push_history and expire_with_circuit, from
+  touch_side_key, commit (and its halves commit_step and commit_write; and push_history and expire_with_circuit, from
   includes/history), reported_score, reported_outcome. `cfg` everywhere is the table read_config
   (includes/config) returns: every config field by its name in
   CONFIG_FIELD_LIST, durations in ms (cfg.open_duration = 60000).
@@ -332,9 +332,14 @@ local function reopen_from_half_open(ctx, c, reason, hint_ms)
 end
 
 -- advance(): lazy OPEN -> HALF_OPEN and probe expiry; prunes reported permits
--- that have expired (expiry <= now, whatever the outcome fraction).
+-- that have expired (expiry <= now, whatever the outcome fraction), once per
+-- script: a batch of Reports (report-batch.lua) advances before each at one
+-- `now`, and records no permit that expires by then (such a report is refused).
 local function advance(ctx, c)
-  redis.call("ZREMRANGEBYSCORE", ctx.keys.reported, "-inf", "(" .. (ctx.now + 1))
+  if not ctx.pruned then
+    redis.call("ZREMRANGEBYSCORE", ctx.keys.reported, "-inf", "(" .. (ctx.now + 1))
+    ctx.pruned = true
+  end
   if c.s == "OPEN" and ctx.now >= c.ou then
     transition(ctx, c, "HALF_OPEN", "open_duration_elapsed")
   elseif c.s == "HALF_OPEN" then
@@ -389,9 +394,11 @@ local function idle_expiry_at(ctx, c, idle_ttl_ms)
   return -1
 end
 
--- Writes the circuit back and appends its transitions to history and the
--- event stream; sets its keys' expiry (idle_expiry_at) when that changed.
-local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+-- commit() in two halves, so a batch of Reports (report-batch.lua) can run
+-- the first after each report and the second once for the batch.
+-- commit_step: records the use and the keys' expiry (c.xe) as of this
+-- command, and appends its transitions (ctx.out) to the event stream and history.
+local function commit_step(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
   -- The last use, refreshed at most every tenth of the idle TTL (so the keys
   -- expire 90-100 % of the idle time after the last use). Use is an
   -- Acquire, a Report or an admin write (ctx.use); a read (read.lua) is not,
@@ -404,14 +411,20 @@ local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_max
     c.ex = ctx.now
   end
   c.xe = idle_expiry_at(ctx, c, idle_ttl_ms)
-  local expiry_changed = c.xe ~= c.stored.xe
-  if c.dirty or #ctx.out > 0 or expiry_changed or c.ex ~= c.stored.ex then save_circuit(ctx.keys.circuit, c) end
   for _, t in ipairs(ctx.out) do
     if events_key ~= nil then
       t.eventId = redis.call("XADD", events_key, "MAXLEN", "~", events_maxlen, "*", "e", cjson.encode(t))
     end
     push_history(ctx.keys.history, { kind = "transition", event = t }, t.at, history_limit)
   end
+end
+
+-- commit_write: writes the circuit back (the fields that differ from what
+-- was loaded) and sets its keys' expiry when that changed since the load;
+-- `transitions`: whether any command since the load made one.
+local function commit_write(ctx, c, idle_ttl_ms, transitions)
+  local expiry_changed = c.xe ~= c.stored.xe
+  if c.dirty or transitions or expiry_changed or c.ex ~= c.stored.ex then save_circuit(ctx.keys.circuit, c) end
   -- The circuit last: a Redis that reads its clock per command (7.0) then
   -- expires no side key after it.
   if expiry_changed then
@@ -423,7 +436,14 @@ local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_max
       for _, k in ipairs(keys) do redis.call("PEXPIRE", k, ttl) end
     end
   end
-  if #ctx.out > 0 or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history) end
+  if transitions or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history) end
   index_commit(ctx, c, idle_ttl_ms)
+end
+
+-- Writes the circuit back and appends its transitions to history and the
+-- event stream; sets its keys' expiry (idle_expiry_at) when that changed.
+local function commit(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+  commit_step(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+  commit_write(ctx, c, idle_ttl_ms, #ctx.out > 0)
 end
 

@@ -1,0 +1,133 @@
+--[[
+  One Report applied to a loaded circuit: the body of report.lua, shared with
+  report-batch.lua, which applies several to one load of the circuit. Needs
+  includes/engine, includes/prelude and includes/permit-window before it.
+
+  report_one(ctx, c, a): applies the report whose arguments are ARGV[a..a+10]
+  (permit token, permit generation, kind c p s d, expires at ms, outcome,
+  duration ms, retry-after hint ms, reporter's key name ("": no principal),
+  reporter's agent instance id, permit seq ("": a legacy permit), slots of a
+  stream's window) to circuit `c` (load_circuit, existing), its permit's
+  stream window being ctx.keys.window (includes/permit-window), and
+  answers its reply table: {state, disposition, recordedOutcome, duplicate,
+  stale, events} or {rejected = problem, ...}. Its transitions go to the
+  stream and history at once (commit_step), in order; the circuit itself is
+  written by one commit_write after the last report, when ctx.stepped says a
+  report needs it (ctx.transitions: whether any made a transition). Uses and
+  resets ctx.out and ctx.principal; ctx.now and ctx.rand are the caller's.
+]]
+local function report_one(ctx, c, a)
+  ctx.out = {}
+  ctx.principal = nil
+  local cfg = ctx.cfg
+  local permit, gen, kind = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
+  local expires_text, outcome = ARGV[a + 3], ARGV[a + 4]
+  local expires = tonumber(expires_text)
+  local duration, hint = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+  local key_name, instance = ARGV[a + 7], ARGV[a + 8]
+  local seq_text, slots_text = ARGV[a + 9], ARGV[a + 10]
+
+  if gen > c.g then return { rejected = "unknown" } end
+  advance(ctx, c)
+  -- Every transition from here on is this report's doing (time's came above).
+  if key_name ~= "" then ctx.principal = { keyName = key_name, agentInstanceId = instance } end
+
+  local function step()
+    commit_step(ctx, c, idle_ttl_ms, history_limit, events_key, events_maxlen)
+    ctx.stepped = true
+    if #ctx.out > 0 then ctx.transitions = true end
+  end
+  local function finish(res)
+    step()
+    res.events = ctx.out
+    return res
+  end
+
+  if ctx.now >= expires then
+    step()
+    return { rejected = "expired", now = ctx.now, events = ctx.out }
+  end
+  -- A permit reported before: nothing changes; the first outcome stands.
+  local function repeated(first)
+    -- A permit reported before outcomes were kept answers as a duplicate.
+    if first == "" then first = outcome end
+    return finish({
+      state = visible_state(c, cfg), disposition = first == outcome and "DUPLICATE" or "CONFLICT",
+      recordedOutcome = first, duplicate = true, stale = false,
+    })
+  end
+
+  local current = gen == c.g
+  local is_probe = false
+  local slots = tonumber(slots_text)
+  -- Asked before the probe check, so a repeated probe report answers
+  -- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
+  local first, top = permit_seen(ctx, permit, seq_text, slots)
+  if first == "forgotten" then
+    step()
+    return { rejected = "forgotten", events = ctx.out }
+  end
+  if first then return repeated(first) end
+  if kind == "p" and current then
+    if c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit) then
+      step()
+      return { rejected = "probe", events = ctx.out }
+    end
+    is_probe = true
+  end
+  permit_record(ctx, c, permit, expires_text, seq_text, top, outcome, slots)
+  c.dirty = true
+  if outcome == "SUCCESS" then c.ts = c.ts + 1
+  elseif outcome == "FAILURE" then c.tf = c.tf + 1
+  elseif outcome == "TIMEOUT" then c.tf = c.tf + 1; c.tt = c.tt + 1
+  else c.ti = c.ti + 1 end
+
+  local function done(stale)
+    return finish({
+      state = visible_state(c, cfg), disposition = stale and "STALE" or "RECORDED",
+      recordedOutcome = outcome, duplicate = false, stale = stale,
+    })
+  end
+
+  if is_probe then redis.call("ZREM", ctx.keys.probes, permit) end
+  if outcome == "IGNORED" then return done(not current) end
+  if not current then return done(true) end
+
+  local failed = outcome == "FAILURE" or outcome == "TIMEOUT"
+  local function count_window()
+    local slow = (not failed) and cfg.slow_call_duration > 0 and duration > cfg.slow_call_duration
+    local start = record_call(c, cfg, ctx.now, failed, slow)
+    record_reporter(c, key_name, instance, start, failed, slow)
+    if failed then c.cf = c.cf + 1 else c.cf = 0 end
+  end
+
+  -- The transition `t` this report drove names the reporters whose failures opened it.
+  local function opened_by(t, reporters)
+    if #reporters > 0 then t.failureReporters = reporters end
+  end
+
+  if kind == "s" then return done(false) end
+  if kind == "d" then count_window(); return done(false) end
+  if kind == "c" then
+    count_window()
+    if c.s == "CLOSED" and cfg.enabled then
+      local reason, reporters = trip_of(c, cfg, ctx.now)
+      if reason ~= nil then opened_by(open(ctx, c, reason, hint), reporters) end
+    end
+    return done(false)
+  end
+  -- a probe
+  if c.s ~= "HALF_OPEN" then return done(false) end
+  if failed then
+    -- A failed probe reopens whatever min_distinct_reporters says: it is one permit of few.
+    local t = reopen_from_half_open(ctx, c, outcome == "TIMEOUT" and "probe_timeout" or "probe_failed", hint)
+    opened_by(t, { { keyName = key_name, agentInstanceId = instance } })
+    return done(false)
+  end
+  c.hs = c.hs + 1
+  if c.hs >= cfg.success_threshold then
+    clear_counters(c)
+    transition(ctx, c, "CLOSED", "probes_succeeded")
+  end
+  return done(false)
+end
