@@ -110,7 +110,7 @@ describe("configuring from the dashboard (access control on)", () => {
     await page.locator("#config-fields .current").first().filter({ hasText: "true" }).waitFor({ timeout: SHOW_MS });
 
     // Every field of the config table, in its order, with the table's unit, range and default.
-    expect(await page.locator("#config-fields tr").evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.field))).toEqual(
+    expect(await page.locator("#config-fields tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-field")))).toEqual(
       CONFIG_FIELD_LIST.map((f) => f.name),
     );
     expect(await formRow(page, "failure_threshold")).toEqual({ value: "5", unit: "count", range: "0 to 1000000; 0 = off", default: "5", current: "5" });
