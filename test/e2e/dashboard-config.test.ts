@@ -93,10 +93,10 @@ async function ruleRows(page: Page): Promise<string[][]> {
   return Promise.all(rows.map(async (r) => (await r.locator("td").allTextContents()).slice(0, 6)));
 }
 
-describe("configuring from the dashboard (access control on)", () => {
-  const { server, client } = useTestServer({
-    env: { BREAKERBOX_CONFIG: configFile, BREAKERBOX_API_KEYS: `ops:admin:${ADMIN_KEY},bot:agent:${AGENT_KEY}` },
-  });
+const ENV = { BREAKERBOX_CONFIG: configFile, BREAKERBOX_API_KEYS: `ops:admin:${ADMIN_KEY},bot:agent:${AGENT_KEY}` };
+
+describe("a circuit's config form (access control on)", () => {
+  const { server, client } = useTestServer({ env: ENV });
 
   it("edits a circuit's config: read-only for an agent key, only the changed field sent, the server's violation verbatim, inherit clears", async () => {
     const circuit = "cfg.payments";
@@ -198,6 +198,11 @@ describe("configuring from the dashboard (access control on)", () => {
     await context.close();
   });
 
+});
+
+describe("the pattern rules page (access control on)", () => {
+  const { server, client } = useTestServer({ env: ENV });
+
   it("lists pattern rules in precedence order and creates, edits and deletes them; a config-file rule cannot be deleted", async () => {
     const circuit = "ruled.search";
     await client.call("acquire", { circuit }, asAgent);
@@ -215,11 +220,7 @@ describe("configuring from the dashboard (access control on)", () => {
     await giveKey(page, ADMIN_KEY);
     await page.locator('#rules-view[data-access="admin"]').waitFor({ timeout: SHOW_MS });
 
-    // The earlier test's runtime rule first, then the config file's.
-    expect(await ruleRows(page)).toEqual([
-      ["1", "cfg.*", "runtime", "1", "–", "minimum_calls=20"],
-      ["2", "file.*", "config file", "0", "–", "failure_threshold=9"],
-    ]);
+    expect(await ruleRows(page)).toEqual([["1", "file.*", "config file", "0", "–", "failure_threshold=9"]]);
 
     // Create: out of range first (the server's violation next to the field), then valid.
     await page.locator("#rule-pattern").fill("ruled.*");
@@ -228,11 +229,11 @@ describe("configuring from the dashboard (access control on)", () => {
     await page.getByRole("button", { name: "Create rule" }).click();
     await page.locator('#rules-result[data-outcome="error"]').waitFor({ timeout: SHOW_MS });
     expect(await page.locator("#rule-minimum_calls-error").textContent()).toBe("minimum_calls must be an integer from 1 to 1000000, got 0");
-    expect((await client.call("listPatternRules", {}, asAgent)).rules.map((r) => r.pattern)).toEqual(["cfg.*", "file.*"]);
+    expect((await client.call("listPatternRules", {}, asAgent)).rules.map((r) => r.pattern)).toEqual(["file.*"]);
     await page.locator("#rule-minimum_calls").fill("4");
     await page.getByRole("button", { name: "Create rule" }).click();
     await page.locator('#rules-result[data-outcome="ok"]').waitFor({ timeout: SHOW_MS });
-    expect(await page.locator("#rules-result").textContent()).toBe("Created rule ruled.* at precedence 2 (governs 1 circuit).");
+    expect(await page.locator("#rules-result").textContent()).toBe("Created rule ruled.* at precedence 1 (governs 1 circuit).");
 
     // A second rule at precedence 0 goes first.
     await page.locator("#rule-pattern").fill("ruled.se*");
@@ -240,19 +241,17 @@ describe("configuring from the dashboard (access control on)", () => {
     await page.locator("#rule-jitter").fill("0.1");
     await page.getByRole("button", { name: "Create rule" }).click();
     await page.locator("#rules-result").filter({ hasText: /^Created rule ruled\.se\*/ }).waitFor({ timeout: SHOW_MS });
-    await page.locator("#rules tr").nth(3).waitFor({ timeout: SHOW_MS });
+    await page.locator("#rules tr").nth(2).waitFor({ timeout: SHOW_MS });
     const listed = [
       ["1", "ruled.se*", "runtime", "0", "–", "jitter=0.1"],
-      ["2", "cfg.*", "runtime", "1", "–", "minimum_calls=20"],
-      ["3", "ruled.*", "runtime", "2", "–", "minimum_calls=4, open_duration=30000ms"],
-      ["4", "file.*", "config file", "0", "–", "failure_threshold=9"],
+      ["2", "ruled.*", "runtime", "1", "–", "minimum_calls=4, open_duration=30000ms"],
+      ["3", "file.*", "config file", "0", "–", "failure_threshold=9"],
     ];
     expect(await ruleRows(page)).toEqual(listed);
     const fromServer = (await client.call("listPatternRules", {}, asAgent)).rules;
     expect(fromServer.map((r) => [r.pattern, r.precedence, r.origin])).toEqual([
       ["ruled.se*", 0, PatternRuleOrigin.RUNTIME],
-      ["cfg.*", 1, PatternRuleOrigin.RUNTIME],
-      ["ruled.*", 2, PatternRuleOrigin.RUNTIME],
+      ["ruled.*", 1, PatternRuleOrigin.RUNTIME],
       ["file.*", 0, PatternRuleOrigin.CONFIG_FILE],
     ]);
     expect(await page.locator("#rules tr").nth(0).locator("td").nth(6).textContent()).toMatch(/^[-\d: ]+ by ops$/);
@@ -287,8 +286,8 @@ describe("configuring from the dashboard (access control on)", () => {
     await page.getByRole("button", { name: "Delete ruled.se*" }).click();
     await page.locator("#rules-result").filter({ hasText: /^Deleted/ }).waitFor({ timeout: SHOW_MS });
     expect(await page.locator("#rules-result").textContent()).toBe("Deleted rule ruled.se* (it governed 1 circuit).");
-    await page.locator("#rules tr").nth(2).waitFor({ timeout: SHOW_MS });
-    expect(await ruleRows(page)).toEqual([listed[1]!, listed[2]!, listed[3]!].map((r, i) => [String(i + 1), ...r.slice(1)]));
+    await page.locator("#rules tr").nth(1).locator("td").nth(1).filter({ hasText: "file.*" }).waitFor({ timeout: SHOW_MS });
+    expect(await ruleRows(page)).toEqual([listed[1]!, listed[2]!].map((r, i) => [String(i + 1), ...r.slice(1)]));
     status = (await client.call("getState", { circuit }, asAgent)).status!;
     expect(status.configSources).toEqual(["pattern:ruled.*", "defaults"]);
     expect([status.config?.minimumCalls, status.config?.jitter, status.config?.openDuration?.seconds]).toEqual([4, 0, 30n]);
