@@ -5,7 +5,8 @@
  * and every effect checked through the gRPC API with a real grpc-js client:
  * the circuit's config form (read-only for an agent key; an edit sends only
  * the changed field; the server's field violation shown verbatim next to its
- * field; "inherit" clears the circuit's own setting), the pattern rules page
+ * field; "inherit" clears the circuit's own setting; a save refused for want
+ * of an admin key asks for one and goes through with it), the pattern rules page
  * (precedence order, create, edit, delete, a config-file rule the server
  * refuses to delete), and every change in the history under the admin key's
  * name.
@@ -195,6 +196,21 @@ describe("a circuit's config form (access control on)", () => {
     await history.first().filter({ hasText: "failure_threshold 7 → 5" }).waitFor({ timeout: SHOW_MS });
     expect(await history.first().textContent()).toMatch(/^[-\d: ]+config of cfg\.payments: failure_threshold 7 → 5ops$/);
     expect((await formRow(page, "failure_threshold")).value).toBe("5");
+
+    // The key in use is swapped for the agent key behind the page's back (as another session would):
+    // the save is refused, the key dialog asks for an admin key, and the save goes through with it.
+    await page.evaluate((key) => sessionStorage.setItem("breakerbox.apiKey", key), AGENT_KEY);
+    await page.locator("#cfg-success_threshold").fill("4");
+    await form.getByRole("button", { name: "Save changes" }).click();
+    await page.locator("dialog#key-dialog[open]").waitFor({ timeout: SHOW_MS });
+    expect(await page.locator("#key-dialog-reason").textContent()).toMatch(
+      /^The server refused to change the config: the key in use is not allowed to \(PermissionDenied: .*\)\. Enter an admin key\.$/,
+    );
+    expect(await page.locator("#config-result").textContent()).toMatch(/^Refused: PermissionDenied: /);
+    expect((await client.call("getState", { circuit }, asAgent)).status?.config?.successThreshold).toBe(3);
+    await giveKey(page, ADMIN_KEY);
+    await page.locator("#config-result").filter({ hasText: /^Saved success_threshold at / }).waitFor({ timeout: SHOW_MS });
+    expect((await client.call("getState", { circuit }, asAgent)).status?.config?.successThreshold).toBe(4);
     await context.close();
   });
 
