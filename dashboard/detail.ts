@@ -1,5 +1,5 @@
 /**
- * The circuit view: state, counters, resolved config, the transition and
+ * The circuit view: state, counters, the config form (config-form.ts), the transition and
  * config history (GetHistory, fetched on open and after every transition or
  * config change of this circuit), the failure-rate sparkline, and the admin
  * actions. Admin actions that the server refuses for want of a key open the
@@ -9,6 +9,7 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { Pin, type CircuitConfig, type CircuitStatus, type HistoryEntry } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { PROTO_CONFIG_FIELDS, type ProtoConfigField } from "../src/server/proto-config-fields.js";
 import { api, describeError, keyProblem } from "./api.js";
+import { ConfigForm } from "./config-form.js";
 import { clockTime, count, duration, ms, percent, stateLabel, stateName, transitionWho } from "./format.js";
 import { stateLine } from "./tile.js";
 import { askForKey, keyReason } from "./key-dialog.js";
@@ -96,8 +97,13 @@ export class DetailView {
   private configSeen = "";
   private historyToken = 0;
   private busy = false;
+  private readonly configForm: ConfigForm;
 
   constructor(private readonly model: Model) {
+    this.configForm = new ConfigForm((status) => {
+      this.model.status(status);
+      void this.loadHistory();
+    });
     for (const button of document.querySelectorAll<HTMLButtonElement>("#detail-view [data-action]")) {
       button.addEventListener("click", () => void this.act(button.dataset.action as Action, button));
     }
@@ -116,6 +122,7 @@ export class DetailView {
     $("action-result").textContent = "";
     $("history").replaceChildren();
     $("history-note").textContent = "Loading…";
+    this.configForm.open(name);
     this.render();
     void this.loadHistory();
     $("detail-title").focus();
@@ -186,10 +193,8 @@ export class DetailView {
           ],
     );
     const config = entry?.status?.config;
-    fillKv($("detail-config"), config === undefined ? [] : configRows(config));
     if (config !== undefined) this.configSeen = fingerprint(config);
-    const sources = entry?.status?.configSources ?? [];
-    $("config-sources").textContent = sources.length === 0 ? "" : `From: ${sources.join(" → ")}`;
+    this.configForm.show(entry?.status);
     this.tick();
   }
 

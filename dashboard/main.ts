@@ -1,8 +1,9 @@
 /**
  * Breakerbox dashboard: every circuit as a live tile, worst first, fed by
  * one Watch stream over Connect; a view per circuit with its history,
- * sparkline and admin actions. Routes live in the URL fragment (#/ and
- * #/circuit/<name>), so the server serves one page. Keyboard: Tab through
+ * sparkline, config form and admin actions, and the pattern rules page.
+ * Routes live in the URL fragment (#/, #/circuit/<name> and #/rules), so
+ * the server serves one page. Keyboard: Tab through
  * tiles, Enter opens, Escape goes back, "/" focuses the filter. Stream
  * updates change the model at once and the page at most once per frame.
  */
@@ -13,6 +14,7 @@ import { Grid } from "./grid.js";
 import { askForKey } from "./key-dialog.js";
 import { runLiveFeed, type Connection } from "./live.js";
 import { Model } from "./model.js";
+import { RulesView } from "./rules.js";
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -31,6 +33,7 @@ const grid = new Grid($<HTMLUListElement>("circuits"), $("empty"), $("shown-coun
   }
 });
 const detail = new DetailView(model);
+const rules = new RulesView();
 let stateFilter: StateName | "" = "";
 
 // --- filter --------------------------------------------------------------
@@ -62,7 +65,17 @@ function route(): void {
   const match = /^#\/circuit\/(.+)$/.exec(location.hash);
   const gridView = $("grid-view");
   const detailView = $("detail-view");
-  if (match !== null) {
+  const rulesView = $("rules-view");
+  rulesView.hidden = location.hash !== "#/rules";
+  if (rulesView.hidden) rules.close();
+  if (location.hash === "#/rules") {
+    detail.close();
+    detailView.hidden = true;
+    gridView.hidden = true;
+    grid.setVisible(false);
+    document.title = "Pattern rules · Breakerbox";
+    rules.open();
+  } else if (match !== null) {
     const name = decodeURIComponent(match[1]!);
     lastTile = name;
     gridView.hidden = true;
@@ -95,7 +108,7 @@ document.addEventListener("keydown", (e) => {
       location.hash = "#/";
       filterInput.focus();
     }
-  } else if (e.key === "Escape" && !$("detail-view").hidden && !$<HTMLDialogElement>("key-dialog").open) {
+  } else if (e.key === "Escape" && (!$("detail-view").hidden || !$("rules-view").hidden) && !typing && !$<HTMLDialogElement>("key-dialog").open) {
     location.hash = "#/";
   }
 });
