@@ -9,9 +9,9 @@
 // then runs the fleet sub-benches when present, printing "not present" when a
 // script is absent from this checkout: bench/redis-script-cost.mjs (Redis µs
 // per Report script: the ceiling of Reports/s on one hot circuit, whose keys
-// are on one shard), bench/hot-circuit.mjs (a hot circuit end to end, if a
-// later change adds it) and bench/watch-fanout.mjs (10,000 watchers over 2
-// replicas).
+// are on one shard), bench/hot-circuit.mjs (Reports end to end on 100
+// circuits and on one hot circuit, beside item 1's targets) and
+// bench/watch-fanout.mjs (10,000 watchers over 2 replicas).
 //
 // Usage (after `npm run build`; Node 24: `npm exec -- node bench/scale.mjs`):
 //   node bench/scale.mjs [--circuits N] [--open K] [--list-calls C]
