@@ -8,6 +8,9 @@ import { startBreakerbox } from "./app.js";
 import { joinPrimary, runPrimary } from "./cluster.js";
 import { type AppConfig, ConfigError, accessControlWarning, loadConfig } from "./config/index.js";
 import { createLogger } from "./logger.js";
+import { readBuildInfo } from "./metrics/build-info.js";
+import { tracingSettings } from "./tracing/env.js";
+import type { Tracing } from "./tracing/tracing.js";
 
 async function main(): Promise<void> {
   let config;
@@ -31,7 +34,8 @@ async function main(): Promise<void> {
   };
   if (config.workers > 1 && !worker) return runPrimary(config, logger, announce);
 
-  const app = await startBreakerbox(config, { logger });
+  const tracing = await startTracingFromEnv(logger, !worker);
+  const app = await startBreakerbox(config, { logger, ...(tracing === undefined ? {} : { tracing }) });
   if (!worker) announce(app.grpcPort, app.httpPort);
 
   let signals = 0;
@@ -45,7 +49,9 @@ async function main(): Promise<void> {
     }
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
     app.stop().then(
-      () => {
+      async () => {
+        // The spans of the last calls go out before the process does (bounded by OTEL_BSP_EXPORT_TIMEOUT).
+        await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, "tracing: final export failed"));
         logger.info("stopped");
         logger.flush();
         process.exit(0);
@@ -59,6 +65,25 @@ async function main(): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   if (worker) joinPrimary(app, onSignal);
+}
+
+/**
+ * Tracing from the OTEL_* variables (src/tracing/env.ts): undefined when off,
+ * and then not a byte of the SDK is loaded. `announce`: log the warnings and
+ * the "tracing on" line (the primary of a cluster and a single process; the
+ * workers stay quiet).
+ */
+async function startTracingFromEnv(logger: ReturnType<typeof createLogger>, announce: boolean): Promise<Tracing | undefined> {
+  const { settings, warnings } = tracingSettings(process.env);
+  if (announce) for (const warning of warnings) logger.warn(warning);
+  if (settings === undefined) return undefined;
+  const { startTracing } = await import("./tracing/sdk.js");
+  const tracing = startTracing(settings, readBuildInfo().version);
+  if (announce) {
+    const endpoint = process.env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "http://localhost:4318";
+    logger.info({ endpoint, sampler: settings.sampler }, "tracing on: spans exported over OTLP/HTTP (JSON)");
+  }
+  return tracing;
 }
 
 /** The fields of the "breakerbox listening" line (tests and operators parse it). */
