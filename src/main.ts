@@ -9,7 +9,7 @@ import { joinPrimary, runPrimary } from "./cluster.js";
 import { type AppConfig, ConfigError, accessControlWarning, loadConfig } from "./config/index.js";
 import { createLogger } from "./logger.js";
 import { readBuildInfo } from "./metrics/build-info.js";
-import { tracingSettings } from "./tracing/env.js";
+import { tracingSettings, type TracingSettings } from "./tracing/env.js";
 import type { Tracing } from "./tracing/tracing.js";
 
 async function main(): Promise<void> {
@@ -27,6 +27,14 @@ async function main(): Promise<void> {
   // A worker's lines carry its pid; the primary already logged the warnings.
   const logger = worker ? createLogger(config.logLevel).child({ pid: process.pid }) : createLogger(config.logLevel);
   if (!worker) for (const warning of config.warnings) logger.warn(warning);
+  const tracingDecision = tracingSettings(process.env);
+  if (!worker) {
+    for (const warning of tracingDecision.warnings) logger.warn(warning);
+    if (tracingDecision.settings !== undefined) {
+      const endpoint = process.env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]?.trim() || process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]?.trim() || "http://localhost:4318";
+      logger.info({ endpoint, sampler: tracingDecision.settings.sampler }, "tracing on: spans exported over OTLP/HTTP (JSON)");
+    }
+  }
   const exposure = accessControlWarning(config);
   const announce = (grpcPort: number, httpPort: number): void => {
     if (exposure !== undefined) logger.warn({ host: config.host, accessControl: "off" }, exposure);
@@ -34,7 +42,8 @@ async function main(): Promise<void> {
   };
   if (config.workers > 1 && !worker) return runPrimary(config, logger, announce);
 
-  const tracing = await startTracingFromEnv(logger, !worker);
+  // Each serving process (every worker of a cluster) exports its own spans.
+  const tracing = await startTracing(tracingDecision.settings);
   const app = await startBreakerbox(config, { logger, ...(tracing === undefined ? {} : { tracing }) });
   if (!worker) announce(app.grpcPort, app.httpPort);
 
@@ -69,21 +78,12 @@ async function main(): Promise<void> {
 
 /**
  * Tracing from the OTEL_* variables (src/tracing/env.ts): undefined when off,
- * and then not a byte of the SDK is loaded. `announce`: log the warnings and
- * the "tracing on" line (the primary of a cluster and a single process; the
- * workers stay quiet).
+ * and then not a byte of the SDK is loaded.
  */
-async function startTracingFromEnv(logger: ReturnType<typeof createLogger>, announce: boolean): Promise<Tracing | undefined> {
-  const { settings, warnings } = tracingSettings(process.env);
-  if (announce) for (const warning of warnings) logger.warn(warning);
+async function startTracing(settings: TracingSettings | undefined): Promise<Tracing | undefined> {
   if (settings === undefined) return undefined;
-  const { startTracing } = await import("./tracing/sdk.js");
-  const tracing = startTracing(settings, readBuildInfo().version);
-  if (announce) {
-    const endpoint = process.env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "http://localhost:4318";
-    logger.info({ endpoint, sampler: settings.sampler }, "tracing on: spans exported over OTLP/HTTP (JSON)");
-  }
-  return tracing;
+  const sdk = await import("./tracing/sdk.js");
+  return sdk.startTracing(settings, readBuildInfo().version);
 }
 
 /** The fields of the "breakerbox listening" line (tests and operators parse it). */
