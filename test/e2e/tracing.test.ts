@@ -5,6 +5,7 @@
  * exported over real OTLP/HTTP to a receiver in this test.
  */
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.js";
 import { startRedis, type RedisServer } from "../support/redis-servers.js";
@@ -198,11 +199,41 @@ describe("tracing over OTLP, Redis store", () => {
 });
 
 describe("tracing off", () => {
-  it("without OTEL_* the server says nothing of tracing", async () => {
-    const replica = await startReplica({});
+  // Prints a stderr line for every OpenTelemetry module and src/tracing module the server loads.
+  const probe = { NODE_OPTIONS: `--import=${fileURLToPath(new URL("../support/otel-load-probe.mjs", import.meta.url))}` };
+  afterAll(() => stopReplicas());
+  /**
+   * What the probe saw load beyond what a server loads without tracing:
+   * @opentelemetry/api (prom-client loads it, for exemplars, tracing or
+   * not) and src/tracing/env.js (main.ts reads the OTEL_* variables with it).
+   */
+  const tracingModules = (replica: Replica): string[] =>
+    replica
+      .stderr()
+      .split("\n")
+      .filter((line) => line !== "" && !line.includes("/@opentelemetry/api/") && !line.endsWith("/dist/src/tracing/env.js"));
+
+  it("without OTEL_* no OpenTelemetry module is even loaded, and the server says nothing of tracing", async () => {
+    const replica = await startReplica(probe);
     await replica.client.call("acquire", { circuit: "untraced" });
+    await replica.client.call("getState", { circuit: "untraced" });
+    expect(tracingModules(replica)).toEqual([]);
     expect(replica.logs().some((l) => l.msg?.includes("tracing"))).toBe(false);
-    expect(replica.problems()).toEqual([]);
-    await stopReplicas();
+  });
+
+  it.each([
+    ["OTEL_SDK_DISABLED=true", { OTEL_SDK_DISABLED: "true" }],
+    ["OTEL_TRACES_EXPORTER=none", { OTEL_TRACES_EXPORTER: "none" }],
+  ])("an endpoint with %s loads none either", async (_what, env) => {
+    const replica = await startReplica({ ...probe, OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", ...env });
+    await replica.client.call("acquire", { circuit: "untraced" });
+    expect(tracingModules(replica)).toEqual([]);
+  });
+
+  it("the probe does see the SDK when tracing is on (so the checks above can fail)", async () => {
+    const replica = await startReplica({ ...probe, OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" });
+    const loaded = tracingModules(replica);
+    expect(loaded.some((line) => line.includes("/@opentelemetry/sdk-trace/"))).toBe(true);
+    expect(loaded.some((line) => line.endsWith("/dist/src/tracing/sdk.js"))).toBe(true);
   });
 });
