@@ -11,7 +11,7 @@
  */
 import { context as otelContext, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Attributes, Context, Span, TextMapGetter, TextMapPropagator, Tracer } from "@opentelemetry/api";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { requestHeaderOf } from "../server/grpc-adapter.js";
 import { isThenable, type Interceptor, type MethodHandler } from "../server/interceptor.js";
 import { GRPC_CODE_NAMES } from "../metrics/instrument.js";
@@ -48,22 +48,35 @@ function end(span: Span, err: unknown): void {
   span.end();
 }
 
-/** Wraps a Watch stream: every pull runs in the span's context; the span ends with the stream. */
-async function* traced(messages: AsyncIterable<unknown>, span: Span, spanContext: Context): AsyncGenerator<unknown> {
+/**
+ * Wraps a Watch stream: every pull runs in the span's context; the span ends
+ * with the stream: OK when it completed, its error's code when it failed,
+ * CANCELLED when the caller went away (the adapters then call return()).
+ */
+async function* traced(messages: AsyncIterable<unknown>, ctx: HandlerContext, span: Span, spanContext: Context): AsyncGenerator<unknown> {
   const iterator = messages[Symbol.asyncIterator]();
   let failure: unknown;
+  let completed = false;
   try {
     for (;;) {
       const next = await otelContext.with(spanContext, () => iterator.next());
-      if (next.done === true) return;
+      if (next.done === true) {
+        completed = true;
+        return;
+      }
       yield next.value;
     }
   } catch (err) {
     failure = err;
     throw err;
   } finally {
-    // Cancelled by the caller: the adapter calls return(), which lands here; let the inner stream clean up too.
-    if (failure === undefined) await iterator.return?.();
+    if (failure === undefined && !completed) await iterator.return?.(); // the inner stream cleans up too
+    // A stream that ended because the call was aborted (the client cancelled,
+    // the deadline passed) ended with that code, not OK.
+    if (failure === undefined && (!completed || ctx.signal.aborted)) {
+      const reason: unknown = ctx.signal.aborted ? ctx.signal.reason : undefined;
+      failure = reason instanceof ConnectError ? reason : new ConnectError("the client cancelled the call", Code.Canceled);
+    }
     end(span, failure);
   }
 }
@@ -98,7 +111,7 @@ export function createTracingInterceptor(tracer: Tracer, propagator: TextMapProp
         end(span, err);
         throw err;
       }
-      if (streaming) return traced(result as AsyncIterable<unknown>, span, spanContext);
+      if (streaming) return traced(result as AsyncIterable<unknown>, ctx, span, spanContext);
       if (isThenable(result)) {
         result.then(
           () => end(span, undefined),

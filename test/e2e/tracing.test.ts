@@ -157,7 +157,7 @@ describe("tracing over OTLP, memory store", () => {
     expect(replica.problems()).toEqual([]);
   });
 
-  it("a Watch stream is one SERVER span, ended when the stream ends", async () => {
+  it("a Watch stream is one SERVER span, ended when the stream ends (CANCELLED: the client went away)", async () => {
     const watch = replica.client.stream("watch", {});
     const it = watch.messages[Symbol.asyncIterator]();
     await it.next(); // the snapshot: the stream is open
@@ -165,7 +165,8 @@ describe("tracing over OTLP, memory store", () => {
     watch.cancel();
     const span = await otlp.waitFor((all) => all.find((s) => s.name === "breakerbox.v1.CircuitService/Watch"), "the Watch span");
     expect(span.kind).toBe(SERVER);
-    expect(span.attributes).toMatchObject({ "rpc.system": "grpc", "rpc.method": "Watch" });
+    expect(span.attributes).toMatchObject({ "rpc.system": "grpc", "rpc.method": "Watch", "rpc.grpc.status_code": 1, "error.type": "CANCELLED" });
+    expect(span.status.code ?? 0).toBe(0);
   });
 });
 
