@@ -39,7 +39,8 @@ python3 -m venv "$venv"
 pip=("$venv/bin/pip" install --quiet --disable-pip-version-check)
 # langchain-core: the `langchain` extra, for breakerbox.langchain's tests and
 # mypy; pinned to a release whose dependencies the package index here serves.
-"${pip[@]}" build "pytest>=8" "pytest-asyncio>=0.24" "mypy>=1.10" grpc-stubs types-protobuf "langchain-core==1.6.5"
+# opentelemetry-sdk (with its api): trace context propagation's tests.
+"${pip[@]}" build "pytest>=8" "pytest-asyncio>=0.24" "mypy>=1.10" grpc-stubs types-protobuf "langchain-core==1.6.5" "opentelemetry-sdk==1.45.2"
 # A copy of the sources, so the build leaves nothing (build/, *.egg-info) in the checkout.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

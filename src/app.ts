@@ -29,6 +29,7 @@ import { instrumentStore } from "./metrics/instrument.js";
 import { createMetrics, type BreakerboxMetrics } from "./metrics/metrics.js";
 import { createMetricsRoute, type HttpRoute } from "./metrics/route.js";
 import { createRpcMetricsInterceptor } from "./metrics/rpc-interceptor.js";
+import type { Tracing } from "./tracing/tracing.js";
 import { CircuitService } from "../gen/ts/breakerbox/v1/breakerbox_pb.js";
 
 export interface StartOptions {
@@ -44,6 +45,13 @@ export interface StartOptions {
    * passed by this clock. Default Date.now.
    */
   clock?: () => number;
+  /**
+   * Trace every CircuitService call and store call with this (main.ts builds
+   * it from OTEL_* only when tracing is on). Absent: no tracing layer is
+   * installed at all, so the hot path pays nothing for it. Not shut down by
+   * stop(): its owner flushes it after.
+   */
+  tracing?: Tracing;
 }
 
 export interface RunningBreakerbox {
@@ -120,8 +128,11 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
     maxStreams: config.maxWatchers,
     ...(config.apiKeys.length > 0 ? { maxPerKey: config.maxWatchersPerKey } : {}),
   });
+  const tracing = options.tracing;
+  // Store spans inside the metrics wrapper: a span times the store call alone.
+  const traced = tracing === undefined ? store : tracing.traceStore(store, store instanceof RedisStore ? "redis" : "memory");
   const service = new Breakerbox({
-    store: instrumentStore(store, metrics),
+    store: instrumentStore(traced, metrics),
     slots: watchSlots,
     heartbeatMs: config.heartbeatMs,
     onStatusFeedOverflow: (rounds) =>
@@ -196,7 +207,9 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   // and logs what the layers inside it throw; access control runs before any
   // handler and, even when off, refuses to start with an RPC whose access is
   // not declared (src/server/method-access.ts).
+  // The tracing span, outermost, ends with the code the caller gets.
   const interceptors: Interceptor[] = [
+    ...(tracing === undefined ? [] : [forService(CircuitService, tracing.interceptor)]),
     forService(CircuitService, createRpcMetricsInterceptor(metrics)),
     forService(CircuitService, createErrorInterceptor({ logger })),
     createAccessInterceptor(access),

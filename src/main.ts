@@ -8,6 +8,9 @@ import { startBreakerbox } from "./app.js";
 import { joinPrimary, runPrimary } from "./cluster.js";
 import { type AppConfig, ConfigError, accessControlWarning, loadConfig } from "./config/index.js";
 import { createLogger } from "./logger.js";
+import { readBuildInfo } from "./metrics/build-info.js";
+import { tracingSettings, type TracingSettings } from "./tracing/env.js";
+import type { Tracing } from "./tracing/tracing.js";
 
 async function main(): Promise<void> {
   let config;
@@ -24,6 +27,14 @@ async function main(): Promise<void> {
   // A worker's lines carry its pid; the primary already logged the warnings.
   const logger = worker ? createLogger(config.logLevel).child({ pid: process.pid }) : createLogger(config.logLevel);
   if (!worker) for (const warning of config.warnings) logger.warn(warning);
+  const tracingDecision = tracingSettings(process.env);
+  if (!worker) {
+    for (const warning of tracingDecision.warnings) logger.warn(warning);
+    if (tracingDecision.settings !== undefined) {
+      const endpoint = process.env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]?.trim() || process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]?.trim() || "http://localhost:4318";
+      logger.info({ endpoint, sampler: tracingDecision.settings.sampler }, "tracing on: spans exported over OTLP/HTTP (JSON)");
+    }
+  }
   const exposure = accessControlWarning(config);
   const announce = (grpcPort: number, httpPort: number): void => {
     if (exposure !== undefined) logger.warn({ host: config.host, accessControl: "off" }, exposure);
@@ -31,7 +42,9 @@ async function main(): Promise<void> {
   };
   if (config.workers > 1 && !worker) return runPrimary(config, logger, announce);
 
-  const app = await startBreakerbox(config, { logger });
+  // Each serving process (every worker of a cluster) exports its own spans.
+  const tracing = await startTracing(tracingDecision.settings);
+  const app = await startBreakerbox(config, { logger, ...(tracing === undefined ? {} : { tracing }) });
   if (!worker) announce(app.grpcPort, app.httpPort);
 
   let signals = 0;
@@ -45,7 +58,9 @@ async function main(): Promise<void> {
     }
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
     app.stop().then(
-      () => {
+      async () => {
+        // The spans of the last calls go out before the process does (bounded by OTEL_BSP_EXPORT_TIMEOUT).
+        await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, "tracing: final export failed"));
         logger.info("stopped");
         logger.flush();
         process.exit(0);
@@ -59,6 +74,16 @@ async function main(): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   if (worker) joinPrimary(app, onSignal);
+}
+
+/**
+ * Tracing from the OTEL_* variables (src/tracing/env.ts): undefined when off,
+ * and then not a byte of the SDK is loaded.
+ */
+async function startTracing(settings: TracingSettings | undefined): Promise<Tracing | undefined> {
+  if (settings === undefined) return undefined;
+  const sdk = await import("./tracing/sdk.js");
+  return sdk.startTracing(settings, readBuildInfo().version);
 }
 
 /** The fields of the "breakerbox listening" line (tests and operators parse it). */

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { CircuitService } from "./gen/breakerbox/v1/breakerbox_pb.js";
 import { detailsOfStatusBytes } from "./error-details.js";
 import { BreakerboxRpcError } from "./errors.js";
+import { loadTraceContext, traceInjector } from "./trace-context.js";
 
 type Methods = typeof CircuitService.method;
 type UnaryName = Exclude<keyof Methods, "watch">;
@@ -110,13 +111,18 @@ export function createGrpcTransport(options: GrpcTransportOptions): Transport {
   const headers = Object.entries(callMetadata(options));
   const client = new grpc.Client(options.address, channelCredentials(options), options.channelOptions);
   const rpcTimeoutMs = options.rpcTimeoutMs ?? 2000;
+  // The caller's OpenTelemetry context, when @opentelemetry/api is installed (trace-context.ts).
+  void loadTraceContext();
   const metadata = (): grpc.Metadata => {
     const m = new grpc.Metadata();
     for (const [k, v] of headers) m.set(k, v);
+    traceInjector()?.(m);
     return m;
   };
-  return {
+  const transport: Transport = {
     unary(method, request, signal) {
+      // Only the calls made before the optional import settled wait for it (the context survives the hop).
+      if (traceInjector() === undefined) return loadTraceContext().then(() => transport.unary(method, request, signal));
       const desc = CircuitService.method[method] as DescMethod;
       return new Promise((resolve, reject) => {
         if (signal?.aborted === true) return reject(signal.reason);
@@ -141,6 +147,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): Transport {
       const desc = CircuitService.method.watch;
       return {
         async *[Symbol.asyncIterator]() {
+          await loadTraceContext();
           const call = client.makeServerStreamRequest(
             pathOf(desc),
             encoder(desc.input),
@@ -164,4 +171,5 @@ export function createGrpcTransport(options: GrpcTransportOptions): Transport {
     },
     close: () => client.close(),
   };
+  return transport;
 }

@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 import grpc
 
 from ._admission import Gate
+from ._trace_context import with_trace_context
 from ._details import failure_of
 from ._report_queue import Backoff
 from .errors import BreakerboxError
@@ -79,7 +80,7 @@ class Watch:
     def __iter__(self) -> Iterator[pb.WatchResponse]:
         while not self._closed.is_set():
             try:
-                self._call = self._stub.Watch(self._cursor.request(), metadata=self._metadata)
+                self._call = self._stub.Watch(self._cursor.request(), metadata=with_trace_context(self._metadata))
                 if self._closed.is_set():  # close() ran before the call existed
                     self._call.cancel()
                 for message in self._call:
@@ -114,7 +115,7 @@ class AsyncWatch:
     async def __aiter__(self) -> AsyncIterator[pb.WatchResponse]:
         while not self._closed:
             try:
-                self._call = self._stub.Watch(self._cursor.request(), metadata=self._metadata)
+                self._call = self._stub.Watch(self._cursor.request(), metadata=with_trace_context(self._metadata))
                 async for message in self._call:
                     if self._cursor.deliver(message):
                         yield message

@@ -14,6 +14,7 @@ import grpc
 import grpc.aio
 
 from ._admission import Admission, AnyAdmission, AskAny, Denial, Permit, UnavailablePolicy
+from ._trace_context import with_trace_context
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
 from .classify import Classifier, classify_exception
@@ -224,7 +225,7 @@ class AsyncBreakerbox:
         if decided is not None:
             return decided
         try:
-            response = await self.stub.Acquire(self._core.acquire_request(circuit), timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+            response = await self.stub.Acquire(self._core.acquire_request(circuit), timeout=self._core.options.rpc_timeout, metadata=with_trace_context(self._core.metadata))
         except grpc.RpcError as err:
             return gate.acquire_failed(circuit, failure_of(err))
         return gate.after_acquire(circuit, response)
@@ -236,7 +237,7 @@ class AsyncBreakerbox:
             return decided
         request = pb.AcquireAnyRequest(circuits=decided.candidates, agent_instance_id=self._core.agent_instance_id)
         try:
-            response = await self.stub.AcquireAny(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+            response = await self.stub.AcquireAny(request, timeout=self._core.options.rpc_timeout, metadata=with_trace_context(self._core.metadata))
         except grpc.RpcError as err:
             return gate.acquire_any_failed(circuits, failure_of(err))
         return gate.after_acquire_any(circuits, decided, response)
@@ -246,7 +247,7 @@ class AsyncBreakerbox:
         return a.error() if isinstance(a, Denial) else a
 
     async def _send(self, request: Any) -> Any:
-        return await self.stub.BatchReport(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+        return await self.stub.BatchReport(request, timeout=self._core.options.rpc_timeout, metadata=with_trace_context(self._core.metadata))
 
     async def _reported(self, permit: Permit, started: float, stream: AsyncIterable[T]) -> AsyncGenerator[T, None]:
         try:

@@ -18,6 +18,7 @@ import grpc
 from ._admission import Admission, AnyAdmission, AskAny, Denial, Permit, UnavailablePolicy
 from ._core import IGNORED, SUCCESS, ClientCore, ClientOptions, channel_args
 from ._details import failure_of
+from ._trace_context import with_trace_context
 from .classify import Classifier, classify_exception
 from ._watch import Watch, WatchCursor
 from ._report_queue import Backoff, PendingReports, ReportQueue
@@ -233,7 +234,7 @@ class Breakerbox:
         if decided is not None:
             return decided
         try:
-            response = self.stub.Acquire(self._core.acquire_request(circuit), timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+            response = self.stub.Acquire(self._core.acquire_request(circuit), timeout=self._core.options.rpc_timeout, metadata=with_trace_context(self._core.metadata))
         except grpc.RpcError as err:
             return gate.acquire_failed(circuit, failure_of(err))
         return gate.after_acquire(circuit, response)
@@ -245,7 +246,7 @@ class Breakerbox:
             return decided
         request = pb.AcquireAnyRequest(circuits=decided.candidates, agent_instance_id=self._core.agent_instance_id)
         try:
-            response = self.stub.AcquireAny(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+            response = self.stub.AcquireAny(request, timeout=self._core.options.rpc_timeout, metadata=with_trace_context(self._core.metadata))
         except grpc.RpcError as err:
             return gate.acquire_any_failed(circuits, failure_of(err))
         return gate.after_acquire_any(circuits, decided, response)
@@ -265,7 +266,7 @@ class Breakerbox:
         return a.error() if isinstance(a, Denial) else a
 
     def _send(self, request: Any) -> Any:
-        return self.stub.BatchReport(request, timeout=self._core.options.rpc_timeout, metadata=self._core.metadata)
+        return self.stub.BatchReport(request, timeout=self._core.options.rpc_timeout, metadata=with_trace_context(self._core.metadata))
 
     def _reported(self, permit: Permit, started: float, stream: Iterable[T]) -> Generator[T, None, None]:
         try:
