@@ -7,12 +7,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCircuitClient } from "../support/grpc-client.js";
+import { getFreePort } from "../support/redis-servers.js";
 import { waitFor } from "../support/replicas.js";
 import { buildStage, parseCommand, parseDockerfile, type BuiltStage } from "./dockerfile.js";
 
@@ -23,16 +23,6 @@ const instruction = (op: string) => runtime.instructions.find((i) => i.op === op
 /** This machine's Node 24 stands in for the base image's (the suite runs on it). */
 const node24 = dirname(process.execPath);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe("Dockerfile", () => {
   it("builds and runs on Node 24 in every stage", () => {
@@ -83,7 +73,7 @@ describe("the image's layout, built without Docker", () => {
   });
 
   it("serves with its CMD and the image's ENV, and passes its own HEALTHCHECK", async () => {
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const [grpcPort, httpPort] = [await getFreePort(), await getFreePort()];
     // The image's ENV, with free ports in place of 50051/8080 (a container has its own).
     const env = { ...final.env, BREAKERBOX_GRPC_PORT: String(grpcPort), BREAKERBOX_HTTP_PORT: String(httpPort), PATH: `${node24}:/usr/bin:/bin` };
     expect(final.env).toMatchObject({ NODE_ENV: "production", BREAKERBOX_HOST: "0.0.0.0", BREAKERBOX_GRPC_PORT: "50051", BREAKERBOX_HTTP_PORT: "8080" });

@@ -10,14 +10,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { Outcome } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { scrape, type Exposition } from "../metrics/exposition.js";
-import { VOCABULARY, labelsByMetric, selectors } from "../metrics/promql.js";
-import { createCircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
+import type { Exposition } from "../metrics/exposition.js";
+import { VOCABULARY, labelsByMetric, scrapeWithEverySeries, selectors } from "../metrics/promql.js";
 
 const board = JSON.parse(readFileSync(fileURLToPath(new URL("../../deploy/grafana/breakerbox.json", import.meta.url)), "utf8")) as {
   uid: string;
@@ -54,27 +50,14 @@ const expressions: [string, string][] = [
 ];
 
 describe("deploy/grafana/breakerbox.json", () => {
-  let server: TestServer;
   let exposition: Exposition;
   const dir = mkdtempSync(join(tmpdir(), "bb-grafana-"));
 
   beforeAll(async () => {
-    // Every kind of series: calls with durations, a rejection, a transition, a failed RPC.
-    server = await startTestServer({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1" });
-    const client = createCircuitClient(server.grpcAddress);
-    try {
-      const a = await client.call("acquire", { circuit: "grafana.x" });
-      await client.call("report", { circuit: "grafana.x", permit: a.permit, outcome: Outcome.FAILURE, duration: durationFromMs(20) });
-      await client.call("acquire", { circuit: "grafana.x" });
-      await client.call("getState", { circuit: "grafana.none" }).catch(() => undefined);
-    } finally {
-      client.close();
-    }
-    exposition = await scrape(server.httpUrl);
+    exposition = await scrapeWithEverySeries();
   });
 
-  afterAll(async () => {
-    await server?.stop();
+  afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +15,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { useRedis, useReplicas } from "../support/process-fixtures.js";
+import { getFreePort } from "../support/redis-servers.js";
 import { waitFor, type Replica } from "../support/replicas.js";
 
 const RULES = fileURLToPath(new URL("../../deploy/prometheus/alerts.yml", import.meta.url));
@@ -29,16 +29,6 @@ let prometheus: ChildProcessWithoutNullStreams | undefined;
 let promUrl = "";
 let promLog = "";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface PromAlert {
   labels: Record<string, string>;
@@ -74,7 +64,7 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  const port = await freePort();
+  const port = await getFreePort();
   promUrl = `http://127.0.0.1:${port}`;
   prometheus = spawn(
     "prometheus",

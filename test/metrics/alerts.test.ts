@@ -9,14 +9,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { Outcome } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { createCircuitClient } from "../support/grpc-client.js";
-import { startTestServer, type TestServer } from "../support/test-server.js";
-import { scrape, type Exposition } from "./exposition.js";
-import { VOCABULARY, labelsByMetric, selectors } from "./promql.js";
+import type { Exposition } from "./exposition.js";
+import { VOCABULARY, labelsByMetric, scrapeWithEverySeries, selectors } from "./promql.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const RULES = `${root}deploy/prometheus/alerts.yml`;
@@ -35,26 +31,10 @@ const file = YAML.parse(readFileSync(RULES, "utf8")) as { groups: { name: string
 const rules = file.groups.flatMap((g) => g.rules);
 
 describe("deploy/prometheus/alerts.yml", () => {
-  let server: TestServer;
   let exposition: Exposition;
 
   beforeAll(async () => {
-    // Make every kind of series appear: calls, a rejection, a transition, a failed RPC.
-    server = await startTestServer({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1" });
-    const client = createCircuitClient(server.grpcAddress);
-    try {
-      const a = await client.call("acquire", { circuit: "alerts.x" });
-      await client.call("report", { circuit: "alerts.x", permit: a.permit, outcome: Outcome.FAILURE, duration: durationFromMs(1) });
-      await client.call("acquire", { circuit: "alerts.x" });
-      await client.call("getState", { circuit: "alerts.none" }).catch(() => undefined);
-    } finally {
-      client.close();
-    }
-    exposition = await scrape(server.httpUrl);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
+    exposition = await scrapeWithEverySeries();
   });
 
   it("has alerting rules, each with an expression, a severity, a summary and a description", () => {

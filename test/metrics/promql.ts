@@ -3,11 +3,14 @@
  * against what /metrics really exports: the selectors an expression uses and
  * the label values each label may take.
  */
-import { CircuitService } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { DENY_REASONS, OUTCOMES } from "../../src/metrics/circuit-series.js";
 import { GRPC_CODE_NAMES, STORE_OPERATIONS } from "../../src/metrics/instrument.js";
 import { STATES } from "../../src/metrics/metrics.js";
-import type { Exposition } from "./exposition.js";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { CircuitService, Outcome } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { createCircuitClient } from "../support/grpc-client.js";
+import { startTestServer } from "../support/test-server.js";
+import { scrape, type Exposition } from "./exposition.js";
 
 /** The values our metrics use for each label that has a fixed vocabulary. */
 export const VOCABULARY: Record<string, readonly string[]> = {
@@ -55,4 +58,24 @@ export function labelsByMetric(exposition: Exposition): Map<string, Set<string>>
     labelsOf.set(s.name, set);
   }
   return labelsOf;
+}
+
+/**
+ * A scrape of a live server on which every kind of series exists: calls
+ * with a duration, a rejection, a transition, a failed RPC. What deploy/'s
+ * PromQL is checked against.
+ */
+export async function scrapeWithEverySeries(): Promise<Exposition> {
+  const server = await startTestServer({ CIRCUIT_BREAKER_FAILURE_THRESHOLD: "1" });
+  const client = createCircuitClient(server.grpcAddress);
+  try {
+    const a = await client.call("acquire", { circuit: "promql.x" });
+    await client.call("report", { circuit: "promql.x", permit: a.permit, outcome: Outcome.FAILURE, duration: durationFromMs(20) });
+    await client.call("acquire", { circuit: "promql.x" });
+    await client.call("getState", { circuit: "promql.none" }).catch(() => undefined);
+    return await scrape(server.httpUrl);
+  } finally {
+    client.close();
+    await server.stop();
+  }
 }
