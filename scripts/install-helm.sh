@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs helm, pinned, into .tools/bin/helm (repo-local, git-ignored), for
 # the chart tests (test/deploy/helm-chart.test.ts: helm lint and helm template
-# of deploy/helm/breakerbox). Idempotent: does nothing when the pinned version
+# of deploy/helm/breakerbox), which run it themselves when helm is missing. Idempotent: does nothing when the pinned version
 # is already there. Builds from source with `go install` through the Go module
 # proxy, like grpcurl (no release download sites are reachable here).
 #
@@ -14,6 +14,12 @@ HELM_VERSION="${HELM_VERSION:-v4.3.2}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin_dir="$root/.tools/bin"
 target="$bin_dir/helm"
+
+# One build at a time: CI starts one in the background and the chart test
+# calls this too; the second waits for the first and then finds helm there.
+mkdir -p "$root/.tools"
+exec 9>"$root/.tools/install-helm.lock"
+flock 9
 
 # `helm version --template '{{.Version}}'` prints the version stamped in below.
 if [ -x "$target" ] && [ "$("$target" version --template '{{.Version}}' 2>/dev/null)" = "$HELM_VERSION" ]; then

@@ -38,8 +38,8 @@ export default function setup(): () => void {
   // Vitest's workers and every server process the tests spawn run on this
   // executable (process.execPath), so this one line names the runtime under test.
   process.stdout.write(`test setup: Node ${process.version} (${process.execPath})\n`);
-  if (!existsSync(`${root}.tools/bin/grpcurl`) || !existsSync(`${root}.tools/bin/helm`)) {
-    process.stdout.write("test setup: grpcurl or helm not found in .tools/bin; installing them (scripts/install-test-tools.sh)\n");
+  if (!existsSync(`${root}.tools/bin/grpcurl`)) {
+    process.stdout.write("test setup: grpcurl not found in .tools/bin; installing it (scripts/install-test-tools.sh)\n");
     execFileSync("bash", [`${root}scripts/install-test-tools.sh`], { stdio: "inherit" });
   }
   const missing = missingRedisBinaries();

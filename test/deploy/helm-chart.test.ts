@@ -1,6 +1,6 @@
 /**
  * deploy/helm/breakerbox with the real helm (scripts/install-helm.sh builds it
- * into .tools/bin): `helm lint`, and `helm template` over the main value
+ * into .tools/bin; this suite runs it first): `helm lint`, and `helm template` over the main value
  * combinations (the chart's ci/*.yaml), checking what the cluster would get:
  * ports, probes, an environment the server accepts (run through the server's
  * own loadConfig), secrets only in Secrets, the Prometheus rules equal to
@@ -10,7 +10,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { loadConfig } from "../../src/config/index.js";
 
@@ -76,6 +76,12 @@ const placeholders = {
 };
 
 describe("helm chart deploy/helm/breakerbox", () => {
+  // Builds helm when it is missing (minutes on a fresh machine), or waits for the build CI
+  // started in the background (the script holds a lock); fails with the build's own output.
+  beforeAll(() => {
+    execFileSync("bash", [`${root}scripts/install-helm.sh`], { stdio: "pipe", timeout: 20 * 60_000 });
+  }, 20 * 60_000);
+
   it("passes helm lint with the defaults and with every ci/ values file", () => {
     execFileSync(helm, ["lint", "--strict", chart], { encoding: "utf8" });
     for (const f of readdirSync(`${chart}/ci`)) execFileSync(helm, ["lint", "--strict", chart, "-f", ci(f)], { encoding: "utf8" });
