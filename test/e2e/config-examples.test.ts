@@ -5,62 +5,28 @@
  * mapping table gives for the original library's options.
  */
 import { fileURLToPath } from "node:url";
-import type { Duration } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import { ConfigSourceKind, Mode } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { ConfigSourceKind } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { BUILTIN_DEFAULTS, type CircuitConfig } from "../../src/engine/index.js";
+import { patchFromProto } from "../../src/server/convert.js";
 import { useTestServer } from "../support/use-test-server.js";
 
 const exampleFile = (name: string) => fileURLToPath(new URL(`../../examples/config/${name}`, import.meta.url));
-const ms = (d: Duration | undefined) => (d === undefined ? undefined : Number(d.seconds) * 1000 + d.nanos / 1e6);
 
-/** The fields a translation sets, as GetState shows them (durations in ms). */
-interface Expected {
-  enabled: boolean;
-  failureThreshold: number;
-  failureRateThreshold: number;
-  minimumCalls: number;
-  windowMs: number;
-  slowCallDurationMs: number;
-  slowCallRateThreshold: number;
-  openDurationMs: number;
-  backoffMultiplier: number;
-  maxOpenDurationMs: number;
-  halfOpenMaxCalls: number;
-  successThreshold: number;
-  jitter: number;
-}
-
-/** The built-in defaults (docs/configuration.md, Circuit defaults), for what a translation leaves alone. */
-const DEFAULTS: Expected = {
-  enabled: true,
-  failureThreshold: 5,
-  failureRateThreshold: 0.5,
-  minimumCalls: 10,
-  windowMs: 120_000,
-  slowCallDurationMs: 0,
-  slowCallRateThreshold: 1,
-  openDurationMs: 60_000,
-  backoffMultiplier: 1,
-  maxOpenDurationMs: 600_000,
-  halfOpenMaxCalls: 3,
-  successThreshold: 3,
-  jitter: 0,
-};
-
-const cases: { file: string; circuit: string; source: ConfigSourceKind; expected: Expected }[] = [
+const cases: { file: string; circuit: string; source: ConfigSourceKind; expected: CircuitConfig }[] = [
   {
     // enabled, failure_threshold, failure_rate_threshold, timeout_seconds, half_open_max_calls, window_size_seconds
     file: "from-circuit-breaker-config.json",
     circuit: "agent.researcher",
     source: ConfigSourceKind.CIRCUIT,
-    expected: { ...DEFAULTS, failureThreshold: 3, failureRateThreshold: 0.4, openDurationMs: 45_000, halfOpenMaxCalls: 2, windowMs: 300_000 },
+    expected: { ...BUILTIN_DEFAULTS, failureThreshold: 3, failureRateThreshold: 0.4, openDurationMs: 45_000, halfOpenMaxCalls: 2, windowMs: 300_000 },
   },
   {
     file: "from-resilience4j.yaml",
     circuit: "payments.stripe",
     source: ConfigSourceKind.PATTERN_RULE,
     expected: {
-      ...DEFAULTS,
+      ...BUILTIN_DEFAULTS,
       failureThreshold: 0,
       failureRateThreshold: 0.5,
       minimumCalls: 20,
@@ -80,7 +46,7 @@ const cases: { file: string; circuit: string; source: ConfigSourceKind; expected
     circuit: "llm.openai",
     source: ConfigSourceKind.PATTERN_RULE,
     expected: {
-      ...DEFAULTS,
+      ...BUILTIN_DEFAULTS,
       failureThreshold: 0,
       failureRateThreshold: 0.25,
       openDurationMs: 20_000,
@@ -94,7 +60,7 @@ const cases: { file: string; circuit: string; source: ConfigSourceKind; expected
     file: "from-pybreaker.yaml",
     circuit: "tool.db",
     source: ConfigSourceKind.CIRCUIT,
-    expected: { ...DEFAULTS, failureThreshold: 4, failureRateThreshold: 0, openDurationMs: 90_000, halfOpenMaxCalls: 1, successThreshold: 2 },
+    expected: { ...BUILTIN_DEFAULTS, failureThreshold: 4, failureRateThreshold: 0, openDurationMs: 90_000, halfOpenMaxCalls: 1, successThreshold: 2 },
   },
 ];
 
@@ -105,23 +71,8 @@ for (const { file, circuit, source, expected } of cases) {
     it(`configures ${circuit} as the mapping table says`, async () => {
       expect((await client.call("acquire", { circuit })).allowed).toBe(true); // a circuit exists once used
       const status = (await client.call("getState", { circuit })).status!;
-      const c = status.config!;
-      expect({
-        enabled: c.enabled,
-        failureThreshold: c.failureThreshold,
-        failureRateThreshold: c.failureRateThreshold,
-        minimumCalls: c.minimumCalls,
-        windowMs: ms(c.window),
-        slowCallDurationMs: ms(c.slowCallDuration),
-        slowCallRateThreshold: c.slowCallRateThreshold,
-        openDurationMs: ms(c.openDuration),
-        backoffMultiplier: c.backoffMultiplier,
-        maxOpenDurationMs: ms(c.maxOpenDuration),
-        halfOpenMaxCalls: c.halfOpenMaxCalls,
-        successThreshold: c.successThreshold,
-        jitter: c.jitter,
-      }).toEqual(expected);
-      expect(c.mode).toBe(Mode.ENFORCE);
+      // The config as GetState shows it, read back into the engine's fields (durations in ms).
+      expect(patchFromProto(status.config)).toEqual(expected);
       expect(status.configSourceDetails[0]!.kind).toBe(source);
     });
   });
