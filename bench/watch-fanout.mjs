@@ -22,16 +22,16 @@
 //
 // Needs dist/ and redis-server on PATH. Everything shares this machine's
 // cores: read the CPU columns and the load average with the latencies.
-import { fork, spawn, spawnSync } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync, readdirSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { startRedis } from "./processes.mjs";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
@@ -144,26 +144,6 @@ async function runChild() {
 function fail(msg) {
   process.stderr.write(`bench/watch-fanout: ${msg}\n`);
   process.exit(1);
-}
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    const r = spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" });
-    if (r.stdout.trim() === "PONG") return { child, port };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  fail("redis-server did not answer");
 }
 
 /** Starts one replica; resolves with its addresses once it logs "breakerbox listening". */

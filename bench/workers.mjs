@@ -15,12 +15,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { startRedis } from "./processes.mjs";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
@@ -50,26 +50,6 @@ function buildLoadgen() {
   const r = spawnSync("go", ["build", "-o", out, "."], { cwd: path.join(benchDir, "loadgen"), stdio: "inherit" });
   if (r.status !== 0) fail("go build of bench/loadgen failed");
   return out;
-}
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    const r = spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" });
-    if (r.stdout.trim() === "PONG") return { child, port };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  fail("redis-server did not answer");
 }
 
 /** Starts dist/src/main.js with `n` workers; resolves with its addresses once it logs "breakerbox listening". */
