@@ -77,6 +77,38 @@ describe("RedisStore.statusChanges", () => {
     expect((await store.get("trip"))?.state).toBe("OPEN");
   });
 
+  it("writes a circuit's feed score once per bucket under steady Reports, and names it after every one", async () => {
+    const { store, keyPrefix } = await makeStore();
+    const score = async (): Promise<number | null> => {
+      const s = await redis().admin.zscore(`${keyPrefix}idx:touched`, "a");
+      return s === null ? null : Number(s);
+    };
+    // Window 1 s: buckets of 100 ms; the score is the bound (1.1 windows on) rounded up to one.
+    await call(store, "a", "SUCCESS");
+    expect(await score()).toBe(T0 + 1100);
+    const { cursor } = await changes(store, undefined);
+    now += 30;
+    await call(store, "a", "SUCCESS"); // bound T0 + 1130: the next bucket
+    expect(await score()).toBe(T0 + 1200);
+    // Taken out behind the store's back, so a write would show: a Report
+    // whose bound rounds to the score already written writes none.
+    await redis().admin.zrem(`${keyPrefix}idx:touched`, "a");
+    now += 30;
+    await call(store, "a", "SUCCESS"); // bound T0 + 1160: within the score written
+    expect(await score()).toBeNull();
+    now += 50;
+    await call(store, "a", "SUCCESS"); // bound T0 + 1210: a new bucket
+    expect(await score()).toBe(T0 + 1300);
+    // Every Report was named: the score covers each change's own bound.
+    expect((await changes(store, cursor)).names).toEqual(["a"]);
+    now = T0 + 1300;
+    const last = await changes(store, cursor);
+    expect(last.names).toEqual(["a"]);
+    now += 1001; // a cursor past the score by more than the skew allowed before it
+    const after = await changes(store, last.cursor);
+    expect((await changes(store, after.cursor)).names).toEqual([]);
+  });
+
   it("answers no names (read everything) after a pattern rule change, a data loss, or past its retention", async () => {
     const { store, keyPrefix } = await makeStore();
     await call(store, "a", "SUCCESS");

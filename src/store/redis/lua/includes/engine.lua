@@ -29,7 +29,9 @@
   rf rs the failure and slow-call reporter lists (JSON [[bucket start, key
   name, instance id], ...], most recent first, at most MAX_REPORTERS; "" when
   empty), rn how many of rf's first entries are in the consecutive-failure
-  run (engine reporters.ts). A field at its default (0; -1 for ex, xe and
+  run (engine reporters.ts), tu the score last written for the circuit in
+  the change feed (includes/indexes.lua index_touch_due; 0: none). A field
+  at its default (0; -1 for ex, xe and
   ws<i>; "" for rf and rs) may be absent: a new circuit writes s and
   the fields away from their default, later calls only the fields they
   changed.
@@ -54,7 +56,7 @@ local NUMERIC = {
   "ws0", "wc0", "wf0", "wl0", "ws1", "wc1", "wf1", "wl1", "ws2", "wc2", "wf2", "wl2",
   "ws3", "wc3", "wf3", "wl3", "ws4", "wc4", "wf4", "wl4", "ws5", "wc5", "wf5", "wl5",
   "ws6", "wc6", "wf6", "wl6", "ws7", "wc7", "wf7", "wl7", "ws8", "wc8", "wf8", "wl8",
-  "ws9", "wc9", "wf9", "wl9", "rn",
+  "ws9", "wc9", "wf9", "wl9", "rn", "tu",
 }
 
 -- The reporter lists: text fields, decoded only when a rule needs them.
@@ -69,7 +71,7 @@ local function defaults()
     ws0 = -1, wc0 = 0, wf0 = 0, wl0 = 0, ws1 = -1, wc1 = 0, wf1 = 0, wl1 = 0, ws2 = -1, wc2 = 0, wf2 = 0, wl2 = 0,
     ws3 = -1, wc3 = 0, wf3 = 0, wl3 = 0, ws4 = -1, wc4 = 0, wf4 = 0, wl4 = 0, ws5 = -1, wc5 = 0, wf5 = 0, wl5 = 0,
     ws6 = -1, wc6 = 0, wf6 = 0, wl6 = 0, ws7 = -1, wc7 = 0, wf7 = 0, wl7 = 0, ws8 = -1, wc8 = 0, wf8 = 0, wl8 = 0,
-    ws9 = -1, wc9 = 0, wf9 = 0, wl9 = 0, rn = 0,
+    ws9 = -1, wc9 = 0, wf9 = 0, wl9 = 0, rn = 0, tu = 0,
     rf = "", rs = "", rfl = false, rsl = false,
     s = false, exists = false, dirty = false, stored = false,
   }
@@ -424,7 +426,9 @@ end
 -- `transitions`: whether any command since the load made one.
 local function commit_write(ctx, c, idle_ttl_ms, transitions)
   local expiry_changed = c.xe ~= c.stored.xe
-  if c.dirty or transitions or expiry_changed or c.ex ~= c.stored.ex then save_circuit(ctx.keys.circuit, c) end
+  -- Before the save, which keeps the feed score it decides to write (tu).
+  local touch_until = index_touch_due(ctx, c)
+  if c.dirty or transitions or expiry_changed or c.ex ~= c.stored.ex or c.tu ~= c.stored.tu then save_circuit(ctx.keys.circuit, c) end
   -- The circuit last: a Redis that reads its clock per command (7.0) then
   -- expires no side key after it.
   if expiry_changed then
@@ -437,7 +441,7 @@ local function commit_write(ctx, c, idle_ttl_ms, transitions)
     end
   end
   if transitions or ctx.history_pushed then touch_side_key(ctx, c, ctx.keys.history) end
-  index_commit(ctx, c, idle_ttl_ms)
+  index_commit(ctx, c, touch_until)
 end
 
 -- Writes the circuit back and appends its transitions to history and the

@@ -25,7 +25,7 @@
   index_prune drops at most a batch of those overdue per call, checking each
   one's keys (a deadline past on a test clock but not on Redis's is rescored).
 
-  Defines: INDEXED, index_clock, index_commit, index_touch, index_prune, index_drop, index_count, cap_refusal.
+  Defines: INDEXED, index_clock, index_commit, index_touch, index_touch_due, index_prune, index_drop, index_count, cap_refusal.
 ]]
 -- Cluster mode passes no index keys: the last key is then the circuit's own.
 local IDX_AT = #KEYS - 6
@@ -84,14 +84,13 @@ local function cap_refusal(now)
   return index_count(now) >= cap
 end
 
--- Records in the change feed that `name` (in stored `state`) changed at
--- `now`, scored with the time until which its view may change with no
--- script writing it, which a read then applies (includes/engine.lua
--- advance, window_counts): its window counts slide for a window after the
--- change (kept as 10 buckets: 1.1 windows, as the memory store reckons), an
--- OPEN circuit turns HALF_OPEN at its open until, a HALF_OPEN one reopens
--- when a probe times out. GT: a later, shorter change keeps the longer bound.
-local function index_touch(name, state, now, window_ms, open_until)
+-- Until when the change feed must name `name` (in stored `state`) after a
+-- change at `now`: until its view may change with no script writing it,
+-- which a read then applies (includes/engine.lua advance, window_counts):
+-- its window counts slide for a window after the change (kept as 10
+-- buckets: 1.1 windows, as the memory store reckons), an OPEN circuit turns
+-- HALF_OPEN at its open until, a HALF_OPEN one reopens when a probe times out.
+local function touch_bound(name, state, now, window_ms, open_until)
   local until_ms = now + math.ceil(window_ms * 1.1)
   if state == "OPEN" then
     until_ms = math.max(until_ms, open_until)
@@ -99,22 +98,46 @@ local function index_touch(name, state, now, window_ms, open_until)
     local last = redis.call("ZRANGE", IDX_KEY_PREFIX .. "{" .. name .. "}:p", -1, -1, "WITHSCORES")
     if #last > 0 then until_ms = math.max(until_ms, tonumber(last[2])) end
   end
-  redis.call("ZADD", IDX_TOUCHED, "GT", until_ms, name)
+  return until_ms
+end
+
+-- Records in the change feed that `name` changed at `now` (touch_bound).
+-- GT: a later, shorter change keeps the longer bound.
+local function index_touch(name, state, now, window_ms, open_until)
+  redis.call("ZADD", IDX_TOUCHED, "GT", touch_bound(name, state, now, window_ms, open_until), name)
+end
+
+-- Whether a command's change of circuit `c` needs a new feed score, and
+-- which (nil: none). A change of what its view shows is a stored field
+-- written (c.dirty), a transition, a new circuit, or any use of a HALF_OPEN
+-- circuit (a granted probe changes its in-flight count and sets no field);
+-- a command that changed nothing a view shows (an Acquire granted on a
+-- CLOSED circuit; a read that applied no transition) is not recorded, so the
+-- status rounds' own reads do not keep a circuit in the feed.
+-- The bound is rounded up to a bucket width (a tenth of the window) and the
+-- score last written is kept in the hash (c.tu, which this sets; the caller
+-- saves it): the feed's score is at least c.tu (ZADD GT only raises it; the
+-- feed's trim drops only scores a retention in the past, below any bound a
+-- command computes), so a bound no later than c.tu is there already. A
+-- circuit under steady Reports then writes the feed once per bucket, not
+-- once per Report; rounding up only names it a little longer.
+local function index_touch_due(ctx, c)
+  if not INDEXED then return nil end
+  if c.exists and not c.dirty and #ctx.out == 0 and not (c.s == "HALF_OPEN" and ctx.use) then return nil end
+  local window_ms = ctx.cfg.window
+  local grain = math.max(1, math.floor(window_ms / 10))
+  local until_ms = math.ceil(touch_bound(ctx.name, c.s, ctx.now, window_ms, c.ou) / grain) * grain
+  if until_ms <= c.tu then return nil end
+  c.tu = until_ms
+  return until_ms
 end
 
 -- After commit(): records a new circuit, a change of stored state and a new
 -- expiry deadline (commit set or cleared the keys' expiry: c.xe moved), and
--- a change of what its view shows in the change feed: a stored field written
--- (c.dirty), a transition, or any use of a HALF_OPEN circuit (a granted
--- probe changes its in-flight count and sets no field). A command that
--- changed nothing a view shows (an Acquire granted on a CLOSED circuit; a
--- read that applied no transition) is not recorded, so the status rounds'
--- own reads do not keep a circuit in the feed.
-local function index_commit(ctx, c, idle_ttl_ms)
+-- writes the change feed's score `touch_until` (index_touch_due; nil: none).
+local function index_commit(ctx, c, touch_until)
   if not INDEXED then return end
-  if not c.exists or c.dirty or #ctx.out > 0 or (c.s == "HALF_OPEN" and ctx.use) then
-    index_touch(ctx.name, c.s, ctx.now, ctx.cfg.window, c.ou)
-  end
+  if touch_until ~= nil then redis.call("ZADD", IDX_TOUCHED, "GT", touch_until, ctx.name) end
   local was = c.stored.s
   if not c.exists then
     redis.call("ZADD", IDX_NAMES, 0, ctx.name)
