@@ -17,8 +17,8 @@ local WINDOW_CODES = { SUCCESS = 1, FAILURE = 2, TIMEOUT = 3, IGNORED = 4 }
 
 -- The outcome that counted for the permit if it was reported before ("" when
 -- a legacy permit was recorded before outcomes were kept), "forgotten" when
--- its stream's window no longer reaches it, nil when it is new; then the
--- window's top, for permit_record. Changes nothing.
+-- its stream's window no longer reaches it, nil when it is new. Changes
+-- nothing: for a Report that records nothing (permit_claim records).
 -- `seq_text`: the permit's seq in decimal, "" for a legacy permit.
 local function permit_seen(ctx, permit, seq_text, slots)
   if seq_text == "" then
@@ -27,11 +27,11 @@ local function permit_seen(ctx, permit, seq_text, slots)
     return reported_outcome(score) or ""
   end
   local seq = tonumber(seq_text)
-  local r = redis.call("BITFIELD", ctx.keys.window, "GET", "i64", 0, "GET", "u4", "#" .. (16 + seq % slots))
+  local r = redis.call("BITFIELD_RO", ctx.keys.window, "GET", "i64", 0, "GET", "u4", "#" .. (16 + seq % slots))
   local top = r[1]
-  if seq >= top then return nil, top end
-  if seq < top - slots then return "forgotten", top end
-  return WINDOW_OUTCOMES[r[2]], top
+  if seq >= top then return nil end
+  if seq < top - slots then return "forgotten" end
+  return WINDOW_OUTCOMES[r[2]]
 end
 
 -- Zeroes slots [from, from + n) mod `slots` (n <= slots). Slots past the
@@ -60,21 +60,39 @@ local function window_clear(key, from, n, slots)
   end
 end
 
--- Records `outcome` for a permit permit_seen answered nil for (with `top`), until it expires.
-local function permit_record(ctx, c, permit, expires_text, seq_text, top, outcome, slots)
+-- Records `outcome` for the permit unless it was reported before, and
+-- answers like permit_seen: nil when it recorded it, else the outcome that
+-- counted ("" unknown) or "forgotten", having changed nothing. A windowed
+-- permit is taken to be its stream's next (seq = top), which Reports in
+-- order are: one BITFIELD then both records it and reads what it replaced;
+-- any other seq puts back or completes what that call did.
+local function permit_claim(ctx, c, permit, expires_text, seq_text, outcome, slots)
   if seq_text == "" then
+    local first = permit_seen(ctx, permit, seq_text, slots)
+    if first ~= nil then return first end
     redis.call("ZADD", ctx.keys.reported, reported_score(expires_text, outcome), permit)
     touch_side_key(ctx, c, ctx.keys.reported)
-    return
+    return nil
   end
   local key, seq = ctx.keys.window, tonumber(seq_text)
-  local ops = { "SET", "u4", "#" .. (16 + seq % slots), WINDOW_CODES[outcome] }
-  if seq >= top then
-    -- The slots hi passes over belong to seqs more than `slots` back, or to none yet.
-    if top > 0 and seq > top then window_clear(key, top % slots, math.min(seq - top, slots), slots) end
-    ops[5] = "SET"; ops[6] = "i64"; ops[7] = 0; ops[8] = seq + 1
+  local slot, code = "#" .. (16 + seq % slots), WINDOW_CODES[outcome]
+  local r = redis.call("BITFIELD", key, "SET", "i64", 0, seq + 1, "SET", "u4", slot, code)
+  local top, old = r[1], r[2]
+  if seq < top then
+    local first
+    if seq < top - slots then first = "forgotten" elseif old ~= 0 then first = WINDOW_OUTCOMES[old] end
+    if first ~= nil then
+      redis.call("BITFIELD", key, "SET", "i64", 0, top, "SET", "u4", slot, old)
+      return first
+    end
+    -- A late permit of the window: recorded; the top stays.
+    redis.call("BITFIELD", key, "SET", "i64", 0, top)
+  elseif seq > top and top > 0 then
+    -- The slots it passed over belong to seqs more than `slots` back, or to
+    -- none yet; clearing them all (it went round the window) clears its own.
+    window_clear(key, top % slots, math.min(seq - top, slots), slots)
+    if seq - top >= slots then redis.call("BITFIELD", key, "SET", "u4", slot, code) end
   end
-  redis.call("BITFIELD", key, unpack(ops))
   -- Relative to the script's clock (a test clock is not Redis's). A new key
   -- has no expiry, which GT treats as infinite (it would set none).
   local ttl = tonumber(expires_text) - ctx.now
@@ -83,4 +101,5 @@ local function permit_record(ctx, c, permit, expires_text, seq_text, top, outcom
   else
     redis.call("PEXPIRE", key, ttl, "GT")
   end
+  return nil
 end

@@ -58,24 +58,26 @@ local function report_one(ctx, c, a)
   end
 
   local current = gen == c.g
-  local is_probe = false
-  local slots = tonumber(slots_text)
-  -- Asked before the probe check, so a repeated probe report answers
-  -- DUPLICATE or CONFLICT rather than "not outstanding" (its slot is already free).
-  local first, top = permit_seen(ctx, permit, seq_text, slots)
+  -- A probe report when that probe is not outstanding records nothing: a
+  -- repeated one answers DUPLICATE or CONFLICT (its slot is already free),
+  -- any other is refused.
+  local is_probe = kind == "p" and current
+  if is_probe and (c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit)) then
+    local first = permit_seen(ctx, permit, seq_text, tonumber(slots_text))
+    if first == "forgotten" then
+      step()
+      return { rejected = "forgotten", events = ctx.out }
+    end
+    if first then return repeated(first) end
+    step()
+    return { rejected = "probe", events = ctx.out }
+  end
+  local first = permit_claim(ctx, c, permit, expires_text, seq_text, outcome, tonumber(slots_text))
   if first == "forgotten" then
     step()
     return { rejected = "forgotten", events = ctx.out }
   end
   if first then return repeated(first) end
-  if kind == "p" and current then
-    if c.s ~= "HALF_OPEN" or not redis.call("ZSCORE", ctx.keys.probes, permit) then
-      step()
-      return { rejected = "probe", events = ctx.out }
-    end
-    is_probe = true
-  end
-  permit_record(ctx, c, permit, expires_text, seq_text, top, outcome, slots)
   c.dirty = true
   if outcome == "SUCCESS" then c.ts = c.ts + 1
   elseif outcome == "FAILURE" then c.tf = c.tf + 1
