@@ -184,11 +184,22 @@ export class MemoryStore implements CircuitStore {
   // ---- hot path ---------------------------------------------------------
 
   async acquire(name: string): Promise<AcquireDecision> {
+    const circuits = this.entries.size;
     const entry = this.entryFor(name, true);
     const config = this.configOf(entry);
     const now = this.clock();
     const result = engineAcquire(entry.circuit, config, { now, rand: this.random() });
-    this.touched.touch(name, now);
+    // What a view shows changed: a new circuit, a denial (or shadow one:
+    // counted), a transition, a probe out. A plain grant changes nothing a
+    // view shows, so it is not recorded, as on Redis (includes/indexes.lua).
+    if (
+      this.entries.size !== circuits ||
+      result.reason !== undefined ||
+      result.transitions.length > 0 ||
+      entry.circuit.phase.state === "HALF_OPEN"
+    ) {
+      this.touched.touch(name, now);
+    }
     if (result.transitions.length > 0) this.publish(entry, result.transitions);
     else if (entry.circuit.phase.state === "HALF_OPEN") this.scheduleTime(entry); // a probe went out
     const decision: AcquireDecision = {

@@ -47,6 +47,26 @@ describe("MemoryStore.statusChanges", () => {
     expect((await store.statusChanges(quiet.cursor)).names).toEqual(["b"]);
   });
 
+  it("does not name a circuit for a granted Acquire on it, which changes nothing a view shows; names it for a denial", async () => {
+    const store = makeStore();
+    await call(store, "a", "SUCCESS");
+    now += 5000; // past its 1 s window
+    const { cursor } = await store.statusChanges(undefined);
+    now += 10;
+    expect((await store.acquire("a")).allowed).toBe(true);
+    const granted = await store.statusChanges(cursor);
+    expect(granted.names).toEqual([]);
+    await store.acquire("new");
+    expect((await store.statusChanges(granted.cursor)).names).toEqual(["new"]);
+
+    await call(store, "trip", "FAILURE"); // OPEN
+    now += 5000;
+    const open = await store.statusChanges(undefined);
+    now += 10;
+    expect((await store.acquire("trip")).allowed).toBe(false); // counted in its rejections
+    expect((await store.statusChanges(open.cursor)).names).toEqual(["trip"]);
+  });
+
   it("applies due time transitions first, as a read would, and names their circuits", async () => {
     const store = makeStore();
     await call(store, "trip", "FAILURE"); // OPEN until T0 + 10 s
