@@ -1,5 +1,6 @@
 /**
- * Report batching on the Redis store (report-coalescer.ts, report-batch.lua).
+ * Report batching on the Redis store (report-coalescer.ts, report-batch.lua,
+ * and report-page.lua for the batches of several circuits).
  *
  * Differential: one seeded random sequence of Acquires and bursts of Reports
  * (every outcome, duplicates and conflicting duplicates within a burst,
@@ -7,7 +8,8 @@
  * trips and recoveries, config changes by another replica) applied to two
  * Redis stores on the same clock, each on its own redis-server: "one" awaits
  * each report before sending the next; "batch" sends a burst at once, so a
- * circuit's reports after the first go together in one script call. Every
+ * circuit's reports after the first go together in one script call, and the
+ * batches of several circuits in one report-page.lua call. Every
  * report's answer, every circuit's view, stored fields, side keys, history
  * and event stream must be the same. Prints its seed; rerun a failure with
  * TEST_SEED=<seed>.
@@ -38,8 +40,8 @@ interface Side {
   other: RedisStore;
   raw: Redis;
   prefix: string;
-  /** Report script calls: [report.lua, report-batch.lua]. */
-  calls: { single: number; batch: number };
+  /** Report script calls: report.lua, report-batch.lua, report-page.lua. */
+  calls: { single: number; batch: number; page: number };
   close(): Promise<void>;
 }
 
@@ -53,9 +55,9 @@ async function side(server: RedisServer, prefix: string, clock: () => number, ra
   await store.start();
   await other.start();
   // Counts the report scripts this store runs (defineCommand put them on the client).
-  const calls = { single: 0, batch: 0 };
+  const calls = { single: 0, batch: 0, page: 0 };
   const commands = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const [name, kind] of [["bbReport", "single"], ["bbReportBatch", "batch"]] as const) {
+  for (const [name, kind] of [["bbReport", "single"], ["bbReportBatch", "batch"], ["bbReportPage", "page"]] as const) {
     const original = commands[name]!;
     commands[name] = function (this: unknown, ...args: unknown[]) {
       calls[kind]++;
@@ -239,10 +241,11 @@ describe(`Report batching vs one by one, differential (redis store, ${seedLabel(
       expect([...counted.refusals].sort()).toEqual(["does not exist", "expired", "not issued", "not outstanding", "told apart"]);
       expect([...counted.states]).toEqual(expect.arrayContaining(["CLOSED", "OPEN", "HALF_OPEN"]));
       // "one" ran one report.lua per report that reached Redis; "batch" fewer calls, some of them batches.
-      expect(one.calls.batch).toBe(0);
+      expect([one.calls.batch, one.calls.page]).toEqual([0, 0]);
       expect(batch.calls.batch).toBeGreaterThan(0);
-      expect(batch.calls.single + batch.calls.batch).toBeLessThan(one.calls.single);
-      console.log(`report batching differential (${seedLabel(TEST_SEED)}): ${counted.reports} reports; one by one ${one.calls.single} script calls, batched ${batch.calls.single} lone + ${batch.calls.batch} batch calls; largest burst ${counted.largestBurst}; refusals ${[...counted.refusals].join(", ")}`);
+      expect(batch.calls.page).toBeGreaterThan(0);
+      expect(batch.calls.single + batch.calls.batch + batch.calls.page).toBeLessThan(one.calls.single);
+      console.log(`report batching differential (${seedLabel(TEST_SEED)}): ${counted.reports} reports; one by one ${one.calls.single} script calls, batched ${batch.calls.single} lone + ${batch.calls.batch} batch + ${batch.calls.page} page calls; largest burst ${counted.largestBurst}; refusals ${[...counted.refusals].join(", ")}`);
     } finally {
       await one.close();
       await batch.close();
@@ -266,14 +269,14 @@ describe("Report batching on one circuit", () => {
       expect(first.map((a) => a.disposition)).toEqual(permits.map(() => "RECORDED"));
       expect(first.every((a) => a.state === "CLOSED")).toBe(true);
       // The first report goes alone; the 99 that arrived meanwhile go in batches of at most 64.
-      expect(s.calls).toEqual({ single: 1, batch: 2 });
+      expect(s.calls).toEqual({ single: 1, batch: 2, page: 0 });
       const stats = (await s.store.get(circuit))!.stats;
       expect([stats.totalSuccesses, stats.totalFailures, stats.totalTimeouts, stats.totalIgnored, stats.windowCalls]).toEqual([80, 10, 10, 10, 90]);
 
       // Every permit again, as a failure (no first outcome was one): each answers CONFLICT with its first outcome, and nothing counts.
       const again = await reportAll("FAILURE");
       expect(again.map((a) => [a.disposition, a.recordedOutcome])).toEqual(outcomes.map((o) => ["CONFLICT", o]));
-      expect(s.calls).toEqual({ single: 2, batch: 4 });
+      expect(s.calls).toEqual({ single: 2, batch: 4, page: 0 });
       expect((await s.store.get(circuit))!.stats).toEqual(stats);
     } finally {
       await s.close();
@@ -291,7 +294,7 @@ describe("Report batching on one circuit", () => {
       expect(answers.map((a) => (a.status === "rejected" ? (a.reason as Error).message : "ok"))).toEqual(
         permits.map(() => 'circuit "gone.one" does not exist (it was never acquired, or was evicted while idle); the permit cannot be reported'),
       );
-      expect(s.calls).toEqual({ single: 1, batch: 1 });
+      expect(s.calls).toEqual({ single: 1, batch: 1, page: 0 });
       expect(await s.raw.exists(k)).toBe(0);
     } finally {
       await s.close();
@@ -326,9 +329,73 @@ describe("Report batching when the circuit's settings changed meanwhile", () => 
         ["STALE", "OPEN"],
       ]);
       // The lone report, then the batch twice: refused as stale (nothing applied), then applied.
-      expect(s.calls).toEqual({ single: 1, batch: 2 });
+      expect(s.calls).toEqual({ single: 1, batch: 2, page: 0 });
       const view = (await s.store.get(circuit))!;
       expect([view.stats.totalSuccesses, view.stats.totalFailures, view.config.failureThreshold]).toEqual([3, 2, 1]);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("Report pages: the batches of several circuits in one call", () => {
+  it("takes a few script calls for Reports spread over circuits and counts every permit once", async () => {
+    const s = await side(servers[1]!, "rbp:", () => T0, () => 0.5);
+    try {
+      const circuits = Array.from({ length: 10 }, (_, i) => `spread.${i}`);
+      const permits: [string, string][] = [];
+      for (let i = 0; i < 100; i++) {
+        const circuit = circuits[i % 10]!;
+        permits.push([circuit, (await s.store.acquire(circuit)).permit!]);
+      }
+      const acks = await Promise.all(permits.map(([circuit, permit], i) => s.store.report(circuit, { permit, outcome: Math.floor(i / 10) % 5 === 0 ? "FAILURE" : "SUCCESS", durationMs: 1, retryAfterMs: 0 })));
+      expect(acks.map((a) => a.disposition)).toEqual(permits.map(() => "RECORDED"));
+      for (const circuit of circuits) {
+        const stats = (await s.store.get(circuit))!.stats;
+        expect([stats.totalSuccesses, stats.totalFailures, stats.windowCalls], circuit).toEqual([8, 2, 10]);
+      }
+      const calls = s.calls.single + s.calls.batch + s.calls.page;
+      expect(s.calls.page).toBeGreaterThan(0);
+      expect(calls).toBeLessThanOrEqual(10);
+      console.log(`report pages: 100 Reports over 10 circuits took ${s.calls.single} report.lua, ${s.calls.batch} report-batch.lua and ${s.calls.page} report-page.lua calls`);
+
+      // Every permit again: each a duplicate, nothing counted twice.
+      const again = await Promise.all(permits.map(([circuit, permit], i) => s.store.report(circuit, { permit, outcome: Math.floor(i / 10) % 5 === 0 ? "FAILURE" : "SUCCESS", durationMs: 1, retryAfterMs: 0 })));
+      expect(again.map((a) => a.disposition)).toEqual(permits.map(() => "DUPLICATE"));
+      expect((await s.store.get("spread.0"))!.stats.windowCalls).toBe(10);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("runs again only the circuit whose settings changed meanwhile, and applies the others once", async () => {
+    const s = await side(servers[1]!, "rbq:", () => T0, () => 0.5);
+    try {
+      const permits: [string, string][] = [];
+      for (const circuit of ["first.one", "first.two", "page.a", "page.b", "page.a", "page.b"]) permits.push([circuit, (await s.store.acquire(circuit)).permit!]);
+      // The first two reports go alone (two calls may be in flight). Once one has answered,
+      // another replica's settings for page.a land (written directly: no announcement
+      // reaches this store), so the page that follows carries a stale version for page.a only.
+      const commands = (s.store as unknown as { client: Record<string, (...args: unknown[]) => Promise<unknown>> }).client;
+      const counted = commands["bbReport"]!;
+      commands["bbReport"] = async function (this: unknown, ...args: unknown[]) {
+        const reply = await counted.apply(this, args);
+        await s.raw.hset(`${s.prefix}{page.a}:x`, "v", "1", "s", JSON.stringify({ patch: { failureThreshold: 1 } }));
+        return reply;
+      };
+      const acks = await Promise.all(permits.map(([circuit, permit]) => s.store.report(circuit, { permit, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 })));
+      // page.a ran with the stored failureThreshold 1: its first failure opened it; page.b kept the default.
+      expect(acks.map((a) => [a.disposition, a.state])).toEqual([
+        ["RECORDED", "CLOSED"],
+        ["RECORDED", "CLOSED"],
+        ["RECORDED", "OPEN"],
+        ["RECORDED", "CLOSED"],
+        ["STALE", "OPEN"],
+        ["RECORDED", "CLOSED"],
+      ]);
+      const [a, b] = [(await s.store.get("page.a"))!, (await s.store.get("page.b"))!];
+      expect([a.stats.totalFailures, a.config.failureThreshold, b.stats.totalFailures, b.stats.consecutiveFailures]).toEqual([2, 1, 2, 2]);
+      expect(s.calls.page).toBeGreaterThan(0);
     } finally {
       await s.close();
     }

@@ -22,7 +22,9 @@
  * - the circuit indexes (circuit-index.ts, lua/includes/indexes.lua): the
  *   count and the cap, and ListCircuits by name and state (redis-list.ts);
  * - the report coalescer (report-coalescer.ts): a circuit's Reports that
- *   arrive while one of its report calls is in flight go in one call next;
+ *   arrive while one of its report calls is in flight go in one call next,
+ *   and (not in Cluster mode) the batches of many circuits that arrive
+ *   while report calls are in flight go in one report-page.lua call;
  * - the bounded per-circuit caches (bounded-map.ts), swept every 10 s.
  * - the data epoch (data-epoch.ts): when Redis lost its data, the replica
  *   drops its rules, settings versions and views, reloads the rules and the
@@ -78,8 +80,8 @@ import { openRedisWatch } from "./redis-watch.js";
 import { createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
 import { createPermitStreams, permitIdText } from "./permit-streams.js";
-import { type CircuitCall, type ReportArgs, type ScriptClient, createScriptClient } from "./script-client.js";
-import { createCoalescer } from "./report-coalescer.js";
+import { type CircuitCall, type ReportArgs, type ReportGroup, type ScriptClient, createScriptClient } from "./script-client.js";
+import { MAX_REPORT_PAGE, MAX_REPORT_PAGE_CALLS, createCoalescer, createGatherer } from "./report-coalescer.js";
 import {
   MAX_STALE_RETRIES,
   type ReportReply,
@@ -181,6 +183,13 @@ export class RedisStore implements CircuitStore {
   private readonly permitWindowSlots: number;
   /** Reports of one circuit that arrive while one of its report calls is in flight go together in the next. */
   private readonly reports = createCoalescer<ReportArgs, ReportResult>((name, batch) => this.sendReports(name, batch));
+  /** Not in Cluster mode: report batches of many circuits waiting on calls in flight go in one page call. */
+  private readonly reportPages = createGatherer<ReportGroup, ReportReply[] | StaleConfig>(
+    (groups) => this.sendReportPage(groups),
+    MAX_REPORT_PAGE_CALLS,
+    MAX_REPORT_PAGE,
+    (group) => group.reports.length,
+  );
   private readonly listeners = createStoreListeners();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -555,12 +564,32 @@ export class RedisStore implements CircuitStore {
    * Their transitions reach listeners in report order.
    */
   private async sendReports(name: string, batch: readonly ReportArgs[]): Promise<ReportResult[]> {
+    if (!this.cluster) {
+      const { reply, resolved } = await this.run(name, async (call) => {
+        const replies = await this.reportPages.submit({ call, reports: batch });
+        return isStale(replies) ? replies : { replies, events: replies.flatMap((r) => r.events) };
+      });
+      return reply.replies.map((r) => ({ reply: r, resolved }));
+    }
     if (batch.length === 1) return [await this.run(name, (call) => this.scripts.report(call, batch[0]!))];
     const { reply, resolved } = await this.run(name, async (call) => {
       const replies = await this.scripts.reportBatch(call, batch);
       return isStale(replies) ? replies : { replies, events: replies.flatMap((r) => r.events) };
     });
     return reply.replies.map((r) => ({ reply: r, resolved }));
+  }
+
+  /**
+   * One page of report batches (createGatherer): a lone circuit's with
+   * report.lua or report-batch.lua, as in Cluster mode; several circuits'
+   * with report-page.lua. Each answers as reportBatch does.
+   */
+  private async sendReportPage(groups: readonly ReportGroup[]): Promise<(ReportReply[] | StaleConfig)[]> {
+    if (groups.length > 1) return this.scripts.reportPage(groups);
+    const { call, reports } = groups[0]!;
+    if (reports.length > 1) return [await this.scripts.reportBatch(call, reports)];
+    const reply = await this.scripts.report(call, reports[0]!);
+    return [isStale(reply) ? reply : [reply]];
   }
 
   /** The store's time: Redis TIME (or the test clock). */

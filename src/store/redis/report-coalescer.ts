@@ -2,7 +2,8 @@
  * Coalesces the Reports of one circuit that arrive close together into one
  * script call (report-batch.lua): one round trip and one load and store of
  * the circuit for many reports, which is what a hot circuit's Reports cost
- * Redis most. No timer and so no added latency: a report goes out at once
+ * Redis most. (Then, on a single server or Sentinel, createGatherer below
+ * puts the batches of many circuits in one call.) No timer and so no added latency: a report goes out at once
  * unless a call for its circuit is in flight; then it waits for that call's
  * answer and goes with everything else that arrived meanwhile (at most
  * `maxBatch` per call, the rest in the next). At most one report call per
@@ -75,6 +76,82 @@ export function createCoalescer<A, R>(
       }),
     get busy() {
       return waiting.size;
+    },
+  };
+}
+
+/**
+ * Most reports in one page call (report-page.lua), over all its circuits:
+ * bounds one script's run in Redis, about 10 µs a report.
+ */
+export const MAX_REPORT_PAGE = 64;
+
+/**
+ * Page calls in flight at once: one more than one, so Redis works on a page
+ * while the previous one's answer travels back and the next one gathers.
+ */
+export const MAX_REPORT_PAGE_CALLS = 2;
+
+export interface Gatherer<A, R> {
+  /** Sends `item` with whatever else is waiting; answers its result. */
+  submit(item: A): Promise<R>;
+  /** Calls in flight (tests: nothing is left behind). */
+  readonly inFlight: number;
+}
+
+/**
+ * Gathers the items of many keys (one circuit's report batch each) into
+ * shared calls (report-page.lua): the second stage after the coalescer. No
+ * timer either: an item goes out at once while fewer than `maxCalls` calls
+ * are in flight; otherwise it waits, and when a call answers, what waited
+ * goes out together, up to `maxWeight` (items are not split: one heavier
+ * than that goes alone). Items keep their arrival order; each caller gets its
+ * own result, or, when `send` fails, the same error as the others of its call.
+ */
+export function createGatherer<A, R>(
+  send: (items: readonly A[]) => Promise<readonly R[]>,
+  maxCalls: number,
+  maxWeight: number,
+  weight: (item: A) => number,
+): Gatherer<A, R> {
+  const queue: Waiting<A, R>[] = [];
+  let inFlight = 0;
+
+  const call = async (batch: Waiting<A, R>[]): Promise<void> => {
+    inFlight += 1;
+    let results: readonly R[] | undefined;
+    let error: unknown;
+    try {
+      results = await send(batch.map((w) => w.item));
+      if (results.length !== batch.length) throw new Error(`report gatherer: ${results.length} results for ${batch.length} items`);
+    } catch (err) {
+      results = undefined;
+      error = err;
+    }
+    inFlight -= 1;
+    // The next call first: what waited goes out before this call's callers run on.
+    drain();
+    if (results === undefined) for (const w of batch) w.reject(error);
+    else batch.forEach((w, i) => w.resolve(results[i]!));
+  };
+
+  const drain = (): void => {
+    while (inFlight < maxCalls && queue.length > 0) {
+      let n = 1;
+      let total = weight(queue[0]!.item);
+      while (n < queue.length && total + weight(queue[n]!.item) <= maxWeight) total += weight(queue[n++]!.item);
+      void call(queue.splice(0, n));
+    }
+  };
+
+  return {
+    submit: (item) =>
+      new Promise<R>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        drain();
+      }),
+    get inFlight() {
+      return inFlight;
     },
   };
 }

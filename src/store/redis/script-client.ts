@@ -73,6 +73,12 @@ export interface ScriptClientOptions {
   clusterFull: () => boolean;
 }
 
+/** One circuit's reports in a report page: the circuit with its resolved config, and its reports in order. */
+export interface ReportGroup {
+  call: CircuitCall;
+  reports: readonly ReportArgs[];
+}
+
 /** The scripts, typed. Every method may reject with StoreUnavailableError. */
 export interface ScriptClient {
   readonly guard: Guard;
@@ -81,6 +87,11 @@ export interface ScriptClient {
   report(call: CircuitCall, args: ReportArgs): Promise<ReportReply | StaleConfig>;
   /** report-batch.lua: several reports of one circuit in one call, applied in order; one reply each. */
   reportBatch(call: CircuitCall, args: readonly ReportArgs[]): Promise<ReportReply[] | StaleConfig>;
+  /**
+   * report-page.lua: the report batches of several circuits, each as
+   * reportBatch(call, reports) answers it, in one script call. Not in Cluster mode.
+   */
+  reportPage(groups: readonly ReportGroup[]): Promise<(ReportReply[] | StaleConfig)[]>;
   /** read.lua: the view, and with `history` its whole retained history (newest first). */
   read(call: CircuitCall, what: "view" | "history"): Promise<ViewReply | StaleConfig>;
   /**
@@ -133,6 +144,23 @@ const CAP_REACHED = '{"capReached":true}';
 const KIND_CODE: Readonly<Record<PermitKind, string>> = { closed: "c", probe: "p", shadow: "s", disabled: "d" };
 
 type ScriptFunction = (...args: (string | number)[]) => Promise<unknown>;
+
+/** A page script's distinct configs, numbered from 1 in order of first use. */
+class ConfigNumbers {
+  private readonly numbers = new Map<string, number>();
+  get size(): number {
+    return this.numbers.size;
+  }
+  numberOf(config: CircuitConfig): number {
+    const packed = packConfig(config);
+    let n = this.numbers.get(packed);
+    if (n === undefined) this.numbers.set(packed, (n = this.numbers.size + 1));
+    return n;
+  }
+  packed(): string[] {
+    return [...this.numbers.keys()];
+  }
+}
 
 /** report.lua's ARGV[9..19] (report-batch.lua's first eleven per report). */
 function reportArgs(a: ReportArgs): (string | number)[] {
@@ -196,6 +224,19 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
   };
 
   /**
+   * Runs a page script (read-page.lua, report-page.lua): the event stream and
+   * the index keys, the shared arguments, each distinct config once (a
+   * page's circuits mostly share one), then the per-circuit arguments; the
+   * cap argument "" (a page creates no circuit). One reply per circuit.
+   */
+  const runPage = async (command: PageCommand, configs: ConfigNumbers, perCircuit: (string | number)[]): Promise<unknown[]> => {
+    const clock = options.testClock === undefined ? "" : `@${options.testClock()}`;
+    const args = [keys.prefix, clock, options.idleTtlMs, options.historyLimit, options.eventLogSize, configs.size, ...configs.packed(), ...perCircuit, ""];
+    coalesceWrites();
+    return (await guard(() => scripts[command].call(client, keys.events, ...keys.indexes, ...args))) as unknown[];
+  };
+
+  /**
    * lua/includes/indexes.lua cap_refusal's argument: "<n>" counts the store
    * in the script (single server, Sentinel), "full" refuses creation
    * (Cluster, from this replica's count), "" lets it be.
@@ -226,20 +267,23 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
     async readPage(calls) {
       if (cluster) throw new Error("readPage is not available in Cluster mode");
-      // Each distinct config once (a page's circuits mostly share one), then four arguments per circuit.
-      const configs = new Map<string, number>();
+      const configs = new ConfigNumbers();
       const perCircuit: (string | number)[] = [];
-      for (const call of calls) {
-        const packed = packConfig(call.config);
-        let n = configs.get(packed);
-        if (n === undefined) configs.set(packed, (n = configs.size + 1));
-        perCircuit.push(call.name, call.version, n, options.random());
-      }
-      const clock = options.testClock === undefined ? "" : `@${options.testClock()}`;
-      const args = [keys.prefix, clock, options.idleTtlMs, options.historyLimit, options.eventLogSize, configs.size, ...configs.keys(), ...perCircuit, ""];
-      coalesceWrites();
-      const replies = (await guard(() => scripts.bbReadPage.call(client, keys.events, ...keys.indexes, ...args))) as unknown[];
+      for (const call of calls) perCircuit.push(call.name, call.version, configs.numberOf(call.config), options.random());
+      const replies = await runPage("bbReadPage", configs, perCircuit);
       return replies.map(decodeViewReply);
+    },
+    async reportPage(groups) {
+      if (cluster) throw new Error("reportPage is not available in Cluster mode");
+      const configs = new ConfigNumbers();
+      const perCircuit: (string | number)[] = [];
+      for (const { call, reports } of groups) {
+        perCircuit.push(call.name, call.version, configs.numberOf(call.config), reports.length);
+        for (const a of reports) perCircuit.push(...reportArgs(a), a.stream ?? "", options.random());
+      }
+      const replies = await runPage("bbReportPage", configs, perCircuit);
+      if (replies.length !== groups.length) throw new Error(`reportPage answered ${replies.length} replies to ${groups.length} circuits`);
+      return replies.map((r, i) => decodeReportBatchReply(r, groups[i]!.reports.length));
     },
     admin: async (call, action, actor) => decodeViewReply(await run("bbAdmin", call, [action, actor])),
     configure: async (call, settings, change) =>

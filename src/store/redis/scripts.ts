@@ -68,11 +68,13 @@ export const FEED_COMMANDS = {
 } as const;
 
 /**
- * Reads of many circuits in one call (lua/read-page.lua), by command name:
- * the event stream, then the index keys; never in Cluster mode.
+ * Scripts over many circuits in one call (lua/read-page.lua reads,
+ * lua/report-page.lua reports), by command name: the event stream, then the
+ * index keys; never in Cluster mode.
  */
 export const PAGE_COMMANDS = {
   bbReadPage: "read-page",
+  bbReportPage: "report-page",
 } as const;
 
 /** The removal script's keys: circuit, removal marker, stream, then the index keys. */
