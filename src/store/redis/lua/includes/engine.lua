@@ -108,9 +108,13 @@ local function reported_outcome(score)
   return OUTCOMES[round((n - math.floor(n)) * 8)]
 end
 
+-- What was loaded (c.stored): the fields the hash holds, the others at
+-- their default through the metatable, so a load builds one full table, not two.
+local STORED_DEFAULTS = { __index = defaults() }
+
 local function load_circuit(key, now)
   local raw = redis.call("HGETALL", key)
-  local c, stored = defaults(), defaults()
+  local c, stored = defaults(), setmetatable({}, STORED_DEFAULTS)
   for i = 1, #raw, 2 do
     local f, v = raw[i], raw[i + 1]
     if f ~= "s" and f ~= "rf" and f ~= "rs" then v = tonumber(v) end
