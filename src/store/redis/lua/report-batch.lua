@@ -35,4 +35,5 @@ for i = 0, n - 1 do
   replies[i + 1] = report_one(ctx, c, a)
 end
 if ctx.stepped then commit_write(ctx, c, idle_ttl_ms, ctx.transitions) end
+permit_windows_expire(ctx)
 return cjson.encode(replies)

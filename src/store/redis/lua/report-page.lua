@@ -59,6 +59,7 @@ while i < #ARGV do
         out[r + 1] = report_one(ctx, c, a)
       end
       if ctx.stepped then commit_write(ctx, c, idle_ttl_ms, ctx.transitions) end
+      permit_windows_expire(ctx)
       replies[#replies + 1] = cjson.encode(out)
     end
   end

@@ -22,4 +22,5 @@ if not c.exists then
 end
 local reply = report_one(ctx, c, 9)
 if ctx.stepped then commit_write(ctx, c, idle_ttl_ms, ctx.transitions) end
+permit_windows_expire(ctx)
 return cjson.encode(reply)

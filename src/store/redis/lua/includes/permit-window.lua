@@ -93,13 +93,32 @@ local function permit_claim(ctx, c, permit, expires_text, seq_text, outcome, slo
     window_clear(key, top % slots, math.min(seq - top, slots), slots)
     if seq - top >= slots then redis.call("BITFIELD", key, "SET", "u4", slot, code) end
   end
-  -- Relative to the script's clock (a test clock is not Redis's). A new key
-  -- has no expiry, which GT treats as infinite (it would set none).
-  local ttl = tonumber(expires_text) - ctx.now
-  if top == 0 then
-    redis.call("PEXPIRE", key, ttl)
+  -- The key's expiry is set once per script (permit_windows_expire), to the
+  -- latest expiry recorded in it, relative to the script's clock (a test
+  -- clock is not Redis's).
+  local pending = ctx.window_expiry
+  if pending == nil then
+    pending = {}
+    ctx.window_expiry = pending
+  end
+  local ttl, p = tonumber(expires_text) - ctx.now, pending[key]
+  if p == nil then
+    pending[key] = { ttl = ttl, new = top == 0 }
   else
-    redis.call("PEXPIRE", key, ttl, "GT")
+    if ttl > p.ttl then p.ttl = ttl end
+    if top == 0 then p.new = true end
   end
   return nil
+end
+
+-- After a script's reports: sets each window key a report recorded in to
+-- expire with the latest permit recorded in it. A key new in this script has
+-- no expiry, which GT treats as infinite (it would set none); an older one
+-- keeps a later expiry it has (GT).
+local function permit_windows_expire(ctx)
+  if ctx.window_expiry == nil then return end
+  for key, p in pairs(ctx.window_expiry) do
+    if p.new then redis.call("PEXPIRE", key, p.ttl) else redis.call("PEXPIRE", key, p.ttl, "GT") end
+  end
+  ctx.window_expiry = nil
 end
