@@ -133,10 +133,13 @@ describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => 
     cleanups.push(() => store.close());
     const read: string[] = [];
     const failing = { get: false, feed: false };
+    /** While set, get() waits for it (a store that does not answer). */
+    let hold: Promise<void> | undefined;
     const spy: Pick<CircuitStore, "get" | "statusChanges"> = {
       get: async (name) => {
         read.push(name);
         if (failing.get) throw new Error("store away");
+        await hold;
         return store.get(name);
       },
       statusChanges: async (cursor) => {
@@ -154,7 +157,15 @@ describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => 
     };
     /** The names read since the last call, sorted. */
     const reads = (): string[] => read.splice(0).sort();
-    return { store, metrics, failureRates, scrapeRates, report, reads, failing };
+    const holdReads = (): (() => void) => {
+      let release!: () => void;
+      hold = new Promise((resolve) => (release = resolve));
+      return () => {
+        hold = undefined;
+        release();
+      };
+    };
+    return { store, metrics, failureRates, scrapeRates, report, reads, failing, holdReads };
   }
 
   it("reads every labelled circuit first, then only the labelled ones the feed names, and the newly labelled", async () => {
@@ -220,6 +231,20 @@ describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => 
     now += 1000;
     expect(await scrapeRates()).toEqual({ a: 0 });
     expect(reads()).toEqual(["a"]);
+  });
+
+  it("answers a scrape within a second while the store does not answer, and takes the late refresh in later", async () => {
+    const { failureRates, scrapeRates, report, holdReads } = setup();
+    await report("a", "FAILURE");
+    expect(await scrapeRates()).toEqual({ a: 1 });
+    await report("a", "SUCCESS");
+    const release = holdReads();
+    now += 1000;
+    expect(await scrapeRates()).toEqual({ a: 1 }); // after FAILURE_RATE_WAIT_MS, with what it had
+    expect(failureRates.refreshes).toBe(1);
+    release();
+    await waitFor("the late refresh", () => failureRates.refreshes === 2, { timeoutMs: 5000, intervalMs: 5 });
+    expect(await scrapeRates()).toEqual({ a: 0.5 }); // no new refresh (too soon): the late one's values
   });
 
   it("drops a circuit that no longer exists, found by the periodic full read", async () => {
