@@ -2,7 +2,8 @@
  * The per-circuit counters behind breakerbox_calls_total,
  * breakerbox_rejections_total, breakerbox_shadow_rejections_total and the
  * breakerbox_call_duration_seconds histogram, and the cap on how many
- * circuits get their own `circuit` label.
+ * circuits get their own `circuit` label (which also says which circuits
+ * breakerbox_circuit_failure_rate shows: labelledNames, hasOwnLabel).
  *
  * Circuit names come from callers, so without a cap one agent inventing names
  * could make every scrape unbounded. The first `maxCircuits` distinct circuits

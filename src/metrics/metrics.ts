@@ -25,8 +25,9 @@
  * reason values are the engine's names (CLOSED, OPEN, HALF_OPEN,
  * FORCED_OPEN, DISABLED; SUCCESS, FAILURE, TIMEOUT, IGNORED; OPEN,
  * FORCED_OPEN, HALF_OPEN_FULL). Counters count what this replica did, so
- * summing over replicas gives the fleet's totals; the state gauge is the same
- * on every replica. The `circuit` label is capped (see circuit-series.ts).
+ * summing over replicas gives the fleet's totals; the state and failure-rate
+ * gauges are the same on every replica. The `circuit` label is capped (see
+ * circuit-series.ts); the failure-rate gauge has no _other series.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 import { type CircuitCountSource, registerCircuitCountGauges } from "./circuit-count.js";
