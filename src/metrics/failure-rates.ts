@@ -25,6 +25,13 @@
  * by then: its window emptied before it went idle), and the full read drops
  * it. A refresh that fails keeps the previous values and the cursor, so the
  * next one misses nothing.
+ *
+ * A scrape must not change a circuit, and a read applies the transitions time
+ * has made due (OPEN → HALF_OPEN, a half-open probe timing out): a circuit
+ * `mayRead` refuses (the state tracker: OPEN past its open duration, or
+ * HALF_OPEN) is not read but put aside, and keeps the rate last read (while
+ * OPEN, that of the calls that opened it) until a refresh may read it; the
+ * trip rule does not look at the window in those states anyway.
  */
 import { Gauge, type Registry } from "prom-client";
 import type { CircuitStore } from "../store/store.js";
@@ -46,6 +53,8 @@ export interface FailureRatesOptions {
   fullReadMs?: number;
   /** Default {@link FAILURE_RATE_READ_CONCURRENCY}. */
   concurrency?: number;
+  /** Whether `circuit` may be read now (a read must not apply a due transition). Default: always. */
+  mayRead?: (circuit: string) => boolean;
   /** Monotonic ms for the refresh interval. Default performance.now. */
   now?: () => number;
 }
@@ -55,6 +64,8 @@ export class FailureRates {
   private readonly rates = new Map<string, number>();
   /** The change feed's cursor; undefined: the next refresh reads every labelled circuit. */
   private cursor: string | undefined;
+  /** Labelled circuits to read that `mayRead` refused so far (at most the cap). */
+  private deferred = new Set<string>();
   /** How many of the table's labelled names (in label order) a refresh has taken in. */
   private labelledSeen = 0;
   private refreshing: Promise<void> | undefined;
@@ -65,6 +76,7 @@ export class FailureRates {
   private readonly fullReadMs: number;
   private readonly concurrency: number;
   private readonly now: () => number;
+  private readonly mayRead: (circuit: string) => boolean;
   /** Refreshes that completed, and the circuits they read with get(). */
   refreshes = 0;
   reads = 0;
@@ -78,6 +90,7 @@ export class FailureRates {
     this.fullReadMs = options.fullReadMs ?? FAILURE_RATE_FULL_READ_MS;
     this.concurrency = Math.max(1, options.concurrency ?? FAILURE_RATE_READ_CONCURRENCY);
     this.now = options.now ?? (() => performance.now());
+    this.mayRead = options.mayRead ?? (() => true);
   }
 
   /** Each labelled circuit the store holds, with its failure rate as of the last refresh. */
@@ -106,13 +119,18 @@ export class FailureRates {
     const changes = this.store.statusChanges === undefined ? undefined : await this.store.statusChanges(this.cursor);
     const due = startedAt - this.lastFullRead >= this.fullReadMs;
     const changed = due ? undefined : changes?.names;
-    let names: string[];
+    const wanted = new Set<string>(this.deferred);
     if (changed === undefined) {
-      names = this.circuits.labelledNames();
+      for (const name of this.circuits.labelledNames()) wanted.add(name);
     } else {
-      const wanted = new Set(fresh);
+      for (const name of fresh) wanted.add(name);
       for (const name of changed) if (this.circuits.hasOwnLabel(name)) wanted.add(name);
-      names = [...wanted];
+    }
+    const names: string[] = [];
+    const deferred = new Set<string>();
+    for (const name of wanted) {
+      if (this.mayRead(name)) names.push(name);
+      else deferred.add(name);
     }
     const rates = await this.readAll(names);
     // Only now, all reads done: a failure above leaves values, cursor and what is new as they were.
@@ -122,6 +140,7 @@ export class FailureRates {
       else this.rates.set(names[i]!, rate);
     }
     this.cursor = changes?.cursor;
+    this.deferred = deferred;
     this.labelledSeen = labelledCount;
     if (changed === undefined) this.lastFullRead = startedAt;
     this.refreshes += 1;

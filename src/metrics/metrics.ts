@@ -216,10 +216,13 @@ export class BreakerboxMetrics {
 
   /**
    * Feeds breakerbox_circuit_failure_rate from `store` (get() and its change
-   * feed), for the circuits with their own label; read at scrape time.
+   * feed), for the circuits with their own label; read at scrape time. A
+   * circuit the state tracker (trackStates) says time may move now is not
+   * read until it may be.
    */
   trackFailureRates(store: Pick<CircuitStore, "get" | "statusChanges">, options?: FailureRatesOptions): FailureRates {
-    this.failureRates = new FailureRates(store, this.circuits, options);
+    // Not a circuit time may move now (the state tracker says): a scrape's read must not apply a transition.
+    this.failureRates = new FailureRates(store, this.circuits, { mayRead: (circuit) => !(this.states?.timeMayMove(circuit) ?? false), ...options });
     return this.failureRates;
   }
 

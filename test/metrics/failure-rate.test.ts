@@ -112,6 +112,43 @@ describe("breakerbox_circuit_failure_rate, two replicas on one redis-server", ()
     expect(samplesOf(onB, "breakerbox_calls_total", { circuit: "fr.shared" })).toEqual([]);
     expect(rates(samplesOf(await scrape(a.server.httpUrl), GAUGE))["fr.shared"]).toBe(0.6);
   });
+
+  it("does not move a circuit time has made due: after open_duration, scrapes leave the OPEN -> HALF_OPEN to the next call", async () => {
+    const env = { REDIS_URL: redis().server.url, BREAKERBOX_METRICS_RESYNC_SECONDS: "0" };
+    const [a, b] = await Promise.all([serve(startRealClockServer(env)), serve(startRealClockServer(env))]);
+    for (const r of [a, b]) await waitFor("the replica to reach Redis", async () => (await fetch(`${r.server.httpUrl}/readyz`)).status === 200, { timeoutMs: 15_000 });
+    const c = "fr.due";
+    await a.client.call("configure", { target: { case: "circuit", value: c }, config: { failureThreshold: 2, openDuration: durationFromMs(5000), successThreshold: 1 } });
+    expect((await b.client.call("acquire", { circuit: c })).allowed).toBe(true); // B meets it
+    await call(a.client, c, Outcome.FAILURE);
+    await call(a.client, c, Outcome.FAILURE); // opens, on A
+    await waitForRate(b.server.httpUrl, c, 1, [undefined, 0]);
+
+    // Both gauges show HALF_OPEN from open_until on; each scrape's refresh skips the circuit.
+    const transitions = async (r: { server: RunningTestServer }): Promise<string[]> =>
+      samplesOf(await scrape(r.server.httpUrl), "breakerbox_transitions_total", { circuit: c }).map((s) => `${s.labels.from}->${s.labels.to}=${s.value}`);
+    for (const r of [a, b]) {
+      await waitFor(
+        "the gauge to show HALF_OPEN",
+        async () => samplesOf(await scrape(r.server.httpUrl), "breakerbox_circuit_state", { circuit: c, state: "HALF_OPEN" })[0]?.value === 1,
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+    }
+    // Scrape both for two more seconds: each refresh (at most one a second) meets the circuit due.
+    const started = Date.now();
+    await waitFor("two more seconds of scrapes", async () => (await Promise.all([scrape(a.server.httpUrl), scrape(b.server.httpUrl)])) && Date.now() - started > 2000, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
+    expect(await transitions(a)).toEqual(["CLOSED->OPEN=1"]);
+    expect(await transitions(b)).toEqual([]);
+    expect(rates(samplesOf(await scrape(b.server.httpUrl), GAUGE))[c]).toBe(1); // the rate that opened it, kept
+
+    // A probe through B applies OPEN -> HALF_OPEN and closes it (clean counters): rate 0.
+    await call(b.client, c, Outcome.SUCCESS);
+    expect(await transitions(b)).toEqual(["OPEN->HALF_OPEN=1", "HALF_OPEN->CLOSED=1"]);
+    await waitForRate(b.server.httpUrl, c, 0, [1]);
+  }, 60_000);
 });
 
 describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => {
@@ -148,7 +185,9 @@ describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => 
       },
     };
     const metrics = createMetrics({ maxCircuits, processMetrics: false });
-    const failureRates = metrics.trackFailureRates(spy, { now: () => now, minIntervalMs: 1000, fullReadMs: 60_000 });
+    /** Circuits mayRead refuses (as the state tracker does one time may move). */
+    const refuse = new Set<string>();
+    const failureRates = metrics.trackFailureRates(spy, { now: () => now, minIntervalMs: 1000, fullReadMs: 60_000, mayRead: (c) => !refuse.has(c) });
     const scrapeRates = async (): Promise<Record<string, number>> => rates(samplesOf(parseExposition(await metrics.exposition()), GAUGE));
     const report = async (name: string, outcome: "SUCCESS" | "FAILURE"): Promise<void> => {
       const d = await store.acquire(name);
@@ -165,7 +204,7 @@ describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => 
         release();
       };
     };
-    return { store, metrics, failureRates, scrapeRates, report, reads, failing, holdReads };
+    return { store, metrics, failureRates, scrapeRates, report, reads, failing, holdReads, refuse };
   }
 
   it("reads every labelled circuit first, then only the labelled ones the feed names, and the newly labelled", async () => {
@@ -262,6 +301,29 @@ describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => 
     now += 60_000;
     expect(await scrapeRates()).toEqual({ stays: 0 });
     expect(reads()).toEqual(["gone", "stays"]);
+  });
+
+  it("does not read a circuit mayRead refuses: it keeps its last rate, and is read once it may be", async () => {
+    const { scrapeRates, report, reads, refuse } = setup();
+    await report("a", "FAILURE");
+    await report("b", "FAILURE");
+    expect(await scrapeRates()).toEqual({ a: 1, b: 1 });
+    reads();
+    await report("a", "SUCCESS");
+    await report("b", "SUCCESS");
+    refuse.add("a");
+    now += 1000;
+    expect(await scrapeRates()).toEqual({ a: 1, b: 0.5 });
+    expect(reads()).toEqual(["b"]);
+    // Put aside, not forgotten: read once allowed, though the feed no longer names it.
+    storeNow += 5000;
+    now += 1000;
+    await scrapeRates();
+    reads();
+    refuse.delete("a");
+    now += 1000;
+    expect(await scrapeRates()).toEqual({ a: 0, b: 0 });
+    expect(reads()).toEqual(["a"]);
   });
 
   it("keeps no rate beyond the cap", async () => {
