@@ -10,6 +10,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it } from "vitest";
 import { Outcome } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 import { applyPatch, BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../../src/engine/index.js";
+import { CircuitStateTracker } from "../../src/metrics/circuit-states.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createMemoryStore, type MemoryStore } from "../../src/store/memory.js";
 import type { CircuitStore } from "../../src/store/store.js";
@@ -332,5 +333,44 @@ describe("the failure-rate refresh (failure-rates.ts) on a memory store", () => 
     await report("second", "FAILURE");
     expect(await scrapeRates()).toEqual({ first: 1 });
     expect(reads()).toEqual(["first"]);
+  });
+});
+
+describe("CircuitStateTracker.timeMayMove (which circuits the gauge does not read)", () => {
+  it("is true for an OPEN circuit from a second before its open_until on and for HALF_OPEN; false for CLOSED, pinned and unknown circuits", async () => {
+    let t = 1_700_000_000_000;
+    const store = createMemoryStore({
+      layers: { defaults: applyPatch(BUILTIN_DEFAULTS, { failureThreshold: 1, openDurationMs: 10_000 }), presets: BUILTIN_PRESETS, rules: [] },
+      clock: () => t,
+      random: () => 0.5,
+      tickIntervalMs: 0,
+    });
+    const tracker = new CircuitStateTracker({ store, clock: () => t, resyncMs: 0 });
+    cleanups.push(() => store.close(), () => tracker.close());
+    await tracker.sync();
+    const trip = async (name: string): Promise<void> => {
+      const d = await store.acquire(name);
+      await store.report(name, { permit: d.permit!, outcome: "FAILURE", durationMs: 1, retryAfterMs: 0 });
+    };
+    await store.acquire("closed");
+    tracker.noteServed("closed", "CLOSED");
+    await trip("open"); // OPEN until t + 10 s (no jitter at random 0.5)
+    await store.force("pinned", "FORCED_OPEN", "test");
+    const open = (await store.get("open"))!.openUntil!;
+    expect(open).toBe(t + 10_000);
+
+    const moving = (): string[] => ["closed", "open", "pinned", "unknown"].filter((c) => tracker.timeMayMove(c));
+    expect(moving()).toEqual([]);
+    t = open - 1001;
+    expect(moving()).toEqual([]);
+    t = open - 1000;
+    expect(moving()).toEqual(["open"]);
+    t = open + 60_000;
+    expect(moving()).toEqual(["open"]); // still OPEN in the store: nobody read it
+    store.tick(); // applies OPEN -> HALF_OPEN; its event reaches the tracker
+    expect(tracker.stateOf("open")).toBe("HALF_OPEN");
+    expect(moving()).toEqual(["open"]);
+    await store.reset("open", "test");
+    expect(moving()).toEqual([]);
   });
 });
