@@ -77,9 +77,8 @@ export class FailureRates {
   private readonly concurrency: number;
   private readonly now: () => number;
   private readonly mayRead: (circuit: string) => boolean;
-  /** Refreshes that completed, and the circuits they read with get(). */
+  /** Refreshes that completed. */
   refreshes = 0;
-  reads = 0;
 
   constructor(
     private readonly store: Pick<CircuitStore, "get" | "statusChanges">,
@@ -144,7 +143,6 @@ export class FailureRates {
     this.labelledSeen = labelledCount;
     if (changed === undefined) this.lastFullRead = startedAt;
     this.refreshes += 1;
-    this.reads += names.length;
   }
 
   /**
