@@ -151,6 +151,7 @@ export async function startBreakerbox(config: AppConfig, options: StartOptions):
   store.onTransition((e) => metrics.countTransition(e));
   metrics.trackStoreReadiness(() => store.health().ready);
   metrics.trackCircuitCount(() => store.countCircuits(), config.maxCircuits);
+  metrics.trackFailureRates(store);
   // The store may still be connecting when this starts: warn only when
   // reading circuit states has failed for a while, once per outage.
   let stateFeedFailingSince: number | undefined;

@@ -2,7 +2,8 @@
  * The per-circuit counters behind breakerbox_calls_total,
  * breakerbox_rejections_total, breakerbox_shadow_rejections_total and the
  * breakerbox_call_duration_seconds histogram, and the cap on how many
- * circuits get their own `circuit` label.
+ * circuits get their own `circuit` label (which also says which circuits
+ * breakerbox_circuit_failure_rate shows: labelledNames, hasOwnLabel).
  *
  * Circuit names come from callers, so without a cap one agent inventing names
  * could make every scrape unbounded. The first `maxCircuits` distinct circuits
@@ -72,6 +73,8 @@ export class CircuitSeries {
 /** Hands out {@link CircuitSeries} by circuit name, within the cap. */
 export class CircuitSeriesTable {
   private readonly byName = new Map<string, CircuitSeries>();
+  /** The names of {@link byName} in the order they got their label (the failure-rate gauge reads the newest ones). */
+  private readonly order: string[] = [];
   /** Everything beyond the cap. */
   readonly other = new CircuitSeries(OTHER_CIRCUIT);
 
@@ -89,12 +92,27 @@ export class CircuitSeriesTable {
     if (this.byName.size >= this.maxCircuits) return this.other;
     s = new CircuitSeries(circuit);
     this.byName.set(circuit, s);
+    this.order.push(circuit);
     return s;
   }
 
   /** The label value `circuit` is exported under. */
   labelOf(circuit: string): string {
     return this.seriesOf(circuit).label;
+  }
+
+  /** Whether `circuit` has its own label (never gives it one). */
+  hasOwnLabel(circuit: string): boolean {
+    return this.byName.has(circuit);
+  }
+
+  /**
+   * The circuits with their own label, in the order they got it, from the
+   * `from`-th on (0: all). Labels are never taken back, so a reader that
+   * remembers how many it has seen gets exactly the new ones.
+   */
+  labelledNames(from = 0): string[] {
+    return this.order.slice(from);
   }
 
   /** Circuits with their own label. */

@@ -128,6 +128,21 @@ export class CircuitStateTracker {
   }
 
   /**
+   * Whether time alone may change `circuit` by now (less `marginMs` for the
+   * store's clock being ahead), so that reading it would apply a transition:
+   * OPEN from its `openUntil` on; HALF_OPEN always (a probe may be out past
+   * its permit_ttl, which the tracker cannot see). Circuits it does not know
+   * never left CLOSED as far as it can tell: false. The failure-rate gauge
+   * does not read such a circuit, so a scrape never moves one.
+   */
+  timeMayMove(circuit: string, marginMs = 1000): boolean {
+    const t = this.table.get(circuit);
+    if (t === undefined) return false;
+    if (t.phase === "HALF_OPEN") return true;
+    return t.phase === "OPEN" && (t.openUntil === undefined || this.clock() >= t.openUntil - marginMs);
+  }
+
+  /**
    * Records that this replica served `circuit` in `state`, if the tracker
    * does not know it yet: a circuit created since the snapshot makes no event
    * until its first transition. Known circuits are left alone (their events

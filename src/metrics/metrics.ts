@@ -5,6 +5,7 @@
  * | metric | type | labels | counted by |
  * |---|---|---|---|
  * | breakerbox_circuit_state | gauge | circuit, state | every replica: 1 for the state each circuit is in, 0 for the other four |
+ * | breakerbox_circuit_failure_rate | gauge | circuit | every replica: each labelled circuit's window failure rate, read from the store (failure-rates.ts); no _other |
  * | breakerbox_build_info | gauge | version, node_version, build | always 1: what this process runs (build-info.ts) |
  * | breakerbox_calls_total | counter | circuit, outcome | Reports this replica served (not duplicates) |
  * | breakerbox_call_duration_seconds | histogram | circuit | the durations those Reports carried (a Report without one is not observed) |
@@ -24,14 +25,16 @@
  * reason values are the engine's names (CLOSED, OPEN, HALF_OPEN,
  * FORCED_OPEN, DISABLED; SUCCESS, FAILURE, TIMEOUT, IGNORED; OPEN,
  * FORCED_OPEN, HALF_OPEN_FULL). Counters count what this replica did, so
- * summing over replicas gives the fleet's totals; the state gauge is the same
- * on every replica. The `circuit` label is capped (see circuit-series.ts).
+ * summing over replicas gives the fleet's totals; the state and failure-rate
+ * gauges are the same on every replica. The `circuit` label is capped (see
+ * circuit-series.ts); the failure-rate gauge has no _other series.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 import { type CircuitCountSource, registerCircuitCountGauges } from "./circuit-count.js";
 import type { DenyReason, Outcome, State } from "../engine/index.js";
-import type { AcquireDecision, CircuitEvent, ReportAck } from "../store/store.js";
+import type { AcquireDecision, CircuitEvent, CircuitStore, ReportAck } from "../store/store.js";
 import { readBuildInfo } from "./build-info.js";
+import { FailureRates, registerFailureRateGauge, type FailureRatesOptions } from "./failure-rates.js";
 import { CALL_DURATION_BUCKETS_SECONDS, CircuitSeriesTable, DENY_REASONS, OTHER_CIRCUIT, OUTCOMES, type CircuitSeries } from "./circuit-series.js";
 import type { CircuitStateTracker } from "./circuit-states.js";
 import { LatencyHistogram, histogramValues, type HistogramSeries } from "./latency-histogram.js";
@@ -73,6 +76,7 @@ export class BreakerboxMetrics {
   private states: CircuitStateTracker | undefined;
   private storeReady: (() => boolean) | undefined;
   private circuitCount: CircuitCountSource | undefined;
+  private failureRates: FailureRates | undefined;
   private dataLosses: (() => number) | undefined;
   private statusRounds: (() => StatusRoundsSource) | undefined;
   private aggregate: (() => Promise<string>) | undefined;
@@ -131,6 +135,9 @@ export class BreakerboxMetrics {
         metrics.collectStates((circuit, state, value) => this.set({ circuit, state }, value));
       },
     });
+    // After the state gauge: its collect gives labels to the circuits it meets (synchronously,
+    // before this one's collect runs), so a circuit it shows gets its rate in the same scrape.
+    registerFailureRateGauge(this.registry, () => metrics.failureRates);
     new Gauge({
       name: "breakerbox_store_ready",
       help: "1 while the store (Redis, or the embedded store) answers, else 0.",
@@ -205,6 +212,18 @@ export class BreakerboxMetrics {
   /** Feeds breakerbox_circuits (`count` is called on every scrape) and breakerbox_circuits_max. */
   trackCircuitCount(count: () => Promise<number>, max: number): void {
     this.circuitCount = { count, max };
+  }
+
+  /**
+   * Feeds breakerbox_circuit_failure_rate from `store` (get() and its change
+   * feed), for the circuits with their own label; read at scrape time. A
+   * circuit the state tracker (trackStates) says time may move now is not
+   * read until it may be.
+   */
+  trackFailureRates(store: Pick<CircuitStore, "get" | "statusChanges">, options?: FailureRatesOptions): FailureRates {
+    // Not a circuit time may move now (the state tracker says): a scrape's read must not apply a transition.
+    this.failureRates = new FailureRates(store, this.circuits, { mayRead: (circuit) => !(this.states?.timeMayMove(circuit) ?? false), ...options });
+    return this.failureRates;
   }
 
   /** Feeds breakerbox_redis_data_losses_total; `count` is called on every scrape. */

@@ -355,7 +355,8 @@ export interface CircuitStore {
   logPosition(): Promise<string>;
 
   /**
-   * Optional change feed for the Watch status rounds (service/status-poller.ts):
+   * Optional change feed for the Watch status rounds (service/status-poller.ts)
+   * and the failure-rate gauge (metrics/failure-rates.ts), each with its own cursor:
    * the circuits whose view may differ from what it was when `cursor` (a
    * cursor this method answered before) was given, so a round reads those
    * instead of every circuit. `names` absent: the store cannot tell (no

@@ -110,6 +110,7 @@ describe("deploy/grafana/breakerbox.json", () => {
       "breakerbox_transitions_total",
       "breakerbox_calls_total",
       "breakerbox_call_duration_seconds",
+      "breakerbox_circuit_failure_rate",
       "breakerbox_rpc_duration_seconds",
       "breakerbox_store_ready",
       "breakerbox_store_duration_seconds",

@@ -119,6 +119,23 @@ describe("BREAKERBOX_WORKERS=2 on Redis", () => {
     expect(sampleValue(e, "breakerbox_circuit_state", { circuit: c, state: "CLOSED" })).toBe(0);
   }, 60_000);
 
+  it("shows a circuit's failure rate once, taken from one worker (each reads it from Redis), not summed over them", async () => {
+    const c = "wk.rate";
+    // Fresh connections, so both workers serve some of the calls and give the circuit its label.
+    for (const outcome of [Outcome.FAILURE, Outcome.SUCCESS, Outcome.FAILURE, Outcome.SUCCESS]) {
+      const conn = connection(server);
+      const a = await conn.call("acquire", { circuit: c });
+      await conn.call("report", { circuit: c, permit: a.permit, outcome, duration: durationFromMs(1) });
+    }
+    // Each worker refreshes the rate at most once a second: wait for the scrape that has it.
+    let last: number | undefined;
+    await waitFor(
+      `${c}'s failure rate to read 0.5`,
+      async () => (last = sampleValue(await scrape(server.http), "breakerbox_circuit_failure_rate", { circuit: c })) === 0.5,
+      { timeoutMs: 15_000, intervalMs: 100, describe: () => String(last) },
+    );
+  }, 60_000);
+
   it("replaces a worker killed with SIGKILL, and keeps serving", async () => {
     const pids = [...(await workerRpcs(server)).keys()];
     expect(pids).toHaveLength(2);
