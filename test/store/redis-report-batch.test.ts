@@ -49,7 +49,9 @@ async function side(server: RedisServer, prefix: string, clock: () => number, ra
   const connect = () => new Redis({ host: server.host, port: server.port });
   const client = connect();
   const otherClient = connect();
-  const make = (c: Redis) => createRedisStore({ client: c, duplicate: connect, cluster: false, layers, keyPrefix: prefix, testClock: clock, random, ...(permitWindowSlots === undefined ? {} : { permitWindowSlots }) });
+  // Two report calls in flight before batches wait for a page, so pages form in bursts of a few circuits.
+  const make = (c: Redis) =>
+    createRedisStore({ client: c, duplicate: connect, cluster: false, layers, keyPrefix: prefix, testClock: clock, random, reportPageCalls: 2, ...(permitWindowSlots === undefined ? {} : { permitWindowSlots }) });
   const store = make(client);
   const other = make(otherClient);
   await store.start();

@@ -81,7 +81,7 @@ import { createKeySpace } from "./keys.js";
 import { type LocalViews, createLocalViews } from "./local-views.js";
 import { createPermitStreams, permitIdText } from "./permit-streams.js";
 import { type CircuitCall, type ReportArgs, type ReportGroup, type ScriptClient, createScriptClient } from "./script-client.js";
-import { MAX_REPORT_PAGE, MAX_REPORT_PAGE_CALLS, createCoalescer, createGatherer } from "./report-coalescer.js";
+import { type Gatherer, MAX_REPORT_PAGE, MAX_REPORT_PAGE_CALLS, createCoalescer, createGatherer } from "./report-coalescer.js";
 import {
   MAX_STALE_RETRIES,
   type ReportReply,
@@ -116,6 +116,8 @@ export interface RedisStoreOptions extends FileConfig, PermitSecrets {
   historyLimit?: number;
   /** Tests only: slots of a permit stream's dedupe window (lua/includes/permit-window.lua); default 2^21. */
   permitWindowSlots?: number;
+  /** Tests only: report calls in flight before report batches wait for a page (report-coalescer.ts); default MAX_REPORT_PAGE_CALLS. */
+  reportPageCalls?: number;
   /** Approximate length of the event stream (MAXLEN ~). Default 10 000. */
   eventLogSize?: number;
   /**
@@ -184,12 +186,7 @@ export class RedisStore implements CircuitStore {
   /** Reports of one circuit that arrive while one of its report calls is in flight go together in the next. */
   private readonly reports = createCoalescer<ReportArgs, ReportResult>((name, batch) => this.sendReports(name, batch));
   /** Not in Cluster mode: report batches of many circuits waiting on calls in flight go in one page call. */
-  private readonly reportPages = createGatherer<ReportGroup, ReportReply[] | StaleConfig>(
-    (groups) => this.sendReportPage(groups),
-    MAX_REPORT_PAGE_CALLS,
-    MAX_REPORT_PAGE,
-    (group) => group.reports.length,
-  );
+  private readonly reportPages: Gatherer<ReportGroup, ReportReply[] | StaleConfig>;
   private readonly listeners = createStoreListeners();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -208,6 +205,12 @@ export class RedisStore implements CircuitStore {
     this.eventLogSize = options.eventLogSize ?? 10_000;
     this.testClock = options.testClock;
     this.permitWindowSlots = options.permitWindowSlots ?? PERMIT_WINDOW_SLOTS;
+    this.reportPages = createGatherer(
+      (groups) => this.sendReportPage(groups),
+      options.reportPageCalls ?? MAX_REPORT_PAGE_CALLS,
+      MAX_REPORT_PAGE,
+      (group) => group.reports.length,
+    );
     this.decisions = createConfigDecisions(options);
     this.scripts = createScriptClient({
       client: this.client,
