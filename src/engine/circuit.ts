@@ -18,7 +18,7 @@
  * would export those steps and let a caller change state without them.
  */
 import { type PermitRejectedError, permitRefusal } from "./errors.js";
-import { circuitHash, decodePermit, encodePermit, newPermitStream, type Permit, type PermitKind } from "./permit.js";
+import { circuitHash, decodePermit, encodePermit, newPermitStream, permitStreamEnded, type Permit, type PermitKind } from "./permit.js";
 import { PERMIT_WINDOW_SLOTS, lookUpInWindow, pruneWindows, recordInWindow } from "./permit-window.js";
 import type {
   Circuit,
@@ -302,10 +302,7 @@ function grant(
   reason?: DenyReason,
 ): AcquireResult {
   const expiresAt = input.now + config.permitTtlMs;
-  const issuer = c.issuer;
-  // A stream numbers the permits of one permit_ttl at most, so its window
-  // costs about (permits issued in a permit_ttl) / 2 bytes, not the total it ever issued.
-  if (input.now - issuer.since >= config.permitTtlMs || input.now < issuer.since) {
+  if (permitStreamEnded(c.issuer.since, input.now, config.permitTtlMs)) {
     c.issuer = { stream: newPermitStream(), next: 0, since: input.now };
   }
   const seq = c.issuer.next++;

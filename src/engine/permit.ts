@@ -75,6 +75,18 @@ export function newPermitStream(): string {
   return s;
 }
 
+/**
+ * Whether a permit stream started at `since` no longer numbers a permit
+ * issued at `now`: a stream numbers the permits of one permit_ttl at most, so
+ * its window costs about (permits issued in a permit_ttl) / 2 bytes, not the
+ * total it ever issued; and a clock that went back starts a new one. The one
+ * rule for the engine's issuer (circuit.ts) and a Redis replica's counters
+ * (store/redis/permit-streams.ts).
+ */
+export function permitStreamEnded(since: number, now: number, permitTtlMs: number): boolean {
+  return now - since >= permitTtlMs || now < since;
+}
+
 /** 32-bit FNV-1a of the circuit name, base 36. */
 export function circuitHash(name: string): string {
   let h = 0x811c9dc5;

@@ -190,14 +190,10 @@ export class MemoryStore implements CircuitStore {
     const now = this.clock();
     const result = engineAcquire(entry.circuit, config, { now, rand: this.random() });
     // What a view shows changed: a new circuit, a denial (or shadow one:
-    // counted), a transition, a probe out. A plain grant changes nothing a
-    // view shows, so it is not recorded, as on Redis (includes/indexes.lua).
-    if (
-      this.entries.size !== circuits ||
-      result.reason !== undefined ||
-      result.transitions.length > 0 ||
-      entry.circuit.phase.state === "HALF_OPEN"
-    ) {
+    // counted), a probe out; a transition (publish records it). A plain grant
+    // changes nothing a view shows, so it is not recorded, as on Redis
+    // (includes/indexes.lua).
+    if (this.entries.size !== circuits || result.reason !== undefined || entry.circuit.phase.state === "HALF_OPEN") {
       this.touched.touch(name, now);
     }
     if (result.transitions.length > 0) this.publish(entry, result.transitions);

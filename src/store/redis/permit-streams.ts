@@ -9,7 +9,7 @@
  * like the other per-circuit caches: a counter dropped and needed again
  * starts a fresh stream, which is always safe.
  */
-import { newPermitStream } from "../../engine/index.js";
+import { newPermitStream, permitStreamEnded } from "../../engine/index.js";
 import { BoundedMap, REPLICA_CACHE_ENTRIES } from "./bounded-map.js";
 
 export interface PermitId {
@@ -38,7 +38,7 @@ export function createPermitStreams(maxEntries = REPLICA_CACHE_ENTRIES): PermitS
   return {
     take(name, now, permitTtlMs) {
       let c = counters.get(name);
-      if (c === undefined || now - c.since >= permitTtlMs || now < c.since) {
+      if (c === undefined || permitStreamEnded(c.since, now, permitTtlMs)) {
         c = { stream: newPermitStream(), next: 0, since: now, previous: c };
         counters.set(name, c);
       } else {
