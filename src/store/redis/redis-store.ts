@@ -561,22 +561,15 @@ export class RedisStore implements CircuitStore {
   }
 
   /**
-   * Runs reports of one circuit (report-coalescer.ts): a lone one with
-   * report.lua, several with report-batch.lua in one call; after a
+   * Runs reports of one circuit (report-coalescer.ts): through the page
+   * gatherer, or in Cluster mode (no pages) as a page of one; after a
    * staleConfig answer the whole batch runs again with the stored settings.
    * Their transitions reach listeners in report order.
    */
   private async sendReports(name: string, batch: readonly ReportArgs[]): Promise<ReportResult[]> {
-    if (!this.cluster) {
-      const { reply, resolved } = await this.run(name, async (call) => {
-        const replies = await this.reportPages.submit({ call, reports: batch });
-        return isStale(replies) ? replies : { replies, events: replies.flatMap((r) => r.events) };
-      });
-      return reply.replies.map((r) => ({ reply: r, resolved }));
-    }
-    if (batch.length === 1) return [await this.run(name, (call) => this.scripts.report(call, batch[0]!))];
     const { reply, resolved } = await this.run(name, async (call) => {
-      const replies = await this.scripts.reportBatch(call, batch);
+      const group = { call, reports: batch };
+      const replies = this.cluster ? (await this.sendReportPage([group]))[0]! : await this.reportPages.submit(group);
       return isStale(replies) ? replies : { replies, events: replies.flatMap((r) => r.events) };
     });
     return reply.replies.map((r) => ({ reply: r, resolved }));
@@ -584,8 +577,8 @@ export class RedisStore implements CircuitStore {
 
   /**
    * One page of report batches (createGatherer): a lone circuit's with
-   * report.lua or report-batch.lua, as in Cluster mode; several circuits'
-   * with report-page.lua. Each answers as reportBatch does.
+   * report.lua (one report) or report-batch.lua; several circuits' with
+   * report-page.lua (never in Cluster mode). Each answers as reportBatch does.
    */
   private async sendReportPage(groups: readonly ReportGroup[]): Promise<(ReportReply[] | StaleConfig)[]> {
     if (groups.length > 1) return this.scripts.reportPage(groups);

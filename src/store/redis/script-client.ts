@@ -169,6 +169,16 @@ function reportArgs(a: ReportArgs): (string | number)[] {
   return args;
 }
 
+/**
+ * Appends one report's thirteen arguments of a batch (includes/report-one.lua
+ * report_batch): report.lua's eleven, its permit's stream (the window key is
+ * the circuit's window prefix and the stream) and its own random, as it
+ * would get alone (the jitter of an open it drives).
+ */
+function pushBatchedReport(out: (string | number)[], a: ReportArgs, random: () => number): void {
+  out.push(...reportArgs(a), a.stream ?? "", random());
+}
+
 /** Creates the client and registers the scripts on the connection. */
 export function createScriptClient(options: ScriptClientOptions): ScriptClient {
   const { client, keys, cluster } = options;
@@ -258,10 +268,9 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
     acquire: async (call, circuitHash, permitId) => decodeAcquireReply(await run("bbAcquire", call, [circuitHash, permitId])),
     report: async (call, a) => decodeReportReply(await run("bbReport", call, reportArgs(a), a.stream)),
     async reportBatch(call, list) {
-      // Each report's window key is KEYS[6] (the circuit's window prefix) and its stream; and
-      // each gets its own random, as it would alone (the jitter of an open it drives).
+      // KEYS[6] is the circuit's window prefix (no stream).
       const extra: (string | number)[] = [list.length];
-      for (const a of list) extra.push(...reportArgs(a), a.stream ?? "", options.random());
+      for (const a of list) pushBatchedReport(extra, a, options.random);
       return decodeReportBatchReply(await run("bbReportBatch", call, extra), list.length);
     },
     read: async (call, what) => decodeViewReply(await run("bbRead", call, [what])),
@@ -279,7 +288,7 @@ export function createScriptClient(options: ScriptClientOptions): ScriptClient {
       const perCircuit: (string | number)[] = [];
       for (const { call, reports } of groups) {
         perCircuit.push(call.name, call.version, configs.numberOf(call.config), reports.length);
-        for (const a of reports) perCircuit.push(...reportArgs(a), a.stream ?? "", options.random());
+        for (const a of reports) pushBatchedReport(perCircuit, a, options.random);
       }
       const replies = await runPage("bbReportPage", configs, perCircuit);
       if (replies.length !== groups.length) throw new Error(`reportPage answered ${replies.length} replies to ${groups.length} circuits`);

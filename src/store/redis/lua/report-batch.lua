@@ -25,15 +25,4 @@ local c = load_circuit(ctx.keys.circuit, ctx.now)
 if not c.exists then
   return cjson.encode({ rejected = "missing" })
 end
-local n = tonumber(ARGV[9])
-local replies = {}
-local window_prefix = ctx.keys.window
-for i = 0, n - 1 do
-  local a = 10 + 13 * i
-  ctx.keys.window = window_prefix .. ARGV[a + 11]
-  ctx.rand = tonumber(ARGV[a + 12])
-  replies[i + 1] = report_one(ctx, c, a)
-end
-if ctx.stepped then commit_write(ctx, c, idle_ttl_ms, ctx.transitions) end
-permit_windows_expire(ctx)
-return cjson.encode(replies)
+return cjson.encode(report_batch(ctx, c, 10, tonumber(ARGV[9]), ctx.keys.window))

@@ -36,16 +36,7 @@ while i < #ARGV do
     if not c.exists then
       replies[#replies + 1] = cjson.encode({ rejected = "missing" })
     else
-      local out = {}
-      for r = 0, n - 1 do
-        local a = first_report + 13 * r
-        keys.window = base .. ":w:" .. ARGV[a + 11]
-        ctx.rand = tonumber(ARGV[a + 12])
-        out[r + 1] = report_one(ctx, c, a)
-      end
-      if ctx.stepped then commit_write(ctx, c, idle_ttl_ms, ctx.transitions) end
-      permit_windows_expire(ctx)
-      replies[#replies + 1] = cjson.encode(out)
+      replies[#replies + 1] = cjson.encode(report_batch(ctx, c, first_report, n, base .. ":w:"))
     end
   end
 end

@@ -15,6 +15,9 @@
   written by one commit_write after the last report, when ctx.stepped says a
   report needs it (ctx.transitions: whether any made a transition). Uses and
   resets ctx.out and ctx.principal; ctx.now and ctx.rand are the caller's.
+
+  report_batch(ctx, c, first, n, window_prefix): n reports applied in order
+  to one load of the circuit (below).
 ]]
 -- A report's end: commits its step (commit_step: its transitions to the
 -- stream and history, in order) and notes that the circuit needs writing.
@@ -141,4 +144,23 @@ local function report_one(ctx, c, a)
     transition(ctx, c, "CLOSED", "probes_succeeded")
   end
   return report_done(ctx, c, outcome, false)
+end
+
+-- A batch of `n` reports of circuit `c` (load_circuit, existing), 13
+-- arguments each from ARGV[first] on: report_one's eleven, the permit's
+-- stream (its window key is `window_prefix` .. stream) and random [0, 1)
+-- for jitter. Applies them in order, writes the circuit once and sets the
+-- windows' expiry; answers the replies, in order (report-batch.lua,
+-- report-page.lua).
+local function report_batch(ctx, c, first, n, window_prefix)
+  local replies = {}
+  for r = 0, n - 1 do
+    local a = first + 13 * r
+    ctx.keys.window = window_prefix .. ARGV[a + 11]
+    ctx.rand = tonumber(ARGV[a + 12])
+    replies[r + 1] = report_one(ctx, c, a)
+  end
+  if ctx.stepped then commit_write(ctx, c, idle_ttl_ms, ctx.transitions) end
+  permit_windows_expire(ctx)
+  return replies
 end
