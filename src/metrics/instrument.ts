@@ -16,6 +16,7 @@ import {
   PatternRuleNotFoundError,
   ResumeTokenError,
   StoreUnavailableError,
+  passedThrough,
   type CircuitStore,
 } from "../store/store.js";
 import type { HistogramSeries, LatencyHistogram } from "./latency-histogram.js";
@@ -148,7 +149,6 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
     },
     get: (circuit) => op.get.time(store.get(circuit), performance.now()),
     list: (query) => op.list.time(store.list(query), performance.now()),
-    countCircuits: () => store.countCircuits(),
     history: (circuit, limit, before) => op.history.time(store.history(circuit, limit, before), performance.now()),
     reset: (circuit, actor) => op.reset.time(store.reset(circuit, actor), performance.now()),
     force: (circuit, target, actor) => op.force.time(store.force(circuit, target, actor), performance.now()),
@@ -158,13 +158,6 @@ export function instrumentStore(store: CircuitStore, metrics: BreakerboxMetrics)
       op.configurePattern.time(store.configurePattern(pattern, command, actor), performance.now()),
     listPatternRules: () => op.listPatternRules.time(store.listPatternRules(), performance.now()),
     deletePatternRule: (pattern, actor) => op.deletePatternRule.time(store.deletePatternRule(pattern, actor), performance.now()),
-    watch: (filter, resumeToken, sink) => store.watch(filter, resumeToken, sink),
-    logPosition: () => store.logPosition(),
-    // The change feed of the status rounds, when the store has one (without it every round reads everything).
-    ...(store.statusChanges === undefined ? {} : { statusChanges: (cursor: string | undefined) => store.statusChanges!(cursor) }),
-    onTransition: (listener) => store.onTransition(listener),
-    onConfigChange: (listener) => store.onConfigChange(listener),
-    health: () => store.health(),
-    close: () => store.close(),
+    ...passedThrough(store),
   };
 }

@@ -402,3 +402,28 @@ export function matchesFilter(filter: WatchFilter, name: string): boolean {
   if (filter.prefix !== "" && name.startsWith(filter.prefix)) return true;
   return filter.circuits.includes(name);
 }
+
+/** The members a wrapper of a store (metrics, tracing) hands straight to it. */
+export type PassedThrough = Pick<
+  CircuitStore,
+  "countCircuits" | "watch" | "logPosition" | "statusChanges" | "onTransition" | "onConfigChange" | "health" | "close"
+>;
+
+/**
+ * `store`'s members that a wrapper (metrics, tracing) passes straight
+ * through, to spread into the wrapper: one list, so no wrapper drops one
+ * (the optional change feed is there only when the store has one: without
+ * it every status round reads every circuit).
+ */
+export function passedThrough(store: CircuitStore): PassedThrough {
+  return {
+    countCircuits: () => store.countCircuits(),
+    watch: (filter, resumeToken, sink) => store.watch(filter, resumeToken, sink),
+    logPosition: () => store.logPosition(),
+    ...(store.statusChanges === undefined ? {} : { statusChanges: (cursor: string | undefined) => store.statusChanges!(cursor) }),
+    onTransition: (listener) => store.onTransition(listener),
+    onConfigChange: (listener) => store.onConfigChange(listener),
+    health: () => store.health(),
+    close: () => store.close(),
+  };
+}

@@ -14,6 +14,7 @@ import type { Attributes, Context, Span, TextMapGetter, TextMapPropagator, Trace
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { requestHeaderOf } from "../server/grpc-adapter.js";
 import { isThenable, type Interceptor, type MethodHandler } from "../server/interceptor.js";
+import { MAX_CIRCUIT_NAME_LENGTH } from "../engine/index.js";
 import { GRPC_CODE_NAMES } from "../metrics/instrument.js";
 import { codeOf } from "../metrics/rpc-interceptor.js";
 
@@ -98,7 +99,9 @@ export function createTracingInterceptor(tracer: Tracer, propagator: TextMapProp
           attributes: {
             ...fixed,
             "rpc.system": rpcSystem(ctx),
-            ...(typeof circuit === "string" && circuit !== "" ? { "breakerbox.circuit": circuit } : {}),
+            // Read before the request is validated (or access checked): a name past the
+            // longest valid one is left out, so no caller can make spans hold megabytes.
+            ...(typeof circuit === "string" && circuit !== "" && circuit.length <= MAX_CIRCUIT_NAME_LENGTH ? { "breakerbox.circuit": circuit } : {}),
           },
         },
         parent,

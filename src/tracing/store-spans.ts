@@ -12,7 +12,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Attributes, Span, Tracer } from "@opentelemetry/api";
 import { decodePermit, splitPermit, type PermitKind } from "../engine/permit.js";
 import { STORE_OPERATIONS, storeResultOf } from "../metrics/instrument.js";
-import type { AcquireDecision, CircuitStore, ReportAck } from "../store/store.js";
+import { type AcquireDecision, type CircuitStore, type ReportAck, passedThrough } from "../store/store.js";
 import type { StoreKind } from "./tracing.js";
 
 /** The kind of a permit token (signed "body.mac" or a bare body), or undefined when it is not one. */
@@ -37,7 +37,7 @@ function ackAttributes(ack: ReportAck): Attributes {
   return { "breakerbox.report.disposition": ack.disposition, "breakerbox.state": ack.state };
 }
 
-/** `store` with a span per data call. Watch, listeners, health and close pass straight through. */
+/** `store` with a span per data call. Watch, the status change feed, listeners, health and close pass straight through (passedThrough). */
 export function traceStore(store: CircuitStore, tracer: Tracer, kind: StoreKind): CircuitStore {
   const spanKind = kind === "redis" ? SpanKind.CLIENT : SpanKind.INTERNAL;
   const base: Attributes = { "breakerbox.store": kind, ...(kind === "redis" ? { "db.system.name": "redis" } : {}) };
@@ -77,7 +77,6 @@ export function traceStore(store: CircuitStore, tracer: Tracer, kind: StoreKind)
     },
     get: (circuit) => spanned(op.get, circuitOnly(circuit), () => store.get(circuit)),
     list: (query) => spanned(op.list, {}, () => store.list(query)),
-    countCircuits: () => store.countCircuits(),
     history: (circuit, limit, before) => spanned(op.history, circuitOnly(circuit), () => store.history(circuit, limit, before)),
     reset: (circuit, actor) => spanned(op.reset, circuitOnly(circuit), () => store.reset(circuit, actor)),
     force: (circuit, target, actor) => spanned(op.force, circuitOnly(circuit), () => store.force(circuit, target, actor)),
@@ -88,12 +87,7 @@ export function traceStore(store: CircuitStore, tracer: Tracer, kind: StoreKind)
     listPatternRules: () => spanned(op.listPatternRules, {}, () => store.listPatternRules()),
     deletePatternRule: (pattern, actor) =>
       spanned(op.deletePatternRule, { "breakerbox.pattern": pattern }, () => store.deletePatternRule(pattern, actor)),
-    watch: (filter, resumeToken, sink) => store.watch(filter, resumeToken, sink),
-    logPosition: () => store.logPosition(),
-    onTransition: (listener) => store.onTransition(listener),
-    onConfigChange: (listener) => store.onConfigChange(listener),
-    health: () => store.health(),
-    close: () => store.close(),
+    ...passedThrough(store),
   };
 }
 

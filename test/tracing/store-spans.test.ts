@@ -33,6 +33,15 @@ function memoryStore(): CircuitStore {
 }
 
 describe("store spans", () => {
+  it("passes the store's status change feed through, so status rounds with tracing on still read only what changed", async () => {
+    const store = memoryStore();
+    const { traced } = setup(store);
+    expect(traced.statusChanges).toBeDefined();
+    await traced.acquire("fed");
+    const first = await traced.statusChanges!(undefined);
+    expect((await traced.statusChanges!(first.cursor)).names).toEqual(["fed"]);
+  });
+
   it("a denied Acquire: decision denied with its reason, no permit kind", async () => {
     const { traced, spans } = setup(memoryStore());
     await traced.force("down", "FORCED_OPEN", "test");
