@@ -113,7 +113,6 @@ export class FailureRates {
 
   private async refreshOnce(startedAt: number): Promise<void> {
     // Taken before the feed is asked: a circuit labelled meanwhile is new to the next refresh.
-    const labelledCount = this.circuits.size;
     const fresh = this.circuits.labelledNames(this.labelledSeen);
     const changes = this.store.statusChanges === undefined ? undefined : await this.store.statusChanges(this.cursor);
     const due = startedAt - this.lastFullRead >= this.fullReadMs;
@@ -140,7 +139,7 @@ export class FailureRates {
     }
     this.cursor = changes?.cursor;
     this.deferred = deferred;
-    this.labelledSeen = labelledCount;
+    this.labelledSeen += fresh.length;
     if (changed === undefined) this.lastFullRead = startedAt;
     this.refreshes += 1;
   }

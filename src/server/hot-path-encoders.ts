@@ -11,28 +11,11 @@
  */
 import type { Message } from "@bufbuild/protobuf";
 import type { AcquireResponse, ReportResponse, WatchResponse } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
+import { varintSize, writeVarint } from "./varint.js";
 import { encodeWatchResponse } from "./watch-encoding.js";
 
 /** Encoders by message type name, for {@link AddServiceOptions.encoders}. */
 export type MessageEncoders = ReadonlyMap<string, (message: Message) => Buffer>;
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size += 1;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
 
 /** An enum or int32 as protobuf writes it: negatives take ten bytes (sign-extended to 64 bits). */
 function int32Size(n: number): number {

@@ -7,7 +7,8 @@
  * {@link sharedWatchKind}) and, on the gRPC port, serialized once: the
  * WatchResponse encoder ({@link encodeWatchResponse}) writes the shared
  * `kind` bytes followed by the stream's `resume_token` field, and hands
- * every stream with the same token the very same Buffer.
+ * the next stream with the same token as the last one the very same Buffer
+ * (streams of one filter, which share their tokens, mostly come in a row).
  *
  * What one stream alone sends (snapshot, status, heartbeat,
  * snapshot_complete) is not shared and goes through toBinary as before.
@@ -18,6 +19,7 @@
  * and no unknown fields (test/server/watch-encoding.test.ts compares them).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
+import { varintSize, writeVarint } from "./varint.js";
 import { type WatchResponse, WatchResponseSchema } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
 
 /** A shared `kind`'s bytes, and the last whole message made from them (the token streams of one filter share). */
@@ -35,17 +37,9 @@ const sharedKinds = new WeakMap<object, Encoded>();
  * {@link encodeWatchResponse} encodes it once. Answers `kind`.
  */
 export function sharedWatchKind(kind: WatchResponse["kind"]): WatchResponse["kind"] {
-  if (kind.value !== undefined && !sharedKinds.has(kind.value)) sharedKinds.set(kind.value, { kind: undefined, token: "", message: undefined });
+  // A fresh `kind` (circuit-service.ts converts each entry once): not known here yet.
+  if (kind.value !== undefined) sharedKinds.set(kind.value, { kind: undefined, token: "", message: undefined });
   return kind;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size += 1;
-  }
-  return size;
 }
 
 /** The WatchResponse's bytes, as toBinary writes them; a shared `kind` is serialized once for all streams. */
@@ -60,15 +54,8 @@ export function encodeWatchResponse(m: WatchResponse): Buffer {
   const buf = Buffer.allocUnsafe(size);
   kind.copy(buf, 0);
   if (tokenBytes > 0) {
-    let pos = kind.length;
-    buf[pos++] = 0x42; // field 8, length-delimited
-    let n = tokenBytes;
-    while (n >= 0x80) {
-      buf[pos++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    buf[pos++] = n;
-    buf.write(m.resumeToken, pos, "utf8");
+    buf[kind.length] = 0x42; // field 8, length-delimited
+    buf.write(m.resumeToken, writeVarint(buf, kind.length + 1, tokenBytes), "utf8");
   }
   encoded.token = m.resumeToken;
   encoded.message = buf;

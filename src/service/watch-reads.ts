@@ -112,16 +112,16 @@ export async function* readSetPages(
     return page;
   };
   for (const prefix of set.prefixes) {
-    let next: Promise<ListPage> | undefined = list(prefix, after);
-    while (next !== undefined) {
-      const page: ListPage = await next;
+    let pending: Promise<ListPage> | undefined = list(prefix, after);
+    while (pending !== undefined) {
+      const page: ListPage = await pending;
       const last = page.circuits[page.circuits.length - 1];
       const more = page.more && last !== undefined;
-      next = more && readAhead ? list(prefix, last.circuit) : undefined;
+      pending = more && readAhead ? list(prefix, last.circuit) : undefined;
       const views: CircuitView[] = [];
       for (const view of page.circuits) views.push(...(await extrasBefore(view.circuit)), view);
       if (views.length > 0) yield views;
-      if (more && !readAhead) next = list(prefix, last.circuit);
+      if (more && !readAhead) pending = list(prefix, last.circuit);
     }
   }
   // The names after every listed circuit (a round of changed circuits has only these), a page at a time.
