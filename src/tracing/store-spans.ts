@@ -42,9 +42,14 @@ export function traceStore(store: CircuitStore, tracer: Tracer, kind: StoreKind)
   const spanKind = kind === "redis" ? SpanKind.CLIENT : SpanKind.INTERNAL;
   const base: Attributes = { "breakerbox.store": kind, ...(kind === "redis" ? { "db.system.name": "redis" } : {}) };
 
-  /** Runs `call` under a span named after `operation`; `onOk` adds the answer's attributes. */
-  function spanned<T>(operation: string, attributes: Attributes, call: () => Promise<T>, onOk?: (span: Span, value: T) => void): Promise<T> {
-    const span = tracer.startSpan(`store.${operation}`, { kind: spanKind, attributes: { ...base, ...attributes } });
+  /**
+   * Runs `call` under a span named after `operation`; `attributes` (built
+   * only for a span that records: a sampler may drop most) and `onOk` add
+   * the request's and the answer's attributes.
+   */
+  function spanned<T>(operation: string, attributes: () => Attributes, call: () => Promise<T>, onOk?: (span: Span, value: T) => void): Promise<T> {
+    const span = tracer.startSpan(`store.${operation}`, { kind: spanKind, attributes: base });
+    if (span.isRecording()) span.setAttributes(attributes());
     let promise: Promise<T>;
     try {
       promise = call();
@@ -54,7 +59,7 @@ export function traceStore(store: CircuitStore, tracer: Tracer, kind: StoreKind)
     }
     promise.then(
       (value) => {
-        onOk?.(span, value);
+        if (onOk !== undefined && span.isRecording()) onOk(span, value);
         span.end();
       },
       (err: unknown) => failed(span, err),
@@ -62,31 +67,34 @@ export function traceStore(store: CircuitStore, tracer: Tracer, kind: StoreKind)
     return promise;
   }
 
-  const circuitOnly = (circuit: string): Attributes => ({ "breakerbox.circuit": circuit });
+  const circuitOnly = (circuit: string) => (): Attributes => ({ "breakerbox.circuit": circuit });
+  const none = (): Attributes => ({});
   const op = STORE_OPERATIONS;
   return {
     acquire: (circuit) => spanned(op.acquire, circuitOnly(circuit), () => store.acquire(circuit), (span, d) => span.setAttributes(decisionAttributes(d))),
     report(circuit, command) {
-      const permitKind = permitKindOf(command.permit);
-      const attributes: Attributes = {
-        "breakerbox.circuit": circuit,
-        "breakerbox.outcome": command.outcome,
-        ...(permitKind === undefined ? {} : { "breakerbox.permit.kind": permitKind }),
+      const attributes = (): Attributes => {
+        const permitKind = permitKindOf(command.permit);
+        return {
+          "breakerbox.circuit": circuit,
+          "breakerbox.outcome": command.outcome,
+          ...(permitKind === undefined ? {} : { "breakerbox.permit.kind": permitKind }),
+        };
       };
       return spanned(op.report, attributes, () => store.report(circuit, command), (span, ack) => span.setAttributes(ackAttributes(ack)));
     },
     get: (circuit) => spanned(op.get, circuitOnly(circuit), () => store.get(circuit)),
-    list: (query) => spanned(op.list, {}, () => store.list(query)),
+    list: (query) => spanned(op.list, none, () => store.list(query)),
     history: (circuit, limit, before) => spanned(op.history, circuitOnly(circuit), () => store.history(circuit, limit, before)),
     reset: (circuit, actor) => spanned(op.reset, circuitOnly(circuit), () => store.reset(circuit, actor)),
     force: (circuit, target, actor) => spanned(op.force, circuitOnly(circuit), () => store.force(circuit, target, actor)),
     configureCircuit: (circuit, command, actor) =>
       spanned(op.configureCircuit, circuitOnly(circuit), () => store.configureCircuit(circuit, command, actor)),
     configurePattern: (pattern, command, actor) =>
-      spanned(op.configurePattern, { "breakerbox.pattern": pattern }, () => store.configurePattern(pattern, command, actor)),
-    listPatternRules: () => spanned(op.listPatternRules, {}, () => store.listPatternRules()),
+      spanned(op.configurePattern, () => ({ "breakerbox.pattern": pattern }), () => store.configurePattern(pattern, command, actor)),
+    listPatternRules: () => spanned(op.listPatternRules, none, () => store.listPatternRules()),
     deletePatternRule: (pattern, actor) =>
-      spanned(op.deletePatternRule, { "breakerbox.pattern": pattern }, () => store.deletePatternRule(pattern, actor)),
+      spanned(op.deletePatternRule, () => ({ "breakerbox.pattern": pattern }), () => store.deletePatternRule(pattern, actor)),
     ...passedThrough(store),
   };
 }
