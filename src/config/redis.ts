@@ -49,6 +49,14 @@ function nodeList(text: string, ctx: IssueSink): RedisNode[] {
   if (nodes.length === 0) return reject(ctx, text, "must name at least one host:port");
   return nodes;
 }
+
+/** A variable listing Redis nodes (`host:port`, comma-separated), unset by default. */
+function nodeListVar(meaning: string) {
+  return documented(
+    envText.transform((text, ctx) => (text === undefined ? undefined : nodeList(text, ctx))),
+    { group: "redis", default: "unset", accepted: "comma-separated `host:port` (port 1–65535; IPv6 in brackets)", meaning },
+  );
+}
 /**
  * The Redis variables, as entries of the environment schema (env.ts). The
  * URL is never quoted back in a message: it may carry a password.
@@ -76,30 +84,14 @@ export const REDIS_ENV_SHAPE = {
         "One Redis server. User and password go in the URL or (not both: refused at start) in `REDIS_USERNAME`, `REDIS_PASSWORD`. Never quoted in configuration errors (it may carry a password).",
     },
   ),
-  REDIS_SENTINELS: documented(
-    envText.transform((text, ctx) => (text === undefined ? undefined : nodeList(text, ctx))),
-    {
-      group: "redis",
-      default: "unset",
-      accepted: "comma-separated `host:port` (port 1–65535; IPv6 in brackets)",
-      meaning: "Redis through Sentinel: the sentinels to ask for the current master. Needs `REDIS_SENTINEL_NAME`.",
-    },
-  ),
+  REDIS_SENTINELS: nodeListVar("Redis through Sentinel: the sentinels to ask for the current master. Needs `REDIS_SENTINEL_NAME`."),
   REDIS_SENTINEL_NAME: documented(envText, {
     group: "redis",
     default: "unset; required with `REDIS_SENTINELS`",
     accepted: "the master name the sentinels monitor",
     meaning: "Which master of the sentinels holds the circuits.",
   }),
-  REDIS_CLUSTER_NODES: documented(
-    envText.transform((text, ctx) => (text === undefined ? undefined : nodeList(text, ctx))),
-    {
-      group: "redis",
-      default: "unset",
-      accepted: "comma-separated `host:port` (port 1–65535; IPv6 in brackets)",
-      meaning: "Redis Cluster: any seed nodes; the rest of the cluster is discovered from them.",
-    },
-  ),
+  REDIS_CLUSTER_NODES: nodeListVar("Redis Cluster: any seed nodes; the rest of the cluster is discovered from them."),
   REDIS_USERNAME: documented(envText, {
     group: "redis",
     default: "unset",

@@ -17,27 +17,34 @@ export interface BuildInfo {
   build: string;
 }
 
-/** Walks up from this module to the directory holding the package.json named breakerbox. */
-function packageRoot(): string | undefined {
+/** Walks up from this module to the directory holding the package.json named breakerbox; that directory and the manifest. */
+function findPackage(): { root: string; manifest: { version?: string } } | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "breakerbox") return dir;
+    const path = join(dir, "package.json");
+    if (existsSync(path)) {
+      const manifest = JSON.parse(readFileSync(path, "utf8")) as { name?: string; version?: string };
+      if (manifest.name === "breakerbox") return { root: dir, manifest };
+    }
     dir = dirname(dir);
   }
   return undefined;
 }
 
-/** Read once at start (files only: no child process, no git). */
+let buildInfo: BuildInfo | undefined;
+
+/** Read once per process, at first use (files only: no child process, no git). */
 export function readBuildInfo(): BuildInfo {
-  const root = packageRoot();
-  const version = root === undefined ? "unknown" : ((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version ?? "unknown");
+  if (buildInfo !== undefined) return buildInfo;
+  const found = findPackage();
+  const version = found?.manifest.version ?? "unknown";
   const fromDist = fileURLToPath(import.meta.url).includes(`${join("dist", "src")}`);
   let build = fromDist ? "unknown" : "source";
-  const stamp = root === undefined ? undefined : join(root, "dist", "build-stamp.json");
+  const stamp = found === undefined ? undefined : join(found.root, "dist", "build-stamp.json");
   if (fromDist && stamp !== undefined && existsSync(stamp)) {
     const server = (JSON.parse(readFileSync(stamp, "utf8")) as { server?: unknown }).server;
     if (server !== undefined) build = createHash("sha256").update(JSON.stringify(server)).digest("hex").slice(0, 12);
   }
-  return { version, nodeVersion: process.version, build };
+  buildInfo = { version, nodeVersion: process.version, build };
+  return buildInfo;
 }

@@ -8,6 +8,7 @@
  * is set too, so that a server started with nothing configured sends nothing
  * and pays nothing.
  */
+import { envText } from "../config/env-vars.js";
 
 /** The environment as read: `process.env` or a test's object. */
 export type TracingEnv = Record<string, string | undefined>;
@@ -43,10 +44,9 @@ const SAMPLERS: ReadonlySet<string> = new Set([
   "parentbased_traceidratio",
 ]);
 
-/** A variable's text, trimmed; empty counts as unset (as the spec says). */
+/** A variable's text, trimmed; empty counts as unset (as the spec says, and as envText reads every variable). */
 function text(env: TracingEnv, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === "" ? undefined : value;
+  return envText.parse(env[name]);
 }
 
 /**
