@@ -2,19 +2,17 @@
 // permits, all within one permit_ttl): the permit dedupe window
 // (docs/design.md, Reports). Sums MEMORY USAGE of every key of the circuit on
 // a fresh redis-server. Prints one JSON line.
-// Usage: node bench/permit-window-memory.mjs [N=420000] [port=6393]
+// Usage: node bench/permit-window-memory.mjs [N=420000] [port: default a free one]
 //        (needs redis-server on PATH and npm run build; N = 14 000/s × 30 s by default)
-import { spawn } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../dist/src/engine/index.js";
 import { createRedisStore } from "../dist/src/store/redis/redis-store.js";
+import { startRedis } from "./processes.mjs";
 
 const n = Number(process.argv[2] ?? 420_000);
-const port = Number(process.argv[3] ?? 6393);
-const server = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+const redis = await startRedis(process.argv[3] === undefined ? undefined : Number(process.argv[3]));
+const port = redis.port;
 try {
-  await sleep(300);
   const connect = () => new Redis({ port });
   const client = connect();
   const store = createRedisStore({
@@ -48,5 +46,5 @@ try {
   await store.close();
   client.disconnect();
 } finally {
-  server.kill();
+  redis.child.kill();
 }

@@ -12,9 +12,9 @@ export async function freePort() {
   return port;
 }
 
-/** Starts redis-server on a free port (no RDB, no AOF); resolves once it answers PING. Throws if it never does. */
-export async function startRedis() {
-  const port = await freePort();
+/** Starts redis-server on `port` (default: a free one; no RDB, no AOF); resolves once it answers PING. Throws if it never does. */
+export async function startRedis(port) {
+  port ??= await freePort();
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   for (let i = 0; i < 100; i++) {
     const r = spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" });

@@ -5,24 +5,22 @@
 // tells a change in the Lua scripts from machine noise far better than the
 // end-to-end runner. Prints one JSON line per round; compare two checkouts
 // by running each alternately.
-// Usage: node bench/redis-script-cost.mjs [N=20000] [rounds=3] [port=6391] [circuits=100] [inFlight=8]
+// Usage: node bench/redis-script-cost.mjs [N=20000] [rounds=3] [port: default a free one] [circuits=100] [inFlight=8]
 //        (needs redis-server on PATH and npm run build)
 // With batched Reports (report-coalescer.ts) one EVALSHA may carry several
 // reports: reportScriptUsPerReport is the µs per Report.
-import { spawn } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { BUILTIN_DEFAULTS, BUILTIN_PRESETS } from "../dist/src/engine/index.js";
 import { createRedisStore } from "../dist/src/store/redis/redis-store.js";
+import { startRedis } from "./processes.mjs";
 
 const n = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
-const port = Number(process.argv[4] ?? 6391);
+const redis = await startRedis(process.argv[4] === undefined ? undefined : Number(process.argv[4]));
+const port = redis.port;
 const circuits = Number(process.argv[5] ?? 100);
 const inFlight = Number(process.argv[6] ?? 8);
-const server = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], { stdio: "ignore" });
 try {
-  await sleep(300);
   const connect = () => new Redis({ port });
   const client = connect();
   const store = createRedisStore({
@@ -57,5 +55,5 @@ try {
   await store.close();
   client.disconnect();
 } finally {
-  server.kill();
+  redis.child.kill();
 }

@@ -8,12 +8,10 @@
 // Usage: node bench/status-rounds.mjs [N=100000] [W=20] [C=5] [rounds=5] [dist=dist]
 //   (needs redis-server on PATH and `npm run build`; pass another build's
 //   dist/ to measure it, e.g. main's, for a before/after)
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { startRedis } from "./processes.mjs";
 
 const n = Number(process.argv[2] ?? 100_000);
 const watchers = Number(process.argv[3] ?? 20);
@@ -29,15 +27,9 @@ const HOUR = 3_600_000;
 const layers = { defaults: { ...BUILTIN_DEFAULTS, failureThreshold: 1_000_000, failureRateThreshold: 0 }, presets: BUILTIN_PRESETS, rules: [] };
 const name = (i) => `agent.tool-${String(i).padStart(7, "0")}`;
 
-const port = await new Promise((done) => {
-  const s = createServer().listen(0, () => {
-    const p = s.address().port;
-    s.close(() => done(p));
-  });
-});
-const server = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+const redis = await startRedis();
+const port = redis.port;
 try {
-  await sleep(300);
   const connect = () => new Redis({ port });
   const client = connect();
   const admin = connect();
@@ -93,5 +85,5 @@ try {
   client.disconnect();
   admin.disconnect();
 } finally {
-  server.kill("SIGKILL");
+  redis.child.kill("SIGKILL");
 }
