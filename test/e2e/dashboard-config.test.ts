@@ -11,22 +11,17 @@
  * refuses to delete), and every change in the history under the admin key's
  * name.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigSourceKind, PatternRuleOrigin } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { checkBuild, staleness } from "../../scripts/build-stamp.mjs";
 import { CONFIG_FIELD_LIST } from "../../src/engine/config-fields.js";
-import { chromiumPath } from "../support/chromium.js";
+import { DASHBOARD_ARTIFACTS as ARTIFACTS, launchDashboardBrowser } from "../support/chromium.js";
 import { CallError } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const ARTIFACTS = join(root, "test-artifacts", "dashboard");
 /** Longest wait for something to show on the page. */
 const SHOW_MS = 15_000;
 const ADMIN_KEY = "admin-key-config-0123456789";
@@ -46,15 +41,7 @@ afterEach(() => {
 });
 
 beforeAll(async () => {
-  if (!existsSync(join(root, "dist", "dashboard", "build.json")) || staleness(root, "dashboard") !== undefined) {
-    execFileSync(process.execPath, [join(root, "dashboard", "build.mjs")], { stdio: "inherit" });
-    execFileSync(process.execPath, [join(root, "scripts", "build-stamp.mjs"), "dashboard"], { stdio: "inherit" });
-  }
-  checkBuild("dashboard");
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const executablePath = chromiumPath();
-  if (executablePath === undefined) throw new Error("chromium not found: run scripts/install-chromium.sh (test/global-setup.ts does)");
-  browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
+  browser = await launchDashboardBrowser();
 });
 
 afterAll(async () => {

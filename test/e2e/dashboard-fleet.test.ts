@@ -10,20 +10,14 @@
  * while ~300 reports a second (and a trip every half second) reach it, and
  * prints it: a figure for docs/benchmarks.md, not an assertion.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import { type Browser, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Outcome, State } from "../../src/engine/types.js";
 import type { MemoryStore } from "../../src/store/memory.js";
-import { checkBuild, staleness } from "../../scripts/build-stamp.mjs";
-import { chromiumPath } from "../support/chromium.js";
+import { DASHBOARD_ARTIFACTS as ARTIFACTS, launchDashboardBrowser } from "../support/chromium.js";
 import { useTestServer } from "../support/use-test-server.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const ARTIFACTS = join(root, "test-artifacts", "dashboard");
 /** Longest wait for something to show on the page (status messages come every second). */
 const SHOW_MS = 20_000;
 const FLEET = 10_000;
@@ -63,15 +57,7 @@ let browser: Browser;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(join(root, "dist", "dashboard", "build.json")) || staleness(root, "dashboard") !== undefined) {
-    execFileSync(process.execPath, [join(root, "dashboard", "build.mjs")], { stdio: "inherit" });
-    execFileSync(process.execPath, [join(root, "scripts", "build-stamp.mjs"), "dashboard"], { stdio: "inherit" });
-  }
-  checkBuild("dashboard");
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const executablePath = chromiumPath();
-  if (executablePath === undefined) throw new Error("chromium not found: run scripts/install-chromium.sh (test/global-setup.ts does)");
-  browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
+  browser = await launchDashboardBrowser();
 });
 
 afterAll(async () => {

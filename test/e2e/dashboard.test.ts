@@ -10,22 +10,19 @@
  * server exactly as written): content types, caching, HEAD, 304, 405, and
  * path traversal attempts.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Outcome, State } from "../../gen/ts/breakerbox/v1/breakerbox_pb.js";
-import { checkBuild, staleness } from "../../scripts/build-stamp.mjs";
-import { chromiumPath } from "../support/chromium.js";
+import { DASHBOARD_ARTIFACTS as ARTIFACTS, launchDashboardBrowser } from "../support/chromium.js";
 import { CallError, type CircuitClient } from "../support/grpc-client.js";
 import { useTestServer } from "../support/use-test-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const ARTIFACTS = join(root, "test-artifacts", "dashboard");
 /** Longest wait for something to show on the page (status messages come every second). */
 const SHOW_MS = 15_000;
 
@@ -38,17 +35,7 @@ afterEach(() => {
 });
 
 beforeAll(async () => {
-  // `npm test` builds first; a lone run of this file builds the dashboard if it is missing or older than dashboard/.
-  if (!existsSync(join(root, "dist", "dashboard", "build.json")) || staleness(root, "dashboard") !== undefined) {
-    execFileSync(process.execPath, [join(root, "dashboard", "build.mjs")], { stdio: "inherit" });
-    execFileSync(process.execPath, [join(root, "scripts", "build-stamp.mjs"), "dashboard"], { stdio: "inherit" });
-  }
-  checkBuild("dashboard");
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const executablePath = chromiumPath();
-  if (executablePath === undefined) throw new Error("chromium not found: run scripts/install-chromium.sh (test/global-setup.ts does)");
-  // --no-sandbox: the tests may run as root (CI containers), where Chromium's sandbox refuses to start.
-  browser = await chromium.launch({ executablePath, headless: true, args: ["--no-sandbox"] });
+  browser = await launchDashboardBrowser();
 });
 
 afterAll(async () => {
